@@ -1,0 +1,115 @@
+"""The small interface every executor implements, so local and Kubernetes swap by config.
+
+An executor knows nothing about the database: the process service hands it a
+``RunSpec`` and receives what happens through ``ExecutorEvents``. The service
+persists states, assigns log ``seq`` numbers and settles billing.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from traitlets.config import LoggingConfigurable
+
+# Log streams. "system" marks lines the server writes itself (cancel, deadline, ...).
+STDOUT = "stdout"
+STDERR = "stderr"
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class RunKey:
+    process_id: int
+    version: int
+
+    def __str__(self) -> str:
+        return f"process-{self.process_id}-v{self.version}"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything needed to start one version, independent of where it runs."""
+
+    key: RunKey
+    project_id: int
+    process_type: str
+    parameters: dict
+    input_datasets: dict[str, dict]
+    cpu: float  # cores
+    memory: int  # bytes
+    deadline_seconds: float
+    storage_base: str
+    image: str | None = None
+    storage_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LogLine:
+    time: float  # epoch seconds
+    stream: str
+    line: str
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended. ``reason`` is None for success, else e.g. "error",
+    "cancelled", "deadline", "oom"."""
+
+    state: str  # "completed" | "failed"
+    reason: str | None = None
+    message: str | None = None
+    exit_code: int | None = None
+
+
+class ExecutorEvents(Protocol):
+    """Callbacks the process service implements; all are awaited in order per run."""
+
+    async def run_queued(self, key: RunKey, message: str | None) -> None: ...
+
+    async def run_started(self, key: RunKey) -> None: ...
+
+    async def run_logs(self, key: RunKey, lines: list[LogLine]) -> None: ...
+
+    async def run_progress(self, key: RunKey, progress: float) -> None: ...
+
+    async def run_finished(self, key: RunKey, outcome: RunOutcome) -> None: ...
+
+
+class Executor(LoggingConfigurable, abc.ABC):
+    """Runs versions. Subclasses are chosen by ``NagelfluhApp.executor_class``."""
+
+    events: ExecutorEvents
+
+    def bind(self, events: ExecutorEvents) -> None:
+        self.events = events
+
+    async def start(self) -> None:
+        """Begin work (watches, queue loop). Called once when the server starts."""
+
+    async def stop(self) -> None:
+        """Stop background work. Runs already started may keep running."""
+
+    @abc.abstractmethod
+    def capacity(self) -> tuple[float, int] | None:
+        """Largest (cpu, memory bytes) one run may request, or None if unbounded."""
+
+    @abc.abstractmethod
+    async def submit(self, spec: RunSpec) -> None:
+        """Queue a run. Must return quickly; progress comes back through events."""
+
+    @abc.abstractmethod
+    async def cancel(self, key: RunKey) -> bool:
+        """Stop a queued or running run; False if this executor does not know it.
+
+        A cancelled run still ends with ``run_finished(reason="cancelled")``.
+        """
+
+    @abc.abstractmethod
+    async def recover(self, key: RunKey, spec: RunSpec) -> bool:
+        """Re-attach to a run that was running when the server stopped.
+
+        True if it is still being tracked (it will report through events);
+        False if it died with the old server.
+        """

@@ -1,0 +1,62 @@
+"""The execution contract shared by the runner and every executor (DESIGN §3).
+
+It lives in the runner because the runner is the one package both sides
+install: the server imports these names, the job's pod only ever runs them.
+"""
+
+from __future__ import annotations
+
+# Environment variables the executor sets for ``python -m nagelfluh_runner run``.
+ENV_PROCESS_TYPE = "PROCESS_TYPE"
+ENV_PROCESS_ID = "PROCESS_ID"
+ENV_VERSION = "VERSION"
+ENV_PROJECT_ID = "PROJECT_ID"
+ENV_PARAMETERS_JSON = "PARAMETERS_JSON"
+ENV_STORAGE_BASE = "STORAGE_BASE"
+ENV_STORAGE_ENDPOINT = "STORAGE_ENDPOINT"
+# Addition to DESIGN §3: the runner has no database, so the server resolves every
+# ``dataset:<id>`` reference in the parameters to its storage key and passes the
+# map here as ``{"<id>": {"key": ..., "mime_type": ..., "name": ...}}``.
+ENV_INPUT_DATASETS_JSON = "INPUT_DATASETS_JSON"
+
+DATASET_REF_PREFIX = "dataset:"
+DATASET_FORMAT = "nagelfluh-dataset"
+
+MANIFEST_NAME = "_manifest.json"
+
+# A stdout line ``##nagelfluh:progress 0.42`` reports progress (0-1). Progress
+# travels in the log stream because the log is the only channel a Kubernetes
+# pod shares with the server; executors turn these lines into progress events
+# instead of storing them as log lines.
+PROGRESS_PREFIX = "##nagelfluh:progress "
+
+# Exit codes: 0 success, 1 the process raised, 2 bad invocation (unknown type,
+# invalid parameters, missing environment), 3 out of memory.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_OOM = 3
+
+
+def version_prefix(project_id: int | str, process_id: int | str, version: int | str) -> str:
+    """Storage prefix (relative to STORAGE_BASE) a version may write to."""
+    return f"{project_id}/processes/{process_id}/v{version}/"
+
+
+def project_prefix(project_id: int | str) -> str:
+    return f"{project_id}/"
+
+
+def uploads_prefix(project_id: int | str) -> str:
+    return f"{project_id}/uploads/"
+
+
+def parse_progress(line: str) -> float | None:
+    """The progress a log line reports, or None if it is an ordinary line."""
+    if not line.startswith(PROGRESS_PREFIX):
+        return None
+    try:
+        value = float(line[len(PROGRESS_PREFIX):])
+    except ValueError:
+        return None
+    return min(1.0, max(0.0, value))
