@@ -7,9 +7,8 @@ persists states, assigns log ``seq`` numbers and settles billing.
 
 from __future__ import annotations
 
-import abc
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from traitlets.config import LoggingConfigurable
 
@@ -45,8 +44,9 @@ class RunSpec:
     storage_env: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class LogLine:
+class LogLine(NamedTuple):
+    """A named tuple, not a dataclass: a million of these are made per noisy run."""
+
     time: float  # epoch seconds
     stream: str
     line: str
@@ -77,7 +77,7 @@ class ExecutorEvents(Protocol):
     async def run_finished(self, key: RunKey, outcome: RunOutcome) -> None: ...
 
 
-class Executor(LoggingConfigurable, abc.ABC):
+class Executor(LoggingConfigurable):
     """Runs versions. Subclasses are chosen by ``NagelfluhApp.executor_class``."""
 
     events: ExecutorEvents
@@ -91,25 +91,25 @@ class Executor(LoggingConfigurable, abc.ABC):
     async def stop(self) -> None:
         """Stop background work. Runs already started may keep running."""
 
-    @abc.abstractmethod
     def capacity(self) -> tuple[float, int] | None:
         """Largest (cpu, memory bytes) one run may request, or None if unbounded."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     async def submit(self, spec: RunSpec) -> None:
         """Queue a run. Must return quickly; progress comes back through events."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     async def cancel(self, key: RunKey) -> bool:
         """Stop a queued or running run; False if this executor does not know it.
 
         A cancelled run still ends with ``run_finished(reason="cancelled")``.
         """
+        raise NotImplementedError
 
-    @abc.abstractmethod
     async def recover(self, key: RunKey, spec: RunSpec) -> bool:
         """Re-attach to a run that was running when the server stopped.
 
         True if it is still being tracked (it will report through events);
         False if it died with the old server.
         """
+        raise NotImplementedError
