@@ -1,0 +1,53 @@
+"""API errors: every failure a client can cause, with its HTTP status and JSON shape.
+
+Services raise these; the handlers' error mixin turns them (and anything else)
+into ``{"error": {"code", "message", "details"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_json(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class BadRequest(ApiError):
+    status = 400
+    code = "bad_request"
+
+
+class ValidationFailed(BadRequest):
+    """``details`` is a list of ``{"path": "/json/pointer", "message": ...}``."""
+
+    code = "validation_failed"
+
+
+class PaymentRequired(ApiError):
+    status = 402
+    code = "insufficient_balance"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+def field_error(path: str, message: str) -> ValidationFailed:
+    """A 400 naming one offending field by its JSON pointer."""
+    return ValidationFailed(f"{path}: {message}", [{"path": path, "message": message}])

@@ -1,0 +1,1 @@
+"""The logic behind the API; handlers only parse, authorize, call these and serialize."""

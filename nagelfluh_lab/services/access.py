@@ -1,0 +1,94 @@
+"""Who may see what: users, their projects and membership checks.
+
+Everything outside the caller's projects answers 404 (not 403), so that ids of
+other people's work cannot even be probed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db.models import Process, Project, ProjectMember, User
+from ..errors import NotFound, field_error
+
+DEFAULT_PROJECT_NAME = "My project"
+
+
+def ensure_user(session: Session, name: str) -> User:
+    """The caller's user row; a first-time user also gets a personal default project."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is not None:
+        return user
+    try:
+        with session.begin_nested():
+            user = User(name=name)
+            session.add(user)
+            session.flush()
+    except IntegrityError:  # another request created it first
+        return session.scalars(select(User).where(User.name == name)).one()
+    create_project(session, user, DEFAULT_PROJECT_NAME)
+    return user
+
+
+def create_project(session: Session, user: User, name: object) -> Project:
+    if not isinstance(name, str) or not name.strip():
+        raise field_error("/name", "a project needs a non-empty name")
+    if len(name) > 255:
+        raise field_error("/name", "must be at most 255 characters")
+    project = Project(name=name.strip())
+    project.members.append(ProjectMember(user_id=user.id, role="owner"))
+    session.add(project)
+    session.flush()
+    return project
+
+
+def user_projects(session: Session, user: User) -> list[Project]:
+    return list(
+        session.scalars(
+            select(Project)
+            .join(ProjectMember)
+            .where(ProjectMember.user_id == user.id)
+            .order_by(Project.id)
+        )
+    )
+
+
+def project_ids(session: Session, user: User) -> list[int]:
+    return list(
+        session.scalars(select(ProjectMember.project_id).where(ProjectMember.user_id == user.id))
+    )
+
+
+def get_project(session: Session, user: User, project_id: object) -> Project:
+    pid = parse_id(project_id, "project")
+    project = session.scalar(
+        select(Project)
+        .join(ProjectMember)
+        .where(Project.id == pid, ProjectMember.user_id == user.id)
+    )
+    if project is None:
+        raise NotFound(f"project {project_id} not found", {"project": project_id})
+    return project
+
+
+def get_process(session: Session, user: User, process_id: object) -> Process:
+    pid = parse_id(process_id, "process")
+    process = session.scalar(
+        select(Process)
+        .join(ProjectMember, ProjectMember.project_id == Process.project_id)
+        .where(Process.id == pid, ProjectMember.user_id == user.id)
+    )
+    if process is None:
+        raise NotFound(f"process {process_id} not found", {"process": process_id})
+    return process
+
+
+def parse_id(value: object, field: str) -> int:
+    """An id from a path, query or body; a malformed one is a 404 in paths, else a 400."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and int(value) > 0:
+        return int(value)
+    raise field_error(f"/{field}", f"{value!r} is not a valid id")

@@ -1,0 +1,29 @@
+"""Structured differences between two parameter snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def diff(old: Any, new: Any, path: str = "") -> list[dict]:
+    """Changes from ``old`` to ``new`` as ``{"path", "op", "old", "new"}``, by JSON pointer."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes: list[dict] = []
+        for key in sorted(set(old) | set(new), key=str):
+            sub = f"{path}/{key}"
+            if key not in new:
+                changes.append({"path": sub, "op": "removed", "old": old[key], "new": None})
+            elif key not in old:
+                changes.append({"path": sub, "op": "added", "old": None, "new": new[key]})
+            else:
+                changes += diff(old[key], new[key], sub)
+        return changes
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            c
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for c in diff(a, b, f"{path}/{i}")
+        ]
+    if old == new and type(old) is type(new):
+        return []
+    return [{"path": path or "/", "op": "changed", "old": old, "new": new}]

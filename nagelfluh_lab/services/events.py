@@ -1,0 +1,178 @@
+"""In-process publish/subscribe of live events with a bounded backlog per subscriber.
+
+The process service publishes after it has persisted, so a subscriber that
+replays from the database and then follows live sees every log line once.
+A subscriber that cannot keep up never blocks the publisher: past its bound,
+its backlog for a topic is dropped and it is told to resync from the last
+``seq`` it was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Topic = tuple  # ("version", process_id, version) or ("project", project_id)
+
+MAX_BATCH_LINES = 5000
+
+
+def version_topic(process_id: int, version: int) -> Topic:
+    return ("version", process_id, version)
+
+
+def project_topic(project_id: int) -> Topic:
+    return ("project", project_id)
+
+
+class Subscriber:
+    """One client's outbound queue. ``send`` writes one message to the client."""
+
+    def __init__(self, send: Callable[[dict], Awaitable[None]], max_backlog_lines: int) -> None:
+        self._send = send
+        self.max_backlog_lines = max_backlog_lines
+        self._queue: deque[tuple[Topic, dict]] = deque()
+        self._backlog_lines = 0
+        self._wakeup = asyncio.Event()
+        self.topics: set[Topic] = set()
+        self.held: dict[Topic, list[dict]] = {}  # live messages held while a replay runs
+        self.last_seq: dict[Topic, int] = {}
+        self.hub: EventHub | None = None
+        self._task = asyncio.ensure_future(self._pump())
+
+    def offer(self, topic: Topic, message: dict) -> None:
+        """Called by the hub for every live message; never blocks."""
+        if topic in self.held:
+            self.held[topic].append(message)
+            if len(self.held[topic]) > self.max_backlog_lines // 100 + 100:
+                self.resync(topic)
+            return
+        self.enqueue(topic, message)
+
+    def enqueue(self, topic: Topic, message: dict) -> None:
+        lines = len(message.get("lines", ()))
+        if self._backlog_lines + lines > self.max_backlog_lines and lines:
+            self.resync(topic)
+            return
+        self._queue.append((topic, message))
+        self._backlog_lines += lines
+        self._wakeup.set()
+
+    def resync(self, topic: Topic) -> None:
+        """Drop this topic's backlog, stop following it and ask the client to resubscribe."""
+        kept: deque[tuple[Topic, dict]] = deque()
+        for item in self._queue:
+            if item[0] == topic:
+                self._backlog_lines -= len(item[1].get("lines", ()))
+            else:
+                kept.append(item)
+        self._queue = kept
+        self.held.pop(topic, None)
+        self.unfollow(topic)
+        if topic[0] == "version":
+            since = self.last_seq.get(topic, 0)
+            self._queue.append(
+                (
+                    topic,
+                    {"type": "resync", "process": topic[1], "version": topic[2], "since": since},
+                )
+            )
+        else:
+            self._queue.append((topic, {"type": "resync", "project": topic[1]}))
+        self._wakeup.set()
+
+    def follow(self, topic: Topic, hold: bool = False) -> None:
+        if hold:
+            self.held[topic] = []
+        self.topics.add(topic)
+        if self.hub is not None:
+            self.hub.add(topic, self)
+
+    def release(self, topic: Topic) -> None:
+        """End a replay: queue the live messages held meanwhile, minus lines already sent."""
+        for message in self.held.pop(topic, []):
+            if message["type"] == "log":
+                last = self.last_seq.get(topic, 0)
+                lines = [line for line in message["lines"] if line["seq"] > last]
+                if not lines:
+                    continue
+                message = {**message, "lines": lines}
+            self.enqueue(topic, message)
+
+    def unfollow(self, topic: Topic) -> None:
+        self.topics.discard(topic)
+        self.held.pop(topic, None)
+        if self.hub is not None:
+            self.hub.remove(topic, self)
+
+    async def send_now(self, topic: Topic, message: dict) -> None:
+        """Send directly (used by replays, which pace themselves on the client)."""
+        self._note(topic, message)
+        await self._send(message)
+
+    def _note(self, topic: Topic, message: dict) -> None:
+        if message.get("type") == "log" and message["lines"]:
+            self.last_seq[topic] = message["lines"][-1]["seq"]
+
+    async def _pump(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                topic, message = self._queue.popleft()
+                self._backlog_lines -= len(message.get("lines", ()))
+                message = self._coalesce(topic, message)
+                self._note(topic, message)
+                await self._send(message)
+
+    def _coalesce(self, topic: Topic, message: dict) -> dict:
+        """Merge queued log messages of one topic into one, so a busy stream costs few frames."""
+        if message.get("type") != "log":
+            return message
+        lines = list(message["lines"])
+        while (
+            self._queue
+            and self._queue[0][0] == topic
+            and self._queue[0][1].get("type") == "log"
+            and len(lines) + len(self._queue[0][1]["lines"]) <= MAX_BATCH_LINES
+        ):
+            _, following = self._queue.popleft()
+            self._backlog_lines -= len(following["lines"])
+            lines.extend(following["lines"])
+        return {**message, "lines": lines} if len(lines) != len(message["lines"]) else message
+
+    def close(self) -> None:
+        for topic in list(self.topics):
+            self.unfollow(topic)
+        self._task.cancel()
+
+
+class EventHub:
+    def __init__(self) -> None:
+        self._subscribers: dict[Topic, set[Subscriber]] = {}
+
+    def subscriber(
+        self, send: Callable[[dict], Awaitable[None]], max_backlog_lines: int
+    ) -> Subscriber:
+        subscriber = Subscriber(send, max_backlog_lines)
+        subscriber.hub = self
+        return subscriber
+
+    def add(self, topic: Topic, subscriber: Subscriber) -> None:
+        self._subscribers.setdefault(topic, set()).add(subscriber)
+
+    def remove(self, topic: Topic, subscriber: Subscriber) -> None:
+        subscribers = self._subscribers.get(topic)
+        if subscribers is not None:
+            subscribers.discard(subscriber)
+            if not subscribers:
+                del self._subscribers[topic]
+
+    def publish(self, topic: Topic, message: dict[str, Any]) -> None:
+        for subscriber in list(self._subscribers.get(topic, ())):
+            subscriber.offer(topic, message)
+
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._subscribers.values())

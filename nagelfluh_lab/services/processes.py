@@ -1,0 +1,673 @@
+"""Processes and their versions: submit, follow the executor, cancel, compare, restore.
+
+This service is the executor's only partner (it implements ``ExecutorEvents``):
+it persists every state change and log batch first, then publishes it, so the
+database is always at least as new as anything a client saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nagelfluh_runner.protocol import MANIFEST_NAME, version_prefix
+from nagelfluh_runner.storage import Storage
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from ..db.models import (
+    Dataset,
+    Environment,
+    IdempotencyKey,
+    Process,
+    ProcessLog,
+    ProcessTypeRecord,
+    ProcessVersion,
+    User,
+    VersionInput,
+)
+from ..db.session import Database
+from ..errors import Conflict, NotFound, ValidationFailed, field_error
+from ..executors.base import (
+    SYSTEM,
+    Executor,
+    LogLine,
+    RunKey,
+    RunOutcome,
+    RunSpec,
+)
+from ..resources import Resources, parse_resources
+from . import access, catalog
+from .billing import Billing
+from .diff import diff
+from .events import EventHub, project_topic, version_topic
+from .serialize import dataset_json, process_json, version_json
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("pending", "queued", "running")
+CANCELLABLE = ("queued", "running")
+TERMINAL = ("completed", "failed")
+MAX_PAGE = 1000
+MAX_LOG_PAGE = 10000
+
+
+@dataclass
+class _Run:
+    """What the service remembers about a run in flight, to avoid a lookup per log batch."""
+
+    version_id: int
+    project_id: int
+    done: asyncio.Event
+
+
+class ProcessService:
+    def __init__(
+        self,
+        db: Database,
+        executor: Executor,
+        storage: Storage,
+        billing: Billing,
+        hub: EventHub,
+        default_resources: Resources,
+        on_state: Callable[[dict], None] = lambda event: None,
+    ) -> None:
+        self.db = db
+        self.executor = executor
+        self.storage = storage
+        self.billing = billing
+        self.hub = hub
+        self.default_resources = default_resources
+        self.on_state = on_state
+        self._runs: dict[RunKey, _Run] = {}
+        executor.bind(self)
+
+    # ----------------------------------------------------------------- queries
+
+    def active_count(self) -> int:
+        return len(self._runs)
+
+    async def list_processes(
+        self, user_name: str, project: str | None, cursor: str | None, limit: str | None
+    ) -> dict:
+        size = _page_size(limit, MAX_PAGE, 50)
+
+        def query(session: Session) -> dict:
+            user = access.ensure_user(session, user_name)
+            if project is not None:
+                projects = [access.get_project(session, user, project).id]
+            else:
+                projects = access.project_ids(session, user)
+            stmt = select(Process).where(Process.project_id.in_(projects))
+            if cursor is not None:
+                stmt = stmt.where(Process.id < access.parse_id(cursor, "cursor"))
+            rows = list(session.scalars(stmt.order_by(Process.id.desc()).limit(size + 1)))
+            more = len(rows) > size
+            rows = rows[:size]
+            return {
+                "items": [process_json(p) for p in rows],
+                "next": str(rows[-1].id) if more else None,
+            }
+
+        return await self.db.run(query)
+
+    async def get_process(self, user_name: str, process_id: str) -> dict:
+        def query(session: Session) -> dict:
+            user = access.ensure_user(session, user_name)
+            return process_json(access.get_process(session, user, process_id))
+
+        return await self.db.run(query)
+
+    async def get_version(self, user_name: str, process_id: str, number: str) -> dict:
+        def query(session: Session) -> dict:
+            user = access.ensure_user(session, user_name)
+            return version_json(_version(session, user, process_id, number))
+
+        return await self.db.run(query)
+
+    async def compare(
+        self, user_name: str, process_id: str, v1: str | None, v2: str | None
+    ) -> dict:
+        if v1 is None or v2 is None:
+            raise field_error("/v1" if v1 is None else "/v2", "both v1 and v2 are required")
+
+        def query(session: Session) -> dict:
+            user = access.ensure_user(session, user_name)
+            a = _version(session, user, process_id, v1)
+            b = _version(session, user, process_id, v2)
+            ra = Resources(a.cpu, a.memory, a.deadline_seconds).to_json()
+            rb = Resources(b.cpu, b.memory, b.deadline_seconds).to_json()
+            return {
+                "process": a.process_id,
+                "v1": a.number,
+                "v2": b.number,
+                "parameters": diff(a.parameters, b.parameters),
+                "resources": diff(ra, rb),
+                "equal": a.parameters == b.parameters and ra == rb,
+            }
+
+        return await self.db.run(query)
+
+    async def logs(
+        self, user_name: str, process_id: str, number: str, since: str | None, limit: str | None
+    ) -> dict:
+        after = _non_negative(since, "since")
+        size = _page_size(limit, MAX_LOG_PAGE, 1000)
+
+        def query(session: Session) -> dict:
+            user = access.ensure_user(session, user_name)
+            version = _version(session, user, process_id, number)
+            items = read_logs(session, version.id, after, size)
+            return {"items": items, "next": items[-1]["seq"] if items else after}
+
+        return await self.db.run(query)
+
+    # ---------------------------------------------------------------- commands
+
+    async def create(self, user_name: str, body: Any, idempotency_key: str | None) -> dict:
+        _require_object(body)
+        request_hash = hashlib.sha256(
+            json.dumps(body, sort_keys=True, default=str).encode()
+        ).hexdigest()
+
+        def create(session: Session) -> tuple[dict, RunSpec | None]:
+            user = access.ensure_user(session, user_name)
+            if idempotency_key is not None:
+                seen = session.scalar(
+                    select(IdempotencyKey).where(
+                        IdempotencyKey.user_id == user.id, IdempotencyKey.key == idempotency_key
+                    )
+                )
+                if seen is not None:
+                    if seen.request_hash != request_hash:
+                        raise Conflict(
+                            "this Idempotency-Key was already used for a different request",
+                            {"idempotency_key": idempotency_key, "process": seen.process_id},
+                        )
+                    return process_json(session.get(Process, seen.process_id)), None
+            if "project" in body:
+                project = access.get_project(session, user, body["project"])
+            else:
+                project = access.user_projects(session, user)[0]
+            record = catalog.get_type(session, body.get("type"), "/type")
+            name = body.get("name", record.title or record.name)
+            if not isinstance(name, str) or not name.strip() or len(name) > 255:
+                raise field_error("/name", "must be a non-empty string of at most 255 characters")
+            process = Process(
+                project_id=project.id, type_name=record.name, name=name.strip(), created_by=user.id
+            )
+            session.add(process)
+            session.flush()
+            spec = self._new_version(session, user, process, record, body)
+            if idempotency_key is not None:
+                session.add(
+                    IdempotencyKey(
+                        user_id=user.id,
+                        key=idempotency_key,
+                        request_hash=request_hash,
+                        process_id=process.id,
+                    )
+                )
+            session.flush()
+            session.refresh(process)
+            return process_json(process), spec
+
+        result, spec = await self.db.run(create)
+        if spec is not None:
+            await self._submit(spec)
+        return result
+
+    async def add_version(self, user_name: str, process_id: str, body: Any) -> dict:
+        _require_object(body)
+
+        def add(session: Session) -> tuple[dict, RunSpec]:
+            user = access.ensure_user(session, user_name)
+            process = access.get_process(session, user, process_id)
+            record = catalog.get_type(session, process.type_name)
+            latest = process.versions[-1]
+            merged = {
+                "parameters": body.get("parameters", latest.parameters),
+                "resources": {
+                    **Resources(latest.cpu, latest.memory, latest.deadline_seconds).to_json(),
+                    **(body.get("resources") or {}),
+                }
+                if isinstance(body.get("resources", {}), dict)
+                else body["resources"],
+            }
+            spec = self._new_version(session, user, process, record, merged)
+            return version_json(process.versions[-1]), spec
+
+        result, spec = await self.db.run(add)
+        await self._submit(spec)
+        return result
+
+    async def restore(self, user_name: str, process_id: str, number: str) -> dict:
+        def restore(session: Session) -> tuple[dict, RunSpec]:
+            user = access.ensure_user(session, user_name)
+            old = _version(session, user, process_id, number)
+            process = old.process
+            record = catalog.get_type(session, process.type_name)
+            body = {
+                "parameters": old.parameters,
+                "resources": Resources(old.cpu, old.memory, old.deadline_seconds).to_json(),
+            }
+            spec = self._new_version(session, user, process, record, body)
+            return version_json(process.versions[-1]), spec
+
+        result, spec = await self.db.run(restore)
+        await self._submit(spec)
+        return result
+
+    async def cancel(self, user_name: str, process_id: str, number: str) -> dict:
+        def check(session: Session) -> RunKey:
+            user = access.ensure_user(session, user_name)
+            version = _version(session, user, process_id, number)
+            if version.state not in CANCELLABLE:
+                raise Conflict(
+                    f"version {version.number} is {version.state}; only queued or running "
+                    "versions can be cancelled",
+                    {"state": version.state, "reason": version.reason},
+                )
+            return RunKey(version.process_id, version.number)
+
+        key = await self.db.run(check)
+        run = self._runs.get(key)
+        if not await self.executor.cancel(key):
+            await self.run_finished(
+                key, RunOutcome("failed", "cancelled", "Process cancelled by user")
+            )
+        elif run is not None:
+            try:
+                await asyncio.wait_for(run.done.wait(), timeout=30)
+            except asyncio.TimeoutError:
+                log.warning("cancel of %s did not finish within 30 s", key)
+        return await self.get_version(user_name, process_id, number)
+
+    def _new_version(
+        self,
+        session: Session,
+        user: User,
+        process: Process,
+        record: ProcessTypeRecord,
+        body: dict,
+    ) -> RunSpec:
+        """Validate and store a new version (HOLD placed); the spec to run it with."""
+        unknown = set(body) - {"project", "type", "name", "parameters", "resources"}
+        if unknown:
+            raise field_error(f"/{sorted(unknown)[0]}", "unknown field")
+        parameters = catalog.validate_parameters(record.schema, body.get("parameters"))
+        resources = parse_resources(body.get("resources"), self.default_resources)
+        self._check_capacity(resources)
+        inputs = self._resolve_inputs(session, process.project_id, record.schema, parameters)
+        number = (process.versions[-1].number + 1) if process.versions else 1
+        version = ProcessVersion(
+            process_id=process.id,
+            number=number,
+            parameters=parameters,
+            cpu=resources.cpu,
+            memory=resources.memory,
+            deadline_seconds=resources.deadline_seconds,
+            state="pending",
+            cost_estimated=self.billing.estimate(resources),
+            created_by=user.id,
+            inputs=[VersionInput(dataset_id=d.id) for d in inputs],
+        )
+        process.versions.append(version)
+        session.flush()
+        self.billing.hold(session, user, version, process.project_id)
+        session.flush()
+        return self._spec(process, version, record.environment, inputs)
+
+    def _check_capacity(self, resources: Resources) -> None:
+        capacity = self.executor.capacity()
+        if capacity is None:
+            return
+        cpu, memory = capacity
+        if resources.cpu > cpu:
+            raise field_error("/resources/cpu", f"{resources.cpu} cores exceed the quota of {cpu}")
+        if resources.memory > memory:
+            raise field_error(
+                "/resources/memory",
+                f"{resources.memory} bytes exceed the quota of {memory} bytes",
+            )
+
+    @staticmethod
+    def _resolve_inputs(
+        session: Session, project_id: int, schema: dict, parameters: dict
+    ) -> list[Dataset]:
+        inputs: dict[int, Dataset] = {}
+        for path, dataset_id in catalog.dataset_refs(schema, parameters):
+            dataset = session.get(Dataset, dataset_id)
+            if dataset is None or dataset.project_id != project_id:
+                raise field_error(
+                    path, f"dataset {dataset_id} does not exist in this process's project"
+                )
+            inputs[dataset.id] = dataset
+        return list(inputs.values())
+
+    def _spec(
+        self,
+        process: Process,
+        version: ProcessVersion,
+        environment: Environment,
+        inputs: list[Dataset],
+    ) -> RunSpec:
+        return RunSpec(
+            key=RunKey(process.id, version.number),
+            project_id=process.project_id,
+            process_type=process.type_name,
+            parameters=version.parameters,
+            input_datasets={
+                str(d.id): {"key": d.key, "mime_type": d.mime_type, "name": d.name} for d in inputs
+            },
+            cpu=version.cpu,
+            memory=version.memory,
+            deadline_seconds=version.deadline_seconds,
+            storage_base=self.storage.url,
+            image=environment.image,
+            storage_env=self.storage.runner_env(),
+        )
+
+    async def _submit(self, spec: RunSpec) -> None:
+        version_id, project_id = await self.db.run(lambda s: _version_ids(s, spec.key))
+        self._runs[spec.key] = _Run(version_id, project_id, asyncio.Event())
+        await self.executor.submit(spec)
+
+    # ------------------------------------------------------------ start / stop
+
+    async def resume(self) -> None:
+        """After a restart: re-queue what waited, re-attach or fail what was running."""
+
+        def load(session: Session) -> list[tuple[str, RunSpec]]:
+            versions = session.scalars(
+                select(ProcessVersion)
+                .where(ProcessVersion.state.in_(ACTIVE))
+                .order_by(ProcessVersion.created, ProcessVersion.id)
+            ).all()
+            out = []
+            for version in versions:
+                process = version.process
+                record = session.scalar(
+                    select(ProcessTypeRecord).where(ProcessTypeRecord.name == process.type_name)
+                )
+                inputs = [session.get(Dataset, i.dataset_id) for i in version.inputs]
+                env = record.environment if record else Environment(name="missing", image=None)
+                out.append((version.state, self._spec(process, version, env, inputs)))
+            return out
+
+        for state, spec in await self.db.run(load):
+            version_id, project_id = await self.db.run(lambda s, k=spec.key: _version_ids(s, k))
+            self._runs[spec.key] = _Run(version_id, project_id, asyncio.Event())
+            if state == "running" and not await self.executor.recover(spec.key, spec):
+                await self.run_finished(
+                    spec.key,
+                    RunOutcome(
+                        "failed",
+                        "server-restart",
+                        "The server stopped while this process was running",
+                    ),
+                )
+            elif state != "running":
+                await self.executor.submit(spec)
+
+    # -------------------------------------------------------- executor events
+
+    async def run_queued(self, key: RunKey, message: str | None) -> None:
+        await self._transition(key, "queued", None, message, from_states=("pending", "queued"))
+
+    async def run_started(self, key: RunKey) -> None:
+        await self._transition(
+            key, "running", None, None, from_states=("pending", "queued"), started=time.time()
+        )
+
+    async def run_logs(self, key: RunKey, lines: list[LogLine]) -> None:
+        run = self._runs.get(key)
+        if run is None or not lines:
+            return
+        first = await self.db.run(lambda s: append_logs(s, run.version_id, lines))
+        self.hub.publish(
+            version_topic(key.process_id, key.version),
+            {
+                "type": "log",
+                "process": key.process_id,
+                "version": key.version,
+                "lines": [
+                    {"seq": first + i, "time": t, "stream": stream, "line": text}
+                    for i, (t, stream, text) in enumerate(lines)
+                ],
+            },
+        )
+
+    async def run_progress(self, key: RunKey, progress: float) -> None:
+        run = self._runs.get(key)
+        if run is None:
+            return
+
+        def save(session: Session) -> None:
+            session.execute(
+                update(ProcessVersion)
+                .where(ProcessVersion.id == run.version_id)
+                .values(progress=progress)
+            )
+
+        await self.db.run(save)
+        message = {
+            "type": "progress",
+            "process": key.process_id,
+            "version": key.version,
+            "progress": progress,
+        }
+        self.hub.publish(version_topic(key.process_id, key.version), message)
+        self.hub.publish(project_topic(run.project_id), message)
+
+    async def run_finished(self, key: RunKey, outcome: RunOutcome) -> None:
+        run = self._runs.get(key)
+        if run is None:
+            return
+        state, reason, message = outcome.state, outcome.reason, outcome.message
+        datasets: list[dict] = []
+        if state == "completed":
+            try:
+                manifest = json.loads(
+                    await asyncio.to_thread(
+                        self.storage.read_bytes,
+                        version_prefix(run.project_id, key.process_id, key.version) + MANIFEST_NAME,
+                    )
+                )
+                entries = manifest["datasets"]
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                state, reason = "failed", "manifest"
+                message = f"The run ended without a readable {MANIFEST_NAME}: {error}"
+                entries = []
+        else:
+            entries = []
+        finished = time.time()
+        tail: list[dict] = []
+
+        def finish(session: Session) -> dict | None:
+            version = session.get(ProcessVersion, run.version_id)
+            if version is None or version.state in TERMINAL:
+                return None
+            for entry in entries:
+                dataset = Dataset(
+                    project_id=run.project_id,
+                    version_id=version.id,
+                    name=entry.get("key") or entry["path"].rsplit("/", 1)[-1],
+                    key=entry["path"],
+                    mime_type=entry.get("mime_type") or "application/octet-stream",
+                    size=int(entry.get("size") or 0),
+                    meta={
+                        k: entry[k]
+                        for k in ("title", "variables", "dims", "metadata")
+                        if k in entry
+                    },
+                )
+                session.add(dataset)
+                session.flush()
+                datasets.append(dataset_json(dataset))
+            if message:
+                seq = append_logs(session, version.id, [LogLine(finished, SYSTEM, message)])
+                tail.append({"seq": seq, "time": finished, "stream": SYSTEM, "line": message})
+            version.state = state
+            version.reason = reason
+            version.message = message
+            version.finished = finished
+            if state == "completed":
+                version.progress = 1.0
+            ran = (finished - version.started) if version.started else 0.0
+            self.billing.settle(session, version, ran)
+            return version_json(version)
+
+        result = await self.db.run(finish)
+        self._runs.pop(key, None)
+        run.done.set()
+        if result is None:
+            return
+        topic = version_topic(key.process_id, key.version)
+        if tail:
+            self.hub.publish(
+                topic,
+                {"type": "log", "process": key.process_id, "version": key.version, "lines": tail},
+            )
+        for dataset in datasets:
+            event = {
+                "type": "dataset",
+                "process": key.process_id,
+                "version": key.version,
+                "dataset": dataset,
+            }
+            self.hub.publish(topic, event)
+            self.hub.publish(project_topic(run.project_id), event)
+        self._publish_state(key, run.project_id, state, reason, message)
+
+    async def _transition(
+        self,
+        key: RunKey,
+        state: str,
+        reason: str | None,
+        message: str | None,
+        from_states: tuple[str, ...],
+        started: float | None = None,
+    ) -> None:
+        run = self._runs.get(key)
+        if run is None:
+            return
+
+        def save(session: Session) -> bool:
+            values: dict[str, Any] = {"state": state, "reason": reason, "message": message}
+            if started is not None:
+                values["started"] = started
+            result = session.execute(
+                update(ProcessVersion)
+                .where(ProcessVersion.id == run.version_id, ProcessVersion.state.in_(from_states))
+                .values(**values)
+            )
+            return result.rowcount > 0
+
+        if await self.db.run(save):
+            self._publish_state(key, run.project_id, state, reason, message)
+
+    def _publish_state(
+        self, key: RunKey, project_id: int, state: str, reason: str | None, message: str | None
+    ) -> None:
+        event = {
+            "type": "state",
+            "process": key.process_id,
+            "version": key.version,
+            "state": state,
+            "reason": reason,
+            "message": message,
+        }
+        self.hub.publish(version_topic(key.process_id, key.version), event)
+        self.hub.publish(project_topic(project_id), event)
+        self.on_state({**event, "project": project_id})
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def append_logs(session: Session, version_id: int, lines: list[LogLine]) -> int:
+    """Store lines with the next contiguous seq numbers; the first seq used."""
+    first = (
+        session.execute(
+            update(ProcessVersion)
+            .where(ProcessVersion.id == version_id)
+            .values(log_count=ProcessVersion.log_count + len(lines))
+            .returning(ProcessVersion.log_count)
+        ).scalar_one()
+        - len(lines)
+        + 1
+    )
+    session.execute(
+        insert(ProcessLog),
+        [
+            {"version_id": version_id, "seq": first + i, "time": t, "stream": s, "line": text}
+            for i, (t, s, text) in enumerate(lines)
+        ],
+    )
+    return first
+
+
+def read_logs(session: Session, version_id: int, after: int, limit: int) -> list[dict]:
+    rows = session.execute(
+        select(ProcessLog.seq, ProcessLog.time, ProcessLog.stream, ProcessLog.line)
+        .where(ProcessLog.version_id == version_id, ProcessLog.seq > after)
+        .order_by(ProcessLog.seq)
+        .limit(limit)
+    ).all()
+    return [{"seq": r[0], "time": r[1], "stream": r[2], "line": r[3]} for r in rows]
+
+
+def _version_ids(session: Session, key: RunKey) -> tuple[int, int]:
+    row = session.execute(
+        select(ProcessVersion.id, Process.project_id)
+        .join(Process)
+        .where(ProcessVersion.process_id == key.process_id, ProcessVersion.number == key.version)
+    ).one()
+    return row[0], row[1]
+
+
+def _version(session: Session, user: User, process_id: object, number: object) -> ProcessVersion:
+    process = access.get_process(session, user, process_id)
+    if not (isinstance(number, str) and number.isdigit()) and not isinstance(number, int):
+        raise NotFound(f"version {number} not found", {"version": number})
+    version = session.scalar(
+        select(ProcessVersion).where(
+            ProcessVersion.process_id == process.id, ProcessVersion.number == int(number)
+        )
+    )
+    if version is None:
+        raise NotFound(
+            f"process {process.id} has no version {number}",
+            {"process": process.id, "version": number},
+        )
+    return version
+
+
+def _page_size(value: str | None, maximum: int, default: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise field_error("/limit", f"must be an integer from 1 to {maximum}")
+    return int(value)
+
+
+def _non_negative(value: str | None, name: str) -> int:
+    if value is None:
+        return 0
+    if not value.isdigit():
+        raise field_error(f"/{name}", "must be a non-negative integer")
+    return int(value)
+
+
+def _require_object(body: Any) -> None:
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            "the body must be a JSON object", [{"path": "/", "message": "must be an object"}]
+        )

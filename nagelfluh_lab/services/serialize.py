@@ -1,0 +1,124 @@
+"""ORM rows to the JSON shapes of DESIGN §5."""
+
+from __future__ import annotations
+
+from ..db.models import (
+    Dataset,
+    Environment,
+    Process,
+    ProcessTypeRecord,
+    ProcessVersion,
+    Project,
+    Transaction,
+)
+from ..resources import Resources
+from .billing import credits
+
+
+def project_json(project: Project) -> dict:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "created": project.created,
+        "members": [{"user": m.user.name, "role": m.role} for m in project.members],
+    }
+
+
+def environment_json(env: Environment) -> dict:
+    return {
+        "name": env.name,
+        "image": env.image,
+        "process_types": [t.name for t in env.process_types],
+    }
+
+
+def type_json(record: ProcessTypeRecord) -> dict:
+    return {
+        "name": record.name,
+        "title": record.title,
+        "description": record.description,
+        "environment": record.environment.name,
+        "schema": record.schema,
+    }
+
+
+def dataset_json(dataset: Dataset) -> dict:
+    producer = dataset.producer
+    meta = dataset.meta or {}
+    return {
+        "id": dataset.id,
+        "project": dataset.project_id,
+        "name": dataset.name,
+        "key": dataset.key,
+        "mime_type": dataset.mime_type,
+        "size": dataset.size,
+        "created": dataset.created,
+        "process": producer.process_id if producer else None,
+        "version": producer.number if producer else None,
+        "title": meta.get("title"),
+        "variables": meta.get("variables", []),
+        "dims": meta.get("dims", {}),
+        "metadata": meta.get("metadata", {}),
+    }
+
+
+def dataset_meta_json(dataset: Dataset) -> dict:
+    producer = dataset.producer
+    body = dataset_json(dataset)
+    body["producer"] = (
+        {
+            "process": producer.process_id,
+            "version": producer.number,
+            "type": producer.process.type_name,
+        }
+        if producer
+        else None
+    )
+    body["units"] = {v["name"]: v.get("units") for v in body["variables"]}
+    return body
+
+
+def version_json(version: ProcessVersion) -> dict:
+    resources = Resources(version.cpu, version.memory, version.deadline_seconds)
+    return {
+        "process": version.process_id,
+        "version": version.number,
+        "state": version.state,
+        "reason": version.reason,
+        "message": version.message,
+        "progress": version.progress,
+        "parameters": version.parameters,
+        "resources": resources.to_json(),
+        "created": version.created,
+        "started": version.started,
+        "finished": version.finished,
+        "cost": {
+            "estimated": credits(version.cost_estimated),
+            "actual": credits(version.cost_actual),
+        },
+        "inputs": sorted(i.dataset_id for i in version.inputs),
+        "outputs": [dataset_json(d) for d in version.outputs],
+        "log_lines": version.log_count,
+    }
+
+
+def process_json(process: Process) -> dict:
+    return {
+        "id": process.id,
+        "project": process.project_id,
+        "type": process.type_name,
+        "name": process.name,
+        "created": process.created,
+        "versions": [version_json(v) for v in process.versions],
+    }
+
+
+def transaction_json(tx: Transaction) -> dict:
+    return {
+        "kind": tx.kind,
+        "amount": credits(tx.amount),
+        "process": tx.process_id,
+        "version": tx.version,
+        "project": tx.project_id,
+        "time": tx.time,
+    }
