@@ -1,0 +1,11 @@
+"""nagelfluh-lab: scientific process execution inside Jupyter."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    from .app import NagelfluhApp
+
+    return [{"module": "nagelfluh_lab.app", "app": NagelfluhApp}]

@@ -1,0 +1,187 @@
+"""The Jupyter server extension: configuration, wiring of services, start and stop."""
+
+from __future__ import annotations
+
+import pathlib
+import time
+from datetime import datetime, timezone
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from nagelfluh_runner.registry import describe_all
+from nagelfluh_runner.storage import Storage, open_storage
+from traitlets import Dict, Float, Instance, Integer, Type, Unicode, default
+
+from .db.session import Database
+from .executors.base import Executor
+from .executors.local import LocalExecutor
+from .resources import Resources, parse_cpu, parse_memory
+from .services import catalog
+from .services.billing import Billing
+from .services.datasets import DatasetService
+from .services.events import EventHub
+from .services.processes import ProcessService
+
+EVENT_SCHEMA_ID = "https://nagelfluh.dev/events/nagelfluh-lab/state/v1"
+EVENT_SCHEMA = pathlib.Path(__file__).with_name("event_schemas") / "state.yaml"
+EXECUTORS = {"local": "nagelfluh_lab.executors.local.LocalExecutor"}
+
+
+class NagelfluhApp(ExtensionApp):
+    name = "nagelfluh_lab"
+    description = "Scientific process execution inside Jupyter"
+
+    executor = Unicode(
+        "local",
+        help="Where versions run: 'local' (subprocesses on this machine) or 'kubernetes'. "
+        "executor_class, if set, takes precedence.",
+    ).tag(config=True)
+    executor_class = Type(
+        default_value=None,
+        klass=Executor,
+        allow_none=True,
+        help="Executor class to use instead of the one named by 'executor'.",
+    ).tag(config=True)
+    db_url = Unicode(help="SQLAlchemy URL; SQLite in the Jupyter data dir by default.").tag(
+        config=True
+    )
+    storage_url = Unicode(
+        help="Where datasets live: file:///path (default, in the Jupyter data dir) or s3://bucket/prefix."
+    ).tag(config=True)
+    storage_endpoint = Unicode(
+        "", help="S3 endpoint URL for MinIO or GCS interoperability; empty for AWS."
+    ).tag(config=True)
+    local_quota_cpu = Float(
+        0.0, help="CPUs the local executor may use at once; 0 means all of this machine's."
+    ).tag(config=True)
+    local_quota_memory = Unicode(
+        "", help="Memory the local executor may use at once, e.g. '8Gi'; empty means all."
+    ).tag(config=True)
+    default_cpu = Unicode("1", help="CPU a version requests when it names none.").tag(config=True)
+    default_memory = Unicode("1Gi", help="Memory a version requests when it names none.").tag(
+        config=True
+    )
+    default_deadline_seconds = Float(3600.0, help="Deadline of a version that names none.").tag(
+        config=True
+    )
+    rate_cpu_hour = Float(0.0, help="Credits per CPU core-hour; 0 makes CPU free.").tag(config=True)
+    rate_memory_gib_hour = Float(0.0, help="Credits per GiB-hour of memory.").tag(config=True)
+    starting_balance = Float(0.0, help="Credits every user starts with.").tag(config=True)
+    user_balances = Dict(
+        value_trait=Float(), help="Starting balance per user name, overriding starting_balance."
+    ).tag(config=True)
+    max_upload_bytes = Integer(10 * 2**30, help="Largest upload accepted.").tag(config=True)
+    ws_backlog_lines = Integer(
+        200_000,
+        help="Log lines a slow WebSocket client may fall behind before it is told to resync.",
+    ).tag(config=True)
+
+    database = Instance(Database, allow_none=True)
+    storage = Instance(Storage, allow_none=True)
+    hub = Instance(EventHub, allow_none=True)
+    processes = Instance(ProcessService, allow_none=True)
+    datasets = Instance(DatasetService, allow_none=True)
+    runner_executor = Instance(Executor, allow_none=True)
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return f"sqlite:///{self._data_dir() / 'nagelfluh.db'}"
+
+    @default("storage_url")
+    def _default_storage_url(self) -> str:
+        return (self._data_dir() / "storage").as_uri()
+
+    def _data_dir(self) -> pathlib.Path:
+        path = pathlib.Path(jupyter_data_dir()) / "nagelfluh"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def initialize_settings(self) -> None:
+        self.database = Database(self.db_url)
+        self.storage = open_storage(self.storage_url, endpoint=self.storage_endpoint or None)
+        self.database.run_sync(
+            lambda s: catalog.register_environment(
+                s, catalog.BOOTSTRAP_ENVIRONMENT, catalog.BOOTSTRAP_IMAGE, describe_all()
+            )
+        )
+        self.hub = EventHub()
+        self.runner_executor = self._make_executor()
+        self.processes = ProcessService(
+            self.database,
+            self.runner_executor,
+            self.storage,
+            self._billing(),
+            self.hub,
+            Resources(
+                parse_cpu(self.default_cpu),
+                parse_memory(self.default_memory),
+                self.default_deadline_seconds,
+            ),
+            on_state=self._on_state,
+        )
+        self.datasets = DatasetService(self.database, self.storage)
+        self._register_event_schema()
+        self.settings.update({"nagelfluh": self})
+
+    def _make_executor(self) -> Executor:
+        cls = self.executor_class
+        if cls is None:
+            if self.executor not in EXECUTORS:
+                raise ValueError(
+                    f"NagelfluhApp.executor must be one of {sorted(EXECUTORS)}, "
+                    f"not {self.executor!r}"
+                )
+            cls = LocalExecutor
+        executor = cls(parent=self)
+        if isinstance(executor, LocalExecutor):
+            if self.local_quota_cpu:
+                executor.quota_cpu = self.local_quota_cpu
+            if self.local_quota_memory:
+                executor.quota_memory = parse_memory(self.local_quota_memory)
+        return executor
+
+    def _billing(self) -> Billing:
+        return Billing(
+            self.rate_cpu_hour,
+            self.rate_memory_gib_hour,
+            self.starting_balance,
+            dict(self.user_balances),
+        )
+
+    def initialize_handlers(self) -> None:
+        from .handlers import routes
+
+        self.handlers.extend(routes())
+
+    def _register_event_schema(self) -> None:
+        logger = getattr(self.serverapp, "event_logger", None)
+        if logger is not None and EVENT_SCHEMA_ID not in logger.schemas.schema_ids:
+            logger.register_event_schema(EVENT_SCHEMA)
+
+    def _on_state(self, event: dict) -> None:
+        """Mirror state changes on jupyter_server's event bus and keep the server 'active'."""
+        self.settings["last_activity_times"]["nagelfluh"] = datetime.now(timezone.utc)
+        logger = getattr(self.serverapp, "event_logger", None)
+        if logger is not None:
+            logger.emit(
+                schema_id=EVENT_SCHEMA_ID,
+                data={k: event[k] for k in ("process", "version", "project", "state")}
+                | {"reason": event.get("reason") or "", "time": time.time()},
+            )
+
+    def current_activity(self) -> list[str] | None:
+        """Versions queued or running, so an idle-culler leaves the server alone."""
+        if self.processes is None or not self.processes.active_count():
+            return None
+        self.settings["last_activity_times"]["nagelfluh"] = datetime.now(timezone.utc)
+        return [f"{self.processes.active_count()} nagelfluh process version(s) active"]
+
+    async def _start_jupyter_server_extension(self, serverapp: object) -> None:
+        await self.runner_executor.start()
+        await self.processes.resume()
+
+    async def stop_extension(self) -> None:
+        if self.runner_executor is not None:
+            await self.runner_executor.stop()
+        if self.database is not None:
+            self.database.close()

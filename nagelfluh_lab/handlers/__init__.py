@@ -1,0 +1,57 @@
+"""URL routes of the extension, all under ``{base_url}nagelfluh/api/``."""
+
+from __future__ import annotations
+
+from .api import (
+    AccountHandler,
+    CancelHandler,
+    CompareHandler,
+    DatasetHandler,
+    DatasetMetaHandler,
+    DatasetsHandler,
+    EnvironmentsHandler,
+    EstimateHandler,
+    LogsHandler,
+    ProcessesHandler,
+    ProcessHandler,
+    ProcessTypeHandler,
+    ProcessTypesHandler,
+    ProjectsHandler,
+    RestoreHandler,
+    VersionHandler,
+    VersionsHandler,
+)
+from .base import NotFoundHandler
+from .events import EventsHandler
+from .openapi import OpenAPIHandler
+
+PREFIX = "nagelfluh/api"
+ID = r"(\d+)"
+
+ROUTES: list[tuple[str, type]] = [
+    ("environments", EnvironmentsHandler),
+    ("process-types", ProcessTypesHandler),
+    (r"process-types/([^/]+)", ProcessTypeHandler),
+    ("projects", ProjectsHandler),
+    ("process", ProcessesHandler),
+    (f"process/{ID}", ProcessHandler),
+    (f"process/{ID}/versions", VersionsHandler),
+    (f"process/{ID}/versions/compare", CompareHandler),
+    (f"process/{ID}/versions/{ID}", VersionHandler),
+    (f"process/{ID}/versions/{ID}/cancel", CancelHandler),
+    (f"process/{ID}/versions/{ID}/restore", RestoreHandler),
+    (f"process/{ID}/versions/{ID}/logs", LogsHandler),
+    ("dataset", DatasetsHandler),
+    (f"dataset/{ID}", DatasetHandler),
+    (f"dataset/{ID}/meta", DatasetMetaHandler),
+    ("estimate", EstimateHandler),
+    ("account", AccountHandler),
+    ("events", EventsHandler),
+    ("openapi.json", OpenAPIHandler),
+]
+
+
+def routes() -> list[tuple[str, type]]:
+    return [(f"{PREFIX}/{path}", handler) for path, handler in ROUTES] + [
+        (f"{PREFIX}/(.*)", NotFoundHandler)
+    ]

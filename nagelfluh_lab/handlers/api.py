@@ -1,0 +1,306 @@
+"""REST handlers of DESIGN §5: parse, authorize, call a service, serialize."""
+
+from __future__ import annotations
+
+import tempfile
+
+from jupyter_server.auth.decorator import authorized
+from sqlalchemy import select
+from tornado import web
+
+from ..db.models import Transaction
+from ..errors import field_error
+from ..resources import parse_resources
+from ..services import access, catalog
+from ..services.billing import credits
+from ..services.serialize import environment_json, project_json, transaction_json, type_json
+from .base import NagelfluhHandler
+
+
+class EnvironmentsHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        envs = await self.app.database.run(
+            lambda s: [environment_json(e) for e in catalog.environments(s)]
+        )
+        self.reply({"items": envs, "next": None})
+
+
+class ProcessTypesHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        types = await self.app.database.run(
+            lambda s: [type_json(t) for t in catalog.process_types(s)]
+        )
+        self.reply({"items": types, "next": None})
+
+
+class ProcessTypeHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.reply(await self.app.database.run(lambda s: type_json(catalog.get_type(s, name))))
+
+
+class ProjectsHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        def query(session: object) -> list[dict]:
+            user = access.ensure_user(session, self.user_name)
+            return [project_json(p) for p in access.user_projects(session, user)]
+
+        self.reply({"items": await self.app.database.run(query), "next": None})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.json_body()
+
+        def create(session: object) -> dict:
+            user = access.ensure_user(session, self.user_name)
+            name = body.get("name") if isinstance(body, dict) else None
+            return project_json(access.create_project(session, user, name))
+
+        self.reply(await self.app.database.run(create), 201)
+
+
+class ProcessesHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(
+            await self.app.processes.list_processes(
+                self.user_name,
+                self.get_query_argument("project", None),
+                self.get_query_argument("cursor", None),
+                self.get_query_argument("limit", None),
+            )
+        )
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        key = self.request.headers.get("Idempotency-Key")
+        if key is not None and not 1 <= len(key) <= 255:
+            raise field_error("/Idempotency-Key", "must be 1 to 255 characters")
+        self.reply(await self.app.processes.create(self.user_name, self.json_body(), key), 201)
+
+
+class ProcessHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, process_id: str) -> None:
+        self.reply(await self.app.processes.get_process(self.user_name, process_id))
+
+
+class VersionsHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, process_id: str) -> None:
+        body = self.json_body()
+        self.reply(await self.app.processes.add_version(self.user_name, process_id, body), 201)
+
+
+class VersionHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, process_id: str, version: str) -> None:
+        self.reply(await self.app.processes.get_version(self.user_name, process_id, version))
+
+
+class CancelHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, process_id: str, version: str) -> None:
+        self.reply(await self.app.processes.cancel(self.user_name, process_id, version))
+
+
+class RestoreHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, process_id: str, version: str) -> None:
+        self.reply(await self.app.processes.restore(self.user_name, process_id, version), 201)
+
+
+class CompareHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, process_id: str) -> None:
+        self.reply(
+            await self.app.processes.compare(
+                self.user_name,
+                process_id,
+                self.get_query_argument("v1", None),
+                self.get_query_argument("v2", None),
+            )
+        )
+
+
+class LogsHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, process_id: str, version: str) -> None:
+        self.reply(
+            await self.app.processes.logs(
+                self.user_name,
+                process_id,
+                version,
+                self.get_query_argument("since", None),
+                self.get_query_argument("limit", None),
+            )
+        )
+
+
+@web.stream_request_body
+class DatasetsHandler(NagelfluhHandler):
+    """Lists datasets; POST streams an upload to a temporary file, then to storage."""
+
+    _spool: tempfile.SpooledTemporaryFile | None = None
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.request.method == "POST":
+            if self.current_user is None:
+                raise web.HTTPError(403)
+            self.request.connection.set_max_body_size(self.app.max_upload_bytes)
+            self._spool = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._spool is not None:
+            self._spool.write(chunk)
+
+    def on_finish(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(
+            await self.app.datasets.list(
+                self.user_name,
+                self.get_query_argument("project", None),
+                self.get_query_argument("process", None),
+                self.get_query_argument("version", None),
+            )
+        )
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self._spool.seek(0)
+        created = await self.app.datasets.upload(
+            self.user_name,
+            self.get_query_argument("project", None),
+            self.get_query_argument("name", None),
+            self.request.headers.get("Content-Type"),
+            self._spool,
+        )
+        self.reply(created, 201)
+
+
+class DatasetHandler(NagelfluhHandler):
+    """The bytes of a dataset, streamed, with single-range requests honoured."""
+
+    CHUNK = 256 * 1024
+
+    @web.authenticated
+    @authorized
+    async def get(self, dataset_id: str) -> None:
+        file = await self.app.datasets.file(self.user_name, dataset_id)
+        start, end = self._range(file.size)
+        self.set_header("Accept-Ranges", "bytes")
+        self.set_header("Content-Type", file.mime_type)
+        self.set_header("Content-Disposition", f'inline; filename="{file.name.rsplit("/", 1)[-1]}"')
+        if (start, end) != (0, file.size):
+            self.set_status(206)
+            self.set_header("Content-Range", f"bytes {start}-{end - 1}/{file.size}")
+        self.set_header("Content-Length", str(end - start))
+        stream = self.app.datasets.open(file, start, end)
+        try:
+            while chunk := stream.read(self.CHUNK):
+                self.write(chunk)
+                await self.flush()
+        finally:
+            stream.close()
+        self.finish()
+
+    def _range(self, size: int) -> tuple[int, int]:
+        header = self.request.headers.get("Range")
+        if not header:
+            return 0, size
+        parsed = _parse_range(header, size)
+        if parsed is None:
+            self.set_header("Content-Range", f"bytes */{size}")
+            raise web.HTTPError(416, "the requested range is not satisfiable")
+        return parsed
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """[start, end) of a single ``bytes=`` range; None if unsatisfiable or multi-range."""
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec:
+        return None
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            return (max(size - length, 0), size) if length > 0 and size else None
+        start = int(first)
+        end = min(int(last) + 1, size) if last else size
+    except ValueError:
+        return None
+    return (start, end) if start < end else None
+
+
+class DatasetMetaHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, dataset_id: str) -> None:
+        self.reply(await self.app.datasets.meta(self.user_name, dataset_id))
+
+
+class EstimateHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise field_error("/", "must be an object with a resources field")
+        resources = parse_resources(
+            body.get("resources", body), self.app.processes.default_resources
+        )
+        billing = self.app.processes.billing
+        self.reply(
+            {
+                "resources": resources.to_json(),
+                "estimated": credits(billing.estimate(resources)),
+                "rates": {
+                    "cpu_hour": billing.rate_cpu_hour,
+                    "memory_gib_hour": billing.rate_memory_gib_hour,
+                },
+            }
+        )
+
+
+class AccountHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        billing = self.app.processes.billing
+
+        def query(session: object) -> dict:
+            user = access.ensure_user(session, self.user_name)
+            rows = session.scalars(
+                select(Transaction).where(Transaction.user_id == user.id).order_by(Transaction.id)
+            )
+            return {
+                "user": user.name,
+                "balance": credits(billing.balance(session, user)),
+                "transactions": [transaction_json(t) for t in rows],
+            }
+
+        self.reply(await self.app.database.run(query))

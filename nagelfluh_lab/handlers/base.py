@@ -1,0 +1,110 @@
+"""The base of every REST handler: auth resource, service access and uniform JSON errors."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+
+from ..errors import ApiError, BadRequest, NotFound
+
+if TYPE_CHECKING:
+    from ..app import NagelfluhApp
+
+AUTH_RESOURCE = "nagelfluh"
+_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    411: "length_required",
+    413: "too_large",
+    416: "range_not_satisfiable",
+}
+
+
+class ErrorMixin:
+    """Turns every exception into the uniform ``{"error": {...}}`` JSON, never a traceback."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, ApiError):
+            status_code, body = error.status, error.to_json()
+        elif isinstance(error, web.HTTPError):
+            message = error.log_message % error.args if error.log_message else error.reason
+            body = {
+                "error": {
+                    "code": _CODES.get(status_code, "http_error"),
+                    "message": message or self._reason,
+                    "details": None,
+                }
+            }
+        else:
+            status_code = 500
+            body = {
+                "error": {
+                    "code": "internal",
+                    "message": "internal server error; see the server log",
+                    "details": None,
+                }
+            }
+        self.clear_header("Content-Disposition")
+        self.set_status(status_code)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+
+class NagelfluhHandler(ErrorMixin, ExtensionHandlerMixin, APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def app(self) -> NagelfluhApp:
+        return self.extensionapp
+
+    @property
+    def user_name(self) -> str:
+        return self.current_user.username
+
+    def json_body(self) -> Any:
+        if not self.request.body:
+            return {}
+        try:
+            return json.loads(self.request.body)
+        except ValueError as error:
+            raise BadRequest(f"the body is not valid JSON: {error}", {"path": "/"}) from error
+
+    def reply(self, body: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+
+class NotFoundHandler(NagelfluhHandler):
+    """Unknown routes under the API prefix answer JSON, not Jupyter's HTML 404 page."""
+
+    def _missing(self, path: str) -> None:
+        raise NotFound(f"no API route {self.request.method} /{path}", {"path": path})
+
+    @web.authenticated
+    def get(self, path: str) -> None:
+        self._missing(path)
+
+    @web.authenticated
+    def post(self, path: str) -> None:
+        self._missing(path)
+
+    @web.authenticated
+    def put(self, path: str) -> None:
+        self._missing(path)
+
+    @web.authenticated
+    def patch(self, path: str) -> None:
+        self._missing(path)
+
+    @web.authenticated
+    def delete(self, path: str) -> None:
+        self._missing(path)

@@ -1,0 +1,59 @@
+"""The events WebSocket (DESIGN §5): a thin shell around ``EventSession``."""
+
+from __future__ import annotations
+
+import json
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import ws_authenticated
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from ..services.subscriptions import EventSession
+from .base import AUTH_RESOURCE
+
+
+class EventsHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+    auth_resource = AUTH_RESOURCE
+    session: EventSession | None = None
+
+    def set_default_headers(self) -> None:
+        """JupyterHandler's default headers make no sense on a WebSocket upgrade."""
+
+    @ws_authenticated
+    async def get(self, *args: str, **kwargs: str) -> None:
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise web.HTTPError(403)
+        await super().get(*args, **kwargs)
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        super().open(*args, **kwargs)
+        app = self.extensionapp
+        self.session = EventSession(
+            app.database, app.hub, self.current_user.username, self._send, app.ws_backlog_lines
+        )
+
+    async def _send(self, message: dict) -> None:
+        try:
+            await self.write_message(json.dumps(message))
+        except WebSocketClosedError:
+            self.on_close()
+
+    async def on_message(self, message: str | bytes) -> None:
+        try:
+            parsed = json.loads(message)
+        except ValueError:
+            parsed = message
+        if self.session is not None:
+            await self.session.handle(parsed)
+
+    def on_close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None

@@ -1,0 +1,123 @@
+"""One client's view of the events WebSocket: subscribe, replay from ``since``, then follow live."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db.models import Process, ProcessVersion
+from ..db.session import Database
+from ..errors import ApiError, BadRequest, NotFound, field_error
+from . import access
+from .events import EventHub, Subscriber, Topic, project_topic, version_topic
+from .processes import read_logs
+
+REPLAY_PAGE = 5000
+
+
+class EventSession:
+    def __init__(
+        self,
+        db: Database,
+        hub: EventHub,
+        user_name: str,
+        send: Callable[[dict], Awaitable[None]],
+        max_backlog_lines: int,
+    ) -> None:
+        self.db = db
+        self.user_name = user_name
+        self._send = send
+        self.subscriber: Subscriber = hub.subscriber(send, max_backlog_lines)
+
+    async def handle(self, message: Any) -> None:
+        """Act on one client message; errors go back to the client as error events."""
+        try:
+            if not isinstance(message, dict):
+                raise BadRequest("a message must be a JSON object")
+            if "subscribe" in message:
+                await self._subscribe(message["subscribe"], message.get("since", 0))
+            elif "unsubscribe" in message:
+                topic = await self._topic(message["unsubscribe"])
+                self.subscriber.unfollow(topic)
+            else:
+                raise BadRequest("expected a 'subscribe' or 'unsubscribe' message")
+        except ApiError as error:
+            await self._send({"type": "error", **error.to_json()["error"], "request": message})
+
+    async def _topic(self, target: Any) -> Topic:
+        return (await self._resolve(target))[0]
+
+    async def _resolve(self, target: Any) -> tuple[Topic, dict]:
+        """The topic of a subscription target and its current state, checked for access."""
+        if not isinstance(target, dict) or not ({"process", "project"} & set(target)):
+            raise field_error("/subscribe", "name a process (and version) or a project")
+
+        def query(session: Session) -> tuple[Topic, dict]:
+            user = access.ensure_user(session, self.user_name)
+            if "process" in target:
+                process = access.get_process(session, user, target["process"])
+                number = target.get("version") or process.versions[-1].number
+                version = next((v for v in process.versions if v.number == number), None)
+                if version is None:
+                    raise NotFound(f"process {process.id} has no version {number}")
+                return version_topic(process.id, version.number), {
+                    "states": [_state(version)],
+                    "version_id": version.id,
+                }
+            project = access.get_project(session, user, target["project"])
+            latest = session.scalars(
+                select(ProcessVersion)
+                .join(Process)
+                .where(Process.project_id == project.id)
+                .order_by(ProcessVersion.process_id, ProcessVersion.number)
+            ).all()
+            newest = {v.process_id: v for v in latest}
+            return project_topic(project.id), {"states": [_state(v) for v in newest.values()]}
+
+        return await self.db.run(query)
+
+    async def _subscribe(self, target: Any, since: Any) -> None:
+        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+            raise field_error("/since", "must be a non-negative integer")
+        topic, current = await self._resolve(target)
+        self.subscriber.unfollow(topic)
+        is_version = topic[0] == "version"
+        self.subscriber.follow(topic, hold=is_version)
+        try:
+            for state in current["states"]:
+                await self.subscriber.send_now(topic, state)
+            if is_version:
+                self.subscriber.last_seq[topic] = since
+                await self._replay(topic, current["version_id"], since)
+        finally:
+            if is_version and topic in self.subscriber.topics:
+                self.subscriber.release(topic)
+
+    async def _replay(self, topic: Topic, version_id: int, since: int) -> None:
+        after = since
+        while topic in self.subscriber.topics:
+            lines = await self.db.run(lambda s, a=after: read_logs(s, version_id, a, REPLAY_PAGE))
+            if not lines:
+                return
+            await self.subscriber.send_now(
+                topic, {"type": "log", "process": topic[1], "version": topic[2], "lines": lines}
+            )
+            after = lines[-1]["seq"]
+
+    def close(self) -> None:
+        self.subscriber.close()
+
+
+def _state(version: ProcessVersion) -> dict:
+    return {
+        "type": "state",
+        "process": version.process_id,
+        "version": version.number,
+        "state": version.state,
+        "reason": version.reason,
+        "message": version.message,
+        "progress": version.progress,
+    }

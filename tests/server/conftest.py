@@ -1,0 +1,143 @@
+"""A real Jupyter server with the extension, on SQLite (or PostgreSQL) and file storage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from jupyter_server.auth.identity import IdentityProvider, User
+from tornado.httpclient import HTTPClientError
+
+USER_HEADER = "X-Test-User"
+
+
+class HeaderIdentityProvider(IdentityProvider):
+    """Token auth as usual; a test may act as another user through a header."""
+
+    def get_user(self, handler):  # type: ignore[override]
+        user = super().get_user(handler)
+        name = handler.request.headers.get(USER_HEADER)
+        if name is None:
+            return user
+
+        async def resolve() -> User | None:
+            resolved = await user if asyncio.iscoroutine(user) else user
+            return User(username=name) if resolved is not None else None
+
+        return resolve()
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'nagelfluh.db'}"
+
+
+@pytest.fixture
+def nagelfluh_config() -> dict:
+    """Per-test overrides of NagelfluhApp settings."""
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(tmp_path, db_url, nagelfluh_config):
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"nagelfluh_lab": True},
+            "identity_provider_class": HeaderIdentityProvider,
+        },
+        "NagelfluhApp": {
+            "db_url": db_url,
+            "storage_url": (tmp_path / "storage").as_uri(),
+            "local_quota_cpu": 2.0,
+            "local_quota_memory": "4Gi",
+            "default_memory": "512Mi",
+            **nagelfluh_config,
+        },
+        "LocalExecutor": {"work_dir": str(tmp_path / "work"), "kill_grace_seconds": 1.0},
+    }
+
+
+class Api:
+    """A small client over ``jp_fetch`` that returns parsed JSON (or the error body)."""
+
+    def __init__(self, jp_fetch: Callable[..., Awaitable[Any]], user: str | None = None) -> None:
+        self._fetch = jp_fetch
+        self.user = user
+
+    def as_user(self, user: str) -> Api:
+        return Api(self._fetch, user)
+
+    async def call(
+        self, method: str, path: str, body: Any = None, headers: dict | None = None, **params: Any
+    ) -> tuple[int, Any]:
+        headers = dict(headers or {})
+        if self.user:
+            headers["X-Test-User"] = self.user
+        kwargs: dict[str, Any] = {"method": method, "headers": headers}
+        if params:
+            kwargs["params"] = {k: str(v) for k, v in params.items()}
+        if body is not None:
+            kwargs["body"] = body if isinstance(body, bytes) else json.dumps(body)
+        elif method == "POST":
+            kwargs["body"] = b""
+        try:
+            response = await self._fetch("nagelfluh", "api", *path.split("/"), **kwargs)
+        except HTTPClientError as error:
+            response = error.response
+        content_type = response.headers.get("Content-Type", "")
+        data = json.loads(response.body) if "json" in content_type else response.body
+        return response.code, data
+
+    async def get(self, path: str, **params: Any) -> Any:
+        code, body = await self.call("GET", path, **params)
+        assert code == 200, (code, body)
+        return body
+
+    async def post(self, path: str, body: Any = None, expect: int = 201, **kw: Any) -> Any:
+        code, data = await self.call("POST", path, body, **kw)
+        assert code == expect, (code, data)
+        return data
+
+    async def submit(self, type_name: str, parameters: dict | None = None, **extra: Any) -> dict:
+        return await self.post(
+            "process", {"type": type_name, "parameters": parameters or {}, **extra}
+        )
+
+    async def wait(
+        self,
+        process: int,
+        version: int = 1,
+        states: tuple = ("completed", "failed"),
+        timeout: float = 60,
+    ) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            body = await self.get(f"process/{process}/versions/{version}")
+            if body["state"] in states:
+                return body
+            assert time.monotonic() < deadline, f"still {body['state']} after {timeout} s"
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def api(jp_fetch) -> Api:
+    return Api(jp_fetch)
+
+
+@pytest.fixture
+def ws_connect(jp_ws_fetch):
+    async def connect(user: str | None = None):
+        headers = {USER_HEADER: user} if user else {}
+        return await jp_ws_fetch("nagelfluh", "api", "events", headers=headers)
+
+    return connect
+
+
+async def ws_recv(ws, timeout: float = 20) -> dict:
+    message = await asyncio.wait_for(ws.read_message(), timeout)
+    assert message is not None, "the server closed the WebSocket"
+    return json.loads(message)
