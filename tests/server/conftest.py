@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 from jupyter_server.auth.identity import IdentityProvider, User
 from tornado.httpclient import HTTPClientError
+
+from tests import postgres
 
 USER_HEADER = "X-Test-User"
 
@@ -31,9 +34,26 @@ class HeaderIdentityProvider(IdentityProvider):
         return resolve()
 
 
+@pytest.fixture(scope="session")
+def pg_port():
+    if not postgres.available():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the PostgreSQL tests: install Debian's postgresql")
+        pytest.skip("PostgreSQL tests need Debian's postgresql and root (as in CI)")
+    with postgres.cluster() as port:
+        yield port
+
+
 @pytest.fixture
-def db_url(tmp_path) -> str:
+def db_url(request, tmp_path) -> str:
+    """SQLite by default; ``@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)``
+    runs a test against PostgreSQL too."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        return postgres.create_database(request.getfixturevalue("pg_port"))
     return f"sqlite:///{tmp_path / 'nagelfluh.db'}"
+
+
+BACKENDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture

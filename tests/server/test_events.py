@@ -1,0 +1,170 @@
+"""The events WebSocket: current state, replay from since, live stream, resync for slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from nagelfluh_lab.services.events import EventHub, version_topic
+from tests.server.conftest import ws_recv
+
+
+async def _collect_until_terminal(ws) -> tuple[list[dict], list[dict]]:
+    lines, states = [], []
+    while True:
+        message = await ws_recv(ws)
+        if message["type"] == "log":
+            lines += message["lines"]
+        elif message["type"] == "state":
+            states.append(message)
+            if message["state"] in ("completed", "failed"):
+                return lines, states
+
+
+async def test_subscriber_gets_state_then_every_line_live_without_gaps(api, ws_connect):
+    ws = await ws_connect()
+    created = await api.submit("sleep", {"seconds": 2})
+    ws.write_message(json.dumps({"subscribe": {"process": created["id"], "version": 1}}))
+    first = await ws_recv(ws)
+    assert first["type"] == "state" and first["process"] == created["id"]
+    lines, states = await _collect_until_terminal(ws)
+    assert states[-1]["state"] == "completed"
+    assert [line["seq"] for line in lines] == list(range(1, len(lines) + 1))
+    stored = await api.get(f"process/{created['id']}/versions/1/logs")
+    assert lines == stored["items"]
+    ws.close()
+
+
+async def test_subscribe_since_replays_only_what_came_after(api, ws_connect):
+    created = await api.submit("sleep", {"seconds": 1})
+    await api.wait(created["id"])
+    stored = (await api.get(f"process/{created['id']}/versions/1/logs"))["items"]
+    ws = await ws_connect()
+    ws.write_message(json.dumps({"subscribe": {"process": created["id"]}, "since": 1}))
+    state = await ws_recv(ws)
+    assert state["state"] == "completed"
+    replay = await ws_recv(ws)
+    assert replay["type"] == "log"
+    assert replay["lines"] == stored[1:]
+    ws.close()
+
+
+async def test_project_subscription_sees_states_and_datasets_of_every_process(api, ws_connect):
+    project = (await api.get("projects"))["items"][0]["id"]
+    ws = await ws_connect()
+    ws.write_message(json.dumps({"subscribe": {"project": project}}))
+    created = await api.submit("synthetic-signal", {"duration": 1, "sample_rate": 10})
+    seen = []
+    while not any(m["type"] == "state" and m["state"] == "completed" for m in seen):
+        seen.append(await ws_recv(ws))
+    kinds = {m["type"] for m in seen}
+    assert {"state", "dataset"} <= kinds
+    assert "log" not in kinds
+    dataset = next(m for m in seen if m["type"] == "dataset")
+    assert dataset["process"] == created["id"] and dataset["dataset"]["mime_type"]
+    ws.close()
+
+
+async def test_bad_messages_get_error_events_not_a_closed_socket(api, ws_connect):
+    ws = await ws_connect()
+    for bad in (
+        "not json",
+        "[]",
+        '{"dance": 1}',
+        '{"subscribe": {}}',
+        '{"subscribe": {"process": 1}, "since": -3}',
+    ):
+        ws.write_message(bad)
+        reply = await ws_recv(ws)
+        assert reply["type"] == "error", bad
+    ws.write_message(json.dumps({"subscribe": {"process": 424242}}))
+    assert (await ws_recv(ws))["code"] == "not_found"
+    ws.close()
+
+
+async def test_unsubscribe_stops_the_stream(api, ws_connect):
+    created = await api.submit("sleep", {"seconds": 3})
+    ws = await ws_connect()
+    ws.write_message(json.dumps({"subscribe": {"process": created["id"]}}))
+    await ws_recv(ws)
+    ws.write_message(json.dumps({"unsubscribe": {"process": created["id"]}}))
+    await asyncio.sleep(0.2)
+    drained = []
+    while True:
+        try:
+            drained.append(await asyncio.wait_for(ws.read_message(), 1.5))
+        except asyncio.TimeoutError:
+            break
+    assert len(drained) <= 2  # at most what was already in flight
+    ws.close()
+    await api.wait(created["id"])
+
+
+def _log(seq_from: int, count: int) -> dict:
+    return {
+        "type": "log",
+        "process": 1,
+        "version": 1,
+        "lines": [
+            {"seq": s, "time": 0.0, "stream": "stdout", "line": "x"}
+            for s in range(seq_from, seq_from + count)
+        ],
+    }
+
+
+async def test_stalled_client_is_told_to_resync_and_memory_stays_bounded():
+    hub = EventHub()
+    gate = asyncio.Event()
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        await gate.wait()
+        sent.append(message)
+
+    stalled = hub.subscriber(send, max_backlog_lines=1000)
+    healthy_seen: list[dict] = []
+
+    async def healthy_send(message: dict) -> None:
+        healthy_seen.append(message)
+
+    healthy = hub.subscriber(healthy_send, max_backlog_lines=1000)
+    topic = version_topic(1, 1)
+    stalled.follow(topic)
+    healthy.follow(topic)
+    for batch in range(50):
+        hub.publish(topic, _log(batch * 100 + 1, 100))
+        await asyncio.sleep(0)
+    assert sum(len(m["lines"]) for m in healthy_seen) == 5000  # the others never wait
+    assert stalled._backlog_lines <= 1000
+    assert topic not in stalled.topics  # stopped following until it resubscribes
+    gate.set()
+    await asyncio.sleep(0.05)
+    resync = [m for m in sent if m["type"] == "resync"]
+    assert len(resync) == 1
+    delivered = [line["seq"] for m in sent if m["type"] == "log" for line in m["lines"]]
+    assert resync[0]["since"] == (delivered[-1] if delivered else 0)
+    stalled.close()
+    healthy.close()
+
+
+async def test_queued_log_messages_are_coalesced_into_batches():
+    hub = EventHub()
+    sent: list[dict] = []
+    gate = asyncio.Event()
+
+    async def send(message: dict) -> None:
+        await gate.wait()
+        sent.append(message)
+
+    sub = hub.subscriber(send, max_backlog_lines=100_000)
+    topic = version_topic(1, 1)
+    sub.follow(topic)
+    hub.publish(topic, _log(1, 1))
+    await asyncio.sleep(0)
+    for i in range(2, 12):
+        hub.publish(topic, _log(i, 1))
+    gate.set()
+    await asyncio.sleep(0.05)
+    assert [len(m["lines"]) for m in sent] == [1, 10]
+    assert [line["seq"] for m in sent for line in m["lines"]] == list(range(1, 12))
+    sub.close()

@@ -1,0 +1,50 @@
+"""How the extension fits Jupyter: the event bus, idle-culling activity, the auth check."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nagelfluh_lab.app import EVENT_SCHEMA_ID, NagelfluhApp
+from nagelfluh_lab.handlers import routes
+
+
+async def test_state_changes_are_emitted_on_the_jupyter_event_bus(api, jp_serverapp):
+    seen: list[dict] = []
+
+    async def listener(logger, schema_id, data) -> None:
+        seen.append(data)
+
+    jp_serverapp.event_logger.add_listener(schema_id=EVENT_SCHEMA_ID, listener=listener)
+    created = await api.submit("sleep", {"seconds": 0})
+    await api.wait(created["id"])
+    await asyncio.sleep(0.1)
+    states = [d["state"] for d in seen if d["process"] == created["id"]]
+    assert states[-1] == "completed"
+    assert "running" in states
+
+
+async def test_running_versions_count_as_server_activity(api, jp_serverapp):
+    app: NagelfluhApp = next(iter(jp_serverapp.extension_manager.extension_apps["nagelfluh_lab"]))
+    assert app.current_activity() is None
+    created = await api.submit("sleep", {"seconds": 30})
+    await api.wait(created["id"], states=("running",))
+    assert app.current_activity()
+    assert "nagelfluh" in jp_serverapp.web_app.settings["last_activity_times"]
+    await api.post(f"process/{created['id']}/versions/1/cancel", expect=200)
+    assert app.current_activity() is None
+
+
+def test_every_handler_is_authenticated(jp_serverapp):
+    """No method of any route may skip Jupyter's authentication (the same check that makes
+    jupyter_server warn, turned into a failure for this extension's routes)."""
+    for pattern, handler in routes():
+        assert jp_serverapp._check_handler_auth(pattern, handler) == [], pattern
+
+
+@pytest.mark.parametrize("nagelfluh_config", [{"executor": "nonsense"}])
+async def test_unknown_executor_name_stops_the_extension_from_loading(jp_serverapp):
+    assert "nagelfluh_lab" not in {
+        name for name, apps in jp_serverapp.extension_manager.extension_apps.items() if apps
+    }
