@@ -1,0 +1,199 @@
+"""inversion: density contrasts in a layer of cells that explain a gravity survey."""
+
+from __future__ import annotations
+
+from nagelfluh_runner.sdk import (
+    ParameterError,
+    ProcessType,
+    chunks,
+    dataset_parameter,
+    object_schema,
+    parameter,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import numpy as np
+
+    from nagelfluh_runner.context import StorageContext
+    from nagelfluh_runner.sdk import InputDataset
+
+_ROW_CHUNKS = 10
+
+
+def _roughening(nx: int, ny: int, kind: str) -> np.ndarray:
+    """L of the regularisation term: identity (damping) or first differences along x and y."""
+    import numpy as np
+
+    if kind == "damping":
+        return np.eye(nx * ny)
+    index = np.arange(nx * ny).reshape(ny, nx)
+    pairs = [(index[:, :-1].ravel(), index[:, 1:].ravel()), (index[:-1].ravel(), index[1:].ravel())]
+    rows = []
+    for left, right in pairs:
+        block = np.zeros((left.size, nx * ny))
+        block[np.arange(left.size), left] = -1.0
+        block[np.arange(left.size), right] = 1.0
+        rows.append(block)
+    return np.vstack(rows)
+
+
+class Inversion(ProcessType):
+    name = "inversion"
+    title = "Gravity inversion (Tikhonov)"
+    description = (
+        "Regularised least-squares inversion of a gravity survey for the density "
+        "contrast of a horizontal layer of rectangular prisms: solves "
+        "(G^T G + lambda^2 s L^T L) m = G^T d, with L the identity (damping) or first "
+        "differences (smoothness) and s = trace(G^T G) / trace(L^T L) making lambda "
+        "dimensionless."
+    )
+    schema = object_schema(
+        {
+            "survey": dataset_parameter(
+                "Survey", "NetCDF survey: latitude, longitude and an anomaly in mGal per station."
+            ),
+            "variable": parameter(
+                "string", "Anomaly variable", "Variable holding the anomaly, in mGal.",
+                "gravity_anomaly", minLength=1, maxLength=256,
+            ),
+            "nx": parameter("integer", "Columns", "Cells west to east.", 15, minimum=1, maximum=80),
+            "ny": parameter("integer", "Rows", "Cells south to north.", 15, minimum=1, maximum=80),
+            "depth": parameter(
+                "number", "Depth", "Depth of the centre of the cell layer, metres.", 1000.0,
+                exclusiveMinimum=0, maximum=100000,
+            ),
+            "thickness": parameter(
+                "number", "Thickness", "Vertical size of the cells, in metres.",
+                500.0, exclusiveMinimum=0, maximum=100000,
+            ),
+            "padding": parameter(
+                "number", "Padding", "Extension of the cell grid beyond the stations on each "
+                "side, as a fraction of the survey's extent.", 0.1, minimum=0, maximum=2,
+            ),
+            "regularization": parameter(
+                "string", "Regularisation", "Penalise the model's size (damping) or roughness "
+                "(smoothness).", "smoothness", enum=["smoothness", "damping"],
+            ),
+            "regularization_weight": parameter(
+                "number", "Regularisation weight (lambda)", "Trade-off between fitting the data "
+                "and the regularisation; larger is smoother or smaller.", 0.05,
+                minimum=0, maximum=1000,
+            ),
+        },
+        required=["survey"],
+    )  # fmt: skip
+
+    def run(
+        self,
+        ctx: StorageContext,
+        survey: InputDataset,
+        variable: str,
+        nx: int,
+        ny: int,
+        depth: float,
+        thickness: float,
+        padding: float,
+        regularization: str,
+        regularization_weight: float,
+    ) -> None:
+        import numpy as np
+
+        from nagelfluh_runner.bootstrap.gravity import local_xy, prism_gz
+
+        if thickness >= 2 * depth:
+            raise ParameterError(
+                "/thickness", f"{thickness:g} m cells at {depth:g} m reach the surface"
+            )
+        ctx.log(f"reading {survey.name} (dataset {survey.id})")
+        data = survey.load(["latitude", "longitude", variable])
+        if variable not in data.variables:
+            raise ParameterError("/variable", f"{survey.name} has no variable {variable!r}")
+        observed = data[variable].data.astype(float).ravel()
+        latitude = data["latitude"].data.astype(float).ravel()
+        longitude = data["longitude"].data.astype(float).ravel()
+        units = data[variable].units
+        if units != "mGal":
+            ctx.log(f"warning: {variable!r} is in {units!r}, treated as mGal")
+        pad_lat = padding * np.ptp(latitude)
+        pad_lon = padding * np.ptp(longitude)
+        lat_edges = np.linspace(latitude.min() - pad_lat, latitude.max() + pad_lat, ny + 1)
+        lon_edges = np.linspace(longitude.min() - pad_lon, longitude.max() + pad_lon, nx + 1)
+        cell_lat = (lat_edges[:-1] + lat_edges[1:]) / 2
+        cell_lon = (lon_edges[:-1] + lon_edges[1:]) / 2
+        lat0, lon0 = float(np.mean(lat_edges)), float(np.mean(lon_edges))
+        east, north = local_xy(latitude, longitude, lat0, lon0)
+        grid_lat, grid_lon = np.meshgrid(cell_lat, cell_lon, indexing="ij")
+        cell_east, cell_north = local_xy(grid_lat.ravel(), grid_lon.ravel(), lat0, lon0)
+        edge_east, edge_north = local_xy(lat_edges, lon_edges, lat0, lon0)
+        half_east = float(np.ptp(edge_east)) / nx / 2
+        half_north = float(np.ptp(edge_north)) / ny / 2
+        ctx.log(
+            f"{observed.size} stations, {nx * ny} cells of {2 * half_east:.0f} m x "
+            f"{2 * half_north:.0f} m x {thickness:g} m centred at {depth:g} m depth"
+        )
+        top, bottom = depth - thickness / 2, depth + thickness / 2
+        kernel = np.empty((observed.size, nx * ny))
+        for step, (lo, hi) in enumerate(chunks(observed.size, _ROW_CHUNKS), 1):
+            kernel[lo:hi] = prism_gz(
+                east[lo:hi], north[lo:hi], cell_east, cell_north, half_east, half_north, top, bottom
+            )
+            ctx.progress(0.6 * step / _ROW_CHUNKS)
+        ctx.log("sensitivity matrix built")
+        rough = _roughening(nx, ny, regularization)
+        gtg = kernel.T @ kernel
+        ltl = rough.T @ rough
+        scale = np.trace(gtg) / np.trace(ltl)
+        model = np.linalg.solve(
+            gtg + regularization_weight**2 * scale * ltl + 1e-12 * scale * np.eye(nx * ny),
+            kernel.T @ observed,
+        )
+        ctx.progress(0.8)
+        predicted = kernel @ model
+        residual = observed - predicted
+        rms = float(np.sqrt(np.mean(residual**2)))
+        data_rms = float(np.sqrt(np.mean(observed**2)))
+        ctx.log(
+            f"{regularization} regularisation, lambda {regularization_weight:g}: "
+            f"RMS misfit {rms:.4g} mGal (data RMS {data_rms:.4g} mGal)"
+        )
+        ctx.log(f"density contrast from {model.min():+.1f} to {model.max():+.1f} kg/m^3")
+        summary = {
+            "depth": depth,
+            "thickness": thickness,
+            "regularization": regularization,
+            "regularization_weight": regularization_weight,
+            "rms_misfit": rms,
+            "input_dataset": survey.ref,
+        }
+        ctx.write_netcdf(
+            "model.nc",
+            {"latitude": ny, "longitude": nx},
+            {
+                "latitude": (("latitude",), cell_lat, {"units": "degrees_north"}),
+                "longitude": (("longitude",), cell_lon, {"units": "degrees_east"}),
+                "density_contrast": (
+                    ("latitude", "longitude"),
+                    model.reshape(ny, nx),
+                    {"units": "kg/m^3", "long_name": "Density contrast"},
+                ),
+            },
+            summary,
+            title="Density contrast model",
+        )
+        station = ("station",)
+        mgal = {"units": "mGal"}
+        ctx.write_netcdf(
+            "misfit.nc",
+            {"station": observed.size},
+            {
+                "latitude": (station, latitude, {"units": "degrees_north"}),
+                "longitude": (station, longitude, {"units": "degrees_east"}),
+                "observed": (station, observed, {**mgal, "long_name": "Observed anomaly"}),
+                "predicted": (station, predicted, {**mgal, "long_name": "Predicted anomaly"}),
+                "residual": (station, residual, {**mgal, "long_name": "Observed - predicted"}),
+            },
+            summary,
+            title="Inversion misfit",
+        )
+        ctx.log("wrote model.nc and misfit.nc")

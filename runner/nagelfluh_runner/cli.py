@@ -1,0 +1,222 @@
+"""``python -m nagelfluh_runner run | schema``: the execution contract of DESIGN §3.
+
+``run`` reads the job's environment, validates and binds the parameters,
+runs the type and writes ``_manifest.json``. Exit codes: 0 done, 1 the
+process raised (traceback on stderr), 2 bad invocation (one line on stderr),
+3 out of memory (one line). Only what the requested type needs is imported,
+so a trivial process starts nearly as fast as Python itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from nagelfluh_runner import protocol
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from nagelfluh_runner.sdk import InputDataset
+    from nagelfluh_runner.storage import Storage
+
+USAGE = """usage: python -m nagelfluh_runner run       run the process the environment describes
+       python -m nagelfluh_runner schema [NAME...]  print the installed process types as JSON"""
+_REQUIRED_ENV = (
+    protocol.ENV_PROCESS_TYPE,
+    protocol.ENV_PROCESS_ID,
+    protocol.ENV_VERSION,
+    protocol.ENV_PROJECT_ID,
+    protocol.ENV_PARAMETERS_JSON,
+    protocol.ENV_STORAGE_BASE,
+)
+
+
+class UsageError(Exception):
+    """A bad invocation: reported as one line on stderr with exit code 2."""
+
+
+def _error(message: str) -> None:
+    sys.stdout.flush()
+    one_line = " ".join(str(message).split())
+    print(f"nagelfluh-runner: error: {one_line}", file=sys.stderr, flush=True)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _json_env(environ: Mapping[str, str], name: str, default: str | None = None) -> Any:
+    text = environ.get(name, default)
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as error:
+        raise UsageError(f"{name} is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{name} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _bind_datasets(
+    schema: Any,
+    value: Any,
+    path: str,
+    root: Any,
+    bind: Any,
+) -> Any:
+    """``value`` with every ``format: nagelfluh-dataset`` string replaced by bind(path, ref)."""
+    from nagelfluh_runner.validation import resolve
+
+    schema = resolve(schema, root)
+    if not isinstance(schema, dict):
+        return value
+    if schema.get("format") == protocol.DATASET_FORMAT and isinstance(value, str):
+        return bind(path, value)
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        return {
+            name: _bind_datasets(properties.get(name, extra), item, f"{path}/{name}", root, bind)
+            for name, item in value.items()
+        }
+    if isinstance(value, list):
+        items = schema.get("items", True)
+        return [
+            _bind_datasets(items, item, f"{path}/{i}", root, bind) for i, item in enumerate(value)
+        ]
+    return value
+
+
+def _dataset_binder(environ: Mapping[str, str], storage: Storage, project: str) -> Any:
+    """Turns ``dataset:<id>`` into an InputDataset, refusing what lies outside the project."""
+    from nagelfluh_runner.sdk import InputDataset
+    from nagelfluh_runner.storage import StorageKeyError, safe_key
+
+    known = _json_env(environ, protocol.ENV_INPUT_DATASETS_JSON, "{}")
+    prefix = protocol.project_prefix(project)
+
+    def bind(path: str, ref: str) -> InputDataset:
+        if not ref.startswith(protocol.DATASET_REF_PREFIX):
+            raise UsageError(f"parameter {path}: {ref!r} is not a dataset reference 'dataset:<id>'")
+        dataset_id = ref[len(protocol.DATASET_REF_PREFIX) :]
+        info = known.get(dataset_id)
+        if not isinstance(info, dict) or not isinstance(info.get("key"), str):
+            raise UsageError(
+                f"parameter {path}: dataset {dataset_id} is not in "
+                f"{protocol.ENV_INPUT_DATASETS_JSON}"
+            )
+        try:
+            key = safe_key(info["key"])
+        except StorageKeyError as error:
+            raise UsageError(f"parameter {path}: dataset {dataset_id}: {error}") from None
+        if not key.startswith(prefix):
+            raise UsageError(f"parameter {path}: dataset {dataset_id} is outside project {project}")
+        return InputDataset(
+            dataset_id,
+            key,
+            info.get("mime_type") or "application/octet-stream",
+            info.get("name") or key.rpartition("/")[2],
+            storage,
+            info.get("metadata"),
+        )
+
+    return bind
+
+
+def _run(environ: Mapping[str, str]) -> int:
+    missing = [name for name in _REQUIRED_ENV if not environ.get(name)]
+    if missing:
+        raise UsageError(f"missing environment variable {', '.join(missing)}")
+    type_name = environ[protocol.ENV_PROCESS_TYPE]
+    process_id = environ[protocol.ENV_PROCESS_ID]
+    project = environ[protocol.ENV_PROJECT_ID]
+    version = environ[protocol.ENV_VERSION]
+    if not version.isdigit() or int(version) < 1:
+        raise UsageError(f"{protocol.ENV_VERSION} must be a positive integer, not {version!r}")
+    params = _json_env(environ, protocol.ENV_PARAMETERS_JSON)
+
+    from nagelfluh_runner import registry
+    from nagelfluh_runner.validation import apply_defaults, validate
+
+    try:
+        process_type = registry.load(type_name)
+    except registry.UnknownProcessType as error:
+        raise UsageError(str(error)) from None
+    schema = process_type.schema
+    params = apply_defaults(schema, params)
+    issues = validate(schema, params)
+    if issues:
+        raise UsageError("; ".join(f"parameter {issue}" for issue in issues))
+
+    from nagelfluh_runner.context import StorageContext
+    from nagelfluh_runner.storage import open_storage
+
+    try:
+        storage = open_storage(
+            environ[protocol.ENV_STORAGE_BASE], environ.get(protocol.ENV_STORAGE_ENDPOINT) or None
+        )
+    except ValueError as error:
+        raise UsageError(f"{protocol.ENV_STORAGE_BASE}: {error}") from None
+    bind = _dataset_binder(environ, storage, project)
+    params = _bind_datasets(schema, params, "", schema, bind)
+    ctx = StorageContext(storage, project, process_id, version, process_type=type_name)
+    process_type().run(ctx, **params)
+    ctx.write_manifest()
+    ctx.progress(1.0)
+    return protocol.EXIT_OK
+
+
+def run(environ: Mapping[str, str] | None = None) -> int:
+    """Run the process ``environ`` describes; returns the exit code of the contract."""
+    from nagelfluh_runner.sdk import ParameterError
+
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(line_buffering=True)  # a pipe is block-buffered: logs must stream live
+    try:
+        return _run(os.environ if environ is None else environ)
+    except UsageError as error:
+        _error(str(error))
+        return protocol.EXIT_USAGE
+    except ParameterError as error:
+        _error(f"parameter {error.path}: {error.message}")
+        return protocol.EXIT_USAGE
+    except MemoryError as error:
+        _error(f"out of memory ({type(error).__name__}: {error})")
+        return protocol.EXIT_OOM
+    except Exception:
+        import traceback
+
+        sys.stdout.flush()
+        traceback.print_exc()
+        sys.stderr.flush()
+        return protocol.EXIT_FAILED
+
+
+def schema(names: list[str]) -> int:
+    from nagelfluh_runner import registry
+
+    try:
+        described = [registry.load(name).describe() for name in names] or registry.describe_all()
+    except registry.UnknownProcessType as error:
+        _error(str(error))
+        return protocol.EXIT_USAGE
+    print(json.dumps(described, indent=2))
+    return protocol.EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[0] if argv else ""
+    if command == "run" and len(argv) == 1:
+        return run()
+    if command == "schema":
+        return schema(argv[1:])
+    if command in ("-h", "--help", "help"):
+        print(USAGE)
+        return protocol.EXIT_OK
+    _error(f"expected 'run' or 'schema', got {' '.join(argv) or 'nothing'} (see --help)")
+    return protocol.EXIT_USAGE

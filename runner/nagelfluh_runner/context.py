@@ -1,0 +1,247 @@
+"""StorageContext: what a running process may read, write and report.
+
+Locally nothing but this object stands between a process and the whole
+storage, so it enforces DESIGN §4: read inside the project, write only under
+the version's own prefix. It also records every output for the manifest the
+server registers datasets from.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from nagelfluh_runner.protocol import (
+    MANIFEST_NAME,
+    PROGRESS_PREFIX,
+    project_prefix,
+    version_prefix,
+)
+from nagelfluh_runner.storage import StorageKeyError, safe_key, safe_prefix
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, TextIO
+
+    from nagelfluh_runner.netcdf import Variable
+    from nagelfluh_runner.storage import Storage, _PendingWrite
+
+NETCDF_MIME_TYPE = "application/x-netcdf"
+
+
+def _json_id(value: str) -> int | str:
+    """IDs travel as environment strings; numeric ones go back to the server as numbers."""
+    return int(value) if value.isdigit() else value
+
+
+class _OutputWrite:
+    """Records the output in the manifest once its bytes are safely stored."""
+
+    def __init__(self, pending: _PendingWrite, record: Any) -> None:
+        self._pending = pending
+        self._record = record
+
+    def __enter__(self) -> BinaryIO:
+        return self._pending.__enter__()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._pending.__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            self._record(self._pending.size)
+
+
+class StorageContext:
+    """The storage view and reporting channel handed to ``ProcessType.run``."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        project: int | str,
+        process: int | str,
+        version: int | str,
+        *,
+        process_type: str = "",
+        stdout: TextIO | None = None,
+    ) -> None:
+        self.storage = storage
+        self.project = str(project)
+        self.process = str(process)
+        self.version = int(version)
+        self.process_type = process_type
+        self.project_prefix = project_prefix(self.project)
+        self.prefix = version_prefix(self.project, self.process, self.version)
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self._stdout = stdout
+
+    # ------------------------------------------------------------ reading
+
+    def readable_key(self, key: str) -> str:
+        """``key`` (relative to STORAGE_BASE) if inside the project, else StorageKeyError."""
+        normal = safe_key(key)
+        if not normal.startswith(self.project_prefix):
+            raise StorageKeyError(f"{key!r} is outside project {self.project}")
+        return normal
+
+    def open_read(self, key: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        return self.storage.open_read(self.readable_key(key), start, end)
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.storage.read_bytes(self.readable_key(key))
+
+    def exists(self, key: str) -> bool:
+        return self.storage.exists(self.readable_key(key))
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Keys in the project starting with ``prefix`` (a full key prefix; all by default)."""
+        normal = safe_prefix(prefix) if prefix else self.project_prefix
+        if not normal.startswith(self.project_prefix):
+            raise StorageKeyError(f"{prefix!r} is outside project {self.project}")
+        return self.storage.list(normal)
+
+    # ------------------------------------------------------------ writing
+
+    def output_key(self, name: str) -> str:
+        """The full key of output ``name``, which is relative to the version prefix."""
+        relative = safe_key(name)
+        if relative == MANIFEST_NAME:
+            raise StorageKeyError(f"{MANIFEST_NAME} is written by the runner")
+        return self.prefix + relative
+
+    def open_write(
+        self,
+        name: str,
+        mime_type: str = "application/octet-stream",
+        *,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> _OutputWrite:
+        """A writable file streamed to output ``name`` (recorded when the block ends cleanly)."""
+        key = self.output_key(name)
+        entry = self._entry(name, key, mime_type, title, metadata)
+        return _OutputWrite(self.storage.open_write(key), lambda size: self._record(entry, size))
+
+    def write_bytes(
+        self,
+        name: str,
+        data: bytes,
+        mime_type: str = "application/octet-stream",
+        *,
+        title: str | None = None,
+        units: str | dict[str, str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Store ``data`` as output ``name``; ``units`` (one, or per column) go to the metadata."""
+        metadata = dict(metadata or {})
+        if units is not None:
+            metadata["units"] = units
+        key = self.output_key(name)
+        entry = self._entry(name, key, mime_type, title, metadata)
+        return self._record(entry, self.storage.write_bytes(key, data))
+
+    def write_netcdf(
+        self,
+        name: str,
+        dims: dict[str, int] | None,
+        variables: dict[str, Variable | tuple],
+        attrs: dict[str, Any] | None = None,
+        *,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Store a NetCDF-3 output; every variable must carry a ``units`` attribute.
+
+        Units are required because outputs are plotted and chained into other
+        processes, where a number without its unit is a trap (use "1" for ratios).
+        """
+        from nagelfluh_runner.netcdf import prepare, write_netcdf
+
+        sizes, prepared = prepare(dims, variables)
+        for var_name, var in prepared.items():
+            units = var.attrs.get("units")
+            if not isinstance(units, str) or not units:
+                raise ValueError(
+                    f"{name}: variable {var_name!r} has no 'units' attribute "
+                    "(every output variable needs one; use '1' for dimensionless)"
+                )
+        attrs = dict(attrs or {})
+        if title:
+            attrs.setdefault("title", title)
+        attrs.setdefault(
+            "source",
+            f"nagelfluh {self.process_type or 'process'} {self.process} v{self.version}",
+        )
+        key = self.output_key(name)
+        entry = self._entry(name, key, NETCDF_MIME_TYPE, title or attrs.get("title"), metadata)
+        entry["dims"] = sizes
+        entry["variables"] = [_describe_variable(n, v) for n, v in prepared.items()]
+        with self.storage.open_write(key) as handle:
+            size = write_netcdf(handle, sizes, prepared, attrs)
+        return self._record(entry, size)
+
+    def _entry(
+        self,
+        name: str,
+        key: str,
+        mime_type: str,
+        title: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        metadata = dict(metadata or {})
+        json.dumps(metadata)  # refuse what the manifest could not carry, before writing bytes
+        return {
+            "key": safe_key(name),
+            "path": key,
+            "mime_type": mime_type,
+            "size": 0,
+            "title": title or safe_key(name),
+            "metadata": metadata,
+        }
+
+    def _record(self, entry: dict[str, Any], size: int) -> dict[str, Any]:
+        entry["size"] = size
+        self.outputs[entry["key"]] = entry
+        return entry
+
+    # ------------------------------------------------------------ reporting
+
+    def _print(self, line: str) -> None:
+        print(line, file=self._stdout or sys.stdout, flush=True)
+
+    def progress(self, fraction: float) -> None:
+        """Report progress (0-1) as the protocol's progress line."""
+        self._print(f"{PROGRESS_PREFIX}{min(1.0, max(0.0, float(fraction))):.4g}")
+
+    def log(self, message: str) -> None:
+        self._print(message)
+
+    # ------------------------------------------------------------ manifest
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "process_type": self.process_type,
+            "process": _json_id(self.process),
+            "version": self.version,
+            "project": _json_id(self.project),
+            "datasets": list(self.outputs.values()),
+        }
+
+    def write_manifest(self) -> dict[str, Any]:
+        """Write ``_manifest.json`` last: its presence tells the server the outputs are complete."""
+        manifest = self.manifest()
+        data = json.dumps(manifest, indent=2).encode()
+        self.storage.write_bytes(self.prefix + MANIFEST_NAME, data)
+        return manifest
+
+
+def _describe_variable(name: str, var: Variable) -> dict[str, Any]:
+    dtype = var.data.dtype
+    described = {
+        "name": name,
+        "units": var.attrs["units"],
+        "dims": list(var.dims),
+        "shape": list(var.data.shape),
+        "dtype": "char" if dtype.kind == "S" else dtype.newbyteorder("=").name,
+    }
+    if "long_name" in var.attrs:
+        described["long_name"] = var.attrs["long_name"]
+    return described

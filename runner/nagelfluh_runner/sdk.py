@@ -1,0 +1,141 @@
+"""What a process type is written against: ProcessType, InputDataset, ParameterError.
+
+Importing this module must stay cheap (no numpy, no jsonschema): the runner
+imports it on every start, including for types that never touch an array.
+"""
+
+from __future__ import annotations
+
+from nagelfluh_runner.protocol import DATASET_FORMAT, DATASET_REF_PREFIX
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
+
+    from nagelfluh_runner.context import StorageContext
+    from nagelfluh_runner.netcdf import NetCDFData
+    from nagelfluh_runner.storage import Storage
+
+
+class ParameterError(ValueError):
+    """Parameters the schema accepts but that make no sense together.
+
+    Raised from ``run``, it ends the process like a schema violation: one line
+    on stderr naming the parameter's JSON path, exit code 2.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+class ProcessType:
+    """Base class of every process type; subclasses are registered as entry points.
+
+    ``schema`` is a draft 2020-12 JSON Schema of the parameters: an object whose
+    properties all carry a title, a description and (except dataset inputs) a
+    default, so forms can be generated and every run is reproducible from its
+    parameter snapshot.
+    """
+
+    name: str = ""
+    title: str = ""
+    description: str = ""
+    schema: dict[str, Any] = {"type": "object", "properties": {}}
+
+    def run(self, ctx: StorageContext, **params: Any) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """The shape ``python -m nagelfluh_runner schema`` prints for each type."""
+        return {
+            "name": cls.name,
+            "title": cls.title,
+            "description": cls.description,
+            "schema": cls.schema,
+        }
+
+
+def dataset_parameter(title: str, description: str) -> dict[str, Any]:
+    """Schema of a parameter that takes a dataset reference ``dataset:<id>``."""
+    return {
+        "type": "string",
+        "format": DATASET_FORMAT,
+        "pattern": f"^{DATASET_REF_PREFIX}.+",
+        "title": title,
+        "description": description,
+    }
+
+
+class InputDataset:
+    """A dataset a ``"format": "nagelfluh-dataset"`` parameter refers to, ready to read."""
+
+    def __init__(
+        self,
+        id: str,
+        key: str,
+        mime_type: str,
+        name: str,
+        storage: Storage,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.id = id
+        self.key = key
+        self.mime_type = mime_type
+        self.name = name
+        self.metadata = metadata or {}
+        self._storage = storage
+
+    def __repr__(self) -> str:
+        return f"InputDataset(id={self.id!r}, key={self.key!r}, mime_type={self.mime_type!r})"
+
+    @property
+    def ref(self) -> str:
+        return DATASET_REF_PREFIX + self.id
+
+    def size(self) -> int:
+        return self._storage.size(self.key)
+
+    def open(self, start: int = 0, end: int | None = None) -> BinaryIO:
+        """A streaming reader of the dataset's bytes ``[start, end)``."""
+        return self._storage.open_read(self.key, start, end)
+
+    def read_bytes(self) -> bytes:
+        return self._storage.read_bytes(self.key)
+
+    def load(self, variables: list[str] | None = None) -> NetCDFData:
+        """The dataset read as NetCDF-3 (optionally only some variables)."""
+        from nagelfluh_runner.netcdf import read_netcdf
+
+        return read_netcdf(self.read_bytes(), variables)
+
+
+def parameter(
+    kind: str, title: str, description: str, default: Any = None, **keywords: Any
+) -> dict:
+    """Schema of one parameter; ``default`` is left out only where it is None."""
+    schema = {"type": kind, "title": title, "description": description, **keywords}
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def object_schema(properties: dict[str, Any], required: list[str] | None = None) -> dict:
+    """An object schema refusing unknown keys, so a misspelt parameter is an error, not ignored."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def chunks(total: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous ``[start, stop)`` ranges covering ``range(total)``: progress steps."""
+    from itertools import pairwise
+
+    return list(pairwise(total * i // parts for i in range(parts + 1)))
