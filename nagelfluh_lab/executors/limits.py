@@ -1,0 +1,43 @@
+"""Set a run's rlimits, then exec its command.
+
+Usage: ``python -I -S limits.py ADDRESS_SPACE CPU_SOFT CPU_HARD COMMAND...``.
+
+The limits must be set in the child between fork and exec. ``preexec_fn`` would
+do that, but it runs Python in a forked copy of a multi-threaded server (Jupyter
+has thread pools), which can deadlock; this script costs one short interpreter
+start (``-I -S`` keeps it near 10 ms) and imports nothing from the server.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+
+EXIT_CANNOT_START = 127  # as a shell reports a command it cannot run
+
+
+def _limit(kind: int, soft: int, hard: int) -> None:
+    """Lower a limit, never above a hard limit the server itself was given."""
+    _, current_hard = resource.getrlimit(kind)
+    if current_hard != resource.RLIM_INFINITY:
+        hard = min(hard, current_hard)
+        soft = min(soft, hard)
+    resource.setrlimit(kind, (soft, hard))
+
+
+def main(argv: list[str]) -> None:
+    address_space, cpu_soft, cpu_hard = (int(value) for value in argv[:3])
+    command = argv[3:]
+    _limit(resource.RLIMIT_CORE, 0, 0)
+    _limit(resource.RLIMIT_CPU, cpu_soft, cpu_hard)
+    _limit(resource.RLIMIT_AS, address_space, address_space)
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        sys.stderr.write(f"cannot start {command[0]}: {exc}\n")
+        os._exit(EXIT_CANNOT_START)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
