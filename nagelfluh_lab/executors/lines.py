@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from operator import methodcaller
+from functools import partial
+from itertools import repeat
 from typing import Protocol
 
 from nagelfluh_runner.protocol import PROGRESS_PREFIX, parse_progress
@@ -21,9 +22,13 @@ from .base import STDOUT, LogLine
 
 CHUNK_SIZE = 64 * 1024
 MAX_LINE = 64 * 1024
+SHORT_READ = 16 * 1024
+SETTLE_SECONDS = 0.001
 TRUNCATED = " … [line truncated]"
 
-_is_progress = methodcaller("startswith", PROGRESS_PREFIX)
+# LogLine(*fields) without the Python-level __new__ of a NamedTuple: a quarter
+# less time per line, and this is the one per-line cost left.
+_log_line = partial(tuple.__new__, LogLine)
 
 
 class LineSplitter:
@@ -128,10 +133,11 @@ class LogBatcher:
     async def add(self, stream: str, lines: list[str]) -> None:
         if not lines:
             return
-        if stream == STDOUT and any(map(_is_progress, lines)):
+        # One substring search over the joined lines is ~6x cheaper than a
+        # startswith per line; a hit only means "look closer".
+        if stream == STDOUT and PROGRESS_PREFIX in "\n".join(lines):
             lines = self._take_progress(lines)
-        now = time.time()
-        self._pending += [LogLine(now, stream, line) for line in lines]
+        self._pending += map(_log_line, zip(repeat(time.time()), repeat(stream), lines))
         if len(self._pending) >= self._max:
             await self.flush()
         else:
@@ -180,12 +186,22 @@ class LogBatcher:
 class ByteSource(Protocol):
     """What ``pump`` reads: an asyncio StreamReader, or an HTTP response body."""
 
-    async def read(self, n: int = -1) -> bytes: ...
+    async def read(self, n: int) -> bytes: ...
 
 
 async def pump(source: ByteSource, stream: str, batcher: LogBatcher) -> None:
-    """Read ``source`` to its end into ``batcher`` as lines of ``stream``."""
+    """Read ``source`` to its end into ``batcher`` as lines of ``stream``.
+
+    A short read means the reader is ahead of the writer: an unbuffered child
+    (PYTHONUNBUFFERED) writes every line with its own system call, and reading
+    each one as it comes costs ~10 µs of event loop per handful of lines. Pausing
+    ``SETTLE_SECONDS`` lets the pipe gather a larger chunk meanwhile (at 1 M
+    lines/s that is ~30 KiB, within the 64 KiB a pipe holds, so the writer does
+    not block) for a third of the CPU, at a latency far below the batch interval.
+    """
     splitter = LineSplitter()
     while chunk := await source.read(CHUNK_SIZE):
         await batcher.add(stream, splitter.feed(chunk))
+        if len(chunk) < SHORT_READ:
+            await asyncio.sleep(SETTLE_SECONDS)
     await batcher.add(stream, splitter.close())

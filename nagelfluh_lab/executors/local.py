@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from traitlets import Float, Int, List, Unicode, default
 
 from . import limits
 from .base import STDERR, STDOUT, Executor, RunKey, RunOutcome, RunSpec
-from .lines import CHUNK_SIZE, LogBatcher, pump
+from .lines import LogBatcher, pump
 from .quota import MIB, QuotaQueue, format_memory
 
 CANCELLED = RunOutcome("failed", "cancelled", "Process cancelled by user")
@@ -379,33 +379,56 @@ class _Run:
     stop_reason: str | None = None  # "cancelled" | "deadline" once we stop it
     child: _Child | None = None
     kill_timer: asyncio.TimerHandle | None = None
-
-    def __post_init__(self) -> None:
-        self.wake = asyncio.Event()
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # its queue state changed
 
 
 class _Pipe:
-    """One output pipe of a child, read as a ``ByteSource``.
+    """The read end of a child's stdout or stderr, read as a ``ByteSource``.
 
-    The executor owns its pipes (instead of ``asyncio.subprocess.PIPE``) so that
-    it can close one that a process outside the group keeps open; it tells such a
-    pipe from one whose consumer is merely slow by how long a read has waited.
+    Read directly (non-blocking ``os.read``, waiting on the event loop only when
+    the pipe is empty), not through an asyncio transport: a transport reads on
+    every readiness event, in pieces as small as one line of an unbuffered child,
+    while this reads only when ``pump`` asks, so data left in the pipe meanwhile
+    comes in one large chunk and a consumer that stops asking blocks the writer.
+    The executor may close a pipe that a process outside the group keeps open;
+    it tells such a pipe from a slow consumer by how long a read has waited.
     """
 
-    def __init__(self, stream: asyncio.StreamReader, transport: asyncio.ReadTransport) -> None:
-        self._stream = stream
-        self._transport = transport
+    def __init__(self, fd: int) -> None:
+        os.set_blocking(fd, False)
+        self._fd = fd
+        self._loop = asyncio.get_running_loop()
+        self._readable: asyncio.Future[None] | None = None
         self.waiting_since: float | None = None
 
-    async def read(self, n: int = -1) -> bytes:
+    async def read(self, n: int) -> bytes:
+        while self._fd >= 0:
+            try:
+                return os.read(self._fd, n)
+            except BlockingIOError:
+                await self._wait_readable()
+        return b""
+
+    async def _wait_readable(self) -> None:
+        self._readable = self._loop.create_future()
+        self._loop.add_reader(self._fd, _resolve, self._readable)
         self.waiting_since = time.monotonic()
         try:
-            return await self._stream.read(n)
+            await self._readable
         finally:
             self.waiting_since = None
+            if self._fd >= 0:
+                self._loop.remove_reader(self._fd)
 
     def close(self) -> None:
-        self._transport.close()
+        """Close the pipe; a pending read returns end of file."""
+        if self._fd < 0:
+            return
+        self._loop.remove_reader(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        if self._readable is not None:
+            _resolve(self._readable)
 
 
 class _Child:
@@ -418,7 +441,6 @@ class _Child:
 
     @classmethod
     async def spawn(cls, argv: list[str], cwd: Path, env: dict[str, str]) -> _Child:
-        loop = asyncio.get_running_loop()
         fds = [os.pipe(), os.pipe()]
         try:
             process = await asyncio.create_subprocess_exec(
@@ -431,13 +453,7 @@ class _Child:
         finally:
             for _, write in fds:
                 os.close(write)
-        pipes = []
-        for read, _ in fds:
-            stream = asyncio.StreamReader(limit=CHUNK_SIZE)
-            transport, _ = await loop.connect_read_pipe(
-                partial(asyncio.StreamReaderProtocol, stream), open(read, "rb", buffering=0))
-            pipes.append(_Pipe(stream, transport))
-        return cls(process, pipes)
+        return cls(process, [_Pipe(read) for read, _ in fds])
 
     async def forward(self, pipe: _Pipe, stream: str, batcher: LogBatcher) -> None:
         """Pump one pipe; if delivery fails, kill the group rather than leave it
@@ -454,6 +470,11 @@ class _Child:
     def close_pipes(self) -> None:
         for pipe in self.pipes:
             pipe.close()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _threads(spec: RunSpec) -> int:
