@@ -17,7 +17,7 @@ from nagelfluh_runner import protocol
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any
 
     from nagelfluh_runner.sdk import InputDataset
@@ -61,11 +61,7 @@ def _json_env(environ: Mapping[str, str], name: str, default: str | None = None)
 
 
 def _bind_datasets(
-    schema: Any,
-    value: Any,
-    path: str,
-    root: Any,
-    bind: Any,
+    schema: Any, value: Any, path: str, root: Any, bind: Callable[[str, str], InputDataset]
 ) -> Any:
     """``value`` with every ``format: nagelfluh-dataset`` string replaced by bind(path, ref)."""
     from nagelfluh_runner.validation import resolve
@@ -90,7 +86,9 @@ def _bind_datasets(
     return value
 
 
-def _dataset_binder(environ: Mapping[str, str], storage: Storage, project: str) -> Any:
+def _dataset_binder(
+    environ: Mapping[str, str], storage: Storage, project: str
+) -> Callable[[str, str], InputDataset]:
     """Turns ``dataset:<id>`` into an InputDataset, refusing what lies outside the project."""
     from nagelfluh_runner.sdk import InputDataset
     from nagelfluh_runner.storage import StorageKeyError, safe_key

@@ -21,10 +21,11 @@ from nagelfluh_runner.storage import StorageKeyError, safe_key, safe_prefix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, BinaryIO, TextIO
 
     from nagelfluh_runner.netcdf import Variable
-    from nagelfluh_runner.storage import Storage, _PendingWrite
+    from nagelfluh_runner.storage import PendingWrite, Storage
 
 NETCDF_MIME_TYPE = "application/x-netcdf"
 
@@ -37,7 +38,7 @@ def _json_id(value: str) -> int | str:
 class _OutputWrite:
     """Records the output in the manifest once its bytes are safely stored."""
 
-    def __init__(self, pending: _PendingWrite, record: Any) -> None:
+    def __init__(self, pending: PendingWrite, record: Callable[[int], object]) -> None:
         self._pending = pending
         self._record = record
 

@@ -209,19 +209,23 @@ def write_netcdf(
     dims: dict[str, int] | None,
     variables: dict[str, Variable | tuple],
     attrs: dict[str, Any] | None = None,
+    *,
+    offset64: bool = False,
 ) -> int:
     """Write a NetCDF-3 file and return its size in bytes.
 
     ``variables`` maps names to :class:`Variable` or ``(dims, data[, attrs])``;
     ``dims`` (ordered name → length) may be omitted and is then read off the data.
     Strings become char arrays along a trailing character dim. Data is written
-    variable by variable, so ``target`` may be a stream.
+    variable by variable, so ``target`` may be a stream. The classic format is
+    used unless ``offset64`` asks for the 64-bit offset one, or the file needs it
+    (past 2 GiB).
     """
     sizes, normal = prepare(dims, variables)
     attrs = dict(attrs or {})
-    header, begins = _header(sizes, normal, attrs, 1)
+    header, begins = _header(sizes, normal, attrs, 2 if offset64 else 1)
     last = begins[-1] + next(reversed(normal.values())).data.nbytes if begins else len(header)
-    if last > _INT32.max:
+    if last > _INT32.max and not offset64:
         header, begins = _header(sizes, normal, attrs, 2)
     if isinstance(target, (str, os.PathLike)):
         with open(target, "wb") as handle:

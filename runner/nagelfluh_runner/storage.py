@@ -81,14 +81,14 @@ class Storage:
 
         return self.write_stream(key, io.BytesIO(data))
 
-    def open_write(self, key: str) -> _PendingWrite:
+    def open_write(self, key: str) -> PendingWrite:
         """A writable file for ``key``; it is stored when the ``with`` block ends cleanly.
 
         The default spools to a local temporary file (disk, not memory), then streams it.
         """
         import tempfile
 
-        return _PendingWrite(tempfile.TemporaryFile(), lambda handle: self._commit(key, handle))
+        return PendingWrite(tempfile.TemporaryFile(), lambda handle: self._commit(key, handle))
 
     def _commit(self, key: str, handle: BinaryIO) -> int:
         handle.seek(0)
@@ -120,7 +120,7 @@ class Storage:
         return f"{type(self).__name__}({self.url!r})"
 
 
-class _PendingWrite:
+class PendingWrite:
     """Context manager around a writable handle that is committed only on success."""
 
     def __init__(
@@ -220,7 +220,7 @@ class FileStorage(Storage):
                 handle.write(chunk)
         return pending.size
 
-    def open_write(self, key: str) -> _PendingWrite:
+    def open_write(self, key: str) -> PendingWrite:
         target = self.path(key)
         temp, handle = self._temporary(key)
 
@@ -233,7 +233,7 @@ class FileStorage(Storage):
         def discard(handle: BinaryIO) -> None:
             os.unlink(temp)
 
-        return _PendingWrite(handle, commit, discard)
+        return PendingWrite(handle, commit, discard)
 
     def size(self, key: str) -> int:
         path = self.path(key)

@@ -112,3 +112,13 @@ def test_reader_refuses_netcdf4_and_other_files():
         read_netcdf(b"\x89HDF\r\n\x1a\n" + bytes(100))
     with pytest.raises(NetCDFError, match="not a NetCDF-3 file"):
         read_netcdf(b"time,value\n0,1\n")
+
+
+def test_64_bit_offset_files_open_in_xarray_and_scipy(tmp_path):
+    path = tmp_path / "big.nc"
+    write_netcdf(path, None, _sample(), {"title": "cdf2"}, offset64=True)
+    with scipy.io.netcdf_file(path, mmap=False) as nc:
+        assert nc.version_byte == 2
+    with xr.open_dataset(path) as ds:
+        np.testing.assert_allclose(ds["velocity"].values, np.sin(np.linspace(0, 1, 11)))
+    assert read_netcdf(path)["counts"].data.tolist() == [[0, 1, 2], [3, 4, 5]]
