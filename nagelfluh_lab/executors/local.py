@@ -144,15 +144,17 @@ class LocalExecutor(Executor):
         it, so no orphan keeps computing, and report it gone."""
         if key in self._runs:
             return True
-        run_dir = self._run_dir(key)
-        try:
-            record = json.loads((run_dir / PID_FILE).read_text())
-        except (OSError, ValueError):
-            record = None
-        if isinstance(record, dict) and _is_same_process(record):
-            _signal_group(int(record["pgid"]), signal.SIGKILL)
-        await asyncio.to_thread(shutil.rmtree, run_dir, ignore_errors=True)
+        await self._clear_run_dir(self._run_dir(key))
         return False
+
+    @staticmethod
+    async def _clear_run_dir(run_dir: Path) -> None:
+        """Kill the group a previous server started from ``run_dir``, if it is still
+        alive, and remove the directory."""
+        pgid = _leftover_group(run_dir)
+        if pgid is not None:
+            _signal_group(pgid, signal.SIGKILL)
+        await asyncio.to_thread(shutil.rmtree, run_dir, ignore_errors=True)
 
     def _schedule(self) -> None:
         """Admit what fits and wake every waiting run to re-check its message."""
@@ -222,7 +224,7 @@ class LocalExecutor(Executor):
         if run.stop_reason is not None:
             return CANCELLED
         run_dir = self._run_dir(run.spec.key)
-        await asyncio.to_thread(shutil.rmtree, run_dir, ignore_errors=True)
+        await self._clear_run_dir(run_dir)  # a crash may have left it, even running
         run_dir.mkdir(mode=0o700, parents=True)
         try:
             returncode = await self._supervise(run, run_dir)
@@ -516,12 +518,19 @@ def _write_pid_file(run_dir: Path, pid: int) -> None:
     (run_dir / PID_FILE).write_text(json.dumps(record))
 
 
-def _is_same_process(record: dict) -> bool:
-    """Whether the recorded group is still the one we started, not a later process
-    that reused its id. While a group has members, the kernel does not hand its
-    id to a new process; so within one boot, a live group whose leader is gone,
-    or whose leader has the recorded start time, is ours."""
+def _leftover_group(run_dir: Path) -> int | None:
+    """The process group recorded in ``run_dir``'s pid file, unless that id may now
+    belong to someone else. While a group has members the kernel does not hand its
+    id to a new process; so within one boot, a group whose leader is gone, or whose
+    leader has the recorded start time, is still the one we started."""
+    try:
+        record = json.loads((run_dir / PID_FILE).read_text())
+        pid, pgid = int(record["pid"]), int(record["pgid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
     if record.get("boot_id") != _boot_id():
-        return False
-    start = _start_time(int(record["pid"]))
-    return start is None or start == record.get("start_time")
+        return None
+    start = _start_time(pid)
+    if start is not None and start != record.get("start_time"):
+        return None
+    return pgid

@@ -361,9 +361,12 @@ async def test_slow_log_consumer_blocks_the_process_instead_of_buffering(
     assert len(events.lines(spec.key)) == 320 * 640
 
 
-async def test_recover_kills_a_leftover_group_of_a_dead_server_and_returns_false(
-        make_executor, make_spec, script, events, work_dir, tmp_path, wait_dead, reap):
-    """The old server is a real process that dies by SIGKILL, leaving its run behind."""
+@pytest.mark.parametrize("restart", ["recover", "resubmit"])
+async def test_restart_kills_the_leftover_group_of_a_dead_server(
+        make_executor, make_spec, script, events, work_dir, tmp_path, wait_dead, reap, restart):
+    """The old server is a real process that dies by SIGKILL, leaving its run behind.
+    The new one is asked to recover it (it was running), or to run it again (the
+    old one died before the service recorded it as running)."""
     spec = make_spec()
     old_server = tmp_path / "old_server.py"
     old_server.write_text(f"""
@@ -404,11 +407,15 @@ asyncio.run(main())
     assert record["pgid"] == record["pid"]
     assert os.getpgid(grandchild) == record["pgid"], "the run outlived its server"
 
-    executor = await make_executor()
-    assert await executor.recover(spec.key, spec) is False
+    executor = await make_executor(command=script("pass"))
+    if restart == "recover":
+        assert await executor.recover(spec.key, spec) is False
+        assert not (work_dir / str(spec.key)).exists()
+    else:
+        await executor.submit(spec)
+        assert (await events.finished(spec.key)).state == "completed"
     assert await wait_dead(grandchild)
     assert await wait_dead(record["pid"])
-    assert not (work_dir / str(spec.key)).exists()
 
 
 async def test_recover_spares_a_process_that_reused_the_recorded_pid(
