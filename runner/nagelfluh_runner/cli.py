@@ -134,6 +134,9 @@ def _run(environ: Mapping[str, str]) -> int:
     version = environ[protocol.ENV_VERSION]
     if not version.isdigit() or int(version) < 1:
         raise UsageError(f"{protocol.ENV_VERSION} must be a positive integer, not {version!r}")
+    for name, value in ((protocol.ENV_PROJECT_ID, project), (protocol.ENV_PROCESS_ID, process_id)):
+        if not value.replace("-", "").replace("_", "").isalnum() or not value.isascii():
+            raise UsageError(f"{name} must be letters, digits, '-' or '_', not {value!r}")
     params = _json_env(environ, protocol.ENV_PARAMETERS_JSON)
 
     from nagelfluh_runner import registry

@@ -69,6 +69,9 @@ class StorageContext:
         self.process = str(process)
         self.version = int(version)
         self.process_type = process_type
+        for value in (self.project, self.process):
+            if "/" in value or safe_key(value) != value:
+                raise StorageKeyError(f"{value!r} is not a single path segment")
         self.project_prefix = project_prefix(self.project)
         self.prefix = version_prefix(self.project, self.process, self.version)
         self.outputs: dict[str, dict[str, Any]] = {}

@@ -162,6 +162,9 @@ def prepare(
                     f"variable {name!r}: dim {dim!r} has length {length}, expected {sizes[dim]}"
                 )
         result[name] = Variable(var_dims, data, dict(var.attrs))
+    empty = [dim for dim, length in sizes.items() if length == 0]
+    if empty:
+        raise NetCDFError(f"dim {empty[0]!r} is empty: NetCDF-3 reserves length 0 for records")
     return sizes, result
 
 

@@ -88,6 +88,7 @@ class Storage:
         """
         import tempfile
 
+        key = safe_key(key)
         return PendingWrite(tempfile.TemporaryFile(), lambda handle: self._commit(key, handle))
 
     def _commit(self, key: str, handle: BinaryIO) -> int:

@@ -215,6 +215,8 @@ def test_missing_environment_exits_2_naming_the_variable(jobs, variable):
         ("PARAMETERS_JSON", '{"seconds": NaN}', "PARAMETERS_JSON is not valid JSON"),
         ("PARAMETERS_JSON", "[1]", "PARAMETERS_JSON must be a JSON object"),
         ("VERSION", "0", "VERSION must be a positive integer"),
+        ("PROJECT_ID", "../8", "PROJECT_ID must be letters, digits"),
+        ("PROCESS_ID", "1/v2", "PROCESS_ID must be letters, digits"),
         ("STORAGE_BASE", "ftp://x/y", "STORAGE_BASE: unsupported storage URL"),
     ],
 )

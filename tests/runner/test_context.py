@@ -45,6 +45,14 @@ def test_writes_outside_the_version_prefix_are_refused(ctx, name, tmp_path):
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
 
 
+@pytest.mark.parametrize(
+    ("project", "process"), [("..", 1), ("7/processes/2", 1), (7, "../3"), ("", 1)]
+)
+def test_ids_that_are_not_one_path_segment_are_refused(storage, project, process):
+    with pytest.raises(StorageKeyError):
+        StorageContext(storage, project, process, 1)
+
+
 def test_outputs_land_under_the_version_prefix(ctx, storage):
     entry = ctx.write_bytes("tables/a.csv", b"t,v\n0,1\n", "text/csv", units={"t": "s", "v": "m"})
     assert entry["path"] == "7/processes/3/v2/tables/a.csv"

@@ -103,6 +103,8 @@ def test_writer_refuses_what_netcdf3_cannot_hold():
         write_netcdf(io.BytesIO(), None, {"z": (("x",), np.ones(2, dtype=complex))})
     with pytest.raises(NetCDFError, match="dim 'x' has length 3, expected 2"):
         write_netcdf(io.BytesIO(), {"x": 2}, {"a": (("x",), np.ones(3))})
+    with pytest.raises(NetCDFError, match="dim 'x' is empty"):
+        write_netcdf(io.BytesIO(), None, {"a": (("x",), np.ones(0))})
     with pytest.raises(NetCDFError, match="invalid NetCDF name"):
         write_netcdf(io.BytesIO(), None, {"a/b": (("x",), np.ones(3))})
 
