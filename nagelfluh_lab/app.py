@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import pathlib
 import time
 from datetime import datetime, timezone
 
 from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.auth.identity import IdentityProvider
+from jupyter_server.auth.identity import User as JupyterUser
 from jupyter_server.extension.application import ExtensionApp
 from nagelfluh_runner.registry import describe_all
 from nagelfluh_runner.storage import Storage, open_storage
@@ -76,6 +79,12 @@ class NagelfluhApp(ExtensionApp):
         help="Log lines a slow WebSocket client may fall behind before it is told to resync.",
     ).tag(config=True)
 
+    owner_name = Unicode(
+        help="Whom requests act as on a single-user server with Jupyter's own token auth "
+        "(whose users are anonymous per browser session); the OS user by default. "
+        "Under JupyterHub or any other identity provider, its user name is used."
+    ).tag(config=True)
+
     database = Instance(Database, allow_none=True)
     storage = Instance(Storage, allow_none=True)
     hub = Instance(EventHub, allow_none=True)
@@ -90,6 +99,21 @@ class NagelfluhApp(ExtensionApp):
     @default("storage_url")
     def _default_storage_url(self) -> str:
         return (self._data_dir() / "storage").as_uri()
+
+    @default("owner_name")
+    def _default_owner_name(self) -> str:
+        return getpass.getuser()
+
+    def user_name(self, user: JupyterUser, identity_provider: IdentityProvider) -> str:
+        """The nagelfluh user a request acts as.
+
+        Jupyter's default provider invents a random anonymous user for every
+        token-authenticated client without a cookie; on a single-user server
+        they are all the owner, so they share one account and its projects.
+        """
+        if type(identity_provider) is IdentityProvider:
+            return self.owner_name
+        return user.username
 
     def _data_dir(self) -> pathlib.Path:
         path = pathlib.Path(jupyter_data_dir()) / "nagelfluh"
@@ -132,12 +156,13 @@ class NagelfluhApp(ExtensionApp):
                     f"not {self.executor!r}"
                 )
             cls = LocalExecutor
-        executor = cls(parent=self)
-        if isinstance(executor, LocalExecutor):
+        options: dict = {}
+        if issubclass(cls, LocalExecutor):
             if self.local_quota_cpu:
-                executor.quota_cpu = self.local_quota_cpu
+                options["quota_cpu"] = self.local_quota_cpu
             if self.local_quota_memory:
-                executor.quota_memory = parse_memory(self.local_quota_memory)
+                options["quota_memory"] = parse_memory(self.local_quota_memory)
+        executor = cls(parent=self, **options)
         return executor
 
     def _billing(self) -> Billing:

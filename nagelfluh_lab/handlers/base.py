@@ -30,6 +30,15 @@ _CODES = {
 class ErrorMixin:
     """Turns every exception into the uniform ``{"error": {...}}`` JSON, never a traceback."""
 
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """A client's mistake is not a server error: log ApiErrors briefly, the rest fully."""
+        if isinstance(value, ApiError):
+            self.log.info(
+                "%s %s: %s %s", self.request.method, self.request.path, value.status, value.message
+            )
+        else:
+            super().log_exception(typ, value, tb)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(error, ApiError):
@@ -67,7 +76,7 @@ class NagelfluhHandler(ErrorMixin, ExtensionHandlerMixin, APIHandler):
 
     @property
     def user_name(self) -> str:
-        return self.current_user.username
+        return self.app.user_name(self.current_user, self.identity_provider)
 
     def json_body(self) -> Any:
         if not self.request.body:

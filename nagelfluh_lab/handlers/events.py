@@ -36,7 +36,11 @@ class EventsHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jup
         super().open(*args, **kwargs)
         app = self.extensionapp
         self.session = EventSession(
-            app.database, app.hub, self.current_user.username, self._send, app.ws_backlog_lines
+            app.database,
+            app.hub,
+            app.user_name(self.current_user, self.identity_provider),
+            self._send,
+            app.ws_backlog_lines,
         )
 
     async def _send(self, message: dict) -> None:

@@ -56,7 +56,7 @@ class Billing:
             .where(Transaction.user_id == user.id)
             .group_by(Transaction.kind)
         ).all()
-        totals = dict(rows)
+        totals = {kind: int(total) for kind, total in rows}
         return self.start_of(user) - totals.get(HOLD, 0) + totals.get(RELEASE, 0)
 
     def hold(self, session: Session, user: User, version: ProcessVersion, project_id: int) -> None:

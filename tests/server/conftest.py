@@ -19,13 +19,11 @@ USER_HEADER = "X-Test-User"
 
 
 class HeaderIdentityProvider(IdentityProvider):
-    """Token auth as usual; a test may act as another user through a header."""
+    """Token auth as usual, as user "tester" or whoever the test names in a header."""
 
     def get_user(self, handler):  # type: ignore[override]
         user = super().get_user(handler)
-        name = handler.request.headers.get(USER_HEADER)
-        if name is None:
-            return user
+        name = handler.request.headers.get(USER_HEADER, "tester")
 
         async def resolve() -> User | None:
             resolved = await user if asyncio.iscoroutine(user) else user
@@ -144,12 +142,22 @@ class Api:
 
 
 @pytest.fixture
-def api(jp_fetch) -> Api:
+def started(jp_serverapp, jp_asyncio_loop):
+    """Run the extension's start hook, as a real server does once its loop runs
+    (pytest-jupyter initialises the server but never calls ``start``)."""
+    jp_asyncio_loop.run_until_complete(
+        jp_serverapp.extension_manager.start_extension("nagelfluh_lab")
+    )
+    return jp_serverapp
+
+
+@pytest.fixture
+def api(started, jp_fetch) -> Api:
     return Api(jp_fetch)
 
 
 @pytest.fixture
-def ws_connect(jp_ws_fetch):
+def ws_connect(started, jp_ws_fetch):
     async def connect(user: str | None = None):
         headers = {USER_HEADER: user} if user else {}
         return await jp_ws_fetch("nagelfluh", "api", "events", headers=headers)

@@ -26,8 +26,9 @@ async def test_user_creates_projects_and_submits_into_them(api):
 
 async def test_other_users_work_is_invisible_everywhere(api):
     ada, bob = api.as_user("ada"), api.as_user("bob")
-    created = await ada.submit("synthetic-signal", {"duration": 1, "sample_rate": 20})
+    created = await ada.submit("synthetic-signal", {"duration": 1, "sample_rate": 100})
     done = await ada.wait(created["id"])
+    assert done["state"] == "completed", done
     dataset = done["outputs"][0]["id"]
     ada_project = created["project"]
     for path in (

@@ -53,7 +53,7 @@ async def test_project_subscription_sees_states_and_datasets_of_every_process(ap
     project = (await api.get("projects"))["items"][0]["id"]
     ws = await ws_connect()
     ws.write_message(json.dumps({"subscribe": {"project": project}}))
-    created = await api.submit("synthetic-signal", {"duration": 1, "sample_rate": 10})
+    created = await api.submit("synthetic-signal", {"duration": 1, "sample_rate": 100})
     seen = []
     while not any(m["type"] == "state" and m["state"] == "completed" for m in seen):
         seen.append(await ws_recv(ws))

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 
 
 async def test_signal_to_fft_loop_persists_versions_logs_datasets_and_ledger(api):
-    signal = await api.submit("synthetic-signal", {"duration": 2, "sample_rate": 50})
+    signal = await api.submit("synthetic-signal", {"duration": 2, "sample_rate": 100})
     done = await api.wait(signal["id"])
     assert done["state"] == "completed", done
     dataset = done["outputs"][0]["id"]
