@@ -51,5 +51,15 @@ def cluster() -> Iterator[int]:
 def create_database(port: int) -> str:
     """A fresh, empty database in the cluster; its SQLAlchemy URL."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    _run("psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c", f"CREATE DATABASE {name}")
+    _run(
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-U",
+        "postgres",
+        "-c",
+        f"CREATE DATABASE {name}",
+    )
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{name}"
