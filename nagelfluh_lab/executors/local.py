@@ -117,7 +117,7 @@ class LocalExecutor(Executor):
         key = spec.key
         if key in self._runs:
             raise ValueError(f"{key} is already submitted")
-        refusal = self._quota.exceeds_quota(spec.cpu, spec.memory)
+        refusal = self._quota.refusal(spec.cpu, spec.memory)
         if refusal is None:
             self._quota.add(key, spec.cpu, spec.memory)
         run = self._runs[key] = _Run(spec, exited=refusal is not None)

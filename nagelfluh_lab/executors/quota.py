@@ -46,7 +46,7 @@ class QuotaQueue(Generic[K]):
         self._admitted: dict[K, Request] = {}
         self._used = Request(0, 0)
 
-    def exceeds_quota(self, cpu: float, memory: int) -> str | None:
+    def refusal(self, cpu: float, memory: int) -> str | None:
         """Why a request can never be admitted, or None if it can."""
         need = request(cpu, memory)
         if need.millicpu > self.quota.millicpu:

@@ -40,9 +40,9 @@ def test_fractional_cpu_requests_add_up_exactly():
 
 def test_request_beyond_the_whole_quota_is_explained():
     queue: QuotaQueue[str] = QuotaQueue(cpu=2, memory=4 * GIB)
-    assert queue.exceeds_quota(1, GIB) is None
-    assert queue.exceeds_quota(3, GIB) == "Requested 3 CPU, more than the local quota of 2 CPU"
-    assert queue.exceeds_quota(1, 8 * GIB) == (
+    assert queue.refusal(1, GIB) is None
+    assert queue.refusal(3, GIB) == "Requested 3 CPU, more than the local quota of 2 CPU"
+    assert queue.refusal(1, 8 * GIB) == (
         "Requested 8 GiB memory, more than the local quota of 4 GiB")
 
 
