@@ -1,5 +1,8 @@
 """Fixtures for executor tests: a recording ExecutorEvents, executors under test,
-run specs, and child programs written as small Python scripts."""
+run specs, and child programs written as small Python scripts.
+
+``async def`` tests run on pytest-jupyter's event loop (its plugin is loaded by
+``tests/conftest.py``), so no pytest-asyncio is needed."""
 
 from __future__ import annotations
 

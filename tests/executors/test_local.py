@@ -20,6 +20,7 @@ from nagelfluh_lab.executors.local import ADDRESS_SPACE_PER_THREAD, CANCELLED, P
 
 MIB = 1024**2
 GIB = 1024**3
+
 # A child that starts a grandchild sleeping in its process group, tells its pid
 # and waits; SIGTERM is ignored when "stubborn" is in argv, to need SIGKILL.
 FAMILY = """
