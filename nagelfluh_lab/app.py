@@ -27,6 +27,8 @@ from .services.processes import ProcessService
 
 EVENT_SCHEMA_ID = "https://nagelfluh.dev/events/nagelfluh-lab/state/v1"
 EVENT_SCHEMA = pathlib.Path(__file__).with_name("event_schemas") / "state.yaml"
+# Jupyter's own token/password providers; JupyterHub's and custom ones live elsewhere.
+JUPYTER_IDENTITY_MODULE = IdentityProvider.__module__
 EXECUTORS = {"local": "nagelfluh_lab.executors.local.LocalExecutor"}
 
 
@@ -111,7 +113,7 @@ class NagelfluhApp(ExtensionApp):
         token-authenticated client without a cookie; on a single-user server
         they are all the owner, so they share one account and its projects.
         """
-        if type(identity_provider) is IdentityProvider:
+        if type(identity_provider).__module__ == JUPYTER_IDENTITY_MODULE:
             return self.owner_name
         return user.username
 

@@ -61,11 +61,17 @@ def nagelfluh_config() -> dict:
 
 
 @pytest.fixture
-def jp_server_config(tmp_path, db_url, nagelfluh_config):
+def identity_provider(request) -> type:
+    """The test provider by default; parametrize indirectly to try Jupyter's own."""
+    return getattr(request, "param", HeaderIdentityProvider)
+
+
+@pytest.fixture
+def jp_server_config(tmp_path, db_url, nagelfluh_config, identity_provider):
     return {
         "ServerApp": {
             "jpserver_extensions": {"nagelfluh_lab": True},
-            "identity_provider_class": HeaderIdentityProvider,
+            "identity_provider_class": identity_provider,
         },
         "NagelfluhApp": {
             "db_url": db_url,

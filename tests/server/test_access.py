@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from jupyter_server.auth.identity import PasswordIdentityProvider
 
 from tests.server.conftest import ws_recv
 
@@ -13,6 +14,19 @@ async def test_first_time_user_gets_a_personal_default_project(api):
     projects = await api.as_user("ada").get("projects")
     assert [p["name"] for p in projects["items"]] == ["My project"]
     assert projects["items"][0]["members"] == [{"user": "ada", "role": "owner"}]
+
+
+@pytest.mark.parametrize("identity_provider", [PasswordIdentityProvider], indirect=True)
+@pytest.mark.parametrize("nagelfluh_config", [{"owner_name": "geologist"}])
+async def test_token_clients_of_a_single_user_server_all_act_as_its_owner(api):
+    """Jupyter invents a new anonymous user per cookie-less token request; a kernel's
+    client and the browser must still see the same projects and processes."""
+    created = await api.submit("sleep", {"seconds": 0})
+    again = await api.get(f"process/{created['id']}")
+    assert again["id"] == created["id"]
+    projects = await api.get("projects")
+    assert projects["items"][0]["members"] == [{"user": "geologist", "role": "owner"}]
+    await api.wait(created["id"])
 
 
 async def test_user_creates_projects_and_submits_into_them(api):
