@@ -237,7 +237,7 @@ class LocalExecutor(Executor):
         spec = run.spec
         key = spec.key
         child = run.child = await _Child.spawn(
-            self._argv(spec), run_dir, self._environment(spec, run_dir))
+            self._argv(spec), run_dir, run_environment(spec, run_dir))
         loop = asyncio.get_running_loop()
         deadline = loop.call_later(spec.deadline_seconds, self._stop, run, "deadline")
         readers: list[asyncio.Task[None]] = []
@@ -318,34 +318,35 @@ class LocalExecutor(Executor):
         return [sys.executable, "-I", "-S", limits.__file__,
                 str(address_space), str(cpu_soft), str(cpu_hard), *self.command]
 
-    def _environment(self, spec: RunSpec, run_dir: Path) -> dict[str, str]:
-        """Only what the contract names: the server's own environment (tokens,
-        credentials) never reaches a process."""
-        threads = str(_threads(spec))
-        env = {
-            "PATH": os.environ.get("PATH", os.defpath),
-            "LANG": os.environ.get("LANG", "C.UTF-8"),
-            "HOME": str(run_dir),
-            "TMPDIR": str(run_dir),
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "OMP_NUM_THREADS": threads,
-            "OPENBLAS_NUM_THREADS": threads,
-            "MKL_NUM_THREADS": threads,
-        }
-        if "LC_ALL" in os.environ:
-            env["LC_ALL"] = os.environ["LC_ALL"]
-        env.update(spec.storage_env)
-        env.setdefault(protocol.ENV_STORAGE_BASE, spec.storage_base)
-        env.update({
-            protocol.ENV_PROCESS_TYPE: spec.process_type,
-            protocol.ENV_PROCESS_ID: str(spec.key.process_id),
-            protocol.ENV_VERSION: str(spec.key.version),
-            protocol.ENV_PROJECT_ID: str(spec.project_id),
-            protocol.ENV_PARAMETERS_JSON: json.dumps(spec.parameters),
-            protocol.ENV_INPUT_DATASETS_JSON: json.dumps(spec.input_datasets),
-        })
-        return env
+
+def run_environment(spec: RunSpec, run_dir: Path) -> dict[str, str]:
+    """The whole environment of a run: only what the contract names, so the
+    server's own environment (tokens, credentials) never reaches a process."""
+    threads = str(_threads(spec))
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": str(run_dir),
+        "TMPDIR": str(run_dir),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+    }
+    if "LC_ALL" in os.environ:
+        env["LC_ALL"] = os.environ["LC_ALL"]
+    env.update(spec.storage_env)
+    env.setdefault(protocol.ENV_STORAGE_BASE, spec.storage_base)
+    env.update({
+        protocol.ENV_PROCESS_TYPE: spec.process_type,
+        protocol.ENV_PROCESS_ID: str(spec.key.process_id),
+        protocol.ENV_VERSION: str(spec.key.version),
+        protocol.ENV_PROJECT_ID: str(spec.project_id),
+        protocol.ENV_PARAMETERS_JSON: json.dumps(spec.parameters),
+        protocol.ENV_INPUT_DATASETS_JSON: json.dumps(spec.input_datasets),
+    })
+    return env
 
 
 def exit_outcome(returncode: int, memory: int, cpu_seconds: int) -> RunOutcome:
