@@ -36,9 +36,10 @@ def parse_cpu(value: Any, path: str = "/resources/cpu") -> float:
         cores = float(m[1]) / (1000 if m[2] == "m" else 1)
     else:
         raise field_error(path, f"{value!r} is not a CPU quantity (e.g. 0.5 or '500m')")
-    if not cores > 0 or cores > 1024:
-        raise field_error(path, "must be more than 0 and at most 1024 cores")
-    return round(cores, 3)
+    cores = round(cores, 3)
+    if not 0 < cores <= 1024:
+        raise field_error(path, "must be at least 1m (0.001 cores) and at most 1024 cores")
+    return cores
 
 
 def parse_memory(value: Any, path: str = "/resources/memory") -> int:

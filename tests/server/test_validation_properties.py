@@ -1,0 +1,81 @@
+"""Whatever JSON a client sends as parameters or resources, the server answers with the
+stored, valid snapshot or a 400 naming fields, never anything else."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nagelfluh_runner.registry import describe_all
+
+from nagelfluh_lab.errors import ValidationFailed
+from nagelfluh_lab.resources import Resources, parse_resources
+from nagelfluh_lab.services.catalog import validate_parameters
+
+SCHEMAS = {t["name"]: t["schema"] for t in describe_all()}
+DEFAULTS = Resources(1.0, 2**30, 3600.0)
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _near_valid(schema: dict) -> st.SearchStrategy:
+    """Objects using the schema's own property names with arbitrary values."""
+    names = sorted(schema.get("properties", {})) or ["x"]
+    return st.dictionaries(st.sampled_from(names), json_values, max_size=len(names))
+
+
+@pytest.mark.parametrize("type_name", sorted(SCHEMAS))
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_parameters_are_stored_valid_or_refused_with_field_paths(type_name, data):
+    schema = SCHEMAS[type_name]
+    parameters = data.draw(st.one_of(_near_valid(schema), json_values))
+    try:
+        stored = validate_parameters(schema, parameters)
+    except ValidationFailed as error:
+        assert error.status == 400
+        assert error.details and all(d["path"].startswith("/parameters") for d in error.details)
+        return
+    jsonschema.validate(stored, schema)
+    assert set(stored) >= {k for k, v in schema["properties"].items() if "default" in v}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.one_of(
+        json_values,
+        st.dictionaries(
+            st.sampled_from(["cpu", "memory", "deadline_seconds", "gpu"]), json_values, max_size=3
+        ),
+    )
+)
+def test_resources_parse_or_are_refused_with_the_field(body):
+    try:
+        resources = parse_resources(body, DEFAULTS)
+    except ValidationFailed as error:
+        assert error.details[0]["path"].startswith("/resources")
+        return
+    assert resources.cpu > 0 and resources.memory >= 16 * 2**20
+    assert 0 < resources.deadline_seconds <= 30 * 86400
+
+
+@pytest.mark.parametrize(("cpu", "cores"), [(0.5, 0.5), ("500m", 0.5), ("2", 2.0), (1e-3, 0.001)])
+def test_cpu_accepts_cores_and_millicores(cpu, cores):
+    assert parse_resources({"cpu": cpu}, DEFAULTS).cpu == cores
+
+
+def test_cpu_below_one_millicore_is_refused_not_rounded_to_zero():
+    with pytest.raises(ValidationFailed) as error:
+        parse_resources({"cpu": 0.0001}, DEFAULTS)
+    assert error.value.details[0]["path"] == "/resources/cpu"
