@@ -38,6 +38,7 @@ class Subscriber:
         self._wakeup = asyncio.Event()
         self.topics: set[Topic] = set()
         self.held: dict[Topic, list[dict]] = {}  # live messages held while a replay runs
+        self._held_lines: dict[Topic, int] = {}
         self.last_seq: dict[Topic, int] = {}
         self.hub: EventHub | None = None
         self._task = asyncio.ensure_future(self._pump())
@@ -46,7 +47,8 @@ class Subscriber:
         """Called by the hub for every live message; never blocks."""
         if topic in self.held:
             self.held[topic].append(message)
-            if len(self.held[topic]) > self.max_backlog_lines // 100 + 100:
+            self._held_lines[topic] += len(message.get("lines", ()))
+            if self._held_lines[topic] > self.max_backlog_lines:
                 self.resync(topic)
             return
         self.enqueue(topic, message)
@@ -69,7 +71,7 @@ class Subscriber:
             else:
                 kept.append(item)
         self._queue = kept
-        self.held.pop(topic, None)
+        self._drop_held(topic)
         self.unfollow(topic)
         if topic[0] == "version":
             since = self.last_seq.get(topic, 0)
@@ -86,13 +88,14 @@ class Subscriber:
     def follow(self, topic: Topic, hold: bool = False) -> None:
         if hold:
             self.held[topic] = []
+            self._held_lines[topic] = 0
         self.topics.add(topic)
         if self.hub is not None:
             self.hub.add(topic, self)
 
     def release(self, topic: Topic) -> None:
         """End a replay: queue the live messages held meanwhile, minus lines already sent."""
-        for message in self.held.pop(topic, []):
+        for message in self._drop_held(topic):
             if message["type"] == "log":
                 last = self.last_seq.get(topic, 0)
                 lines = [line for line in message["lines"] if line["seq"] > last]
@@ -103,9 +106,13 @@ class Subscriber:
 
     def unfollow(self, topic: Topic) -> None:
         self.topics.discard(topic)
-        self.held.pop(topic, None)
+        self._drop_held(topic)
         if self.hub is not None:
             self.hub.remove(topic, self)
+
+    def _drop_held(self, topic: Topic) -> list[dict]:
+        self._held_lines.pop(topic, None)
+        return self.held.pop(topic, [])
 
     async def send_now(self, topic: Topic, message: dict) -> None:
         """Send directly (used by replays, which pace themselves on the client)."""

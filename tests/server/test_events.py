@@ -168,3 +168,21 @@ async def test_queued_log_messages_are_coalesced_into_batches():
     assert [len(m["lines"]) for m in sent] == [1, 10]
     assert [line["seq"] for m in sent for line in m["lines"]] == list(range(1, 12))
     sub.close()
+
+
+async def test_live_lines_held_during_a_long_replay_are_bounded_too():
+    hub = EventHub()
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    sub = hub.subscriber(send, max_backlog_lines=1000)
+    topic = version_topic(1, 1)
+    sub.follow(topic, hold=True)
+    for batch in range(20):
+        hub.publish(topic, _log(batch * 100 + 1, 100))
+    assert topic not in sub.topics and topic not in sub.held
+    await asyncio.sleep(0.01)
+    assert [m["type"] for m in sent] == ["resync"]
+    sub.close()
