@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ..resources import Resources
+
 
 def now() -> float:
     return time.time()
@@ -127,6 +129,10 @@ class ProcessVersion(Base):
     outputs: Mapped[list[Dataset]] = relationship(
         back_populates="producer", lazy="selectin", order_by="Dataset.id"
     )
+
+    @property
+    def resources(self) -> Resources:
+        return Resources(self.cpu, self.memory, self.deadline_seconds)
 
 
 class VersionInput(Base):

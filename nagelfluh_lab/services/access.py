@@ -61,6 +61,13 @@ def project_ids(session: Session, user: User) -> list[int]:
     )
 
 
+def visible_project_ids(session: Session, user: User, project: object | None) -> list[int]:
+    """The one project asked for (404 unless the user's), or all of the user's projects."""
+    if project is not None:
+        return [get_project(session, user, project).id]
+    return project_ids(session, user)
+
+
 def get_project(session: Session, user: User, project_id: object) -> Project:
     pid = parse_id(project_id, "project")
     project = session.scalar(

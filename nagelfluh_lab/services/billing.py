@@ -80,7 +80,7 @@ class Billing:
         if not holds or any(t.kind != HOLD for t in entries):
             return
         held = sum(t.amount for t in holds)
-        resources = Resources(version.cpu, version.memory, version.deadline_seconds)
+        resources = version.resources
         debit = min(held, self.cost(resources, run_seconds))
         version.cost_actual = debit
         hold = holds[0]

@@ -39,10 +39,7 @@ class DatasetService:
     ) -> dict:
         def query(session: Session) -> dict:
             user = access.ensure_user(session, user_name)
-            if project is not None:
-                projects = [access.get_project(session, user, project).id]
-            else:
-                projects = access.project_ids(session, user)
+            projects = access.visible_project_ids(session, user, project)
             stmt = select(Dataset).where(Dataset.project_id.in_(projects))
             if process is not None:
                 proc = access.get_process(session, user, process)

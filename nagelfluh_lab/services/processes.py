@@ -100,10 +100,7 @@ class ProcessService:
 
         def query(session: Session) -> dict:
             user = access.ensure_user(session, user_name)
-            if project is not None:
-                projects = [access.get_project(session, user, project).id]
-            else:
-                projects = access.project_ids(session, user)
+            projects = access.visible_project_ids(session, user, project)
             stmt = select(Process).where(Process.project_id.in_(projects))
             if cursor is not None:
                 stmt = stmt.where(Process.id < access.parse_id(cursor, "cursor"))
@@ -141,8 +138,8 @@ class ProcessService:
             user = access.ensure_user(session, user_name)
             a = _version(session, user, process_id, v1)
             b = _version(session, user, process_id, v2)
-            ra = Resources(a.cpu, a.memory, a.deadline_seconds).to_json()
-            rb = Resources(b.cpu, b.memory, b.deadline_seconds).to_json()
+            ra = a.resources.to_json()
+            rb = b.resources.to_json()
             return {
                 "process": a.process_id,
                 "v1": a.number,
@@ -234,7 +231,7 @@ class ProcessService:
             merged = {
                 "parameters": body.get("parameters", latest.parameters),
                 "resources": {
-                    **Resources(latest.cpu, latest.memory, latest.deadline_seconds).to_json(),
+                    **latest.resources.to_json(),
                     **(body.get("resources") or {}),
                 }
                 if isinstance(body.get("resources", {}), dict)
@@ -255,7 +252,7 @@ class ProcessService:
             record = catalog.get_type(session, process.type_name)
             body = {
                 "parameters": old.parameters,
-                "resources": Resources(old.cpu, old.memory, old.deadline_seconds).to_json(),
+                "resources": old.resources.to_json(),
             }
             spec = self._new_version(session, user, process, record, body)
             return version_json(process.versions[-1]), spec

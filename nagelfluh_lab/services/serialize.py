@@ -11,7 +11,6 @@ from ..db.models import (
     Project,
     Transaction,
 )
-from ..resources import Resources
 from .billing import credits
 
 
@@ -78,17 +77,26 @@ def dataset_meta_json(dataset: Dataset) -> dict:
     return body
 
 
-def version_json(version: ProcessVersion) -> dict:
-    resources = Resources(version.cpu, version.memory, version.deadline_seconds)
+def state_event(version: ProcessVersion) -> dict:
+    """The ``state`` event of the events WebSocket for a version as it is now."""
     return {
+        "type": "state",
         "process": version.process_id,
         "version": version.number,
         "state": version.state,
         "reason": version.reason,
         "message": version.message,
         "progress": version.progress,
+    }
+
+
+def version_json(version: ProcessVersion) -> dict:
+    fields = state_event(version)
+    del fields["type"]
+    return {
+        **fields,
         "parameters": version.parameters,
-        "resources": resources.to_json(),
+        "resources": version.resources.to_json(),
         "created": version.created,
         "started": version.started,
         "finished": version.finished,

@@ -14,6 +14,7 @@ from ..errors import ApiError, BadRequest, NotFound, field_error
 from . import access
 from .events import EventHub, Subscriber, Topic, project_topic, version_topic
 from .processes import read_logs
+from .serialize import state_event
 
 REPLAY_PAGE = 5000
 
@@ -64,7 +65,7 @@ class EventSession:
                 if version is None:
                     raise NotFound(f"process {process.id} has no version {number}")
                 return version_topic(process.id, version.number), {
-                    "states": [_state(version)],
+                    "states": [state_event(version)],
                     "version_id": version.id,
                 }
             project = access.get_project(session, user, target["project"])
@@ -75,7 +76,7 @@ class EventSession:
                 .order_by(ProcessVersion.process_id, ProcessVersion.number)
             ).all()
             newest = {v.process_id: v for v in latest}
-            return project_topic(project.id), {"states": [_state(v) for v in newest.values()]}
+            return project_topic(project.id), {"states": [state_event(v) for v in newest.values()]}
 
         return await self.db.run(query)
 
@@ -109,15 +110,3 @@ class EventSession:
 
     def close(self) -> None:
         self.subscriber.close()
-
-
-def _state(version: ProcessVersion) -> dict:
-    return {
-        "type": "state",
-        "process": version.process_id,
-        "version": version.number,
-        "state": version.state,
-        "reason": version.reason,
-        "message": version.message,
-        "progress": version.progress,
-    }
