@@ -220,22 +220,25 @@ class ProcessService:
             await self._submit(spec)
         return result
 
-    async def add_version(self, user_name: str, process_id: str, body: Any) -> dict:
+    async def add_version(
+        self, user_name: str, process_id: str, body: Any, base: str | None = None
+    ) -> dict:
+        """A new version from ``body``; what it omits comes from version ``base`` (the latest
+        by default). Restoring is adding a version with nothing changed from an old one."""
         _require_object(body)
 
         def add(session: Session) -> tuple[dict, RunSpec]:
             user = access.ensure_user(session, user_name)
             process = access.get_process(session, user, process_id)
+            source = _version(session, user, process_id, base) if base else process.versions[-1]
             record = catalog.get_type(session, process.type_name)
-            latest = process.versions[-1]
+            resources = body.get("resources", {})
             merged = {
-                "parameters": body.get("parameters", latest.parameters),
-                "resources": {
-                    **latest.resources.to_json(),
-                    **(body.get("resources") or {}),
-                }
-                if isinstance(body.get("resources", {}), dict)
-                else body["resources"],
+                **body,
+                "parameters": body.get("parameters", source.parameters),
+                "resources": {**source.resources.to_json(), **resources}
+                if isinstance(resources, dict)
+                else resources,
             }
             spec = self._new_version(session, user, process, record, merged)
             return version_json(process.versions[-1]), spec
@@ -245,21 +248,7 @@ class ProcessService:
         return result
 
     async def restore(self, user_name: str, process_id: str, number: str) -> dict:
-        def restore(session: Session) -> tuple[dict, RunSpec]:
-            user = access.ensure_user(session, user_name)
-            old = _version(session, user, process_id, number)
-            process = old.process
-            record = catalog.get_type(session, process.type_name)
-            body = {
-                "parameters": old.parameters,
-                "resources": old.resources.to_json(),
-            }
-            spec = self._new_version(session, user, process, record, body)
-            return version_json(process.versions[-1]), spec
-
-        result, spec = await self.db.run(restore)
-        await self._submit(spec)
-        return result
+        return await self.add_version(user_name, process_id, {}, base=number)
 
     async def cancel(self, user_name: str, process_id: str, number: str) -> dict:
         def check(session: Session) -> RunKey:

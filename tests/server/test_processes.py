@@ -217,3 +217,15 @@ async def test_process_list_is_newest_first_and_paginated(api):
     code, body = await api.call("GET", "process", limit=0)
     assert code == 400 and body["error"]["details"][0]["path"] == "/limit"
     await asyncio.gather(*(api.wait(i) for i in ids))
+
+
+async def test_new_version_with_unknown_fields_is_refused(api):
+    created = await api.submit("sleep", {"seconds": 0})
+    code, body = await api.call("POST", f"process/{created['id']}/versions", {"colour": "red"})
+    assert code == 400 and body["error"]["details"][0]["path"] == "/colour"
+    code, body = await api.call(
+        "POST", f"process/{created['id']}/versions", {"parameters": {"seconds": "long"}}
+    )
+    assert code == 400 and body["error"]["details"][0]["path"] == "/parameters/seconds"
+    assert len((await api.get(f"process/{created['id']}"))["versions"]) == 1
+    await api.wait(created["id"])
