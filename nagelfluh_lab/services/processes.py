@@ -18,7 +18,7 @@ from typing import Any
 
 from nagelfluh_runner.protocol import MANIFEST_NAME, version_prefix
 from nagelfluh_runner.storage import Storage
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..db.models import (
@@ -590,12 +590,14 @@ def append_logs(session: Session, version_id: int, lines: list[LogLine]) -> int:
         - len(lines)
         + 1
     )
-    session.execute(
-        insert(ProcessLog),
-        [
-            {"version_id": version_id, "seq": first + i, "time": t, "stream": s, "line": text}
-            for i, (t, s, text) in enumerate(lines)
-        ],
+    # The ORM's insert builds a dict per row; plain executemany of tuples is ~2x faster,
+    # and log lines are the hottest write there is.
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(
+        f"INSERT INTO {ProcessLog.__tablename__} (version_id, seq, time, stream, line) "
+        f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
+        [(version_id, first + i, t, stream, text) for i, (t, stream, text) in enumerate(lines)],
     )
     return first
 
