@@ -12,6 +12,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from ..services.events import encode_event
 from ..services.subscriptions import EventSession
 from .base import AUTH_RESOURCE
 
@@ -45,7 +46,7 @@ class EventsHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jup
 
     async def _send(self, message: dict) -> None:
         try:
-            await self.write_message(json.dumps(message))
+            await self.write_message(encode_event(message))
         except WebSocketClosedError:
             self.on_close()
 

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import count, repeat
 from typing import Any
 
 from nagelfluh_runner.protocol import MANIFEST_NAME, version_prefix
@@ -46,7 +47,7 @@ from ..resources import Resources, parse_resources
 from . import access, catalog
 from .billing import Billing
 from .diff import diff
-from .events import EventHub, project_topic, version_topic
+from .events import EventHub, LogBatch, project_topic, version_topic
 from .serialize import dataset_json, process_json, version_json
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,12 @@ class _Run:
     version_id: int
     project_id: int
     done: asyncio.Event
+    writing: asyncio.Future | None = None  # the log batch being stored, at most one
+
+    async def drain(self) -> None:
+        """Wait until every log batch handed in so far is stored and published."""
+        if self.writing is not None:
+            await self.writing
 
 
 class ProcessService:
@@ -160,8 +167,8 @@ class ProcessService:
         def query(session: Session) -> dict:
             user = access.ensure_user(session, user_name)
             version = _version(session, user, process_id, number)
-            items = read_logs(session, version.id, after, size)
-            return {"items": items, "next": items[-1]["seq"] if items else after}
+            batch = read_logs(session, version.id, after, size)
+            return {"items": batch.rows(), "next": batch.last if batch else after}
 
         return await self.db.run(query)
 
@@ -413,20 +420,32 @@ class ProcessService:
         )
 
     async def run_logs(self, key: RunKey, lines: list[LogLine]) -> None:
+        """Store and publish a batch while the executor reads the next one.
+
+        Storing runs on the database thread; letting one batch be in flight
+        overlaps it with reading the pipe, and waiting for the previous one
+        keeps batches in order and the executor's backpressure intact.
+        """
         run = self._runs.get(key)
         if run is None or not lines:
             return
-        first = await self.db.run(lambda s: append_logs(s, run.version_id, lines))
+        await run.drain()
+        run.writing = asyncio.ensure_future(self._store_logs(key, run, lines))
+
+    async def _store_logs(self, key: RunKey, run: _Run, lines: list[LogLine]) -> None:
+        try:
+            first = await self.db.run(lambda s: append_logs(s, run.version_id, lines))
+        except Exception:
+            # The run must still reach a final state; the failure is the server's to report.
+            log.exception("could not store %d log lines of %s", len(lines), key)
+            return
         self.hub.publish(
             version_topic(key.process_id, key.version),
             {
                 "type": "log",
                 "process": key.process_id,
                 "version": key.version,
-                "lines": [
-                    {"seq": first + i, "time": t, "stream": stream, "line": text}
-                    for i, (t, stream, text) in enumerate(lines)
-                ],
+                "lines": LogBatch(first, lines),
             },
         )
 
@@ -434,6 +453,7 @@ class ProcessService:
         run = self._runs.get(key)
         if run is None:
             return
+        await run.drain()
 
         def save(session: Session) -> None:
             session.execute(
@@ -456,6 +476,7 @@ class ProcessService:
         run = self._runs.get(key)
         if run is None:
             return
+        await run.drain()
         state, reason, message = outcome.state, outcome.reason, outcome.message
         datasets: list[dict] = []
         if state == "completed":
@@ -474,7 +495,7 @@ class ProcessService:
         else:
             entries = []
         finished = time.time()
-        tail: list[dict] = []
+        tail: list[LogBatch] = []  # the system line finish() appends, if any
 
         def finish(session: Session) -> dict | None:
             version = session.get(ProcessVersion, run.version_id)
@@ -499,7 +520,7 @@ class ProcessService:
                 datasets.append(dataset_json(dataset))
             if message:
                 seq = append_logs(session, version.id, [LogLine(finished, SYSTEM, message)])
-                tail.append({"seq": seq, "time": finished, "stream": SYSTEM, "line": message})
+                tail.append(LogBatch(seq, [LogLine(finished, SYSTEM, message)]))
             version.state = state
             version.reason = reason
             version.message = message
@@ -519,7 +540,12 @@ class ProcessService:
         if tail:
             self.hub.publish(
                 topic,
-                {"type": "log", "process": key.process_id, "version": key.version, "lines": tail},
+                {
+                    "type": "log",
+                    "process": key.process_id,
+                    "version": key.version,
+                    "lines": tail[0],
+                },
             )
         for dataset in datasets:
             event = {
@@ -544,6 +570,7 @@ class ProcessService:
         run = self._runs.get(key)
         if run is None:
             return
+        await run.drain()
 
         def save(session: Session) -> bool:
             values: dict[str, Any] = {"state": state, "reason": reason, "message": message}
@@ -597,19 +624,20 @@ def append_logs(session: Session, version_id: int, lines: list[LogLine]) -> int:
     connection.exec_driver_sql(
         f"INSERT INTO {ProcessLog.__tablename__} (version_id, seq, time, stream, line) "
         f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
-        [(version_id, first + i, t, stream, text) for i, (t, stream, text) in enumerate(lines)],
+        list(map(tuple.__add__, zip(repeat(version_id), count(first)), lines)),
     )
     return first
 
 
-def read_logs(session: Session, version_id: int, after: int, limit: int) -> list[dict]:
+def read_logs(session: Session, version_id: int, after: int, limit: int) -> LogBatch:
+    """Stored lines after seq ``after``; seqs are contiguous, so they form one batch."""
     rows = session.execute(
-        select(ProcessLog.seq, ProcessLog.time, ProcessLog.stream, ProcessLog.line)
+        select(ProcessLog.time, ProcessLog.stream, ProcessLog.line)
         .where(ProcessLog.version_id == version_id, ProcessLog.seq > after)
         .order_by(ProcessLog.seq)
         .limit(limit)
     ).all()
-    return [{"seq": r[0], "time": r[1], "stream": r[2], "line": r[3]} for r in rows]
+    return LogBatch(after + 1, [tuple(row) for row in rows])
 
 
 def _version_ids(session: Session, key: RunKey) -> tuple[int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from nagelfluh_lab.services.events import EventHub, version_topic
+from nagelfluh_lab.services.events import EventHub, LogBatch, encode_event, version_topic
 from tests.server.conftest import ws_recv
 
 
@@ -101,15 +101,8 @@ async def test_unsubscribe_stops_the_stream(api, ws_connect):
 
 
 def _log(seq_from: int, count: int) -> dict:
-    return {
-        "type": "log",
-        "process": 1,
-        "version": 1,
-        "lines": [
-            {"seq": s, "time": 0.0, "stream": "stdout", "line": "x"}
-            for s in range(seq_from, seq_from + count)
-        ],
-    }
+    lines = [(0.0, "stdout", f"line {s}") for s in range(seq_from, seq_from + count)]
+    return {"type": "log", "process": 1, "version": 1, "lines": LogBatch(seq_from, lines)}
 
 
 async def test_stalled_client_is_told_to_resync_and_memory_stays_bounded():
@@ -141,7 +134,7 @@ async def test_stalled_client_is_told_to_resync_and_memory_stays_bounded():
     await asyncio.sleep(0.05)
     resync = [m for m in sent if m["type"] == "resync"]
     assert len(resync) == 1
-    delivered = [line["seq"] for m in sent if m["type"] == "log" for line in m["lines"]]
+    delivered = [row["seq"] for m in sent if m["type"] == "log" for row in m["lines"].rows()]
     assert resync[0]["since"] == (delivered[-1] if delivered else 0)
     stalled.close()
     healthy.close()
@@ -166,7 +159,9 @@ async def test_queued_log_messages_are_coalesced_into_batches():
     gate.set()
     await asyncio.sleep(0.05)
     assert [len(m["lines"]) for m in sent] == [1, 10]
-    assert [line["seq"] for m in sent for line in m["lines"]] == list(range(1, 12))
+    decoded = [json.loads(encode_event(m)) for m in sent]
+    assert [row["seq"] for m in decoded for row in m["lines"]] == list(range(1, 12))
+    assert decoded[1]["lines"][0] == {"seq": 2, "time": 0.0, "stream": "stdout", "line": "line 2"}
     sub.close()
 
 
@@ -186,3 +181,15 @@ async def test_live_lines_held_during_a_long_replay_are_bounded_too():
     await asyncio.sleep(0.01)
     assert [m["type"] for m in sent] == ["resync"]
     sub.close()
+
+
+def test_a_log_batch_encodes_to_the_documented_line_objects():
+    batch = LogBatch(7, [(1.5, "stderr", 'say "hi" \u00e9\n')])
+    event = json.loads(encode_event({"type": "log", "process": 3, "version": 2, "lines": batch}))
+    assert event == {
+        "type": "log",
+        "process": 3,
+        "version": 2,
+        "lines": [{"seq": 7, "time": 1.5, "stream": "stderr", "line": 'say "hi" \u00e9\n'}],
+    }
+    assert batch.after(6) is batch and len(batch.after(7)) == 0
