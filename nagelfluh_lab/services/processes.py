@@ -14,12 +14,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import count, repeat
+from itertools import groupby, repeat
+from operator import itemgetter
 from typing import Any
 
 from nagelfluh_runner.protocol import MANIFEST_NAME, version_prefix
 from nagelfluh_runner.storage import Storage
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..db.models import (
@@ -617,27 +618,52 @@ def append_logs(session: Session, version_id: int, lines: list[LogLine]) -> int:
         - len(lines)
         + 1
     )
-    # The ORM's insert builds a dict per row; plain executemany of tuples is ~2x faster,
-    # and log lines are the hottest write there is.
-    connection = session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    connection.exec_driver_sql(
-        f"INSERT INTO {ProcessLog.__tablename__} (version_id, seq, time, stream, line) "
-        f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
-        list(map(tuple.__add__, zip(repeat(version_id), count(first)), lines)),
-    )
+    rows = []
+    seq = first
+    for (t, stream), run in groupby(lines, key=_time_and_stream):
+        texts = list(map(_text, run))
+        joined = "\n".join(texts)
+        if joined.count("\n") != len(texts) - 1:  # a line with a newline of its own
+            joined = "\n".join(text.replace("\n", " ") for text in texts)
+        rows.append(
+            {
+                "version_id": version_id,
+                "seq": seq,
+                "count": len(texts),
+                "time": t,
+                "stream": stream,
+                "text": joined,
+            }
+        )
+        seq += len(texts)
+    session.execute(insert(ProcessLog), rows)
     return first
 
 
 def read_logs(session: Session, version_id: int, after: int, limit: int) -> LogBatch:
-    """Stored lines after seq ``after``; seqs are contiguous, so they form one batch."""
-    rows = session.execute(
-        select(ProcessLog.time, ProcessLog.stream, ProcessLog.line)
-        .where(ProcessLog.version_id == version_id, ProcessLog.seq > after)
+    """Up to ``limit`` stored lines after seq ``after``, as one contiguous batch."""
+    containing = (
+        select(func.coalesce(func.max(ProcessLog.seq), 0))
+        .where(ProcessLog.version_id == version_id, ProcessLog.seq <= after + 1)
+        .scalar_subquery()
+    )
+    chunks = session.execute(
+        select(ProcessLog.seq, ProcessLog.time, ProcessLog.stream, ProcessLog.text)
+        .where(ProcessLog.version_id == version_id, ProcessLog.seq >= containing)
         .order_by(ProcessLog.seq)
         .limit(limit)
-    ).all()
-    return LogBatch(after + 1, [tuple(row) for row in rows])
+    )
+    lines: list[tuple] = []
+    for seq, t, stream, text in chunks:
+        texts = text.split("\n")[max(0, after + 1 - seq) :]
+        lines += zip(repeat(t), repeat(stream), texts[: limit - len(lines)])
+        if len(lines) >= limit:
+            break
+    return LogBatch(after + 1, lines)
+
+
+_time_and_stream = itemgetter(0, 1)
+_text = itemgetter(2)
 
 
 def _version_ids(session: Session, key: RunKey) -> tuple[int, int]:

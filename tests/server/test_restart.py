@@ -57,9 +57,10 @@ def seeded(db_url) -> dict:
                 ProcessLog(
                     version_id=version.id,
                     seq=1,
+                    count=1,
                     time=time.time(),
                     stream="stdout",
-                    line="before the restart",
+                    text="before the restart",
                 )
             )
             session.add(

@@ -174,9 +174,10 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("version_id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("time", sa.Float(), nullable=False),
         sa.Column("stream", sa.String(length=8), nullable=False),
-        sa.Column("line", sa.Text(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["version_id"],
             ["process_versions.id"],
