@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby, repeat
-from operator import itemgetter
 from typing import Any
 
 from nagelfluh_runner.protocol import MANIFEST_NAME, version_prefix
@@ -48,7 +47,14 @@ from ..resources import Resources, parse_resources
 from . import access, catalog
 from .billing import Billing
 from .diff import diff
-from .events import EventHub, LogBatch, project_topic, version_topic
+from .events import (
+    EventHub,
+    LogBatch,
+    line_text,
+    line_time_and_stream,
+    project_topic,
+    version_topic,
+)
 from .serialize import dataset_json, process_json, version_json
 
 log = logging.getLogger(__name__)
@@ -620,8 +626,8 @@ def append_logs(session: Session, version_id: int, lines: list[LogLine]) -> int:
     )
     rows = []
     seq = first
-    for (t, stream), run in groupby(lines, key=_time_and_stream):
-        texts = list(map(_text, run))
+    for (t, stream), run in groupby(lines, key=line_time_and_stream):
+        texts = list(map(line_text, run))
         joined = "\n".join(texts)
         if joined.count("\n") != len(texts) - 1:  # a line with a newline of its own
             joined = "\n".join(text.replace("\n", " ") for text in texts)
@@ -660,10 +666,6 @@ def read_logs(session: Session, version_id: int, after: int, limit: int) -> LogB
         if len(lines) >= limit:
             break
     return LogBatch(after + 1, lines)
-
-
-_time_and_stream = itemgetter(0, 1)
-_text = itemgetter(2)
 
 
 def _version_ids(session: Session, key: RunKey) -> tuple[int, int]:
