@@ -6,8 +6,8 @@ the two floors under it, measured in the same run and interleaved with it so
 that machine noise hits all three alike: the bare runner
 (``python -m nagelfluh_runner run``, same type and environment) and a bare
 interpreter start (``python -c pass``). A third, informative floor is the bare
-runner behind the executor's rlimit wrapper (``python -I -S limits.py ... exec``),
-which every local run pays.
+runner behind the executor's rlimit wrapper (util-linux ``prlimit``, or
+``python -I -S limits.py`` where it is missing), which every local run pays.
 """
 
 from __future__ import annotations
@@ -38,11 +38,16 @@ from _server import (
 )
 
 from nagelfluh_lab.executors import limits
+from nagelfluh_lab.executors.local import PRLIMIT
 
 PARAMETERS = {"seconds": 0}
 # The executor's rlimit wrapper, as LocalExecutor._argv starts it (the limit
 # values do not change what it costs).
-WRAPPER = (PYTHON, "-I", "-S", limits.__file__, str(2**40), "3600", "3600")
+WRAPPER = (
+    (PRLIMIT, "--core=0:0", "--cpu=3600:3600", f"--as={2**40}:{2**40}", "--")
+    if PRLIMIT
+    else (PYTHON, "-I", "-S", limits.__file__, str(2**40), "3600", "3600")
+)
 TARGET_VS_RUNNER = 2.0
 TARGET_VS_PYTHON = 15.0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from nagelfluh_lab.executors import local
 from nagelfluh_lab.executors.base import RunOutcome
 from nagelfluh_lab.executors.lines import TRUNCATED
 from nagelfluh_lab.executors.local import ADDRESS_SPACE_PER_THREAD, CANCELLED, PID_FILE
@@ -77,8 +79,13 @@ async def test_process_sees_the_contract_and_nothing_else_of_the_server_environm
     assert not Path(cwd).exists(), "the working directory is removed after the run"
 
 
+@pytest.mark.parametrize("wrapper", ["prlimit", "limits.py"])
 async def test_process_runs_under_limits_derived_from_its_request(
-        make_executor, make_spec, script, events):
+        make_executor, make_spec, script, events, monkeypatch, wrapper):
+    if wrapper == "limits.py":  # the portable fallback where util-linux is missing
+        monkeypatch.setattr(local, "PRLIMIT", None)
+    else:
+        assert local.PRLIMIT, "util-linux's prlimit is on every Linux this runs on"
     executor = await make_executor(command=script("""
         import resource
         for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_CORE"):
@@ -316,7 +323,9 @@ async def test_missing_program_fails_with_a_logged_reason(make_executor, make_sp
     await executor.submit(spec)
     expected = RunOutcome("failed", "error", "Exited with code 127", 127)
     assert await events.finished(spec.key) == expected
-    assert events.lines(spec.key, "stderr")[0].startswith("cannot start /nonexistent/program")
+    # from prlimit ("failed to execute") or the portable limits.py ("cannot start")
+    first = events.lines(spec.key, "stderr")[0]
+    assert re.search(r"(cannot start|failed to execute) /nonexistent/program", first), first
 
 
 async def test_run_ends_when_its_process_exits_even_if_an_escaped_child_holds_the_pipe(
