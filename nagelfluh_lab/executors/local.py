@@ -162,8 +162,9 @@ class LocalExecutor(Executor):
         await asyncio.to_thread(shutil.rmtree, run_dir, ignore_errors=True)
 
     def _schedule(self) -> None:
-        """Admit what fits and wake every waiting run to re-check its message."""
-        for key in [*self._quota.admit(), *self._quota.waiting]:
+        """Admit what fits and wake the runs admitted. Only those: waking every
+        waiting run on every change made a burst of N submissions cost O(N²)."""
+        for key in self._quota.admit():
             self._runs[key].wake.set()
 
     def _stop(self, run: _Run, reason: str) -> None:
@@ -209,21 +210,17 @@ class LocalExecutor(Executor):
             self._schedule()
 
     async def _wait_for_admission(self, run: _Run) -> bool:
-        """Report the wait (once, then on every change of its message) until the
-        quota admits the run (True) or it is cancelled (False)."""
+        """Report why the run waits, as it stands when it starts waiting (like a
+        Kueue admission message), until the quota admits it (True) or it is
+        cancelled (False)."""
         key = run.spec.key
-        reported = self._quota.message(key)
-        await self.events.run_queued(key, reported)
+        await self.events.run_queued(key, self._quota.message(key))
         while True:
             run.wake.clear()
             if run.stop_reason is not None:
                 return False
             if self._quota.is_admitted(key):
                 return True
-            message = self._quota.message(key)
-            if message != reported:
-                reported = message
-                await self.events.run_queued(key, message)
             await run.wake.wait()
 
     async def _execute(self, run: _Run) -> RunOutcome:

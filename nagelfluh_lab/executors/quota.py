@@ -82,6 +82,8 @@ class QuotaQueue(Generic[K]):
         """Admit, in arrival order, every waiting key that fits what is free."""
         admitted = []
         for key, need in list(self._waiting.items()):
+            if self._used.millicpu >= self.quota.millicpu or self._used.memory >= self.quota.memory:
+                break  # nothing left for anyone: skip the rest of a long queue
             if self._fits(need):
                 del self._waiting[key]
                 self._admitted[key] = need
