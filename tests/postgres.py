@@ -7,6 +7,7 @@ for us, so this works both for a developer and for CI (which runs as root).
 from __future__ import annotations
 
 import os
+import pathlib
 import shutil
 import socket
 import subprocess
@@ -14,7 +15,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-VERSION = os.environ.get("NAGELFLUH_TEST_PG_VERSION", "15")
+
+def _installed_version() -> str:
+    """The newest PostgreSQL server Debian installed (15 on bookworm)."""
+    versions = sorted(
+        (p.name for p in pathlib.Path("/usr/lib/postgresql").glob("*") if p.name.isdigit()),
+        key=int,
+    )
+    return versions[-1] if versions else "15"
+
+
+VERSION = os.environ.get("NAGELFLUH_TEST_PG_VERSION") or _installed_version()
 
 
 def available() -> bool:
