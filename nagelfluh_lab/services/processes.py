@@ -20,6 +20,7 @@ from typing import Any
 from nagelfluh_runner.protocol import MANIFEST_NAME, version_prefix
 from nagelfluh_runner.storage import Storage
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import (
@@ -229,7 +230,13 @@ class ProcessService:
             session.refresh(process)
             return process_json(process), spec
 
-        result, spec = await self.db.run(create)
+        try:
+            result, spec = await self.db.run(create)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            # A concurrent request with the same key won the race: answer with its process.
+            result, spec = await self.db.run(create)
         if spec is not None:
             await self._submit(spec)
         return result

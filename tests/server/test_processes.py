@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+from tests.server.conftest import BACKENDS
+
 
 async def test_process_types_are_listed_with_schemas_and_environment(api):
     body = await api.get("process-types")
@@ -229,3 +231,16 @@ async def test_new_version_with_unknown_fields_is_refused(api):
     assert code == 400 and body["error"]["details"][0]["path"] == "/parameters/seconds"
     assert len((await api.get(f"process/{created['id']}"))["versions"]) == 1
     await api.wait(created["id"])
+
+
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+async def test_concurrent_retries_with_one_idempotency_key_create_one_process(api):
+    body = {"type": "sleep", "parameters": {"seconds": 0}}
+    headers = {"Idempotency-Key": "retry-storm"}
+    replies = await asyncio.gather(
+        *(api.call("POST", "process", body, headers=headers) for _ in range(8))
+    )
+    assert {code for code, _ in replies} == {201}
+    assert len({reply["id"] for _, reply in replies}) == 1
+    assert len((await api.get("process"))["items"]) == 1
+    await api.wait(replies[0][1]["id"])
