@@ -14,6 +14,7 @@ from ..resources import parse_resources
 from ..services import access, catalog
 from ..services.billing import credits
 from ..services.serialize import environment_json, project_json, transaction_json, type_json
+from ..services.views import parse_view_request
 from .base import NagelfluhHandler
 
 
@@ -254,6 +255,20 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     except ValueError:
         return None
     return (start, end) if start < end else None
+
+
+class DatasetViewHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, dataset_id: str) -> None:
+        request = parse_view_request(
+            self.get_query_argument("x", None),
+            self.get_query_arguments("y"),
+            self.get_query_argument("points", None),
+            self.get_query_argument("x0", None),
+            self.get_query_argument("x1", None),
+        )
+        self.reply(await self.app.datasets.view(self.user_name, dataset_id, request))
 
 
 class DatasetMetaHandler(NagelfluhHandler):

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from ..db.models import Dataset, ProcessVersion, Upload
 from ..db.session import Database
 from ..errors import Conflict, NotFound, field_error
-from . import access
+from . import access, views
 from .serialize import dataset_json, dataset_meta_json
+from .views import ViewRequest
 
 MAX_NAME = 512
 
@@ -60,6 +61,13 @@ class DatasetService:
             return DatasetFile(d.key, d.name, d.mime_type, d.size)
 
         return await self.db.run(query)
+
+    async def view(self, user_name: str, dataset_id: str, request: ViewRequest) -> dict:
+        """Plot-ready, decimated columns of a NetCDF dataset (see ``views``)."""
+        file = await self.file(user_name, dataset_id)
+        raw = await asyncio.to_thread(self.storage.read_bytes, file.key)
+        body = await asyncio.to_thread(views.view, raw, file.mime_type, request)
+        return {"dataset": int(dataset_id), **body}
 
     def open(self, file: DatasetFile, start: int, end: int) -> BinaryIO:
         return self.storage.open_read(file.key, start, end)

@@ -103,7 +103,11 @@ class Api:
             headers["X-Test-User"] = self.user
         kwargs: dict[str, Any] = {"method": method, "headers": headers}
         if params:
-            kwargs["params"] = {k: str(v) for k, v in params.items()}
+            kwargs["params"] = [  # a list value repeats its parameter (?y=a&y=b)
+                (k, str(item))
+                for k, v in params.items()
+                for item in (v if isinstance(v, list) else [v])
+            ]
         if body is not None:
             kwargs["body"] = body if isinstance(body, bytes) else json.dumps(body)
         elif method == "POST":
