@@ -66,6 +66,8 @@ TERMINAL = ("completed", "failed")
 MAX_PAGE = 1000
 MAX_LOG_PAGE = 10000
 
+Submission = tuple[RunSpec, int]  # what to run, and the version's row id
+
 
 @dataclass
 class _Run:
@@ -188,7 +190,7 @@ class ProcessService:
             json.dumps(body, sort_keys=True, default=str).encode()
         ).hexdigest()
 
-        def create(session: Session) -> tuple[dict, RunSpec | None]:
+        def create(session: Session) -> tuple[dict, Submission | None]:
             user = access.ensure_user(session, user_name)
             if idempotency_key is not None:
                 seen = session.scalar(
@@ -216,7 +218,7 @@ class ProcessService:
             )
             session.add(process)
             session.flush()
-            spec = self._new_version(session, user, process, record, body)
+            submission = self._new_version(session, user, process, record, body)
             if idempotency_key is not None:
                 session.add(
                     IdempotencyKey(
@@ -228,17 +230,17 @@ class ProcessService:
                 )
             session.flush()
             session.refresh(process)
-            return process_json(process), spec
+            return process_json(process), submission
 
         try:
-            result, spec = await self.db.run(create)
+            result, submission = await self.db.run(create)
         except IntegrityError:
             if idempotency_key is None:
                 raise
             # A concurrent request with the same key won the race: answer with its process.
-            result, spec = await self.db.run(create)
-        if spec is not None:
-            await self._submit(spec)
+            result, submission = await self.db.run(create)
+        if submission is not None:
+            await self._submit(*submission)
         return result
 
     async def add_version(
@@ -248,7 +250,7 @@ class ProcessService:
         by default). Restoring is adding a version with nothing changed from an old one."""
         _require_object(body)
 
-        def add(session: Session) -> tuple[dict, RunSpec]:
+        def add(session: Session) -> tuple[dict, Submission]:
             user = access.ensure_user(session, user_name)
             process = access.get_process(session, user, process_id)
             source = _version(session, user, process_id, base) if base else process.versions[-1]
@@ -261,11 +263,11 @@ class ProcessService:
                 if isinstance(resources, dict)
                 else resources,
             }
-            spec = self._new_version(session, user, process, record, merged)
-            return version_json(process.versions[-1]), spec
+            submission = self._new_version(session, user, process, record, merged)
+            return version_json(process.versions[-1]), submission
 
-        result, spec = await self.db.run(add)
-        await self._submit(spec)
+        result, submission = await self.db.run(add)
+        await self._submit(*submission)
         return result
 
     async def restore(self, user_name: str, process_id: str, number: str) -> dict:
@@ -303,8 +305,9 @@ class ProcessService:
         process: Process,
         record: ProcessTypeRecord,
         body: dict,
-    ) -> RunSpec:
-        """Validate and store a new version (HOLD placed); the spec to run it with."""
+    ) -> Submission:
+        """Validate and store a new version (HOLD placed); the spec to run it with, and
+        the version's row id."""
         unknown = set(body) - {"project", "type", "name", "parameters", "resources"}
         if unknown:
             raise field_error(f"/{sorted(unknown)[0]}", "unknown field")
@@ -329,7 +332,7 @@ class ProcessService:
         session.flush()
         self.billing.hold(session, user, version, process.project_id)
         session.flush()
-        return self._spec(process, version, record.environment, inputs)
+        return self._spec(process, version, record.environment, inputs), version.id
 
     def _check_capacity(self, resources: Resources) -> None:
         capacity = self.executor.capacity()
@@ -381,17 +384,19 @@ class ProcessService:
             storage_env=self.storage.runner_env(),
         )
 
-    async def _submit(self, spec: RunSpec) -> None:
-        version_id, project_id = await self.db.run(lambda s: _version_ids(s, spec.key))
-        self._runs[spec.key] = _Run(version_id, project_id, asyncio.Event())
+    async def _submit(self, spec: RunSpec, version_id: int) -> None:
+        self._track(spec, version_id)
         await self.executor.submit(spec)
+
+    def _track(self, spec: RunSpec, version_id: int) -> None:
+        self._runs[spec.key] = _Run(version_id, spec.project_id, asyncio.Event())
 
     # ------------------------------------------------------------ start / stop
 
     async def resume(self) -> None:
         """After a restart: re-queue what waited, re-attach or fail what was running."""
 
-        def load(session: Session) -> list[tuple[str, RunSpec]]:
+        def load(session: Session) -> list[tuple[str, RunSpec, int]]:
             versions = session.scalars(
                 select(ProcessVersion)
                 .where(ProcessVersion.state.in_(ACTIVE))
@@ -405,12 +410,11 @@ class ProcessService:
                 )
                 inputs = [session.get(Dataset, i.dataset_id) for i in version.inputs]
                 env = record.environment if record else Environment(name="missing", image=None)
-                out.append((version.state, self._spec(process, version, env, inputs)))
+                out.append((version.state, self._spec(process, version, env, inputs), version.id))
             return out
 
-        for state, spec in await self.db.run(load):
-            version_id, project_id = await self.db.run(lambda s, k=spec.key: _version_ids(s, k))
-            self._runs[spec.key] = _Run(version_id, project_id, asyncio.Event())
+        for state, spec, version_id in await self.db.run(load):
+            self._track(spec, version_id)
             if state == "running" and not await self.executor.recover(spec.key, spec):
                 await self.run_finished(
                     spec.key,
@@ -673,15 +677,6 @@ def read_logs(session: Session, version_id: int, after: int, limit: int) -> LogB
         if len(lines) >= limit:
             break
     return LogBatch(after + 1, lines)
-
-
-def _version_ids(session: Session, key: RunKey) -> tuple[int, int]:
-    row = session.execute(
-        select(ProcessVersion.id, Process.project_id)
-        .join(Process)
-        .where(ProcessVersion.process_id == key.process_id, ProcessVersion.number == key.version)
-    ).one()
-    return row[0], row[1]
 
 
 def _version(session: Session, user: User, process_id: object, number: object) -> ProcessVersion:
