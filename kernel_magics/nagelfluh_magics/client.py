@@ -1,0 +1,465 @@
+"""A client of the nagelfluh-lab API, for kernels and plain Python scripts.
+
+The kernel often lives in another Python environment than the server, so this
+speaks HTTP and WebSocket only and never imports the server's code. Every
+method returns the API's JSON as plain dicts and lists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from itertools import takewhile
+from pathlib import Path
+from typing import IO, Any
+
+import requests
+import websocket
+
+API_PATH = "nagelfluh/api/"
+TERMINAL = ("completed", "failed")
+SUBMIT_ATTEMPTS = 3
+
+
+class NagelfluhError(Exception):
+    """An error answer of the server (or no answer at all: ``status`` None).
+
+    ``fields`` lists the offending fields of a validation error, each
+    ``{"path": "/parameters/seconds", "message": ...}``.
+    """
+
+    def __init__(self, status: int | None, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def fields(self) -> list[dict]:
+        if not isinstance(self.details, list):
+            return []
+        return [d for d in self.details if isinstance(d, dict) and "path" in d]
+
+    def __str__(self) -> str:
+        fields = self.fields
+        text = (
+            "; ".join(f"{f['path']}: {f.get('message', '')}" for f in fields)
+            if len(fields) > 1
+            else self.message
+        )
+        status = f" {self.status}" if self.status is not None else ""
+        return f"{text} ({self.code}{status})"
+
+
+def discover() -> tuple[str, str]:
+    """The URL (with its base_url) and token of the Jupyter server to talk to.
+
+    ``NAGELFLUH_URL``/``NAGELFLUH_TOKEN`` name a server explicitly (a remote one,
+    or from a script); otherwise a kernel finds the server that started it:
+    the server passes its pid as ``JPY_PARENT_PID`` and writes its URL and token
+    to ``jpserver-<pid>.json`` in the Jupyter runtime directory.
+    """
+    url = os.environ.get("NAGELFLUH_URL")
+    if url:
+        return url, os.environ.get("NAGELFLUH_TOKEN", "")
+    pid = os.environ.get("JPY_PARENT_PID")
+    if not pid:
+        raise NagelfluhError(
+            None,
+            "no_server",
+            "not started by a Jupyter server: set NAGELFLUH_URL (and NAGELFLUH_TOKEN)",
+        )
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    runtime = Path(jupyter_runtime_dir()) / f"jpserver-{pid}.json"
+    try:
+        info = json.loads(runtime.read_text())
+    except (OSError, ValueError) as error:
+        raise NagelfluhError(
+            None,
+            "no_server",
+            f"no readable runtime file of the Jupyter server {pid} ({runtime}): "
+            "set NAGELFLUH_URL (and NAGELFLUH_TOKEN)",
+        ) from error
+    if info.get("sock"):
+        raise NagelfluhError(
+            None, "no_server", "the server listens on a UNIX socket: set NAGELFLUH_URL"
+        )
+    return info["url"], info.get("token", "")
+
+
+def _error_from(response: requests.Response) -> NagelfluhError:
+    try:
+        error = response.json()["error"]
+        return NagelfluhError(
+            response.status_code, error["code"], error["message"], error.get("details")
+        )
+    except (ValueError, KeyError, TypeError):
+        text = response.text.strip().splitlines()
+        return NagelfluhError(
+            response.status_code, "http_error", text[0][:200] if text else response.reason
+        )
+
+
+def _target(process: int, version: int | None = None) -> dict:
+    return {"process": process} if version is None else {"process": process, "version": version}
+
+
+class Client:
+    """Every route of the nagelfluh-lab API, and its live events.
+
+    ``Client()`` finds its server by itself (see :func:`discover`);
+    ``Client(url, token)`` names one, ``url`` being the Jupyter server's URL
+    including its base_url (``http://host:8888/user/me/``).
+    """
+
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60):
+        if url is None:
+            url, found_token = discover()
+            token = found_token if token is None else token
+        self.url = url.rstrip("/") + "/"
+        self.api_url = self.url + API_PATH
+        self.token = token or ""
+        self.timeout = timeout
+        self.session = requests.Session()
+        if self.token:
+            self.session.headers["Authorization"] = f"token {self.token}"
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    # ------------------------------------------------------------ transport
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json_body: Any = None,
+        data: Any = None,
+        headers: dict | None = None,
+        expect_json: bool = True,
+    ) -> Any:
+        """One call of the API (``path`` relative to ``nagelfluh/api/``); its JSON,
+        or the response itself when ``expect_json`` is false."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = self.session.request(
+                method,
+                self.api_url + path,
+                params=query,
+                json=json_body,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
+            )
+        except requests.RequestException as error:
+            raise NagelfluhError(None, "unreachable", f"{self.url}: {error}") from error
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return response.json() if expect_json else response
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params=params)
+
+    def _post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("POST", path, json_body=body, **kwargs)
+
+    # --------------------------------------------------------------- catalog
+
+    def environments(self) -> list[dict]:
+        return self._get("environments")["items"]
+
+    def types(self) -> list[dict]:
+        """Process types with their parameter schemas."""
+        return self._get("process-types")["items"]
+
+    def type(self, name: str) -> dict:
+        return self._get(f"process-types/{name}")
+
+    # -------------------------------------------------------------- projects
+
+    def projects(self) -> list[dict]:
+        return self._get("projects")["items"]
+
+    def create_project(self, name: str) -> dict:
+        return self._post("projects", {"name": name})
+
+    # ------------------------------------------------------------- processes
+
+    def submit(
+        self,
+        process_type: str,
+        parameters: dict | None = None,
+        *,
+        project: int | None = None,
+        name: str | None = None,
+        resources: dict | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict:
+        """Create a process and run its version 1; the process.
+
+        A connection that fails mid-request is retried with the same
+        ``Idempotency-Key`` (a fresh one by default), so a retry never starts a
+        second process.
+        """
+        body: dict[str, Any] = {"type": process_type, "parameters": parameters or {}}
+        for key, value in (("project", project), ("name", name), ("resources", resources)):
+            if value is not None:
+                body[key] = value
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+            try:
+                return self._post("process", body, headers=headers)
+            except NagelfluhError as error:
+                if error.status is not None or attempt == SUBMIT_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def process(self, process: int) -> dict:
+        """A process with all its versions."""
+        return self._get(f"process/{process}")
+
+    def process_page(
+        self, project: int | None = None, cursor: str | None = None, limit: int | None = None
+    ) -> dict:
+        """One page of processes, newest first: ``{"items", "next"}``."""
+        return self._get("process", project=project, cursor=cursor, limit=limit)
+
+    def processes(self, project: int | None = None, limit: int | None = None) -> list[dict]:
+        """Processes, newest first, following the pages up to ``limit`` (all by default)."""
+        found: list[dict] = []
+        cursor = None
+        while limit is None or len(found) < limit:
+            size = None if limit is None else min(1000, limit - len(found))
+            page = self.process_page(project, cursor, size)
+            found.extend(page["items"])
+            cursor = page["next"]
+            if cursor is None:
+                break
+        return found
+
+    # -------------------------------------------------------------- versions
+
+    def version(self, process: int, version: int | None = None) -> dict:
+        """One version (the latest by default)."""
+        if version is None:
+            return self.process(process)["versions"][-1]
+        return self._get(f"process/{process}/versions/{version}")
+
+    def new_version(
+        self, process: int, parameters: dict | None = None, resources: dict | None = None
+    ) -> dict:
+        """A new version with new parameters and/or resources (the rest from the
+        latest version), run at once."""
+        body = {
+            k: v for k, v in (("parameters", parameters), ("resources", resources)) if v is not None
+        }
+        return self._post(f"process/{process}/versions", body)
+
+    def cancel(self, process: int, version: int) -> dict:
+        """Cancel a queued or running version; the version once it has ended."""
+        return self._post(f"process/{process}/versions/{version}/cancel")
+
+    def restore(self, process: int, version: int) -> dict:
+        """A new version with ``version``'s parameters, run at once."""
+        return self._post(f"process/{process}/versions/{version}/restore")
+
+    def compare(self, process: int, v1: int, v2: int) -> dict:
+        """The structured differences from v1 to v2."""
+        return self._get(f"process/{process}/versions/compare", v1=v1, v2=v2)
+
+    def logs(self, process: int, version: int, since: int = 0, limit: int | None = None) -> dict:
+        """Persisted log lines after ``since``: ``{"items": [LINE...], "next": SEQ}``."""
+        return self._get(f"process/{process}/versions/{version}/logs", since=since, limit=limit)
+
+    def log_lines(self, process: int, version: int, since: int = 0) -> Iterator[dict]:
+        """Every persisted line after ``since``, page after page."""
+        while True:
+            page = self.logs(process, version, since)
+            yield from page["items"]
+            if not page["items"]:
+                return
+            since = page["next"]
+
+    # -------------------------------------------------------------- datasets
+
+    def datasets(
+        self, project: int | None = None, process: int | None = None, version: int | None = None
+    ) -> list[dict]:
+        return self._get("dataset", project=project, process=process, version=version)["items"]
+
+    def dataset_meta(self, dataset: int) -> dict:
+        """Producer, key, MIME type, size, variables and their units."""
+        return self._get(f"dataset/{dataset}/meta")
+
+    def dataset_bytes(
+        self, dataset: int, start: int | None = None, end: int | None = None
+    ) -> bytes:
+        """The dataset's bytes, or those from ``start`` to ``end`` (inclusive; a
+        negative ``start`` alone counts from the end) through an HTTP Range."""
+        headers = {}
+        if start is not None or end is not None:
+            if start is not None and start < 0:
+                spec = f"bytes={start}"
+            else:
+                spec = f"bytes={start or 0}-{'' if end is None else end}"
+            headers["Range"] = spec
+        return self.request("GET", f"dataset/{dataset}", headers=headers, expect_json=False).content
+
+    def dataset_view(
+        self,
+        dataset: int,
+        x: str | None = None,
+        y: list[str] | tuple[str, ...] = (),
+        points: int | None = None,
+        x0: float | None = None,
+        x1: float | None = None,
+    ) -> dict:
+        """Plot-ready columns of a NetCDF dataset, decimated by the server to about
+        ``points`` values over ``[x0, x1]`` (minimum and maximum kept per bucket)."""
+        params: dict[str, Any] = {"x": x, "points": points, "x0": x0, "x1": x1}
+        if y:
+            params["y"] = list(y)
+        return self._get(f"dataset/{dataset}/view", **params)
+
+    def upload(
+        self,
+        project: int,
+        name: str,
+        data: bytes | IO[bytes] | str | os.PathLike,
+        content_type: str | None = None,
+    ) -> dict:
+        """Upload bytes, a binary file object or the file at a path as a dataset
+        of ``project`` (stored under ``uploads/{name}``); the new dataset."""
+        headers = {"Content-Type": content_type} if content_type else {}
+        params = {"project": project, "name": name}
+        if isinstance(data, (str, os.PathLike)):
+            with open(data, "rb") as handle:
+                return self.request("POST", "dataset", params=params, data=handle, headers=headers)
+        return self.request("POST", "dataset", params=params, data=data, headers=headers)
+
+    # --------------------------------------------------------------- billing
+
+    def estimate(self, resources: dict | None = None) -> dict:
+        """The HOLD a run with these resources would place (defaults filled in)."""
+        return self._post("estimate", {"resources": resources or {}})
+
+    def account(self) -> dict:
+        """Balance and transactions (HOLD, DEBIT, RELEASE)."""
+        return self._get("account")
+
+    # ---------------------------------------------------------------- events
+
+    def events(self, *subscriptions: dict, timeout: float | None = None) -> Iterator[dict]:
+        """Live events of versions (``{"process": ID, "version": V, "since": SEQ}``,
+        version and since optional) and projects (``{"project": ID}``).
+
+        A ``resync`` (the server dropped this client's backlog) is answered by
+        subscribing again from the last line the server sent, then passed on so
+        that a consumer of project events knows some may be missing. An ``error``
+        event (e.g. a subscription to an unknown process) raises. ``timeout``
+        bounds the wait for each event (``TimeoutError``); closing the generator
+        closes the socket.
+        """
+        connection = self._connect(timeout)
+        try:
+            for subscription in subscriptions:
+                target = {k: v for k, v in subscription.items() if k != "since"}
+                self._send(connection, target, subscription.get("since", 0))
+            while True:
+                event = self._receive(connection)
+                kind = event.get("type")
+                if kind == "error":
+                    raise NagelfluhError(
+                        None, event["code"], event["message"], event.get("details")
+                    )
+                if kind == "resync":
+                    if "project" in event:
+                        self._send(connection, {"project": event["project"]}, 0)
+                    else:
+                        target = _target(event["process"], event["version"])
+                        self._send(connection, target, event["since"])
+                yield event
+        finally:
+            connection.close()
+
+    def _connect(self, timeout: float | None) -> websocket.WebSocket:
+        parts = self.api_url.split("://", 1)
+        scheme = "wss" if parts[0] == "https" else "ws"
+        header = [f"Authorization: token {self.token}"] if self.token else []
+        try:
+            connection = websocket.create_connection(
+                f"{scheme}://{parts[1]}events", header=header, timeout=self.timeout
+            )
+        except (OSError, websocket.WebSocketException) as error:
+            raise NagelfluhError(None, "unreachable", f"{self.url}: {error}") from error
+        connection.settimeout(timeout)
+        return connection
+
+    @staticmethod
+    def _send(connection: websocket.WebSocket, target: dict, since: int) -> None:
+        message: dict[str, Any] = {"subscribe": target}
+        if "process" in target:
+            message["since"] = since
+        connection.send(json.dumps(message))
+
+    def _receive(self, connection: websocket.WebSocket) -> dict:
+        try:
+            message = connection.recv()
+        except websocket.WebSocketTimeoutException as error:
+            raise TimeoutError("no event from the server in time") from error
+        except websocket.WebSocketConnectionClosedException as error:
+            raise NagelfluhError(None, "closed", "the server closed the events stream") from error
+        return json.loads(message)
+
+    def watch(
+        self,
+        process: int,
+        version: int | None = None,
+        since: int = 0,
+        timeout: float | None = None,
+    ) -> Iterator[dict]:
+        """The events of one version until it has ended: its ``state`` changes,
+        ``progress``, ``dataset`` outputs and ``log`` events whose lines follow
+        ``since`` without gaps or duplicates, the last ones included.
+
+        The stream stops at the final state; lines persisted after the server
+        sent it are fetched from the logs route, up to the version's line count.
+        """
+        if version is None:
+            version = self.version(process)["version"]
+        last = since
+        for event in self.events(
+            {"process": process, "version": version, "since": since}, timeout=timeout
+        ):
+            kind = event["type"]
+            if kind == "log":
+                lines = [line for line in event["lines"] if line["seq"] > last]
+                if lines and lines[0]["seq"] > last + 1:
+                    stored = self.log_lines(process, version, last)
+                    gap = takewhile(lambda line, first=lines[0]["seq"]: line["seq"] < first, stored)
+                    lines = [*gap, *lines]
+                if lines:
+                    last = lines[-1]["seq"]
+                    yield {**event, "lines": lines}
+            elif kind != "resync":
+                yield event
+                if kind == "state" and event["state"] in TERMINAL:
+                    break
+        if last < self.version(process, version)["log_lines"]:
+            rest = list(self.log_lines(process, version, last))
+            yield {"type": "log", "process": process, "version": version, "lines": rest}
+
+    def follow_logs(
+        self, process: int, version: int | None = None, since: int = 0
+    ) -> Iterator[dict]:
+        """Log lines (``{"seq", "time", "stream", "line"}``) of a version from
+        ``since`` on, live, without gaps or duplicates, until the version ends."""
+        for event in self.watch(process, version, since):
+            if event["type"] == "log":
+                yield from event["lines"]

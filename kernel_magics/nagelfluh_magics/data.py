@@ -1,0 +1,84 @@
+"""Datasets as Python objects: xarray for NetCDF, pandas for tables, columns for plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .client import Client
+
+NETCDF = "application/x-netcdf"
+DELIMITERS = {"csv": ",", "tsv": "\t"}
+
+
+class DataError(ValueError):
+    """A dataset that cannot be read the way asked (its message is one line for the user)."""
+
+
+def kind(meta: dict) -> str | None:
+    """``"netcdf"``, ``"csv"``, ``"tsv"`` or None, from the MIME type or else the name."""
+    mime, name = meta["mime_type"], meta["name"].lower()
+    if mime == NETCDF or name.endswith(".nc"):
+        return "netcdf"
+    if mime in ("text/csv", "application/csv") or name.endswith(".csv"):
+        return "csv"
+    if mime == "text/tab-separated-values" or name.endswith((".tsv", ".tab")):
+        return "tsv"
+    return None
+
+
+def _require(module: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise DataError(f"loading needs {module}: pip install 'nagelfluh-magics[data]'") from error
+
+
+def load(client: Client, dataset: int) -> Any:
+    """An xarray ``Dataset`` for NetCDF (units in each variable's attrs), a pandas
+    ``DataFrame`` for CSV/TSV (units by column in ``.attrs["units"]``)."""
+    meta = client.dataset_meta(dataset)
+    found = kind(meta)
+    if found is None:
+        raise DataError(
+            f"dataset {dataset} is {meta['mime_type']}, neither NetCDF nor a table: "
+            "read its bytes with Client.dataset_bytes()"
+        )
+    raw = io.BytesIO(client.dataset_bytes(dataset))
+    if found == "netcdf":
+        xarray = _require("xarray")
+        _require("scipy")  # xarray's reader of NetCDF-3, the format the runner writes
+        with xarray.open_dataset(raw) as opened:
+            return opened.load()
+    pandas = _require("pandas")
+    frame = pandas.read_csv(raw, sep=DELIMITERS[found])
+    frame.attrs["units"] = meta.get("units", {})
+    return frame
+
+
+def table_columns(raw: bytes, delimiter: str) -> dict[str, np.ndarray]:
+    """The numeric columns of a delimited text table (a header row, then values);
+    cells that are not numbers become NaN, columns without any number are left out."""
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=delimiter))
+    if not rows:
+        return {}
+    header, body = rows[0], rows[1:]
+    columns: dict[str, np.ndarray] = {}
+    for index, name in enumerate(header):
+        values = np.array([_number(row[index] if index < len(row) else "") for row in body])
+        if body and not np.all(np.isnan(values)):
+            columns[name.strip()] = values
+    return columns
+
+
+def _number(cell: str) -> float:
+    try:
+        return float(cell)
+    except ValueError:
+        return float("nan")

@@ -1,0 +1,101 @@
+"""A handle on one version of a process: what ``%%nagel run`` returns."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+from .client import TERMINAL
+
+if TYPE_CHECKING:
+    from .client import Client
+
+
+class ProcessHandle:
+    """Version ``version`` of process ``process``, refreshed from the server on
+    demand (``refresh()``), so a handle kept in a variable stays true."""
+
+    def __init__(self, client: Client, process: int, version: int, info: dict | None = None):
+        self.client = client
+        self.process = process
+        self.version = version
+        self.info = info if info is not None else client.version(process, version)
+
+    @classmethod
+    def of(cls, client: Client, version_info: dict) -> ProcessHandle:
+        return cls(client, version_info["process"], version_info["version"], version_info)
+
+    @property
+    def ref(self) -> str:
+        """``ID/V``, as the magics take it."""
+        return f"{self.process}/{self.version}"
+
+    def refresh(self) -> ProcessHandle:
+        self.info = self.client.version(self.process, self.version)
+        return self
+
+    @property
+    def state(self) -> str:
+        return self.info["state"]
+
+    @property
+    def done(self) -> bool:
+        return self.state in TERMINAL
+
+    @property
+    def outputs(self) -> list[dict]:
+        """The output datasets (known once the version has completed)."""
+        return self.info["outputs"]
+
+    def output(self, name: str) -> dict:
+        """The output dataset called ``name`` (e.g. ``"signal.nc"``)."""
+        for dataset in self.outputs:
+            if dataset["name"] == name:
+                return dataset
+        names = ", ".join(d["name"] for d in self.outputs) or "none"
+        raise KeyError(f"{self.ref} has no output {name!r} (outputs: {names})")
+
+    def logs(self) -> list[str]:
+        """The persisted log lines so far."""
+        return [line["line"] for line in self.client.log_lines(self.process, self.version)]
+
+    def wait(self, show: bool = True) -> ProcessHandle:
+        """Block until the version ends; with ``show``, stream its logs and progress."""
+        from .live import follow
+
+        follow(self.client, self.process, self.version, show=show)
+        return self.refresh()
+
+    def cancel(self) -> ProcessHandle:
+        self.info = self.client.cancel(self.process, self.version)
+        return self
+
+    def load(self, name: str) -> Any:
+        """An output as an xarray Dataset (NetCDF) or a pandas DataFrame (tables)."""
+        from .data import load
+
+        return load(self.client, self.output(name)["id"])
+
+    def _summary(self) -> list[tuple[str, str]]:
+        info = self.info
+        state = info["state"] + (f" ({info['reason']})" if info.get("reason") else "")
+        rows = [("process", self.ref), ("state", state)]
+        if info.get("message"):
+            rows.append(("message", info["message"]))
+        if info["state"] == "running":
+            rows.append(("progress", f"{info.get('progress', 0):.0%}"))
+        outputs = ", ".join(f"{d['name']} (dataset {d['id']})" for d in info["outputs"])
+        if outputs:
+            rows.append(("outputs", outputs))
+        return rows
+
+    def __repr__(self) -> str:
+        return "<ProcessHandle " + ", ".join(f"{k}: {v}" for k, v in self._summary()) + ">"
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in self._summary()
+        )
+        return f"<table>{cells}</table>"

@@ -1,0 +1,338 @@
+"""``%nagel`` and ``%%nagel``: the whole process loop from notebook cells.
+
+Arguments are parsed by argparse, but a mistake (in the arguments, or one the
+server reports) is raised as IPython's ``UsageError``, which a notebook shows
+as one line and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from . import data, plots
+from .client import Client, NagelfluhError
+from .handle import ProcessHandle
+from .live import print_lines
+from .table import Table
+
+LS_LIMIT = 20
+
+
+class _HelpShown(Exception):
+    """argparse printed a help text; the magic has nothing more to do."""
+
+
+class _Parser(argparse.ArgumentParser):
+    commands: argparse._SubParsersAction | None = None
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if status:
+            raise UsageError(f"{self.prog}: {(message or 'error').strip()}")
+        raise _HelpShown
+
+
+def _reference(text: str) -> tuple[int, int | None]:
+    """``ID`` or ``ID/V``."""
+    process, _, version = text.partition("/")
+    try:
+        return _positive(process), (_positive(version) if version else None)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not ID or ID/VERSION") from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
+
+
+def _dataset(text: str) -> int:
+    """A dataset id, bare or as the ``dataset:<id>`` reference parameters use."""
+    try:
+        return _positive(text.removeprefix("dataset:"))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a dataset id") from None
+
+
+def _names(text: str) -> list[str]:
+    return [name for name in text.split(",") if name]
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="%nagel", description="Run and inspect nagelfluh processes.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.commands = commands
+
+    def command(name: str, summary: str) -> _Parser:
+        return commands.add_parser(name, help=summary, description=summary)
+
+    command("help", "List the commands.").add_argument("topic", nargs="?", metavar="COMMAND")
+    command("types", "Process types and what they do.")
+    ls = command("ls", "Processes, newest first, with the state of their latest version.")
+    ls.add_argument("--project", type=_positive, help="only this project")
+    ls.add_argument("--limit", type=_positive, default=LS_LIMIT, help="at most this many")
+    datasets = command("datasets", "Datasets: outputs and uploads, newest first.")
+    datasets.add_argument("--project", type=_positive, help="only this project")
+    datasets.add_argument("--process", type=_reference, metavar="ID[/V]", help="only its outputs")
+    run = command(
+        "run",
+        "Submit a process; parameters as YAML or JSON in the cell body (%%nagel run). "
+        "Returns its handle.",
+    )
+    run.add_argument("type", metavar="TYPE", help="process type (see %%nagel types)")
+    run.add_argument("--name", help="name of the process (default: the type's title)")
+    run.add_argument("--project", type=_positive, help="project (default: your first)")
+    run.add_argument("--cpu", help="cores, e.g. 0.5 or 500m")
+    run.add_argument("--memory", help="memory, e.g. 512Mi")
+    run.add_argument("--deadline", type=float, metavar="S", help="wall-clock limit in seconds")
+    run.add_argument("--wait", action="store_true", help="stream logs and progress until it ends")
+    logs = command("logs", "Log lines of a version (the latest by default).")
+    logs.add_argument("ref", type=_reference, metavar="ID[/V]")
+    logs.add_argument("--follow", action="store_true", help="keep printing until the run ends")
+    cancel = command("cancel", "Cancel a queued or running version (the latest by default).")
+    cancel.add_argument("ref", type=_reference, metavar="ID[/V]")
+    versions = command("versions", "Versions of a process: state, cost, parameters.")
+    versions.add_argument("process", type=_positive, metavar="ID")
+    diff = command("diff", "What changed in parameters and resources from V1 to V2.")
+    diff.add_argument("process", type=_positive, metavar="ID")
+    diff.add_argument("v1", type=_positive, metavar="V1")
+    diff.add_argument("v2", type=_positive, metavar="V2")
+    restore = command("restore", "Run V's parameters again, as a new version.")
+    restore.add_argument("process", type=_positive, metavar="ID")
+    restore.add_argument("version", type=_positive, metavar="V")
+    restore.add_argument("--wait", action="store_true", help="stream logs until it ends")
+    load = command("load", "A dataset as an xarray Dataset (NetCDF) or pandas DataFrame (tables).")
+    load.add_argument("dataset", type=_dataset, metavar="DATASET")
+    plot = command("plot", "Plot datasets together; one y axis per unit.")
+    plot.add_argument("datasets", type=_dataset, nargs="+", metavar="DATASET")
+    plot.add_argument("--x", help="variable along x (default: the coordinate)")
+    plot.add_argument(
+        "--y", type=_names, action="extend", default=[], metavar="VAR",
+        help="variable(s) to plot, repeat or separate by commas (default: all)",
+    )  # fmt: skip
+    plot.add_argument(
+        "--points", type=_positive, default=plots.DEFAULT_POINTS, help="points the server sends"
+    )
+    map_ = command("map", "Map a dataset's latitude/longitude points, coloured by a variable.")
+    map_.add_argument("dataset", type=_dataset, metavar="DATASET")
+    map_.add_argument("--color", metavar="VAR", help="variable to colour by (default: the first)")
+    return parser
+
+
+def _parameters(cell: str | None) -> dict:
+    """The cell body as YAML (when PyYAML is installed) or JSON: a mapping."""
+    if not cell or not cell.strip():
+        return {}
+    try:
+        import yaml
+    except ImportError:
+        yaml = None
+    try:
+        parsed = yaml.safe_load(cell) if yaml else json.loads(cell)
+    except ValueError as error:  # yaml.YAMLError and json's errors are ValueErrors
+        first = str(error).strip().splitlines()[0]
+        raise UsageError(f"%%nagel run: the parameters are not valid YAML/JSON: {first}") from None
+    if parsed is None:
+        return {}
+    if not isinstance(parsed, dict):
+        raise UsageError("%%nagel run: the parameters must be a mapping of names to values")
+    return parsed
+
+
+def _when(timestamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else ""
+
+
+def _state(info: dict) -> str:
+    return info["state"] + (f" ({info['reason']})" if info.get("reason") else "")
+
+
+@magics_class
+class NagelMagics(Magics):
+    """The ``%nagel`` line and cell magic (``%nagel help`` lists its commands)."""
+
+    parser = build_parser()
+
+    def __init__(self, shell: Any = None, client: Client | None = None) -> None:
+        super().__init__(shell)
+        self._client = client
+
+    @property
+    def client(self) -> Client:
+        """Found on first use, so loading the extension never fails for want of a server."""
+        if self._client is None:
+            self._client = Client()
+        return self._client
+
+    @line_cell_magic
+    def nagel(self, line: str, cell: str | None = None) -> Any:
+        try:
+            args = self.parser.parse_args(shlex.split(line))
+        except _HelpShown:
+            return None
+        except ValueError as error:  # shlex: unbalanced quotes
+            raise UsageError(f"%nagel: {error}") from None
+        command = args.command or "help"
+        if cell is not None and command != "run":
+            raise UsageError(f"%%nagel {command} takes no cell body; only %%nagel run does")
+        try:
+            return getattr(self, "_" + command)(args, cell)
+        except (NagelfluhError, data.DataError) as error:
+            raise UsageError(f"%nagel {command}: {error}") from None
+
+    # ------------------------------------------------------------ commands
+
+    def _help(self, args: argparse.Namespace, _cell: str | None) -> None:
+        commands = self.parser.commands
+        assert commands is not None
+        if args.topic in commands.choices:
+            commands.choices[args.topic].print_help()
+            return
+        if args.topic is not None:
+            raise UsageError(f"%nagel help: no command {args.topic!r}")
+        print("%nagel COMMAND ... (and %%nagel run TYPE with parameters in the cell)\n")
+        for name, sub in commands.choices.items():
+            print(f"  {name:<9} {sub.description}")
+        print("\n%nagel COMMAND --help tells more.")
+
+    def _types(self, _args: argparse.Namespace, _cell: str | None) -> Table:
+        types = self.client.types()
+        rows = [(t["name"], t["title"], t["environment"], t["description"]) for t in types]
+        return Table(["name", "title", "environment", "description"], rows, types)
+
+    def _ls(self, args: argparse.Namespace, _cell: str | None) -> Table:
+        processes = self.client.processes(args.project, args.limit)
+        rows = [
+            (p["id"], p["name"], p["type"], p["versions"][-1]["version"],
+             _state(p["versions"][-1]), _when(p["created"]))
+            for p in processes
+        ]  # fmt: skip
+        return Table(["id", "name", "type", "version", "state", "created"], rows, processes)
+
+    def _datasets(self, args: argparse.Namespace, _cell: str | None) -> Table:
+        process, version = args.process or (None, None)
+        found = self.client.datasets(args.project, process, version)
+        rows = [
+            (
+                d["id"],
+                d["name"],
+                f"{d['process']}/{d['version']}" if d["process"] else "upload",
+                d["mime_type"],
+                d["size"],
+                ", ".join(
+                    v["name"] + (f" [{v['units']}]" if v.get("units") else "")
+                    for v in d["variables"]
+                ),
+            )
+            for d in found
+        ]
+        columns = ["id", "name", "process", "type", "bytes", "variables"]
+        return Table(columns, rows, found)
+
+    def _run(self, args: argparse.Namespace, cell: str | None) -> ProcessHandle:
+        parameters = _parameters(cell)
+        resources = {
+            key: value
+            for key, value in (
+                ("cpu", args.cpu), ("memory", args.memory), ("deadline_seconds", args.deadline)
+            )
+            if value is not None
+        }  # fmt: skip
+        process = self.client.submit(
+            args.type,
+            parameters,
+            project=args.project,
+            name=args.name,
+            resources=resources or None,
+        )
+        handle = ProcessHandle.of(self.client, process["versions"][-1])
+        return self._wait(handle) if args.wait else handle
+
+    def _wait(self, handle: ProcessHandle) -> ProcessHandle:
+        try:
+            handle.wait()
+        except KeyboardInterrupt:
+            print(
+                f"stopped following {handle.ref}; it goes on running "
+                f"(%nagel cancel {handle.ref} stops it)",
+                file=sys.stderr,
+            )
+            handle.refresh()
+        return handle
+
+    def _latest(self, process: int, version: int | None) -> int:
+        return version or self.client.version(process)["version"]
+
+    def _logs(self, args: argparse.Namespace, _cell: str | None) -> None:
+        process, version = args.ref
+        version = self._latest(process, version)
+        if not args.follow:
+            print_lines(list(self.client.log_lines(process, version)))
+            return
+        try:
+            for event in self.client.watch(process, version):
+                if event["type"] == "log":
+                    print_lines(event["lines"])
+                elif event["type"] == "state" and event["state"] in ("completed", "failed"):
+                    print(f"[{process}/{version} {_state(event)}]", file=sys.stderr)
+        except KeyboardInterrupt:
+            print(f"stopped following {process}/{version}", file=sys.stderr)
+
+    def _cancel(self, args: argparse.Namespace, _cell: str | None) -> ProcessHandle:
+        process, version = args.ref
+        return ProcessHandle.of(
+            self.client, self.client.cancel(process, self._latest(process, version))
+        )
+
+    def _versions(self, args: argparse.Namespace, _cell: str | None) -> Table:
+        versions = self.client.process(args.process)["versions"]
+        rows = [
+            (
+                v["version"],
+                _state(v),
+                _when(v["created"]),
+                v["cost"]["actual"] if v["cost"]["actual"] is not None else v["cost"]["estimated"],
+                json.dumps(v["parameters"], separators=(",", ":")),
+            )
+            for v in versions
+        ]
+        columns = ["version", "state", "created", "cost", "parameters"]
+        return Table(columns, rows, versions, caption=f"process {args.process}")
+
+    def _diff(self, args: argparse.Namespace, _cell: str | None) -> Table:
+        diff = self.client.compare(args.process, args.v1, args.v2)
+        rows = [
+            (section, change["path"], change["op"], json.dumps(change["old"]),
+             json.dumps(change["new"]))
+            for section in ("parameters", "resources")
+            for change in diff[section]
+        ]  # fmt: skip
+        caption = f"process {args.process}: v{args.v1} → v{args.v2}"
+        if diff["equal"]:
+            caption += " (equal)"
+        columns = ["section", "path", "change", f"v{args.v1}", f"v{args.v2}"]
+        return Table(columns, rows, diff["parameters"] + diff["resources"], caption)
+
+    def _restore(self, args: argparse.Namespace, _cell: str | None) -> ProcessHandle:
+        handle = ProcessHandle.of(self.client, self.client.restore(args.process, args.version))
+        return self._wait(handle) if args.wait else handle
+
+    def _load(self, args: argparse.Namespace, _cell: str | None) -> Any:
+        return data.load(self.client, args.dataset)
+
+    def _plot(self, args: argparse.Namespace, _cell: str | None) -> Any:
+        return plots.plot(self.client, args.datasets, args.x, args.y, args.points)
+
+    def _map(self, args: argparse.Namespace, _cell: str | None) -> Any:
+        return plots.map_figure(self.client, args.dataset, args.color)

@@ -1,0 +1,68 @@
+"""Rich tables: HTML in Jupyter, aligned plain text in a terminal or a script."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+MAX_CELL = 60
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+class Table:
+    """Rows under named columns; ``items`` keeps the API objects they came from,
+    so ``t = %nagel ls`` gives the data and not only its picture."""
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        items: Sequence[Any] = (),
+        caption: str | None = None,
+    ) -> None:
+        self.columns = list(columns)
+        self.rows = [[_text(value) for value in row] for row in rows]
+        self.items = list(items)
+        self.caption = caption
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[dict[str, str]]:
+        return (dict(zip(self.columns, row, strict=True)) for row in self.rows)
+
+    def __repr__(self) -> str:
+        shown = [[cell if len(cell) <= MAX_CELL else cell[: MAX_CELL - 1] + "…" for cell in row]
+                 for row in self.rows]  # fmt: skip
+        widths = [
+            max([len(name), *(len(row[i]) for row in shown)]) for i, name in enumerate(self.columns)
+        ]
+        lines = [
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in [self.columns, ["-" * w for w in widths], *shown]
+        ]
+        if not self.rows:
+            lines.append("(none)")
+        if self.caption:
+            lines.insert(0, self.caption)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join(
+            "<tr>"
+            + "".join(f"<td style='text-align:left'>{html.escape(cell)}</td>" for cell in row)
+            + "</tr>"
+            for row in self.rows
+        )
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        empty = "" if self.rows else f"<tr><td colspan='{len(self.columns)}'>(none)</td></tr>"
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}{empty}</tbody></table>"
