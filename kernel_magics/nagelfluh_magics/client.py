@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from itertools import takewhile
@@ -21,6 +22,8 @@ import websocket
 API_PATH = "nagelfluh/api/"
 TERMINAL = ("completed", "failed")
 SUBMIT_ATTEMPTS = 3
+RECONNECTS = 3
+RECONNECT_DELAY = 0.2
 
 
 class NagelfluhError(Exception):
@@ -104,8 +107,33 @@ def _error_from(response: requests.Response) -> NagelfluhError:
         )
 
 
-def _target(process: int, version: int | None = None) -> dict:
-    return {"process": process} if version is None else {"process": process, "version": version}
+class _Subscription:
+    """One subscription of an events stream and how far it got, to renew it from there."""
+
+    def __init__(self, spec: dict) -> None:
+        self.target = {k: v for k, v in spec.items() if k != "since"}
+        self.since = spec.get("since", 0)
+
+    def matches(self, event: dict) -> bool:
+        if "project" in self.target:
+            return event.get("project") == self.target["project"]
+        return event.get("process") == self.target["process"] and self.target.get(
+            "version", event.get("version")
+        ) == event.get("version")
+
+    def note(self, event: dict) -> None:
+        if "process" not in self.target:
+            return
+        self.target.setdefault("version", event["version"])  # renewals stay on this version
+        if event["type"] == "log":
+            self.since = event["lines"][-1]["seq"]
+        elif event["type"] == "resync":
+            self.since = event["since"]
+
+    def message(self) -> str:
+        if "project" in self.target:
+            return json.dumps({"subscribe": self.target})
+        return json.dumps({"subscribe": self.target, "since": self.since})
 
 
 class Client:
@@ -361,32 +389,47 @@ class Client:
 
         A ``resync`` (the server dropped this client's backlog) is answered by
         subscribing again from the last line the server sent, then passed on so
-        that a consumer of project events knows some may be missing. An ``error``
-        event (e.g. a subscription to an unknown process) raises. ``timeout``
-        bounds the wait for each event (``TimeoutError``); closing the generator
-        closes the socket.
+        that a consumer of project events knows some may be missing. A dropped
+        connection is opened again (up to ``RECONNECTS`` times in a row) and every
+        subscription renewed from the last line received. An ``error`` event (e.g.
+        a subscription to an unknown process) raises. ``timeout`` bounds the wait
+        for each event (``TimeoutError``); closing the generator closes the socket.
         """
-        connection = self._connect(timeout)
+        subs = [_Subscription(s) for s in subscriptions]
+        connection: websocket.WebSocket | None = None
+        failures = 0
         try:
-            for subscription in subscriptions:
-                target = {k: v for k, v in subscription.items() if k != "since"}
-                self._send(connection, target, subscription.get("since", 0))
             while True:
-                event = self._receive(connection)
-                kind = event.get("type")
-                if kind == "error":
+                if connection is None:
+                    connection = self._connect(timeout)
+                    for sub in subs:
+                        connection.send(sub.message())
+                try:
+                    event = self._receive(connection)
+                except websocket.WebSocketConnectionClosedException:
+                    connection.close()
+                    connection = None
+                    failures += 1
+                    if failures > RECONNECTS:
+                        raise NagelfluhError(
+                            None, "closed", "the server keeps closing the events stream"
+                        ) from None
+                    time.sleep(RECONNECT_DELAY * failures)
+                    continue
+                failures = 0
+                if event.get("type") == "error":
                     raise NagelfluhError(
                         None, event["code"], event["message"], event.get("details")
                     )
-                if kind == "resync":
-                    if "project" in event:
-                        self._send(connection, {"project": event["project"]}, 0)
-                    else:
-                        target = _target(event["process"], event["version"])
-                        self._send(connection, target, event["since"])
+                sub = next((sub for sub in subs if sub.matches(event)), None)
+                if sub is not None:
+                    sub.note(event)
+                    if event["type"] == "resync":
+                        connection.send(sub.message())
                 yield event
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
 
     def _connect(self, timeout: float | None) -> websocket.WebSocket:
         parts = self.api_url.split("://", 1)
@@ -401,20 +444,11 @@ class Client:
         connection.settimeout(timeout)
         return connection
 
-    @staticmethod
-    def _send(connection: websocket.WebSocket, target: dict, since: int) -> None:
-        message: dict[str, Any] = {"subscribe": target}
-        if "process" in target:
-            message["since"] = since
-        connection.send(json.dumps(message))
-
     def _receive(self, connection: websocket.WebSocket) -> dict:
         try:
             message = connection.recv()
         except websocket.WebSocketTimeoutException as error:
             raise TimeoutError("no event from the server in time") from error
-        except websocket.WebSocketConnectionClosedException as error:
-            raise NagelfluhError(None, "closed", "the server closed the events stream") from error
         return json.loads(message)
 
     def watch(

@@ -53,9 +53,12 @@ def load(client: Client, dataset: int) -> Any:
     raw = io.BytesIO(client.dataset_bytes(dataset))
     if found == "netcdf":
         xarray = _require("xarray")
-        _require("scipy")  # xarray's reader of NetCDF-3, the format the runner writes
-        with xarray.open_dataset(raw) as opened:
-            return opened.load()
+        try:
+            with xarray.open_dataset(raw) as opened:
+                return opened.load()
+        except ValueError as error:  # no installed backend reads it (scipy reads NetCDF-3)
+            reason = str(error).splitlines()[0]
+            raise DataError(f"xarray cannot read dataset {dataset}: {reason}") from error
     pandas = _require("pandas")
     frame = pandas.read_csv(raw, sep=DELIMITERS[found])
     frame.attrs["units"] = meta.get("units", {})

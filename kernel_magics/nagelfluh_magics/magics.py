@@ -118,9 +118,13 @@ def build_parser() -> _Parser:
     plot.add_argument("datasets", type=_dataset, nargs="+", metavar="DATASET")
     plot.add_argument("--x", help="variable along x (default: the coordinate)")
     plot.add_argument(
-        "--y", type=_names, action="extend", default=[], metavar="VAR",
+        "--y",
+        type=_names,
+        action="extend",
+        default=[],
+        metavar="VAR",
         help="variable(s) to plot, repeat or separate by commas (default: all)",
-    )  # fmt: skip
+    )
     plot.add_argument(
         "--points", type=_positive, default=plots.DEFAULT_POINTS, help="points the server sends"
     )
@@ -137,12 +141,14 @@ def _parameters(cell: str | None) -> dict:
     try:
         import yaml
     except ImportError:
-        yaml = None
+        parse, errors = json.loads, (ValueError,)
+    else:
+        parse, errors = yaml.safe_load, (ValueError, yaml.YAMLError)
     try:
-        parsed = yaml.safe_load(cell) if yaml else json.loads(cell)
-    except ValueError as error:  # yaml.YAMLError and json's errors are ValueErrors
-        first = str(error).strip().splitlines()[0]
-        raise UsageError(f"%%nagel run: the parameters are not valid YAML/JSON: {first}") from None
+        parsed = parse(cell)
+    except errors as error:
+        reason = "; ".join(line.strip() for line in str(error).splitlines()[:2])
+        raise UsageError(f"%%nagel run: the parameters are not valid YAML/JSON: {reason}") from None
     if parsed is None:
         return {}
     if not isinstance(parsed, dict):
@@ -213,11 +219,19 @@ class NagelMagics(Magics):
 
     def _ls(self, args: argparse.Namespace, _cell: str | None) -> Table:
         processes = self.client.processes(args.project, args.limit)
-        rows = [
-            (p["id"], p["name"], p["type"], p["versions"][-1]["version"],
-             _state(p["versions"][-1]), _when(p["created"]))
-            for p in processes
-        ]  # fmt: skip
+        rows = []
+        for p in processes:
+            latest = p["versions"][-1]
+            rows.append(
+                (
+                    p["id"],
+                    p["name"],
+                    p["type"],
+                    latest["version"],
+                    _state(latest),
+                    _when(p["created"]),
+                )
+            )
         return Table(["id", "name", "type", "version", "state", "created"], rows, processes)
 
     def _datasets(self, args: argparse.Namespace, _cell: str | None) -> Table:
@@ -242,13 +256,8 @@ class NagelMagics(Magics):
 
     def _run(self, args: argparse.Namespace, cell: str | None) -> ProcessHandle:
         parameters = _parameters(cell)
-        resources = {
-            key: value
-            for key, value in (
-                ("cpu", args.cpu), ("memory", args.memory), ("deadline_seconds", args.deadline)
-            )
-            if value is not None
-        }  # fmt: skip
+        asked = {"cpu": args.cpu, "memory": args.memory, "deadline_seconds": args.deadline}
+        resources = {key: value for key, value in asked.items() if value is not None}
         process = self.client.submit(
             args.type,
             parameters,
@@ -313,11 +322,10 @@ class NagelMagics(Magics):
     def _diff(self, args: argparse.Namespace, _cell: str | None) -> Table:
         diff = self.client.compare(args.process, args.v1, args.v2)
         rows = [
-            (section, change["path"], change["op"], json.dumps(change["old"]),
-             json.dumps(change["new"]))
+            (section, c["path"], c["op"], json.dumps(c["old"]), json.dumps(c["new"]))
             for section in ("parameters", "resources")
-            for change in diff[section]
-        ]  # fmt: skip
+            for c in diff[section]
+        ]
         caption = f"process {args.process}: v{args.v1} → v{args.v2}"
         if diff["equal"]:
             caption += " (equal)"

@@ -137,10 +137,17 @@ def axes_layout(letter: str, titles: list[str]) -> tuple[dict, list[float]]:
     return layout, domain
 
 
-def _title(columns: list[Column]) -> str:
-    names = list(dict.fromkeys(c.name or "index" for c in columns))
-    unit = columns[0].units
-    return ", ".join(names) + (f" [{unit}]" if unit else "")
+def _group_titles(columns: list[Column], groups: list[int]) -> list[str]:
+    """Each axis's title: the names of the variables on it, then their unit."""
+    members: dict[int, list[Column]] = defaultdict(list)
+    for column, group in zip(columns, groups, strict=True):
+        members[group].append(column)
+    titles = []
+    for group in sorted(members):
+        names = ", ".join(dict.fromkeys(c.name or "index" for c in members[group]))
+        unit = members[group][0].units
+        titles.append(names + (f" [{unit}]" if unit else ""))
+    return titles
 
 
 def plot(
@@ -168,12 +175,8 @@ def plot(
                 yaxis=axis_ref("y", yg),
             )
         )
-    x_titles = [_title([s.x for s, g in zip(all_series, x_groups, strict=True) if g == i])
-                for i in range(max(x_groups) + 1)]  # fmt: skip
-    y_titles = [_title([c for (_, _, c), g in zip(curves, y_groups, strict=True) if g == i])
-                for i in range(max(y_groups, default=-1) + 1)]  # fmt: skip
-    x_layout, y_domain = axes_layout("x", x_titles)
-    y_layout, x_domain = axes_layout("y", y_titles)
+    x_layout, y_domain = axes_layout("x", _group_titles([s.x for s in all_series], x_groups))
+    y_layout, x_domain = axes_layout("y", _group_titles([c for _, _, c in curves], y_groups))
     for axis in x_layout.values():
         axis["domain"] = x_domain
     for axis in y_layout.values():

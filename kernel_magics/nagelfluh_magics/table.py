@@ -17,6 +17,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _clip(cell: str) -> str:
+    return cell if len(cell) <= MAX_CELL else cell[: MAX_CELL - 1] + "…"
+
+
 class Table:
     """Rows under named columns; ``items`` keeps the API objects they came from,
     so ``t = %nagel ls`` gives the data and not only its picture."""
@@ -40,8 +44,7 @@ class Table:
         return (dict(zip(self.columns, row, strict=True)) for row in self.rows)
 
     def __repr__(self) -> str:
-        shown = [[cell if len(cell) <= MAX_CELL else cell[: MAX_CELL - 1] + "…" for cell in row]
-                 for row in self.rows]  # fmt: skip
+        shown = [[_clip(cell) for cell in row] for row in self.rows]
         widths = [
             max([len(name), *(len(row[i]) for row in shown)]) for i, name in enumerate(self.columns)
         ]
