@@ -18,7 +18,7 @@ fi
 # Python packages, from the committed constraints so installs repeat (uv: seconds, not minutes).
 command -v uv >/dev/null 2>&1 || python3 -m pip install -q --disable-pip-version-check uv
 [ -x .venv/bin/python ] || uv venv -q -p python3 .venv
-uv pip install -q -p .venv -c constraints.txt -e ./runner -e ".[test]"
+uv pip install -q -p .venv -c constraints.txt -e ./runner -e ./kernel_magics -e ".[test]"
 
 .venv/bin/ruff check .
 exec .venv/bin/pytest "$@"
