@@ -206,7 +206,7 @@ class Client:
         """Process types with their parameter schemas."""
         return self._get("process-types")["items"]
 
-    def type(self, name: str) -> dict:
+    def process_type(self, name: str) -> dict:
         return self._get(f"process-types/{name}")
 
     # -------------------------------------------------------------- projects
@@ -451,7 +451,7 @@ class Client:
             raise TimeoutError("no event from the server in time") from error
         return json.loads(message)
 
-    def watch(
+    def follow(
         self,
         process: int,
         version: int | None = None,
@@ -494,6 +494,6 @@ class Client:
     ) -> Iterator[dict]:
         """Log lines (``{"seq", "time", "stream", "line"}``) of a version from
         ``since`` on, live, without gaps or duplicates, until the version ends."""
-        for event in self.watch(process, version, since):
+        for event in self.follow(process, version, since):
             if event["type"] == "log":
                 yield from event["lines"]

@@ -61,9 +61,9 @@ class ProcessHandle:
 
     def wait(self, show: bool = True) -> ProcessHandle:
         """Block until the version ends; with ``show``, stream its logs and progress."""
-        from .live import follow
+        from .live import wait
 
-        follow(self.client, self.process, self.version, show=show)
+        wait(self.client, self.process, self.version, show=show)
         return self.refresh()
 
     def cancel(self) -> ProcessHandle:

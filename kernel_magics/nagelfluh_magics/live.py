@@ -98,7 +98,7 @@ def print_lines(lines: list[dict]) -> None:
         print("\n".join(line["line"] for line in run), file=out, flush=True)
 
 
-def follow(client: Client, process: int, version: int, show: bool = True) -> dict | None:
+def wait(client: Client, process: int, version: int, show: bool = True) -> dict | None:
     """Follow a version until it ends; with ``show``, print its log lines and
     draw its progress. The last ``state`` event (None if none came)."""
     progress: Progress | None = None
@@ -106,7 +106,7 @@ def follow(client: Client, process: int, version: int, show: bool = True) -> dic
         label = f"{process}/{version}"
         progress = WidgetProgress(label) if widgets_available() else TextProgress(label)
     state = None
-    for event in client.watch(process, version):
+    for event in client.follow(process, version):
         kind = event["type"]
         if kind == "log" and show:
             print_lines(event["lines"])

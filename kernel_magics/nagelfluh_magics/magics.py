@@ -290,7 +290,7 @@ class NagelMagics(Magics):
             print_lines(list(self.client.log_lines(process, version)))
             return
         try:
-            for event in self.client.watch(process, version):
+            for event in self.client.follow(process, version):
                 if event["type"] == "log":
                     print_lines(event["lines"])
                 elif event["type"] == "state" and event["state"] in ("completed", "failed"):

@@ -14,7 +14,7 @@ def test_catalog_projects_estimate_and_account(client):
     assert {"sleep", "synthetic-signal"} <= {t["name"] for t in client.types()}
     environment = client.environments()[0]
     assert "sleep" in environment["process_types"]
-    sleep = client.type("sleep")
+    sleep = client.process_type("sleep")
     assert sleep["schema"]["properties"]["seconds"]["type"] == "number"
     created = client.create_project(f"survey {uuid.uuid4().hex[:6]}")
     assert created["id"] in {p["id"] for p in client.projects()}
