@@ -104,10 +104,13 @@ def _error_text(error: Exception) -> str:
 class ProcessForm(widgets.VBox):
     """Parameters of one process type, its resources and cost, and a Submit button.
 
-    ``client`` is duck-typed: ``process_type(name)``, ``datasets(project=)``,
-    ``estimate(resources)``, ``submit(type_name, parameters, name=, resources=,
-    project=)``, plus what StatusWidget uses. Server errors are exceptions with
-    ``.message`` and ``.details`` (``[{"path", "message"}]`` for a 400).
+    ``client`` is duck-typed: ``process_type(name)``, ``datasets(project=)`` (a
+    list, or a page ``{"items": [...]}``), ``estimate(resources)``,
+    ``submit(type_name, parameters, name=, resources=, project=)``, plus what
+    StatusWidget uses. Server errors are exceptions with ``.message`` and
+    ``.details`` (``[{"path", "message"}]`` for a 400). ``parameters`` prefills
+    the form (e.g. from an earlier version); estimates wait ``estimate_delay``
+    seconds after the last resource edit, so typing "500m" asks once.
     """
 
     def __init__(
@@ -158,8 +161,10 @@ class ProcessForm(widgets.VBox):
         ]
 
     def _datasets(self) -> list[dict[str, Any]]:
+        """The project's datasets, from a list or a page (``{"items": [...]}``)."""
         try:
-            return list(self.client.datasets(project=self.project)["items"])
+            answer = self.client.datasets(project=self.project)
+            return list(answer["items"] if isinstance(answer, dict) else answer)
         except Exception as error:  # the form stays usable; the picker is just empty
             self._say(f"could not list datasets: {_error_text(error)}")
             return []

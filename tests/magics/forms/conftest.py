@@ -70,9 +70,9 @@ class FakeClient:
         self._call("process_type", name)
         return copy.deepcopy(self.types[name])
 
-    def datasets(self, project: int | None = None) -> dict[str, Any]:
+    def datasets(self, project: int | None = None) -> list[dict[str, Any]]:
         self._call("datasets", project)
-        return {"items": copy.deepcopy(self.dataset_items), "next": None}
+        return copy.deepcopy(self.dataset_items)
 
     def estimate(self, resources: dict[str, Any]) -> dict[str, Any]:
         self._call("estimate", copy.deepcopy(resources))

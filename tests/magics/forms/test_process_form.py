@@ -171,3 +171,10 @@ def test_an_unreachable_dataset_list_leaves_the_form_usable(client):
     form = ProcessForm(client, "fft")
     assert "could not list datasets" in form.message.value
     assert [value for _, value in form.form.field("/signal").control.options] == [""]
+
+
+def test_datasets_may_come_as_a_page_of_the_api(client):
+    client.datasets = lambda project=None: {"items": client.dataset_items, "next": None}
+    form = ProcessForm(client, "fft")
+    options = [value for _, value in form.form.field("/signal").control.options]
+    assert options == ["", "dataset:3", "dataset:7"]
