@@ -97,6 +97,9 @@ def build_parser() -> _Parser:
     run.add_argument("--memory", help="memory, e.g. 512Mi")
     run.add_argument("--deadline", type=float, metavar="S", help="wall-clock limit in seconds")
     run.add_argument("--wait", action="store_true", help="stream logs and progress until it ends")
+    new = command("new", "A form of a type's parameters and resources, with cost and Submit.")
+    new.add_argument("type", metavar="TYPE", help="process type (see %%nagel types)")
+    new.add_argument("--project", type=_positive, help="project (default: your first)")
     logs = command("logs", "Log lines of a version (the latest by default).")
     logs.add_argument("ref", type=_reference, metavar="ID[/V]")
     logs.add_argument("--follow", action="store_true", help="keep printing until the run ends")
@@ -279,6 +282,11 @@ class NagelMagics(Magics):
             )
             handle.refresh()
         return handle
+
+    def _new(self, args: argparse.Namespace, _cell: str | None) -> Any:
+        from .forms import ProcessForm
+
+        return ProcessForm(self.client, args.type, args.project)
 
     def _latest(self, process: int, version: int | None) -> int:
         return version or self.client.version(process)["version"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 MAX_CELL = 60
@@ -36,12 +36,6 @@ class Table:
         self.rows = [[_text(value) for value in row] for row in rows]
         self.items = list(items)
         self.caption = caption
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[dict[str, str]]:
-        return (dict(zip(self.columns, row, strict=True)) for row in self.rows)
 
     def __repr__(self) -> str:
         shown = [[_clip(cell) for cell in row] for row in self.rows]

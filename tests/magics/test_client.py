@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
-from nagelfluh_magics import Client, NagelfluhError, discover
+from nagelfluh_magics import Client, NagelfluhError, ProcessHandle, discover
 
 from tests.magics.conftest import running_server, wait_until_ended
 
@@ -81,6 +82,18 @@ def test_versions_compare_restore_and_cancel(client):
     assert ended.value.status == 409
 
 
+def test_a_handle_cancels_its_running_version(client):
+    process = client.submit("sleep", {"seconds": 60})
+    handle = ProcessHandle.of(client, process["versions"][-1])
+    deadline = time.monotonic() + 30
+    while handle.refresh().state not in ("queued", "running"):
+        assert time.monotonic() < deadline, handle
+        time.sleep(0.05)
+    assert handle.cancel().done
+    assert (handle.state, handle.info["reason"]) == ("failed", "cancelled")
+    assert "state: failed (cancelled)" in repr(handle)
+
+
 def test_logs_page_by_since_and_limit(client):
     process = client.submit("sleep", {"seconds": 0.2})["id"]
     info = wait_until_ended(client, process)
@@ -92,7 +105,7 @@ def test_logs_page_by_since_and_limit(client):
     assert every[0]["line"] == "sleeping 0.2 s" and every[-1]["line"] == "done sleeping"
 
 
-def test_datasets_meta_bytes_ranges_views_and_uploads(client, outputs):
+def test_datasets_meta_bytes_ranges_views_and_uploads(client, outputs, tmp_path):
     signal = outputs["signal_mm"]
     listed = client.datasets(process=signal["process"], version=1)
     assert [d["id"] for d in listed] == [signal["id"]]
@@ -106,8 +119,9 @@ def test_datasets_meta_bytes_ranges_views_and_uploads(client, outputs):
     assert view["decimated"] and view["total"] == 2000
     assert len(view["x"]["values"]) <= 102 and view["y"][0]["units"] == "mm/s"
     project = signal["project"]
-    name = f"obs/{uuid.uuid4().hex[:8]}.csv"
-    upload = client.upload(project, name, b"t,v\n0,1\n1,2\n", "text/csv")
+    path = tmp_path / "observations.csv"
+    path.write_bytes(b"t,v\n0,1\n1,2\n")
+    upload = client.upload(project, f"obs/{uuid.uuid4().hex[:8]}.csv", path, "text/csv")
     assert upload["process"] is None and upload["mime_type"] == "text/csv"
     assert client.dataset_bytes(upload["id"]) == b"t,v\n0,1\n1,2\n"
     assert upload["id"] in {d["id"] for d in client.datasets(project=project)}

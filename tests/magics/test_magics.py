@@ -33,7 +33,7 @@ def printed_json(kernel, expression: str):
 
 def test_help_lists_every_command_and_each_command_explains_itself(kernel):
     overview = kernel.run("%nagel help").stdout
-    commands = "types ls datasets run logs cancel versions diff restore load plot map".split()
+    commands = "types ls datasets run new logs cancel versions diff restore load plot map".split()
     for command in commands:
         assert f"\n  {command} " in overview, overview
     run_help = kernel.run("%nagel run --help")
@@ -68,6 +68,8 @@ def test_tables_are_html_in_jupyter_and_plain_text_elsewhere(kernel, outputs):
     assert header == ["name", "title", "environment", "description"]
     listed = kernel.run("%nagel ls --limit 2").result["text/plain"].splitlines()
     assert listed[0].split()[:3] == ["id", "name", "type"] and len(listed) == 4
+    newest = printed_json(kernel, "_.items[0]['id']")
+    assert listed[2].split()[0] == str(newest)
     signal = outputs["signal_mm"]
     datasets = kernel.run(f"%nagel datasets --process {signal['process']}").result["text/plain"]
     assert "signal.nc" in datasets and "amplitude [mm/s]" in datasets
@@ -91,6 +93,10 @@ def test_run_returns_at_once_with_a_handle_to_assign(kernel, client):
     process, version = map(int, kernel.run("print(h.ref)").stdout.split("/"))
     assert version == 1 and client.process(process)["name"] == "quick"
     assert printed_json(kernel, "h.wait(show=False).state") == "completed"
+    loaded = printed_json(kernel, "h.load('signal.nc')['amplitude'].attrs['units']")
+    assert loaded == "mm/s"
+    missing = kernel.run("h.output('spectrum.nc')", fails=True).errors[0]
+    assert missing.evalue == f"\"{process}/1 has no output 'spectrum.nc' (outputs: signal.nc)\""
 
 
 def test_run_takes_json_parameters_too(kernel, client):
@@ -98,6 +104,13 @@ def test_run_takes_json_parameters_too(kernel, client):
     ref = printed_json(kernel, "_.ref")
     info = client.version(int(ref.split("/")[0]), 1)
     assert info["parameters"]["units"] == "nm" and info["parameters"]["duration"] == 1
+
+
+def test_new_shows_the_form_of_a_process_type(kernel):
+    assert WIDGET_VIEW in kernel.run("%nagel new sleep").result
+    assert printed_json(kernel, "[type(_).__name__, _.type_name]") == ["ProcessForm", "sleep"]
+    unknown = one_line_error(kernel.run("%nagel new no-such-type", fails=True))
+    assert "unknown process type 'no-such-type'" in unknown
 
 
 def test_logs_follow_prints_every_line_until_the_run_ends(kernel, client):
