@@ -100,13 +100,13 @@ class EventSession:
     async def _replay(self, topic: Topic, version_id: int, since: int) -> None:
         after = since
         while topic in self.subscriber.topics:
-            lines = await self.db.run(lambda s, a=after: read_logs(s, version_id, a, REPLAY_PAGE))
-            if not lines:
+            batch = await self.db.run(lambda s, a=after: read_logs(s, version_id, a, REPLAY_PAGE))
+            if not batch:
                 return
             await self.subscriber.send_now(
-                topic, {"type": "log", "process": topic[1], "version": topic[2], "lines": lines}
+                topic, {"type": "log", "process": topic[1], "version": topic[2], "lines": batch}
             )
-            after = lines[-1]["seq"]
+            after = batch.last
 
     def close(self) -> None:
         self.subscriber.close()

@@ -46,6 +46,28 @@ async def test_subscribe_since_replays_only_what_came_after(api, ws_connect):
     replay = await ws_recv(ws)
     assert replay["type"] == "log"
     assert replay["lines"] == stored[1:]
+    # the socket outlives the replay: it still answers the next subscription
+    ws.write_message(json.dumps({"subscribe": {"process": created["id"]}, "since": 0}))
+    assert (await ws_recv(ws))["type"] == "state"
+    assert (await ws_recv(ws))["lines"] == stored
+    ws.close()
+
+
+async def test_replay_longer_than_a_page_arrives_whole_and_in_order(api, ws_connect, monkeypatch):
+    from nagelfluh_lab.services import subscriptions
+
+    monkeypatch.setattr(subscriptions, "REPLAY_PAGE", 2)
+    created = await api.submit("sleep", {"seconds": 2})
+    await api.wait(created["id"])
+    stored = (await api.get(f"process/{created['id']}/versions/1/logs"))["items"]
+    assert len(stored) > 2  # several pages
+    ws = await ws_connect()
+    ws.write_message(json.dumps({"subscribe": {"process": created["id"]}}))
+    assert (await ws_recv(ws))["type"] == "state"
+    replayed = []
+    while len(replayed) < len(stored):
+        replayed += (await ws_recv(ws))["lines"]
+    assert replayed == stored
     ws.close()
 
 
