@@ -39,8 +39,8 @@ class NagelfluhApp(ExtensionApp):
 
     executor = Unicode(
         "local",
-        help="Where versions run: 'local' (subprocesses on this machine) or 'kubernetes'. "
-        "executor_class, if set, takes precedence.",
+        help="Where versions run: 'local' (subprocesses on this machine; the only one "
+        "built so far). executor_class, if set, takes precedence.",
     ).tag(config=True)
     executor_class = Type(
         default_value=None,
