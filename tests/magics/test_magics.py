@@ -324,3 +324,36 @@ def test_a_plain_script_waits_with_text_progress(server):
     assert "sleeping 1 s" in lines and "done sleeping" in lines
     assert lines[-2].endswith("[####################] 100% completed")
     assert lines[-1] == "ended completed"
+
+
+def test_a_submitted_form_follows_its_run_live_and_its_cancel_button_stops_it(kernel, client):
+    """The form's status widget updates from the events socket while the kernel stays free,
+    and its Cancel button cancels the run on the server."""
+    kernel.run(
+        "from nagelfluh_magics import Client\n"
+        "from nagelfluh_magics.forms import ProcessForm\n"
+        "form = ProcessForm(Client(), 'sleep')\n"
+        "form.form.value = {'seconds': 60}\n"
+        "created = form.submit()\n"
+        "status = form.statuses.children[0]"
+    )
+    process = int(kernel.run("created['id']").result["text/plain"])
+    deadline = time.monotonic() + 30
+    while client.version(process, 1)["state"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    waited = kernel.run(
+        "import time\n"
+        "end = time.monotonic() + 20\n"
+        "while status.state != 'running' and time.monotonic() < end:\n"
+        "    time.sleep(0.05)\n"
+        "status.state, status.cancel_button.disabled"
+    )
+    assert waited.result["text/plain"] == "('running', False)"
+    kernel.run("status.cancel_button.click()")
+    info = wait_until_ended(client, process)
+    assert (info["state"], info["reason"]) == ("failed", "cancelled")
+    ended = kernel.run(
+        "status.join(20)\nstatus.state, status.reason, status.cancel_button.disabled"
+    )
+    assert ended.result["text/plain"] == "('failed', 'cancelled', True)"
