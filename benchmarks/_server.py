@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from nagelfluh_runner import protocol
 from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+from nagelfluh_lab.executors.base import RunKey, RunSpec
+from nagelfluh_lab.executors.local import run_environment
 
 PYTHON = sys.executable
 JUPYTER = str(Path(PYTHON).with_name("jupyter"))
@@ -241,26 +243,20 @@ class Events:
 def contract_env(
     storage_url: str, run_dir: Path, process_type: str, parameters: dict, process_id: int
 ) -> dict[str, str]:
-    """The environment ``LocalExecutor._environment`` gives version 1 of a process
-    in project 1, so a bare run starts the way a run under the server does."""
-    return {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "HOME": str(run_dir),
-        "TMPDIR": str(run_dir),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        protocol.ENV_STORAGE_BASE: storage_url,
-        protocol.ENV_PROCESS_TYPE: process_type,
-        protocol.ENV_PROCESS_ID: str(process_id),
-        protocol.ENV_VERSION: "1",
-        protocol.ENV_PROJECT_ID: "1",
-        protocol.ENV_PARAMETERS_JSON: json.dumps(parameters),
-        protocol.ENV_INPUT_DATASETS_JSON: "{}",
-    }
+    """The environment the local executor gives version 1 of a process in project 1
+    (one core), so a bare run starts the way a run under the server does."""
+    spec = RunSpec(
+        key=RunKey(process_id, 1),
+        project_id=1,
+        process_type=process_type,
+        parameters=parameters,
+        input_datasets={},
+        cpu=1,
+        memory=2**30,
+        deadline_seconds=3600,
+        storage_base=storage_url,
+    )
+    return run_environment(spec, run_dir)
 
 
 RUNNER = [PYTHON, "-m", "nagelfluh_runner", "run"]
