@@ -291,6 +291,7 @@ class _FullReader:
 
 
 _S3_MISSING = {"NoSuchKey", "404", "NotFound"}
+_S3_FORBIDDEN = {"AccessDenied", "403", "Forbidden"}
 
 
 class S3Storage(Storage):
@@ -317,10 +318,13 @@ class S3Storage(Storage):
         self.url = f"s3://{bucket}/{self.base}".rstrip("/")
         self.endpoint = endpoint or None
         env = os.environ
+        # Keys given here come with their own token or none: an ambient AWS_SESSION_TOKEN
+        # (a run's, the server's) belongs to other keys and would make every request fail.
+        keys = {} if access_key_id else env
         self.credentials = {
-            "AWS_ACCESS_KEY_ID": access_key_id or env.get("AWS_ACCESS_KEY_ID"),
-            "AWS_SECRET_ACCESS_KEY": secret_access_key or env.get("AWS_SECRET_ACCESS_KEY"),
-            "AWS_SESSION_TOKEN": session_token or env.get("AWS_SESSION_TOKEN"),
+            "AWS_ACCESS_KEY_ID": access_key_id or keys.get("AWS_ACCESS_KEY_ID"),
+            "AWS_SECRET_ACCESS_KEY": secret_access_key or keys.get("AWS_SECRET_ACCESS_KEY"),
+            "AWS_SESSION_TOKEN": session_token or keys.get("AWS_SESSION_TOKEN"),
             "AWS_DEFAULT_REGION": region or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         }
         self.multipart_chunksize = multipart_chunksize
@@ -348,9 +352,26 @@ class S3Storage(Storage):
     def _key(self, key: str) -> str:
         return self.base + safe_key(key)
 
-    def _missing(self, error: Exception) -> bool:
+    def _missing(self, error: Exception, key: str) -> bool:
+        """Whether ``error`` means ``key`` does not exist.
+
+        S3 answers a missing key with 403, not 404, to whoever may not list the
+        bucket unconditionally, as a run whose session policy lists only under
+        an ``s3:prefix`` condition: then a listing tells.
+        """
         code = getattr(error, "response", {}).get("Error", {}).get("Code")
-        return code in _S3_MISSING
+        return code in _S3_MISSING or (code in _S3_FORBIDDEN and self._listed_absent(key))
+
+    def _listed_absent(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        full = self._key(key)
+        try:
+            # A key sorts before every longer key it prefixes, so one entry answers.
+            page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=full, MaxKeys=1)
+        except ClientError:
+            return False
+        return all(item["Key"] != full for item in page.get("Contents", ()))
 
     def open_read(self, key: str, start: int = 0, end: int | None = None) -> BinaryIO:
         _check_range(start, end)
@@ -367,7 +388,7 @@ class S3Storage(Storage):
         try:
             return self.client.get_object(**request)["Body"]
         except ClientError as error:
-            if self._missing(error):
+            if self._missing(error, key):
                 raise FileNotFoundError(key) from error
             if error.response.get("Error", {}).get("Code") == "InvalidRange":
                 import io
@@ -392,7 +413,7 @@ class S3Storage(Storage):
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as error:
-            if self._missing(error):
+            if self._missing(error, key):
                 raise FileNotFoundError(key) from error
             raise
         return int(head["ContentLength"])
