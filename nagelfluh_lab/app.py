@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import getpass
 import pathlib
+import sys
 import time
 from datetime import datetime, timezone
 
@@ -15,10 +16,12 @@ from jupyter_server.extension.application import ExtensionApp
 from nagelfluh_runner.registry import describe_all
 from nagelfluh_runner.storage import Storage, open_storage
 from traitlets import Bool, Dict, Float, Instance, Integer, Type, Unicode, default
+from traitlets.utils.importstring import import_item
 
 from .db.session import Database
 from .executors.base import Executor
 from .executors.local import LocalExecutor
+from .kubernetes.cluster import NAMESPACE, QUEUE_NAME
 from .resources import Resources, parse_cpu, parse_memory
 from .services import catalog
 from .services.billing import Billing
@@ -30,7 +33,18 @@ EVENT_SCHEMA_ID = "https://nagelfluh.dev/events/nagelfluh-lab/state/v1"
 EVENT_SCHEMA = pathlib.Path(__file__).with_name("event_schemas") / "state.yaml"
 # Jupyter's own token/password providers; JupyterHub's and custom ones live elsewhere.
 JUPYTER_IDENTITY_MODULE = IdentityProvider.__module__
-EXECUTORS = {"local": "nagelfluh_lab.executors.local.LocalExecutor"}
+EXECUTORS = {
+    "local": "nagelfluh_lab.executors.local.LocalExecutor",
+    "kubernetes": "nagelfluh_lab.executors.kubernetes.KubernetesExecutor",
+}
+
+
+def _is_kubernetes(cls: type) -> bool:
+    """Whether ``cls`` is the Kubernetes executor (or derives from it), without
+    importing the kubernetes client (over a second) for servers that run locally:
+    a subclass exists only once its base's module is imported."""
+    module = sys.modules.get(EXECUTORS["kubernetes"].rpartition(".")[0])
+    return module is not None and issubclass(cls, module.KubernetesExecutor)
 
 
 class NagelfluhApp(ExtensionApp):
@@ -39,8 +53,8 @@ class NagelfluhApp(ExtensionApp):
 
     executor = Unicode(
         "local",
-        help="Where versions run: 'local' (subprocesses on this machine; the only one "
-        "built so far). executor_class, if set, takes precedence.",
+        help="Where versions run: 'local' (subprocesses on this machine) or 'kubernetes' "
+        "(Jobs queued by Kueue). executor_class, if set, takes precedence.",
     ).tag(config=True)
     executor_class = Type(
         default_value=None,
@@ -62,6 +76,17 @@ class NagelfluhApp(ExtensionApp):
     ).tag(config=True)
     local_quota_memory = Unicode(
         "", help="Memory the local executor may use at once, e.g. '8Gi'; empty means all."
+    ).tag(config=True)
+    namespace = Unicode(NAMESPACE, help="Namespace of the Kubernetes executor's Jobs.").tag(
+        config=True
+    )
+    queue_name = Unicode(
+        QUEUE_NAME, help="Kueue LocalQueue the Kubernetes executor queues Jobs in."
+    ).tag(config=True)
+    kubeconfig = Unicode(
+        "",
+        help="kubeconfig file of the Kubernetes executor. Empty: the pod's service account "
+        "when the server runs in the cluster, else the default kubeconfig.",
     ).tag(config=True)
     default_cpu = Unicode("1", help="CPU a version requests when it names none.").tag(config=True)
     default_memory = Unicode("1Gi", help="Memory a version requests when it names none.").tag(
@@ -166,14 +191,25 @@ class NagelfluhApp(ExtensionApp):
                     f"NagelfluhApp.executor must be one of {sorted(EXECUTORS)}, "
                     f"not {self.executor!r}"
                 )
-            cls = LocalExecutor
+            cls = import_item(EXECUTORS[self.executor])
         options: dict = {}
         if issubclass(cls, LocalExecutor):
             if self.local_quota_cpu:
                 options["quota_cpu"] = self.local_quota_cpu
             if self.local_quota_memory:
                 options["quota_memory"] = parse_memory(self.local_quota_memory)
+        kubernetes = _is_kubernetes(cls)
+        if kubernetes:
+            options.update(
+                namespace=self.namespace, queue_name=self.queue_name, kubeconfig=self.kubeconfig
+            )
         executor = cls(parent=self, **options)
+        if kubernetes and self.storage_url.startswith("file:") and not executor.allow_local_storage:
+            raise ValueError(
+                f"The Kubernetes executor cannot use file storage ({self.storage_url}): "
+                "its pods run on the cluster's nodes, which cannot reach this server's "
+                "files. Set NagelfluhApp.storage_url to s3://bucket/prefix."
+            )
         return executor
 
     def _billing(self) -> Billing:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
 # Log streams. "system" marks lines the server writes itself (cancel, deadline, ...).
@@ -42,6 +43,15 @@ class RunSpec:
     storage_base: str
     image: str | None = None
     storage_env: dict[str, str] = field(default_factory=dict)
+
+
+class LogTail(NamedTuple):
+    """Where a run's stored log ends: the time of its last line, and how many stored
+    lines have exactly that time. An executor that re-reads a log after a restart
+    (a pod's, whose lines carry the kubelet's timestamps) skips what this covers."""
+
+    time: float
+    count: int
 
 
 class LogLine(NamedTuple):
@@ -82,6 +92,14 @@ class Executor(LoggingConfigurable):
 
     events: ExecutorEvents
 
+    # Both executors deliver the lines they read through a ``lines.LogBatcher``.
+    log_batch_lines = Int(5000, help="Deliver log lines in batches of at most this many.").tag(
+        config=True
+    )
+    log_batch_interval = Float(
+        0.02, help="Deliver a partial batch this many seconds after its first line."
+    ).tag(config=True)
+
     def bind(self, events: ExecutorEvents) -> None:
         self.events = events
 
@@ -106,10 +124,11 @@ class Executor(LoggingConfigurable):
         """
         raise NotImplementedError
 
-    async def recover(self, key: RunKey, spec: RunSpec) -> bool:
+    async def recover(self, key: RunKey, spec: RunSpec, stored: LogTail | None = None) -> bool:
         """Re-attach to a run that was running when the server stopped.
 
         True if it is still being tracked (it will report through events);
-        False if it died with the old server.
+        False if it died with the old server. ``stored`` is where its stored log
+        ends (None: no line yet), so that lines already stored are not reported again.
         """
         raise NotImplementedError

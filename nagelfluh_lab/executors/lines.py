@@ -130,14 +130,17 @@ class LogBatcher:
         self._closing = asyncio.get_running_loop().create_future()
         self._timer = asyncio.create_task(self._flush_quiet_periods())
 
-    async def add(self, stream: str, lines: list[str]) -> None:
+    async def add(self, stream: str, lines: list[str], at: float | None = None) -> None:
+        """Take ``lines`` of ``stream``, written at time ``at`` if the source says
+        when (a kubelet's timestamps), else now."""
         if not lines:
             return
         # One substring search over the joined lines is ~6x cheaper than a
         # startswith per line; a hit only means "look closer".
         if stream == STDOUT and PROGRESS_PREFIX in "\n".join(lines):
             lines = self._take_progress(lines)
-        self._pending += map(_log_line, zip(repeat(time.time()), repeat(stream), lines))
+        stamp = time.time() if at is None else at
+        self._pending += map(_log_line, zip(repeat(stamp), repeat(stream), lines))
         if len(self._pending) >= self._max:
             await self.flush()
         else:

@@ -28,7 +28,7 @@ from nagelfluh_runner import protocol
 from traitlets import Float, Int, List, Unicode, default
 
 from . import limits
-from .base import STDERR, STDOUT, Executor, RunKey, RunOutcome, RunSpec
+from .base import STDERR, STDOUT, Executor, LogTail, RunKey, RunOutcome, RunSpec
 from .lines import LogBatcher, pump
 from .quota import MIB, QuotaQueue, format_memory
 
@@ -66,12 +66,6 @@ class LocalExecutor(Executor):
     ).tag(config=True)
     kill_grace_seconds = Float(
         5.0, help="Between SIGTERM and SIGKILL when a run is cancelled or overruns."
-    ).tag(config=True)
-    log_batch_lines = Int(5000, help="Deliver log lines in batches of at most this many.").tag(
-        config=True
-    )
-    log_batch_interval = Float(
-        0.02, help="Deliver a partial batch this many seconds after its first line."
     ).tag(config=True)
     cpu_time_slack_seconds = Float(
         5.0,
@@ -144,7 +138,7 @@ class LocalExecutor(Executor):
         self._stop(run, "cancelled")
         return True
 
-    async def recover(self, key: RunKey, spec: RunSpec) -> bool:
+    async def recover(self, key: RunKey, spec: RunSpec, stored: LogTail | None = None) -> bool:
         """A subprocess cannot be re-attached after a restart: kill what is left of
         it, so no orphan keeps computing, and report it gone."""
         if key in self._runs:

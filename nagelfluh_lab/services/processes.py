@@ -40,6 +40,7 @@ from ..executors.base import (
     SYSTEM,
     Executor,
     LogLine,
+    LogTail,
     RunKey,
     RunOutcome,
     RunSpec,
@@ -396,7 +397,7 @@ class ProcessService:
     async def resume(self) -> None:
         """After a restart: re-queue what waited, re-attach or fail what was running."""
 
-        def load(session: Session) -> list[tuple[str, RunSpec, int]]:
+        def load(session: Session) -> list[tuple[str, RunSpec, int, LogTail | None]]:
             versions = session.scalars(
                 select(ProcessVersion)
                 .where(ProcessVersion.state.in_(ACTIVE))
@@ -410,12 +411,15 @@ class ProcessService:
                 )
                 inputs = [session.get(Dataset, i.dataset_id) for i in version.inputs]
                 env = record.environment if record else Environment(name="missing", image=None)
-                out.append((version.state, self._spec(process, version, env, inputs), version.id))
+                tail = stored_tail(session, version.id) if version.state == "running" else None
+                out.append(
+                    (version.state, self._spec(process, version, env, inputs), version.id, tail)
+                )
             return out
 
-        for state, spec, version_id in await self.db.run(load):
+        for state, spec, version_id, tail in await self.db.run(load):
             self._track(spec, version_id)
-            if state == "running" and not await self.executor.recover(spec.key, spec):
+            if state == "running" and not await self.executor.recover(spec.key, spec, tail):
                 await self.run_finished(
                     spec.key,
                     RunOutcome(
@@ -430,7 +434,13 @@ class ProcessService:
     # -------------------------------------------------------- executor events
 
     async def run_queued(self, key: RunKey, message: str | None) -> None:
-        await self._transition(key, "queued", None, message, from_states=("pending", "queued"))
+        """Queued, or queued again: a preempted Kubernetes run waits for its queue anew.
+
+        Its start is forgotten then. Billing stays one HOLD per version, settled once
+        at the end for the time since the last start: an attempt the cluster
+        preempted is not charged, and nothing is charged twice.
+        """
+        await self._transition(key, "queued", None, message, from_states=ACTIVE, started=None)
 
     async def run_started(self, key: RunKey) -> None:
         await self._transition(
@@ -583,7 +593,7 @@ class ProcessService:
         reason: str | None,
         message: str | None,
         from_states: tuple[str, ...],
-        started: float | None = None,
+        started: float | None,
     ) -> None:
         run = self._runs.get(key)
         if run is None:
@@ -591,9 +601,12 @@ class ProcessService:
         await run.drain()
 
         def save(session: Session) -> bool:
-            values: dict[str, Any] = {"state": state, "reason": reason, "message": message}
-            if started is not None:
-                values["started"] = started
+            values: dict[str, Any] = {
+                "state": state,
+                "reason": reason,
+                "message": message,
+                "started": started,
+            }
             result = session.execute(
                 update(ProcessVersion)
                 .where(ProcessVersion.id == run.version_id, ProcessVersion.state.in_(from_states))
@@ -655,6 +668,25 @@ def append_logs(session: Session, version_id: int, lines: list[LogLine]) -> int:
         seq += len(texts)
     session.execute(insert(ProcessLog), rows)
     return first
+
+
+def stored_tail(session: Session, version_id: int) -> LogTail | None:
+    """Where the version's stored log ends (its last line's time, and how many
+    stored lines have that time), or None if it has none."""
+    last = session.scalar(
+        select(ProcessLog.time)
+        .where(ProcessLog.version_id == version_id)
+        .order_by(ProcessLog.seq.desc())
+        .limit(1)
+    )
+    if last is None:
+        return None
+    count = session.scalar(
+        select(func.sum(ProcessLog.count)).where(
+            ProcessLog.version_id == version_id, ProcessLog.time == last
+        )
+    )
+    return LogTail(last, int(count))
 
 
 def read_logs(session: Session, version_id: int, after: int, limit: int) -> LogBatch:

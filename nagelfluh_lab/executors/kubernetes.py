@@ -1,0 +1,600 @@
+"""The Kubernetes executor: a suspended ``batch/v1`` Job per version, queued by Kueue
+(DESIGN §3).
+
+The official client is synchronous, so everything that blocks runs in threads:
+three watches keep local copies of the runs' Jobs, Pods and Kueue Workloads
+(``k8s_watch``), and a follower per pod streams its log (``k8s_logs``). Each run
+has one asyncio task that turns what the copies show into events; it and the
+run's log batcher take turns under one lock, so a run's callbacks are awaited
+one at a time, in order, its log lines before its end.
+
+The database is the source of truth: once a run has been reported finished the
+executor forgets it, and whatever later happens to its Job (the TTL deleting it)
+goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from kubernetes import config
+from kubernetes.client import ApiClient, BatchV1Api, Configuration, CoreV1Api
+from kubernetes.client.exceptions import ApiException
+from traitlets import Bool, Float, Int, List, Unicode
+
+from ..kubernetes.cluster import APP_LABEL, KUEUE_API, NAMESPACE, QUEUE_NAME, RUNNER_ACCOUNT
+from ..kubernetes.manifests import (
+    APP,
+    COMMAND,
+    job_manifest,
+    job_name,
+    owner_reference,
+    run_labels,
+    secret_manifest,
+    storage_credentials,
+    storage_secret_name,
+)
+from ..resources import format_memory
+from ..services.catalog import BOOTSTRAP_IMAGE
+from .base import Executor, LogTail, RunKey, RunOutcome, RunSpec
+from .k8s_logs import PodLog
+from .k8s_watch import Informer, api_message, own_name, owner_job
+from .lines import LogBatcher
+from .local import exit_outcome
+
+CANCELLED = RunOutcome("failed", "cancelled", "Process cancelled by user")
+# Waiting reasons of a container whose image cannot be had.
+IMAGE_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
+# Connections to the API server: three watches, a log per running pod, and calls.
+CONNECTION_POOL_SIZE = 64
+
+
+class KubernetesExecutor(Executor):
+    """Runs versions as Kubernetes Jobs, admitted by Kueue."""
+
+    namespace = Unicode(NAMESPACE, help="Namespace of the runs' Jobs.").tag(config=True)
+    queue_name = Unicode(QUEUE_NAME, help="Kueue LocalQueue the Jobs are queued in.").tag(
+        config=True
+    )
+    kubeconfig = Unicode(
+        "",
+        help="Path of a kubeconfig file. Empty: the pod's service account when the server "
+        "runs in the cluster, else the default kubeconfig ($KUBECONFIG, ~/.kube/config).",
+    ).tag(config=True)
+    image = Unicode(
+        BOOTSTRAP_IMAGE, help="Image of the versions whose environment names none."
+    ).tag(config=True)
+    service_account = Unicode(
+        RUNNER_ACCOUNT, help="Service account the runs' pods run as (empty: the default)."
+    ).tag(config=True)
+    command = List(
+        Unicode(),
+        default_value=COMMAND,
+        help="The container's command; the contract's variables tell it what to run.",
+    ).tag(config=True)
+    allow_local_storage = Bool(
+        False,
+        help="Accept file:// storage, which pods on a real cluster cannot reach: only "
+        "for a simulated cluster whose pods run on this machine (the test suite's).",
+    ).tag(config=True)
+    log_read_timeout = Float(
+        300.0,
+        help="Seconds a followed log may stay silent before the stream is reopened "
+        "(a dead connection looks like a quiet process).",
+    ).tag(config=True)
+    log_drain_seconds = Float(
+        10.0, help="How long the last pod's log may take to arrive once its Job has ended."
+    ).tag(config=True)
+    watch_backoff_seconds = Float(
+        0.5, help="First wait before reconnecting a dropped watch or log; doubles per failure."
+    ).tag(config=True)
+    watch_backoff_max_seconds = Float(30.0, help="Longest wait between reconnections.").tag(
+        config=True
+    )
+    watch_timeout_seconds = Int(
+        300, help="Server-side timeout of each watch request (it is then renewed)."
+    ).tag(config=True)
+    image_pull_grace_seconds = Float(
+        120.0,
+        help="How long a pod may fail to pull its image (registries have bad moments) "
+        "before the run fails with reason 'image'.",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._runs: dict[RunKey, _Run] = {}
+        self._by_job: dict[str, _Run] = {}
+        self._api: ApiClient | None = None
+        self._informers: list[Informer] = []
+
+    # ---------------------------------------------------------------- interface
+
+    def capacity(self) -> None:
+        """Unbounded here: Kueue decides. A request beyond the ClusterQueue's quota
+        waits with Kueue's message saying so (the server may not read ClusterQueues)."""
+        return None
+
+    async def start(self) -> None:
+        self._api = await asyncio.to_thread(self._connect)
+        self._batch = BatchV1Api(self._api)
+        self._core = CoreV1Api(self._api)
+        selector = f"{APP_LABEL}={APP}"
+        prefix = f"/namespaces/{self.namespace}"
+        # Kueue copies no Job label to a Workload by default: they are matched by owner.
+        watched = (
+            (f"/apis/batch/v1{prefix}/jobs", selector, own_name),
+            (f"/api/v1{prefix}/pods", selector, owner_job),
+            (f"/apis/{KUEUE_API}{prefix}/workloads", None, owner_job),
+        )
+        self._jobs, self._pods, self._workloads = self._informers = [
+            Informer(
+                self._api,
+                path,
+                labels,
+                key,
+                self._changed,
+                backoff=self.watch_backoff_seconds,
+                backoff_max=self.watch_backoff_max_seconds,
+                timeout=self.watch_timeout_seconds,
+            )
+            for path, labels, key in watched
+        ]
+        for informer in self._informers:
+            informer.start()
+
+    async def stop(self) -> None:
+        """Stop watching and following, without reporting: the runs go on in the
+        cluster, and the next server finds them again through ``recover``."""
+        for informer in self._informers:
+            informer.stop()
+        runs = list(self._runs.values())
+        for run in runs:
+            run.stop_logs()
+            run.task.cancel()
+        await asyncio.gather(*(run.task for run in runs), return_exceptions=True)
+        await asyncio.gather(*(informer.join() for informer in self._informers))
+        if self._api is not None:
+            self._api.close()
+
+    async def submit(self, spec: RunSpec) -> None:
+        """Track the run at once; its task creates the Job and reports queued."""
+        if spec.key in self._runs:
+            raise ValueError(f"{spec.key} is already submitted")
+        self._track(spec, reported="pending", tail=None, seen=False, create=True)
+
+    async def cancel(self, key: RunKey) -> bool:
+        run = self._runs.get(key)
+        if run is None:
+            return False
+        run.cancelling = True
+        run.changed.set()
+        return True
+
+    async def recover(self, key: RunKey, spec: RunSpec, stored: LogTail | None = None) -> bool:
+        """Follow a run again if its Job still exists, reporting only the log lines
+        after ``stored``. If the API server cannot tell, the run is followed anyway:
+        once the watches list the Job's absence, it ends as lost."""
+        if key in self._runs:
+            return True
+        try:
+            await asyncio.to_thread(self._batch.read_namespaced_job, job_name(key), self.namespace)
+        except Exception as error:
+            if _not_found(error):
+                return False
+            self.log.warning("cannot look up the Job of %s: %s", key, api_message(error))
+        self._track(spec, reported="running", tail=stored, seen=True, create=False)
+        return True
+
+    # ---------------------------------------------------------------- tracking
+
+    def _connect(self) -> ApiClient:
+        configuration = Configuration()
+        if self.kubeconfig:
+            config.load_kube_config(self.kubeconfig, client_configuration=configuration)
+        elif "KUBERNETES_SERVICE_HOST" in os.environ:
+            config.load_incluster_config(client_configuration=configuration)
+        else:
+            config.load_kube_config(client_configuration=configuration)
+        configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
+        return ApiClient(configuration)
+
+    def _track(
+        self, spec: RunSpec, *, reported: str, tail: LogTail | None, seen: bool, create: bool
+    ) -> None:
+        run = _Run(dataclasses.replace(spec, image=spec.image or self.image), job_name(spec.key))
+        run.reported, run.tail, run.seen = reported, tail, seen
+        run.batcher = LogBatcher(
+            partial(self._call, run, self.events.run_logs),
+            partial(self._call, run, self.events.run_progress),
+            self.log_batch_lines,
+            self.log_batch_interval,
+        )
+        self._runs[spec.key] = self._by_job[run.name] = run
+        run.task = asyncio.create_task(self._drive(run, create), name=f"nagelfluh {spec.key}")
+
+    def _changed(self, job: str) -> None:
+        run = self._by_job.get(job)
+        if run is not None:
+            run.changed.set()
+
+    async def _call(self, run: _Run, callback: Callable[..., Awaitable[None]], *args: Any) -> None:
+        async with run.lock:
+            await callback(run.spec.key, *args)
+
+    async def _report(self, run: _Run, state: str, message: str | None = None) -> None:
+        """Report ``state`` after the log lines read so far."""
+        await run.batcher.flush()
+        if state == "running":
+            await self._call(run, self.events.run_started)
+        else:
+            await self._call(run, self.events.run_queued, message)
+        run.reported, run.message = state, message
+
+    # ---------------------------------------------------------------- a run's life
+
+    async def _drive(self, run: _Run, create: bool) -> None:
+        """The life of one run; the only place its state events come from."""
+        key = run.spec.key
+        try:
+            try:
+                outcome = await self._supervise(run, create)
+            except Exception as error:
+                self.log.exception("Executor error in %s", key)
+                outcome = RunOutcome("failed", "error", f"Executor error: {error}")
+                await self._delete_job_quietly(run)
+            await self._end_logs(run, drain=outcome is not CANCELLED)
+            await run.batcher.close()
+            await self._call(run, self.events.run_finished, outcome)
+        except Exception:
+            self.log.exception("could not report the end of %s", key)
+        finally:
+            run.stop_logs()
+            await run.batcher.abort()
+            del self._runs[key], self._by_job[run.name]
+
+    async def _supervise(self, run: _Run, create: bool) -> RunOutcome:
+        """Create the run's objects if asked, then follow them to the run's end."""
+        if create:
+            failure = await self._create(run)
+            if failure is not None:
+                return failure
+            await self._report(run, "queued")
+        while True:
+            run.changed.clear()
+            if run.cancelling:
+                await self._delete_job(run)
+                return CANCELLED
+            jobs = self._jobs.of(run.name)
+            job = jobs[-1] if jobs else None
+            if job is not None:
+                run.seen = True
+                if _ended(job) is not None:
+                    return await self._settle(run, job)
+            elif run.seen and not await self._job_exists(run):
+                return RunOutcome(
+                    "failed", "error", f"The Job {run.name} was deleted before the run ended"
+                )
+            pods = self._pods.of(run.name)
+            pull_left, pull_failure = self._pull_state(run, pods)
+            if pull_failure is not None:
+                await self._delete_job(run)
+                return pull_failure
+            workloads = self._workloads.of(run.name)
+            await self._follow_state(run, job, pods, workloads[-1] if workloads else None)
+            if run.reported == "running":
+                self._follow_logs(run, pods)
+            try:
+                await asyncio.wait_for(run.changed.wait(), pull_left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _create(self, run: _Run) -> RunOutcome | None:
+        """Create the Job, suspended, then the Secret it owns (see ``manifests``);
+        the outcome if that fails. A Job of this run left by a previous server
+        (after a restart, queued runs are submitted again) is taken over."""
+        spec = run.spec
+        manifest = job_manifest(
+            spec,
+            secret_name=storage_secret_name(spec.key),
+            namespace=self.namespace,
+            queue_name=self.queue_name,
+            service_account=self.service_account or None,
+        )
+        manifest["spec"]["template"]["spec"]["containers"][0]["command"] = list(self.command)
+        try:
+            try:
+                created = await asyncio.to_thread(
+                    self._batch.create_namespaced_job, self.namespace, manifest
+                )
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+                created = await asyncio.to_thread(
+                    self._batch.read_namespaced_job, run.name, self.namespace
+                )
+        except Exception as error:
+            return RunOutcome("failed", "error", f"Could not create the Job: {api_message(error)}")
+        job = self._api.sanitize_for_serialization(created)
+        labels = job["metadata"].get("labels", {})
+        if run_labels(spec.key, spec.project_id).items() - labels.items():
+            return RunOutcome(
+                "failed", "error", f"A Job named {run.name} exists already, for another run"
+            )
+        credentials = storage_credentials(spec)
+        if not credentials:
+            return None
+        secret = secret_manifest(
+            spec,
+            name=storage_secret_name(spec.key),
+            owner=owner_reference(job),
+            namespace=self.namespace,
+        )
+        try:
+            await asyncio.to_thread(self._core.create_namespaced_secret, self.namespace, secret)
+        except Exception as error:
+            if isinstance(error, ApiException) and error.status == 409:
+                return None  # made with the Job taken over
+            await self._delete_job_quietly(run)
+            return RunOutcome(
+                "failed", "error", f"Could not create the Job's Secret: {api_message(error)}"
+            )
+        return None
+
+    async def _follow_state(
+        self, run: _Run, job: dict | None, pods: list[dict], workload: dict | None
+    ) -> None:
+        """Report running once a pod runs, and queued (with Kueue's message whenever
+        it changes) before that, or again when Kueue preempts the run."""
+        # Each kind has its own watch, so one copy may lag behind another: a pod may
+        # be seen running before its Job is seen at all, or unsuspended.
+        preempted = _eviction(workload)
+        suspended = job is None or job["spec"].get("suspend")
+        if preempted is None and job is not None and suspended and run.reported == "running":
+            preempted = "The Job was suspended: waiting for the queue again"
+        live = [pod for pod in pods if "deletionTimestamp" not in pod["metadata"]]
+        if preempted is None and not suspended and any(map(_started, live)):
+            if run.reported != "running":
+                await self._report(run, "running")
+        elif preempted is not None or run.reported != "running":
+            message = preempted or _quota_message(workload)
+            if run.reported != "queued" or message != run.message:
+                await self._report(run, "queued", message)
+
+    def _pull_state(self, run: _Run, pods: list[dict]) -> tuple[float | None, RunOutcome | None]:
+        """Seconds left before a failing image pull fails the run (None: no such
+        failure), or the failure once that grace is over."""
+        waiting = next(
+            (
+                state
+                for pod in pods
+                if "deletionTimestamp" not in pod["metadata"]
+                and (state := _container(pod).get("state", {}).get("waiting", {})).get("reason")
+                in IMAGE_REASONS
+            ),
+            None,
+        )
+        if waiting is None:
+            run.pull_since = run.pull_message = None
+            return None, None
+        now = time.monotonic()
+        if run.pull_since is None:
+            run.pull_since = now
+        # ImagePullBackOff only says "Back-off pulling image"; ErrImagePull says why.
+        if run.pull_message is None or waiting["reason"] != "ImagePullBackOff":
+            run.pull_message = f"{waiting['reason']}: {waiting.get('message', '')}"
+        left = run.pull_since + self.image_pull_grace_seconds - now
+        if left > 0:
+            return left, None
+        return None, RunOutcome(
+            "failed", "image", f"The image {run.spec.image} cannot be pulled: {run.pull_message}"
+        )
+
+    async def _settle(self, run: _Run, job: dict) -> RunOutcome:
+        """The outcome of an ended Job, from its conditions and its pods as they are
+        now (the pod watch may lag behind the Job watch); reports running first if
+        a pod ran unseen, and follows its log."""
+        pods = await self._current_pods(run)
+        if any(map(_started, pods)) and run.reported != "running":
+            await self._report(run, "running")
+        self._follow_logs(run, pods)
+        if _ended(job) == "Complete":
+            return RunOutcome("completed", exit_code=0)
+        return _failure(job, pods, run.spec)
+
+    async def _current_pods(self, run: _Run) -> list[dict]:
+        try:
+            listed = await asyncio.to_thread(
+                self._core.list_namespaced_pod,
+                self.namespace,
+                label_selector=f"job-name={run.name}",
+            )
+        except Exception as error:
+            self.log.warning("cannot list the pods of %s: %s", run.name, api_message(error))
+            return self._pods.of(run.name)
+        pods = self._api.sanitize_for_serialization(listed.items)
+        return sorted(pods, key=lambda pod: pod["metadata"].get("creationTimestamp", ""))
+
+    async def _job_exists(self, run: _Run) -> bool:
+        """Whether the Job is there after all (the watch may just lag behind)."""
+        try:
+            await asyncio.to_thread(self._batch.read_namespaced_job, run.name, self.namespace)
+        except Exception as error:
+            if _not_found(error):
+                return False
+            raise
+        return True
+
+    async def _delete_job(self, run: _Run) -> None:
+        """Delete the Job with its pods (Background: batch/v1 would orphan them) and,
+        through its ownerReference, its Secret. Gone already is as good."""
+        try:
+            await asyncio.to_thread(
+                self._batch.delete_namespaced_job,
+                run.name,
+                self.namespace,
+                propagation_policy="Background",
+            )
+        except Exception as error:
+            if not _not_found(error):
+                raise
+
+    async def _delete_job_quietly(self, run: _Run) -> None:
+        """Delete the Job of a run that failed here, so it does not run unwatched."""
+        try:
+            await self._delete_job(run)
+        except Exception as error:
+            self.log.warning("cannot delete the Job %s: %s", run.name, api_message(error))
+
+    # ---------------------------------------------------------------- logs
+
+    def _follow_logs(self, run: _Run, pods: list[dict]) -> None:
+        """Follow each pod that left Pending, one after the other: a pod that replaces
+        a preempted one starts after it ended, so its lines come after."""
+        for pod in pods:
+            uid = pod["metadata"]["uid"]
+            if uid in run.followed or pod.get("status", {}).get("phase", "Pending") == "Pending":
+                continue
+            run.followed.add(uid)
+            follower = PodLog(
+                self._api,
+                self.namespace,
+                pod["metadata"]["name"],
+                run.batcher,
+                backoff=self.watch_backoff_seconds,
+                backoff_max=self.watch_backoff_max_seconds,
+                read_timeout=self.log_read_timeout,
+            )
+            previous = run.log_tasks[-1] if run.log_tasks else None
+            run.followers.append(follower)
+            run.log_tasks.append(asyncio.create_task(self._follow_pod(run, follower, previous)))
+
+    @staticmethod
+    async def _follow_pod(run: _Run, follower: PodLog, previous: asyncio.Task | None) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        run.tail = await follower.run(run.tail)
+
+    async def _end_logs(self, run: _Run, drain: bool) -> None:
+        """Let the followers read their pods to the end (within ``log_drain_seconds``)
+        if ``drain``, then stop them."""
+        if drain and run.log_tasks:
+            await asyncio.wait(run.log_tasks, timeout=self.log_drain_seconds)
+        run.stop_logs()
+        await asyncio.gather(*run.log_tasks, return_exceptions=True)
+
+
+@dataclass(eq=False)
+class _Run:
+    """What the executor tracks of one run."""
+
+    spec: RunSpec
+    name: str  # of its Job
+    reported: str = "pending"  # the state last reported: pending, queued or running
+    message: str | None = None  # the queued message last reported
+    tail: LogTail | None = None  # where the log lines reported so far end
+    seen: bool = False  # its Job was seen to exist (so its absence means it is gone)
+    cancelling: bool = False
+    pull_since: float | None = None  # monotonic time an image pull started failing
+    pull_message: str | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one callback at a time
+    followed: set[str] = field(default_factory=set)  # uids of the pods followed
+    followers: list[PodLog] = field(default_factory=list)
+    log_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    batcher: LogBatcher = field(init=False)
+    task: asyncio.Task[None] = field(init=False)
+
+    def stop_logs(self) -> None:
+        for follower in self.followers:
+            follower.stop()
+        for task in self.log_tasks:
+            task.cancel()
+
+
+# ------------------------------------------------------------------ reading objects
+
+
+def _condition(obj: dict | None, kind: str) -> dict | None:
+    if obj is None:
+        return None
+    return next(
+        (c for c in obj.get("status", {}).get("conditions") or [] if c["type"] == kind), None
+    )
+
+
+def _is_true(obj: dict | None, kind: str) -> bool:
+    found = _condition(obj, kind)
+    return found is not None and found["status"] == "True"
+
+
+def _not_found(error: Exception) -> bool:
+    return isinstance(error, ApiException) and error.status == 404
+
+
+def _ended(job: dict) -> str | None:
+    """``Complete`` or ``Failed`` once the Job has ended."""
+    return next((kind for kind in ("Complete", "Failed") if _is_true(job, kind)), None)
+
+
+def _container(pod: dict) -> dict:
+    """The status of the pod's (only) container; empty before it has one."""
+    return (pod.get("status", {}).get("containerStatuses") or [{}])[0]
+
+
+def _started(pod: dict) -> bool:
+    """Whether the pod's container runs or ran."""
+    state = _container(pod).get("state", {})
+    return pod.get("status", {}).get("phase") == "Running" or "terminated" in state
+
+
+def _eviction(workload: dict | None) -> str | None:
+    """Why Kueue took an admitted run's quota back (e.g. preempted it), if it did."""
+    evicted = _condition(workload, "Evicted")
+    if evicted is None or evicted["status"] != "True":
+        return None
+    return evicted.get("message") or "Evicted"
+
+
+def _quota_message(workload: dict | None) -> str | None:
+    """Kueue's reason for not admitting the run (e.g. insufficient quota), if any."""
+    reserved = _condition(workload, "QuotaReserved")
+    if reserved is None or reserved["status"] == "True":
+        return None
+    return reserved.get("message") or None
+
+
+def _failure(job: dict, pods: list[dict], spec: RunSpec) -> RunOutcome:
+    """How a failed Job failed, in the local executor's terms where they apply."""
+    failed = _condition(job, "Failed") or {}
+    if failed.get("reason") == "DeadlineExceeded":
+        return RunOutcome(
+            "failed",
+            "deadline",
+            f"Deadline of {spec.deadline_seconds:g} s exceeded: process stopped",
+        )
+    for pod in reversed(pods):
+        status = pod.get("status", {})
+        if status.get("reason") == "Evicted":  # by its node, short of memory or disk
+            return RunOutcome("failed", "evicted", status.get("message") or "The pod was evicted")
+        terminated = _container(pod).get("state", {}).get("terminated")
+        if terminated is None:
+            continue
+        code = terminated.get("exitCode")
+        if terminated.get("reason") == "OOMKilled":
+            return RunOutcome(
+                "failed",
+                "oom",
+                "Out of memory: the process needed more than its limit of "
+                f"{format_memory(spec.memory)}",
+                code,
+            )
+        if code:
+            return exit_outcome(code, spec.memory, 0)
+    return RunOutcome("failed", "error", failed.get("message") or "The Job failed")
