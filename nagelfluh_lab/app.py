@@ -18,6 +18,7 @@ from nagelfluh_runner.storage import Storage, open_storage
 from traitlets import Bool, Dict, Float, Instance, Integer, Type, Unicode, default
 from traitlets.utils.importstring import import_item
 
+from .credentials import CredentialProvider, StaticCredentials
 from .db.session import Database
 from .executors.base import Executor
 from .executors.local import LocalExecutor
@@ -113,6 +114,13 @@ class NagelfluhApp(ExtensionApp):
         "Under JupyterHub or any other identity provider, its user name is used."
     ).tag(config=True)
 
+    credentials_class = Type(
+        default_value=StaticCredentials,
+        klass=CredentialProvider,
+        help="How runs get storage credentials: StaticCredentials (the server's own) or "
+        "nagelfluh_lab.credentials.StsCredentials (temporary, scoped to the run's project and "
+        "version; configure c.StsCredentials.role_arn and friends).",
+    ).tag(config=True)
     freeze_gc_at_start = Bool(
         True,
         help="Move everything alive once the server has started into the garbage "
@@ -177,6 +185,7 @@ class NagelfluhApp(ExtensionApp):
                 parse_memory(self.default_memory),
                 self.default_deadline_seconds,
             ),
+            self.credentials_class(parent=self, storage=self.storage),
             on_state=self._on_state,
         )
         self.datasets = DatasetService(self.database, self.storage)

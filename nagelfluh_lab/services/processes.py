@@ -8,6 +8,7 @@ database is always at least as new as anything a client saw.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..credentials import CredentialProvider, CredentialsError
 from ..db.models import (
     Dataset,
     Environment,
@@ -94,6 +96,7 @@ class ProcessService:
         billing: Billing,
         hub: EventHub,
         default_resources: Resources,
+        credentials: CredentialProvider,
         on_state: Callable[[dict], None] = lambda event: None,
     ) -> None:
         self.db = db
@@ -102,6 +105,7 @@ class ProcessService:
         self.billing = billing
         self.hub = hub
         self.default_resources = default_resources
+        self.credentials = credentials
         self.on_state = on_state
         self._runs: dict[RunKey, _Run] = {}
         executor.bind(self)
@@ -382,12 +386,24 @@ class ProcessService:
             deadline_seconds=version.deadline_seconds,
             storage_base=self.storage.url,
             image=environment.image,
-            storage_env=self.storage.runner_env(),
+            # Filled just before submitting (see _start): credentials may be minted per run.
         )
 
     async def _submit(self, spec: RunSpec, version_id: int) -> None:
         self._track(spec, version_id)
-        await self.executor.submit(spec)
+        await self._start(spec)
+
+    async def _start(self, spec: RunSpec) -> None:
+        """Hand a run to the executor with its storage credentials, minted now (an STS call
+        may take a moment, and credentials minted at create time could expire in the queue)."""
+        try:
+            env = await asyncio.to_thread(self.credentials.for_run, spec)
+        except CredentialsError as error:
+            await self.run_finished(
+                spec.key, RunOutcome("failed", "storage-credentials", str(error))
+            )
+            return
+        await self.executor.submit(dataclasses.replace(spec, storage_env=env))
 
     def _track(self, spec: RunSpec, version_id: int) -> None:
         self._runs[spec.key] = _Run(version_id, spec.project_id, asyncio.Event())
@@ -429,7 +445,7 @@ class ProcessService:
                     ),
                 )
             elif state != "running":
-                await self.executor.submit(spec)
+                await self._start(spec)
 
     # -------------------------------------------------------- executor events
 

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from nagelfluh_lab.credentials import CredentialProvider, CredentialsError
 from tests.server.conftest import BACKENDS
 
 
@@ -244,3 +245,18 @@ async def test_concurrent_retries_with_one_idempotency_key_create_one_process(ap
     assert len({reply["id"] for _, reply in replies}) == 1
     assert len((await api.get("process"))["items"]) == 1
     await api.wait(replies[0][1]["id"])
+
+
+class _RefusingCredentials(CredentialProvider):
+    def for_run(self, spec):
+        raise CredentialsError("STS refused AssumeRole: AccessDenied")
+
+
+@pytest.mark.parametrize("nagelfluh_config", [{"credentials_class": _RefusingCredentials}])
+async def test_run_whose_storage_credentials_cannot_be_minted_fails_with_the_reason(api):
+    created = await api.submit("sleep", {"seconds": 0})
+    done = await api.wait(created["id"])
+    assert (done["state"], done["reason"]) == ("failed", "storage-credentials")
+    assert "AccessDenied" in done["message"]
+    kinds = sorted(t["kind"] for t in (await api.get("account"))["transactions"])
+    assert kinds == ["DEBIT", "HOLD", "RELEASE"]
