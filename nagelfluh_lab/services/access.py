@@ -93,7 +93,8 @@ def get_process(session: Session, user: User, process_id: object) -> Process:
 
 
 def parse_id(value: object, field: str) -> int:
-    """An id from a path, query or body; a malformed one is a 404 in paths, else a 400."""
+    """An id from a query or body; a malformed one is a 400 naming the field (path ids
+    cannot be malformed: the routes only match digits)."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     if isinstance(value, str) and value.isdigit() and int(value) > 0:

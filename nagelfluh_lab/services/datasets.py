@@ -98,10 +98,12 @@ class DatasetService:
         key = uploads_prefix(project_id) + relative
         mime = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
+        taken = Conflict(f"an upload named {relative!r} already exists", {"name": relative})
+
         def register(session: Session, size: int) -> dict:
             user = access.ensure_user(session, user_name)
             if session.scalar(select(Dataset).where(Dataset.key == key)) is not None:
-                raise Conflict(f"an upload named {relative!r} already exists", {"name": relative})
+                raise taken
             dataset = Dataset(
                 project_id=project_id,
                 version_id=None,
@@ -118,9 +120,8 @@ class DatasetService:
             )
             return dataset_json(dataset)
 
-        exists = await asyncio.to_thread(self.storage.exists, key)
-        if exists:
-            raise Conflict(f"an upload named {relative!r} already exists", {"name": relative})
+        if await asyncio.to_thread(self.storage.exists, key):
+            raise taken
         size = await asyncio.to_thread(self.storage.write_stream, key, body)
         return await self.db.run(lambda s: register(s, size))
 

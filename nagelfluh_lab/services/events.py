@@ -255,6 +255,3 @@ class EventHub:
     def publish(self, topic: Topic, message: dict[str, Any]) -> None:
         for subscriber in list(self._subscribers.get(topic, ())):
             subscriber.offer(topic, message)
-
-    def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subscribers.values())

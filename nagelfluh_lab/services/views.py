@@ -122,14 +122,10 @@ def _decimate(index: np.ndarray, ys: list[np.ndarray], points: int) -> np.ndarra
     for y in ys:
         for bucket in buckets:
             values = y[bucket]
-            chosen.append(
-                bucket[
-                    [
-                        np.where(np.isnan(values), np.inf, values).argmin(),
-                        np.where(np.isnan(values), -np.inf, values).argmax(),
-                    ]
-                ]
-            )
+            missing = np.isnan(values)
+            lowest = np.where(missing, np.inf, values).argmin()
+            highest = np.where(missing, -np.inf, values).argmax()
+            chosen.append(bucket[[lowest, highest]])
     return np.unique(np.concatenate(chosen))
 
 
