@@ -9,3 +9,8 @@ def _jupyter_server_extension_points() -> list[dict]:
     from .app import NagelfluhApp
 
     return [{"module": "nagelfluh_lab.app", "app": NagelfluhApp}]
+
+
+def _jupyter_labextension_paths() -> list[dict]:
+    """Where `jupyter-builder develop` links the built side panel from."""
+    return [{"src": "labextension", "dest": "nagelfluh-lab"}]

@@ -5,126 +5,21 @@ notebook front end would run them."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-import requests
 from nagelfluh_magics import Client
 from nbclient import NotebookClient
 
-BASE_URL = "/user/tester/"
-READY_SECONDS = 60
+from tests.servers import Server, clean_env, running_server
+
+__all__ = ["clean_env", "running_server"]
+
 CELL_SECONDS = 120
-
-
-@dataclass
-class Server:
-    url: str
-    token: str
-    pid: int
-    runtime_dir: Path
-
-    def client(self) -> Client:
-        return Client(self.url, self.token)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without what would point a kernel at another server."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "NAGELFLUH_"))}
-    env.update(extra)
-    return env
-
-
-@contextlib.contextmanager
-def running_server(root: Path, **settings: Any) -> Iterator[Server]:
-    """``jupyter server`` with the extension under ``root``; ``settings`` override
-    NagelfluhApp's. Stopped (killed if it must be) on exit."""
-    port, token = _free_port(), secrets.token_hex(16)
-    dirs = {name: root / name for name in ("config", "data", "runtime", "work", "storage")}
-    for path in dirs.values():
-        path.mkdir(parents=True)
-    config = {
-        "ServerApp": {
-            "ip": "127.0.0.1",
-            "port": port,
-            "port_retries": 0,
-            "base_url": BASE_URL,
-            "open_browser": False,
-            "allow_root": True,
-            "root_dir": str(root),
-            "jpserver_extensions": {"nagelfluh_lab": True},
-        },
-        "IdentityProvider": {"token": token},
-        "NagelfluhApp": {
-            "db_url": f"sqlite:///{root / 'nagelfluh.db'}",
-            "storage_url": dirs["storage"].as_uri(),
-            "local_quota_cpu": 4.0,
-            "local_quota_memory": "4Gi",
-            "default_memory": "512Mi",
-            **settings,
-        },
-        "LocalExecutor": {"work_dir": str(dirs["work"]), "kill_grace_seconds": 1.0},
-    }
-    (dirs["config"] / "jupyter_server_config.json").write_text(json.dumps(config))
-    env = clean_env(
-        JUPYTER_CONFIG_DIR=str(dirs["config"]),
-        JUPYTER_DATA_DIR=str(dirs["data"]),
-        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
-    )
-    with open(root / "server.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server"],
-            env=env,
-            cwd=root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}{BASE_URL}", token, process.pid, dirs["runtime"])
-    try:
-        _wait_until_ready(server, process, root / "server.log")
-        yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_ready(server: Server, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline and process.poll() is None:
-        with contextlib.suppress(requests.RequestException):
-            response = requests.get(
-                server.url + "nagelfluh/api/process-types",
-                headers={"Authorization": f"token {server.token}"},
-                timeout=2,
-            )
-            if response.status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"the server did not start; its log ends:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -134,8 +29,8 @@ def server(tmp_path_factory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def client(server) -> Client:
-    return server.client()
+def client(server: Server) -> Client:
+    return Client(server.url, server.token)
 
 
 def wait_until_ended(client: Client, process: int, version: int = 1, timeout: float = 60) -> dict:

@@ -171,7 +171,7 @@ def test_a_client_that_falls_behind_resubscribes_and_misses_no_line(tmp_path):
     components = [{"frequency": f, "amplitude": 1.0} for f in range(1, 41)]
     parameters = {"duration": 1, "components": components}
     with running_server(tmp_path, ws_backlog_lines=3) as small:
-        client = small.client()
+        client = Client(small.url, small.token)
         process = client.submit("synthetic-signal", parameters)["id"]
         events = []
         for event in client.events({"process": process}, timeout=30):

@@ -1,0 +1,355 @@
+/**
+ * Typed client of the server extension's REST API (DESIGN §5).
+ *
+ * Every view goes through this one class so that errors reach the user in one
+ * shape: an `ApiError` carrying the server's code, message and field details.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+export type State = 'pending' | 'queued' | 'running' | 'completed' | 'failed';
+
+export interface Resources {
+  cpu: number | string;
+  memory: string;
+  deadline_seconds: number;
+}
+
+export interface Variable {
+  name: string;
+  units?: string | null;
+  long_name?: string | null;
+  dims?: string[];
+}
+
+export interface Dataset {
+  id: number;
+  project: number;
+  name: string;
+  key: string;
+  mime_type: string;
+  size: number;
+  created: string;
+  process: number | null;
+  version: number | null;
+  title?: string | null;
+  variables: Variable[];
+  dims: Record<string, number>;
+}
+
+export interface Version {
+  process: number;
+  version: number;
+  state: State;
+  reason: string | null;
+  message: string | null;
+  progress: number | null;
+  parameters: Record<string, unknown>;
+  resources: Resources;
+  created: string;
+  started: string | null;
+  finished: string | null;
+  cost: { estimated: number; actual: number | null };
+  inputs: number[];
+  outputs: Dataset[];
+  log_lines: number;
+}
+
+export interface Process {
+  id: number;
+  project: number;
+  type: string;
+  name: string;
+  created: string;
+  versions: Version[];
+}
+
+export interface Project {
+  id: number;
+  name: string;
+  members: { user: string; role: string }[];
+}
+
+export interface ProcessType {
+  name: string;
+  title: string;
+  description: string;
+  environment: string;
+  schema: Record<string, any>;
+}
+
+export interface Environment {
+  name: string;
+  image: string | null;
+  process_types: string[];
+}
+
+export interface LogLine {
+  seq: number;
+  time: string;
+  stream: string;
+  line: string;
+}
+
+export interface Transaction {
+  kind: 'HOLD' | 'DEBIT' | 'RELEASE';
+  amount: number;
+  process: number | null;
+  version: number | null;
+  time: string;
+}
+
+export interface Account {
+  balance: number;
+  transactions: Transaction[];
+}
+
+export interface Page<T> {
+  items: T[];
+  next: string | number | null;
+}
+
+/** One difference between two versions, addressed by JSON pointer. */
+export interface Change {
+  path: string;
+  op: 'added' | 'removed' | 'changed';
+  old: unknown;
+  new: unknown;
+}
+
+export interface Comparison {
+  process: number;
+  v1: number;
+  v2: number;
+  parameters: Change[];
+  resources: Change[];
+  equal: boolean;
+}
+
+export interface ViewColumn {
+  name: string | null;
+  units: string | null;
+  long_name: string | null;
+  values: (number | null)[];
+}
+
+export interface DatasetView {
+  dimension: string;
+  total: number;
+  in_range: number;
+  decimated: boolean;
+  x: ViewColumn;
+  y: ViewColumn[];
+}
+
+export interface ViewQuery {
+  x?: string;
+  y?: string[];
+  points?: number;
+  x0?: number;
+  x1?: number;
+}
+
+/** One offending field of a 400 answer: its JSON pointer and what is wrong. */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: unknown
+  ) {
+    super(message);
+  }
+
+  /** The field errors of a validation answer, whatever list shape the server used. */
+  get fieldErrors(): FieldError[] {
+    const details = this.details as any;
+    const list = Array.isArray(details) ? details : details?.errors ?? details?.fields;
+    if (!Array.isArray(list)) {
+      return [];
+    }
+    return list
+      .filter(item => item && typeof item === 'object')
+      .map(item => ({
+        path: String(item.path ?? item.field ?? ''),
+        message: String(item.message ?? '')
+      }));
+  }
+}
+
+export class NagelfluhClient {
+  constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
+
+  /** The absolute URL of a route under `nagelfluh/api/`. */
+  url(path: string, query: Record<string, unknown> = {}): string {
+    const base = URLExt.join(this.settings.baseUrl, 'nagelfluh/api', path);
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (value === undefined || value === null) {
+        continue;
+      }
+      for (const item of Array.isArray(value) ? value : [value]) {
+        params.append(key, String(item));
+      }
+    }
+    const search = params.toString();
+    return search ? `${base}?${search}` : base;
+  }
+
+  async request<T>(
+    method: string,
+    path: string,
+    options: { query?: Record<string, unknown>; body?: unknown; headers?: Record<string, string> } = {}
+  ): Promise<T> {
+    const init: RequestInit = { method, headers: { ...(options.headers ?? {}) } };
+    if (options.body !== undefined) {
+      init.body = JSON.stringify(options.body);
+      (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
+    }
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(
+        this.url(path, options.query),
+        init,
+        this.settings
+      );
+    } catch (error) {
+      throw new ApiError(0, 'network', `the server is unreachable: ${error}`, null);
+    }
+    const text = await response.text();
+    let data: any = null;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = null;
+      }
+    }
+    if (!response.ok) {
+      const error = data?.error ?? {};
+      throw new ApiError(
+        response.status,
+        error.code ?? String(response.status),
+        error.message ?? (response.statusText || `HTTP ${response.status}`),
+        error.details ?? null
+      );
+    }
+    return data as T;
+  }
+
+  /** Every item of a paginated list, following `next` cursors. */
+  async all<T>(path: string, query: Record<string, unknown> = {}): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | number | null = null;
+    do {
+      const page: Page<T> = await this.request<Page<T>>('GET', path, {
+        query: { ...query, limit: 200, cursor: cursor ?? undefined }
+      });
+      items.push(...page.items);
+      cursor = page.next;
+    } while (cursor !== null && cursor !== undefined);
+    return items;
+  }
+
+  environments(): Promise<Page<Environment>> {
+    return this.request('GET', 'environments');
+  }
+
+  processTypes(): Promise<Page<ProcessType>> {
+    return this.request('GET', 'process-types');
+  }
+
+  projects(): Promise<Page<Project>> {
+    return this.request('GET', 'projects');
+  }
+
+  createProject(name: string): Promise<Project> {
+    return this.request('POST', 'projects', { body: { name } });
+  }
+
+  processes(project: number): Promise<Process[]> {
+    return this.all<Process>('process', { project });
+  }
+
+  process(id: number): Promise<Process> {
+    return this.request('GET', `process/${id}`);
+  }
+
+  createProcess(body: {
+    project: number;
+    type: string;
+    name: string;
+    parameters: Record<string, unknown>;
+    resources: Resources;
+  }): Promise<Process> {
+    return this.request('POST', 'process', {
+      body,
+      headers: { 'Idempotency-Key': randomKey() }
+    });
+  }
+
+  newVersion(
+    id: number,
+    body: { parameters: Record<string, unknown>; resources?: Resources }
+  ): Promise<Version> {
+    return this.request('POST', `process/${id}/versions`, { body });
+  }
+
+  version(id: number, version: number): Promise<Version> {
+    return this.request('GET', `process/${id}/versions/${version}`);
+  }
+
+  cancel(id: number, version: number): Promise<Version> {
+    return this.request('POST', `process/${id}/versions/${version}/cancel`);
+  }
+
+  restore(id: number, version: number): Promise<Version> {
+    return this.request('POST', `process/${id}/versions/${version}/restore`);
+  }
+
+  compare(id: number, v1: number, v2: number): Promise<Comparison> {
+    return this.request('GET', `process/${id}/versions/compare`, { query: { v1, v2 } });
+  }
+
+  logs(id: number, version: number, since: number, limit = 5000): Promise<Page<LogLine>> {
+    return this.request('GET', `process/${id}/versions/${version}/logs`, {
+      query: { since, limit }
+    });
+  }
+
+  datasets(project: number): Promise<Dataset[]> {
+    return this.all<Dataset>('dataset', { project });
+  }
+
+  datasetMeta(id: number): Promise<Dataset & { units: Record<string, string | null> }> {
+    return this.request('GET', `dataset/${id}/meta`);
+  }
+
+  datasetView(id: number, query: ViewQuery): Promise<DatasetView> {
+    return this.request('GET', `dataset/${id}/view`, { query: { ...query } });
+  }
+
+  estimate(resources: Resources): Promise<{ estimated: number; rates: Record<string, number> }> {
+    return this.request('POST', 'estimate', { body: { resources } });
+  }
+
+  account(): Promise<Account> {
+    return this.request('GET', 'account');
+  }
+
+  /** The WebSocket URL of the events stream, with the token when the server uses one. */
+  eventsUrl(): string {
+    const url = URLExt.join(this.settings.wsUrl, 'nagelfluh/api/events');
+    const token = this.settings.token;
+    return token && this.settings.appendToken ? `${url}?token=${encodeURIComponent(token)}` : url;
+  }
+}
+
+function randomKey(): string {
+  return globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`;
+}

@@ -1,0 +1,64 @@
+/**
+ * What every view is handed: the API client, the shared event stream, the
+ * selection, the live project store and the user's settings.
+ */
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import { IStateDB } from '@jupyterlab/statedb';
+import { ISignal, Signal } from '@lumino/signaling';
+import { NagelfluhClient, Resources } from './api';
+import { EventStream } from './events';
+import { Selection } from './selection';
+import { ProjectStore } from './store';
+
+/** The user's settings (schema/plugin.json), with their defaults. */
+export interface SettingsValues {
+  defaultResources: Resources;
+  reconnectDelay: number;
+  maxReconnectDelay: number;
+  mapTilesUrl: string;
+  mapTilesAttribution: string;
+  notifyOnFinish: boolean;
+  followLogs: boolean;
+}
+
+export const DEFAULT_SETTINGS: SettingsValues = {
+  defaultResources: { cpu: 1, memory: '1Gi', deadline_seconds: 3600 },
+  reconnectDelay: 1000,
+  maxReconnectDelay: 30000,
+  mapTilesUrl: '',
+  mapTilesAttribution: '',
+  notifyOnFinish: true,
+  followLogs: true
+};
+
+export class Settings {
+  get changed(): ISignal<this, SettingsValues> {
+    return this._changed;
+  }
+
+  get values(): SettingsValues {
+    return this._values;
+  }
+
+  update(values: Partial<SettingsValues>): void {
+    this._values = { ...DEFAULT_SETTINGS, ...this._values, ...values };
+    this._changed.emit(this._values);
+  }
+
+  private _values: SettingsValues = DEFAULT_SETTINGS;
+  private _changed = new Signal<this, SettingsValues>(this);
+}
+
+export interface NagelfluhContext {
+  app: JupyterFrontEnd;
+  client: NagelfluhClient;
+  events: EventStream;
+  selection: Selection;
+  store: ProjectStore;
+  settings: Settings;
+  /** Per-user state that survives reloads (flow layouts, plot choices). */
+  state: IStateDB | null;
+}
+
+/** The kinds of main-area view; each can be opened, split, tabbed and popped out. */
+export type ViewKind = 'flow' | 'editor' | 'log' | 'plot' | 'map';

@@ -1,0 +1,302 @@
+/**
+ * What the views show of the active project, kept live.
+ *
+ * One load over REST when the project changes, then the project's events
+ * (state, progress, dataset) patch it in place; a process the store has not
+ * seen yet (made by a notebook, another window) is fetched when its first event
+ * arrives. Views listen to `changed` and redraw.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+import { IDisposable } from '@lumino/disposable';
+import {
+  Account,
+  Dataset,
+  NagelfluhClient,
+  Process,
+  ProcessType,
+  Project,
+  State,
+  Version
+} from './api';
+import { EventStream, NagelfluhEvent } from './events';
+import { Selection } from './selection';
+
+export interface Finished {
+  process: Process;
+  version: Version;
+}
+
+export const TERMINAL: ReadonlySet<State> = new Set<State>(['completed', 'failed']);
+
+export class ProjectStore implements IDisposable {
+  constructor(
+    readonly client: NagelfluhClient,
+    readonly events: EventStream,
+    readonly selection: Selection
+  ) {
+    selection.changed.connect(this._onSelection, this);
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** A version reached completed or failed while this window watched. */
+  get finished(): ISignal<this, Finished> {
+    return this._finished;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  get projects(): Project[] {
+    return this._projects;
+  }
+
+  get types(): ProcessType[] {
+    return this._types;
+  }
+
+  get account(): Account | null {
+    return this._account;
+  }
+
+  get datasets(): Dataset[] {
+    return [...this._datasets.values()];
+  }
+
+  /** Processes of the active project, newest first. */
+  get processes(): Process[] {
+    return [...this._processes.values()].sort((a, b) => b.id - a.id);
+  }
+
+  get loading(): boolean {
+    return this._loading;
+  }
+
+  get error(): string | null {
+    return this._error;
+  }
+
+  processById(id: number | null): Process | undefined {
+    return id === null ? undefined : this._processes.get(id);
+  }
+
+  dataset(id: number): Dataset | undefined {
+    return this._datasets.get(id);
+  }
+
+  /** The selected process's selected version (its latest when none is chosen). */
+  get activeVersion(): Version | undefined {
+    const process = this.processById(this.selection.process);
+    if (!process || process.versions.length === 0) {
+      return undefined;
+    }
+    const wanted = this.selection.version;
+    return (
+      process.versions.find(v => v.version === wanted) ?? process.versions[process.versions.length - 1]
+    );
+  }
+
+  /** Load projects and types; choose the first project if none is active. */
+  async start(): Promise<void> {
+    try {
+      const [projects, types] = await Promise.all([
+        this.client.projects(),
+        this.client.processTypes()
+      ]);
+      this._projects = projects.items;
+      this._types = types.items;
+      this._error = null;
+    } catch (error) {
+      this._error = String((error as Error).message ?? error);
+    }
+    if (this.selection.project === null && this._projects.length > 0) {
+      this.selection.setProject(this._projects[0].id);
+    } else if (this.selection.project !== null) {
+      await this.reload();
+    }
+    this._changed.emit();
+  }
+
+  async createProject(name: string): Promise<Project> {
+    const project = await this.client.createProject(name);
+    this._projects = [...this._projects.filter(p => p.id !== project.id), project];
+    this.selection.setProject(project.id);
+    return project;
+  }
+
+  /** Fetch the active project's processes, datasets and the account afresh. */
+  async reload(): Promise<void> {
+    const project = this.selection.project;
+    if (project === null) {
+      return;
+    }
+    this._loading = true;
+    this._changed.emit();
+    try {
+      const [processes, datasets] = await Promise.all([
+        this.client.processes(project),
+        this.client.datasets(project)
+      ]);
+      if (project !== this.selection.project) {
+        return;
+      }
+      this._processes = new Map(processes.map(p => [p.id, p]));
+      this._datasets = new Map(datasets.map(d => [d.id, d]));
+      this._error = null;
+    } catch (error) {
+      this._error = String((error as Error).message ?? error);
+    } finally {
+      this._loading = false;
+    }
+    await this.refreshAccount();
+    this._changed.emit();
+  }
+
+  async refreshAccount(): Promise<void> {
+    try {
+      this._account = await this.client.account();
+    } catch {
+      this._account = null;
+    }
+  }
+
+  /** Put a process the caller just created or changed into the store. */
+  upsert(process: Process): void {
+    this._processes.set(process.id, process);
+    for (const version of process.versions) {
+      for (const dataset of version.outputs) {
+        this._datasets.set(dataset.id, dataset);
+      }
+    }
+    this._changed.emit();
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this._subscription?.dispose();
+    Signal.clearData(this);
+  }
+
+  private _onSelection(_: Selection, state: { project: number | null }): void {
+    if (state.project === this._project) {
+      this._changed.emit();
+      return;
+    }
+    this._project = state.project;
+    this._subscription?.dispose();
+    this._subscription = null;
+    this._processes = new Map();
+    this._datasets = new Map();
+    if (state.project !== null) {
+      this._subscription = this.events.subscribe({ project: state.project }, e =>
+        this._onEvent(e)
+      );
+      void this.reload();
+    }
+    this._changed.emit();
+  }
+
+  private _onEvent(event: NagelfluhEvent): void {
+    switch (event.type) {
+      case 'resync':
+        void this.reload();
+        return;
+      case 'state': {
+        const version = this._version(event.process, event.version);
+        if (!version) {
+          void this._fetch(event.process);
+          return;
+        }
+        const wasTerminal = TERMINAL.has(version.state);
+        version.state = event.state;
+        version.reason = event.reason;
+        if (event.message !== undefined) {
+          version.message = event.message;
+        }
+        if (event.progress !== undefined) {
+          version.progress = event.progress;
+        }
+        if (!wasTerminal && TERMINAL.has(event.state)) {
+          // Timings, cost and outputs are final now: fetch them once.
+          void this._fetch(event.process, event.version);
+          void this.refreshAccount().then(() => this._changed.emit());
+        }
+        this._changed.emit();
+        return;
+      }
+      case 'progress': {
+        const version = this._version(event.process, event.version);
+        if (version) {
+          version.progress = event.progress;
+          this._changed.emit();
+        }
+        return;
+      }
+      case 'dataset': {
+        this._datasets.set(event.dataset.id, event.dataset);
+        const version = this._version(event.process, event.version);
+        if (version && !version.outputs.some(d => d.id === event.dataset.id)) {
+          version.outputs.push(event.dataset);
+        }
+        this._changed.emit();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private _version(process: number, number: number): Version | undefined {
+    return this._processes.get(process)?.versions.find(v => v.version === number);
+  }
+
+  /** Fetch one process (once at a time); announce `finished` for the version that ended. */
+  private _fetch(id: number, ended?: number): Promise<void> {
+    const running = this._fetching.get(id);
+    if (running && ended === undefined) {
+      return running;
+    }
+    const fetch = this._fetchNow(id, ended).finally(() => this._fetching.delete(id));
+    this._fetching.set(id, fetch);
+    return fetch;
+  }
+
+  private async _fetchNow(id: number, ended?: number): Promise<void> {
+    try {
+      const process = await this.client.process(id);
+      if (process.project !== this.selection.project) {
+        return;
+      }
+      this.upsert(process);
+      const version = process.versions.find(v => v.version === ended);
+      const key = `${id}:${ended}`;
+      if (version && TERMINAL.has(version.state) && !this._announced.has(key)) {
+        this._announced.add(key);
+        this._finished.emit({ process, version });
+      }
+    } catch {
+      // The process may be gone or unreadable; the next reload tells.
+    }
+  }
+
+  private _project: number | null = null;
+  private _projects: Project[] = [];
+  private _types: ProcessType[] = [];
+  private _account: Account | null = null;
+  private _processes = new Map<number, Process>();
+  private _datasets = new Map<number, Dataset>();
+  private _announced = new Set<string>();
+  private _fetching = new Map<number, Promise<void>>();
+  private _subscription: IDisposable | null = null;
+  private _loading = false;
+  private _error: string | null = null;
+  private _disposed = false;
+  private _changed = new Signal<this, void>(this);
+  private _finished = new Signal<this, Finished>(this);
+}

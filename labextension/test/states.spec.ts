@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { badgeOf, groupByType } from '../src/states';
+import { popOutKind, popOutUrl } from '../src/popout';
+import { Process } from '../src/api';
+
+const process = (id: number, type: string): Process => ({
+  id,
+  project: 1,
+  type,
+  name: `p${id}`,
+  created: '',
+  versions: []
+});
+
+describe('state badges', () => {
+  it('shows cancelled and deadline failures as their own outcome', () => {
+    expect(badgeOf({ state: 'failed', reason: 'cancelled' })).toBe('cancelled');
+    expect(badgeOf({ state: 'failed', reason: 'deadline' })).toBe('deadline');
+    expect(badgeOf({ state: 'failed', reason: 'oom' })).toBe('failed');
+    expect(badgeOf({ state: 'running', reason: null })).toBe('running');
+    expect(badgeOf(undefined)).toBe('none');
+  });
+
+  it('groups the tree by type in name order with the newest process first', () => {
+    const groups = groupByType([process(1, 'fft'), process(3, 'fft'), process(2, 'inversion')]);
+    expect(groups.map(([type, list]) => [type, list.map(p => p.id)])).toEqual([
+      ['fft', [3, 1]],
+      ['inversion', [2]]
+    ]);
+  });
+});
+
+describe('pop-out windows', () => {
+  it('open the view alone in its own workspace under the base URL', () => {
+    const url = popOutUrl('plot', 'http://host:8888/user/me/lab');
+    expect(url).toBe('http://host:8888/user/me/lab/workspaces/nagelfluh-plot?reset=&nagelfluh-view=plot');
+    expect(popOutKind(url)).toBe('plot');
+  });
+
+  it('ignore an ordinary Lab page and unknown view names', () => {
+    expect(popOutKind('http://host/lab?token=x')).toBeNull();
+    expect(popOutKind('http://host/lab?nagelfluh-view=evil')).toBeNull();
+  });
+});
