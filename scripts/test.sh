@@ -5,13 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: PostgreSQL for the persistence tests (CI runs as root).
-if ! command -v pg_createcluster >/dev/null 2>&1; then
+# Debian packages: PostgreSQL for the persistence tests, Chromium for the UI tests,
+# Node.js for the labextension build (CI runs as root).
+missing=()
+command -v pg_createcluster >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "note: PostgreSQL tests need Debian's postgresql and root; they will be skipped" >&2
+    echo "note: missing Debian packages (${missing[*]}) need root; their tests will fail or skip" >&2
   fi
 fi
 
@@ -19,6 +24,16 @@ fi
 command -v uv >/dev/null 2>&1 || python3 -m pip install -q --disable-pip-version-check uv
 [ -x .venv/bin/python ] || uv venv -q -p python3 .venv
 uv pip install -q -p .venv -c constraints.txt -e ./runner -e ./kernel_magics -e ".[test]"
+
+# The JupyterLab extension: locked npm packages, type check + build, unit tests, and a
+# link into the venv so `jupyter lab` (and the UI tests) serve this very build.
+(
+  cd labextension
+  ../.venv/bin/jlpm install --immutable >/dev/null
+  ../.venv/bin/jlpm build
+  ../.venv/bin/jlpm vitest run
+)
+.venv/bin/jupyter-builder develop --overwrite . >/dev/null
 
 .venv/bin/ruff check .
 exec .venv/bin/pytest "$@"

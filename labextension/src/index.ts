@@ -131,7 +131,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     viewCommand(CommandIds.openMap, 'map', 'Open Map View');
     viewCommand(CommandIds.openEditor, 'editor', 'Edit Active Process (Versions)', { mode: 'edit' });
     commands.addCommand(CommandIds.newProcess, {
-      label: args => (args.isLauncher ? 'Nagelfluh Process' : 'New Nagelfluh Process'),
+      label: 'New Nagelfluh Process',
       caption: 'Create a process from a form generated from its type’s schema',
       icon: nagelfluhIcon,
       execute: () => {

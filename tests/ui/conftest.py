@@ -1,0 +1,113 @@
+"""End-to-end tests of the side panel: a real ``jupyter lab`` with the built
+extension, driven in Debian's headless Chromium by Playwright (never a downloaded
+browser). Screenshots land in docs/screenshots/, which the README shows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from tests.servers import Server, running_server
+from tests.ui.lab import LabPage
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+EXTENSION = Path(__file__).resolve().parents[2] / "nagelfluh_lab" / "labextension" / "package.json"
+
+pytestmark = pytest.mark.ui
+
+
+def _user_settings(root: Path) -> Path:
+    """Lab settings a test run wants: no news or update checks (no network here)."""
+    settings = root / "lab-settings"
+    notification = settings / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    return settings
+
+
+def start_lab(root: Path, **settings: object):
+    """``jupyter lab`` with the extension and an app handle for waiting on commands."""
+    if not EXTENSION.exists():
+        pytest.fail("the labextension is not built: run scripts/test.sh (it builds it)")
+    return running_server(
+        root,
+        lab=True,
+        app_config={
+            "LabApp": {
+                "expose_app_in_browser": True,
+                "user_settings_dir": str(_user_settings(root)),
+                "workspaces_dir": str(root / "workspaces"),
+            }
+        },
+        **settings,
+    )
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory) -> Iterator[Server]:
+    with start_lab(tmp_path_factory.mktemp("lab")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, lab: Server, request) -> Iterator[LabPage]:
+    """A fresh browser context on a fresh workspace, so tests don't see each other's layout."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(30_000)
+    lab_page = LabPage(context.new_page(), lab, SCREENSHOTS)
+    lab_page.open(workspace=request.node.name)
+    yield lab_page
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        lab_page.screenshot(f"failed-{request.node.name}", keep=False)
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def jp_asyncio_loop() -> None:
+    """Replaces pytest-jupyter's autouse loop (and its clean-up below): the UI tests'
+    server is a subprocess, and closing "the" loop here would close Playwright's."""
+
+
+@pytest.fixture
+def jp_server_cleanup() -> None:
+    """No in-process server to clean up (see ``jp_asyncio_loop``)."""

@@ -1,0 +1,129 @@
+"""Page objects for JupyterLab with the Nagelfluh extension (the galata idea in
+Python): each method is one thing a user does or sees, so tests read as stories."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from playwright.sync_api import Locator, Page, expect
+
+from tests.servers import Server
+
+TERMINAL = ("completed", "failed", "cancelled", "deadline")
+
+
+class LabPage:
+    def __init__(self, page: Page, server: Server, screenshots: Path) -> None:
+        self.page = page
+        self.server = server
+        self.screenshots = screenshots
+        self.console_errors: list[str] = []
+        page.on(
+            "console",
+            lambda message: self.console_errors.append(message.text)
+            if message.type == "error"
+            else None,
+        )
+
+    # --- the Lab itself -------------------------------------------------------------
+
+    def open(self, workspace: str = "default", query: str = "") -> None:
+        name = re.sub(r"[^A-Za-z0-9-]", "-", workspace)[:60]
+        url = f"{self.server.url}lab/workspaces/{name}?reset&token={self.server.token}{query}"
+        self.page.goto(url)
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        self.page.locator("#jp-main-dock-panel").wait_for()
+        self.page.locator("#jupyterlab-splash").wait_for(state="detached")
+        self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands")
+        self.page.wait_for_function(
+            "() => window.jupyterapp.commands.hasCommand('nagelfluh:open-panel')"
+        )
+
+    def command(self, command: str, args: dict | None = None) -> None:
+        """Run a command as the palette or a shortcut would."""
+        self.page.evaluate(
+            "([id, args]) => window.jupyterapp.commands.execute(id, args)", [command, args or {}]
+        )
+
+    def set_theme(self, dark: bool) -> None:
+        theme = "JupyterLab Dark" if dark else "JupyterLab Light"
+        self.command("apputils:change-theme", {"theme": theme})
+        self.page.wait_for_function(
+            "light => document.body.dataset.jpThemeLight === light", arg=str(not dark).lower()
+        )
+
+    def screenshot(self, name: str, keep: bool = True, locator: Locator | None = None) -> Path:
+        target = self.screenshots if keep else self.screenshots.parent / "failures"
+        target.mkdir(parents=True, exist_ok=True)
+        path = target / f"{name}.png"
+        self.page.wait_for_timeout(300)
+        (locator or self.page).screenshot(path=str(path))
+        return path
+
+    def tab(self, label: str) -> Locator:
+        return self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=label)
+
+    # --- the side panel ---------------------------------------------------------------
+
+    @property
+    def panel(self) -> Locator:
+        return self.page.locator("#nagelfluh-side-panel")
+
+    def open_panel(self) -> Locator:
+        if not self.panel.is_visible():
+            self.page.locator('.jp-SideBar [data-id="nagelfluh-side-panel"]').click()
+        expect(self.panel).to_be_visible()
+        return self.panel
+
+    def panel_button(self, label: str) -> Locator:
+        return self.panel.get_by_role("button", name=label, exact=True)
+
+    def process_row(self, name: str) -> Locator:
+        return self.panel.locator(".nf-ProcessRow", has_text=name).first
+
+    def wait_row_state(self, name: str, *states: str, timeout: float = 60_000) -> str:
+        row = self.process_row(name)
+        pattern = "|".join(states)
+        expect(row).to_have_attribute("data-state", re.compile(f"^({pattern})$"), timeout=timeout)
+        return row.get_attribute("data-state") or ""
+
+    # --- the REST API, for setting the scene -----------------------------------------
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = requests.request(
+            method,
+            f"{self.server.url}nagelfluh/api/{path}",
+            headers=self.server.headers,
+            timeout=30,
+            **kwargs,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def project(self) -> int:
+        return self.api("GET", "projects")["items"][0]["id"]
+
+    def submit(self, type_name: str, name: str, parameters: dict, **resources: Any) -> dict:
+        body = {
+            "project": self.project(),
+            "type": type_name,
+            "name": name,
+            "parameters": parameters,
+            "resources": {"cpu": 1, "memory": "512Mi", "deadline_seconds": 600, **resources},
+        }
+        return self.api("POST", "process", json=body)
+
+    def wait_version(self, process: int, version: int = 1, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while (info := self.api("GET", f"process/{process}/versions/{version}"))[
+            "state"
+        ] not in ("completed", "failed"):
+            assert time.monotonic() < deadline, f"{process}/{version} still {info['state']}"
+            time.sleep(0.1)
+        return info
