@@ -1,0 +1,489 @@
+/**
+ * Edit mode: the versions of the active process (following the selection) with
+ * their states, timings and cost; the chosen version's parameters and resources
+ * in the form, run as a new version; cancel, restore, and a side-by-side
+ * compare of two versions.
+ */
+import * as React from 'react';
+import { RJSFSchema } from '@rjsf/utils';
+import { ApiError, Comparison, FieldError, Process, Version } from '../api';
+import { NagelfluhContext } from '../context';
+import { badgeColor, badgeOf, latest } from '../states';
+import { CompareRow, compareRows, pathLabel } from './compare';
+import { Message, MessageArea } from './create';
+import { mapServerErrors, pruneErrors, readableError } from './errors';
+import { ParametersForm, focusField } from './form';
+import { formatCredits, formatTime, runTime } from './format';
+import { useFlowPick, useSignal } from './hooks';
+import { ResourceErrors, ResourcesDraft, ResourcesFields, draftOf, parseResources } from './resources';
+import { datasetRef, setPointer, validateParameters } from './schema';
+
+const CANCELLABLE = new Set(['queued', 'running']);
+
+export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
+  const { ctx } = props;
+  useSignal(ctx.store.changed);
+  const [processId, setProcessId] = React.useState<number | null>(ctx.selection.process);
+  const [versionNumber, setVersionNumber] = React.useState<number | null>(ctx.selection.version);
+  const [parameters, setParameters] = React.useState<Record<string, unknown>>({});
+  const [resources, setResources] = React.useState<ResourcesDraft>(draftOf(ctx.settings.values.defaultResources));
+  const [touched, setTouched] = React.useState(false);
+  const [parameterErrors, setParameterErrors] = React.useState<FieldError[]>([]);
+  const [resourceErrors, setResourceErrors] = React.useState<ResourceErrors>({});
+  const [message, setMessage] = React.useState<Message | null>(null);
+  const [busy, setBusy] = React.useState(false);
+  const root = React.useRef<HTMLDivElement>(null);
+
+  const process = ctx.store.processById(processId);
+  const version =
+    process?.versions.find(v => v.version === versionNumber) ?? (process ? latest(process) : undefined);
+  const processType = ctx.store.types.find(type => type.name === process?.type);
+  const schema = processType?.schema as RJSFSchema | undefined;
+
+  const pick = useFlowPick(ctx, {
+    picked: (pointer, dataset) => {
+      setParameters(current => setPointer(current, pointer, datasetRef(dataset.id)));
+      setMessage({ kind: 'info', text: `Picked ${dataset.name} (dataset ${dataset.id}).` });
+    },
+    failed: text => setMessage({ kind: 'error', text }),
+    follow: state => {
+      setProcessId(state.process);
+      setVersionNumber(state.version);
+    }
+  });
+
+  // A process selected before the store holds it (made elsewhere, another window).
+  React.useEffect(() => {
+    if (processId !== null && !process && !ctx.store.loading) {
+      ctx.client.process(processId).then(
+        found => ctx.store.upsert(found),
+        error => setMessage({ kind: 'error', text: readableError(error) })
+      );
+    }
+  }, [processId, Boolean(process)]);
+
+  // Load the chosen version into the form; pin "latest" so a newer run does not replace edits.
+  const loaded = version ? `${version.process}:${version.version}` : '';
+  React.useEffect(() => {
+    if (!version) {
+      return;
+    }
+    if (versionNumber === null) {
+      setVersionNumber(version.version);
+    }
+    setParameters(structuredClone(version.parameters));
+    setResources(draftOf(version.resources));
+    setParameterErrors([]);
+    setResourceErrors({});
+    setTouched(false);
+  }, [loaded]);
+
+  const refresh = async (id: number): Promise<Process | null> => {
+    try {
+      const fresh = await ctx.client.process(id);
+      ctx.store.upsert(fresh);
+      return fresh;
+    } catch (error) {
+      setMessage({ kind: 'error', text: readableError(error) });
+      return null;
+    }
+  };
+
+  /** Run an action on the server, then show its outcome and the process as it is now. */
+  const act = async (id: number, action: () => Promise<string>) => {
+    setBusy(true);
+    try {
+      const text = await action();
+      setMessage({ kind: 'info', text });
+    } catch (error) {
+      setMessage({ kind: 'error', text: readableError(error) });
+    }
+    await refresh(id);
+    setBusy(false);
+  };
+
+  const run = async () => {
+    if (!process || busy) {
+      return;
+    }
+    setTouched(true);
+    const invalid = schema ? validateParameters(schema, parameters) : [];
+    const parsed = parseResources(resources);
+    if (invalid.length > 0 || !parsed.resources) {
+      const count = invalid.length + Object.keys(parsed.errors).length;
+      setMessage({ kind: 'error', text: `${count} field${count === 1 ? ' needs' : 's need'} fixing before a new version can run.` });
+      focusField(root.current, invalid);
+      return;
+    }
+    const body = { parameters, resources: parsed.resources };
+    setBusy(true);
+    try {
+      const created = await ctx.client.newVersion(process.id, body);
+      setMessage({ kind: 'info', text: `Version ${created.version} submitted.` });
+      await refresh(process.id);
+      ctx.selection.select(process.id, created.version);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 400) {
+        const mapped = mapServerErrors(error.fieldErrors, schema ?? {});
+        setParameterErrors(mapped.parameters);
+        setResourceErrors(mapped.resources);
+        setMessage({ kind: 'error', text: [readableError(error), ...mapped.other].join(' ') });
+        focusField(root.current, mapped.parameters);
+      } else {
+        setMessage({ kind: 'error', text: readableError(error) });
+      }
+    }
+    setBusy(false);
+  };
+
+  const cancel = (v: Version) =>
+    act(v.process, async () => {
+      await ctx.client.cancel(v.process, v.version);
+      return `Cancel requested for version ${v.version}.`;
+    });
+
+  const restore = (v: Version) =>
+    act(v.process, async () => {
+      const created = await ctx.client.restore(v.process, v.version);
+      ctx.selection.select(v.process, created.version);
+      return `Version ${created.version} runs the parameters of version ${v.version} again.`;
+    });
+
+  const choose = (v: Version) => ctx.selection.select(v.process, v.version);
+
+  if (processId === null) {
+    return (
+      <div className="nf-EditorPanel">
+        <p className="nf-Empty">
+          Select a process in the Nagelfluh side panel or the flow view to see and edit its versions.
+        </p>
+        <MessageArea message={message} />
+      </div>
+    );
+  }
+  if (!process) {
+    return (
+      <div className="nf-EditorPanel">
+        <p className="nf-Empty">Loading process {processId}…</p>
+        <MessageArea message={message} />
+      </div>
+    );
+  }
+
+  return (
+    <div
+      className="nf-EditorPanel"
+      ref={root}
+      onKeyDown={event => {
+        if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+          event.preventDefault();
+          void run();
+        }
+      }}
+    >
+      <h2 className="nf-Editor-title">
+        {process.name} <span className="nf-Muted">· {processType?.title ?? process.type} · process {process.id}</span>
+      </h2>
+      <VersionsTable
+        process={process}
+        chosen={version?.version ?? null}
+        busy={busy}
+        onChoose={choose}
+        onCancel={v => void cancel(v)}
+        onRestore={v => void restore(v)}
+      />
+      {version && (
+        <section className="nf-EditorSection" aria-label={`Parameters of version ${version.version}`}>
+          <h3>
+            Parameters of version {version.version}
+            <span className="nf-Muted"> · change them and run a new version</span>
+          </h3>
+          {schema ? (
+            <ParametersForm
+              ctx={ctx}
+              schema={schema}
+              parameters={parameters}
+              serverErrors={parameterErrors}
+              liveValidate={touched}
+              armed={pick.armed}
+              arm={pick.arm}
+              onChange={next => {
+                setParameterErrors(errors => pruneErrors(errors, parameters, next));
+                setParameters(next);
+                setTouched(true);
+              }}
+              onSubmit={() => void run()}
+            />
+          ) : (
+            <p className="nf-Empty">
+              The process type {process.type} is not offered by any environment now: its parameters cannot be
+              edited.
+            </p>
+          )}
+          <ResourcesFields
+            ctx={ctx}
+            idPrefix="nf-editor-edit"
+            draft={resources}
+            serverErrors={resourceErrors}
+            showErrors={touched}
+            onChange={(next, changed) => {
+              setResources(next);
+              setResourceErrors(({ [changed]: _, ...rest }) => rest);
+            }}
+          />
+          <MessageArea message={message} />
+          <div className="nf-Editor-actions">
+            <button
+              type="button"
+              className="jp-Button nf-Button nf-primary"
+              data-testid="nf-version-run"
+              disabled={busy || !schema}
+              title="Run these parameters and resources as a new version (Ctrl+Enter)"
+              onClick={() => void run()}
+            >
+              {busy ? 'Working…' : 'Run new version'}
+            </button>
+          </div>
+        </section>
+      )}
+      <ComparePanel ctx={ctx} process={process} onError={text => setMessage({ kind: 'error', text })} />
+    </div>
+  );
+}
+
+function VersionsTable(props: {
+  process: Process;
+  chosen: number | null;
+  busy: boolean;
+  onChoose(v: Version): void;
+  onCancel(v: Version): void;
+  onRestore(v: Version): void;
+}): JSX.Element {
+  const versions = [...props.process.versions].reverse();
+  return (
+    <table className="nf-Versions" aria-label="Versions">
+      <thead>
+        <tr>
+          <th scope="col">Version</th>
+          <th scope="col">State</th>
+          <th scope="col">Created</th>
+          <th scope="col">Run time</th>
+          <th scope="col">Cost (est. / actual)</th>
+          <th scope="col">
+            <span className="nf-VisuallyHidden">Actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {versions.map(v => {
+          const badge = badgeOf(v);
+          const chosen = v.version === props.chosen;
+          return (
+            <tr
+              key={v.version}
+              className={`nf-VersionRow${chosen ? ' nf-selected' : ''}`}
+              data-testid="nf-version-row"
+              data-version={v.version}
+              data-state={v.state}
+              data-badge={badge}
+              tabIndex={0}
+              aria-selected={chosen}
+              title={`Show the parameters of version ${v.version}`}
+              onClick={() => props.onChoose(v)}
+              onKeyDown={event => {
+                if ((event.key === 'Enter' || event.key === ' ') && event.target === event.currentTarget) {
+                  event.preventDefault();
+                  props.onChoose(v);
+                }
+              }}
+            >
+              <td>v{v.version}</td>
+              <td>
+                <span className="nf-Badge" style={{ background: badgeColor(badge) }}>
+                  {badge}
+                </span>
+                {v.state === 'running' && v.progress !== null && (
+                  <span className="nf-Muted"> {Math.round(v.progress * 100)}%</span>
+                )}
+                {v.message && <div className="nf-Muted nf-VersionMessage">{v.message}</div>}
+              </td>
+              <td>{formatTime(v.created)}</td>
+              <td>{runTime(v.started, v.finished)}</td>
+              <td>
+                {formatCredits(v.cost.estimated)} / {formatCredits(v.cost.actual)}
+              </td>
+              <td className="nf-VersionActions">
+                {CANCELLABLE.has(v.state) && (
+                  <button
+                    type="button"
+                    className="jp-Button nf-Button"
+                    data-testid="nf-version-cancel"
+                    data-version={v.version}
+                    disabled={props.busy}
+                    aria-label={`Cancel version ${v.version}`}
+                    onClick={event => {
+                      event.stopPropagation();
+                      props.onCancel(v);
+                    }}
+                  >
+                    Cancel
+                  </button>
+                )}
+                <button
+                  type="button"
+                  className="jp-Button nf-Button"
+                  data-testid="nf-version-restore"
+                  data-version={v.version}
+                  disabled={props.busy}
+                  aria-label={`Restore version ${v.version}: run its parameters as a new version`}
+                  title="Run this version's parameters again as a new version"
+                  onClick={event => {
+                    event.stopPropagation();
+                    props.onRestore(v);
+                  }}
+                >
+                  Restore
+                </button>
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+function ComparePanel(props: { ctx: NagelfluhContext; process: Process; onError(text: string): void }): JSX.Element {
+  const { ctx, process } = props;
+  const numbers = process.versions.map(v => v.version);
+  const last = numbers[numbers.length - 1] ?? 0;
+  const [v1, setV1] = React.useState(numbers[numbers.length - 2] ?? last);
+  const [v2, setV2] = React.useState(last);
+  const [result, setResult] = React.useState<{ comparison: Comparison; rows: CompareRow[] } | null>(null);
+  const [busy, setBusy] = React.useState(false);
+
+  // A different process starts over from its two latest versions.
+  React.useEffect(() => {
+    setV1(numbers[numbers.length - 2] ?? last);
+    setV2(last);
+    setResult(null);
+  }, [process.id]);
+
+  const compare = async () => {
+    setBusy(true);
+    try {
+      const comparison = await ctx.client.compare(process.id, v1, v2);
+      const fresh = ctx.store.processById(process.id) ?? process;
+      const a = fresh.versions.find(v => v.version === comparison.v1);
+      const b = fresh.versions.find(v => v.version === comparison.v2);
+      if (!a || !b) {
+        throw new Error('the versions to compare are no longer known');
+      }
+      setResult({ comparison, rows: compareRows(a, b, comparison) });
+    } catch (error) {
+      props.onError(readableError(error));
+    }
+    setBusy(false);
+  };
+
+  const select = (id: string, label: string, value: number, onChange: (value: number) => void) => (
+    <>
+      <label htmlFor={id}>{label}</label>
+      <select
+        id={id}
+        className="nf-Select"
+        data-testid={id}
+        value={value}
+        onChange={event => {
+          onChange(Number(event.target.value));
+          setResult(null);
+        }}
+      >
+        {numbers.map(n => (
+          <option key={n} value={n}>
+            v{n}
+          </option>
+        ))}
+      </select>
+    </>
+  );
+
+  const changed = result?.rows.filter(row => row.op !== null).length ?? 0;
+  return (
+    <section className="nf-EditorSection nf-Compare" aria-label="Compare versions">
+      <h3>Compare versions</h3>
+      <div className="nf-Compare-controls">
+        {select('nf-compare-v1', 'From', v1, setV1)}
+        {select('nf-compare-v2', 'to', v2, setV2)}
+        <button
+          type="button"
+          className="jp-Button nf-Button"
+          data-testid="nf-compare"
+          disabled={busy || numbers.length === 0}
+          onClick={() => void compare()}
+        >
+          Compare
+        </button>
+        {result && (
+          <span className="nf-Muted" role="status">
+            {result.comparison.equal
+              ? 'The two versions have the same parameters and resources.'
+              : `${changed} field${changed === 1 ? '' : 's'} differ.`}
+          </span>
+        )}
+      </div>
+      {result && <CompareTable comparison={result.comparison} rows={result.rows} />}
+    </section>
+  );
+}
+
+function CompareTable(props: { comparison: Comparison; rows: CompareRow[] }): JSX.Element {
+  const { comparison, rows } = props;
+  const sections: [string, CompareRow[]][] = [
+    ['Parameters', rows.filter(row => row.section === 'parameters')],
+    ['Resources', rows.filter(row => row.section === 'resources')]
+  ];
+  return (
+    <table className="nf-CompareTable" data-testid="nf-compare-table">
+      <thead>
+        <tr>
+          <th scope="col">Field</th>
+          <th scope="col">v{comparison.v1}</th>
+          <th scope="col">v{comparison.v2}</th>
+        </tr>
+      </thead>
+      {sections.map(([title, list]) => (
+        <tbody key={title}>
+          <tr className="nf-CompareTable-section">
+            <th colSpan={3} scope="rowgroup">
+              {title}
+            </th>
+          </tr>
+          {list.length === 0 && (
+            <tr>
+              <td colSpan={3} className="nf-Muted">
+                none
+              </td>
+            </tr>
+          )}
+          {list.map(row => (
+            <tr
+              key={`${row.section}${row.path}`}
+              className={row.op ? 'nf-changed' : undefined}
+              data-path={row.path}
+              data-section={row.section}
+              data-op={row.op ?? undefined}
+            >
+              <th scope="row">
+                {pathLabel(row.path)}
+                {row.op && <span className="nf-VisuallyHidden"> ({row.op})</span>}
+              </th>
+              <td className={row.left === undefined ? 'nf-Muted' : undefined}>{row.left ?? '(absent)'}</td>
+              <td className={row.right === undefined ? 'nf-Muted' : undefined}>{row.right ?? '(absent)'}</td>
+            </tr>
+          ))}
+        </tbody>
+      ))}
+    </table>
+  );
+}

@@ -1,0 +1,115 @@
+/**
+ * The server's answers turned into what the editor shows: 400 field errors on
+ * the fields they name (parameters through rjsf's `extraErrors`, resources and
+ * the name on their own inputs), everything else as one readable sentence.
+ */
+import { ErrorSchema, RJSFSchema, deepEquals } from '@rjsf/utils';
+import { ApiError, FieldError, Resources } from '../api';
+import { getPointer, joinPointer, resolveRef, splitPointer } from './schema';
+
+export type ResourceKey = keyof Resources;
+
+export const RESOURCE_KEYS: readonly ResourceKey[] = ['cpu', 'memory', 'deadline_seconds'];
+
+/** A 400's field errors sorted by where the editor shows them. */
+export interface MappedErrors {
+  /** Errors of parameters, their paths relative to the parameters object. */
+  parameters: FieldError[];
+  resources: Partial<Record<ResourceKey, string>>;
+  name: string | null;
+  /** Errors no field shows. */
+  other: string[];
+}
+
+const REQUIRED = /^'([^']+)' is a required property$/;
+
+/**
+ * Sort field errors by field. Paths are JSON pointers either under
+ * `/parameters` or, for some answers, relative to the parameters themselves
+ * (`/duration`); the schema tells the latter from the request's own fields.
+ * jsonschema reports a missing required property at its parent, so the
+ * property named in the message becomes part of the path.
+ */
+export function mapServerErrors(errors: readonly FieldError[], schema: RJSFSchema): MappedErrors {
+  const mapped: MappedErrors = { parameters: [], resources: {}, name: null, other: [] };
+  const properties = resolveRef(schema, schema).properties ?? {};
+  for (const { path, message } of errors) {
+    const segments = splitPointer(path);
+    const [head, ...rest] = segments;
+    if (head === 'parameters' || (head !== undefined && head in properties)) {
+      const inside = head === 'parameters' ? rest : segments;
+      const required = REQUIRED.exec(message);
+      const pointer = [...inside, ...(required ? [required[1]] : [])];
+      mapped.parameters.push({
+        path: joinPointer(pointer),
+        message: required ? 'is required' : message
+      });
+    } else if (head === 'resources' && rest.length === 1 && RESOURCE_KEYS.includes(rest[0] as ResourceKey)) {
+      const key = rest[0] as ResourceKey;
+      mapped.resources[key] = mapped.resources[key] ? `${mapped.resources[key]}; ${message}` : message;
+    } else if (head === 'name' && rest.length === 0) {
+      mapped.name = mapped.name ? `${mapped.name}; ${message}` : message;
+    } else {
+      mapped.other.push(segments.length > 0 ? `${segments.join('.')}: ${message}` : message);
+    }
+  }
+  return mapped;
+}
+
+/** rjsf's ErrorSchema of parameter errors (for `extraErrors`): `__errors` at each path. */
+export function toErrorSchema(errors: readonly FieldError[]): ErrorSchema {
+  const root: ErrorSchema = {};
+  for (const { path, message } of errors) {
+    let node = root as Record<string, unknown>;
+    for (const segment of splitPointer(path)) {
+      const child = (node[segment] ?? {}) as Record<string, unknown>;
+      node[segment] = child;
+      node = child;
+    }
+    const list = (node.__errors ?? []) as string[];
+    if (!list.includes(message)) {
+      node.__errors = [...list, message];
+    }
+  }
+  return root;
+}
+
+/** The server's errors that still apply: those whose field the user has not changed since. */
+export function pruneErrors(
+  errors: readonly FieldError[],
+  before: unknown,
+  after: unknown
+): FieldError[] {
+  return errors.filter(error =>
+    deepEquals(getPointer(before, error.path), getPointer(after, error.path))
+  );
+}
+
+/** One readable sentence for any failure: never a stack trace. */
+export function readableError(error: unknown): string {
+  if (error instanceof ApiError) {
+    const message = error.message || error.code;
+    switch (error.status) {
+      case 0:
+        return `The server cannot be reached: check the connection and try again. (${message})`;
+      case 400:
+        return error.fieldErrors.length > 0
+          ? `The server refused some values: ${message}`
+          : `The request was refused: ${message}`;
+      case 402:
+        return /balance/i.test(message) ? capitalise(message) : `Insufficient balance: ${message}`;
+      case 403:
+        return `Not allowed: ${message}`;
+      default:
+        return error.status >= 500 ? `The server failed: ${message}` : capitalise(message);
+    }
+  }
+  if (error instanceof Error) {
+    return capitalise(error.message || error.name);
+  }
+  return capitalise(String(error));
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
