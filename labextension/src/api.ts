@@ -29,7 +29,7 @@ export interface Dataset {
   key: string;
   mime_type: string;
   size: number;
-  created: string;
+  created: number;
   process: number | null;
   version: number | null;
   title?: string | null;
@@ -46,9 +46,9 @@ export interface Version {
   progress: number | null;
   parameters: Record<string, unknown>;
   resources: Resources;
-  created: string;
-  started: string | null;
-  finished: string | null;
+  created: number;
+  started: number | null;
+  finished: number | null;
   cost: { estimated: number; actual: number | null };
   inputs: number[];
   outputs: Dataset[];
@@ -60,7 +60,7 @@ export interface Process {
   project: number;
   type: string;
   name: string;
-  created: string;
+  created: number;
   versions: Version[];
 }
 
@@ -86,7 +86,7 @@ export interface Environment {
 
 export interface LogLine {
   seq: number;
-  time: string;
+  time: number;
   stream: string;
   line: string;
 }
@@ -96,7 +96,7 @@ export interface Transaction {
   amount: number;
   process: number | null;
   version: number | null;
-  time: string;
+  time: number;
 }
 
 export interface Account {

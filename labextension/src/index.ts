@@ -88,7 +88,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     let counter = 0;
 
     const openView = (kind: ViewKind, args: ReadonlyPartialJSONObject = {}): MainAreaWidget => {
-      const existing = tracker.find(w => w.content.node.dataset.nfKind === kind);
+      const existing = tracker.find(w => w.content.node.dataset.nfKind === kind && w.isAttached);
       if (existing && !args.fresh) {
         const content = existing.content as Widget & { configure?(a: ReadonlyPartialJSONObject): void };
         content.configure?.(args);
