@@ -113,9 +113,10 @@ export class EventStream implements IDisposable {
     this._subscriptions.add(subscription);
     this._send(this._subscribeMessage(subscription));
     this._ensure();
-    return {
+    const handle = {
       isDisposed: false,
       dispose: () => {
+        handle.isDisposed = true;
         if (!this._subscriptions.delete(subscription)) {
           return;
         }
@@ -127,6 +128,7 @@ export class EventStream implements IDisposable {
         }
       }
     };
+    return handle;
   }
 
   /** Set reconnect delays from the user's settings. */

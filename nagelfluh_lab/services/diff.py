@@ -24,6 +24,16 @@ def diff(old: Any, new: Any, path: str = "") -> list[dict]:
             for i, (a, b) in enumerate(zip(old, new, strict=True))
             for c in diff(a, b, f"{path}/{i}")
         ]
-    if old == new and type(old) is type(new):
+    if _same(old, new):
         return []
     return [{"path": path or "/", "op": "changed", "old": old, "new": new}]
+
+
+def _same(old: Any, new: Any) -> bool:
+    """JSON has one number type: 100 and 100.0 are the same value (a browser form sends
+    the one, a schema default may hold the other), but true is not 1."""
+    numbers = (int, float)
+    if isinstance(old, numbers) and isinstance(new, numbers):
+        if not (isinstance(old, bool) or isinstance(new, bool)):
+            return old == new
+    return old == new and type(old) is type(new)

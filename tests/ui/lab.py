@@ -127,3 +127,39 @@ class LabPage:
             assert time.monotonic() < deadline, f"{process}/{version} still {info['state']}"
             time.sleep(0.1)
         return info
+
+
+class Editor:
+    """The process editor view: the create form and the versions of the active process."""
+
+    def __init__(self, lab: LabPage) -> None:
+        self.lab = lab
+        self.root = lab.page.get_by_test_id("nf-editor")
+
+    def by_id(self, test_id: str) -> Locator:
+        return self.root.get_by_test_id(test_id)
+
+    def new(self, type_name: str, name: str) -> Editor:
+        """Open the create form for a type, as the panel's "New process" button does."""
+        self.lab.open_panel()
+        self.lab.panel_button("New process").click()
+        expect(self.root).to_have_attribute("data-mode", "create")
+        self.by_id("nf-editor-type").select_option(type_name)
+        self.by_id("nf-editor-name").fill(name)
+        return self
+
+    def field(self, pointer: str) -> Locator:
+        """An rjsf input by its JSON pointer (/components/0/frequency → #root_components_0_frequency)."""
+        return self.root.locator("#root" + pointer.replace("/", "_"))
+
+    def submit(self) -> None:
+        self.by_id("nf-editor-submit").click()
+
+    def version_row(self, number: int) -> Locator:
+        return self.root.locator(f'[data-testid="nf-version-row"][data-version="{number}"]')
+
+    def wait_version(self, number: int, *badges: str, timeout: float = 60_000) -> None:
+        pattern = "|".join(badges)
+        expect(self.version_row(number)).to_have_attribute(
+            "data-badge", re.compile(f"^({pattern})$"), timeout=timeout
+        )
