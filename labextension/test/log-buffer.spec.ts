@@ -24,7 +24,7 @@ describe('log buffer', () => {
     buffer.append([{ seq: CHUNK_SIZE + 6, time: TIME, stream: 'stderr', line: 'boom' }]);
     buffer.append([{ seq: CHUNK_SIZE + 7, time: TIME, stream: 'system', line: 'Process cancelled by user' }]);
     // The server sends times as Unix seconds (api.ts still types them as strings).
-    buffer.append([{ seq: CHUNK_SIZE + 8, time: 1714564800.25, stream: 'kubelet', line: 'odd stream' } as unknown as LogLine]);
+    buffer.append([{ seq: CHUNK_SIZE + 8, time: 1714564800.25, stream: 'kubelet', line: 'odd stream' }]);
     expect(buffer.length).toBe(CHUNK_SIZE + 8);
     expect(buffer.lastSeq).toBe(CHUNK_SIZE + 8);
     expect(buffer.seq(CHUNK_SIZE)).toBe(CHUNK_SIZE + 1);

@@ -374,7 +374,7 @@ describe('log view', () => {
     fakes.addProcess(7, [version(7, 1)]);
     // The server sends Unix seconds (api.ts still types them as strings).
     const at = new Date(2024, 4, 1, 9, 5, 7, 250).getTime() / 1000;
-    fakes.stored.set('7:1', [{ seq: 1, time: at, stream: 'stdout', line: 'hello' } as unknown as LogLine]);
+    fakes.stored.set('7:1', [{ seq: 1, time: at, stream: 'stdout', line: 'hello' }]);
     fakes.selection.select(7, 1);
     open();
     await settle();
