@@ -22,11 +22,13 @@ from .credentials import CredentialProvider, StaticCredentials
 from .db.session import Database
 from .executors.base import Executor
 from .executors.local import LocalExecutor
+from .executors.schema import SchemaExtractor
 from .kubernetes.cluster import NAMESPACE, QUEUE_NAME
 from .resources import Resources, parse_cpu, parse_memory
 from .services import catalog
 from .services.billing import Billing
 from .services.datasets import DatasetService
+from .services.environments import EnvironmentService
 from .services.events import EventHub
 from .services.processes import ProcessService
 
@@ -38,6 +40,7 @@ EXECUTORS = {
     "local": "nagelfluh_lab.executors.local.LocalExecutor",
     "kubernetes": "nagelfluh_lab.executors.kubernetes.KubernetesExecutor",
 }
+KUBERNETES_SCHEMA_EXTRACTOR = "nagelfluh_lab.executors.k8s_schema.KubernetesSchemaExtractor"
 
 
 def _is_kubernetes(cls: type) -> bool:
@@ -62,6 +65,14 @@ class NagelfluhApp(ExtensionApp):
         klass=Executor,
         allow_none=True,
         help="Executor class to use instead of the one named by 'executor'.",
+    ).tag(config=True)
+    schema_extractor_class = Type(
+        default_value=None,
+        klass=SchemaExtractor,
+        allow_none=True,
+        help="How environments are registered from images (POST environments). Default: "
+        "a Job per registration with the Kubernetes executor; none with the local executor, "
+        "whose processes run in the server's own Python.",
     ).tag(config=True)
     db_url = Unicode(help="SQLAlchemy URL; SQLite in the Jupyter data dir by default.").tag(
         config=True
@@ -134,6 +145,7 @@ class NagelfluhApp(ExtensionApp):
     hub = Instance(EventHub, allow_none=True)
     processes = Instance(ProcessService, allow_none=True)
     datasets = Instance(DatasetService, allow_none=True)
+    environments = Instance(EnvironmentService, allow_none=True)
     runner_executor = Instance(Executor, allow_none=True)
 
     @default("db_url")
@@ -189,6 +201,12 @@ class NagelfluhApp(ExtensionApp):
             on_state=self._on_state,
         )
         self.datasets = DatasetService(self.database, self.storage)
+        self.environments = EnvironmentService(
+            self.database,
+            self._make_schema_extractor(),
+            self.executor if self.executor_class is None else self.executor_class.__name__,
+            self.log,
+        )
         self._register_event_schema()
         self.settings.update({"nagelfluh": self})
 
@@ -220,6 +238,14 @@ class NagelfluhApp(ExtensionApp):
                 "files. Set NagelfluhApp.storage_url to s3://bucket/prefix."
             )
         return executor
+
+    def _make_schema_extractor(self) -> SchemaExtractor | None:
+        cls = self.schema_extractor_class
+        if cls is None:
+            if not _is_kubernetes(type(self.runner_executor)):
+                return None
+            cls = import_item(KUBERNETES_SCHEMA_EXTRACTOR)
+        return cls(parent=self)
 
     def _billing(self) -> Billing:
         return Billing(
@@ -262,8 +288,11 @@ class NagelfluhApp(ExtensionApp):
             gc.freeze()
         await self.runner_executor.start()
         await self.processes.resume()
+        await self.environments.start()
 
     async def stop_extension(self) -> None:
+        if self.environments is not None:
+            await self.environments.stop()
         if self.runner_executor is not None:
             await self.runner_executor.stop()
         if self.database is not None:

@@ -202,6 +202,23 @@ class Client:
     def environments(self) -> list[dict]:
         return self._get("environments")["items"]
 
+    def environment(self, name: str) -> dict:
+        return self._get(f"environments/{name}")
+
+    def register_environment(
+        self, name: str, image: str, wait: bool = True, timeout: float = 900
+    ) -> dict:
+        """Register an environment from an image, or refresh it with a new one (the
+        server runs the image's ``python -m nagelfluh_runner schema``; Kubernetes
+        executor only). With ``wait``, returns once the registration is over (or
+        ``timeout`` seconds have passed): see its ``state`` and ``message``."""
+        env = self._post("environments", {"name": name, "image": image})
+        deadline = time.monotonic() + timeout
+        while wait and env["state"] == "registering" and time.monotonic() < deadline:
+            time.sleep(1.0)
+            env = self.environment(name)
+        return env
+
     def types(self) -> list[dict]:
         """Process types with their parameter schemas."""
         return self._get("process-types")["items"]

@@ -62,12 +62,24 @@ class ProjectMember(Base):
 
 
 class Environment(Base):
+    """An image (or the server's own Python) and the process types it offers.
+
+    ``image`` is the image those types came from, which runs use; a registration
+    under way or failed names its own in ``requested_image``, so the types and
+    image in use stay until the new ones are good. ``attempt`` counts
+    registrations: the result of an older one never overwrites a newer one's.
+    """
+
     __tablename__ = "environments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
     image: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     created: Mapped[float] = mapped_column(Float, default=now)
+    state: Mapped[str] = mapped_column(String(16), default="ready", server_default="ready")
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    requested_image: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     process_types: Mapped[list[ProcessTypeRecord]] = relationship(
         back_populates="environment",
         cascade="all, delete-orphan",

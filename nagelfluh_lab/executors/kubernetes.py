@@ -122,7 +122,7 @@ class KubernetesExecutor(Executor):
         return None
 
     async def start(self) -> None:
-        self._api = await asyncio.to_thread(self._connect)
+        self._api = await asyncio.to_thread(connect, self.kubeconfig, CONNECTION_POOL_SIZE)
         self._batch = BatchV1Api(self._api)
         self._core = CoreV1Api(self._api)
         selector = f"{APP_LABEL}={APP}"
@@ -186,24 +186,13 @@ class KubernetesExecutor(Executor):
         try:
             await asyncio.to_thread(self._batch.read_namespaced_job, job_name(key), self.namespace)
         except Exception as error:
-            if _not_found(error):
+            if not_found(error):
                 return False
             self.log.warning("cannot look up the Job of %s: %s", key, api_message(error))
         self._track(spec, reported="running", tail=stored, seen=True, create=False)
         return True
 
     # ---------------------------------------------------------------- tracking
-
-    def _connect(self) -> ApiClient:
-        configuration = Configuration()
-        if self.kubeconfig:
-            config.load_kube_config(self.kubeconfig, client_configuration=configuration)
-        elif "KUBERNETES_SERVICE_HOST" in os.environ:
-            config.load_incluster_config(client_configuration=configuration)
-        else:
-            config.load_kube_config(client_configuration=configuration)
-        configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
-        return ApiClient(configuration)
 
     def _track(
         self, spec: RunSpec, *, reported: str, tail: LogTail | None, seen: bool, create: bool
@@ -275,7 +264,7 @@ class KubernetesExecutor(Executor):
             job = jobs[-1] if jobs else None
             if job is not None:
                 run.seen = True
-                if _ended(job) is not None:
+                if job_ended(job) is not None:
                     return await self._settle(run, job)
             elif run.seen and not await self._job_exists(run):
                 return RunOutcome(
@@ -370,16 +359,7 @@ class KubernetesExecutor(Executor):
     def _pull_state(self, run: _Run, pods: list[dict]) -> tuple[float | None, RunOutcome | None]:
         """Seconds left before a failing image pull fails the run (None: no such
         failure), or the failure once that grace is over."""
-        waiting = next(
-            (
-                state
-                for pod in pods
-                if "deletionTimestamp" not in pod["metadata"]
-                and (state := _container(pod).get("state", {}).get("waiting", {})).get("reason")
-                in IMAGE_REASONS
-            ),
-            None,
-        )
+        waiting = pull_failure(pods)
         if waiting is None:
             run.pull_since = run.pull_message = None
             return None, None
@@ -404,7 +384,7 @@ class KubernetesExecutor(Executor):
         if any(map(_started, pods)) and run.reported != "running":
             await self._report(run, "running")
         self._follow_logs(run, pods)
-        if _ended(job) == "Complete":
+        if job_ended(job) == "Complete":
             return RunOutcome("completed", exit_code=0)
         return _failure(job, pods, run.spec)
 
@@ -426,7 +406,7 @@ class KubernetesExecutor(Executor):
         try:
             await asyncio.to_thread(self._batch.read_namespaced_job, run.name, self.namespace)
         except Exception as error:
-            if _not_found(error):
+            if not_found(error):
                 return False
             raise
         return True
@@ -442,7 +422,7 @@ class KubernetesExecutor(Executor):
                 propagation_policy="Background",
             )
         except Exception as error:
-            if not _not_found(error):
+            if not not_found(error):
                 raise
 
     async def _delete_job_quietly(self, run: _Run) -> None:
@@ -518,10 +498,24 @@ class _Run:
             task.cancel()
 
 
+def connect(kubeconfig: str, pool_size: int) -> ApiClient:
+    """A client of the cluster ``kubeconfig`` names; without one, of the cluster this
+    server runs in (its pod's service account), else of the default kubeconfig."""
+    configuration = Configuration()
+    if kubeconfig:
+        config.load_kube_config(kubeconfig, client_configuration=configuration)
+    elif "KUBERNETES_SERVICE_HOST" in os.environ:
+        config.load_incluster_config(client_configuration=configuration)
+    else:
+        config.load_kube_config(client_configuration=configuration)
+    configuration.connection_pool_maxsize = pool_size
+    return ApiClient(configuration)
+
+
 # ------------------------------------------------------------------ reading objects
 
 
-def _condition(obj: dict | None, kind: str) -> dict | None:
+def condition(obj: dict | None, kind: str) -> dict | None:
     if obj is None:
         return None
     return next(
@@ -530,33 +524,42 @@ def _condition(obj: dict | None, kind: str) -> dict | None:
 
 
 def _is_true(obj: dict | None, kind: str) -> bool:
-    found = _condition(obj, kind)
+    found = condition(obj, kind)
     return found is not None and found["status"] == "True"
 
 
-def _not_found(error: Exception) -> bool:
+def not_found(error: Exception) -> bool:
     return isinstance(error, ApiException) and error.status == 404
 
 
-def _ended(job: dict) -> str | None:
+def job_ended(job: dict) -> str | None:
     """``Complete`` or ``Failed`` once the Job has ended."""
     return next((kind for kind in ("Complete", "Failed") if _is_true(job, kind)), None)
 
 
-def _container(pod: dict) -> dict:
+def container_status(pod: dict) -> dict:
     """The status of the pod's (only) container; empty before it has one."""
     return (pod.get("status", {}).get("containerStatuses") or [{}])[0]
 
 
+def pull_failure(pods: list[dict]) -> dict | None:
+    """The waiting state (reason, message) of a live pod that cannot pull its image."""
+    for pod in pods:
+        waiting = container_status(pod).get("state", {}).get("waiting", {})
+        if "deletionTimestamp" not in pod["metadata"] and waiting.get("reason") in IMAGE_REASONS:
+            return waiting
+    return None
+
+
 def _started(pod: dict) -> bool:
     """Whether the pod's container runs or ran."""
-    state = _container(pod).get("state", {})
+    state = container_status(pod).get("state", {})
     return pod.get("status", {}).get("phase") == "Running" or "terminated" in state
 
 
 def _eviction(workload: dict | None) -> str | None:
     """Why Kueue took an admitted run's quota back (e.g. preempted it), if it did."""
-    evicted = _condition(workload, "Evicted")
+    evicted = condition(workload, "Evicted")
     if evicted is None or evicted["status"] != "True":
         return None
     return evicted.get("message") or "Evicted"
@@ -564,7 +567,7 @@ def _eviction(workload: dict | None) -> str | None:
 
 def _quota_message(workload: dict | None) -> str | None:
     """Kueue's reason for not admitting the run (e.g. insufficient quota), if any."""
-    reserved = _condition(workload, "QuotaReserved")
+    reserved = condition(workload, "QuotaReserved")
     if reserved is None or reserved["status"] == "True":
         return None
     return reserved.get("message") or None
@@ -572,7 +575,7 @@ def _quota_message(workload: dict | None) -> str | None:
 
 def _failure(job: dict, pods: list[dict], spec: RunSpec) -> RunOutcome:
     """How a failed Job failed, in the local executor's terms where they apply."""
-    failed = _condition(job, "Failed") or {}
+    failed = condition(job, "Failed") or {}
     if failed.get("reason") == "DeadlineExceeded":
         return RunOutcome(
             "failed",
@@ -583,7 +586,7 @@ def _failure(job: dict, pods: list[dict], spec: RunSpec) -> RunOutcome:
         status = pod.get("status", {})
         if status.get("reason") == "Evicted":  # by its node, short of memory or disk
             return RunOutcome("failed", "evicted", status.get("message") or "The pod was evicted")
-        terminated = _container(pod).get("state", {}).get("terminated")
+        terminated = container_status(pod).get("state", {}).get("terminated")
         if terminated is None:
             continue
         code = terminated.get("exitCode")

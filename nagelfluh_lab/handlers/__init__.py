@@ -10,6 +10,7 @@ from .api import (
     DatasetMetaHandler,
     DatasetsHandler,
     DatasetViewHandler,
+    EnvironmentHandler,
     EnvironmentsHandler,
     EstimateHandler,
     LogsHandler,
@@ -31,6 +32,7 @@ ID = r"(\d+)"
 
 ROUTES: list[tuple[str, type]] = [
     ("environments", EnvironmentsHandler),
+    (r"environments/([^/]+)", EnvironmentHandler),
     ("process-types", ProcessTypesHandler),
     (r"process-types/([^/]+)", ProcessTypeHandler),
     ("projects", ProjectsHandler),

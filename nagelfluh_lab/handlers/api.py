@@ -13,7 +13,7 @@ from ..errors import field_error
 from ..resources import parse_resources
 from ..services import access, catalog
 from ..services.billing import credits
-from ..services.serialize import environment_json, project_json, transaction_json, type_json
+from ..services.serialize import project_json, transaction_json, type_json
 from ..services.views import parse_view_request
 from .base import NagelfluhHandler
 
@@ -22,10 +22,20 @@ class EnvironmentsHandler(NagelfluhHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        envs = await self.app.database.run(
-            lambda s: [environment_json(e) for e in catalog.environments(s)]
-        )
-        self.reply({"items": envs, "next": None})
+        self.reply(await self.app.environments.list())
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """202: the registration goes on in the background (see the environment's state)."""
+        self.reply(await self.app.environments.register(self.json_body()), 202)
+
+
+class EnvironmentHandler(NagelfluhHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.reply(await self.app.environments.get(name))
 
 
 class ProcessTypesHandler(NagelfluhHandler):

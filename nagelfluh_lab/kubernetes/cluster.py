@@ -24,7 +24,8 @@ MEMORY_QUOTA = "8Gi"
 def _server_rules() -> list[dict]:
     """What the server's Kubernetes executor does, and nothing more.
 
-    Jobs: submit, watch, cancel. Pods: watch, follow logs. Secrets: the
+    Jobs: submit, watch, cancel; and the schema Jobs that register environments
+    from images (create, poll, delete). Pods: watch, follow logs. Secrets: the
     per-run storage credentials (the garbage collector deletes them with the
     Job; delete covers a Job that failed to be made). Workloads: Kueue's admission.
     """

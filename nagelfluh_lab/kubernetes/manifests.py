@@ -13,6 +13,9 @@ If creating the Secret fails, the executor deletes the Job. The pod refers to
 the Secret's keys without ``optional``, so a pod admitted before its Secret
 exists waits in CreateContainerConfigError (the kubelet retries) rather than
 running without credentials.
+
+Registering an environment by image runs one more kind of Job,
+:func:`schema_job_manifest`: ``python -m nagelfluh_runner schema`` in that image.
 """
 
 from __future__ import annotations
@@ -28,11 +31,15 @@ from ..services.catalog import BOOTSTRAP_IMAGE
 from .cluster import APP_LABEL, NAMESPACE, QUEUE_LABEL, QUEUE_NAME
 
 APP = "process"
+SCHEMA_APP = "schema"
 CONTAINER = "runner"
 COMMAND = ["python", "-m", "nagelfluh_runner", "run"]
+SCHEMA_COMMAND = ["python", "-m", "nagelfluh_runner", "schema"]
 SCRATCH = "/scratch"
 RUNNER_UID = 1000
 TTL_SECONDS_AFTER_FINISHED = 3600
+# The server deletes a schema Job once it has read it; the TTL only covers a server gone meanwhile.
+SCHEMA_TTL_SECONDS_AFTER_FINISHED = 600
 # Storage environment that goes into the run's Secret, never inline in the Job:
 # anyone who may read Jobs would otherwise read the credentials too.
 CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -128,14 +135,42 @@ def job_manifest(
     """
     labels = run_labels(spec.key, spec.project_id)
     quantities = {"cpu": cpu_quantity(spec.cpu), "memory": format_memory(spec.memory)}
-    container = {
+    container = _container(
+        spec.image or BOOTSTRAP_IMAGE, COMMAND, _env(spec, secret_name), quantities
+    )
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(spec.key),
+            "namespace": namespace,
+            "labels": {**labels, QUEUE_LABEL: queue_name},
+        },
+        "spec": {
+            "suspend": True,
+            "backoffLimit": 0,
+            "ttlSecondsAfterFinished": TTL_SECONDS_AFTER_FINISHED,
+            "activeDeadlineSeconds": max(1, math.ceil(spec.deadline_seconds)),
+            # The pod does not carry the queue label: Kueue queues the Job, and its
+            # pod integration (when enabled) must not take the pod for a plain one.
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": _pod_spec(container, service_account, scratch_size),
+            },
+        },
+    }
+
+
+def _container(image: str, command: list[str], env: list[dict], quantities: dict) -> dict:
+    """The one container of a pod: ``command`` in ``image``, requests = limits, locked down."""
+    return {
         "name": CONTAINER,
-        "image": spec.image or BOOTSTRAP_IMAGE,
+        "image": image,
         # Images side-loaded into kind/k3d exist only locally: ":latest" must not force a pull.
         "imagePullPolicy": "IfNotPresent",
-        "command": COMMAND,
+        "command": list(command),
         "workingDir": SCRATCH,
-        "env": _env(spec, secret_name),
+        "env": env,
         "resources": {"requests": dict(quantities), "limits": dict(quantities)},
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -144,6 +179,10 @@ def job_manifest(
         },
         "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH}],
     }
+
+
+def _pod_spec(container: dict, service_account: str | None, scratch_size: str) -> dict:
+    """A pod that meets the "restricted" Pod Security Standard, with ``/scratch`` to write."""
     pod_spec: dict = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -160,24 +199,7 @@ def job_manifest(
     }
     if service_account:
         pod_spec["serviceAccountName"] = service_account
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": job_name(spec.key),
-            "namespace": namespace,
-            "labels": {**labels, QUEUE_LABEL: queue_name},
-        },
-        "spec": {
-            "suspend": True,
-            "backoffLimit": 0,
-            "ttlSecondsAfterFinished": TTL_SECONDS_AFTER_FINISHED,
-            "activeDeadlineSeconds": max(1, math.ceil(spec.deadline_seconds)),
-            # The pod does not carry the queue label: Kueue queues the Job, and its
-            # pod integration (when enabled) must not take the pod for a plain one.
-            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
-        },
-    }
+    return pod_spec
 
 
 def owner_reference(job: dict) -> dict:
@@ -213,4 +235,79 @@ def secret_manifest(spec: RunSpec, *, name: str, owner: dict, namespace: str = N
         },
         "type": "Opaque",
         "stringData": storage_credentials(spec),
+    }
+
+
+def schema_job_name(environment: str, image: str, attempt: int) -> str:
+    """``schema-{environment}-{hash}``, the hash of the image and the registration attempt.
+
+    A server restarted mid-registration finds the Job of its attempt again, while a
+    new attempt (say, the same tag pushed anew) never takes over an older one's output.
+    """
+    digest = hashlib.sha256(f"{image}\n{attempt}".encode()).hexdigest()[:8]
+    return _fit(f"{SCHEMA_APP}-{environment}-{digest}")
+
+
+def schema_labels(environment: str) -> dict[str, str]:
+    """Labels of a schema Job and its pod; not ``nagelfluh.app=process``, so the run
+    watches never see them."""
+    return {APP_LABEL: SCHEMA_APP, "environment": _fit(environment)}
+
+
+def schema_job_manifest(
+    name: str,
+    environment: str,
+    image: str,
+    *,
+    deadline_seconds: int,
+    namespace: str = NAMESPACE,
+    queue_name: str | None = None,
+    service_account: str | None = None,
+    command: list[str] = SCHEMA_COMMAND,
+    cpu: str = "500m",
+    memory: str = "512Mi",
+) -> dict:
+    """The ``batch/v1`` Job that prints the process types ``image`` offers.
+
+    The pod is locked down like a run's, and gets no storage credentials nor
+    parameters: only a scratch HOME, and ``PYTHONWARNINGS=ignore`` so that
+    warnings at import time do not mix with the JSON on the log. A failing
+    container's last log lines (unbuffered, so in the order they were written)
+    become its termination message, which the server shows the user.
+
+    It is not queued through Kueue unless ``queue_name`` is given: it is a system
+    Job of a small fixed size that a user waits for, and queued it would wait
+    behind hours of admitted runs whenever the quota is full. Where Kueue manages
+    every Job (``manageJobsWithoutQueueName: true``), an unlabelled Job would stay
+    suspended forever: name a LocalQueue there, and the Job is queued (and
+    suspended until admitted) like a run's.
+    """
+    labels = schema_labels(environment)
+    env = [
+        {"name": "HOME", "value": SCRATCH},
+        {"name": "TMPDIR", "value": SCRATCH},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+        {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+        {"name": "PYTHONWARNINGS", "value": "ignore"},
+    ]
+    container = _container(image, command, env, {"cpu": cpu, "memory": memory})
+    container["terminationMessagePolicy"] = "FallbackToLogsOnError"
+    spec: dict = {
+        "backoffLimit": 0,
+        "ttlSecondsAfterFinished": SCHEMA_TTL_SECONDS_AFTER_FINISHED,
+        "activeDeadlineSeconds": deadline_seconds,
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": _pod_spec(container, service_account, "256Mi"),
+        },
+    }
+    job_labels = dict(labels)
+    if queue_name:
+        job_labels[QUEUE_LABEL] = queue_name
+        spec = {"suspend": True, **spec}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": namespace, "labels": job_labels},
+        "spec": spec,
     }

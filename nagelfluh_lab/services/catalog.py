@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -12,10 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import Environment, ProcessTypeRecord
-from ..errors import NotFound, ValidationFailed
+from ..errors import Conflict, NotFound, ValidationFailed, field_error
 
 BOOTSTRAP_ENVIRONMENT = "bootstrap"
 BOOTSTRAP_IMAGE = "nagelfluh-base-runner:latest"
+REGISTERING, READY, FAILED = "registering", "ready", "failed"
+# A DNS-1123 label: it becomes part of a schema Job's name and a label value.
+ENVIRONMENT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Type names are path segments of the API (process-types/{name}).
+TYPE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DATASET_REF = re.compile(rf"^{DATASET_REF_PREFIX}[1-9][0-9]*$")
 
 _format_checker = jsonschema.FormatChecker()
@@ -29,12 +35,20 @@ def _is_dataset_ref(value: object) -> bool:
 def register_environment(
     session: Session, name: str, image: str | None, types: list[dict]
 ) -> Environment:
-    """Create or refresh an environment and the process types it offers."""
+    """Create or refresh an environment and the process types it offers, taking over
+    types of the same name from other environments (the server's own come first)."""
     env = session.scalar(select(Environment).where(Environment.name == name))
     if env is None:
         env = Environment(name=name, image=image)
         session.add(env)
-    env.image = image
+    env.image = env.requested_image = image
+    env.state, env.message = READY, None
+    _store_types(session, env, types)
+    return env
+
+
+def _store_types(session: Session, env: Environment, types: list[dict]) -> None:
+    """Make ``types`` (as ``schema`` describes them) the types of ``env``, and only them."""
     by_name = {t.name: t for t in env.process_types}
     for described in types:
         record = by_name.pop(described["name"], None) or session.scalar(
@@ -50,7 +64,168 @@ def register_environment(
     for stale in by_name.values():
         session.delete(stale)
     session.flush()
+
+
+def validate_registration(body: Any) -> tuple[str, str]:
+    """``(name, image)`` of a registration request, or a 400 naming the field."""
+    if not isinstance(body, dict):
+        raise field_error("/", "must be an object with the fields name and image")
+    unknown = sorted(body.keys() - {"name", "image"})
+    if unknown:
+        pointer = unknown[0].replace("~", "~0").replace("/", "~1")
+        raise field_error(f"/{pointer}", "unknown field; an environment has a name and an image")
+    name, image = body.get("name"), body.get("image")
+    if not isinstance(name, str) or len(name) > 63 or not ENVIRONMENT_NAME.match(name):
+        raise field_error(
+            "/name",
+            "must be 1 to 63 lowercase letters, digits and '-', starting and ending "
+            "with a letter or digit (a DNS-1123 label)",
+        )
+    if not isinstance(image, str) or not image.strip() or len(image) > 1024:
+        raise field_error("/image", "must be a non-empty image reference")
+    if any(c.isspace() for c in image):
+        raise field_error("/image", "must not contain white space")
+    return name, image
+
+
+def request_registration(session: Session, name: str, image: str) -> Environment:
+    """Start a new registration attempt of ``name`` from ``image``; the types and image
+    of an existing environment stay in use until the attempt succeeds."""
+    if name == BOOTSTRAP_ENVIRONMENT:
+        raise Conflict(
+            "the bootstrap environment is the server's own Python: it cannot be registered "
+            "from an image",
+            [{"path": "/name", "message": "is the bootstrap environment's name"}],
+        )
+    env = session.scalar(select(Environment).where(Environment.name == name).with_for_update())
+    if env is None:
+        env = Environment(name=name, image=None, attempt=0)
+        session.add(env)
+    env.state, env.message, env.requested_image = REGISTERING, None, image
+    env.attempt = (env.attempt or 0) + 1
+    session.flush()
     return env
+
+
+def _attempt(
+    session: Session, name: str, attempt: int, states: tuple[str, ...] = (REGISTERING,)
+) -> Environment | None:
+    """The environment, if ``attempt`` is its latest registration and in ``states``."""
+    env = session.scalar(select(Environment).where(Environment.name == name).with_for_update())
+    if env is None or env.attempt != attempt or env.state not in states:
+        return None
+    return env
+
+
+def complete_registration(
+    session: Session, name: str, attempt: int, types: list[dict]
+) -> Environment | None:
+    """Store what ``attempt`` found: the types it offers, and its image as the one in
+    use. Types of a name another environment offers stay there (every image with the
+    runner offers the bootstrap types too); an image left with none of its own fails.
+    None if a newer attempt superseded this one.
+
+    A success overrides a failure of the same attempt: servers sharing the database
+    all take up a registration left under way, and one of them may see the Job
+    vanish because another has read and deleted it."""
+    env = _attempt(session, name, attempt, (REGISTERING, FAILED))
+    if env is None:
+        return None
+    owners = {
+        record.name: record.environment.name
+        for record in session.scalars(
+            select(ProcessTypeRecord).where(ProcessTypeRecord.name.in_([t["name"] for t in types]))
+        )
+    }
+    own = [t for t in types if owners.get(t["name"], name) == name]
+    elsewhere = sorted(f"{t} ({e})" for t, e in owners.items() if e != name)
+    note = (
+        "Process types of the same name as another environment's stay there: "
+        + ", ".join(elsewhere)
+        if elsewhere
+        else None
+    )
+    if not own:
+        env.state = FAILED
+        env.message = f"The image {env.requested_image} offers no process types of its own" + (
+            f". {note}" if note else ""
+        )
+        return env
+    _store_types(session, env, own)
+    env.image, env.state, env.message = env.requested_image, READY, note
+    return env
+
+
+def fail_registration(
+    session: Session, name: str, attempt: int, message: str
+) -> Environment | None:
+    """Record why ``attempt`` failed; the types and image in use stay. None if a newer
+    attempt superseded it."""
+    env = _attempt(session, name, attempt)
+    if env is not None:
+        env.state, env.message = FAILED, message
+    return env
+
+
+def registering(session: Session) -> list[Environment]:
+    """Environments whose registration was under way (e.g. when the server stopped)."""
+    return list(session.scalars(select(Environment).where(Environment.state == REGISTERING)))
+
+
+def get_environment(session: Session, name: str) -> Environment:
+    env = session.scalar(select(Environment).where(Environment.name == name))
+    if env is None:
+        raise NotFound(f"unknown environment {name!r}", {"environment": name})
+    return env
+
+
+def parse_schema_output(output: str) -> list[dict]:
+    """The process types ``python -m nagelfluh_runner schema`` printed, checked: a JSON
+    list of ``{"name", "title", "description", "schema"}``, each schema a valid JSON
+    Schema. Raises ValueError saying what is wrong. Lines before the list (a warning
+    on stderr, which shares the pod log) are skipped."""
+    text = output.strip()
+    start = 0 if text.startswith("[") else text.find("\n[") + 1
+    if not start and not text.startswith("["):
+        raise ValueError(f"its output holds no JSON list: {_excerpt(text)}")
+    try:
+        described, _ = json.JSONDecoder().raw_decode(text, start)
+    except ValueError as error:
+        raise ValueError(f"its output is not valid JSON ({error}): {_excerpt(text)}") from None
+    if not isinstance(described, list):
+        raise ValueError("its output is not a JSON list of process types")
+    seen: set[str] = set()
+    for index, item in enumerate(described):
+        where = f"process type {index + 1}"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where} is not a JSON object")
+        name = item.get("name")
+        if not isinstance(name, str) or len(name) > 255 or not TYPE_NAME.match(name):
+            raise ValueError(f"{where}: name {name!r} is not letters, digits, '.', '_' or '-'")
+        if name in seen:
+            raise ValueError(f"process type {name!r} is listed twice")
+        seen.add(name)
+        for field in ("title", "description"):
+            if not isinstance(item.get(field, ""), str):
+                raise ValueError(f"process type {name!r}: {field} is not a string")
+        if len(item.get("title", "")) > 255:
+            raise ValueError(f"process type {name!r}: title is longer than 255 characters")
+        schema = item.get("schema")
+        if not isinstance(schema, dict):
+            raise ValueError(f"process type {name!r}: schema is not a JSON object")
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as error:
+            path = "".join(f"/{part}" for part in error.absolute_path)
+            raise ValueError(
+                f"process type {name!r}: its schema is not a valid JSON Schema "
+                f"at {path or '/'}: {error.message}"
+            ) from None
+    return described
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def environments(session: Session) -> list[Environment]:

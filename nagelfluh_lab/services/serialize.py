@@ -28,6 +28,9 @@ def environment_json(env: Environment) -> dict:
         "name": env.name,
         "image": env.image,
         "process_types": [t.name for t in env.process_types],
+        "state": env.state,
+        "message": env.message,
+        "requested_image": env.requested_image,
     }
 
 

@@ -234,10 +234,13 @@ def restricted_violations(pod: dict) -> list[str]:
 def test_every_pod_meets_the_restricted_standard_the_namespace_enforces():
     [namespace] = [o for o in cluster_manifests() if o["kind"] == "Namespace"]
     assert namespace["metadata"]["labels"] == {"pod-security.kubernetes.io/enforce": "restricted"}
-    templates = [run_job()["spec"]["template"]] + [
+    schema_job = manifests.schema_job_manifest(
+        "schema-geo-0", "geo", "geo:1", deadline_seconds=600, service_account="nagelfluh-runner"
+    )
+    templates = [run_job()["spec"]["template"], schema_job["spec"]["template"]] + [
         o["spec"]["template"] for o in minio_manifests() if o["kind"] in ("Deployment", "Job")
     ]
-    assert len(templates) == 3
+    assert len(templates) == 4
     for template in templates:
         assert restricted_violations(template["spec"]) == []
 

@@ -19,6 +19,8 @@ from nagelfluh_lab.kubernetes.manifests import (
     owner_reference,
     run_labels,
     run_selector,
+    schema_job_manifest,
+    schema_job_name,
     secret_manifest,
     storage_credentials,
     storage_secret_name,
@@ -297,3 +299,73 @@ def test_run_selector_picks_the_runs_objects_and_no_other_runs(key):
         assert all(LABEL_VALUE.match(value) and len(value) <= 63 for value in labels.values())
     for other in (RunKey(key.process_id, key.version + 1), RunKey(key.process_id + 1, key.version)):
         assert not _selects(run_selector(other), job["metadata"]["labels"])
+
+
+# ---------------------------------------------------------------- schema Jobs
+
+
+def schema_job(**options: object) -> dict:
+    name = schema_job_name("geo-tools", "registry.example/geo:2.1", 3)
+    return schema_job_manifest(
+        name, "geo-tools", "registry.example/geo:2.1", deadline_seconds=600, **options
+    )
+
+
+@pytest.mark.parametrize("queue_name", [None, "nagelfluh-queue"])
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_schema_jobs_pass_strict_schema_validation(queue_name, version):
+    kubernetes_validate.validate(
+        schema_job(queue_name=queue_name, service_account="nagelfluh-runner"), version, strict=True
+    )
+
+
+def test_schema_job_name_is_a_dns_label_of_environment_image_and_attempt():
+    names = {
+        schema_job_name(env, image, attempt)
+        for env in ("geo", "g" * 63)
+        for image in ("geo:1", "geo:2")
+        for attempt in (1, 2)
+    }
+    assert len(names) == 8
+    for name in names:
+        assert len(name) <= 63 and DNS_LABEL.match(name), name
+        assert name.startswith("schema-g")
+    assert schema_job_name("geo", "geo:1", 1) == schema_job_name("geo", "geo:1", 1)
+
+
+def test_schema_job_runs_the_schema_command_once_unqueued_within_its_deadline():
+    job = schema_job()
+    spec = job["spec"]
+    [container] = spec["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "nagelfluh_runner", "schema"]
+    assert container["image"] == "registry.example/geo:2.1"
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert (spec["backoffLimit"], spec["activeDeadlineSeconds"]) == (0, 600)
+    assert spec["ttlSecondsAfterFinished"] > 0
+    assert "suspend" not in spec
+    assert job["metadata"]["labels"] == {"nagelfluh.app": "schema", "environment": "geo-tools"}
+    assert spec["template"]["metadata"]["labels"] == job["metadata"]["labels"]
+
+
+def test_a_queue_name_queues_the_schema_job_suspended_like_a_run():
+    job = schema_job(queue_name="system-queue")
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "system-queue"
+    assert job["spec"]["suspend"] is True
+    assert "kueue.x-k8s.io/queue-name" not in job["spec"]["template"]["metadata"]["labels"]
+
+
+def test_schema_pod_is_locked_down_like_a_runs_and_gets_nothing_but_a_scratch_home():
+    pod = schema_job(cpu="250m", memory="256Mi")["spec"]["template"]["spec"]
+    run = job_manifest(make_spec(), secret_name="s")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    [run_container] = run["containers"]
+    assert pod["securityContext"] == run["securityContext"]
+    assert container["securityContext"] == run_container["securityContext"]
+    assert pod["automountServiceAccountToken"] is False
+    assert container["volumeMounts"] == run_container["volumeMounts"]
+    assert container["resources"]["requests"] == container["resources"]["limits"] == {
+        "cpu": "250m", "memory": "256Mi"}
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert env["HOME"] == env["TMPDIR"] == container["workingDir"] == "/scratch"
+    assert env["PYTHONWARNINGS"] == "ignore"
+    assert not [name for name in env if name.startswith(("AWS_", "STORAGE_"))]

@@ -18,48 +18,9 @@ from nagelfluh_lab.kubernetes.manifests import job_name
 from nagelfluh_lab.services.processes import append_logs
 from tests.executors.conftest import RecordingEvents
 from tests.kubernetes.sim import NAMESPACE, SimCluster
-from tests.server.conftest import Api, HeaderIdentityProvider
+from tests.server.conftest import Api
 
 CPU_SECOND = 3600.0  # a rate per CPU-hour that makes one CPU-second cost one credit
-
-
-@pytest.fixture
-def nagelfluh_config() -> dict:
-    return {}
-
-
-@pytest.fixture
-def jp_server_config(tmp_path: Path, kubeconfig: Path, nagelfluh_config: dict) -> dict:
-    """File storage, which the simulated kubelet's pods reach since they run here."""
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"nagelfluh_lab": True},
-            "identity_provider_class": HeaderIdentityProvider,
-        },
-        "NagelfluhApp": {
-            "db_url": f"sqlite:///{tmp_path / 'nagelfluh.db'}",
-            "storage_url": (tmp_path / "storage").as_uri(),
-            "executor": "kubernetes",
-            "kubeconfig": str(kubeconfig),
-            "default_cpu": "0.5",
-            "default_memory": "256Mi",
-            **nagelfluh_config,
-        },
-        "KubernetesExecutor": {
-            "allow_local_storage": True,
-            "watch_backoff_seconds": 0.05,
-            "watch_backoff_max_seconds": 0.5,
-        },
-    }
-
-
-@pytest.fixture
-def api(jp_serverapp, jp_asyncio_loop, jp_fetch) -> Api:
-    """The API of a started server (pytest-jupyter never runs the start hook itself)."""
-    jp_asyncio_loop.run_until_complete(
-        jp_serverapp.extension_manager.start_extension("nagelfluh_lab")
-    )
-    return Api(jp_fetch)
 
 
 async def logs(api: Api, process: int) -> list[str]:

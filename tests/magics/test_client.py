@@ -24,6 +24,15 @@ def test_catalog_projects_estimate_and_account(client):
     assert set(client.account()) >= {"balance", "transactions"}
 
 
+def test_registering_an_environment_from_an_image_is_refused_by_a_local_server(client):
+    assert client.environment("bootstrap")["state"] == "ready"
+    with pytest.raises(NagelfluhError) as refused:
+        client.register_environment("geo", "registry.example/geo:1")
+    assert refused.value.status == 400
+    assert [f["path"] for f in refused.value.fields] == ["/image"]
+    assert "kubernetes" in str(refused.value)
+
+
 def test_a_retried_submit_with_the_same_idempotency_key_creates_one_process(client):
     key = uuid.uuid4().hex
     first = client.submit("sleep", {"seconds": 0}, idempotency_key=key, name="once")

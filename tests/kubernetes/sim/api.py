@@ -276,7 +276,9 @@ class ApiHandler(RequestHandler):
 
         self.set_header("Content-Type", "text/plain")
         if not _flag(self._query("follow")) or container.log.closed:
-            self.finish("".join(render(line) for line in lines))
+            text = "".join(render(line) for line in lines).encode()
+            limit = self._query("limitBytes")
+            self.finish(text if limit is None else text[:int(limit)])
             return
         queue: asyncio.Queue = asyncio.Queue()
         for line in lines:

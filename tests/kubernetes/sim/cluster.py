@@ -56,6 +56,8 @@ class SimCluster:
                            bookmark_seconds=bookmark_seconds)
         # Images whose pull fails (ErrImagePull / ImagePullBackOff) while listed here.
         self.missing_images: set[str] = self.knobs.missing_images
+        # Image -> the environment it sets (Knobs.images), e.g. {"PYTHONPATH": "/a/dir"}.
+        self.images: dict[str, dict[str, str]] = self.knobs.images
         self.token = secrets.token_urlsafe(16)
         self.host = ""
         self._history_size = history_size

@@ -32,6 +32,9 @@ class Knobs:
     time_scale: float = 1.0
     ttl_scale: float = 1.0
     missing_images: set[str] = field(default_factory=set)
+    # What an image brings: the environment its ENV lines set (say, a PYTHONPATH with the
+    # packages it adds). Unlisted images are this machine's Python and nothing more.
+    images: dict[str, dict[str, str]] = field(default_factory=dict)
     bookmark_seconds: float = 1.0
 
 

@@ -8,7 +8,9 @@ it as the real kubelet does (phases, container states, reasons, exit codes).
 - ``python``/``python3`` is this interpreter, so the venv's packages are the image's;
 - each emptyDir is a temporary directory, and env values, arguments and the
   working directory under its mountPath point into it;
-- images in ``Knobs.missing_images`` wait in ErrImagePull / ImagePullBackOff;
+- images in ``Knobs.missing_images`` wait in ErrImagePull / ImagePullBackOff; an
+  image of ``Knobs.images`` adds its environment (as its ENV lines would), under the
+  container's own;
 - ``limits.memory`` is enforced like a cgroup: resident memory above the limit
   gets SIGKILL, reason OOMKilled, exit code 137. RLIMIT_AS is only a ceiling
   (limit + 1 GiB) so a runaway allocation fails before it hurts the host: an
@@ -250,7 +252,8 @@ class Kubelet(Controller):
             return ("ErrImagePull", f'rpc error: code = NotFound desc = failed to pull and unpack '
                                     f'image "{image}": failed to resolve reference "{image}": '
                                     f"{image}: not found")
-        env = {"PATH": DEFAULT_PATH, "HOSTNAME": container.pod, "HOME": str(container.root)}
+        env = {"PATH": DEFAULT_PATH, "HOSTNAME": container.pod, "HOME": str(container.root),
+               **self.knobs.images.get(image, {})}
         for var in spec.get("env", []):
             source = var.get("valueFrom")
             if source is None:

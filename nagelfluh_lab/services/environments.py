@@ -1,0 +1,130 @@
+"""Environments: listing them, and registering one from an image in the background.
+
+A registration answers at once with the environment in state "registering": the
+extraction (a Kubernetes Job) takes seconds to minutes. A task then stores the
+types it found ("ready") or why it could not ("failed"); the types and image in
+use stay until a registration succeeds. Registrations under way when the server
+stopped are taken up again when it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from nagelfluh_runner.registry import GROUP
+from sqlalchemy.orm import Session
+
+from ..db.session import Database
+from ..errors import field_error
+from ..executors.schema import SchemaExtractionFailed, SchemaExtractor
+from . import catalog
+from .serialize import environment_json
+
+
+class EnvironmentService:
+    def __init__(
+        self,
+        db: Database,
+        extractor: SchemaExtractor | None,
+        executor: str,
+        log: logging.Logger,
+    ) -> None:
+        """``extractor`` is None where processes do not run in images (the local
+        executor, named ``executor`` in the refusal)."""
+        self.db = db
+        self.extractor = extractor
+        self.executor = executor
+        self.log = log
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def list(self) -> dict:
+        envs = await self.db.run(lambda s: [environment_json(e) for e in catalog.environments(s)])
+        return {"items": envs, "next": None}
+
+    async def get(self, name: str) -> dict:
+        return await self.db.run(lambda s: environment_json(catalog.get_environment(s, name)))
+
+    async def register(self, body: Any) -> dict:
+        """Start registering ``{"name", "image"}``; the environment as it is now."""
+        name, image = catalog.validate_registration(body)
+        if self.extractor is None:
+            raise field_error(
+                "/image",
+                "registering an environment from an image needs "
+                "c.NagelfluhApp.executor = 'kubernetes'; this server runs processes with the "
+                f"{self.executor!r} executor, in its own Python, whose process types are the "
+                f"installed packages' {GROUP!r} entry points (found when the server starts)",
+            )
+
+        def request(session: Session) -> tuple[dict, int]:
+            env = catalog.request_registration(session, name, image)
+            return environment_json(env), env.attempt
+
+        env, attempt = await self.db.run(request)
+        self._extract(name, image, attempt)
+        return env
+
+    async def start(self) -> None:
+        """Connect the extractor and take up the registrations left under way."""
+        if self.extractor is not None:
+            await self.extractor.start()
+        left = await self.db.run(
+            lambda s: [(e.name, e.requested_image, e.attempt) for e in catalog.registering(s)]
+        )
+        for name, image, attempt in left:
+            if self.extractor is None:
+                await self._fail(
+                    name,
+                    attempt,
+                    f"The server was restarted with the {self.executor!r} executor, which "
+                    "cannot register environments from images",
+                )
+            else:
+                self._extract(name, image, attempt)
+
+    async def stop(self) -> None:
+        """Cancel the registrations under way (their Jobs stay, for the next start)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.extractor is not None:
+            await self.extractor.stop()
+
+    def _extract(self, name: str, image: str, attempt: int) -> None:
+        task = asyncio.create_task(
+            self._register(name, image, attempt), name=f"nagelfluh environment {name}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _register(self, name: str, image: str, attempt: int) -> None:
+        """Extract, then record the outcome: the only writer of the attempt's end."""
+        try:
+            try:
+                output = await self.extractor.extract(name, image, attempt)
+                types = catalog.parse_schema_output(output)
+            except SchemaExtractionFailed as error:
+                message = str(error)
+            except ValueError as error:
+                message = f"The process types of {image} are unusable: {error}"
+            except Exception as error:
+                self.log.exception("registering environment %s from %s failed", name, image)
+                message = f"Schema extraction error: {error}"
+            else:
+                state = await self.db.run(
+                    lambda s: getattr(
+                        catalog.complete_registration(s, name, attempt, types), "state", None
+                    )
+                )
+                self.log.info("environment %s from %s: %s", name, image, state or "superseded")
+                return
+            await self._fail(name, attempt, message)
+        except Exception:
+            self.log.exception("cannot record the registration of environment %s", name)
+
+    async def _fail(self, name: str, attempt: int, message: str) -> None:
+        self.log.warning("registering environment %s failed: %s", name, message)
+        await self.db.run(lambda s: catalog.fail_registration(s, name, attempt, message))

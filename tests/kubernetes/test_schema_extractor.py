@@ -1,0 +1,134 @@
+"""The Kubernetes schema extractor on its own against the simulated cluster: how its
+Job ends (or does not), and that it always cleans up after itself."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from nagelfluh_lab.executors.k8s_schema import KubernetesSchemaExtractor
+from nagelfluh_lab.executors.schema import SchemaExtractionFailed
+from nagelfluh_lab.kubernetes.manifests import schema_job_manifest, schema_job_name
+from tests.kubernetes.conftest import MakeImage
+from tests.kubernetes.sim import NAMESPACE, SimCluster
+from tests.kubernetes.test_environments import GRAVITY, schema_jobs
+
+SLEEPY = """
+    import time
+    time.sleep(30)
+"""
+
+Make = Callable[..., Awaitable[KubernetesSchemaExtractor]]
+
+
+@pytest.fixture
+def make_extractor(
+    kubeconfig: Path, jp_asyncio_loop: asyncio.AbstractEventLoop
+) -> Iterator[Make]:
+    """``await make_extractor(**traits)``: a started extractor on the simulated cluster,
+    looking often; stopped afterwards."""
+    made: list[KubernetesSchemaExtractor] = []
+
+    async def make(**traits: Any) -> KubernetesSchemaExtractor:
+        settings = {"kubeconfig": str(kubeconfig), "poll_seconds": 0.05, **traits}
+        extractor = KubernetesSchemaExtractor(**settings)
+        await extractor.start()
+        made.append(extractor)
+        return extractor
+
+    yield make
+    for extractor in made:
+        jp_asyncio_loop.run_until_complete(extractor.stop())
+
+
+async def test_output_is_what_schema_printed_in_the_image(
+    make_extractor: Make, make_image: MakeImage, k8s_cluster: SimCluster
+):
+    extractor = await make_extractor()
+    image = make_image("geo:1", GRAVITY, {"gravity-grid": "GravityGrid"})
+
+    output = await extractor.extract("geo", image, 1)
+
+    names = [described["name"] for described in json.loads(output)]
+    assert "gravity-grid" in names and "sleep" in names
+    assert schema_jobs(k8s_cluster) == []
+
+
+async def test_a_queue_name_queues_the_job_through_kueue(
+    make_extractor: Make, make_image: MakeImage
+):
+    extractor = await make_extractor(queue_name="nagelfluh-queue")
+    image = make_image("geo:1", GRAVITY, {"gravity-grid": "GravityGrid"})
+
+    assert "gravity-grid" in await extractor.extract("geo", image, 1)
+
+
+async def test_a_job_kueue_never_admits_fails_saying_it_waits_for_kueue(
+    make_extractor: Make, k8s_cluster: SimCluster
+):
+    extractor = await make_extractor(
+        queue_name="no-such-queue",
+        deadline_seconds=1,
+        image_pull_grace_seconds=0,
+        start_margin_seconds=0.5,
+    )
+
+    with pytest.raises(SchemaExtractionFailed) as failed:
+        await extractor.extract("geo", "geo:1", 1)
+
+    assert str(failed.value) == (
+        f"The schema Job {schema_job_name('geo', 'geo:1', 1)} did not finish within 1.5 s "
+        "(its Job is suspended, waiting for Kueue)"
+    )
+    assert schema_jobs(k8s_cluster) == []
+
+
+async def test_a_schema_command_past_its_deadline_fails_and_is_stopped(
+    make_extractor: Make, make_image: MakeImage, k8s_cluster: SimCluster
+):
+    extractor = await make_extractor(deadline_seconds=1)
+    image = make_image("geo:slow", GRAVITY, {"gravity-grid": "GravityGrid"}, startup=SLEEPY)
+
+    with pytest.raises(SchemaExtractionFailed) as failed:
+        await extractor.extract("geo", image, 1)
+    assert str(failed.value) == "python -m nagelfluh_runner schema did not finish within 1 s"
+    assert schema_jobs(k8s_cluster) == []
+
+
+async def test_a_job_deleted_by_someone_else_fails_the_extraction(
+    make_extractor: Make, make_image: MakeImage, k8s_cluster: SimCluster
+):
+    extractor = await make_extractor()
+    image = make_image("geo:slow", GRAVITY, {"gravity-grid": "GravityGrid"}, startup=SLEEPY)
+    extraction = asyncio.create_task(extractor.extract("geo", image, 1))
+    while not await asyncio.to_thread(schema_jobs, k8s_cluster):
+        await asyncio.sleep(0.05)
+
+    with k8s_cluster.api_client() as api_client:
+        client.BatchV1Api(api_client).delete_namespaced_job(
+            schema_job_name("geo", image, 1), NAMESPACE, propagation_policy="Background"
+        )
+
+    with pytest.raises(SchemaExtractionFailed, match="was deleted before it ended"):
+        await extraction
+
+
+async def test_a_job_of_that_name_made_for_something_else_is_left_alone(
+    make_extractor: Make, k8s_cluster: SimCluster
+):
+    extractor = await make_extractor()
+    name = schema_job_name("geo", "geo:1", 1)
+    with k8s_cluster.api_client() as api_client:
+        client.BatchV1Api(api_client).create_namespaced_job(
+            NAMESPACE, schema_job_manifest(name, "other", "geo:1", deadline_seconds=60)
+        )
+
+    with pytest.raises(SchemaExtractionFailed, match=f"A Job named {name} exists already"):
+        await extractor.extract("geo", "geo:1", 1)
+    assert schema_jobs(k8s_cluster) == [name]

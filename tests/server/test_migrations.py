@@ -1,0 +1,52 @@
+"""Migrations keep existing data and leave exactly the schema the models describe."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from nagelfluh_lab.db.models import Base, Environment
+from nagelfluh_lab.db.session import MIGRATIONS, Database, make_engine
+from tests.server.conftest import BACKENDS
+
+pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+
+
+def upgrade_to(db_url: str, revision: str) -> None:
+    engine = make_engine(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def test_environments_of_the_first_schema_become_ready_ones(db_url):
+    upgrade_to(db_url, "0001")
+    engine = make_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO environments (name, image, created) VALUES ('geo', 'geo:1', 0)")
+        )
+    engine.dispose()
+
+    db = Database(db_url)
+    geo = db.run_sync(lambda s: s.query(Environment).filter_by(name="geo").one())
+    db.close()
+
+    assert (geo.image, geo.state, geo.message, geo.requested_image, geo.attempt) == (
+        "geo:1", "ready", None, None, 0)
+
+
+def test_migrated_database_is_what_the_models_describe(db_url):
+    db = Database(db_url)
+    with db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    db.close()
+
+    assert differences == []
