@@ -24,9 +24,9 @@ class LabPage:
         self.console_errors: list[str] = []
         page.on(
             "console",
-            lambda message: self.console_errors.append(message.text)
-            if message.type == "error"
-            else None,
+            lambda message: (
+                self.console_errors.append(message.text) if message.type == "error" else None
+            ),
         )
 
     # --- the Lab itself -------------------------------------------------------------
@@ -109,6 +109,10 @@ class LabPage:
     def project(self) -> int:
         return self.api("GET", "projects")["items"][0]["id"]
 
+    def processes(self) -> list[dict]:
+        """The default project's processes, newest first."""
+        return self.api("GET", "process", params={"project": self.project()})["items"]
+
     def submit(self, type_name: str, name: str, parameters: dict, **resources: Any) -> dict:
         body = {
             "project": self.project(),
@@ -121,9 +125,10 @@ class LabPage:
 
     def wait_version(self, process: int, version: int = 1, timeout: float = 60) -> dict:
         deadline = time.monotonic() + timeout
-        while (info := self.api("GET", f"process/{process}/versions/{version}"))[
-            "state"
-        ] not in ("completed", "failed"):
+        while (info := self.api("GET", f"process/{process}/versions/{version}"))["state"] not in (
+            "completed",
+            "failed",
+        ):
             assert time.monotonic() < deadline, f"{process}/{version} still {info['state']}"
             time.sleep(0.1)
         return info
@@ -149,7 +154,7 @@ class Editor:
         return self
 
     def field(self, pointer: str) -> Locator:
-        """An rjsf input by its JSON pointer (/components/0/frequency → #root_components_0_frequency)."""
+        """An rjsf input by JSON pointer (/a/0/b is #root_a_0_b)."""
         return self.root.locator("#root" + pointer.replace("/", "_"))
 
     def submit(self) -> None:

@@ -20,19 +20,19 @@ def test_a_synthetic_signal_made_from_the_form_runs_and_completes(page: LabPage)
     expect(editor.root).to_have_attribute("data-mode", "edit")
     editor.wait_version(1, "completed")
     page.wait_row_state("signal-from-form", "completed")
-    process = page.api("GET", "process?project=%d" % page.project())["items"][0]
+    process = page.processes()[0]
     assert process["name"] == "signal-from-form"
     assert process["versions"][0]["parameters"]["duration"] == 2
 
 
 def test_a_bad_value_is_shown_on_its_field_and_nothing_is_submitted(page: LabPage):
-    before = len(page.api("GET", "process?project=%d" % page.project())["items"])
+    before = len(page.processes())
     editor = Editor(page).new("synthetic-signal", "never-runs")
     editor.field("/duration").fill("-1")
     editor.submit()
     expect(editor.by_id("nf-editor-form")).to_contain_text(re.compile("must be > ?0"))
     expect(editor.by_id("nf-editor-message")).to_contain_text("fix")
-    assert len(page.api("GET", "process?project=%d" % page.project())["items"]) == before
+    assert len(page.processes()) == before
 
 
 def test_an_fft_takes_its_signal_through_the_dataset_picker(page: LabPage):
@@ -43,7 +43,7 @@ def test_an_fft_takes_its_signal_through_the_dataset_picker(page: LabPage):
     picker.select_option(f"dataset:{dataset['id']}")
     editor.submit()
     editor.wait_version(1, "completed")
-    fft = page.api("GET", "process?project=%d" % page.project())["items"][0]
+    fft = page.processes()[0]
     assert fft["versions"][0]["inputs"] == [dataset["id"]]
 
 
@@ -65,7 +65,7 @@ def test_cancelling_a_running_sleep_ends_it_as_cancelled(page: LabPage):
     editor.root.locator('[data-testid="nf-version-cancel"][data-version="1"]').click()
     editor.wait_version(1, "cancelled")
     page.wait_row_state("long-nap", "cancelled")
-    version = page.api("GET", "process?project=%d" % page.project())["items"][0]["versions"][0]
+    version = page.processes()[0]["versions"][0]
     assert (version["state"], version["reason"]) == ("failed", "cancelled")
 
 
