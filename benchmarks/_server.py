@@ -84,9 +84,14 @@ class Server:
 
 
 @contextlib.contextmanager
-def jupyter_server(local_executor: dict[str, Any] | None = None) -> Iterator[Server]:
-    """Start a server (extra ``LocalExecutor`` settings in ``local_executor``), wait
-    until the API answers, and stop it on exit, killing it if SIGTERM is not enough.
+def jupyter_server(
+    local_executor: dict[str, Any] | None = None,
+    app: str = "server",
+    app_config: dict[str, Any] | None = None,
+) -> Iterator[Server]:
+    """Start ``jupyter {app}`` (extra ``LocalExecutor`` settings in ``local_executor``,
+    whole config sections in ``app_config``), wait until the API answers, and stop it
+    on exit, killing it if SIGTERM is not enough.
 
     The local quota is set to the machine's cores, so the quota admits as many
     default (1-core) versions at once as the bare baselines run concurrently.
@@ -111,6 +116,7 @@ def jupyter_server(local_executor: dict[str, Any] | None = None) -> Iterator[Ser
                 "local_quota_cpu": float(cpus),
             },
             "LocalExecutor": {"work_dir": str(root / "work"), **(local_executor or {})},
+            **(app_config or {}),
         }
         config_dir = root / "config"
         config_dir.mkdir()
@@ -122,7 +128,7 @@ def jupyter_server(local_executor: dict[str, Any] | None = None) -> Iterator[Ser
         }
         with open(root / "server.log", "wb") as log:
             process = subprocess.Popen(
-                [JUPYTER, "server", "--no-browser"],
+                [JUPYTER, app, "--no-browser"],
                 env=env,
                 cwd=root,
                 stdin=subprocess.DEVNULL,

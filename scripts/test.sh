@@ -23,7 +23,10 @@ fi
 # Python packages, from the committed constraints so installs repeat (uv: seconds, not minutes).
 command -v uv >/dev/null 2>&1 || python3 -m pip install -q --disable-pip-version-check uv
 [ -x .venv/bin/python ] || uv venv -q -p python3 .venv
-uv pip install -q -p .venv -c constraints.txt -e ./runner -e ./kernel_magics -e ".[test]"
+# The labextension is built below with the venv's own jlpm (uv's isolated build
+# environment has no jlpm on PATH), so the install skips the build hook.
+SKIP_JUPYTER_BUILDER=1 uv pip install -q -p .venv -c constraints.txt \
+  -e ./runner -e ./kernel_magics -e ".[test]"
 
 # The JupyterLab extension: locked npm packages, type check + build, unit tests, and a
 # link into the venv so `jupyter lab` (and the UI tests) serve this very build.
