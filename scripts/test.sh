@@ -31,10 +31,11 @@ SKIP_JUPYTER_BUILDER=1 uv pip install -q -p .venv -c constraints.txt \
 # The JupyterLab extension: locked npm packages, type check + build, unit tests, and a
 # link into the venv so `jupyter lab` (and the UI tests) serve this very build.
 (
+  export PATH="$PWD/.venv/bin:$PATH"  # the package scripts call jlpm themselves
   cd labextension
-  ../.venv/bin/jlpm install --immutable >/dev/null
-  ../.venv/bin/jlpm build
-  ../.venv/bin/jlpm vitest run
+  jlpm install --immutable >/dev/null
+  jlpm build
+  jlpm vitest run
 )
 .venv/bin/jupyter-builder develop --overwrite . >/dev/null
 

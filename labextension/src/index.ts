@@ -21,7 +21,7 @@ import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { ILauncher } from '@jupyterlab/launcher';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
-import { launchIcon, refreshIcon } from '@jupyterlab/ui-components';
+import { ToolbarButton, launchIcon, refreshIcon } from '@jupyterlab/ui-components';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 import { NagelfluhClient } from './api';
@@ -106,7 +106,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       if (!poppedOut) {
         widget.toolbar.addItem(
           'pop-out',
-          new PopOutButton(() => void app.commands.execute(CommandIds.popOut, { kind }))
+          new ToolbarButton({
+            icon: launchIcon,
+            className: 'nf-PopOut',
+            tooltip: 'Pop out into its own window',
+            onClick: () => void app.commands.execute(CommandIds.popOut, { kind })
+          })
         );
       }
       app.shell.add(widget, 'main');
@@ -255,17 +260,5 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
   }
 };
-
-class PopOutButton extends Widget {
-  constructor(onClick: () => void) {
-    super({ node: document.createElement('button') });
-    const button = this.node as HTMLButtonElement;
-    button.className = 'jp-ToolbarButtonComponent jp-mod-minimized nf-PopOut';
-    button.title = 'Pop out into its own window';
-    button.setAttribute('aria-label', 'Pop out');
-    launchIcon.element({ container: button, tag: 'span' });
-    button.addEventListener('click', onClick);
-  }
-}
 
 export default plugin;

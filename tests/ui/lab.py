@@ -59,7 +59,7 @@ class LabPage:
         )
 
     def screenshot(self, name: str, keep: bool = True, locator: Locator | None = None) -> Path:
-        target = self.screenshots if keep else self.screenshots.parent / "failures"
+        target = self.screenshots if keep else self.screenshots.parents[1] / "test-artifacts"
         target.mkdir(parents=True, exist_ok=True)
         path = target / f"{name}.png"
         self.page.wait_for_timeout(300)
