@@ -1,0 +1,217 @@
+/**
+ * The plot view's choices: which datasets, which of their variables as which
+ * kind of series, in which colour. Kept as plain JSON so IStateDB can store it
+ * per project and a reload shows the same plot. The functions here are pure
+ * and keep the choices consistent (a series' variable always belongs to its
+ * dataset, every series has a colour).
+ */
+import { Dataset, Process } from '../api';
+import { datasetLabel, plottableDatasets, plottableVariables, variableLabel } from './datasets';
+
+export type Mode = 'lines' | 'markers' | 'lines+markers';
+
+export const MODES: { value: Mode; title: string }[] = [
+  { value: 'lines', title: 'Line' },
+  { value: 'markers', title: 'Points' },
+  { value: 'lines+markers', title: 'Line and points' }
+];
+
+export interface SeriesConfig {
+  dataset: number;
+  variable: string;
+  mode: Mode;
+  color: string;
+  visible: boolean;
+}
+
+export interface PlotConfig {
+  /** Show the outputs of the selected process version, following the selection. */
+  follow: boolean;
+  datasets: number[];
+  series: SeriesConfig[];
+}
+
+export const EMPTY_CONFIG: PlotConfig = { follow: true, datasets: [], series: [] };
+
+/** Distinct hues readable on light and dark backgrounds (the D3/Plotly category colours). */
+export const PALETTE = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#bcbd22',
+  '#7f7f7f'
+];
+
+/** The first palette colour no series uses yet (cycling once all are taken). */
+export function nextColor(series: readonly Pick<SeriesConfig, 'color'>[]): string {
+  const used = new Set(series.map(s => s.color.toLowerCase()));
+  return PALETTE.find(c => !used.has(c)) ?? PALETTE[series.length % PALETTE.length];
+}
+
+/** One line series per plottable variable of `dataset`, with fresh colours. */
+export function defaultSeries(dataset: Dataset, existing: readonly SeriesConfig[]): SeriesConfig[] {
+  const added: SeriesConfig[] = [];
+  for (const variable of plottableVariables(dataset)) {
+    added.push({
+      dataset: dataset.id,
+      variable: variable.name,
+      mode: 'lines',
+      color: nextColor([...existing, ...added]),
+      visible: true
+    });
+  }
+  return added;
+}
+
+/**
+ * Choose exactly `ids` as the datasets: series of datasets that stay keep
+ * their settings, datasets that are new get a series for each variable.
+ */
+export function withDatasets(config: PlotConfig, ids: readonly number[], known: readonly Dataset[]): PlotConfig {
+  const chosen = [...new Set(ids)];
+  const series = config.series.filter(s => chosen.includes(s.dataset));
+  for (const id of chosen) {
+    const dataset = known.find(d => d.id === id);
+    if (dataset && !config.datasets.includes(id)) {
+      series.push(...defaultSeries(dataset, series));
+    }
+  }
+  return { ...config, datasets: chosen, series };
+}
+
+/** Add a series for `variable` of `dataset`, or remove every series showing it. */
+export function toggleVariable(config: PlotConfig, dataset: number, variable: string): PlotConfig {
+  const shown = config.series.some(s => s.dataset === dataset && s.variable === variable);
+  const series = shown
+    ? config.series.filter(s => s.dataset !== dataset || s.variable !== variable)
+    : [...config.series, { dataset, variable, mode: 'lines' as Mode, color: nextColor(config.series), visible: true }];
+  return { ...config, series };
+}
+
+/**
+ * Make series edited in the form consistent: a variable the chosen dataset does
+ * not have becomes its first plottable variable, a missing colour or mode gets
+ * a default, and each series' dataset joins the chosen datasets.
+ */
+export function normalizeSeries(
+  config: PlotConfig,
+  edited: readonly Partial<SeriesConfig>[],
+  known: readonly Dataset[]
+): PlotConfig {
+  const series: SeriesConfig[] = [];
+  for (const item of edited) {
+    const dataset = known.find(d => d.id === item.dataset);
+    if (!dataset) {
+      continue;
+    }
+    const names = plottableVariables(dataset).map(v => v.name);
+    series.push({
+      dataset: dataset.id,
+      variable: item.variable && names.includes(item.variable) ? item.variable : names[0],
+      mode: MODES.some(m => m.value === item.mode) ? (item.mode as Mode) : 'lines',
+      color: item.color || nextColor(series),
+      visible: item.visible ?? true
+    });
+  }
+  const datasets = [...config.datasets];
+  for (const s of series) {
+    if (!datasets.includes(s.dataset)) {
+      datasets.push(s.dataset);
+    }
+  }
+  return { ...config, datasets, series };
+}
+
+/** A stored config if it has the right shape, else null (an old or foreign value). */
+export function parseConfig(value: unknown): PlotConfig | null {
+  if (!value || typeof value !== 'object') {
+    return null;
+  }
+  const raw = value as Record<string, unknown>;
+  if (typeof raw.follow !== 'boolean' || !Array.isArray(raw.datasets) || !Array.isArray(raw.series)) {
+    return null;
+  }
+  const datasets = raw.datasets.filter((d): d is number => Number.isInteger(d));
+  const series = raw.series.filter(
+    (s): s is SeriesConfig =>
+      !!s &&
+      typeof s === 'object' &&
+      Number.isInteger(s.dataset) &&
+      typeof s.variable === 'string' &&
+      MODES.some(m => m.value === s.mode) &&
+      typeof s.color === 'string' &&
+      typeof s.visible === 'boolean'
+  );
+  return { follow: raw.follow, datasets, series };
+}
+
+/** The NetCDF outputs of a version that have something to plot: what "follow" shows. */
+export function followedDatasets(outputs: readonly Dataset[] | undefined): number[] {
+  return plottableDatasets(outputs ?? []).map(d => d.id);
+}
+
+/**
+ * JSON Schema of the series form: a series' variable choices depend on its
+ * dataset (a JSON Schema dependency, which rjsf resolves per array item).
+ */
+export function seriesSchema(datasets: readonly Dataset[], processes: readonly Pick<Process, 'id' | 'name'>[]): Record<string, unknown> {
+  return {
+    type: 'object',
+    properties: {
+      series: {
+        type: 'array',
+        title: 'Series',
+        items: {
+          type: 'object',
+          required: ['dataset', 'variable', 'mode', 'visible'],
+          properties: {
+            dataset: {
+              type: 'integer',
+              title: 'Dataset',
+              oneOf: datasets.map(d => ({ const: d.id, title: datasetLabel(d, processes) })),
+              default: datasets[0]?.id
+            },
+            mode: {
+              type: 'string',
+              title: 'Element',
+              oneOf: MODES.map(m => ({ const: m.value, title: m.title })),
+              default: 'lines'
+            },
+            color: { type: 'string', title: 'Colour', format: 'color' },
+            visible: { type: 'boolean', title: 'Visible', default: true }
+          },
+          dependencies: {
+            dataset: {
+              oneOf: datasets.map(d => ({
+                properties: {
+                  dataset: { enum: [d.id] },
+                  variable: {
+                    type: 'string',
+                    title: 'Variable',
+                    oneOf: plottableVariables(d).map(v => ({ const: v.name, title: variableLabel(v) })),
+                    default: plottableVariables(d)[0]?.name
+                  }
+                }
+              }))
+            }
+          }
+        }
+      }
+    }
+  };
+}
+
+export const SERIES_UI_SCHEMA: Record<string, unknown> = {
+  series: {
+    items: {
+      // Items are numbered by CSS ("Series 1", ...) rather than rjsf's "series-0".
+      'ui:title': '',
+      'ui:order': ['dataset', 'variable', 'mode', 'color', 'visible']
+    }
+  }
+};

@@ -1,0 +1,102 @@
+/**
+ * What of a project's datasets the plot and map views can show: NetCDF
+ * datasets, their 1-D data variables along a dimension (the dimension's
+ * coordinate variable is the x) and, for the map, latitude/longitude pairs.
+ * Pure functions over the store's dataset metadata, so the views need no
+ * request to know what to offer.
+ */
+import { Dataset, Process, Variable } from '../api';
+
+export const NETCDF = 'application/x-netcdf';
+
+export function isNetCDF(dataset: Pick<Dataset, 'mime_type'>): boolean {
+  return dataset.mime_type === NETCDF;
+}
+
+/** A variable whose name is its only dimension's: the x of that dimension. */
+export function isCoordinate(variable: Variable): boolean {
+  return variable.dims?.length === 1 && variable.dims[0] === variable.name;
+}
+
+/** The 1-D variables a user would plot: everything 1-D but coordinate variables. */
+export function plottableVariables(dataset: Pick<Dataset, 'variables'>): Variable[] {
+  return dataset.variables.filter(v => v.dims?.length === 1 && !isCoordinate(v));
+}
+
+export function variableOf(dataset: Pick<Dataset, 'variables'> | undefined, name: string): Variable | undefined {
+  return dataset?.variables.find(v => v.name === name);
+}
+
+/** The dimension a 1-D variable runs along (null when it is not 1-D). */
+export function dimensionOf(variable: Variable | undefined): string | null {
+  return variable?.dims?.length === 1 ? variable.dims[0] : null;
+}
+
+/** The coordinate variable of a dimension, if the dataset has one. */
+export function coordinateOf(dataset: Pick<Dataset, 'variables'>, dimension: string): Variable | undefined {
+  return dataset.variables.find(v => v.name === dimension && isCoordinate(v));
+}
+
+/** NetCDF datasets with something to plot, newest first. */
+export function plottableDatasets(datasets: readonly Dataset[]): Dataset[] {
+  return datasets.filter(d => isNetCDF(d) && plottableVariables(d).length > 0).sort((a, b) => b.id - a.id);
+}
+
+/** "s1 v2 · signal.nc": which process run made it, then its name (uploads: just the name). */
+export function datasetLabel(dataset: Dataset, processes: readonly Pick<Process, 'id' | 'name'>[]): string {
+  const process = processes.find(p => p.id === dataset.process);
+  if (!process) {
+    return dataset.name;
+  }
+  return `${process.name} v${dataset.version} · ${dataset.name}`;
+}
+
+/** "Signal amplitude [mm/s]": what axis titles, legends and colour bars say. */
+export function variableLabel(variable: Pick<Variable, 'name' | 'long_name' | 'units'>): string {
+  const name = variable.long_name || variable.name;
+  const units = unitOf(variable);
+  return units ? `${name} [${units}]` : name;
+}
+
+/** The unit string as axes compare it: trimmed, absent for dimensionless. */
+export function unitOf(variable: Pick<Variable, 'units'> | undefined): string {
+  return (variable?.units ?? '').trim();
+}
+
+const LATITUDE_NAMES = new Set(['lat', 'latitude']);
+const LONGITUDE_NAMES = new Set(['lon', 'long', 'longitude']);
+const LATITUDE_UNITS = new Set(['degrees_north', 'degree_north', 'degrees_n', 'degree_n']);
+const LONGITUDE_UNITS = new Set(['degrees_east', 'degree_east', 'degrees_e', 'degree_e']);
+
+export interface GeoVariables {
+  latitude: Variable;
+  longitude: Variable;
+  /** The variables along the same dimension a map can colour points by. */
+  values: Variable[];
+}
+
+/**
+ * The latitude/longitude pair of a dataset, found by CF units (degrees_north,
+ * degrees_east) or by name (lat/latitude, lon/longitude), both 1-D along the
+ * same dimension; null when it has none.
+ */
+export function geoVariables(dataset: Pick<Dataset, 'variables'>): GeoVariables | null {
+  const oneD = dataset.variables.filter(v => v.dims?.length === 1);
+  const find = (units: Set<string>, names: Set<string>) =>
+    oneD.find(v => units.has(unitOf(v).toLowerCase())) ?? oneD.find(v => names.has(v.name.toLowerCase()));
+  const latitude = find(LATITUDE_UNITS, LATITUDE_NAMES);
+  const longitude = find(LONGITUDE_UNITS, LONGITUDE_NAMES);
+  if (!latitude || !longitude || dimensionOf(latitude) !== dimensionOf(longitude)) {
+    return null;
+  }
+  const dim = dimensionOf(latitude);
+  const values = oneD.filter(
+    v => v !== latitude && v !== longitude && dimensionOf(v) === dim && !isCoordinate(v)
+  );
+  return { latitude, longitude, values };
+}
+
+/** NetCDF datasets with latitude and longitude, newest first. */
+export function mappableDatasets(datasets: readonly Dataset[]): Dataset[] {
+  return datasets.filter(d => isNetCDF(d) && geoVariables(d) !== null).sort((a, b) => b.id - a.id);
+}

@@ -1,0 +1,342 @@
+/**
+ * The plot view's graph: fetches each dataset's chosen variables decimated to
+ * the plot's width, draws them with Plotly, fetches the visible range again at
+ * full resolution when the user zooms, follows the panel's size and the theme.
+ *
+ * Series of one dataset along one dimension share a request (one x, several
+ * y). Answers that arrive after the user moved on are dropped, so a slow
+ * whole-range answer never overwrites a zoomed one.
+ */
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+import { ApiError, DatasetView, NagelfluhClient } from '../api';
+import { Mode } from './config';
+import { loadPlotly, PLOT_CONFIG, PlotlyApi, SerialDraw } from './plotly';
+import { readTheme, Theme, watchTheme } from './theme';
+import { buildFigure, PlotSeries } from './traces';
+import { needsMorePoints, pointsFor, rangeChanges, statusText, ViewSummary, XRange } from './zoom';
+
+/** A series with everything needed to fetch and draw it, resolved from config and metadata. */
+export interface ResolvedSeries {
+  dataset: number;
+  variable: string;
+  dimension: string;
+  /** The dimension's coordinate variable; null plots against the index. */
+  xVariable: string | null;
+  label: string;
+  mode: Mode;
+  color: string;
+  yTitle: string;
+  unit: string;
+  xTitle: string;
+  xUnit: string;
+}
+
+export interface GraphStatus {
+  loading: boolean;
+  text: string;
+  errors: string[];
+}
+
+interface Group {
+  dataset: number;
+  xVariable: string | null;
+  xUnit: string;
+  variables: string[];
+}
+
+interface Fetched {
+  view: DatasetView | null;
+  error: string | null;
+}
+
+function groupKey(s: Pick<ResolvedSeries, 'dataset' | 'dimension'>): string {
+  return `${s.dataset}|${s.dimension}`;
+}
+
+export class SeriesGraph implements IDisposable {
+  constructor(private readonly client: NagelfluhClient) {
+    this.node = document.createElement('div');
+    this.node.className = 'nf-Plot-graph';
+    this.node.dataset.testid = 'nf-plot-graph';
+    this._theme = readTheme();
+    this._themeWatch = watchTheme(theme => {
+      this._theme = theme;
+      void this._drawing.request();
+    });
+    this._resize = new ResizeObserver(() => this._onResize());
+    this._resize.observe(this.node);
+  }
+
+  readonly node: HTMLDivElement;
+
+  get statusChanged(): ISignal<this, GraphStatus> {
+    return this._statusChanged;
+  }
+
+  get status(): GraphStatus {
+    return this._status;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Show these series; fetches only what is not already here. */
+  setSeries(series: readonly ResolvedSeries[]): void {
+    const signature = JSON.stringify(series);
+    if (signature === this._signature) {
+      return;
+    }
+    this._signature = signature;
+    this._series = [...series];
+    const units = new Set(series.map(s => s.xUnit));
+    for (const unit of [...this._ranges.keys()]) {
+      if (!units.has(unit)) {
+        this._ranges.delete(unit);
+      }
+    }
+    this._refresh();
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this._resize.disconnect();
+    this._themeWatch.dispose();
+    cancelAnimationFrame(this._frame);
+    this._plotly?.purge(this.node);
+    Signal.clearData(this);
+  }
+
+  private _groups(): Map<string, Group> {
+    const groups = new Map<string, Group>();
+    for (const s of this._series) {
+      const key = groupKey(s);
+      const group = groups.get(key) ?? { dataset: s.dataset, xVariable: s.xVariable, xUnit: s.xUnit, variables: [] };
+      if (!group.variables.includes(s.variable)) {
+        group.variables.push(s.variable);
+      }
+      groups.set(key, group);
+    }
+    return groups;
+  }
+
+  /**
+   * Fetch every group whose request changed and draw: now with what is here,
+   * again as each answer arrives. Only the answer to a group's latest request
+   * is kept.
+   */
+  private _refresh(): void {
+    const width = this.node.clientWidth;
+    if (width === 0) {
+      return;
+    }
+    this._points = Math.max(this._points, pointsFor(width));
+    const groups = this._groups();
+    for (const [key, group] of groups) {
+      const range = this._ranges.get(group.xUnit) ?? null;
+      const query = {
+        x: group.xVariable ?? undefined,
+        y: group.variables,
+        points: this._points,
+        x0: range?.[0],
+        x1: range?.[1]
+      };
+      const request = JSON.stringify([group.dataset, query]);
+      if (this._wanted.get(key) === request) {
+        continue;
+      }
+      this._wanted.set(key, request);
+      this._inflight++;
+      const keep = (fetched: Fetched) => {
+        if (this._wanted.get(key) === request) {
+          this._fetched.set(key, fetched);
+        }
+      };
+      this.client
+        .datasetView(group.dataset, query)
+        .then(
+          view => keep({ view, error: null }),
+          (error: unknown) => {
+            const message = error instanceof ApiError ? error.message : String(error);
+            keep({ view: null, error: `dataset ${group.dataset}: ${message}` });
+            if (this._wanted.get(key) === request) {
+              // Let the next refresh (a zoom, a resize, a change of series) try again.
+              this._wanted.delete(key);
+            }
+          }
+        )
+        .finally(() => {
+          this._inflight--;
+          void this._drawing.request();
+        });
+    }
+    for (const key of [...this._wanted.keys()]) {
+      if (!groups.has(key)) {
+        this._wanted.delete(key);
+        this._fetched.delete(key);
+      }
+    }
+    if (this._inflight > 0) {
+      this._setStatus({ ...this._status, loading: true });
+    }
+    void this._drawing.request();
+  }
+
+  private _plotSeries(): PlotSeries[] {
+    const out: PlotSeries[] = [];
+    for (const s of this._series) {
+      const view = this._fetched.get(groupKey(s))?.view;
+      const column = view?.y.find(c => c.name === s.variable);
+      if (!view || !column) {
+        continue;
+      }
+      out.push({
+        label: s.label,
+        mode: s.mode,
+        color: s.color,
+        yTitle: s.yTitle,
+        unit: s.unit,
+        xTitle: s.xTitle,
+        xUnit: s.xUnit,
+        x: view.x.values,
+        y: column.values
+      });
+    }
+    return out;
+  }
+
+  private async _drawNow(): Promise<void> {
+    if (this._disposed) {
+      return;
+    }
+    if (this.node.clientWidth === 0) {
+      this._stale = true;
+      return;
+    }
+    this._stale = false;
+    let plotly: PlotlyApi;
+    try {
+      plotly = this._plotly ?? (await loadPlotly());
+    } catch (error) {
+      this._setStatus({ loading: false, text: '', errors: [`Plotly did not load: ${error}`] });
+      return;
+    }
+    this._plotly = plotly;
+    const series = this._plotSeries();
+    const figure = buildFigure(
+      series,
+      this._theme,
+      { width: this.node.clientWidth, height: this.node.clientHeight },
+      this._uirevision(series)
+    );
+    this._xUnits = figure.xUnits;
+    this._drawn = this._signature;
+    const errors: string[] = [];
+    try {
+      const graph = await plotly.react(this.node, figure.data, figure.layout, PLOT_CONFIG);
+      if (!this._listening) {
+        this._listening = true;
+        graph.on('plotly_relayout', event => this._onRelayout(event));
+      }
+    } catch (error) {
+      errors.push(`The plot could not be drawn: ${error}`);
+    }
+    const views: ViewSummary[] = [];
+    for (const fetched of this._fetched.values()) {
+      if (fetched.view) {
+        views.push({
+          shown: fetched.view.x.values.length,
+          inRange: fetched.view.in_range,
+          total: fetched.view.total,
+          decimated: fetched.view.decimated
+        });
+      }
+      if (fetched.error) {
+        errors.push(fetched.error);
+      }
+    }
+    this._setStatus({ loading: this._inflight > 0, text: statusText(views), errors });
+  }
+
+  /** Zoom state survives redraws until the set of axes changes. */
+  private _uirevision(series: readonly PlotSeries[]): string {
+    return JSON.stringify([[...new Set(series.map(s => s.xUnit))], [...new Set(series.map(s => s.unit))]]);
+  }
+
+  private _onRelayout(event: Record<string, unknown>): void {
+    let changed = false;
+    for (const [axis, range] of rangeChanges(event)) {
+      const index = axis === 'xaxis' ? 0 : Number(axis.slice('xaxis'.length)) - 1;
+      const unit = this._xUnits[index];
+      if (unit === undefined) {
+        continue;
+      }
+      const old = this._ranges.get(unit) ?? null;
+      if (!sameRange(old, range)) {
+        changed = true;
+        if (range) {
+          this._ranges.set(unit, range);
+        } else {
+          this._ranges.delete(unit);
+        }
+      }
+    }
+    if (changed) {
+      this._refresh();
+    }
+  }
+
+  private _onResize(): void {
+    cancelAnimationFrame(this._frame);
+    this._frame = requestAnimationFrame(() => {
+      const width = this.node.clientWidth;
+      if (width === 0 || this._disposed) {
+        return;
+      }
+      if (this._drawn !== this._signature || needsMorePoints(this._points, width)) {
+        this._refresh();
+      } else if (this._stale) {
+        void this._drawing.request();
+      } else if (this._plotly) {
+        void this._plotly.Plots.resize(this.node);
+      }
+    });
+  }
+
+  private _setStatus(status: GraphStatus): void {
+    this._status = status;
+    this._statusChanged.emit(status);
+  }
+
+  private _series: ResolvedSeries[] = [];
+  private _signature = '';
+  /** The request each group's answer must match to be kept. */
+  private _wanted = new Map<string, string>();
+  private _fetched = new Map<string, Fetched>();
+  /** The series signature of the last draw: a hidden graph draws when it is shown. */
+  private _drawn = '';
+  private _ranges = new Map<string, XRange>();
+  private _xUnits: string[] = [];
+  private _points = 0;
+  private _inflight = 0;
+  /** A draw was skipped while the graph was hidden. */
+  private _stale = false;
+  private _plotly: PlotlyApi | null = null;
+  private _drawing = new SerialDraw(() => this._drawNow());
+  private _listening = false;
+  private _theme: Theme;
+  private _themeWatch: IDisposable;
+  private _resize: ResizeObserver;
+  private _frame = 0;
+  private _disposed = false;
+  private _status: GraphStatus = { loading: false, text: '', errors: [] };
+  private _statusChanged = new Signal<this, GraphStatus>(this);
+}
+
+function sameRange(a: XRange, b: XRange): boolean {
+  return a === b || (!!a && !!b && a[0] === b[0] && a[1] === b[1]);
+}

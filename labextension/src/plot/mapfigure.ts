@@ -1,0 +1,227 @@
+/**
+ * The map view's figure: points at their latitude/longitude coloured by a
+ * variable, with a colour bar that names its unit. Offline (the default) it is
+ * an ordinary lon/lat plot over the bundled base map, its y axis scaled so
+ * that shapes are true near the data (an equirectangular projection whose
+ * standard parallel is the data's mid latitude). With a tile URL configured it
+ * is a Plotly `scattermap` (MapLibre) over those XYZ raster tiles.
+ */
+import { BaseMap, baseMapTraces } from './basemap';
+import { Figure, Trace } from './plotly';
+import { Theme } from './theme';
+
+export interface MapPoints {
+  lon: (number | null)[];
+  lat: (number | null)[];
+  /** The colouring variable's values; null colours every point alike. */
+  values: (number | null)[] | null;
+  /** Hover name of the values, e.g. "gravity_anomaly". */
+  name: string;
+  unit: string;
+  /** Colour bar title, e.g. "Vertical gravity anomaly [mGal]". */
+  title: string;
+}
+
+export interface MapView {
+  lon: [number, number];
+  lat: [number, number];
+}
+
+/** The data's extent plus `margin` of it on every side (at least `minSpan` degrees wide), within the globe. */
+export function fitView(lon: readonly (number | null)[], lat: readonly (number | null)[], margin = 0.1, minSpan = 0.02): MapView {
+  const lons = lon.filter((v, i): v is number => v !== null && Number.isFinite(v) && Number.isFinite(lat[i] ?? NaN));
+  const lats = lat.filter((v, i): v is number => v !== null && Number.isFinite(v) && Number.isFinite(lon[i] ?? NaN));
+  if (lons.length === 0) {
+    return { lon: [-180, 180], lat: [-90, 90] };
+  }
+  const widen = (min: number, max: number, low: number, high: number): [number, number] => {
+    const span = Math.max(max - min, minSpan);
+    const middle = (min + max) / 2;
+    const half = (span / 2) * (1 + 2 * margin);
+    return [Math.max(low, middle - half), Math.min(high, middle + half)];
+  };
+  return {
+    lon: widen(Math.min(...lons), Math.max(...lons), -180, 180),
+    lat: widen(Math.min(...lats), Math.max(...lats), -90, 90)
+  };
+}
+
+/** Pixels per degree of latitude over pixels per degree of longitude: true shapes at `latitude`. */
+export function aspectRatio(latitude: number): number {
+  return 1 / Math.max(0.1, Math.cos((latitude * Math.PI) / 180));
+}
+
+/** The MapLibre zoom at which `view` fits a `width` x `height` pixel map (512-pixel world at zoom 0). */
+export function zoomFor(view: MapView, width: number, height: number): number {
+  const mercator = (lat: number) => Math.log(Math.tan(Math.PI / 4 + (Math.max(-85, Math.min(85, lat)) * Math.PI) / 360));
+  const lonSpan = Math.max(1e-6, view.lon[1] - view.lon[0]);
+  const ySpan = Math.max(1e-9, mercator(view.lat[1]) - mercator(view.lat[0]));
+  const byWidth = Math.log2((Math.max(width, 1) * 360) / (512 * lonSpan));
+  const byHeight = Math.log2((Math.max(height, 1) * 2 * Math.PI) / (512 * ySpan));
+  return Math.max(0, Math.min(18, Math.min(byWidth, byHeight)));
+}
+
+/** A MapLibre style with one raster source: the configured XYZ tile URL and its attribution. */
+export function tileStyle(url: string, attribution: string): Record<string, unknown> {
+  return {
+    version: 8,
+    sources: {
+      tiles: { type: 'raster', tiles: [url], tileSize: 256, attribution, maxzoom: 19 }
+    },
+    layers: [{ id: 'tiles', type: 'raster', source: 'tiles' }]
+  };
+}
+
+/** Colours for the values: diverging around zero for anomalies that change sign, else sequential. */
+export function colorScale(values: readonly (number | null)[]): { colorscale: string; reversescale: boolean; cmid?: number } {
+  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v));
+  if (finite.length > 0 && Math.min(...finite) < 0 && Math.max(...finite) > 0) {
+    return { colorscale: 'RdBu', reversescale: false, cmid: 0 };
+  }
+  return { colorscale: 'Viridis', reversescale: false };
+}
+
+/** Split points into those with a value (coloured) and those without (drawn grey). */
+function splitPoints(points: MapPoints): { valued: number[]; missing: number[] } {
+  const valued: number[] = [];
+  const missing: number[] = [];
+  points.lon.forEach((lon, i) => {
+    const lat = points.lat[i];
+    if (lon === null || lat === null) {
+      return;
+    }
+    const value = points.values?.[i];
+    (points.values && (value === null || value === undefined) ? missing : valued).push(i);
+  });
+  return { valued, missing };
+}
+
+function markerSize(count: number): number {
+  return count <= 200 ? 10 : count <= 2000 ? 7 : 4;
+}
+
+/** The point traces, for either a cartesian ('scatter') or a tile ('scattermap') map. */
+function pointTraces(points: MapPoints, theme: Theme, type: 'scatter' | 'scattermap'): Trace[] {
+  const { valued, missing } = splitPoints(points);
+  const pick = <T>(values: readonly T[], index: number[]) => index.map(i => values[i]);
+  const position = (index: number[]) =>
+    type === 'scatter'
+      ? { x: pick(points.lon, index), y: pick(points.lat, index) }
+      : { lon: pick(points.lon, index), lat: pick(points.lat, index) };
+  const where = type === 'scatter' ? 'lat %{y:.5f}°, lon %{x:.5f}°' : 'lat %{lat:.5f}°, lon %{lon:.5f}°';
+  const size = markerSize(valued.length + missing.length);
+  const unit = points.unit ? ` ${points.unit}` : '';
+  const traces: Trace[] = [];
+  if (points.values) {
+    const values = pick(points.values, valued);
+    traces.push({
+      type,
+      mode: 'markers',
+      name: points.name,
+      ...position(valued),
+      marker: {
+        size,
+        color: values,
+        ...colorScale(values),
+        ...(type === 'scatter' ? { line: { color: theme.border, width: 0.5 } } : {}),
+        colorbar: {
+          title: { text: points.title, side: 'right', font: { color: theme.font } },
+          tickfont: { color: theme.font },
+          outlinecolor: theme.border,
+          bgcolor: 'rgba(0,0,0,0)'
+        }
+      },
+      hovertemplate: `${where}<br>${points.name} %{marker.color:.5g}${unit}<extra></extra>`,
+      showlegend: false
+    });
+  } else {
+    traces.push({
+      type,
+      mode: 'markers',
+      name: 'points',
+      ...position(valued),
+      marker: { size, color: theme.font },
+      hovertemplate: `${where}<extra></extra>`,
+      showlegend: false
+    });
+  }
+  if (missing.length > 0) {
+    traces.push({
+      type,
+      mode: 'markers',
+      name: `no ${points.name}`,
+      ...position(missing),
+      marker: { size, color: theme.fontMuted, ...(type === 'scatter' ? { symbol: 'x' } : {}) },
+      hovertemplate: `${where}<br>no value<extra></extra>`,
+      showlegend: true
+    });
+  }
+  return traces;
+}
+
+function baseLayout(theme: Theme, uirevision: string): Record<string, unknown> {
+  return {
+    paper_bgcolor: theme.paper,
+    plot_bgcolor: theme.water,
+    font: { color: theme.font, family: theme.fontFamily, size: theme.fontSize },
+    margin: { l: 56, r: 16, t: 16, b: 48 },
+    hovermode: 'closest',
+    legend: { orientation: 'h', x: 0, y: 1, yanchor: 'bottom', bgcolor: 'rgba(0,0,0,0)' },
+    modebar: { bgcolor: 'rgba(0,0,0,0)', color: theme.fontMuted, activecolor: theme.font },
+    uirevision
+  };
+}
+
+/** Points over the bundled base map, fitted to `view`, in true shape at its mid latitude. */
+export function offlineMapFigure(points: MapPoints, base: BaseMap, theme: Theme, view: MapView, uirevision: string): Figure {
+  const axis = {
+    color: theme.font,
+    gridcolor: theme.grid,
+    linecolor: theme.border,
+    zeroline: false,
+    showline: true,
+    mirror: true,
+    ticksuffix: '°',
+    automargin: true
+  };
+  return {
+    data: [...baseMapTraces(base, theme), ...pointTraces(points, theme, 'scatter')],
+    layout: {
+      ...baseLayout(theme, uirevision),
+      // Zooming out stops at the globe (and the copies of rings wrapped across the antimeridian).
+      xaxis: { ...axis, range: view.lon, minallowed: -360, maxallowed: 360, title: { text: 'Longitude [degrees_east]' } },
+      yaxis: {
+        ...axis,
+        range: view.lat,
+        minallowed: -90,
+        maxallowed: 90,
+        title: { text: 'Latitude [degrees_north]' },
+        scaleanchor: 'x',
+        scaleratio: aspectRatio((view.lat[0] + view.lat[1]) / 2)
+      }
+    }
+  };
+}
+
+/** Points on a MapLibre map of the configured raster tiles, centred and zoomed to `view`. */
+export function tileMapFigure(
+  points: MapPoints,
+  tiles: { url: string; attribution: string },
+  theme: Theme,
+  view: MapView,
+  size: { width: number; height: number },
+  uirevision: string
+): Figure {
+  return {
+    data: pointTraces(points, theme, 'scattermap'),
+    layout: {
+      ...baseLayout(theme, uirevision),
+      margin: { l: 0, r: 0, t: 0, b: 0 },
+      map: {
+        style: tileStyle(tiles.url, tiles.attribution),
+        center: { lon: (view.lon[0] + view.lon[1]) / 2, lat: (view.lat[0] + view.lat[1]) / 2 },
+        zoom: zoomFor(view, size.width, size.height)
+      }
+    }
+  };
+}

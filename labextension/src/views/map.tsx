@@ -1,0 +1,401 @@
+/**
+ * The map view: a dataset's points at their latitude/longitude, coloured by a
+ * chosen variable. It works offline over a base map bundled with the
+ * extension, and uses raster tiles only when the user configured a tile URL.
+ * It shows the selected version's geographic output when it has one; the
+ * choice of dataset and variable is kept per project.
+ */
+import { ReactWidget } from '@jupyterlab/ui-components';
+import { JSONObject, ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { IDisposable } from '@lumino/disposable';
+import { Widget } from '@lumino/widgets';
+import React from 'react';
+import { ApiError, Dataset, DatasetView } from '../api';
+import { NagelfluhContext } from '../context';
+import { loadBaseMap } from '../plot/basemap';
+import { useHostedNode } from '../plot/host';
+import { datasetLabel, geoVariables, mappableDatasets, unitOf, variableLabel } from '../plot/datasets';
+import { fitView, MapPoints, offlineMapFigure, tileMapFigure } from '../plot/mapfigure';
+import { loadPlotly, PLOT_CONFIG, PlotlyApi, SerialDraw } from '../plot/plotly';
+import { readTheme, Theme, watchTheme } from '../plot/theme';
+import { MAX_POINTS, statusText } from '../plot/zoom';
+
+const STATE_PREFIX = 'nagelfluh-lab:map:';
+
+export function create(ctx: NagelfluhContext, args: ReadonlyPartialJSONObject): Widget {
+  const view = new MapView(ctx);
+  view.configure(args);
+  return view;
+}
+
+interface MapChoice {
+  dataset: number | null;
+  variable: string | null;
+}
+
+class MapView extends ReactWidget {
+  constructor(private readonly ctx: NagelfluhContext) {
+    super();
+    this.addClass('nf-MapView');
+    this.node.dataset.testid = 'nf-map';
+    this.title.label = 'Map';
+    this._graph = document.createElement('div');
+    this._graph.className = 'nf-Plot-graph';
+    this._graph.dataset.testid = 'nf-map-graph';
+    this._theme = readTheme();
+    this._themeWatch = watchTheme(theme => {
+      this._theme = theme;
+      void this._drawing.request();
+    });
+    this._resize = new ResizeObserver(() => {
+      cancelAnimationFrame(this._frame);
+      this._frame = requestAnimationFrame(() => this._onResize());
+    });
+    this._resize.observe(this._graph);
+    ctx.store.changed.connect(this._onStore, this);
+    ctx.settings.changed.connect(this._onSettings, this);
+    this._onStore();
+  }
+
+  /** `{dataset: id, variable?: name}` shows that dataset. */
+  configure(args: ReadonlyPartialJSONObject): void {
+    if (typeof args.dataset === 'number') {
+      this._choose({
+        dataset: args.dataset,
+        variable: typeof args.variable === 'string' ? args.variable : null
+      });
+    }
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.ctx.store.changed.disconnect(this._onStore, this);
+    this.ctx.settings.changed.disconnect(this._onSettings, this);
+    this._themeWatch.dispose();
+    this._resize.disconnect();
+    cancelAnimationFrame(this._frame);
+    this._plotly?.purge(this._graph);
+    super.dispose();
+  }
+
+  protected render(): React.ReactElement {
+    const datasets = mappableDatasets(this.ctx.store.datasets);
+    const dataset = datasets.find(d => d.id === this._choice.dataset);
+    const geo = dataset ? geoVariables(dataset) : null;
+    return (
+      <MapPanel
+        datasets={datasets}
+        processes={this.ctx.store.processes}
+        dataset={dataset}
+        variables={geo?.values.map(v => ({ name: v.name, label: variableLabel(v) })) ?? []}
+        variable={this._choice.variable}
+        status={this._status}
+        error={this._error}
+        loading={this._loading}
+        tiles={!!this.ctx.settings.values.mapTilesUrl}
+        graph={this._graph}
+        onDataset={id => this._choose({ dataset: id, variable: null })}
+        onVariable={name => this._choose({ dataset: this._choice.dataset, variable: name })}
+      />
+    );
+  }
+
+  private _onStore(): void {
+    const project = this.ctx.selection.project;
+    if (project !== this._project) {
+      this._project = project;
+      this._loaded = false;
+      this._choice = { dataset: null, variable: null };
+      void this._load(project);
+      return;
+    }
+    if (!this._loaded) {
+      return;
+    }
+    const active = this.ctx.store.activeVersion;
+    const key = active ? `${active.process}:${active.version}:${active.outputs.length}` : '';
+    if (key !== this._activeKey) {
+      this._activeKey = key;
+      const output = mappableDatasets(active?.outputs ?? [])[0];
+      if (output && output.id !== this._choice.dataset) {
+        this._choose({ dataset: output.id, variable: null });
+        return;
+      }
+    }
+    if (this._choice.dataset === null) {
+      const newest = mappableDatasets(this.ctx.store.datasets)[0];
+      if (newest) {
+        this._choose({ dataset: newest.id, variable: null });
+        return;
+      }
+    }
+    this._refresh();
+  }
+
+  private async _load(project: number | null): Promise<void> {
+    let saved: MapChoice | null = null;
+    if (project !== null && this.ctx.state) {
+      try {
+        const value = (await this.ctx.state.fetch(STATE_PREFIX + project)) as Partial<MapChoice> | undefined;
+        if (value && typeof value.dataset === 'number') {
+          saved = { dataset: value.dataset, variable: typeof value.variable === 'string' ? value.variable : null };
+        }
+      } catch {
+        saved = null;
+      }
+    }
+    if (project !== this._project || this.isDisposed) {
+      return;
+    }
+    this._loaded = true;
+    this._activeKey = '';
+    if (saved && this._choice.dataset === null) {
+      this._choice = saved;
+    }
+    this._onStore();
+  }
+
+  /** Choose a dataset (its first variable unless one is named) and keep the choice for the project. */
+  private _choose(choice: MapChoice): void {
+    const dataset = this.ctx.store.dataset(choice.dataset ?? -1);
+    const geo = dataset ? geoVariables(dataset) : null;
+    const variable = geo?.values.some(v => v.name === choice.variable) ? choice.variable : geo?.values[0]?.name ?? null;
+    const next = { dataset: choice.dataset, variable };
+    if (next.dataset === this._choice.dataset && next.variable === this._choice.variable) {
+      this._refresh();
+      return;
+    }
+    this._choice = next;
+    if (this._project !== null && this._project !== undefined && this.ctx.state) {
+      void this.ctx.state.save(STATE_PREFIX + this._project, next as unknown as JSONObject);
+    }
+    this._refresh();
+  }
+
+  /** Fetch the chosen dataset's points when the choice changed, then draw. */
+  private _refresh(): void {
+    this.update();
+    const dataset = this.ctx.store.dataset(this._choice.dataset ?? -1);
+    const geo = dataset ? geoVariables(dataset) : null;
+    if (!dataset || !geo) {
+      this._points = null;
+      this._fetchedKey = '';
+      void this._drawing.request();
+      return;
+    }
+    const key = `${dataset.id}|${this._choice.variable ?? ''}`;
+    if (key === this._fetchedKey) {
+      return;
+    }
+    this._fetchedKey = key;
+    const variable = geo.values.find(v => v.name === this._choice.variable) ?? null;
+    const y = variable ? [geo.latitude.name, variable.name] : [geo.latitude.name];
+    this._loading = true;
+    this._error = null;
+    this.update();
+    this.ctx.client.datasetView(dataset.id, { x: geo.longitude.name, y, points: MAX_POINTS }).then(
+      view => {
+        if (key !== this._fetchedKey) {
+          return;
+        }
+        this._loading = false;
+        this._points = pointsOf(view, geo.latitude.name, variable?.name ?? null, variable ? variableLabel(variable) : '', unitOf(variable ?? undefined));
+        this._status = statusText([
+          { shown: view.x.values.length, inRange: view.in_range, total: view.total, decimated: view.decimated }
+        ]);
+        void this._drawing.request();
+      },
+      (error: unknown) => {
+        if (key !== this._fetchedKey) {
+          return;
+        }
+        this._loading = false;
+        this._fetchedKey = '';
+        this._points = null;
+        this._error = error instanceof ApiError ? error.message : String(error);
+        void this._drawing.request();
+      }
+    );
+  }
+
+  private async _drawNow(): Promise<void> {
+    this.update();
+    const points = this._points;
+    if (this.isDisposed) {
+      return;
+    }
+    if (!points) {
+      if (this._drawn && this._plotly) {
+        this._plotly.purge(this._graph);
+        this._drawn = false;
+      }
+      return;
+    }
+    if (this._graph.clientWidth === 0) {
+      this._stale = true;
+      return;
+    }
+    this._stale = false;
+    try {
+      this._plotly = this._plotly ?? (await loadPlotly());
+      const { mapTilesUrl, mapTilesAttribution } = this.ctx.settings.values;
+      const view = fitView(points.lon, points.lat);
+      const size = { width: this._graph.clientWidth, height: this._graph.clientHeight };
+      const revision = `${this._fetchedKey}|${mapTilesUrl}`;
+      const figure = mapTilesUrl
+        ? tileMapFigure(points, { url: mapTilesUrl, attribution: mapTilesAttribution }, this._theme, view, size, revision)
+        : offlineMapFigure(points, await loadBaseMap(), this._theme, view, revision);
+      if (this.isDisposed || points !== this._points) {
+        return;
+      }
+      if (this._drawn && this._tiled !== !!mapTilesUrl) {
+        this._plotly.purge(this._graph);
+      }
+      this._tiled = !!mapTilesUrl;
+      await this._plotly.react(this._graph, figure.data, figure.layout, PLOT_CONFIG);
+      this._drawn = true;
+      this._error = null;
+      this.update();
+    } catch (error) {
+      this._error = `The map could not be drawn: ${error}`;
+      this.update();
+    }
+  }
+
+  private _onResize(): void {
+    if (this._graph.clientWidth === 0 || this.isDisposed) {
+      return;
+    }
+    if (!this._drawn || this._stale) {
+      void this._drawing.request();
+    } else if (this._plotly) {
+      void this._plotly.Plots.resize(this._graph);
+    }
+  }
+
+  private _onSettings(): void {
+    void this._drawing.request();
+  }
+
+  private _graph: HTMLDivElement;
+  private _plotly: PlotlyApi | null = null;
+  private _drawing = new SerialDraw(() => this._drawNow());
+  /** Whether the graph holds a tile map: switching kind starts from a clean div. */
+  private _tiled = false;
+  private _theme: Theme;
+  private _themeWatch: IDisposable;
+  private _resize: ResizeObserver;
+  private _frame = 0;
+  private _project: number | null | undefined = undefined;
+  private _loaded = false;
+  private _activeKey = '';
+  private _choice: MapChoice = { dataset: null, variable: null };
+  private _fetchedKey = '';
+  private _points: MapPoints | null = null;
+  private _status = '';
+  private _error: string | null = null;
+  private _loading = false;
+  private _drawn = false;
+  /** A draw was skipped while the map was hidden. */
+  private _stale = false;
+}
+
+/** A view of x = longitude, y = [latitude, variable?] as map points. */
+function pointsOf(view: DatasetView, latitude: string, variable: string | null, title: string, unit: string): MapPoints {
+  const column = (name: string | null) => view.y.find(c => c.name === name)?.values ?? null;
+  return {
+    lon: view.x.values,
+    lat: column(latitude) ?? [],
+    values: variable ? column(variable) : null,
+    name: variable ?? '',
+    unit,
+    title
+  };
+}
+
+interface MapPanelProps {
+  datasets: Dataset[];
+  processes: { id: number; name: string }[];
+  dataset: Dataset | undefined;
+  variables: { name: string; label: string }[];
+  variable: string | null;
+  status: string;
+  error: string | null;
+  loading: boolean;
+  tiles: boolean;
+  graph: HTMLElement;
+  onDataset(id: number): void;
+  onVariable(name: string): void;
+}
+
+function MapPanel(props: MapPanelProps): React.ReactElement {
+  const host = useHostedNode<HTMLDivElement>(props.graph);
+  let hint = '';
+  if (props.datasets.length === 0) {
+    hint = 'No dataset of this project has latitude and longitude: run a process that writes one (e.g. synthetic-survey).';
+  } else if (!props.dataset) {
+    hint = 'Choose a dataset.';
+  }
+  return (
+    <div className="nf-Plot">
+      <div className="nf-Plot-main">
+        <div className="nf-Plot-bar">
+          <label>
+            Dataset
+            <select
+              className="nf-Select"
+              data-testid="nf-map-dataset"
+              value={props.dataset?.id ?? ''}
+              onChange={e => props.onDataset(Number(e.currentTarget.value))}
+              disabled={props.datasets.length === 0}
+            >
+              {!props.dataset && <option value="">–</option>}
+              {props.datasets.map(d => (
+                <option key={d.id} value={d.id}>
+                  {datasetLabel(d, props.processes)}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Colour
+            <select
+              className="nf-Select"
+              data-testid="nf-map-variable"
+              value={props.variable ?? ''}
+              onChange={e => props.onVariable(e.currentTarget.value)}
+              disabled={props.variables.length === 0}
+            >
+              {props.variables.length === 0 && <option value="">none</option>}
+              {props.variables.map(v => (
+                <option key={v.name} value={v.name}>
+                  {v.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          <span className="nf-Plot-status" data-testid="nf-map-status" role="status" aria-live="polite">
+            {props.loading ? 'loading…' : props.dataset ? props.status : ''}
+          </span>
+          <span className="nf-Map-source" data-testid="nf-map-basemap">
+            {props.tiles ? 'tiles' : 'offline base map'}
+          </span>
+        </div>
+        {props.error && (
+          <div className="nf-Error" data-testid="nf-map-error" role="alert">
+            {props.error}
+          </div>
+        )}
+        <div className={`nf-Plot-graphHost${hint ? ' nf-mod-empty' : ''}`} ref={host}>
+          {hint && (
+            <div className="nf-Plot-hint" data-testid="nf-map-hint">
+              {hint}
+            </div>
+          )}
+        </div>
+      </div>
+    </div>
+  );
+}

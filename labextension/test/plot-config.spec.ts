@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import {
+  EMPTY_CONFIG,
+  followedDatasets,
+  nextColor,
+  normalizeSeries,
+  PALETTE,
+  parseConfig,
+  PlotConfig,
+  seriesSchema,
+  toggleVariable,
+  withDatasets
+} from '../src/plot/config';
+import {
+  coordinateOf,
+  datasetLabel,
+  geoVariables,
+  mappableDatasets,
+  plottableDatasets,
+  plottableVariables,
+  variableLabel
+} from '../src/plot/datasets';
+import { dataset, signal, spectrum, survey } from './plot-fixtures';
+
+interface Choice {
+  const: unknown;
+}
+
+/** The parts of the series form's JSON Schema the tests look at. */
+interface FormSchema {
+  properties: {
+    series: {
+      items: {
+        properties: { dataset: { oneOf: Choice[] }; mode: { oneOf: Choice[] }; color: { format: string } };
+        dependencies: {
+          dataset: { oneOf: { properties: { dataset: { enum: number[] }; variable: { oneOf: Choice[] } } }[] };
+        };
+      };
+    };
+  };
+}
+
+const known = [signal(1), signal(2, 'nm'), spectrum(3), survey(4)];
+
+describe('what can be plotted', () => {
+  it('offers 1-D variables and plots them against their dimension coordinate', () => {
+    expect(plottableVariables(signal(1)).map(v => v.name)).toEqual(['amplitude']);
+    expect(coordinateOf(signal(1), 'time')?.name).toBe('time');
+    expect(plottableVariables(survey(4)).map(v => v.name)).toEqual(['latitude', 'longitude', 'gravity_anomaly']);
+  });
+
+  it('offers NetCDF datasets only, newest first', () => {
+    const csv = dataset(9, [{ name: 'a', dims: ['row'] }], { mime_type: 'text/csv' });
+    expect(plottableDatasets([...known, csv]).map(d => d.id)).toEqual([4, 3, 2, 1]);
+  });
+
+  it('names a dataset by the run that made it', () => {
+    expect(datasetLabel(signal(1), [{ id: 1, name: 's1' }])).toBe('s1 v1 · signal.nc');
+    expect(datasetLabel(signal(1, 'nm'), [])).toBe('signal.nc');
+    expect(variableLabel({ name: 'amplitude', long_name: 'Signal amplitude', units: 'nm' })).toBe(
+      'Signal amplitude [nm]'
+    );
+  });
+
+  it('finds latitude and longitude by CF units or by name', () => {
+    const geo = geoVariables(survey(4));
+    expect(geo?.latitude.name).toBe('latitude');
+    expect(geo?.longitude.name).toBe('longitude');
+    expect(geo?.values.map(v => v.name)).toEqual(['gravity_anomaly']);
+    const byName = dataset(5, [
+      { name: 'lat', dims: ['n'] },
+      { name: 'lon', dims: ['n'] },
+      { name: 'depth', units: 'm', dims: ['n'] }
+    ]);
+    expect(geoVariables(byName)?.values.map(v => v.name)).toEqual(['depth']);
+    expect(geoVariables(signal(1))).toBeNull();
+    expect(mappableDatasets(known).map(d => d.id)).toEqual([4]);
+  });
+});
+
+describe('plot choices', () => {
+  it('gives a newly chosen dataset one line per variable in a fresh colour', () => {
+    const config = withDatasets(EMPTY_CONFIG, [1, 2], known);
+    expect(config.series).toEqual([
+      { dataset: 1, variable: 'amplitude', mode: 'lines', color: PALETTE[0], visible: true },
+      { dataset: 2, variable: 'amplitude', mode: 'lines', color: PALETTE[1], visible: true }
+    ]);
+  });
+
+  it('keeps the settings of series whose dataset stays chosen and drops the others', () => {
+    let config = withDatasets(EMPTY_CONFIG, [1, 2], known);
+    config = { ...config, series: config.series.map(s => (s.dataset === 2 ? { ...s, mode: 'markers' } : s)) };
+    config = withDatasets(config, [2, 3], known);
+    expect(config.datasets).toEqual([2, 3]);
+    expect(config.series.map(s => [s.dataset, s.mode])).toEqual([
+      [2, 'markers'],
+      [3, 'lines']
+    ]);
+  });
+
+  it('toggles a variable on and off', () => {
+    const on = toggleVariable(EMPTY_CONFIG, 4, 'gravity_anomaly');
+    expect(on.series).toHaveLength(1);
+    expect(toggleVariable(on, 4, 'gravity_anomaly').series).toHaveLength(0);
+  });
+
+  it('repairs form edits: a variable the new dataset lacks becomes its first one', () => {
+    const config: PlotConfig = { follow: false, datasets: [1], series: [] };
+    const edited = normalizeSeries(config, [{ dataset: 4, variable: 'amplitude', mode: 'markers', color: '' }], known);
+    expect(edited.series).toEqual([
+      { dataset: 4, variable: 'latitude', mode: 'markers', color: PALETTE[0], visible: true }
+    ]);
+    expect(edited.datasets).toEqual([1, 4]);
+  });
+
+  it('drops form series of datasets the project does not have', () => {
+    expect(normalizeSeries(EMPTY_CONFIG, [{ dataset: 99, variable: 'x' }], known).series).toEqual([]);
+  });
+
+  it('picks the first unused palette colour', () => {
+    expect(nextColor([{ color: PALETTE[0] }, { color: PALETTE[2] }])).toBe(PALETTE[1]);
+  });
+
+  it('follows the NetCDF outputs of the selected version', () => {
+    const log = dataset(8, [], { mime_type: 'text/plain' });
+    expect(followedDatasets([signal(1), log])).toEqual([1]);
+    expect(followedDatasets(undefined)).toEqual([]);
+  });
+
+  it('restores a stored config and refuses a foreign value', () => {
+    const config = withDatasets({ ...EMPTY_CONFIG, follow: false }, [1], known);
+    expect(parseConfig(JSON.parse(JSON.stringify(config)))).toEqual(config);
+    expect(parseConfig({ follow: 'yes' })).toBeNull();
+    expect(parseConfig(null)).toBeNull();
+    expect(parseConfig({ follow: true, datasets: [1, 'x'], series: [{ dataset: 1 }] })).toEqual({
+      follow: true,
+      datasets: [1],
+      series: []
+    });
+  });
+
+  it('offers in the form only the variables of each series\' own dataset', () => {
+    const schema = seriesSchema(known, [{ id: 1, name: 's1' }]) as unknown as FormSchema;
+    const item = schema.properties.series.items;
+    expect(item.properties.dataset.oneOf.map(o => o.const)).toEqual([1, 2, 3, 4]);
+    const branch = item.dependencies.dataset.oneOf.find(b => b.properties.dataset.enum[0] === 4);
+    expect(branch?.properties.variable.oneOf.map(o => o.const)).toEqual([
+      'latitude',
+      'longitude',
+      'gravity_anomaly'
+    ]);
+    expect(item.properties.mode.oneOf.map(o => o.const)).toEqual(['lines', 'markers', 'lines+markers']);
+    expect(item.properties.color.format).toBe('color');
+  });
+});

@@ -1,0 +1,53 @@
+/** Datasets as the store holds them, shaped like the bootstrap process types' outputs. */
+import { Dataset, Variable } from '../src/api';
+import { Theme } from '../src/plot/theme';
+
+export function dataset(id: number, variables: Variable[], extra: Partial<Dataset> = {}): Dataset {
+  return {
+    id,
+    project: 1,
+    name: 'data.nc',
+    key: `1/processes/${id}/v1/data.nc`,
+    mime_type: 'application/x-netcdf',
+    size: 1000,
+    created: 0,
+    process: id,
+    version: 1,
+    variables,
+    dims: {},
+    ...extra
+  };
+}
+
+export const signal = (id: number, units = 'mm/s'): Dataset =>
+  dataset(id, [
+    { name: 'time', units: 's', long_name: 'Time since start', dims: ['time'] },
+    { name: 'amplitude', units, long_name: 'Signal amplitude', dims: ['time'] }
+  ], { name: 'signal.nc' });
+
+export const spectrum = (id: number): Dataset =>
+  dataset(id, [
+    { name: 'frequency', units: 'Hz', long_name: 'Frequency', dims: ['frequency'] },
+    { name: 'amplitude', units: 'mm/s', long_name: 'Amplitude spectrum', dims: ['frequency'] }
+  ], { name: 'spectrum.nc' });
+
+export const survey = (id: number): Dataset =>
+  dataset(id, [
+    { name: 'latitude', units: 'degrees_north', long_name: 'Latitude', dims: ['station'] },
+    { name: 'longitude', units: 'degrees_east', long_name: 'Longitude', dims: ['station'] },
+    { name: 'gravity_anomaly', units: 'mGal', long_name: 'Vertical gravity anomaly', dims: ['station'] }
+  ], { name: 'survey.nc' });
+
+export const THEME: Theme = {
+  paper: '#fff',
+  plot: '#fff',
+  font: '#111',
+  fontMuted: '#666',
+  fontFamily: 'sans-serif',
+  fontSize: 12,
+  grid: '#ddd',
+  border: '#bbb',
+  land: '#eee',
+  water: '#fff',
+  light: true
+};
