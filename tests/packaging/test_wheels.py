@@ -46,6 +46,15 @@ def test_server_wheel_ships_migrations_schemas_openapi_and_enables_itself(wheels
     )
 
 
+def test_server_wheel_ships_the_prebuilt_side_panel_with_its_settings_schema(wheels):
+    names = set(zipfile.ZipFile(wheels["nagelfluh_lab"]).namelist())
+    share = "nagelfluh_lab-0.1.0.data/data/share/jupyter/labextensions/nagelfluh-lab/"
+    assert share + "package.json" in names
+    assert share + "install.json" in names
+    assert share + "schemas/nagelfluh-lab/plugin.json" in names
+    assert any(n.startswith(share + "static/remoteEntry.") for n in names)
+
+
 def test_runner_wheel_registers_the_bootstrap_types_and_needs_no_jupyter(wheels):
     archive = zipfile.ZipFile(wheels["nagelfluh_runner"])
     entry_points = archive.read("nagelfluh_runner-0.1.0.dist-info/entry_points.txt").decode()
@@ -87,6 +96,17 @@ def test_wheels_install_into_a_clean_environment_with_the_extension_enabled(whee
     output = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
     assert "nagelfluh_lab enabled" in output
     assert "nagelfluh_lab 0.1.0 OK" in output
+    labextensions = subprocess.run(
+        [str(venv / "bin" / "jupyter"), "labextension", "list"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert re.search(
+        r"nagelfluh-lab v0\.1\.0 \S*enabled\S* \S*OK",
+        re.sub(r"\x1b\[[0-9;]*m", "", labextensions.stdout + labextensions.stderr),
+    )
     schema = subprocess.run(
         [str(python), "-m", "nagelfluh_runner", "schema"],
         capture_output=True,
