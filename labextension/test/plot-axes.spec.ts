@@ -45,11 +45,11 @@ describe('axes by unit', () => {
     expect(axes.yaxis2).toMatchObject({ side: 'right', anchor: 'x', overlaying: 'y' });
     expect(axes.yaxis3).toMatchObject({ side: 'right', anchor: 'free', overlaying: 'y' });
     expect(axes.yaxis4).toMatchObject({ side: 'right', anchor: 'free', overlaying: 'y' });
-    // The plot area gives up 64 px per extra axis; extra axes stand 64 px apart beyond it.
+    // The plot area gives up 80 px per extra axis; extra axes stand 80 px apart beyond it.
     expect(domain[0]).toBe(0);
-    expect(domain[1]).toBeCloseTo(1 - 2 * 0.064);
-    expect(axes.yaxis3.position).toBeCloseTo(domain[1] + 0.064);
-    expect(axes.yaxis4.position).toBeCloseTo(domain[1] + 2 * 0.064);
+    expect(domain[1]).toBeCloseTo(1 - 2 * 0.08);
+    expect(axes.yaxis3.position).toBeCloseTo(domain[1] + 0.08);
+    expect(axes.yaxis4.position).toBeCloseTo(domain[1] + 2 * 0.08);
     expect(axes.yaxis4.position as number).toBeLessThanOrEqual(1);
   });
 

@@ -51,6 +51,10 @@ describe('plot figure', () => {
     expect(figure.layout.xaxis).toMatchObject({ gridcolor: '#333333' });
   });
 
+  it('is drawn at the size of its panel', () => {
+    expect(buildFigure([], THEME, { width: 640, height: 480 }, 'r').layout).toMatchObject({ width: 640, height: 480 });
+  });
+
   it('keeps the zoom across redraws through its ui revision', () => {
     expect(buildFigure([], THEME, { width: 800, height: 500 }, 'same').layout.uirevision).toBe('same');
   });

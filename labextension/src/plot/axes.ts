@@ -40,7 +40,7 @@ export function axisKey(direction: 'x' | 'y', index: number): string {
 }
 
 /** Pixels between stacked extra axes: room for tick labels and a title. */
-export const AXIS_OFFSET_PX = 64;
+export const AXIS_OFFSET_PX = 80;
 
 export interface AxisInfo {
   unit: string;

@@ -89,7 +89,11 @@ export function baseMapOf(topology: Topology): BaseMap {
     const geometries = 'features' in land ? land.features.map(f => f.geometry) : [land.geometry];
     for (const geometry of geometries) {
       const polygons =
-        geometry?.type === 'Polygon' ? [geometry.coordinates] : geometry?.type === 'MultiPolygon' ? geometry.coordinates : [];
+        geometry?.type === 'Polygon'
+          ? [geometry.coordinates]
+          : geometry?.type === 'MultiPolygon'
+            ? geometry.coordinates
+            : [];
       for (const [outer, ...inner] of polygons) {
         map.land.push(...drawnRings(outer as Position[]));
         for (const hole of inner) {

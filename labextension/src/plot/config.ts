@@ -159,7 +159,10 @@ export function followedDatasets(outputs: readonly Dataset[] | undefined): numbe
  * JSON Schema of the series form: a series' variable choices depend on its
  * dataset (a JSON Schema dependency, which rjsf resolves per array item).
  */
-export function seriesSchema(datasets: readonly Dataset[], processes: readonly Pick<Process, 'id' | 'name'>[]): Record<string, unknown> {
+export function seriesSchema(
+  datasets: readonly Dataset[],
+  processes: readonly Pick<Process, 'id' | 'name'>[]
+): Record<string, unknown> {
   return {
     type: 'object',
     properties: {

@@ -214,10 +214,8 @@ export class SeriesGraph implements IDisposable {
       return;
     }
     if (this.node.clientWidth === 0) {
-      this._stale = true;
       return;
     }
-    this._stale = false;
     let plotly: PlotlyApi;
     try {
       plotly = this._plotly ?? (await loadPlotly());
@@ -299,10 +297,8 @@ export class SeriesGraph implements IDisposable {
       }
       if (this._drawn !== this._signature || needsMorePoints(this._points, width)) {
         this._refresh();
-      } else if (this._stale) {
+      } else {
         void this._drawing.request();
-      } else if (this._plotly) {
-        void this._plotly.Plots.resize(this.node);
       }
     });
   }
@@ -323,8 +319,6 @@ export class SeriesGraph implements IDisposable {
   private _xUnits: string[] = [];
   private _points = 0;
   private _inflight = 0;
-  /** A draw was skipped while the graph was hidden. */
-  private _stale = false;
   private _plotly: PlotlyApi | null = null;
   private _drawing = new SerialDraw(() => this._drawNow());
   private _listening = false;

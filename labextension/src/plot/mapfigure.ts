@@ -28,10 +28,18 @@ export interface MapView {
 }
 
 /** The data's extent plus `margin` of it on every side (at least `minSpan` degrees wide), within the globe. */
-export function fitView(lon: readonly (number | null)[], lat: readonly (number | null)[], margin = 0.1, minSpan = 0.02): MapView {
-  const lons = lon.filter((v, i): v is number => v !== null && Number.isFinite(v) && Number.isFinite(lat[i] ?? NaN));
-  const lats = lat.filter((v, i): v is number => v !== null && Number.isFinite(v) && Number.isFinite(lon[i] ?? NaN));
-  if (lons.length === 0) {
+export function fitView(
+  lon: readonly (number | null)[],
+  lat: readonly (number | null)[],
+  margin = 0.1,
+  minSpan = 0.02
+): MapView {
+  const located = lon
+    .map((x, i) => [x, lat[i]] as const)
+    .filter((p): p is readonly [number, number] => Number.isFinite(p[0] ?? NaN) && Number.isFinite(p[1] ?? NaN));
+  const lons = located.map(p => p[0]);
+  const lats = located.map(p => p[1]);
+  if (located.length === 0) {
     return { lon: [-180, 180], lat: [-90, 90] };
   }
   const widen = (min: number, max: number, low: number, high: number): [number, number] => {
@@ -53,7 +61,8 @@ export function aspectRatio(latitude: number): number {
 
 /** The MapLibre zoom at which `view` fits a `width` x `height` pixel map (512-pixel world at zoom 0). */
 export function zoomFor(view: MapView, width: number, height: number): number {
-  const mercator = (lat: number) => Math.log(Math.tan(Math.PI / 4 + (Math.max(-85, Math.min(85, lat)) * Math.PI) / 360));
+  const mercator = (lat: number) =>
+    Math.log(Math.tan(Math.PI / 4 + (Math.max(-85, Math.min(85, lat)) * Math.PI) / 360));
   const lonSpan = Math.max(1e-6, view.lon[1] - view.lon[0]);
   const ySpan = Math.max(1e-9, mercator(view.lat[1]) - mercator(view.lat[0]));
   const byWidth = Math.log2((Math.max(width, 1) * 360) / (512 * lonSpan));
@@ -73,7 +82,11 @@ export function tileStyle(url: string, attribution: string): Record<string, unkn
 }
 
 /** Colours for the values: diverging around zero for anomalies that change sign, else sequential. */
-export function colorScale(values: readonly (number | null)[]): { colorscale: string; reversescale: boolean; cmid?: number } {
+export function colorScale(values: readonly (number | null)[]): {
+  colorscale: string;
+  reversescale: boolean;
+  cmid?: number;
+} {
   const finite = values.filter((v): v is number => v !== null && Number.isFinite(v));
   if (finite.length > 0 && Math.min(...finite) < 0 && Math.max(...finite) > 0) {
     return { colorscale: 'RdBu', reversescale: false, cmid: 0 };
@@ -173,7 +186,13 @@ function baseLayout(theme: Theme, uirevision: string): Record<string, unknown> {
 }
 
 /** Points over the bundled base map, fitted to `view`, in true shape at its mid latitude. */
-export function offlineMapFigure(points: MapPoints, base: BaseMap, theme: Theme, view: MapView, uirevision: string): Figure {
+export function offlineMapFigure(
+  points: MapPoints,
+  base: BaseMap,
+  theme: Theme,
+  view: MapView,
+  uirevision: string
+): Figure {
   const axis = {
     color: theme.font,
     gridcolor: theme.grid,
@@ -189,7 +208,13 @@ export function offlineMapFigure(points: MapPoints, base: BaseMap, theme: Theme,
     layout: {
       ...baseLayout(theme, uirevision),
       // Zooming out stops at the globe (and the copies of rings wrapped across the antimeridian).
-      xaxis: { ...axis, range: view.lon, minallowed: -360, maxallowed: 360, title: { text: 'Longitude [degrees_east]' } },
+      xaxis: {
+        ...axis,
+        range: view.lon,
+        minallowed: -360,
+        maxallowed: 360,
+        title: { text: 'Longitude [degrees_east]' }
+      },
       yaxis: {
         ...axis,
         range: view.lat,

@@ -84,6 +84,10 @@ export function buildFigure(
   return {
     data,
     layout: {
+      // Explicit size: extra axes stand a fixed number of pixels apart, so a resize redraws.
+      width: size.width,
+      height: size.height,
+      autosize: false,
       paper_bgcolor: theme.paper,
       plot_bgcolor: theme.plot,
       font: { color: theme.font, family: theme.fontFamily, size: theme.fontSize },

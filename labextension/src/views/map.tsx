@@ -10,7 +10,7 @@ import { JSONObject, ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 import React from 'react';
-import { ApiError, Dataset, DatasetView } from '../api';
+import { ApiError, Dataset, DatasetView, Variable } from '../api';
 import { NagelfluhContext } from '../context';
 import { loadBaseMap } from '../plot/basemap';
 import { useHostedNode } from '../plot/host';
@@ -108,6 +108,9 @@ class MapView extends ReactWidget {
       this._project = project;
       this._loaded = false;
       this._choice = { dataset: null, variable: null };
+      this._points = null;
+      this._fetchedKey = '';
+      void this._drawing.request();
       void this._load(project);
       return;
     }
@@ -140,7 +143,8 @@ class MapView extends ReactWidget {
       try {
         const value = (await this.ctx.state.fetch(STATE_PREFIX + project)) as Partial<MapChoice> | undefined;
         if (value && typeof value.dataset === 'number') {
-          saved = { dataset: value.dataset, variable: typeof value.variable === 'string' ? value.variable : null };
+          const variable = typeof value.variable === 'string' ? value.variable : null;
+          saved = { dataset: value.dataset, variable };
         }
       } catch {
         saved = null;
@@ -161,8 +165,13 @@ class MapView extends ReactWidget {
   private _choose(choice: MapChoice): void {
     const dataset = this.ctx.store.dataset(choice.dataset ?? -1);
     const geo = dataset ? geoVariables(dataset) : null;
-    const variable = geo?.values.some(v => v.name === choice.variable) ? choice.variable : geo?.values[0]?.name ?? null;
+    const named = geo?.values.some(v => v.name === choice.variable);
+    const variable = named ? choice.variable : (geo?.values[0]?.name ?? null);
     const next = { dataset: choice.dataset, variable };
+    if (this._error) {
+      // Choosing again after a failed fetch tries again.
+      this._fetchedKey = '';
+    }
     if (next.dataset === this._choice.dataset && next.variable === this._choice.variable) {
       this._refresh();
       return;
@@ -201,7 +210,7 @@ class MapView extends ReactWidget {
           return;
         }
         this._loading = false;
-        this._points = pointsOf(view, geo.latitude.name, variable?.name ?? null, variable ? variableLabel(variable) : '', unitOf(variable ?? undefined));
+        this._points = pointsOf(view, geo.latitude.name, variable);
         this._status = statusText([
           { shown: view.x.values.length, inRange: view.in_range, total: view.total, decimated: view.decimated }
         ]);
@@ -212,7 +221,6 @@ class MapView extends ReactWidget {
           return;
         }
         this._loading = false;
-        this._fetchedKey = '';
         this._points = null;
         this._error = error instanceof ApiError ? error.message : String(error);
         void this._drawing.request();
@@ -245,7 +253,14 @@ class MapView extends ReactWidget {
       const size = { width: this._graph.clientWidth, height: this._graph.clientHeight };
       const revision = `${this._fetchedKey}|${mapTilesUrl}`;
       const figure = mapTilesUrl
-        ? tileMapFigure(points, { url: mapTilesUrl, attribution: mapTilesAttribution }, this._theme, view, size, revision)
+        ? tileMapFigure(
+            points,
+            { url: mapTilesUrl, attribution: mapTilesAttribution },
+            this._theme,
+            view,
+            size,
+            revision
+          )
         : offlineMapFigure(points, await loadBaseMap(), this._theme, view, revision);
       if (this.isDisposed || points !== this._points) {
         return;
@@ -303,15 +318,15 @@ class MapView extends ReactWidget {
 }
 
 /** A view of x = longitude, y = [latitude, variable?] as map points. */
-function pointsOf(view: DatasetView, latitude: string, variable: string | null, title: string, unit: string): MapPoints {
-  const column = (name: string | null) => view.y.find(c => c.name === name)?.values ?? null;
+function pointsOf(view: DatasetView, latitude: string, variable: Variable | null): MapPoints {
+  const column = (name: string | undefined) => view.y.find(c => c.name === name)?.values ?? null;
   return {
     lon: view.x.values,
     lat: column(latitude) ?? [],
-    values: variable ? column(variable) : null,
-    name: variable ?? '',
-    unit,
-    title
+    values: variable ? column(variable.name) : null,
+    name: variable?.name ?? '',
+    unit: unitOf(variable ?? undefined),
+    title: variable ? variableLabel(variable) : ''
   };
 }
 
@@ -334,7 +349,9 @@ function MapPanel(props: MapPanelProps): React.ReactElement {
   const host = useHostedNode<HTMLDivElement>(props.graph);
   let hint = '';
   if (props.datasets.length === 0) {
-    hint = 'No dataset of this project has latitude and longitude: run a process that writes one (e.g. synthetic-survey).';
+    hint =
+      'No dataset of this project has latitude and longitude: ' +
+      'run a process that writes one (e.g. synthetic-survey).';
   } else if (!props.dataset) {
     hint = 'Choose a dataset.';
   }

@@ -116,6 +116,7 @@ class PlotView extends ReactWidget {
       this._project = project;
       this._loaded = false;
       this._config = EMPTY_CONFIG;
+      this._pushSeries();
       void this._load(project);
     } else if (this._loaded) {
       this._setConfig(this._followed(this._config));
@@ -162,9 +163,10 @@ class PlotView extends ReactWidget {
     if (!config.follow) {
       return config;
     }
-    const ids = followedDatasets(this.ctx.store.activeVersion?.outputs);
+    const outputs = this.ctx.store.activeVersion?.outputs ?? [];
+    const ids = followedDatasets(outputs);
     const same = ids.length === config.datasets.length && ids.every(id => config.datasets.includes(id));
-    return same ? config : withDatasets(config, ids, plottableDatasets(this.ctx.store.datasets));
+    return same ? config : withDatasets(config, ids, [...outputs, ...this.ctx.store.datasets]);
   }
 
   private _setConfig(config: PlotConfig): void {
