@@ -127,6 +127,21 @@ describe('plot graph', () => {
     expect(graph.status.text).toBe('decimated: 800 of 100000 points');
   });
 
+  it('keeps the zoom for a series in the same x unit and starts afresh when a new x axis appears', async () => {
+    graph.setSeries([series(1)]);
+    await settle();
+    plotly.relayout?.({ 'xaxis.range[0]': 10, 'xaxis.range[1]': 20 });
+    await settle();
+    graph.setSeries([series(1), series(2)]);
+    await settle();
+    expect(calls.at(-1)).toMatchObject({ id: 2, query: { x0: 10, x1: 20 } });
+    graph.setSeries([series(1), series(2), { ...series(3), dimension: 'frequency', xUnit: 'Hz' }]);
+    await settle();
+    await settle();
+    expect(calls.filter(c => c.id === 1).at(-1)?.query).toMatchObject({ x0: undefined, x1: undefined });
+    expect(plotly.drawn.at(-1)?.layout.uirevision).toBe(JSON.stringify(['s', 'Hz']));
+  });
+
   it('ignores relayout events that do not move the x axis', async () => {
     graph.setSeries([series(1)]);
     await settle();

@@ -115,7 +115,12 @@ export class SeriesGraph implements IDisposable {
     const groups = new Map<string, Group>();
     for (const s of this._series) {
       const key = groupKey(s);
-      const group = groups.get(key) ?? { dataset: s.dataset, xVariable: s.xVariable, xUnit: s.xUnit, variables: [] };
+      const group = groups.get(key) ?? {
+        dataset: s.dataset,
+        xVariable: s.xVariable,
+        xUnit: s.xUnit,
+        variables: []
+      };
       if (!group.variables.includes(s.variable)) {
         group.variables.push(s.variable);
       }
@@ -225,12 +230,18 @@ export class SeriesGraph implements IDisposable {
     }
     this._plotly = plotly;
     const series = this._plotSeries();
-    const figure = buildFigure(
-      series,
-      this._theme,
-      { width: this.node.clientWidth, height: this.node.clientHeight },
-      this._uirevision(series)
-    );
+    // Plotly keeps the user's zoom while the x axes stay the same; new x axes start unzoomed.
+    const revision = JSON.stringify([...new Set(series.map(s => s.xUnit))]);
+    if (revision !== this._revision) {
+      this._revision = revision;
+      if (this._ranges.size > 0) {
+        this._ranges.clear();
+        this._refresh();
+        return;
+      }
+    }
+    const size = { width: this.node.clientWidth, height: this.node.clientHeight };
+    const figure = buildFigure(series, this._theme, size, revision);
     this._xUnits = figure.xUnits;
     this._drawn = this._signature;
     const errors: string[] = [];
@@ -258,11 +269,6 @@ export class SeriesGraph implements IDisposable {
       }
     }
     this._setStatus({ loading: this._inflight > 0, text: statusText(views), errors });
-  }
-
-  /** Zoom state survives redraws until the set of axes changes. */
-  private _uirevision(series: readonly PlotSeries[]): string {
-    return JSON.stringify([[...new Set(series.map(s => s.xUnit))], [...new Set(series.map(s => s.unit))]]);
   }
 
   private _onRelayout(event: Record<string, unknown>): void {
@@ -317,6 +323,8 @@ export class SeriesGraph implements IDisposable {
   private _drawn = '';
   private _ranges = new Map<string, XRange>();
   private _xUnits: string[] = [];
+  /** Plotly's uirevision: the x units drawn. */
+  private _revision = '';
   private _points = 0;
   private _inflight = 0;
   private _plotly: PlotlyApi | null = null;
