@@ -62,6 +62,8 @@ class LabPage:
         target = self.screenshots if keep else self.screenshots.parents[1] / "test-artifacts"
         target.mkdir(parents=True, exist_ok=True)
         path = target / f"{name}.png"
+        if keep:  # the README's pictures show the views, not passing notifications
+            self.page.add_style_tag(content=".Toastify { display: none !important; }")
         self.page.wait_for_timeout(300)
         (locator or self.page).screenshot(path=str(path))
         return path

@@ -1,0 +1,84 @@
+"""Plots and maps of output datasets, drawn by Plotly in the browser."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.ui.lab import LabPage
+
+
+def select(page: LabPage, name: str) -> None:
+    page.open_panel()
+    page.process_row(name).click()
+
+
+def test_a_spectrum_is_plotted_with_its_unit_on_the_axes(page: LabPage):
+    signal = page.submit("synthetic-signal", "plot-signal", {"duration": 4, "sample_rate": 200})
+    dataset = page.wait_version(signal["id"])["outputs"][0]
+    fft = page.submit("fft", "plot-spectrum", {"signal": f"dataset:{dataset['id']}"})
+    page.wait_version(fft["id"])
+    select(page, "plot-spectrum")
+    page.panel_button("Plot").click()
+    graph = page.page.get_by_test_id("nf-plot-graph")
+    expect(graph.locator(".main-svg").first).to_be_attached()
+    expect(graph.locator(".scatterlayer .trace").first).to_be_attached()
+    expect(graph.locator(".xtitle")).to_contain_text("Hz")
+    expect(page.page.get_by_test_id("nf-plot-status")).to_contain_text("points")
+    page.screenshot("plot")
+
+
+def test_two_units_get_two_axes_and_one_unit_shares_one(page: LabPage):
+    runs = {
+        "mm-a": {"duration": 1},
+        "mm-b": {"duration": 1, "seed": 3},
+        "nm-c": {"duration": 1, "units": "nm"},
+    }
+    ids = {}
+    for name, parameters in runs.items():
+        process = page.submit("synthetic-signal", f"units-{name}", parameters)
+        ids[name] = page.wait_version(process["id"])["outputs"][0]["id"]
+    page.command("nagelfluh:open-view", {"kind": "plot", "datasets": list(ids.values())})
+    graph = page.page.get_by_test_id("nf-plot-graph")
+    expect(graph.locator(".scatterlayer .trace")).to_have_count(3)
+    titles = graph.locator(".g-ytitle, .g-y2title, .g-y3title")
+    expect(titles).to_have_count(2)
+    expect(graph.locator(".g-y2title")).to_be_attached()
+    expect(graph.locator(".g-y3title")).to_have_count(0)
+
+
+def test_zooming_a_decimated_plot_fetches_the_zoomed_range_at_full_resolution(page: LabPage):
+    signal = page.submit("synthetic-signal", "long-signal", {"duration": 100, "sample_rate": 1000})
+    page.wait_version(signal["id"])
+    select(page, "long-signal")
+    page.panel_button("Plot").click()
+    status = page.page.get_by_test_id("nf-plot-status")
+    expect(status).to_contain_text(re.compile(r"decimated: \d+ of 100000 points"))
+    drag = page.page.get_by_test_id("nf-plot-graph").locator(".nsewdrag").first
+    box = drag.bounding_box()
+    assert box
+    y = box["y"] + box["height"] / 2
+    page.page.mouse.move(box["x"] + box["width"] * 0.40, y)
+    page.page.mouse.down()
+    page.page.mouse.move(box["x"] + box["width"] * 0.44, y, steps=8)
+    page.page.mouse.up()
+    expect(status).to_contain_text(re.compile(r"in range \(100000 in all\)"))
+    match = re.search(r"(\d+) points in range", status.inner_text())
+    assert match and int(match.group(1)) < 10_000
+    drag.dblclick()
+    expect(status).to_contain_text(re.compile(r"of 100000 points"))
+
+
+def test_a_survey_is_mapped_offline_coloured_by_its_anomaly(page: LabPage):
+    survey = page.submit("synthetic-survey", "map-survey", {"nx": 8, "ny": 6})
+    page.wait_version(survey["id"])
+    select(page, "map-survey")
+    page.panel_button("Map").click()
+    view = page.page.get_by_test_id("nf-map")
+    expect(view.get_by_test_id("nf-map-basemap")).to_contain_text("offline")
+    graph = view.get_by_test_id("nf-map-graph")
+    expect(graph.locator(".main-svg").first).to_be_attached()
+    expect(graph.locator(".colorbar")).to_contain_text("mGal")
+    expect(view.get_by_test_id("nf-map-status")).to_contain_text("48 points")
+    page.screenshot("map")
