@@ -14,7 +14,6 @@ Each figure is a ratio against a baseline measured in the same run:
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -24,29 +23,12 @@ import httpx
 from _server import PYTHON, TERMINAL, Server, Targets, argument_parser, jupyter_server
 from playwright.sync_api import Page, sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS, lab_config
+
 PRODUCER = str(Path(__file__).with_name("_line_process.py"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCROLL_STEPS = 60
 WHEEL_STEPS = 20
-
-
-def lab_config(root: Path) -> dict:
-    """No news or update checks (no network here); the app handle for driving it."""
-    settings = root / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    return {"LabApp": {"expose_app_in_browser": True, "user_settings_dir": str(root)}}
 
 
 def lab(local_executor: dict, tmp: str):
@@ -190,7 +172,7 @@ def main() -> int:
     targets = Targets()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
         )
         small_log, big_log = measure_log(browser, 1_000), measure_log(browser, args.lines)
         print(

@@ -4,7 +4,6 @@ browser). Screenshots land in docs/screenshots/, which the README shows."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,52 +12,20 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.servers import Server, running_server
+from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS, lab_config
 from tests.ui.lab import LabPage
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 EXTENSION = Path(__file__).resolve().parents[2] / "nagelfluh_lab" / "labextension" / "package.json"
 
 pytestmark = pytest.mark.ui
 
 
-def _user_settings(root: Path) -> Path:
-    """Lab settings a test run wants: no news or update checks (no network here)."""
-    settings = root / "lab-settings"
-    notification = settings / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    return settings
-
-
 def start_lab(root: Path, **settings: object):
     """``jupyter lab`` with the extension and an app handle for waiting on commands."""
     if not EXTENSION.exists():
         pytest.fail("the labextension is not built: run scripts/test.sh (it builds it)")
-    return running_server(
-        root,
-        lab=True,
-        app_config={
-            "LabApp": {
-                "expose_app_in_browser": True,
-                "user_settings_dir": str(_user_settings(root)),
-                "workspaces_dir": str(root / "workspaces"),
-            }
-        },
-        **settings,
-    )
+    return running_server(root, lab=True, app_config=lab_config(root), **settings)
 
 
 @pytest.fixture(scope="session")
