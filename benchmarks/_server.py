@@ -13,16 +13,12 @@ import argparse
 import contextlib
 import json
 import os
-import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,53 +30,12 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 from nagelfluh_lab.executors.base import RunKey, RunSpec
 from nagelfluh_lab.executors.local import run_environment
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.servers import Server, running_server
+
 PYTHON = sys.executable
-JUPYTER = str(Path(PYTHON).with_name("jupyter"))
 TERMINAL = ("completed", "failed")
-READY_TIMEOUT = 90.0
-STOP_TIMEOUT = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    """A running ``jupyter server`` with the extension, on a throwaway SQLite
-    database, file storage and work directory under ``root``."""
-
-    root: Path
-    port: int
-    token: str
-    process: subprocess.Popen[bytes]
-    cpu_quota: int
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/nagelfluh/api/"
-
-    @property
-    def events_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/nagelfluh/api/events?token={self.token}"
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"token {self.token}"}
-
-    @property
-    def storage_url(self) -> str:
-        return (self.root / "storage").as_uri()
-
-    @property
-    def log_path(self) -> Path:
-        return self.root / "server.log"
+CPUS = os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -89,85 +44,25 @@ def jupyter_server(
     app: str = "server",
     app_config: dict[str, Any] | None = None,
 ) -> Iterator[Server]:
-    """Start ``jupyter {app}`` (extra ``LocalExecutor`` settings in ``local_executor``,
-    whole config sections in ``app_config``), wait until the API answers, and stop it
-    on exit, killing it if SIGTERM is not enough.
+    """``jupyter {app}`` with the extension on a throwaway SQLite database, file
+    storage and work directory (extra ``LocalExecutor`` settings in ``local_executor``,
+    whole config sections in ``app_config``), stopped on exit.
 
     The local quota is set to the machine's cores, so the quota admits as many
     default (1-core) versions at once as the bare baselines run concurrently.
     """
-    with tempfile.TemporaryDirectory(prefix="nagelfluh-bench-") as tmp:
-        root = Path(tmp)
-        port, token, cpus = free_port(), secrets.token_hex(16), os.cpu_count() or 1
-        config = {
-            "ServerApp": {
-                "ip": "127.0.0.1",
-                "port": port,
-                "port_retries": 0,
-                "open_browser": False,
-                "allow_root": True,
-                "root_dir": str(root),
-                "jpserver_extensions": {"nagelfluh_lab": True},
-            },
-            "IdentityProvider": {"token": token},
-            "NagelfluhApp": {
-                "db_url": f"sqlite:///{root / 'nagelfluh.db'}",
-                "storage_url": (root / "storage").as_uri(),
-                "local_quota_cpu": float(cpus),
-            },
-            "LocalExecutor": {"work_dir": str(root / "work"), **(local_executor or {})},
-            **(app_config or {}),
-        }
-        config_dir = root / "config"
-        config_dir.mkdir()
-        (config_dir / "jupyter_server_config.json").write_text(json.dumps(config))
-        env = os.environ | {
-            "JUPYTER_CONFIG_DIR": str(config_dir),
-            "JUPYTER_DATA_DIR": str(root / "data"),
-            "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
-        }
-        with open(root / "server.log", "wb") as log:
-            process = subprocess.Popen(
-                [JUPYTER, app, "--no-browser"],
-                env=env,
-                cwd=root,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        server = Server(root, port, token, process, cpus)
-        try:
-            _wait_ready(server)
-            yield server
-        finally:
-            _stop(process)
-
-
-def _wait_ready(server: Server) -> None:
-    request = urllib.request.Request(server.api_url + "process-types", headers=server.headers)
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(request, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    tail = server.log_path.read_text(errors="replace")[-4000:]
-    raise RuntimeError(f"the server did not become ready; its log ends with:\n{tail}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with (
+        tempfile.TemporaryDirectory(prefix="nagelfluh-bench-") as tmp,
+        running_server(
+            Path(tmp),
+            lab=app == "lab",
+            app_config=app_config,
+            local_executor=local_executor,
+            base_url="/",
+            local_quota_cpu=float(CPUS),
+        ) as server,
+    ):
+        yield server
 
 
 # ------------------------------------------------------------------- clients

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 from _server import (
+    CPUS,
     TERMINAL,
     Events,
     RssSampler,
@@ -146,7 +147,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with jupyter_server() as server:
-        runners_at_once = server.cpu_quota  # a version asks for 1 core by default
+        runners_at_once = CPUS  # a version asks for 1 core by default
         cpu_before = cpu_seconds(server.pid)
         with RssSampler(server.pid) as rss:
             burst = asyncio.run(measure(server, args.count, args.concurrency))

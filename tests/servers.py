@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 BASE_URL = "/user/tester/"
-READY_SECONDS = 60
+READY_SECONDS = 90
 
 
 @dataclass
@@ -29,7 +29,23 @@ class Server:
     url: str
     token: str
     pid: int
-    runtime_dir: Path
+    root: Path
+
+    @property
+    def runtime_dir(self) -> Path:
+        return self.root / "runtime"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "server.log"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "nagelfluh/api/"
+
+    @property
+    def events_url(self) -> str:
+        return "ws" + self.api_url.removeprefix("http") + f"events?token={self.token}"
 
     @property
     def headers(self) -> dict[str, str]:
@@ -51,11 +67,17 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def running_server(
-    root: Path, lab: bool = False, app_config: dict | None = None, **settings: Any
+    root: Path,
+    lab: bool = False,
+    app_config: dict | None = None,
+    local_executor: dict | None = None,
+    base_url: str = BASE_URL,
+    **settings: Any,
 ) -> Iterator[Server]:
     """``jupyter server`` (or ``jupyter lab`` if ``lab``) with the extension under
-    ``root``; ``settings`` override NagelfluhApp's, ``app_config`` adds whole config
-    sections. Stopped (killed if it must be) on exit."""
+    ``root``; ``settings`` override NagelfluhApp's, ``local_executor`` LocalExecutor's,
+    ``app_config`` adds whole config sections. Stopped (killed if it must be) on exit.
+    The tests and the benchmarks both run their servers through this."""
     port, token = _free_port(), secrets.token_hex(16)
     dirs = {name: root / name for name in ("config", "data", "runtime", "work", "storage")}
     for path in dirs.values():
@@ -65,7 +87,7 @@ def running_server(
             "ip": "127.0.0.1",
             "port": port,
             "port_retries": 0,
-            "base_url": BASE_URL,
+            "base_url": base_url,
             "open_browser": False,
             "allow_root": True,
             "root_dir": str(root),
@@ -80,7 +102,11 @@ def running_server(
             "default_memory": "512Mi",
             **settings,
         },
-        "LocalExecutor": {"work_dir": str(dirs["work"]), "kill_grace_seconds": 1.0},
+        "LocalExecutor": {
+            "work_dir": str(dirs["work"]),
+            "kill_grace_seconds": 1.0,
+            **(local_executor or {}),
+        },
         **(app_config or {}),
     }
     (dirs["config"] / "jupyter_server_config.json").write_text(json.dumps(config))
@@ -98,9 +124,9 @@ def running_server(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}{BASE_URL}", token, process.pid, dirs["runtime"])
+    server = Server(f"http://127.0.0.1:{port}{base_url}", token, process.pid, root)
     try:
-        _wait_until_ready(server, process, root / "server.log")
+        _wait_until_ready(server, process)
         yield server
     finally:
         process.send_signal(signal.SIGTERM)
@@ -111,16 +137,15 @@ def running_server(
             process.wait()
 
 
-def _wait_until_ready(server: Server, process: subprocess.Popen, log: Path) -> None:
+def _wait_until_ready(server: Server, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline and process.poll() is None:
         with contextlib.suppress(requests.RequestException):
             response = requests.get(
-                server.url + "nagelfluh/api/process-types",
-                headers={"Authorization": f"token {server.token}"},
-                timeout=2,
+                server.api_url + "process-types", headers=server.headers, timeout=2
             )
             if response.status_code == 200:
                 return
         time.sleep(0.1)
-    raise RuntimeError(f"the server did not start; its log ends:\n{log.read_text()[-3000:]}")
+    tail = server.log_path.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"the server did not start; its log ends:\n{tail}")
