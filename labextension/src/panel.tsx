@@ -34,6 +34,16 @@ export class SidePanel extends ReactWidget {
   }
 }
 
+/** The toolbar's view buttons in the order shown; only "New process", the panel's main action, stands out. */
+const VIEW_BUTTONS: { label: string; command: string; primary?: boolean }[] = [
+  { label: 'New process', command: CommandIds.newProcess, primary: true },
+  { label: 'Flow', command: CommandIds.openFlow },
+  { label: 'Versions', command: CommandIds.openEditor },
+  { label: 'Log', command: CommandIds.openLog },
+  { label: 'Plot', command: CommandIds.openPlot },
+  { label: 'Map', command: CommandIds.openMap }
+];
+
 function PanelBody(props: { ctx: NagelfluhContext; commands: CommandRegistry }): JSX.Element {
   const { store, selection } = props.ctx;
   const run = (id: string) => () => void props.commands.execute(id);
@@ -75,24 +85,15 @@ function PanelBody(props: { ctx: NagelfluhContext; commands: CommandRegistry }):
         </div>
       </div>
       <div className="nf-SidePanel-actions" role="toolbar" aria-label="Nagelfluh views">
-        <button className="jp-Button nf-Button nf-primary" onClick={run(CommandIds.newProcess)}>
-          New process
-        </button>
-        <button className="jp-Button nf-Button" onClick={run(CommandIds.openFlow)}>
-          Flow
-        </button>
-        <button className="jp-Button nf-Button" onClick={run(CommandIds.openEditor)}>
-          Versions
-        </button>
-        <button className="jp-Button nf-Button" onClick={run(CommandIds.openLog)}>
-          Log
-        </button>
-        <button className="jp-Button nf-Button" onClick={run(CommandIds.openPlot)}>
-          Plot
-        </button>
-        <button className="jp-Button nf-Button" onClick={run(CommandIds.openMap)}>
-          Map
-        </button>
+        {VIEW_BUTTONS.map(({ label, command, primary }) => (
+          <button
+            key={command}
+            className={`jp-Button nf-Button${primary ? ' nf-primary' : ''}`}
+            onClick={run(command)}
+          >
+            {label}
+          </button>
+        ))}
       </div>
       {store.error && <div className="nf-Error">{store.error}</div>}
       <ProcessTree ctx={props.ctx} />

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RJSFSchema } from '@rjsf/utils';
-import { ApiError, Comparison, Dataset, Process, Version } from '../src/api';
+import { ApiError, Comparison, Dataset, Version } from '../src/api';
 import { compareRows, flatten, formatValue, pathLabel } from '../src/editor/compare';
 import { mapServerErrors, pruneErrors, readableError, toErrorSchema } from '../src/editor/errors';
 import { datasetOptions, pickDataset } from '../src/editor/picker';
@@ -19,6 +19,7 @@ import {
   uiSchemaFor,
   validateParameters
 } from '../src/editor/schema';
+import { makeDataset, makeProcess, makeVersion } from './factories';
 import bootstrap from './fixtures/process-types.json';
 
 const types = bootstrap as { name: string; schema: RJSFSchema }[];
@@ -298,38 +299,12 @@ describe('server refusals on the fields', () => {
   });
 });
 
-const version = (n: number, parameters: Record<string, unknown>, extra: Partial<Version> = {}): Version => ({
-  process: 7,
-  version: n,
-  state: 'completed',
-  reason: null,
-  message: null,
-  progress: null,
-  parameters,
-  resources: { cpu: 1, memory: '1Gi', deadline_seconds: 600 },
-  created: '2024-01-01T00:00:00Z',
-  started: null,
-  finished: null,
-  cost: { estimated: 1, actual: 0.5 },
-  inputs: [],
-  outputs: [],
-  log_lines: 0,
-  ...extra
-});
+/** Version `n` of process 7 with `parameters`; the compare rows show its resources. */
+const version = (n: number, parameters: Record<string, unknown>, extra: Partial<Version> = {}): Version =>
+  makeVersion(7, n, { parameters, resources: { cpu: 1, memory: '1Gi', deadline_seconds: 600 }, ...extra });
 
-const dataset = (id: number, process: number | null, v: number | null, name = `out-${id}.nc`): Dataset => ({
-  id,
-  project: 1,
-  name,
-  key: `k${id}`,
-  mime_type: 'application/x-netcdf',
-  size: 10,
-  created: '',
-  process,
-  version: v,
-  variables: [],
-  dims: {}
-});
+const dataset = (id: number, process: number | null, v: number | null, name = `out-${id}.nc`): Dataset =>
+  makeDataset(id, process, { version: v, name });
 
 describe('compare two versions side by side', () => {
   const base = initialParameters(schemaOf('synthetic-signal'));
@@ -420,18 +395,16 @@ describe('compare two versions side by side', () => {
 });
 
 describe('dataset picker', () => {
-  const signal: Process = {
-    id: 3,
-    project: 1,
-    type: 'synthetic-signal',
-    name: 'signal-a',
-    created: '',
-    versions: [
-      version(1, {}, { process: 3, outputs: [dataset(10, 3, 1)] }),
-      version(2, {}, { process: 3, outputs: [dataset(11, 3, 2, 'signal.nc'), dataset(12, 3, 2)] }),
-      version(3, {}, { process: 3, state: 'running', outputs: [] })
-    ]
-  };
+  const signal = makeProcess(
+    3,
+    'synthetic-signal',
+    [
+      makeVersion(3, 1, { outputs: [dataset(10, 3, 1)] }),
+      makeVersion(3, 2, { outputs: [dataset(11, 3, 2, 'signal.nc'), dataset(12, 3, 2)] }),
+      makeVersion(3, 3, { state: 'running' })
+    ],
+    { name: 'signal-a' }
+  );
 
   it('lists datasets newest first as "name — process/version"', () => {
     const options = datasetOptions([dataset(10, 3, 1), dataset(11, 3, 2, 'signal.nc'), dataset(20, null, null, 'my.csv')], id =>

@@ -9,7 +9,8 @@ import {
   zoomAt
 } from '../src/flow/geometry';
 import { buildGraph, nodeSize } from '../src/flow/graph';
-import { Dataset, Process, Version } from '../src/api';
+import { Process } from '../src/api';
+import { makeDataset, makeProcess, makeVersion } from './factories';
 
 const box = (id: string, width = 200, height = 56): LayoutNode => ({ id, width, height });
 const edge = (from: string, to: string): LayoutEdge => ({ from, to });
@@ -163,21 +164,7 @@ describe('flow layout', () => {
 
 /** Process `id` whose one version outputs dataset `id` and reads the outputs of `inputs`. */
 function proc(id: number, inputs: number[]): Process {
-  const output: Dataset = {
-    id,
-    project: 1,
-    name: `out${id}`,
-    key: '',
-    mime_type: 'application/json',
-    size: 1,
-    created: '',
-    process: id,
-    version: 1,
-    variables: [],
-    dims: {}
-  };
-  const version = { process: id, version: 1, state: 'completed', inputs, outputs: [output] } as unknown as Version;
-  return { id, project: 1, type: 't', name: `p${id}`, created: '', versions: [version] };
+  return makeProcess(id, 't', [makeVersion(id, 1, { inputs, outputs: [makeDataset(id, id)] })]);
 }
 
 describe('ordered placement', () => {

@@ -1,20 +1,15 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import './dragevent';
 import { IStateDB } from '@jupyterlab/statedb';
 import { ReadonlyPartialJSONValue } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
-import { Dataset, Process, State, Version } from '../src/api';
+import { Dataset, Process, State } from '../src/api';
 import { NagelfluhContext } from '../src/context';
 import { Selection } from '../src/selection';
 import { ProjectStore } from '../src/store';
 import { FlowView, POSITIONS_KEY } from '../src/views/flow';
-
-// Lumino's drag and drop, loaded by @lumino/widgets, extends DragEvent, which jsdom lacks.
-vi.hoisted(() => {
-  if (typeof globalThis.DragEvent === 'undefined') {
-    (globalThis as Record<string, unknown>).DragEvent = class extends MouseEvent {};
-  }
-});
+import { makeDataset, makeProcess, makeVersion } from './factories';
 
 class FakeStore {
   changed = new Signal<this, void>(this);
@@ -42,34 +37,9 @@ class FakeState {
   }
 }
 
-function output(id: number, process: number): Dataset {
-  return {
-    id,
-    project: 1,
-    name: `out${id}`,
-    key: '',
-    mime_type: 'application/json',
-    size: 1,
-    created: '',
-    process,
-    version: 1,
-    variables: [],
-    dims: {}
-  };
-}
-
+/** Process `id` with one version in `state` that reads `inputs` and writes dataset `id * 10`. */
 function proc(id: number, type: string, state: State, inputs: number[] = [], progress: number | null = null): Process {
-  const version = {
-    process: id,
-    version: 1,
-    state,
-    reason: null,
-    message: null,
-    progress,
-    inputs,
-    outputs: [output(id * 10, id)]
-  } as unknown as Version;
-  return { id, project: 1, type, name: `${type}-${id}`, created: '', versions: [version] };
+  return makeProcess(id, type, [makeVersion(id, 1, { state, progress, inputs, outputs: [makeDataset(id * 10, id)] })]);
 }
 
 const frame = () => new Promise<void>(resolve => requestAnimationFrame(() => resolve()));

@@ -1,10 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-
-// Lumino's drag-and-drop module (loaded by @lumino/widgets) needs a DragEvent that jsdom lacks.
-vi.hoisted(() => {
-  const global = globalThis as { DragEvent?: unknown };
-  global.DragEvent ??= class extends MouseEvent {};
-});
+import './dragevent';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import { LogLine, Page, Process, Version } from '../src/api';
@@ -12,26 +7,9 @@ import { NagelfluhContext, Settings } from '../src/context';
 import { ConnectionStatus, NagelfluhEvent, Target } from '../src/events';
 import { Selection } from '../src/selection';
 import { LogView, PAGE_SIZE, ROW_HEIGHT } from '../src/views/log';
+import { makeProcess, makeVersion } from './factories';
 
-function version(process: number, number: number, state: Version['state'] = 'running'): Version {
-  return {
-    process,
-    version: number,
-    state,
-    reason: null,
-    message: null,
-    progress: null,
-    parameters: {},
-    resources: { cpu: 1, memory: '512Mi', deadline_seconds: 60 },
-    created: '',
-    started: null,
-    finished: null,
-    cost: { estimated: 0, actual: null },
-    inputs: [],
-    outputs: [],
-    log_lines: 0
-  };
-}
+const running = (process: number, n: number): Version => makeVersion(process, n, { state: 'running' });
 
 function makeLines(from: number, to: number, stream = 'stdout', text = (seq: number) => `line ${seq}`): LogLine[] {
   return Array.from({ length: to - from + 1 }, (_, i) => ({
@@ -103,7 +81,7 @@ class Fakes {
   }
 
   addProcess(id: number, versions: Version[]): void {
-    this.processes.set(id, { id, project: 1, type: 'sleep', name: `p${id}`, created: '', versions });
+    this.processes.set(id, makeProcess(id, 'sleep', versions, { name: `p${id}` }));
   }
 
   get live() {
@@ -170,7 +148,7 @@ describe('log view', () => {
   });
 
   it('loads the whole history page by page, then follows live from the last seq fetched', async () => {
-    fakes.addProcess(7, [version(7, 1), version(7, 2)]);
+    fakes.addProcess(7, [running(7, 1), running(7, 2)]);
     fakes.stored.set('7:2', makeLines(1, 2 * PAGE_SIZE + 5));
     fakes.selection.select(7);
     open();
@@ -195,7 +173,7 @@ describe('log view', () => {
   });
 
   it('renders only the rows in view, with their seq and stream, as plain text', async () => {
-    fakes.addProcess(7, [version(7, 1)]);
+    fakes.addProcess(7, [running(7, 1)]);
     fakes.stored.set('7:1', [
       ...makeLines(1, 500),
       ...makeLines(501, 501, 'stderr', () => '<b>not bold</b>'),
@@ -219,7 +197,7 @@ describe('log view', () => {
   });
 
   it('pauses following when scrolled up, and jump to end follows again', async () => {
-    fakes.addProcess(7, [version(7, 1)]);
+    fakes.addProcess(7, [running(7, 1)]);
     fakes.stored.set('7:1', makeLines(1, 1000));
     fakes.selection.select(7, 1);
     open(10);
@@ -253,7 +231,7 @@ describe('log view', () => {
 
   it('starts paused when the followLogs setting is off', async () => {
     fakes.settings.update({ followLogs: false });
-    fakes.addProcess(7, [version(7, 1)]);
+    fakes.addProcess(7, [running(7, 1)]);
     fakes.stored.set('7:1', makeLines(1, 1000));
     fakes.selection.select(7, 1);
     open(10);
@@ -263,7 +241,7 @@ describe('log view', () => {
   });
 
   it('filters case-insensitively, also the lines that arrive later, and counts the matches', async () => {
-    fakes.addProcess(7, [version(7, 1)]);
+    fakes.addProcess(7, [running(7, 1)]);
     fakes.stored.set('7:1', makeLines(1, 100, 'stdout', seq => (seq % 10 === 0 ? `WARNING ${seq}` : `ok ${seq}`)));
     fakes.selection.select(7, 1);
     open(20);
@@ -293,7 +271,7 @@ describe('log view', () => {
   });
 
   it('switches to another version: drops the old subscription and lines, ignores late answers', async () => {
-    fakes.addProcess(7, [version(7, 1, 'completed'), version(7, 2)]);
+    fakes.addProcess(7, [makeVersion(7, 1), running(7, 2)]);
     fakes.stored.set('7:1', makeLines(1, 30));
     fakes.stored.set('7:2', makeLines(1, 3));
     fakes.selection.select(7, 1);
@@ -320,8 +298,8 @@ describe('log view', () => {
   });
 
   it('follows a selection made elsewhere (another window) and a history still loading is dropped', async () => {
-    fakes.addProcess(7, [version(7, 1)]);
-    fakes.addProcess(8, [version(8, 1)]);
+    fakes.addProcess(7, [running(7, 1)]);
+    fakes.addProcess(8, [running(8, 1)]);
     fakes.stored.set('7:1', makeLines(1, 5));
     fakes.stored.set('8:1', makeLines(1, 2));
     let release!: () => void;
@@ -338,7 +316,7 @@ describe('log view', () => {
   });
 
   it('shows the version state and the connection in the status line', async () => {
-    fakes.addProcess(7, [version(7, 1, 'running')]);
+    fakes.addProcess(7, [running(7, 1)]);
     fakes.stored.set('7:1', makeLines(1, 4));
     fakes.selection.select(7, 1);
     open();
@@ -356,7 +334,7 @@ describe('log view', () => {
   });
 
   it('still follows the log from the stream when the history request fails', async () => {
-    fakes.addProcess(7, [version(7, 1)]);
+    fakes.addProcess(7, [running(7, 1)]);
     fakes.selection.select(7, 1);
     const ctx = fakes.ctx();
     ctx.client.logs = vi.fn(async () => {
@@ -371,7 +349,7 @@ describe('log view', () => {
   });
 
   it('shows each line’s local time when timestamps are switched on', async () => {
-    fakes.addProcess(7, [version(7, 1)]);
+    fakes.addProcess(7, [running(7, 1)]);
     // The server sends Unix seconds (api.ts still types them as strings).
     const at = new Date(2024, 4, 1, 9, 5, 7, 250).getTime() / 1000;
     fakes.stored.set('7:1', [{ seq: 1, time: at, stream: 'stdout', line: 'hello' }]);
@@ -388,7 +366,7 @@ describe('log view', () => {
   });
 
   it('draws at most 10,000 characters of a huge line but filters on all of it', async () => {
-    fakes.addProcess(7, [version(7, 1)]);
+    fakes.addProcess(7, [running(7, 1)]);
     fakes.stored.set('7:1', makeLines(1, 1, 'stdout', () => `${'x'.repeat(50_000)}needle`));
     fakes.selection.select(7, 1);
     open();
@@ -402,7 +380,7 @@ describe('log view', () => {
   });
 
   it('unsubscribes when closed', async () => {
-    fakes.addProcess(7, [version(7, 1)]);
+    fakes.addProcess(7, [running(7, 1)]);
     fakes.selection.select(7, 1);
     open();
     await settle();

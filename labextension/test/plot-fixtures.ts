@@ -1,22 +1,18 @@
 /** Datasets as the store holds them, shaped like the bootstrap process types' outputs. */
 import { Dataset, Variable } from '../src/api';
 import { Theme } from '../src/plot/theme';
+import { makeDataset } from './factories';
 
+/** A NetCDF output of process `id`, version 1. */
 export function dataset(id: number, variables: Variable[], extra: Partial<Dataset> = {}): Dataset {
-  return {
-    id,
-    project: 1,
+  return makeDataset(id, id, {
     name: 'data.nc',
     key: `1/processes/${id}/v1/data.nc`,
     mime_type: 'application/x-netcdf',
     size: 1000,
-    created: 0,
-    process: id,
-    version: 1,
     variables,
-    dims: {},
     ...extra
-  };
+  });
 }
 
 export const signal = (id: number, units = 'mm/s'): Dataset =>

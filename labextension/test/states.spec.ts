@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { badgeOf, groupByType } from '../src/states';
 import { popOutKind, popOutUrl } from '../src/popout';
-import { Process } from '../src/api';
-
-const process = (id: number, type: string): Process => ({
-  id,
-  project: 1,
-  type,
-  name: `p${id}`,
-  created: '',
-  versions: []
-});
+import { makeProcess } from './factories';
 
 describe('state badges', () => {
   it('shows cancelled and deadline failures as their own outcome', () => {
@@ -22,7 +13,7 @@ describe('state badges', () => {
   });
 
   it('groups the tree by type in name order with the newest process first', () => {
-    const groups = groupByType([process(1, 'fft'), process(3, 'fft'), process(2, 'inversion')]);
+    const groups = groupByType([makeProcess(1, 'fft'), makeProcess(3, 'fft'), makeProcess(2, 'inversion')]);
     expect(groups.map(([type, list]) => [type, list.map(p => p.id)])).toEqual([
       ['fft', [3, 1]],
       ['inversion', [2]]

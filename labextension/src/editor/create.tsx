@@ -5,42 +5,19 @@
  */
 import * as React from 'react';
 import { RJSFSchema } from '@rjsf/utils';
-import { ApiError, Environment, FieldError, Process, ProcessType } from '../api';
+import { Environment, Process, ProcessType } from '../api';
 import { NagelfluhContext } from '../context';
-import { mapServerErrors, pruneErrors, readableError } from './errors';
-import { ParametersForm, focusField } from './form';
-import { useFlowPick, useSignal } from './hooks';
-import { ResourceErrors, ResourcesDraft, ResourcesFields, draftOf, parseResources } from './resources';
-import { datasetRef, defaultName, initialParameters, setPointer, validateParameters } from './schema';
-
-export interface Message {
-  kind: 'error' | 'info';
-  text: string;
-}
+import { useSignal } from './hooks';
+import { RunDraft, RunFormFields, onCtrlEnter, useRunForm } from './runform';
+import { defaultName, initialParameters } from './schema';
 
 /** What the create form holds; kept by the widget so that switching modes loses nothing. */
-export interface CreateDraft {
+export interface CreateDraft extends RunDraft {
   environment: string;
   type: string;
   name: string;
   /** The user typed a name: a type change no longer replaces it. */
   nameEdited: boolean;
-  parameters: Record<string, unknown>;
-  resources: ResourcesDraft;
-}
-
-export function MessageArea(props: { message: Message | null }): JSX.Element {
-  const { message } = props;
-  return (
-    <div
-      className={`nf-Message${message ? ` nf-Message-${message.kind}` : ''}`}
-      data-testid="nf-editor-message"
-      role={message?.kind === 'error' ? 'alert' : 'status'}
-      aria-live="polite"
-    >
-      {message?.text}
-    </div>
-  );
 }
 
 /** Environments as the server lists them, or as the types name them if that list fails. */
@@ -89,17 +66,9 @@ export function CreatePanel(props: {
   const [typeName, setTypeName] = React.useState(initial?.type ?? '');
   const [name, setName] = React.useState(initial?.name ?? '');
   const [nameEdited, setNameEdited] = React.useState(initial?.nameEdited ?? false);
-  const [parameters, setParameters] = React.useState<Record<string, unknown>>(initial?.parameters ?? {});
-  const [resources, setResources] = React.useState<ResourcesDraft>(
-    initial?.resources ?? draftOf(ctx.settings.values.defaultResources)
-  );
-  const [touched, setTouched] = React.useState(false);
-  const [parameterErrors, setParameterErrors] = React.useState<FieldError[]>([]);
-  const [resourceErrors, setResourceErrors] = React.useState<ResourceErrors>({});
   const [nameError, setNameError] = React.useState<string | null>(null);
-  const [message, setMessage] = React.useState<Message | null>(null);
-  const [busy, setBusy] = React.useState(false);
-  const root = React.useRef<HTMLDivElement>(null);
+  const form = useRunForm(ctx, initial);
+  const { parameters, resources, busy, setMessage } = form;
 
   const env = environments.find(e => e.name === environment);
   const types = typesOf(ctx.store.types, env);
@@ -112,10 +81,8 @@ export function CreatePanel(props: {
 
   const chooseType = (type: ProcessType | undefined) => {
     setTypeName(type?.name ?? '');
-    setParameters(type ? initialParameters(type.schema as RJSFSchema) : {});
-    setParameterErrors([]);
+    form.reset(type ? initialParameters(type.schema as RJSFSchema) : {});
     setNameError(null);
-    setTouched(false);
     setMessage(null);
   };
 
@@ -147,25 +114,11 @@ export function CreatePanel(props: {
     }
   }, [takenNames.join('\n'), processType?.name]);
 
-  const pick = useFlowPick(ctx, {
-    picked: (pointer, dataset) => {
-      setParameters(current => setPointer(current, pointer, datasetRef(dataset.id)));
-      setMessage({ kind: 'info', text: `Picked ${dataset.name} (dataset ${dataset.id}).` });
-    },
-    failed: text => setMessage({ kind: 'error', text })
-  });
-
-  const changeParameters = (next: Record<string, unknown>) => {
-    setParameterErrors(errors => pruneErrors(errors, parameters, next));
-    setParameters(next);
-    setTouched(true);
-  };
-
   const submit = async () => {
     if (busy) {
       return;
     }
-    setTouched(true);
+    form.setTouched(true);
     const project = ctx.selection.project;
     if (!processType || !schema) {
       setMessage({ kind: 'error', text: 'Choose a process type first.' });
@@ -175,24 +128,13 @@ export function CreatePanel(props: {
       setMessage({ kind: 'error', text: 'No project is open: choose or create one in the Nagelfluh side panel.' });
       return;
     }
-    const invalid = validateParameters(schema, parameters);
-    const parsed = parseResources(resources);
     const trimmed = name.trim();
     setNameError(trimmed ? null : 'is required');
-    if (invalid.length > 0 || !parsed.resources || !trimmed) {
-      const count = invalid.length + Object.keys(parsed.errors).length + (trimmed ? 0 : 1);
-      setMessage({
-        kind: 'error',
-        text: `${count} field${count === 1 ? ' needs' : 's need'} fixing before the process can run.`
-      });
-      if (!trimmed) {
-        root.current?.querySelector<HTMLElement>('[data-testid="nf-editor-name"]')?.focus();
-      } else {
-        focusField(root.current, invalid);
-      }
+    const parsed = form.validate(schema, 'the process', trimmed ? null : 'nf-editor-name');
+    if (!parsed) {
       return;
     }
-    setBusy(true);
+    form.setBusy(true);
     setMessage({ kind: 'info', text: `Submitting ${trimmed}…` });
     try {
       const process = await ctx.client.createProcess({
@@ -200,41 +142,23 @@ export function CreatePanel(props: {
         type: processType.name,
         name: trimmed,
         parameters,
-        resources: parsed.resources
+        resources: parsed
       });
       ctx.store.upsert(process);
       props.draft.current = null;
       ctx.selection.select(process.id);
       props.onCreated(process);
     } catch (error) {
-      setBusy(false);
-      if (error instanceof ApiError && error.status === 400) {
-        const mapped = mapServerErrors(error.fieldErrors, schema);
-        setParameterErrors(mapped.parameters);
-        setResourceErrors(mapped.resources);
+      form.setBusy(false);
+      const mapped = form.refused(error, schema);
+      if (mapped) {
         setNameError(mapped.name);
-        setMessage({
-          kind: 'error',
-          text: [readableError(error), ...mapped.other].join(' ')
-        });
-        focusField(root.current, mapped.parameters);
-      } else {
-        setMessage({ kind: 'error', text: readableError(error) });
       }
     }
   };
 
   return (
-    <div
-      className="nf-EditorPanel"
-      ref={root}
-      onKeyDown={event => {
-        if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
-          event.preventDefault();
-          void submit();
-        }
-      }}
-    >
+    <div className="nf-EditorPanel" ref={form.root} onKeyDown={onCtrlEnter(() => void submit())}>
       <div className="nf-Editor-header">
         <div className="nf-Field">
           <label htmlFor="nf-editor-environment">Environment</label>
@@ -298,44 +222,15 @@ export function CreatePanel(props: {
         </div>
       </div>
       {processType && <p className="nf-TypeDescription">{processType.description}</p>}
-      {schema ? (
-        <ParametersForm
-          ctx={ctx}
-          schema={schema}
-          parameters={parameters}
-          serverErrors={parameterErrors}
-          liveValidate={touched}
-          armed={pick.armed}
-          arm={pick.arm}
-          onChange={changeParameters}
-          onSubmit={() => void submit()}
-        />
-      ) : (
-        <p className="nf-Empty">{ctx.store.error ?? 'Loading the process types…'}</p>
-      )}
-      <ResourcesFields
+      <RunFormFields
         ctx={ctx}
+        form={form}
+        schema={schema}
+        fallback={<p className="nf-Empty">{ctx.store.error ?? 'Loading the process types…'}</p>}
         idPrefix="nf-editor-create"
-        draft={resources}
-        serverErrors={resourceErrors}
-        showErrors={touched}
-        onChange={(next, changed) => {
-          setResources(next);
-          setResourceErrors(({ [changed]: _, ...rest }) => rest);
-        }}
+        button={{ testid: 'nf-editor-submit', label: busy ? 'Submitting…' : 'Create and run', disabled: busy }}
+        onSubmit={() => void submit()}
       />
-      <MessageArea message={message} />
-      <div className="nf-Editor-actions">
-        <button
-          type="button"
-          className="jp-Button nf-Button nf-primary"
-          data-testid="nf-editor-submit"
-          disabled={busy}
-          onClick={() => void submit()}
-        >
-          {busy ? 'Submitting…' : 'Create and run'}
-        </button>
-      </div>
     </div>
   );
 }

@@ -6,17 +6,15 @@
  */
 import * as React from 'react';
 import { RJSFSchema } from '@rjsf/utils';
-import { ApiError, Comparison, FieldError, Process, Version } from '../api';
+import { Comparison, Process, Version } from '../api';
 import { NagelfluhContext } from '../context';
 import { badgeColor, badgeOf, latest } from '../states';
 import { CompareRow, compareRows, pathLabel } from './compare';
-import { Message, MessageArea } from './create';
-import { mapServerErrors, pruneErrors, readableError } from './errors';
-import { ParametersForm, focusField } from './form';
+import { readableError } from './errors';
 import { formatCredits, formatTime, runTime } from './format';
-import { useFlowPick, useSignal } from './hooks';
-import { ResourceErrors, ResourcesDraft, ResourcesFields, draftOf, parseResources } from './resources';
-import { datasetRef, setPointer, validateParameters } from './schema';
+import { useSignal } from './hooks';
+import { draftOf } from './resources';
+import { MessageArea, RunFormFields, onCtrlEnter, useRunForm } from './runform';
 
 const CANCELLABLE = new Set(['queued', 'running']);
 
@@ -25,32 +23,17 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
   useSignal(ctx.store.changed);
   const [processId, setProcessId] = React.useState<number | null>(ctx.selection.process);
   const [versionNumber, setVersionNumber] = React.useState<number | null>(ctx.selection.version);
-  const [parameters, setParameters] = React.useState<Record<string, unknown>>({});
-  const [resources, setResources] = React.useState<ResourcesDraft>(draftOf(ctx.settings.values.defaultResources));
-  const [touched, setTouched] = React.useState(false);
-  const [parameterErrors, setParameterErrors] = React.useState<FieldError[]>([]);
-  const [resourceErrors, setResourceErrors] = React.useState<ResourceErrors>({});
-  const [message, setMessage] = React.useState<Message | null>(null);
-  const [busy, setBusy] = React.useState(false);
-  const root = React.useRef<HTMLDivElement>(null);
+  const form = useRunForm(ctx, null, state => {
+    setProcessId(state.process);
+    setVersionNumber(state.version);
+  });
+  const { message, busy, setMessage, setBusy } = form;
 
   const process = ctx.store.processById(processId);
   const version =
     process?.versions.find(v => v.version === versionNumber) ?? (process ? latest(process) : undefined);
   const processType = ctx.store.types.find(type => type.name === process?.type);
   const schema = processType?.schema as RJSFSchema | undefined;
-
-  const pick = useFlowPick(ctx, {
-    picked: (pointer, dataset) => {
-      setParameters(current => setPointer(current, pointer, datasetRef(dataset.id)));
-      setMessage({ kind: 'info', text: `Picked ${dataset.name} (dataset ${dataset.id}).` });
-    },
-    failed: text => setMessage({ kind: 'error', text }),
-    follow: state => {
-      setProcessId(state.process);
-      setVersionNumber(state.version);
-    }
-  });
 
   // A process selected before the store holds it (made elsewhere, another window).
   React.useEffect(() => {
@@ -71,11 +54,7 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
     if (versionNumber === null) {
       setVersionNumber(version.version);
     }
-    setParameters(structuredClone(version.parameters));
-    setResources(draftOf(version.resources));
-    setParameterErrors([]);
-    setResourceErrors({});
-    setTouched(false);
+    form.reset(structuredClone(version.parameters), draftOf(version.resources));
   }, [loaded]);
 
   const refresh = async (id: number): Promise<Process | null> => {
@@ -106,16 +85,12 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
     if (!process || busy) {
       return;
     }
-    setTouched(true);
-    const invalid = schema ? validateParameters(schema, parameters) : [];
-    const parsed = parseResources(resources);
-    if (invalid.length > 0 || !parsed.resources) {
-      const count = invalid.length + Object.keys(parsed.errors).length;
-      setMessage({ kind: 'error', text: `${count} field${count === 1 ? ' needs' : 's need'} fixing before a new version can run.` });
-      focusField(root.current, invalid);
+    form.setTouched(true);
+    const resources = form.validate(schema, 'a new version');
+    if (!resources) {
       return;
     }
-    const body = { parameters, resources: parsed.resources };
+    const body = { parameters: form.parameters, resources };
     setBusy(true);
     try {
       const created = await ctx.client.newVersion(process.id, body);
@@ -123,15 +98,7 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
       await refresh(process.id);
       ctx.selection.select(process.id, created.version);
     } catch (error) {
-      if (error instanceof ApiError && error.status === 400) {
-        const mapped = mapServerErrors(error.fieldErrors, schema ?? {});
-        setParameterErrors(mapped.parameters);
-        setResourceErrors(mapped.resources);
-        setMessage({ kind: 'error', text: [readableError(error), ...mapped.other].join(' ') });
-        focusField(root.current, mapped.parameters);
-      } else {
-        setMessage({ kind: 'error', text: readableError(error) });
-      }
+      form.refused(error, schema);
     }
     setBusy(false);
   };
@@ -171,16 +138,7 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
   }
 
   return (
-    <div
-      className="nf-EditorPanel"
-      ref={root}
-      onKeyDown={event => {
-        if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
-          event.preventDefault();
-          void run();
-        }
-      }}
-    >
+    <div className="nf-EditorPanel" ref={form.root} onKeyDown={onCtrlEnter(() => void run())}>
       <h2 className="nf-Editor-title">
         {process.name} <span className="nf-Muted">· {processType?.title ?? process.type} · process {process.id}</span>
       </h2>
@@ -198,52 +156,25 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
             Parameters of version {version.version}
             <span className="nf-Muted"> · change them and run a new version</span>
           </h3>
-          {schema ? (
-            <ParametersForm
-              ctx={ctx}
-              schema={schema}
-              parameters={parameters}
-              serverErrors={parameterErrors}
-              liveValidate={touched}
-              armed={pick.armed}
-              arm={pick.arm}
-              onChange={next => {
-                setParameterErrors(errors => pruneErrors(errors, parameters, next));
-                setParameters(next);
-                setTouched(true);
-              }}
-              onSubmit={() => void run()}
-            />
-          ) : (
-            <p className="nf-Empty">
-              The process type {process.type} is not offered by any environment now: its parameters cannot be
-              edited.
-            </p>
-          )}
-          <ResourcesFields
+          <RunFormFields
             ctx={ctx}
+            form={form}
+            schema={schema}
+            fallback={
+              <p className="nf-Empty">
+                The process type {process.type} is not offered by any environment now: its parameters cannot be
+                edited.
+              </p>
+            }
             idPrefix="nf-editor-edit"
-            draft={resources}
-            serverErrors={resourceErrors}
-            showErrors={touched}
-            onChange={(next, changed) => {
-              setResources(next);
-              setResourceErrors(({ [changed]: _, ...rest }) => rest);
+            button={{
+              testid: 'nf-version-run',
+              label: busy ? 'Working…' : 'Run new version',
+              title: 'Run these parameters and resources as a new version (Ctrl+Enter)',
+              disabled: busy || !schema
             }}
+            onSubmit={() => void run()}
           />
-          <MessageArea message={message} />
-          <div className="nf-Editor-actions">
-            <button
-              type="button"
-              className="jp-Button nf-Button nf-primary"
-              data-testid="nf-version-run"
-              disabled={busy || !schema}
-              title="Run these parameters and resources as a new version (Ctrl+Enter)"
-              onClick={() => void run()}
-            >
-              {busy ? 'Working…' : 'Run new version'}
-            </button>
-          </div>
         </section>
       )}
       <ComparePanel ctx={ctx} process={process} onError={text => setMessage({ kind: 'error', text })} />
@@ -314,42 +245,62 @@ function VersionsTable(props: {
               </td>
               <td className="nf-VersionActions">
                 {CANCELLABLE.has(v.state) && (
-                  <button
-                    type="button"
-                    className="jp-Button nf-Button"
-                    data-testid="nf-version-cancel"
-                    data-version={v.version}
+                  <RowButton
+                    testid="nf-version-cancel"
+                    version={v.version}
                     disabled={props.busy}
-                    aria-label={`Cancel version ${v.version}`}
-                    onClick={event => {
-                      event.stopPropagation();
-                      props.onCancel(v);
-                    }}
+                    label={`Cancel version ${v.version}`}
+                    onClick={() => props.onCancel(v)}
                   >
                     Cancel
-                  </button>
+                  </RowButton>
                 )}
-                <button
-                  type="button"
-                  className="jp-Button nf-Button"
-                  data-testid="nf-version-restore"
-                  data-version={v.version}
+                <RowButton
+                  testid="nf-version-restore"
+                  version={v.version}
                   disabled={props.busy}
-                  aria-label={`Restore version ${v.version}: run its parameters as a new version`}
+                  label={`Restore version ${v.version}: run its parameters as a new version`}
                   title="Run this version's parameters again as a new version"
-                  onClick={event => {
-                    event.stopPropagation();
-                    props.onRestore(v);
-                  }}
+                  onClick={() => props.onRestore(v)}
                 >
                   Restore
-                </button>
+                </RowButton>
               </td>
             </tr>
           );
         })}
       </tbody>
     </table>
+  );
+}
+
+/** A button in a version row; its click does not reach the row, which would choose the version. */
+function RowButton(props: {
+  testid: string;
+  version: number;
+  disabled: boolean;
+  /** The accessible name: says which version the button acts on. */
+  label: string;
+  title?: string;
+  onClick(): void;
+  children: React.ReactNode;
+}): JSX.Element {
+  return (
+    <button
+      type="button"
+      className="jp-Button nf-Button"
+      data-testid={props.testid}
+      data-version={props.version}
+      disabled={props.disabled}
+      aria-label={props.label}
+      title={props.title}
+      onClick={event => {
+        event.stopPropagation();
+        props.onClick();
+      }}
+    >
+      {props.children}
+    </button>
   );
 }
 

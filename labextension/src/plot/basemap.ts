@@ -132,23 +132,17 @@ export function joinWithGaps(parts: readonly Position[][]): { x: (number | null)
 /** Land, lakes and borders as scatter traces in the theme's colours, not hoverable. */
 export function baseMapTraces(map: BaseMap, theme: Theme): Trace[] {
   const common = { type: 'scatter', mode: 'lines', hoverinfo: 'skip', showlegend: false };
+  const area = (name: string, rings: Position[][], fillcolor: string): Trace => ({
+    ...common,
+    ...joinWithGaps(rings),
+    name,
+    fill: 'toself',
+    fillcolor,
+    line: { color: theme.border, width: 0.6 }
+  });
   return [
-    {
-      ...common,
-      ...joinWithGaps(map.land),
-      name: 'land',
-      fill: 'toself',
-      fillcolor: theme.land,
-      line: { color: theme.border, width: 0.6 }
-    },
-    {
-      ...common,
-      ...joinWithGaps(map.holes),
-      name: 'lakes',
-      fill: 'toself',
-      fillcolor: theme.water,
-      line: { color: theme.border, width: 0.6 }
-    },
+    area('land', map.land, theme.land),
+    area('lakes', map.holes, theme.water),
     {
       ...common,
       ...joinWithGaps(map.borders),

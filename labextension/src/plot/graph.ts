@@ -10,26 +10,18 @@
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 import { ApiError, DatasetView, NagelfluhClient } from '../api';
-import { Mode } from './config';
-import { loadPlotly, PLOT_CONFIG, PlotlyApi, SerialDraw } from './plotly';
-import { readTheme, Theme, watchTheme } from './theme';
-import { buildFigure, PlotSeries } from './traces';
+import { PLOT_CONFIG, PlotlyApi } from './plotly';
+import { PlotlyDiv } from './plotlydiv';
+import { buildFigure, PlotSeries, SeriesLook } from './traces';
 import { needsMorePoints, pointsFor, rangeChanges, statusText, ViewSummary, XRange } from './zoom';
 
 /** A series with everything needed to fetch and draw it, resolved from config and metadata. */
-export interface ResolvedSeries {
+export interface ResolvedSeries extends SeriesLook {
   dataset: number;
   variable: string;
   dimension: string;
   /** The dimension's coordinate variable; null plots against the index. */
   xVariable: string | null;
-  label: string;
-  mode: Mode;
-  color: string;
-  yTitle: string;
-  unit: string;
-  xTitle: string;
-  xUnit: string;
 }
 
 export interface GraphStatus {
@@ -56,19 +48,12 @@ function groupKey(s: Pick<ResolvedSeries, 'dataset' | 'dimension'>): string {
 
 export class SeriesGraph implements IDisposable {
   constructor(private readonly client: NagelfluhClient) {
-    this.node = document.createElement('div');
-    this.node.className = 'nf-Plot-graph';
-    this.node.dataset.testid = 'nf-plot-graph';
-    this._theme = readTheme();
-    this._themeWatch = watchTheme(theme => {
-      this._theme = theme;
-      void this._drawing.request();
-    });
-    this._resize = new ResizeObserver(() => this._onResize());
-    this._resize.observe(this.node);
+    this._div = new PlotlyDiv('nf-plot-graph', () => this._drawNow(), () => this._onResize());
   }
 
-  readonly node: HTMLDivElement;
+  get node(): HTMLDivElement {
+    return this._div.node;
+  }
 
   get statusChanged(): ISignal<this, GraphStatus> {
     return this._statusChanged;
@@ -79,7 +64,7 @@ export class SeriesGraph implements IDisposable {
   }
 
   get isDisposed(): boolean {
-    return this._disposed;
+    return this._div.isDisposed;
   }
 
   /** Show these series; fetches only what is not already here. */
@@ -100,14 +85,10 @@ export class SeriesGraph implements IDisposable {
   }
 
   dispose(): void {
-    if (this._disposed) {
+    if (this.isDisposed) {
       return;
     }
-    this._disposed = true;
-    this._resize.disconnect();
-    this._themeWatch.dispose();
-    cancelAnimationFrame(this._frame);
-    this._plotly?.purge(this.node);
+    this._div.dispose();
     Signal.clearData(this);
   }
 
@@ -176,7 +157,7 @@ export class SeriesGraph implements IDisposable {
         )
         .finally(() => {
           this._inflight--;
-          void this._drawing.request();
+          void this._div.redraw();
         });
     }
     for (const key of [...this._wanted.keys()]) {
@@ -188,34 +169,25 @@ export class SeriesGraph implements IDisposable {
     if (this._inflight > 0) {
       this._setStatus({ ...this._status, loading: true });
     }
-    void this._drawing.request();
+    void this._div.redraw();
   }
 
   private _plotSeries(): PlotSeries[] {
     const out: PlotSeries[] = [];
-    for (const s of this._series) {
-      const view = this._fetched.get(groupKey(s))?.view;
-      const column = view?.y.find(c => c.name === s.variable);
+    // What only the fetch needs is split off, so a drawn series carries its look alone.
+    for (const { dataset, variable, dimension, xVariable, ...look } of this._series) {
+      const view = this._fetched.get(groupKey({ dataset, dimension }))?.view;
+      const column = view?.y.find(c => c.name === variable);
       if (!view || !column) {
         continue;
       }
-      out.push({
-        label: s.label,
-        mode: s.mode,
-        color: s.color,
-        yTitle: s.yTitle,
-        unit: s.unit,
-        xTitle: s.xTitle,
-        xUnit: s.xUnit,
-        x: view.x.values,
-        y: column.values
-      });
+      out.push({ ...look, x: view.x.values, y: column.values });
     }
     return out;
   }
 
   private async _drawNow(): Promise<void> {
-    if (this._disposed) {
+    if (this.isDisposed) {
       return;
     }
     if (this.node.clientWidth === 0) {
@@ -223,12 +195,11 @@ export class SeriesGraph implements IDisposable {
     }
     let plotly: PlotlyApi;
     try {
-      plotly = this._plotly ?? (await loadPlotly());
+      plotly = await this._div.load();
     } catch (error) {
       this._setStatus({ loading: false, text: '', errors: [`Plotly did not load: ${error}`] });
       return;
     }
-    this._plotly = plotly;
     const series = this._plotSeries();
     // Plotly keeps the user's zoom while the x axes stay the same; new x axes start unzoomed.
     const revision = JSON.stringify([...new Set(series.map(s => s.xUnit))]);
@@ -241,7 +212,7 @@ export class SeriesGraph implements IDisposable {
       }
     }
     const size = { width: this.node.clientWidth, height: this.node.clientHeight };
-    const figure = buildFigure(series, this._theme, size, revision);
+    const figure = buildFigure(series, this._div.theme, size, revision);
     this._xUnits = figure.xUnits;
     this._drawn = this._signature;
     const errors: string[] = [];
@@ -295,18 +266,11 @@ export class SeriesGraph implements IDisposable {
   }
 
   private _onResize(): void {
-    cancelAnimationFrame(this._frame);
-    this._frame = requestAnimationFrame(() => {
-      const width = this.node.clientWidth;
-      if (width === 0 || this._disposed) {
-        return;
-      }
-      if (this._drawn !== this._signature || needsMorePoints(this._points, width)) {
-        this._refresh();
-      } else {
-        void this._drawing.request();
-      }
-    });
+    if (this._drawn !== this._signature || needsMorePoints(this._points, this.node.clientWidth)) {
+      this._refresh();
+    } else {
+      void this._div.redraw();
+    }
   }
 
   private _setStatus(status: GraphStatus): void {
@@ -327,14 +291,8 @@ export class SeriesGraph implements IDisposable {
   private _revision = '';
   private _points = 0;
   private _inflight = 0;
-  private _plotly: PlotlyApi | null = null;
-  private _drawing = new SerialDraw(() => this._drawNow());
+  private _div: PlotlyDiv;
   private _listening = false;
-  private _theme: Theme;
-  private _themeWatch: IDisposable;
-  private _resize: ResizeObserver;
-  private _frame = 0;
-  private _disposed = false;
   private _status: GraphStatus = { loading: false, text: '', errors: [] };
   private _statusChanged = new Signal<this, GraphStatus>(this);
 }

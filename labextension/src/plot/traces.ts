@@ -8,7 +8,8 @@ import { Mode } from './config';
 import { Figure, Trace } from './plotly';
 import { Theme } from './theme';
 
-export interface PlotSeries {
+/** A series apart from its data: how it is named, drawn and put on axes. The graph keeps it while the data is fetched. */
+export interface SeriesLook {
   /** Legend entry, e.g. "s1 v1 · amplitude". */
   label: string;
   mode: Mode;
@@ -18,6 +19,9 @@ export interface PlotSeries {
   unit: string;
   xTitle: string;
   xUnit: string;
+}
+
+export interface PlotSeries extends SeriesLook {
   x: (number | null)[];
   y: (number | null)[];
 }

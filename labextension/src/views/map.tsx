@@ -7,17 +7,16 @@
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { JSONObject, ReadonlyPartialJSONObject } from '@lumino/coreutils';
-import { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 import React from 'react';
 import { ApiError, Dataset, DatasetView, Variable } from '../api';
 import { NagelfluhContext } from '../context';
 import { loadBaseMap } from '../plot/basemap';
-import { useHostedNode } from '../plot/host';
+import { GraphHost } from '../plot/host';
 import { datasetLabel, geoVariables, mappableDatasets, unitOf, variableLabel } from '../plot/datasets';
 import { fitView, MapPoints, offlineMapFigure, tileMapFigure } from '../plot/mapfigure';
-import { loadPlotly, PLOT_CONFIG, PlotlyApi, SerialDraw } from '../plot/plotly';
-import { readTheme, Theme, watchTheme } from '../plot/theme';
+import { PLOT_CONFIG } from '../plot/plotly';
+import { PlotlyDiv } from '../plot/plotlydiv';
 import { MAX_POINTS, statusText } from '../plot/zoom';
 
 const STATE_PREFIX = 'nagelfluh-lab:map:';
@@ -39,19 +38,7 @@ class MapView extends ReactWidget {
     this.addClass('nf-MapView');
     this.node.dataset.testid = 'nf-map';
     this.title.label = 'Map';
-    this._graph = document.createElement('div');
-    this._graph.className = 'nf-Plot-graph';
-    this._graph.dataset.testid = 'nf-map-graph';
-    this._theme = readTheme();
-    this._themeWatch = watchTheme(theme => {
-      this._theme = theme;
-      void this._drawing.request();
-    });
-    this._resize = new ResizeObserver(() => {
-      cancelAnimationFrame(this._frame);
-      this._frame = requestAnimationFrame(() => this._onResize());
-    });
-    this._resize.observe(this._graph);
+    this._div = new PlotlyDiv('nf-map-graph', () => this._drawNow(), () => this._onResize());
     ctx.store.changed.connect(this._onStore, this);
     ctx.settings.changed.connect(this._onSettings, this);
     this._onStore();
@@ -73,10 +60,7 @@ class MapView extends ReactWidget {
     }
     this.ctx.store.changed.disconnect(this._onStore, this);
     this.ctx.settings.changed.disconnect(this._onSettings, this);
-    this._themeWatch.dispose();
-    this._resize.disconnect();
-    cancelAnimationFrame(this._frame);
-    this._plotly?.purge(this._graph);
+    this._div.dispose();
     super.dispose();
   }
 
@@ -95,7 +79,7 @@ class MapView extends ReactWidget {
         error={this._error}
         loading={this._loading}
         tiles={!!this.ctx.settings.values.mapTilesUrl}
-        graph={this._graph}
+        graph={this._div.node}
         onDataset={id => this._choose({ dataset: id, variable: null })}
         onVariable={name => this._choose({ dataset: this._choice.dataset, variable: name })}
       />
@@ -110,7 +94,7 @@ class MapView extends ReactWidget {
       this._choice = { dataset: null, variable: null };
       this._points = null;
       this._fetchedKey = '';
-      void this._drawing.request();
+      void this._div.redraw();
       void this._load(project);
       return;
     }
@@ -191,7 +175,7 @@ class MapView extends ReactWidget {
     if (!dataset || !geo) {
       this._points = null;
       this._fetchedKey = '';
-      void this._drawing.request();
+      void this._div.redraw();
       return;
     }
     const key = `${dataset.id}|${this._choice.variable ?? ''}`;
@@ -214,7 +198,7 @@ class MapView extends ReactWidget {
         this._status = statusText([
           { shown: view.x.values.length, inRange: view.in_range, total: view.total, decimated: view.decimated }
         ]);
-        void this._drawing.request();
+        void this._div.redraw();
       },
       (error: unknown) => {
         if (key !== this._fetchedKey) {
@@ -223,7 +207,7 @@ class MapView extends ReactWidget {
         this._loading = false;
         this._points = null;
         this._error = error instanceof ApiError ? error.message : String(error);
-        void this._drawing.request();
+        void this._div.redraw();
       }
     );
   }
@@ -234,42 +218,43 @@ class MapView extends ReactWidget {
     if (this.isDisposed) {
       return;
     }
+    const graph = this._div.node;
     if (!points) {
-      if (this._drawn && this._plotly) {
-        this._plotly.purge(this._graph);
+      if (this._drawn && this._div.plotly) {
+        this._div.plotly.purge(graph);
         this._drawn = false;
       }
       return;
     }
-    if (this._graph.clientWidth === 0) {
+    if (graph.clientWidth === 0) {
       this._stale = true;
       return;
     }
     this._stale = false;
     try {
-      this._plotly = this._plotly ?? (await loadPlotly());
+      const plotly = await this._div.load();
       const { mapTilesUrl, mapTilesAttribution } = this.ctx.settings.values;
       const view = fitView(points.lon, points.lat);
-      const size = { width: this._graph.clientWidth, height: this._graph.clientHeight };
+      const size = { width: graph.clientWidth, height: graph.clientHeight };
       const revision = `${this._fetchedKey}|${mapTilesUrl}`;
       const figure = mapTilesUrl
         ? tileMapFigure(
             points,
             { url: mapTilesUrl, attribution: mapTilesAttribution },
-            this._theme,
+            this._div.theme,
             view,
             size,
             revision
           )
-        : offlineMapFigure(points, await loadBaseMap(), this._theme, view, revision);
+        : offlineMapFigure(points, await loadBaseMap(), this._div.theme, view, revision);
       if (this.isDisposed || points !== this._points) {
         return;
       }
       if (this._drawn && this._tiled !== !!mapTilesUrl) {
-        this._plotly.purge(this._graph);
+        plotly.purge(graph);
       }
       this._tiled = !!mapTilesUrl;
-      await this._plotly.react(this._graph, figure.data, figure.layout, PLOT_CONFIG);
+      await plotly.react(graph, figure.data, figure.layout, PLOT_CONFIG);
       this._drawn = true;
       this._error = null;
       this.update();
@@ -280,29 +265,20 @@ class MapView extends ReactWidget {
   }
 
   private _onResize(): void {
-    if (this._graph.clientWidth === 0 || this.isDisposed) {
-      return;
-    }
     if (!this._drawn || this._stale) {
-      void this._drawing.request();
-    } else if (this._plotly) {
-      void this._plotly.Plots.resize(this._graph);
+      void this._div.redraw();
+    } else if (this._div.plotly) {
+      void this._div.plotly.Plots.resize(this._div.node);
     }
   }
 
   private _onSettings(): void {
-    void this._drawing.request();
+    void this._div.redraw();
   }
 
-  private _graph: HTMLDivElement;
-  private _plotly: PlotlyApi | null = null;
-  private _drawing = new SerialDraw(() => this._drawNow());
+  private _div: PlotlyDiv;
   /** Whether the graph holds a tile map: switching kind starts from a clean div. */
   private _tiled = false;
-  private _theme: Theme;
-  private _themeWatch: IDisposable;
-  private _resize: ResizeObserver;
-  private _frame = 0;
   private _project: number | null | undefined = undefined;
   private _loaded = false;
   private _activeKey = '';
@@ -346,7 +322,6 @@ interface MapPanelProps {
 }
 
 function MapPanel(props: MapPanelProps): React.ReactElement {
-  const host = useHostedNode<HTMLDivElement>(props.graph);
   let hint = '';
   if (props.datasets.length === 0) {
     hint =
@@ -400,18 +375,7 @@ function MapPanel(props: MapPanelProps): React.ReactElement {
             {props.tiles ? 'tiles' : 'offline base map'}
           </span>
         </div>
-        {props.error && (
-          <div className="nf-Error" data-testid="nf-map-error" role="alert">
-            {props.error}
-          </div>
-        )}
-        <div className={`nf-Plot-graphHost${hint ? ' nf-mod-empty' : ''}`} ref={host}>
-          {hint && (
-            <div className="nf-Plot-hint" data-testid="nf-map-hint">
-              {hint}
-            </div>
-          )}
-        </div>
+        <GraphHost node={props.graph} testid="nf-map" error={props.error} hint={hint} />
       </div>
     </div>
   );

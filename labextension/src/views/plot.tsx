@@ -34,7 +34,7 @@ import {
   variableOf
 } from '../plot/datasets';
 import { GraphStatus, ResolvedSeries, SeriesGraph } from '../plot/graph';
-import { useHostedNode } from '../plot/host';
+import { GraphHost } from '../plot/host';
 
 const STATE_PREFIX = 'nagelfluh-lab:plot:';
 
@@ -237,7 +237,6 @@ interface PanelProps {
 
 function PlotPanel(props: PanelProps): React.ReactElement {
   const { config, datasets, processes, status } = props;
-  const host = useHostedNode<HTMLDivElement>(props.graph);
   const chosen = datasets.filter(d => config.datasets.includes(d.id));
   const visible = config.series.filter(s => s.visible && datasets.some(d => d.id === s.dataset));
   const known = config.series.filter(s => datasets.some(d => d.id === s.dataset));
@@ -273,18 +272,12 @@ function PlotPanel(props: PanelProps): React.ReactElement {
             {props.sidebar ? 'Hide settings' : 'Settings'}
           </button>
         </div>
-        {status.errors.length > 0 && (
-          <div className="nf-Error" data-testid="nf-plot-error" role="alert">
-            {status.errors.join('; ')}
-          </div>
-        )}
-        <div className={`nf-Plot-graphHost${hint ? ' nf-mod-empty' : ''}`} ref={host}>
-          {hint && (
-            <div className="nf-Plot-hint" data-testid="nf-plot-hint">
-              {hint}
-            </div>
-          )}
-        </div>
+        <GraphHost
+          node={props.graph}
+          testid="nf-plot"
+          error={status.errors.length > 0 ? status.errors.join('; ') : null}
+          hint={hint}
+        />
       </div>
       {props.sidebar && (
         <aside className="nf-Plot-sidebar" id="nf-plot-settings" aria-label="Plot settings">

@@ -1,0 +1,221 @@
+/**
+ * What create and edit mode share: a draft of parameters and resources that is
+ * run as a version, its errors (the form's own checks and the server's
+ * refusals), "pick from flow" for its dataset fields, the message area, and the
+ * form from the parameters down to the run button. One implementation, so the
+ * two modes cannot drift apart in how they check, refuse or show a draft.
+ */
+import * as React from 'react';
+import { RJSFSchema } from '@rjsf/utils';
+import { ApiError, FieldError, Resources } from '../api';
+import { NagelfluhContext } from '../context';
+import { SelectionState } from '../selection';
+import { MappedErrors, ResourceKey, mapServerErrors, pruneErrors, readableError } from './errors';
+import { ParametersForm, focusField } from './form';
+import { useFlowPick } from './hooks';
+import { ResourceErrors, ResourcesDraft, ResourcesFields, draftOf, parseResources } from './resources';
+import { datasetRef, setPointer, validateParameters } from './schema';
+
+export interface Message {
+  kind: 'error' | 'info';
+  text: string;
+}
+
+export function MessageArea(props: { message: Message | null }): JSX.Element {
+  const { message } = props;
+  return (
+    <div
+      className={`nf-Message${message ? ` nf-Message-${message.kind}` : ''}`}
+      data-testid="nf-editor-message"
+      role={message?.kind === 'error' ? 'alert' : 'status'}
+      aria-live="polite"
+    >
+      {message?.text}
+    </div>
+  );
+}
+
+/** A key handler that submits on Ctrl+Enter (Cmd+Enter on a Mac) from anywhere in the form. */
+export function onCtrlEnter(submit: () => void): (event: React.KeyboardEvent) => void {
+  return event => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      submit();
+    }
+  };
+}
+
+export interface RunDraft {
+  parameters: Record<string, unknown>;
+  resources: ResourcesDraft;
+}
+
+/**
+ * The state of a run form. Without `initial` it starts from empty parameters and
+ * the default resources; `follow` hears the selection changes that are not picks.
+ */
+export function useRunForm(
+  ctx: NagelfluhContext,
+  initial: RunDraft | null,
+  follow?: (state: SelectionState) => void
+) {
+  const [parameters, setParameters] = React.useState<Record<string, unknown>>(initial?.parameters ?? {});
+  const [resources, setResources] = React.useState<ResourcesDraft>(
+    initial?.resources ?? draftOf(ctx.settings.values.defaultResources)
+  );
+  const [touched, setTouched] = React.useState(false);
+  const [parameterErrors, setParameterErrors] = React.useState<FieldError[]>([]);
+  const [resourceErrors, setResourceErrors] = React.useState<ResourceErrors>({});
+  const [message, setMessage] = React.useState<Message | null>(null);
+  const [busy, setBusy] = React.useState(false);
+  const root = React.useRef<HTMLDivElement>(null);
+
+  const pick = useFlowPick(ctx, {
+    picked: (pointer, dataset) => {
+      setParameters(current => setPointer(current, pointer, datasetRef(dataset.id)));
+      setMessage({ kind: 'info', text: `Picked ${dataset.name} (dataset ${dataset.id}).` });
+    },
+    failed: text => setMessage({ kind: 'error', text }),
+    follow
+  });
+
+  /** Start over from these parameters (and resources, when given): untouched, without their errors. */
+  const reset = (next: Record<string, unknown>, nextResources?: ResourcesDraft) => {
+    setParameters(next);
+    setParameterErrors([]);
+    setTouched(false);
+    if (nextResources) {
+      setResources(nextResources);
+      setResourceErrors({});
+    }
+  };
+
+  /** An edit drops the server's errors on the fields it changed; the refusal was about the old values. */
+  const changeParameters = (next: Record<string, unknown>) => {
+    setParameterErrors(errors => pruneErrors(errors, parameters, next));
+    setParameters(next);
+    setTouched(true);
+  };
+
+  const changeResources = (next: ResourcesDraft, changed: ResourceKey) => {
+    setResources(next);
+    setResourceErrors(({ [changed]: _, ...rest }) => rest);
+  };
+
+  /**
+   * The resources to send, or null after saying how many fields need fixing
+   * before `what` can run and focusing the first. `missing` is the test id of
+   * an empty required field the caller owns (create mode's name): it counts,
+   * and takes the focus.
+   */
+  const validate = (schema: RJSFSchema | undefined, what: string, missing: string | null = null): Resources | null => {
+    const invalid = schema ? validateParameters(schema, parameters) : [];
+    const parsed = parseResources(resources);
+    if (invalid.length === 0 && parsed.resources && missing === null) {
+      return parsed.resources;
+    }
+    const count = invalid.length + Object.keys(parsed.errors).length + (missing === null ? 0 : 1);
+    setMessage({ kind: 'error', text: `${count} field${count === 1 ? ' needs' : 's need'} fixing before ${what} can run.` });
+    if (missing !== null) {
+      root.current?.querySelector<HTMLElement>(`[data-testid="${missing}"]`)?.focus();
+    } else {
+      focusField(root.current, invalid);
+    }
+    return null;
+  };
+
+  /**
+   * Show a failed submit: a refusal (400) on the fields it names, returning the
+   * mapping for the fields the caller owns; anything else in the message area.
+   */
+  const refused = (error: unknown, schema: RJSFSchema | undefined): MappedErrors | null => {
+    if (!(error instanceof ApiError && error.status === 400)) {
+      setMessage({ kind: 'error', text: readableError(error) });
+      return null;
+    }
+    const mapped = mapServerErrors(error.fieldErrors, schema ?? {});
+    setParameterErrors(mapped.parameters);
+    setResourceErrors(mapped.resources);
+    setMessage({ kind: 'error', text: [readableError(error), ...mapped.other].join(' ') });
+    focusField(root.current, mapped.parameters);
+    return mapped;
+  };
+
+  return {
+    parameters,
+    resources,
+    touched,
+    parameterErrors,
+    resourceErrors,
+    message,
+    busy,
+    root,
+    pick,
+    setMessage,
+    setBusy,
+    setTouched,
+    reset,
+    changeParameters,
+    changeResources,
+    validate,
+    refused
+  };
+}
+
+export type RunForm = ReturnType<typeof useRunForm>;
+
+/**
+ * The parameters form (`fallback` when there is no schema to show it with),
+ * the resources with their estimate, the message area and the run button.
+ */
+export function RunFormFields(props: {
+  ctx: NagelfluhContext;
+  form: RunForm;
+  schema: RJSFSchema | undefined;
+  fallback: React.ReactNode;
+  idPrefix: string;
+  button: { testid: string; label: string; title?: string; disabled: boolean };
+  onSubmit(): void;
+}): JSX.Element {
+  const { ctx, form, schema, button } = props;
+  return (
+    <>
+      {schema ? (
+        <ParametersForm
+          ctx={ctx}
+          schema={schema}
+          parameters={form.parameters}
+          serverErrors={form.parameterErrors}
+          liveValidate={form.touched}
+          armed={form.pick.armed}
+          arm={form.pick.arm}
+          onChange={form.changeParameters}
+          onSubmit={props.onSubmit}
+        />
+      ) : (
+        props.fallback
+      )}
+      <ResourcesFields
+        ctx={ctx}
+        idPrefix={props.idPrefix}
+        draft={form.resources}
+        serverErrors={form.resourceErrors}
+        showErrors={form.touched}
+        onChange={form.changeResources}
+      />
+      <MessageArea message={form.message} />
+      <div className="nf-Editor-actions">
+        <button
+          type="button"
+          className="jp-Button nf-Button nf-primary"
+          data-testid={button.testid}
+          disabled={button.disabled}
+          title={button.title}
+          onClick={props.onSubmit}
+        >
+          {button.label}
+        </button>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,49 @@
+/**
+ * Records as the API returns them, for the specs: every field filled with a
+ * plain default, so that a test names only the fields it is about.
+ */
+import { Dataset, Process, Version } from '../src/api';
+
+/** A dataset; one with a `process` is that process's output of version 1 unless `extra` says otherwise. */
+export function makeDataset(id: number, process: number | null = null, extra: Partial<Dataset> = {}): Dataset {
+  return {
+    id,
+    project: 1,
+    name: `data${id}`,
+    key: '',
+    mime_type: 'application/json',
+    size: 1,
+    created: 0,
+    process,
+    version: process === null ? null : 1,
+    variables: [],
+    dims: {},
+    ...extra
+  };
+}
+
+/** Version `n` of `process`: completed, no inputs or outputs, unless `extra` says otherwise. */
+export function makeVersion(process: number, n: number, extra: Partial<Version> = {}): Version {
+  return {
+    process,
+    version: n,
+    state: 'completed',
+    reason: null,
+    message: null,
+    progress: null,
+    parameters: {},
+    resources: { cpu: 1, memory: '512Mi', deadline_seconds: 60 },
+    created: 0,
+    started: null,
+    finished: null,
+    cost: { estimated: 0, actual: null },
+    inputs: [],
+    outputs: [],
+    log_lines: 0,
+    ...extra
+  };
+}
+
+export function makeProcess(id: number, type: string, versions: Version[] = [], extra: Partial<Process> = {}): Process {
+  return { id, project: 1, type, name: `${type}-${id}`, created: 0, versions, ...extra };
+}
