@@ -35,6 +35,7 @@ SKIP_JUPYTER_BUILDER=1 uv pip install -q -p .venv -c constraints.txt \
   cd labextension
   jlpm install --immutable >/dev/null
   jlpm build
+  jlpm typecheck  # sources and unit tests together
   jlpm vitest run
 )
 .venv/bin/jupyter-builder develop --overwrite . >/dev/null

@@ -6,7 +6,7 @@
 import * as React from 'react';
 import { InputDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { CommandRegistry } from '@lumino/commands';
-import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import { ReactWidget } from '@jupyterlab/ui-components';
 import { Process } from './api';
 import { NagelfluhContext } from './context';
 import { nagelfluhIcon } from './icons';
@@ -23,14 +23,13 @@ export class SidePanel extends ReactWidget {
     this.addClass('nf-SidePanel');
     this.title.icon = nagelfluhIcon;
     this.title.caption = 'Nagelfluh processes';
+    // update() requests are conflated into one render per animation frame, so a
+    // burst of state events redraws a tree of thousands of processes once.
+    ctx.store.changed.connect(() => this.update(), this);
   }
 
   render(): JSX.Element {
-    return (
-      <UseSignal signal={this.ctx.store.changed}>
-        {() => <PanelBody ctx={this.ctx} commands={this.commands} />}
-      </UseSignal>
-    );
+    return <PanelBody ctx={this.ctx} commands={this.commands} />;
   }
 }
 

@@ -49,7 +49,7 @@ class FakeSocket {
 function lines(from: number, to: number): LogLine[] {
   return Array.from({ length: to - from + 1 }, (_, i) => ({
     seq: from + i,
-    time: 't',
+    time: 0,
     stream: 'stdout',
     line: `line ${from + i}`
   }));

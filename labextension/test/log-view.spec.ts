@@ -14,7 +14,7 @@ const running = (process: number, n: number): Version => makeVersion(process, n,
 function makeLines(from: number, to: number, stream = 'stdout', text = (seq: number) => `line ${seq}`): LogLine[] {
   return Array.from({ length: to - from + 1 }, (_, i) => ({
     seq: from + i,
-    time: '2024-05-01T12:00:00+00:00',
+    time: Date.UTC(2024, 4, 1, 12) / 1000,
     stream,
     line: text(from + i)
   }));

@@ -41,7 +41,7 @@ def test_the_log_view_streams_a_running_process_and_filters_it(page: LabPage):
     editor = Editor(page).new("sleep", "chatty-nap")
     editor.field("/seconds").fill("3")
     editor.submit()
-    editor.wait_version(1, "running")
+    editor.wait_version(1, "running", "completed")  # a loaded machine may be quick to finish
     page.panel_button("Log").click()
     log = page.page.get_by_test_id("nf-log")
     status = log.get_by_test_id("nf-log-status")

@@ -63,7 +63,7 @@ export class LogBuffer {
       const chunk = this._chunks[this._chunks.length - 1];
       chunk.seq[offset] = line.seq;
       chunk.stream[offset] = this._streamCode(line.stream);
-      chunk.time[offset] = toSeconds(line.time);
+      chunk.time[offset] = line.time;
       chunk.text.push(line.line);
       this._lastSeq = line.seq;
       this._length += 1;
@@ -113,9 +113,4 @@ export class LogBuffer {
   private _lastSeq = 0;
   private _streams: string[] = [...KNOWN_STREAMS];
   private _streamCodes = new Map<string, number>(KNOWN_STREAMS.map((name, code) => [name, code]));
-}
-
-/** A line's time as Unix seconds: the server sends seconds; an ISO string is accepted too. */
-function toSeconds(time: number | string): number {
-  return typeof time === 'number' ? time : Date.parse(time) / 1000;
 }
