@@ -151,6 +151,11 @@ export class ProjectStore implements IDisposable {
     } finally {
       this._loading = false;
     }
+    const unseen = [...this._unseen].filter(id => !this._processes.has(id));
+    this._unseen.clear();
+    for (const id of unseen) {
+      void this._fetch(id);
+    }
     await this.refreshAccount();
     this._changed.emit();
   }
@@ -210,7 +215,7 @@ export class ProjectStore implements IDisposable {
       case 'state': {
         const version = this._version(event.process, event.version);
         if (!version) {
-          void this._fetch(event.process);
+          this._heardOf(event.process);
           return;
         }
         const wasTerminal = TERMINAL.has(version.state);
@@ -249,6 +254,20 @@ export class ProjectStore implements IDisposable {
       }
       default:
         return;
+    }
+  }
+
+  /**
+   * A process or version the store lacks. While the project loads, subscribing
+   * replays the state of every process — thousands of single fetches would
+   * exhaust the browser's connections — so they wait for the load, and only
+   * what it did not bring is fetched one by one.
+   */
+  private _heardOf(process: number): void {
+    if (this._loading) {
+      this._unseen.add(process);
+    } else {
+      void this._fetch(process);
     }
   }
 
@@ -293,6 +312,7 @@ export class ProjectStore implements IDisposable {
   private _datasets = new Map<number, Dataset>();
   private _announced = new Set<string>();
   private _fetching = new Map<number, Promise<void>>();
+  private _unseen = new Set<number>();
   private _subscription: IDisposable | null = null;
   private _loading = false;
   private _error: string | null = null;

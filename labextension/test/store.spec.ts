@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { NagelfluhClient, Process } from '../src/api';
+import { EventStream, NagelfluhEvent, Target } from '../src/events';
+import { Selection } from '../src/selection';
+import { ProjectStore } from '../src/store';
+import { makeProcess, makeVersion } from './factories';
+
+/** The store's REST and event sides, answered from memory (copies, as over the wire); single fetches are counted. */
+class Fakes {
+  processes: Process[] = [];
+  single: number[] = [];
+  listener: ((event: NagelfluhEvent) => void) | null = null;
+  release: () => void = () => undefined;
+  private gate = new Promise<void>(resolve => (this.release = resolve));
+
+  client = {
+    processes: async () => {
+      await this.gate;
+      return structuredClone(this.processes);
+    },
+    datasets: async () => [],
+    account: async () => ({ balance: 0, transactions: [] }),
+    process: async (id: number) => {
+      this.single.push(id);
+      const known = this.processes.find(p => p.id === id);
+      return structuredClone(known ?? makeProcess(id, 'sleep', [makeVersion(id, 1)]));
+    }
+  } as unknown as NagelfluhClient;
+
+  events = {
+    subscribe: (_: Target, listener: (event: NagelfluhEvent) => void) => {
+      this.listener = listener;
+      return { isDisposed: false, dispose: () => undefined };
+    }
+  } as unknown as EventStream;
+}
+
+const settle = () => new Promise(resolve => setTimeout(resolve, 0));
+
+describe('project store', () => {
+  it('loads a big project with one listing, not a fetch per process the subscription replays', async () => {
+    const fakes = new Fakes();
+    fakes.processes = Array.from({ length: 2000 }, (_, i) =>
+      makeProcess(i + 1, 'sleep', [makeVersion(i + 1, 1)])
+    );
+    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    store.selection.setProject(1);
+    for (const process of fakes.processes) {
+      fakes.listener?.({ type: 'state', process: process.id, version: 1, state: 'completed', reason: null });
+    }
+    fakes.release();
+    await settle();
+    expect(store.processes).toHaveLength(2000);
+    expect(fakes.single).toEqual([]);
+  });
+
+  it('fetches a process the listing missed once the listing is in', async () => {
+    const fakes = new Fakes();
+    fakes.processes = [makeProcess(1, 'sleep', [makeVersion(1, 1)])];
+    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    store.selection.setProject(1);
+    fakes.listener?.({ type: 'state', process: 7, version: 1, state: 'queued', reason: null });
+    fakes.listener?.({ type: 'state', process: 7, version: 1, state: 'running', reason: null });
+    expect(fakes.single).toEqual([]);
+    fakes.release();
+    await settle();
+    await settle();
+    expect(fakes.single).toEqual([7]);
+    expect(store.processes.map(p => p.id)).toEqual([7, 1]);
+  });
+
+  it('announces a run that ends while watched, once', async () => {
+    const fakes = new Fakes();
+    fakes.processes = [makeProcess(3, 'sleep', [makeVersion(3, 1, { state: 'running' })])];
+    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    const finished: number[] = [];
+    store.finished.connect((_, { version }) => finished.push(version.version));
+    store.selection.setProject(1);
+    fakes.release();
+    await settle();
+    fakes.processes[0].versions[0] = makeVersion(3, 1, { state: 'completed' });
+    fakes.listener?.({ type: 'state', process: 3, version: 1, state: 'completed', reason: null });
+    fakes.listener?.({ type: 'state', process: 3, version: 1, state: 'completed', reason: null });
+    await settle();
+    expect(finished).toEqual([1]);
+  });
+});
