@@ -171,6 +171,12 @@ class NagelfluhApp(ExtensionApp):
             return self.owner_name
         return user.username
 
+    @property
+    def installation(self) -> str:
+        """The database's id, which the Kubernetes executor and schema extractor label
+        their objects with (see ``kubernetes.manifests``)."""
+        return self.database.installation
+
     def _data_dir(self) -> pathlib.Path:
         path = pathlib.Path(jupyter_data_dir()) / "nagelfluh"
         path.mkdir(parents=True, exist_ok=True)

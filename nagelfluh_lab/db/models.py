@@ -32,6 +32,17 @@ class Base(DeclarativeBase):
     pass
 
 
+class Installation(Base):
+    """The one row naming this database, made by its migration: a label value that
+    tells this server's Kubernetes objects from those of another database sharing
+    the namespace (process ids and versions, hence Job names, repeat across databases)."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    created: Mapped[float] = mapped_column(Float, default=now)
+
+
 class User(Base):
     __tablename__ = "users"
 

@@ -15,8 +15,10 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
+
+from .models import Installation
 
 T = TypeVar("T")
 
@@ -62,6 +64,8 @@ class Database:
         self.engine = make_engine(url)
         upgrade(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # This database's id (models.Installation): the label of its Kubernetes objects.
+        self.installation: str = self.run_sync(lambda s: s.scalars(select(Installation.id)).one())
         workers = 1 if url.startswith("sqlite") else 4
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="nagelfluh-db")
 

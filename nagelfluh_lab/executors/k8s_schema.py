@@ -22,6 +22,7 @@ from ..kubernetes.cluster import NAMESPACE, RUNNER_ACCOUNT
 from ..kubernetes.manifests import (
     CONTAINER,
     SCHEMA_COMMAND,
+    check_installation,
     schema_job_manifest,
     schema_job_name,
     schema_labels,
@@ -67,6 +68,10 @@ class KubernetesSchemaExtractor(SchemaExtractor):
         "the pull grace and its deadline, before the registration fails.",
     ).tag(config=True)
     poll_seconds = Float(1.0, help="Seconds between looks at a schema Job.").tag(config=True)
+    installation = Unicode(
+        help="The database's id (by default the parent's, the server's database), in the "
+        "schema Jobs' names and labels: other databases count registration attempts too."
+    )
 
     @default("namespace")
     def _default_namespace(self) -> str:
@@ -76,11 +81,16 @@ class KubernetesSchemaExtractor(SchemaExtractor):
     def _default_kubeconfig(self) -> str:
         return getattr(self.parent, "kubeconfig", "")
 
+    @default("installation")
+    def _default_installation(self) -> str:
+        return getattr(self.parent, "installation", "")
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._api: ApiClient | None = None
 
     async def start(self) -> None:
+        check_installation(self.installation)
         self._api = await asyncio.to_thread(connect, self.kubeconfig, CONNECTION_POOL_SIZE)
         self._batch = BatchV1Api(self._api)
         self._core = CoreV1Api(self._api)
@@ -90,7 +100,7 @@ class KubernetesSchemaExtractor(SchemaExtractor):
             self._api.close()
 
     async def extract(self, environment: str, image: str, attempt: int) -> str:
-        name = schema_job_name(environment, image, attempt)
+        name = schema_job_name(environment, image, attempt, self.installation)
         await self._create(name, environment, image)
         try:
             output = await self._output(name, image)
@@ -107,6 +117,7 @@ class KubernetesSchemaExtractor(SchemaExtractor):
             environment,
             image,
             deadline_seconds=self.deadline_seconds,
+            installation=self.installation,
             namespace=self.namespace,
             queue_name=self.queue_name or None,
             service_account=self.service_account or None,
@@ -129,7 +140,7 @@ class KubernetesSchemaExtractor(SchemaExtractor):
                 f"Could not create the schema Job {name}: {api_message(error)}"
             ) from error
         labels = existing.metadata.labels or {}
-        if schema_labels(environment).items() - labels.items():
+        if schema_labels(environment, self.installation).items() - labels.items():
             raise SchemaExtractionFailed(f"A Job named {name} exists already, for something else")
 
     async def _output(self, name: str, image: str) -> str:

@@ -11,6 +11,10 @@ one at a time, in order, its log lines before its end.
 The database is the source of truth: once a run has been reported finished the
 executor forgets it, and whatever later happens to its Job (the TTL deleting it)
 goes unnoticed.
+
+A Job's name (``process-{id}-v{version}``) is not unique across databases, so the
+executor sees, adopts and recovers only Jobs labelled with its own ``installation``
+(the database's id): see ``_create_job`` for a Job of another in the way.
 """
 
 from __future__ import annotations
@@ -25,19 +29,29 @@ from functools import partial
 from typing import Any
 
 from kubernetes import config
-from kubernetes.client import ApiClient, BatchV1Api, Configuration, CoreV1Api
+from kubernetes.client import (
+    ApiClient,
+    BatchV1Api,
+    Configuration,
+    CoreV1Api,
+    V1DeleteOptions,
+    V1Preconditions,
+)
 from kubernetes.client.exceptions import ApiException
-from traitlets import Bool, Float, Int, List, Unicode
+from traitlets import Bool, Float, Int, List, Unicode, default
 
 from ..kubernetes.cluster import APP_LABEL, KUEUE_API, NAMESPACE, QUEUE_NAME, RUNNER_ACCOUNT
 from ..kubernetes.manifests import (
     APP,
     COMMAND,
+    INSTALLATION_LABEL,
+    check_installation,
     job_manifest,
     job_name,
     owner_reference,
     run_labels,
     secret_manifest,
+    selector,
     storage_credentials,
     storage_secret_name,
 )
@@ -54,6 +68,9 @@ CANCELLED = RunOutcome("failed", "cancelled", "Process cancelled by user")
 IMAGE_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
 # Connections to the API server: three watches, a log per running pod, and calls.
 CONNECTION_POOL_SIZE = 64
+# Tries at creating a Job while another installation's finished one is being deleted.
+CLAIM_ATTEMPTS = 20
+CLAIM_WAIT_SECONDS = 0.5
 
 
 class KubernetesExecutor(Executor):
@@ -106,6 +123,14 @@ class KubernetesExecutor(Executor):
         help="How long a pod may fail to pull its image (registries have bad moments) "
         "before the run fails with reason 'image'.",
     ).tag(config=True)
+    installation = Unicode(
+        help="The database's id (by default the parent's, the server's database): the "
+        "label that tells this server's Jobs from those of other databases."
+    )
+
+    @default("installation")
+    def _default_installation(self) -> str:
+        return getattr(self.parent, "installation", "")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -122,15 +147,16 @@ class KubernetesExecutor(Executor):
         return None
 
     async def start(self) -> None:
+        check_installation(self.installation)
         self._api = await asyncio.to_thread(connect, self.kubeconfig, CONNECTION_POOL_SIZE)
         self._batch = BatchV1Api(self._api)
         self._core = CoreV1Api(self._api)
-        selector = f"{APP_LABEL}={APP}"
+        own = selector({APP_LABEL: APP, INSTALLATION_LABEL: self.installation})
         prefix = f"/namespaces/{self.namespace}"
         # Kueue copies no Job label to a Workload by default: they are matched by owner.
         watched = (
-            (f"/apis/batch/v1{prefix}/jobs", selector, own_name),
-            (f"/api/v1{prefix}/pods", selector, owner_job),
+            (f"/apis/batch/v1{prefix}/jobs", own, own_name),
+            (f"/api/v1{prefix}/pods", own, owner_job),
             (f"/apis/{KUEUE_API}{prefix}/workloads", None, owner_job),
         )
         self._jobs, self._pods, self._workloads = self._informers = [
@@ -178,17 +204,23 @@ class KubernetesExecutor(Executor):
         return True
 
     async def recover(self, key: RunKey, spec: RunSpec, stored: LogTail | None = None) -> bool:
-        """Follow a run again if its Job still exists, reporting only the log lines
+        """Follow a run again if its Job still exists, and is this installation's (a Job
+        of its name from another database is another run), reporting only the log lines
         after ``stored``. If the API server cannot tell, the run is followed anyway:
         once the watches list the Job's absence, it ends as lost."""
         if key in self._runs:
             return True
         try:
-            await asyncio.to_thread(self._batch.read_namespaced_job, job_name(key), self.namespace)
+            job = await asyncio.to_thread(
+                self._batch.read_namespaced_job, job_name(key), self.namespace
+            )
         except Exception as error:
             if not_found(error):
                 return False
             self.log.warning("cannot look up the Job of %s: %s", key, api_message(error))
+        else:
+            if not self._own(job.metadata.labels):
+                return False
         self._track(spec, reported="running", tail=stored, seen=True, create=False)
         return True
 
@@ -207,6 +239,10 @@ class KubernetesExecutor(Executor):
         )
         self._runs[spec.key] = self._by_job[run.name] = run
         run.task = asyncio.create_task(self._drive(run, create), name=f"nagelfluh {spec.key}")
+
+    def _own(self, labels: dict[str, str] | None) -> bool:
+        """Whether an object with ``labels`` is this installation's."""
+        return (labels or {}).get(INSTALLATION_LABEL) == self.installation
 
     def _changed(self, job: str) -> None:
         run = self._by_job.get(job)
@@ -275,7 +311,7 @@ class KubernetesExecutor(Executor):
             if pull_failure is not None:
                 await self._delete_job(run)
                 return pull_failure
-            workloads = self._workloads.of(run.name)
+            workloads = _owned_by(self._workloads.of(run.name), job)
             await self._follow_state(run, job, pods, workloads[-1] if workloads else None)
             if run.reported == "running":
                 self._follow_logs(run, pods)
@@ -286,36 +322,23 @@ class KubernetesExecutor(Executor):
 
     async def _create(self, run: _Run) -> RunOutcome | None:
         """Create the Job, suspended, then the Secret it owns (see ``manifests``);
-        the outcome if that fails. A Job of this run left by a previous server
-        (after a restart, queued runs are submitted again) is taken over."""
+        the outcome if that fails."""
         spec = run.spec
         manifest = job_manifest(
             spec,
             secret_name=storage_secret_name(spec.key),
+            installation=self.installation,
             namespace=self.namespace,
             queue_name=self.queue_name,
             service_account=self.service_account or None,
         )
         manifest["spec"]["template"]["spec"]["containers"][0]["command"] = list(self.command)
         try:
-            try:
-                created = await asyncio.to_thread(
-                    self._batch.create_namespaced_job, self.namespace, manifest
-                )
-            except ApiException as error:
-                if error.status != 409:
-                    raise
-                created = await asyncio.to_thread(
-                    self._batch.read_namespaced_job, run.name, self.namespace
-                )
+            job = await self._create_job(run, manifest)
         except Exception as error:
             return RunOutcome("failed", "error", f"Could not create the Job: {api_message(error)}")
-        job = self._api.sanitize_for_serialization(created)
-        labels = job["metadata"].get("labels", {})
-        if run_labels(spec.key, spec.project_id).items() - labels.items():
-            return RunOutcome(
-                "failed", "error", f"A Job named {run.name} exists already, for another run"
-            )
+        if isinstance(job, RunOutcome):
+            return job
         credentials = storage_credentials(spec)
         if not credentials:
             return None
@@ -323,18 +346,113 @@ class KubernetesExecutor(Executor):
             spec,
             name=storage_secret_name(spec.key),
             owner=owner_reference(job),
+            installation=self.installation,
             namespace=self.namespace,
         )
         try:
-            await asyncio.to_thread(self._core.create_namespaced_secret, self.namespace, secret)
+            try:
+                await asyncio.to_thread(self._core.create_namespaced_secret, self.namespace, secret)
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+                found = await asyncio.to_thread(
+                    self._core.read_namespaced_secret, secret["metadata"]["name"], self.namespace
+                )
+                owners = {ref.uid for ref in found.metadata.owner_references or []}
+                if job["metadata"]["uid"] in owners:
+                    return None  # made with the Job taken over
+                # Left by another installation's Job deleted to make room (the garbage
+                # collector may not have come to it yet): its credentials are not ours.
+                await self._delete_exactly(
+                    self._core.delete_namespaced_secret, found.metadata.name, found.metadata.uid
+                )
+                await asyncio.to_thread(self._core.create_namespaced_secret, self.namespace, secret)
         except Exception as error:
-            if isinstance(error, ApiException) and error.status == 409:
-                return None  # made with the Job taken over
             await self._delete_job_quietly(run)
             return RunOutcome(
                 "failed", "error", f"Could not create the Job's Secret: {api_message(error)}"
             )
         return None
+
+    async def _create_job(self, run: _Run, manifest: dict) -> dict | RunOutcome:
+        """The run's Job, created or taken over; the outcome if another's is in the way.
+
+        A Job of this name and installation is this run's, left by a previous server
+        (after a restart, queued runs are submitted again): it is taken over. One of
+        another installation (a database that counts process ids from 1 too) is never
+        adopted. Once finished it only waits for its TTL, so it is deleted to make
+        room (that very Job, by uid: a third server may have replaced it meanwhile),
+        its Secret with it (see ``_create``). Should that installation's server have
+        been down since before its run ended, it finds the run lost when it comes
+        back: the price of not making a fresh database wait an hour. A live one is
+        someone's work under way: the version fails with reason ``conflict`` and the
+        Job is left alone (a new version has another name). So is a Job that is not
+        nagelfluh's at all.
+        """
+        spec = run.spec
+        for _ in range(CLAIM_ATTEMPTS):
+            try:
+                created = await asyncio.to_thread(
+                    self._batch.create_namespaced_job, self.namespace, manifest
+                )
+                return self._api.sanitize_for_serialization(created)
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+            try:
+                found = await asyncio.to_thread(
+                    self._batch.read_namespaced_job, run.name, self.namespace
+                )
+            except ApiException as error:
+                if not_found(error):
+                    continue  # deleted meanwhile: create it again
+                raise
+            existing = self._api.sanitize_for_serialization(found)
+            labels = existing["metadata"].get("labels") or {}
+            if self._own(labels):
+                if (
+                    run_labels(spec.key, spec.project_id, self.installation).items()
+                    - labels.items()
+                ):
+                    return RunOutcome(
+                        "failed", "error", f"A Job named {run.name} exists already, for another run"
+                    )
+                return existing
+            owner = labels.get(INSTALLATION_LABEL, "none")
+            if labels.get(APP_LABEL) != APP:
+                return RunOutcome(
+                    "failed",
+                    "conflict",
+                    f"A Job named {run.name} that nagelfluh did not make is in namespace "
+                    f"{self.namespace}: it was left alone, and this version cannot run.",
+                )
+            if job_ended(existing) is None:
+                return RunOutcome(
+                    "failed",
+                    "conflict",
+                    f"The Job {run.name} in namespace {self.namespace} belongs to another "
+                    f"installation ({INSTALLATION_LABEL}={owner}, another database) and is "
+                    "still queued or running: it was left alone. Run a new version, whose "
+                    "Job has another name.",
+                )
+            if "deletionTimestamp" in existing["metadata"]:
+                await asyncio.sleep(CLAIM_WAIT_SECONDS)
+                continue
+            self.log.info(
+                "deleting the finished Job %s of installation %s to run %s",
+                run.name,
+                owner,
+                spec.key,
+            )
+            await self._delete_exactly(
+                self._batch.delete_namespaced_job, run.name, existing["metadata"]["uid"]
+            )
+        return RunOutcome(
+            "failed",
+            "conflict",
+            f"The finished Job {run.name} of another installation was still being deleted "
+            f"after {CLAIM_ATTEMPTS * CLAIM_WAIT_SECONDS:g} s.",
+        )
 
     async def _follow_state(
         self, run: _Run, job: dict | None, pods: list[dict], workload: dict | None
@@ -393,7 +511,9 @@ class KubernetesExecutor(Executor):
             listed = await asyncio.to_thread(
                 self._core.list_namespaced_pod,
                 self.namespace,
-                label_selector=f"job-name={run.name}",
+                label_selector=selector(
+                    {"job-name": run.name, INSTALLATION_LABEL: self.installation}
+                ),
             )
         except Exception as error:
             self.log.warning("cannot list the pods of %s: %s", run.name, api_message(error))
@@ -401,15 +521,28 @@ class KubernetesExecutor(Executor):
         pods = self._api.sanitize_for_serialization(listed.items)
         return sorted(pods, key=lambda pod: pod["metadata"].get("creationTimestamp", ""))
 
-    async def _job_exists(self, run: _Run) -> bool:
-        """Whether the Job is there after all (the watch may just lag behind)."""
+    async def _delete_exactly(self, delete: Callable[..., Any], name: str, uid: str) -> None:
+        """Delete the object ``name`` if it is still the one with ``uid`` (with its
+        dependents, in the background); gone or replaced already is as good."""
+        options = V1DeleteOptions(
+            preconditions=V1Preconditions(uid=uid), propagation_policy="Background"
+        )
         try:
-            await asyncio.to_thread(self._batch.read_namespaced_job, run.name, self.namespace)
+            await asyncio.to_thread(delete, name, self.namespace, body=options)
+        except ApiException as error:
+            if error.status not in (404, 409):
+                raise
+
+    async def _job_exists(self, run: _Run) -> bool:
+        """Whether the Job is there after all (the watch may just lag behind); a Job of
+        its name from another installation is not."""
+        try:
+            job = await asyncio.to_thread(self._batch.read_namespaced_job, run.name, self.namespace)
         except Exception as error:
             if not_found(error):
                 return False
             raise
-        return True
+        return self._own(job.metadata.labels)
 
     async def _delete_job(self, run: _Run) -> None:
         """Delete the Job with its pods (Background: batch/v1 would orphan them) and,
@@ -555,6 +688,19 @@ def _started(pod: dict) -> bool:
     """Whether the pod's container runs or ran."""
     state = container_status(pod).get("state", {})
     return pod.get("status", {}).get("phase") == "Running" or "terminated" in state
+
+
+def _owned_by(objects: list[dict], job: dict | None) -> list[dict]:
+    """Those of ``objects`` (Kueue Workloads, which carry no Job labels) that ``job``
+    owns: a Job of the same name from another installation has Workloads too."""
+    if job is None:
+        return []
+    uid = job["metadata"].get("uid")
+    return [
+        obj
+        for obj in objects
+        if any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences", []))
+    ]
 
 
 def _eviction(workload: dict | None) -> str | None:

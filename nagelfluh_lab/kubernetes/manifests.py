@@ -16,12 +16,19 @@ running without credentials.
 
 Registering an environment by image runs one more kind of Job,
 :func:`schema_job_manifest`: ``python -m nagelfluh_runner schema`` in that image.
+
+Every object carries the label :data:`INSTALLATION_LABEL`: the id of the database
+whose server made it. Job names come from process ids and versions, which every
+database counts from 1, and a finished Job stays an hour (its TTL); the label is
+how a server tells its own Jobs from those of another database in the namespace
+(a fresh one, or a second installation), which it must never adopt.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 from pathlib import Path
 
 from ..executors.base import RunKey, RunSpec
@@ -29,6 +36,8 @@ from ..executors.local import run_environment
 from ..resources import format_memory
 from ..services.catalog import BOOTSTRAP_IMAGE
 from .cluster import APP_LABEL, NAMESPACE, QUEUE_LABEL, QUEUE_NAME
+
+INSTALLATION_LABEL = "nagelfluh.app/installation"
 
 APP = "process"
 SCHEMA_APP = "schema"
@@ -50,6 +59,16 @@ _MAX_LABEL = 63  # a DNS-1123 label (names of Jobs) and a label value have the s
 _DIGEST = 16
 
 
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+
+
+def check_installation(installation: str) -> None:
+    """Raise unless ``installation`` can be the value of :data:`INSTALLATION_LABEL`:
+    without one, Jobs of every database would look alike."""
+    if len(installation) > _MAX_LABEL or not _LABEL_VALUE.fullmatch(installation):
+        raise ValueError(f"The installation id {installation!r} is not a label value")
+
+
 def _fit(text: str) -> str:
     """``text`` if it fits 63 characters, else a stable shortening that stays unique."""
     if len(text) <= _MAX_LABEL:
@@ -68,22 +87,28 @@ def storage_secret_name(key: RunKey) -> str:
     return f"{job_name(key)}-storage"
 
 
-def _key_labels(key: RunKey) -> dict[str, str]:
+def _key_labels(key: RunKey, installation: str) -> dict[str, str]:
     return {
         APP_LABEL: APP,
+        INSTALLATION_LABEL: installation,
         "process-id": _fit(str(key.process_id)),
         "version": _fit(str(key.version)),
     }
 
 
-def run_labels(key: RunKey, project_id: int) -> dict[str, str]:
+def run_labels(key: RunKey, project_id: int, installation: str) -> dict[str, str]:
     """Labels of every object of a run (Job, pod, Secret): what watches select on."""
-    return {**_key_labels(key), "project-id": _fit(str(project_id))}
+    return {**_key_labels(key, installation), "project-id": _fit(str(project_id))}
 
 
-def run_selector(key: RunKey) -> str:
+def run_selector(key: RunKey, installation: str) -> str:
     """The label selector of one run's objects (Job, pod, Secret)."""
-    return ",".join(f"{name}={value}" for name, value in _key_labels(key).items())
+    return selector(_key_labels(key, installation))
+
+
+def selector(labels: dict[str, str]) -> str:
+    """An equality-based label selector of ``labels``."""
+    return ",".join(f"{name}={value}" for name, value in labels.items())
 
 
 def cpu_quantity(cores: float) -> str:
@@ -121,6 +146,7 @@ def job_manifest(
     spec: RunSpec,
     *,
     secret_name: str,
+    installation: str,
     namespace: str = NAMESPACE,
     queue_name: str = QUEUE_NAME,
     service_account: str | None = None,
@@ -129,11 +155,12 @@ def job_manifest(
     """The ``batch/v1`` Job that runs one version, suspended until Kueue admits it.
 
     ``secret_name`` is the run's Secret (:func:`secret_manifest`) the storage
-    credentials come from. The pod runs as uid 1000 on a read-only root
-    filesystem; ``/scratch`` (HOME, TMPDIR, working directory) is its only
-    writable place, an ``emptyDir`` of at most ``scratch_size``.
+    credentials come from; ``installation`` the id of the server's database. The
+    pod runs as uid 1000 on a read-only root filesystem; ``/scratch`` (HOME, TMPDIR,
+    working directory) is its only writable place, an ``emptyDir`` of at most
+    ``scratch_size``.
     """
-    labels = run_labels(spec.key, spec.project_id)
+    labels = run_labels(spec.key, spec.project_id, installation)
     quantities = {"cpu": cpu_quantity(spec.cpu), "memory": format_memory(spec.memory)}
     container = _container(
         spec.image or BOOTSTRAP_IMAGE, COMMAND, _env(spec, secret_name), quantities
@@ -217,7 +244,9 @@ def owner_reference(job: dict) -> dict:
     }
 
 
-def secret_manifest(spec: RunSpec, *, name: str, owner: dict, namespace: str = NAMESPACE) -> dict:
+def secret_manifest(
+    spec: RunSpec, *, name: str, owner: dict, installation: str, namespace: str = NAMESPACE
+) -> dict:
     """The ``v1`` Secret holding the run's :func:`storage_credentials`.
 
     ``owner`` is :func:`owner_reference` of the run's created Job, so the Secret
@@ -230,7 +259,7 @@ def secret_manifest(spec: RunSpec, *, name: str, owner: dict, namespace: str = N
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": run_labels(spec.key, spec.project_id),
+            "labels": run_labels(spec.key, spec.project_id, installation),
             "ownerReferences": [owner],
         },
         "type": "Opaque",
@@ -238,20 +267,26 @@ def secret_manifest(spec: RunSpec, *, name: str, owner: dict, namespace: str = N
     }
 
 
-def schema_job_name(environment: str, image: str, attempt: int) -> str:
-    """``schema-{environment}-{hash}``, the hash of the image and the registration attempt.
+def schema_job_name(environment: str, image: str, attempt: int, installation: str) -> str:
+    """``schema-{environment}-{hash}``, the hash of the image, the registration attempt
+    and the installation.
 
     A server restarted mid-registration finds the Job of its attempt again, while a
-    new attempt (say, the same tag pushed anew) never takes over an older one's output.
+    new attempt (say, the same tag pushed anew) never takes over an older one's output,
+    nor does another installation (whose attempts count from 1 too).
     """
-    digest = hashlib.sha256(f"{image}\n{attempt}".encode()).hexdigest()[:8]
+    digest = hashlib.sha256(f"{image}\n{attempt}\n{installation}".encode()).hexdigest()[:8]
     return _fit(f"{SCHEMA_APP}-{environment}-{digest}")
 
 
-def schema_labels(environment: str) -> dict[str, str]:
+def schema_labels(environment: str, installation: str) -> dict[str, str]:
     """Labels of a schema Job and its pod; not ``nagelfluh.app=process``, so the run
     watches never see them."""
-    return {APP_LABEL: SCHEMA_APP, "environment": _fit(environment)}
+    return {
+        APP_LABEL: SCHEMA_APP,
+        INSTALLATION_LABEL: installation,
+        "environment": _fit(environment),
+    }
 
 
 def schema_job_manifest(
@@ -260,6 +295,7 @@ def schema_job_manifest(
     image: str,
     *,
     deadline_seconds: int,
+    installation: str,
     namespace: str = NAMESPACE,
     queue_name: str | None = None,
     service_account: str | None = None,
@@ -282,7 +318,7 @@ def schema_job_manifest(
     suspended forever: name a LocalQueue there, and the Job is queued (and
     suspended until admitted) like a run's.
     """
-    labels = schema_labels(environment)
+    labels = schema_labels(environment, installation)
     env = [
         {"name": "HOME", "value": SCRATCH},
         {"name": "TMPDIR", "value": SCRATCH},

@@ -21,6 +21,9 @@ import pytest
 from tests.kubernetes.sim import SimCluster
 from tests.server.conftest import Api, HeaderIdentityProvider
 
+# The installation (database id) of executors and extractors made without a database.
+INSTALLATION = "3f9a1c0e7b2d4a65"
+
 
 @pytest.fixture
 def k8s_cluster_factory() -> Iterator[Callable[..., SimCluster]]:

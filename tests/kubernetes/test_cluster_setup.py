@@ -15,6 +15,7 @@ from kubernetes.utils.quantity import parse_quantity
 from nagelfluh_lab.executors.base import RunKey, RunSpec
 from nagelfluh_lab.kubernetes import cli, manifests
 from nagelfluh_lab.kubernetes.cluster import cluster_manifests
+from tests.kubernetes.conftest import INSTALLATION
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -31,7 +32,7 @@ def minio_manifests() -> list[dict]:
 
 def run_job(**options: object) -> dict:
     spec = RunSpec(RunKey(1, 1), 1, "sleep", {}, {}, 1.0, 2**30, 60, "s3://nagelfluh")
-    return manifests.job_manifest(spec, secret_name="s", **options)
+    return manifests.job_manifest(spec, secret_name="s", installation=INSTALLATION, **options)
 
 
 def cli_output(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -235,7 +236,8 @@ def test_every_pod_meets_the_restricted_standard_the_namespace_enforces():
     [namespace] = [o for o in cluster_manifests() if o["kind"] == "Namespace"]
     assert namespace["metadata"]["labels"] == {"pod-security.kubernetes.io/enforce": "restricted"}
     schema_job = manifests.schema_job_manifest(
-        "schema-geo-0", "geo", "geo:1", deadline_seconds=600, service_account="nagelfluh-runner"
+        "schema-geo-0", "geo", "geo:1", deadline_seconds=600, installation=INSTALLATION,
+        service_account="nagelfluh-runner"
     )
     templates = [run_job()["spec"]["template"], schema_job["spec"]["template"]] + [
         o["spec"]["template"] for o in minio_manifests() if o["kind"] in ("Deployment", "Job")

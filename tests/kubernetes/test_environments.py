@@ -286,10 +286,11 @@ def left_registering(tmp_path: Path, make_image: MakeImage, k8s_cluster: SimClus
     db.run_sync(lambda s: s.add(Environment(
         name="geo", image=None, state="registering", requested_image=image, attempt=1)))
     db.close()
-    name = schema_job_name("geo", image, 1)
+    name = schema_job_name("geo", image, 1, db.installation)
     with k8s_cluster.api_client() as api_client:
         client.BatchV1Api(api_client).create_namespaced_job(
-            NAMESPACE, schema_job_manifest(name, "geo", image, deadline_seconds=60))
+            NAMESPACE, schema_job_manifest(name, "geo", image, deadline_seconds=60,
+                                           installation=db.installation))
     return name
 
 

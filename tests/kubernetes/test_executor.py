@@ -20,6 +20,7 @@ from nagelfluh_lab.executors.base import LogTail, RunKey, RunOutcome, RunSpec
 from nagelfluh_lab.executors.kubernetes import KubernetesExecutor
 from nagelfluh_lab.kubernetes.manifests import job_name, storage_secret_name
 from tests.executors.conftest import RecordingEvents
+from tests.kubernetes.conftest import INSTALLATION
 from tests.kubernetes.sim import NAMESPACE, SimCluster
 from tests.kubernetes.test_sim import gone, knobs
 
@@ -48,7 +49,7 @@ def make_executor(
     made: list[KubernetesExecutor] = []
 
     async def make(recorder: RecordingEvents = events, **traits: Any) -> KubernetesExecutor:
-        settings = {"kubeconfig": str(kubeconfig), "command": SCRIPT,
+        settings = {"kubeconfig": str(kubeconfig), "command": SCRIPT, "installation": INSTALLATION,
                     "watch_backoff_seconds": 0.05, "watch_backoff_max_seconds": 0.5, **traits}
         executor = KubernetesExecutor(**settings)
         executor.bind(recorder)
@@ -403,3 +404,66 @@ async def test_resubmitted_queued_run_takes_over_the_job_a_previous_server_made(
     jobs = k8s.batch.list_namespaced_job(NAMESPACE, label_selector="nagelfluh.app=process")
     assert sorted(job.metadata.name for job in jobs.items) == [
         job_name(blocker.key), job_name(waiting.key)]
+
+
+# -- other installations (databases) in the namespace, whose process ids repeat ours
+
+OTHER = "another-database"
+
+
+async def test_finished_job_of_another_installation_is_replaced_by_this_ones_own_run(
+        make_executor, make_spec, events, k8s):
+    theirs_events = RecordingEvents()
+    theirs = await make_executor(theirs_events, installation=OTHER)
+    key = RunKey(1, 1)
+    await theirs.submit(make_spec("print('their run')", key=key, storage_env=CREDENTIALS))
+    assert (await theirs_events.finished(key)).state == "completed"
+    await theirs.stop()
+    executor = await make_executor()
+
+    await executor.submit(make_spec("print('our run', flush=True)", key=key,
+                                    storage_env=CREDENTIALS))
+
+    assert await events.finished(key) == RunOutcome("completed", exit_code=0)
+    assert events.lines(key) == ["our run"]
+    assert events.names(key) == ["queued", "started", "logs", "finished"]
+    job = k8s.batch.read_namespaced_job(job_name(key), NAMESPACE)
+    secret = k8s.core.read_namespaced_secret(storage_secret_name(key), NAMESPACE)
+    assert job.metadata.labels["nagelfluh.app/installation"] == INSTALLATION
+    assert secret.metadata.labels["nagelfluh.app/installation"] == INSTALLATION
+    assert secret.metadata.owner_references[0].uid == job.metadata.uid
+
+
+async def test_running_job_of_another_installation_fails_the_version_and_is_left_alone(
+        make_executor, make_spec, events, k8s):
+    theirs_events = RecordingEvents()
+    theirs = await make_executor(theirs_events, installation=OTHER)
+    key = RunKey(1, 1)
+    their_spec = make_spec("import time; print('theirs', flush=True); time.sleep(1)", key=key)
+    await theirs.submit(their_spec)
+    await theirs_events.wait_for(lambda: theirs_events.lines(key) == ["theirs"])
+    executor = await make_executor()
+
+    await executor.submit(make_spec("print('ours')", key=key))
+
+    outcome = await events.finished(key)
+    assert (outcome.state, outcome.reason) == ("failed", "conflict")
+    assert "The Job process-1-v1 in namespace nagelfluh-jobs belongs to another " \
+        "installation (nagelfluh.app/installation=another-database" in outcome.message
+    assert events.names(key) == ["finished"]
+    assert await theirs_events.finished(key) == RunOutcome("completed", exit_code=0)
+    assert theirs_events.lines(key) == ["theirs"]
+    job = k8s.batch.read_namespaced_job(job_name(key), NAMESPACE)
+    assert job.metadata.labels["nagelfluh.app/installation"] == OTHER
+
+
+async def test_restart_does_not_recover_the_job_of_another_installation(
+        make_executor, make_spec, events, k8s):
+    theirs = await make_executor(RecordingEvents(), installation=OTHER)
+    spec = make_spec("import time; time.sleep(5)")
+    await theirs.submit(spec)
+    await eventually(lambda: k8s.batch.list_namespaced_job(NAMESPACE).items)
+    executor = await make_executor()
+
+    assert await executor.recover(spec.key, spec) is False
+    assert events.calls == []

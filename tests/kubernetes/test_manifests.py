@@ -25,6 +25,7 @@ from nagelfluh_lab.kubernetes.manifests import (
     storage_credentials,
     storage_secret_name,
 )
+from tests.kubernetes.conftest import INSTALLATION
 
 # The oldest Kubernetes current Kueue supports, and the newest schemas we have.
 K8S_VERSIONS = ("1.29", kubernetes_validate.latest_version())
@@ -96,8 +97,14 @@ def created(job: dict) -> dict:
 
 def run_manifests(spec: RunSpec) -> tuple[dict, dict]:
     name = storage_secret_name(spec.key)
-    job = job_manifest(spec, secret_name=name)
-    return job, secret_manifest(spec, name=name, owner=owner_reference(created(job)))
+    job = job_manifest(spec, secret_name=name, installation=INSTALLATION)
+    owner = owner_reference(created(job))
+    return job, secret_manifest(spec, name=name, owner=owner, installation=INSTALLATION)
+
+
+def job_of(spec: RunSpec, **options: object) -> dict:
+    """The Job of ``spec``, its Secret named ``s``."""
+    return job_manifest(spec, secret_name="s", installation=INSTALLATION, **options)
 
 
 def test_job_name_is_process_id_and_version():
@@ -134,7 +141,7 @@ def test_run_manifests_survive_the_official_client_models_unchanged(name):
 
 
 def test_job_waits_for_kueue_in_its_queue_and_namespace():
-    job = job_manifest(make_spec(), secret_name="s")
+    job = job_of(make_spec())
     assert job["apiVersion"] == "batch/v1" and job["kind"] == "Job"
     assert job["metadata"]["namespace"] == "nagelfluh-jobs"
     assert job["spec"]["suspend"] is True
@@ -143,24 +150,25 @@ def test_job_waits_for_kueue_in_its_queue_and_namespace():
         "process-id": "12",
         "version": "3",
         "project-id": "7",
+        "nagelfluh.app/installation": INSTALLATION,
         "kueue.x-k8s.io/queue-name": "nagelfluh-queue",
     }
     assert "annotations" not in job["metadata"]
     # Kueue queues the Job; its pod must not look like a plain pod to queue on its own.
     pod_labels = job["spec"]["template"]["metadata"]["labels"]
-    assert pod_labels == run_labels(RunKey(12, 3), 7)
-    other = job_manifest(make_spec(), secret_name="s", namespace="science", queue_name="gpu")
+    assert pod_labels == run_labels(RunKey(12, 3), 7, INSTALLATION)
+    other = job_of(make_spec(), namespace="science", queue_name="gpu")
     assert other["metadata"]["namespace"] == "science"
     assert other["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpu"
 
 
 def test_job_runs_once_within_its_deadline_and_is_cleaned_up_after_an_hour():
-    spec = job_manifest(make_spec(deadline_seconds=600.2), secret_name="s")["spec"]
+    spec = job_of(make_spec(deadline_seconds=600.2))["spec"]
     assert spec["backoffLimit"] == 0
     assert spec["ttlSecondsAfterFinished"] == 3600
     assert spec["activeDeadlineSeconds"] == 601
     assert spec["template"]["spec"]["restartPolicy"] == "Never"
-    tiny = job_manifest(make_spec(deadline_seconds=0.01), secret_name="s")
+    tiny = job_of(make_spec(deadline_seconds=0.01))
     assert tiny["spec"]["activeDeadlineSeconds"] == 1
 
 
@@ -174,19 +182,17 @@ def test_job_runs_once_within_its_deadline_and_is_cleaned_up_after_an_hour():
     ],
 )
 def test_requests_equal_limits_from_the_users_resources(cpu, memory, quantities):
-    job = job_manifest(make_spec(cpu=cpu, memory=memory), secret_name="s")
+    job = job_of(make_spec(cpu=cpu, memory=memory))
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"] == {"requests": quantities, "limits": quantities}
 
 
 def test_container_runs_the_runner_from_the_environments_image():
-    container = job_manifest(make_spec(), secret_name="s")["spec"]["template"]["spec"][
-        "containers"
-    ][0]
+    container = job_of(make_spec())["spec"]["template"]["spec"]["containers"][0]
     assert container["name"] == "runner"
     assert container["image"] == "registry.example/geo-env:2.1"
     assert container["command"] == ["python", "-m", "nagelfluh_runner", "run"]
-    bootstrap = job_manifest(make_spec(image=None), secret_name="s")
+    bootstrap = job_of(make_spec(image=None))
     assert bootstrap["spec"]["template"]["spec"]["containers"][0]["image"] == (
         "nagelfluh-base-runner:latest"
     )
@@ -246,7 +252,7 @@ def test_storage_credentials_reach_the_pod_only_through_the_runs_secret():
 
 def test_storage_without_credentials_makes_a_job_that_refers_to_no_secret():
     spec = SPECS["file-storage"]
-    job = job_manifest(spec, secret_name="unused")
+    job = job_manifest(spec, secret_name="unused", installation=INSTALLATION)
     assert "unused" not in json.dumps(job)
     assert storage_credentials(spec) == {}
 
@@ -268,7 +274,7 @@ def test_secret_is_owned_by_the_created_job_and_labelled_like_it():
 
 
 def test_pod_writes_only_to_its_scratch_volume_and_sees_no_cluster_credentials():
-    pod = job_manifest(make_spec(), secret_name="s", scratch_size="5Gi")["spec"]["template"]
+    pod = job_of(make_spec(), scratch_size="5Gi")["spec"]["template"]
     spec = pod["spec"]
     container = spec["containers"][0]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
@@ -278,7 +284,7 @@ def test_pod_writes_only_to_its_scratch_volume_and_sees_no_cluster_credentials()
     assert spec["automountServiceAccountToken"] is False
     assert spec["enableServiceLinks"] is False
     assert "serviceAccountName" not in spec
-    runner = job_manifest(make_spec(), secret_name="s", service_account="nagelfluh-runner")
+    runner = job_of(make_spec(), service_account="nagelfluh-runner")
     assert runner["spec"]["template"]["spec"]["serviceAccountName"] == "nagelfluh-runner"
 
 
@@ -289,7 +295,7 @@ def _selects(selector: str, labels: dict[str, str]) -> bool:
 @pytest.mark.parametrize("key", [RunKey(12, 3), RunKey(10**80, 10**70)])
 def test_run_selector_picks_the_runs_objects_and_no_other_runs(key):
     job, secret = run_manifests(make_spec(key=key))
-    selector = run_selector(key)
+    selector = run_selector(key, INSTALLATION)
     for labels in (
         job["metadata"]["labels"],
         job["spec"]["template"]["metadata"]["labels"],
@@ -298,16 +304,18 @@ def test_run_selector_picks_the_runs_objects_and_no_other_runs(key):
         assert _selects(selector, labels)
         assert all(LABEL_VALUE.match(value) and len(value) <= 63 for value in labels.values())
     for other in (RunKey(key.process_id, key.version + 1), RunKey(key.process_id + 1, key.version)):
-        assert not _selects(run_selector(other), job["metadata"]["labels"])
+        assert not _selects(run_selector(other, INSTALLATION), job["metadata"]["labels"])
+    assert not _selects(run_selector(key, "another-database"), job["metadata"]["labels"])
 
 
 # ---------------------------------------------------------------- schema Jobs
 
 
 def schema_job(**options: object) -> dict:
-    name = schema_job_name("geo-tools", "registry.example/geo:2.1", 3)
+    name = schema_job_name("geo-tools", "registry.example/geo:2.1", 3, INSTALLATION)
     return schema_job_manifest(
-        name, "geo-tools", "registry.example/geo:2.1", deadline_seconds=600, **options
+        name, "geo-tools", "registry.example/geo:2.1", deadline_seconds=600,
+        installation=INSTALLATION, **options
     )
 
 
@@ -319,18 +327,20 @@ def test_schema_jobs_pass_strict_schema_validation(queue_name, version):
     )
 
 
-def test_schema_job_name_is_a_dns_label_of_environment_image_and_attempt():
+def test_schema_job_name_is_a_dns_label_of_environment_image_attempt_and_installation():
     names = {
-        schema_job_name(env, image, attempt)
+        schema_job_name(env, image, attempt, installation)
         for env in ("geo", "g" * 63)
         for image in ("geo:1", "geo:2")
         for attempt in (1, 2)
+        for installation in (INSTALLATION, "another-database")
     }
-    assert len(names) == 8
+    assert len(names) == 16
     for name in names:
         assert len(name) <= 63 and DNS_LABEL.match(name), name
         assert name.startswith("schema-g")
-    assert schema_job_name("geo", "geo:1", 1) == schema_job_name("geo", "geo:1", 1)
+    assert schema_job_name("geo", "geo:1", 1, INSTALLATION) == schema_job_name(
+        "geo", "geo:1", 1, INSTALLATION)
 
 
 def test_schema_job_runs_the_schema_command_once_unqueued_within_its_deadline():
@@ -343,7 +353,8 @@ def test_schema_job_runs_the_schema_command_once_unqueued_within_its_deadline():
     assert (spec["backoffLimit"], spec["activeDeadlineSeconds"]) == (0, 600)
     assert spec["ttlSecondsAfterFinished"] > 0
     assert "suspend" not in spec
-    assert job["metadata"]["labels"] == {"nagelfluh.app": "schema", "environment": "geo-tools"}
+    assert job["metadata"]["labels"] == {"nagelfluh.app": "schema", "environment": "geo-tools",
+                                         "nagelfluh.app/installation": INSTALLATION}
     assert spec["template"]["metadata"]["labels"] == job["metadata"]["labels"]
 
 
@@ -356,7 +367,7 @@ def test_a_queue_name_queues_the_schema_job_suspended_like_a_run():
 
 def test_schema_pod_is_locked_down_like_a_runs_and_gets_nothing_but_a_scratch_home():
     pod = schema_job(cpu="250m", memory="256Mi")["spec"]["template"]["spec"]
-    run = job_manifest(make_spec(), secret_name="s")["spec"]["template"]["spec"]
+    run = job_of(make_spec())["spec"]["template"]["spec"]
     [container] = pod["containers"]
     [run_container] = run["containers"]
     assert pod["securityContext"] == run["securityContext"]

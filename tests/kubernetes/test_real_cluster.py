@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from nagelfluh_lab.db.models import Process, Project, User
-from nagelfluh_lab.db.session import Database
 from nagelfluh_lab.services.catalog import BOOTSTRAP_IMAGE
 from tests.kubernetes.test_environments import wait_environment
 from tests.kubernetes.test_server import (  # noqa: F401  (collected here, on the real cluster)
@@ -53,42 +51,23 @@ pytestmark = [
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """A database whose process ids start where no earlier test run's did.
+def jp_server_config(tmp_path: Path) -> dict:
+    """The real cluster and storage; resources as the local session tests expect them.
 
-    Jobs are named by process id and version, outlive a test by their TTL (an
-    hour), and a server takes over an existing Job of a run's name (as after a
-    restart): from id 1, a test would meet the Jobs of the last run's tests. A
-    placeholder process of another user with a random id moves the ids on.
+    Each test's database is new, so its process ids start at 1 like the last test's
+    (or the last test run's): its installation id keeps its Jobs apart from theirs,
+    which wait for their TTL in the same namespace, and a prefix of its own its outputs.
     """
-    url = f"sqlite:///{tmp_path / 'nagelfluh.db'}"
-    db = Database(url)
-
-    def seed(session: object) -> None:
-        user, project = User(name="placeholder"), Project(name="placeholder")
-        session.add_all([user, project])
-        session.flush()
-        session.add(Process(id=10**6 + secrets.randbelow(10**9), project_id=project.id,
-                            type_name="sleep", name="placeholder", created_by=user.id))
-
-    db.run_sync(seed)
-    db.close()
-    return url
-
-
-@pytest.fixture
-def jp_server_config(db_url: str) -> dict:
-    """The real cluster and storage; resources as the local session tests expect them."""
     return {
         "ServerApp": {
             "jpserver_extensions": {"nagelfluh_lab": True},
             "identity_provider_class": HeaderIdentityProvider,
         },
         "NagelfluhApp": {
-            "db_url": db_url,
+            "db_url": f"sqlite:///{tmp_path / 'nagelfluh.db'}",
             "executor": "kubernetes",
             "kubeconfig": KUBECONFIG,
-            "storage_url": STORAGE_URL,
+            "storage_url": f"{STORAGE_URL.rstrip('/')}/{secrets.token_hex(4)}",
             "storage_endpoint": STORAGE_ENDPOINT,
             "default_memory": "512Mi",
         },

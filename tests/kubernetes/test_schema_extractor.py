@@ -15,7 +15,7 @@ from kubernetes import client
 from nagelfluh_lab.executors.k8s_schema import KubernetesSchemaExtractor
 from nagelfluh_lab.executors.schema import SchemaExtractionFailed
 from nagelfluh_lab.kubernetes.manifests import schema_job_manifest, schema_job_name
-from tests.kubernetes.conftest import MakeImage
+from tests.kubernetes.conftest import INSTALLATION, MakeImage
 from tests.kubernetes.sim import NAMESPACE, SimCluster
 from tests.kubernetes.test_environments import GRAVITY, schema_jobs
 
@@ -36,7 +36,8 @@ def make_extractor(
     made: list[KubernetesSchemaExtractor] = []
 
     async def make(**traits: Any) -> KubernetesSchemaExtractor:
-        settings = {"kubeconfig": str(kubeconfig), "poll_seconds": 0.05, **traits}
+        settings = {"kubeconfig": str(kubeconfig), "poll_seconds": 0.05,
+                    "installation": INSTALLATION, **traits}
         extractor = KubernetesSchemaExtractor(**settings)
         await extractor.start()
         made.append(extractor)
@@ -82,8 +83,9 @@ async def test_a_job_kueue_never_admits_fails_saying_it_waits_for_kueue(
     with pytest.raises(SchemaExtractionFailed) as failed:
         await extractor.extract("geo", "geo:1", 1)
 
+    name = schema_job_name("geo", "geo:1", 1, INSTALLATION)
     assert str(failed.value) == (
-        f"The schema Job {schema_job_name('geo', 'geo:1', 1)} did not finish within 1.5 s "
+        f"The schema Job {name} did not finish within 1.5 s "
         "(its Job is suspended, waiting for Kueue)"
     )
     assert schema_jobs(k8s_cluster) == []
@@ -112,7 +114,8 @@ async def test_a_job_deleted_by_someone_else_fails_the_extraction(
 
     with k8s_cluster.api_client() as api_client:
         client.BatchV1Api(api_client).delete_namespaced_job(
-            schema_job_name("geo", image, 1), NAMESPACE, propagation_policy="Background"
+            schema_job_name("geo", image, 1, INSTALLATION), NAMESPACE,
+            propagation_policy="Background"
         )
 
     with pytest.raises(SchemaExtractionFailed, match="was deleted before it ended"):
@@ -123,10 +126,11 @@ async def test_a_job_of_that_name_made_for_something_else_is_left_alone(
     make_extractor: Make, k8s_cluster: SimCluster
 ):
     extractor = await make_extractor()
-    name = schema_job_name("geo", "geo:1", 1)
+    name = schema_job_name("geo", "geo:1", 1, INSTALLATION)
     with k8s_cluster.api_client() as api_client:
         client.BatchV1Api(api_client).create_namespaced_job(
-            NAMESPACE, schema_job_manifest(name, "other", "geo:1", deadline_seconds=60)
+            NAMESPACE, schema_job_manifest(name, "other", "geo:1", deadline_seconds=60,
+                                           installation=INSTALLATION)
         )
 
     with pytest.raises(SchemaExtractionFailed, match=f"A Job named {name} exists already"):

@@ -108,7 +108,7 @@ def left_running(tmp_path: Path, kubeconfig: Path, jp_asyncio_loop) -> dict:
     events = RecordingEvents()
 
     async def run_until_first_lines() -> None:
-        executor = KubernetesExecutor(kubeconfig=str(kubeconfig))
+        executor = KubernetesExecutor(kubeconfig=str(kubeconfig), installation=db.installation)
         executor.bind(events)
         await executor.start()
         await executor.submit(spec)

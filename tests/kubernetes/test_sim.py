@@ -24,6 +24,7 @@ from nagelfluh_lab.kubernetes.manifests import (
     secret_manifest,
     storage_secret_name,
 )
+from tests.kubernetes.conftest import INSTALLATION
 from tests.kubernetes.sim import NAMESPACE
 
 QUEUE = "nagelfluh-queue"
@@ -642,6 +643,21 @@ def test_deleting_a_job_without_propagation_policy_orphans_its_pod(k8s):
     assert orphan.status.phase == "Running" and not orphan.metadata.owner_references
 
 
+def test_deletion_with_a_uid_precondition_spares_an_object_of_another_uid(k8s):
+    job = k8s.batch.create_namespaced_job(NAMESPACE, job_body("same-name", python("pass")))
+    stale = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid="another-uid"))
+
+    with pytest.raises(ApiException) as refused:
+        k8s.batch.delete_namespaced_job("same-name", NAMESPACE, body=stale)
+
+    assert refused.value.status == 409
+    assert k8s.batch.read_namespaced_job("same-name", NAMESPACE).metadata.uid == job.metadata.uid
+    exact = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=job.metadata.uid),
+                                   propagation_policy="Background")
+    k8s.batch.delete_namespaced_job("same-name", NAMESPACE, body=exact)
+    assert gone(lambda: k8s.batch.read_namespaced_job("same-name", NAMESPACE))
+
+
 @knobs(ttl_scale=0.001)
 def test_ttl_after_finished_deletes_the_job_with_its_pod_and_secret(k8s):
     job = k8s.batch.create_namespaced_job(NAMESPACE, job_body(
@@ -666,9 +682,11 @@ def test_executor_manifests_run_the_real_runner_to_completion(k8s, tmp_path: Pat
                    deadline_seconds=60, storage_base=storage.as_uri(),
                    storage_env={"AWS_ACCESS_KEY_ID": "AKIA4", "AWS_SECRET_ACCESS_KEY": "k"})
     secret = storage_secret_name(spec.key)
-    job = k8s.batch.create_namespaced_job(NAMESPACE, job_manifest(spec, secret_name=secret))
+    job = k8s.batch.create_namespaced_job(
+        NAMESPACE, job_manifest(spec, secret_name=secret, installation=INSTALLATION))
     owner = owner_reference(k8s.api.sanitize_for_serialization(job))
-    k8s.core.create_namespaced_secret(NAMESPACE, secret_manifest(spec, name=secret, owner=owner))
+    k8s.core.create_namespaced_secret(
+        NAMESPACE, secret_manifest(spec, name=secret, owner=owner, installation=INSTALLATION))
 
     assert is_true(finished(k8s, job.metadata.name, timeout=30), "Complete")
 

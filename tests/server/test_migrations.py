@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from nagelfluh_lab.db.models import Base, Environment
 from nagelfluh_lab.db.session import MIGRATIONS, Database, make_engine
+from nagelfluh_lab.kubernetes.manifests import check_installation
 from tests.server.conftest import BACKENDS
 
 pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
@@ -41,6 +42,21 @@ def test_environments_of_the_first_schema_become_ready_ones(db_url):
 
     assert (geo.image, geo.state, geo.message, geo.requested_image, geo.attempt) == (
         "geo:1", "ready", None, None, 0)
+
+
+def test_each_database_gets_one_installation_id_for_good_that_is_a_label_value(
+        db_url, tmp_path):
+    upgrade_to(db_url, "0002")  # one made before installation ids: it gets one too
+    first = Database(db_url)
+    first.close()
+    reopened = Database(db_url)
+    reopened.close()
+    other = Database(f"sqlite:///{tmp_path / 'other.db'}")
+    other.close()
+
+    assert first.installation == reopened.installation != other.installation
+    for installation in (first.installation, other.installation):
+        check_installation(installation)  # raises if it is no label value
 
 
 def test_migrated_database_is_what_the_models_describe(db_url):

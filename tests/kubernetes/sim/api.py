@@ -194,6 +194,10 @@ class ApiHandler(RequestHandler):
         if propagation not in (None, "Background", "Foreground", "Orphan"):
             raise ApiError.bad_request(f"unknown propagationPolicy: {propagation!r}")
         uid = self.store.get(self.resource, self.namespace, self.name)["metadata"]["uid"]
+        expected = (options.get("preconditions") or {}).get("uid")
+        if expected is not None and expected != uid:
+            raise ApiError(409, "Conflict", f"Precondition failed: UID in precondition: "
+                           f"{expected}, UID in object meta: {uid}")
         remaining = self.store.delete(self.resource, self.namespace, self.name, propagation,
                                       None if grace is None else int(grace))
         if remaining is not None:
