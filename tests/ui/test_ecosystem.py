@@ -61,3 +61,22 @@ def test_the_views_follow_the_dark_theme(page: LabPage):
     assert red + green + blue < 3 * 100, background
     page.screenshot("dark-theme")
     page.set_theme(dark=False)
+
+
+def test_open_views_come_back_when_the_workspace_is_reloaded(page: LabPage, browser):
+    page.open_panel()
+    page.panel_button("Flow").click()
+    page.panel_button("Log").click()
+    expect(page.tab("Flow")).to_be_visible()
+    page.page.wait_for_timeout(2000)  # the Lab saves its workspace after a short debounce
+    workspace = page.page.url.split("/workspaces/")[1].split("?")[0]
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        again = LabPage(context.new_page(), page.server, page.screenshots)
+        again.page.goto(f"{page.server.url}lab/workspaces/{workspace}?token={page.server.token}")
+        again.wait_ready()
+        expect(again.tab("Flow")).to_be_visible()
+        expect(again.tab("Log")).to_be_visible()
+        expect(again.page.get_by_test_id("nf-flow")).to_have_count(1)
+    finally:
+        context.close()
