@@ -96,9 +96,11 @@ function PanelBody(props: { ctx: NagelfluhContext; commands: CommandRegistry }):
       </div>
       {store.error && <div className="nf-Error">{store.error}</div>}
       <ProcessTree ctx={props.ctx} />
-      <div className="nf-SidePanel-footer" data-testid="nf-balance">
-        Balance: {balance === undefined ? '…' : `${balance.toFixed(2)} credits`}
-      </div>
+      {store.billing && (
+        <div className="nf-SidePanel-footer" data-testid="nf-balance">
+          Balance: {balance === undefined ? '…' : `${balance.toFixed(2)} credits`}
+        </div>
+      )}
     </div>
   );
 }

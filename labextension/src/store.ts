@@ -58,6 +58,11 @@ export class ProjectStore implements IDisposable {
     return this._types;
   }
 
+  /** Whether runs cost anything: with zero rates billing stays out of sight (DESIGN §2). */
+  get billing(): boolean {
+    return this._billing;
+  }
+
   get account(): Account | null {
     return this._account;
   }
@@ -102,12 +107,14 @@ export class ProjectStore implements IDisposable {
   /** Load projects and types; choose the first project if none is active. */
   async start(): Promise<void> {
     try {
-      const [projects, types] = await Promise.all([
+      const [projects, types, estimate] = await Promise.all([
         this.client.projects(),
-        this.client.processTypes()
+        this.client.processTypes(),
+        this.client.estimate({ cpu: 1, memory: '1Gi', deadline_seconds: 3600 })
       ]);
       this._projects = projects.items;
       this._types = types.items;
+      this._billing = Object.values(estimate.rates).some(rate => rate > 0);
       this._error = null;
     } catch (error) {
       this._error = String((error as Error).message ?? error);
@@ -308,6 +315,7 @@ export class ProjectStore implements IDisposable {
   private _projects: Project[] = [];
   private _types: ProcessType[] = [];
   private _account: Account | null = null;
+  private _billing = false;
   private _processes = new Map<number, Process>();
   private _datasets = new Map<number, Dataset>();
   private _announced = new Set<string>();

@@ -13,7 +13,12 @@ class Fakes {
   release: () => void = () => undefined;
   private gate = new Promise<void>(resolve => (this.release = resolve));
 
+  rates = { cpu_hour: 0, memory_gib_hour: 0 };
+
   client = {
+    projects: async () => ({ items: [], next: null }),
+    processTypes: async () => ({ items: [], next: null }),
+    estimate: async () => ({ estimated: 0, rates: this.rates }),
     processes: async () => {
       await this.gate;
       return structuredClone(this.processes);
@@ -83,5 +88,17 @@ describe('project store', () => {
     fakes.listener?.({ type: 'state', process: 3, version: 1, state: 'completed', reason: null });
     await settle();
     expect(finished).toEqual([1]);
+  });
+
+  it('keeps billing out of sight when every rate is zero, and shows it otherwise', async () => {
+    const free = new Fakes();
+    const freeStore = new ProjectStore(free.client, free.events, new Selection(null));
+    await freeStore.start();
+    expect(freeStore.billing).toBe(false);
+    const paid = new Fakes();
+    paid.rates = { cpu_hour: 0.5, memory_gib_hour: 0 };
+    const paidStore = new ProjectStore(paid.client, paid.events, new Selection(null));
+    await paidStore.start();
+    expect(paidStore.billing).toBe(true);
   });
 });

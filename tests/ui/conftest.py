@@ -30,7 +30,13 @@ def start_lab(root: Path, **settings: object):
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory) -> Iterator[Server]:
-    with start_lab(tmp_path_factory.mktemp("lab")) as server:
+    """One Lab for the suite, with billing on so balances and estimates mean something."""
+    with start_lab(
+        tmp_path_factory.mktemp("lab"),
+        rate_cpu_hour=0.5,
+        rate_memory_gib_hour=0.1,
+        starting_balance=500.0,
+    ) as server:
         yield server
 
 
