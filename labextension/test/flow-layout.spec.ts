@@ -62,6 +62,38 @@ function randomDag(count: number, seed = 7): { nodes: LayoutNode[]; edges: Layou
   return { nodes, edges };
 }
 
+/**
+ * Edges whose route goes backwards, or whose bends or straight runs (between
+ * bends at one height) pass through a node: every drawn link must keep to gaps.
+ */
+function blockedRoutes(result: Layout, nodes: LayoutNode[], edges: LayoutEdge[]): string[] {
+  const rects = nodes.map(n => rectOf(result, n));
+  const inside = (x0: number, x1: number, y: number) =>
+    rects.some(r => y > r.y && y < r.y + r.height && x1 > r.x && x0 < r.x + r.width);
+  const byId = new Map(nodes.map(n => [n.id, n]));
+  const blocked: string[] = [];
+  for (const e of edges) {
+    const bends = result.routes.get(`${e.from}>${e.to}`) ?? [];
+    const from = rectOf(result, byId.get(e.from)!);
+    const to = rectOf(result, byId.get(e.to)!);
+    const xs = [from.x + from.width, ...bends.map(b => b.x), to.x];
+    const backwards = xs.some((x, i) => i > 0 && x < xs[i - 1]);
+    const through = bends.some(
+      (b, i) => inside(b.x, b.x, b.y) || (i > 0 && bends[i - 1].y === b.y && inside(bends[i - 1].x, b.x, b.y))
+    );
+    if (backwards || through) {
+      blocked.push(`${e.from}>${e.to}`);
+    }
+  }
+  return blocked;
+}
+
+/** One dataset node `u` feeding `count` processes, as a parameter sweep draws. */
+function sweep(count: number, prefix = ''): { nodes: LayoutNode[]; edges: LayoutEdge[] } {
+  const nodes = [box(`${prefix}u`, 150, 30), ...Array.from({ length: count }, (_, i) => box(`${prefix}p${i}`))];
+  return { nodes, edges: nodes.slice(1).map(n => edge(`${prefix}u`, n.id)) };
+}
+
 describe('flow layout', () => {
   it('draws every link left to right, producer before consumer', () => {
     const { nodes, edges } = randomDag(300);
@@ -142,6 +174,69 @@ describe('flow layout', () => {
     expect(overlaps(result, nodes)).toEqual([]);
     const chainsBottom = Math.max(...['a', 'b', 'c', 'd'].map(id => result.positions.get(id)!.y + 56));
     expect(result.positions.get('lone1')!.y).toBeGreaterThan(chainsBottom);
+  });
+
+  it('keeps a layer of up to 40 nodes as one column', () => {
+    const { nodes, edges } = sweep(40);
+    const result = layout(nodes, edges);
+    expect(new Set(nodes.slice(1).map(n => result.positions.get(n.id)!.x)).size).toBe(1);
+    expect(result.routes.size).toBe(0);
+  });
+
+  it('wraps a sweep of 1,000 runs into a screen-shaped grid of sub-columns', () => {
+    const { nodes, edges } = sweep(1000);
+    const result = layout(nodes, edges);
+    expect(result.width / result.height).toBeGreaterThan(1.2);
+    expect(result.width / result.height).toBeLessThan(2.4);
+    expect(overlaps(result, nodes)).toEqual([]);
+    for (const e of edges) {
+      expect(flowsRight(result, nodes, e)).toBe(true);
+    }
+    const columns = new Set(nodes.slice(1).map(n => result.positions.get(n.id)!.x));
+    expect(columns.size).toBeGreaterThan(10);
+    expect(blockedRoutes(result, nodes, edges)).toEqual([]);
+    expect([...layout(nodes, edges).positions]).toEqual([...result.positions]);
+  });
+
+  it('routes links into, out of and across a wrapped layer along the gaps between its rows', () => {
+    const { nodes, edges } = sweep(200);
+    nodes.push(box('plot'), box('report'));
+    edges.push(...nodes.slice(1, 201).map(n => edge(n.id, 'plot')), edge('u', 'report'), edge('plot', 'report'));
+    const result = layout(nodes, edges);
+    expect(overlaps(result, nodes)).toEqual([]);
+    for (const e of edges) {
+      expect(flowsRight(result, nodes, e)).toBe(true);
+    }
+    expect(blockedRoutes(result, nodes, edges)).toEqual([]);
+    const across = result.routes.get('u>report')!;
+    const [enter, leave] = across;
+    expect(enter.x).toBeGreaterThan(result.positions.get('u')!.x + 150);
+    expect(leave.y).toBe(enter.y);
+    expect(leave.x - enter.x).toBeGreaterThan(1000);
+    expect(across[across.length - 1].x).toBeLessThan(result.positions.get('report')!.x);
+  });
+
+  it('lays out 2,000 nodes of sweeps, chains and lone processes', () => {
+    const parts = [sweep(700, 'a'), sweep(300, 'b'), sweep(45, 'c')];
+    const nodes = parts.flatMap(part => part.nodes);
+    const edges = parts.flatMap(part => part.edges);
+    for (let i = 0; i < 300; i++) {
+      nodes.push(box(`plot${i}`));
+      edges.push(edge(`ap${i}`, `plot${i}`), edge(`bp${i}`, `plot${i}`));
+    }
+    const { nodes: dag, edges: links } = randomDag(2000 - nodes.length, 5);
+    nodes.push(...dag);
+    edges.push(...links);
+    expect(nodes.length).toBe(2000);
+    const result = layout(nodes, edges);
+    expect(result.positions.size).toBe(2000);
+    expect(overlaps(result, nodes)).toEqual([]);
+    for (const e of edges) {
+      expect(flowsRight(result, nodes, e)).toBe(true);
+    }
+    expect(blockedRoutes(result, nodes, edges)).toEqual([]);
+    expect(result.width / result.height).toBeGreaterThan(0.5);
+    expect(result.width / result.height).toBeLessThan(4);
   });
 
   it('lays out a project of 2,000 processes with their links', () => {

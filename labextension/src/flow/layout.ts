@@ -6,9 +6,12 @@
  * 2. layers by longest path, sources pulled next to their first consumer;
  * 3. edges spanning several layers get dummy nodes (the bends of their route);
  * 4. crossings are reduced by barycenter sweeps, keeping the best order seen;
- * 5. vertical positions: each sweep moves nodes towards their neighbours' mean
+ * 5. a layer too tall for the component to stay screen-shaped wraps into
+ *    sub-columns (see `maxLayerNodes`), links into or out of a sub-column, or
+ *    through the layer, run along the gaps between its rows;
+ * 6. vertical positions: each sweep moves nodes towards their neighbours' mean
  *    while keeping the order and the spacing, solved exactly by isotonic
- *    regression (pool adjacent violators).
+ *    regression (pool adjacent violators); a wrapped layer moves as one block.
  * Components are then packed in rows, and nodes without any edge in a grid
  * below, so thousands of unrelated processes fill a rectangle, not one row.
  * Pure and deterministic: the same input gives the same picture.
@@ -41,6 +44,15 @@ export interface LayoutOptions {
   aspect: number;
   /** Most crossing-reduction iterations (each one sweep down and one up). */
   sweeps: number;
+  /**
+   * A component taller than wide with a layer of more nodes than this (a
+   * parameter sweep: one input feeding 1,000 runs) wraps its layers into
+   * sub-columns of at most R rows, R the largest that leaves it `aspect` times
+   * as wide as tall — else it would be one column tens of thousands of pixels
+   * high, which neither fitting nor packing can show. Below the bound nothing
+   * wraps, so ordinary graphs keep their plain layered look.
+   */
+  maxLayerNodes: number;
 }
 
 export interface Layout {
@@ -57,7 +69,8 @@ export const DEFAULT_LAYOUT_OPTIONS: LayoutOptions = {
   nodeGap: 20,
   componentGap: 48,
   aspect: 1.6,
-  sweeps: 12
+  sweeps: 12,
+  maxLayerNodes: 40
 };
 
 export function layout(
@@ -351,11 +364,28 @@ function layoutComponent(
   layers = bestLayers;
   number(layers);
 
-  // 5. Vertical positions (node centres).
+  // 5. Wrapping: a wrapped layer's nodes fill `depth` rows, sub-column after sub-column, in the crossing-reduced order.
+  const subGap = opts.nodeGap * 2;
+  const real = layers.map(row => row.filter(node => node < n));
+  const pitch = real.map(row => maxOf(row, node => height[node]) + opts.nodeGap);
+  const cell = real.map(row => maxOf(row, node => width[node]));
+  const limit = wrapLimit(real.map(row => row.length), pitch, cell, subGap, opts);
+  const columns = real.map(row => (row.length > limit ? Math.ceil(row.length / limit) : 1));
+  const depth = real.map((row, l) => Math.ceil(row.length / columns[l]));
+  const slot = new Array<number>(total).fill(0);
+  real.forEach(row => row.forEach((node, i) => (slot[node] = i)));
+  const gridRow = (node: number) => slot[node] % depth[layerOf[node]];
+  const subColumn = (node: number) => Math.floor(slot[node] / depth[layerOf[node]]);
+
+  // 6. Vertical positions (node centres).
   const y = new Array<number>(total).fill(0);
   const separation = (a: number, b: number) =>
     (height[a] + height[b]) / 2 + (a < n && b < n ? opts.nodeGap : opts.nodeGap / 2);
-  for (const row of layers) {
+  layers.forEach((row, l) => {
+    if (columns[l] > 1) {
+      real[l].forEach(node => (y[node] = gridRow(node) * pitch[l]));
+      return;
+    }
     let offset = 0;
     row.forEach((node, i) => {
       if (i > 0) {
@@ -363,8 +393,42 @@ function layoutComponent(
       }
       y[node] = offset;
     });
-  }
-  const place = (row: number[], neighbours: (node: number) => number[]) => {
+  });
+  const wish = (node: number, list: number[]) => {
+    let sum = 0;
+    for (const other of list) {
+      sum += y[other];
+    }
+    return list.length > 0 ? sum / list.length : y[node];
+  };
+  /** The block of a wrapped layer goes where its nodes' wishes average; bends through it snap to a gap between rows. */
+  const placeGrid = (l: number, neighbours: (node: number) => number[]) => {
+    let sum = 0;
+    let weight = 0;
+    for (const node of real[l]) {
+      const list = neighbours(node);
+      const w = list.length === 0 ? 0.05 : 1;
+      sum += w * (wish(node, list) - gridRow(node) * pitch[l]);
+      weight += w;
+    }
+    const shift = sum / weight;
+    for (const node of real[l]) {
+      y[node] = shift + gridRow(node) * pitch[l];
+    }
+    for (const node of layers[l]) {
+      if (node >= n) {
+        const target = wish(node, neighbours(node));
+        const lane = Math.round((target - shift) / pitch[l] + 0.5);
+        y[node] = lane < 0 || lane > depth[l] ? target : shift + (lane - 0.5) * pitch[l];
+      }
+    }
+  };
+  const place = (l: number, neighbours: (node: number) => number[]) => {
+    if (columns[l] > 1) {
+      placeGrid(l, neighbours);
+      return;
+    }
+    const row = layers[l];
     const targets: number[] = [];
     const weights: number[] = [];
     const offsets: number[] = [];
@@ -375,12 +439,7 @@ function layoutComponent(
       }
       offsets.push(offset);
       const list = neighbours(node);
-      let sum = 0;
-      for (const other of list) {
-        sum += y[other];
-      }
-      const target = list.length > 0 ? sum / list.length : y[node];
-      targets.push(target - offset);
+      targets.push(wish(node, list) - offset);
       weights.push(list.length === 0 ? 0.05 : node >= n ? 2 : 1);
     });
     const fitted = isotonic(targets, weights);
@@ -388,14 +447,14 @@ function layoutComponent(
   };
   for (let pass = 0; pass < 4; pass++) {
     for (let l = 1; l < layerCount; l++) {
-      place(layers[l], node => up[node]);
+      place(l, node => up[node]);
     }
     for (let l = layerCount - 2; l >= 0; l--) {
-      place(layers[l], node => down[node]);
+      place(l, node => down[node]);
     }
   }
   for (let l = 0; l < layerCount; l++) {
-    place(layers[l], node => [...up[node], ...down[node]]);
+    place(l, node => [...up[node], ...down[node]]);
   }
   let top = Infinity;
   let bottom = -Infinity;
@@ -404,34 +463,63 @@ function layoutComponent(
     bottom = Math.max(bottom, y[i] + height[i] / 2);
   }
 
-  const columnWidth = layers.map(row => maxOf(row, node => width[node]));
+  const columnWidth = cell.map((w, l) => columns[l] * (w + subGap) - subGap);
   const columnX: number[] = [];
   let x = 0;
   for (let l = 0; l < layerCount; l++) {
     columnX.push(x);
     x += columnWidth[l] + opts.layerGap;
   }
+  const subColumnX = (node: number) => {
+    const l = layerOf[node];
+    return columnX[l] + subColumn(node) * (cell[l] + subGap);
+  };
 
   const positions = new Map<number, Point>();
   for (let i = 0; i < n; i++) {
     const l = layerOf[i];
     positions.set(members[i], {
-      x: columnX[l] + (columnWidth[l] - width[i]) / 2,
+      x: subColumnX(i) + (cell[l] - width[i]) / 2,
       y: y[i] - height[i] / 2 - top
     });
   }
+  /**
+   * Bends of a layered edge. Leaving a sub-column that is not its layer's
+   * last, the edge runs right along the gap below its source's row (a little
+   * towards that row); entering one that is not the first, along the gap above
+   * its target's row; through a wrapped layer, along the gap its bend snapped to.
+   */
+  const bendsOf = (chain: number[]): Point[] => {
+    const bends: Point[] = [];
+    const first = chain[0];
+    const last = chain[chain.length - 1];
+    const lf = layerOf[first];
+    if (subColumn(first) + 1 < columns[lf]) {
+      const lane = y[first] + pitch[lf] / 2 - opts.nodeGap / 4 - top;
+      bends.push({ x: subColumnX(first) + cell[lf] + subGap, y: lane }, { x: columnX[lf] + columnWidth[lf], y: lane });
+    }
+    for (const d of chain.slice(1, -1)) {
+      const l = layerOf[d];
+      if (columns[l] > 1) {
+        bends.push({ x: columnX[l], y: y[d] - top }, { x: columnX[l] + columnWidth[l], y: y[d] - top });
+      } else {
+        bends.push({ x: columnX[l] + columnWidth[l] / 2, y: y[d] - top });
+      }
+    }
+    if (subColumn(last) > 0) {
+      const ll = layerOf[last];
+      const lane = y[last] - pitch[ll] / 2 + opts.nodeGap / 4 - top;
+      bends.push({ x: columnX[ll], y: lane }, { x: subColumnX(last) - subGap, y: lane });
+    }
+    return bends;
+  };
   const routes = new Map<string, Point[]>();
   for (const [a, b] of edges) {
     const flipped = reversed.has(`${a}>${b}`);
-    const chain = chains.get(flipped ? `${b}>${a}` : `${a}>${b}`)!;
-    if (chain.length <= 2) {
-      continue;
+    const bends = bendsOf(chains.get(flipped ? `${b}>${a}` : `${a}>${b}`)!);
+    if (bends.length > 0) {
+      routes.set(`${nodes[members[a]].id}>${nodes[members[b]].id}`, flipped ? bends.reverse() : bends);
     }
-    const bends = chain.slice(1, -1).map(d => ({
-      x: columnX[layerOf[d]] + columnWidth[layerOf[d]] / 2,
-      y: y[d] - top
-    }));
-    routes.set(`${nodes[members[a]].id}>${nodes[members[b]].id}`, flipped ? bends.reverse() : bends);
   }
   return {
     size: n,
@@ -441,6 +529,45 @@ function layoutComponent(
     width: x - opts.layerGap,
     height: bottom - top
   };
+}
+
+/**
+ * Most rows a layer keeps before it wraps. Unlimited unless some layer holds
+ * more than `maxLayerNodes` nodes and the component stands taller than wide (a
+ * big but broad DAG stays plain: wrapping its layers would only tangle its
+ * links); else the largest count with which the component, every layer cut
+ * into balanced sub-columns of at most that many rows, is at least `aspect`
+ * times as wide as tall. Sizes are estimated from stacked nodes; bisection
+ * works as fewer rows make the component wider and shorter.
+ */
+function wrapLimit(counts: number[], pitch: number[], cell: number[], subGap: number, opts: LayoutOptions): number {
+  const size = (limit: number) => {
+    let width = -opts.layerGap;
+    let height = 0;
+    counts.forEach((count, l) => {
+      const k = Math.max(1, Math.ceil(count / limit));
+      height = Math.max(height, Math.ceil(count / k) * pitch[l]);
+      width += k * (cell[l] + subGap) - subGap + opts.layerGap;
+    });
+    return { width, height };
+  };
+  const most = maxOf(counts, count => count);
+  const plain = size(most);
+  if (most <= opts.maxLayerNodes || plain.height <= plain.width) {
+    return Infinity;
+  }
+  let lo = 1;
+  let hi = most;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    const { width, height } = size(mid);
+    if (height * opts.aspect <= width) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
 }
 
 /** The largest of `f` over a list (0 for an empty one), without spreading big arrays into arguments. */
