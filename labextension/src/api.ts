@@ -166,19 +166,14 @@ export class ApiError extends Error {
     super(message);
   }
 
-  /** The field errors of a validation answer, whatever list shape the server used. */
+  /** The field errors of a 400: its details list each offending field (other errors carry other details). */
   get fieldErrors(): FieldError[] {
-    const details = this.details as any;
-    const list = Array.isArray(details) ? details : details?.errors ?? details?.fields;
-    if (!Array.isArray(list)) {
+    if (!Array.isArray(this.details)) {
       return [];
     }
-    return list
-      .filter(item => item && typeof item === 'object')
-      .map(item => ({
-        path: String(item.path ?? item.field ?? ''),
-        message: String(item.message ?? '')
-      }));
+    return this.details
+      .filter(item => typeof item?.path === 'string')
+      .map(item => ({ path: item.path, message: String(item.message ?? '') }));
   }
 }
 

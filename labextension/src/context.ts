@@ -41,7 +41,7 @@ export class Settings {
   }
 
   update(values: Partial<SettingsValues>): void {
-    this._values = { ...DEFAULT_SETTINGS, ...this._values, ...values };
+    this._values = { ...this._values, ...values };
     this._changed.emit(this._values);
   }
 

@@ -43,10 +43,6 @@ export function badgeColor(badge: Badge | 'none'): string {
   }
 }
 
-export function isActive(version: Pick<Version, 'state'> | undefined): boolean {
-  return version?.state === 'queued' || version?.state === 'running' || version?.state === 'pending';
-}
-
 /** Processes grouped by type, types in name order, newest process first within a type. */
 export function groupByType(processes: Process[]): [string, Process[]][] {
   const groups = new Map<string, Process[]>();
