@@ -1,4 +1,36 @@
 """Fixtures shared by every suite: pytest-jupyter's server fixtures are loaded here
 (pytest only honours ``pytest_plugins`` in the top-level conftest)."""
 
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Protocol, TypeVar
+
+import pytest
+
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+class Startable(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Startable)
+
+
+@pytest.fixture
+def started(jp_asyncio_loop: asyncio.AbstractEventLoop) -> Iterator[Callable[[S], Awaitable[S]]]:
+    """``await started(component)``: starts an executor or schema extractor and stops it
+    after the test, so a test never leaves watches or child processes behind."""
+    running: list[Startable] = []
+
+    async def start(component: S) -> S:
+        await component.start()
+        running.append(component)
+        return component
+
+    yield start
+    for component in running:
+        jp_asyncio_loop.run_until_complete(component.stop())

@@ -99,24 +99,19 @@ def work_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_executor(
-    events: RecordingEvents, work_dir: Path, jp_asyncio_loop: asyncio.AbstractEventLoop
-) -> Iterator[Callable[..., Awaitable[LocalExecutor]]]:
+    events: RecordingEvents, work_dir: Path, started: Callable
+) -> Callable[..., Awaitable[LocalExecutor]]:
     """``await make_executor(**config)``: a started executor (short grace, generous
     quota unless told); stopped after the test."""
-    made: list[LocalExecutor] = []
 
     async def make(**config: object) -> LocalExecutor:
         settings: dict = {"work_dir": str(work_dir), "quota_cpu": 16.0,
                           "quota_memory": 64 * GIB, "kill_grace_seconds": 0.5, **config}
         executor = LocalExecutor(**settings)
         executor.bind(events)
-        await executor.start()
-        made.append(executor)
-        return executor
+        return await started(executor)
 
-    yield make
-    for executor in made:
-        jp_asyncio_loop.run_until_complete(executor.stop())
+    return make
 
 
 @pytest.fixture

@@ -41,25 +41,18 @@ Make = Callable[..., Awaitable[KubernetesExecutor]]
 
 
 @pytest.fixture
-def make_executor(
-    kubeconfig: Path, events: RecordingEvents, jp_asyncio_loop: asyncio.AbstractEventLoop
-) -> Iterator[Make]:
+def make_executor(kubeconfig: Path, events: RecordingEvents, started: Callable) -> Make:
     """``await make_executor(**traits)``: a started executor on the simulated cluster
     (fast reconnection), reporting to ``events`` unless given others; stopped afterwards."""
-    made: list[KubernetesExecutor] = []
 
     async def make(recorder: RecordingEvents = events, **traits: Any) -> KubernetesExecutor:
         settings = {"kubeconfig": str(kubeconfig), "command": SCRIPT, "installation": INSTALLATION,
                     "watch_backoff_seconds": 0.05, "watch_backoff_max_seconds": 0.5, **traits}
         executor = KubernetesExecutor(**settings)
         executor.bind(recorder)
-        await executor.start()
-        made.append(executor)
-        return executor
+        return await started(executor)
 
-    yield make
-    for executor in made:
-        jp_asyncio_loop.run_until_complete(executor.stop())
+    return make
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +28,16 @@ Make = Callable[..., Awaitable[KubernetesSchemaExtractor]]
 
 
 @pytest.fixture
-def make_extractor(
-    kubeconfig: Path, jp_asyncio_loop: asyncio.AbstractEventLoop
-) -> Iterator[Make]:
+def make_extractor(kubeconfig: Path, started: Callable) -> Make:
     """``await make_extractor(**traits)``: a started extractor on the simulated cluster,
     looking often; stopped afterwards."""
-    made: list[KubernetesSchemaExtractor] = []
 
     async def make(**traits: Any) -> KubernetesSchemaExtractor:
         settings = {"kubeconfig": str(kubeconfig), "poll_seconds": 0.05,
                     "installation": INSTALLATION, **traits}
-        extractor = KubernetesSchemaExtractor(**settings)
-        await extractor.start()
-        made.append(extractor)
-        return extractor
+        return await started(KubernetesSchemaExtractor(**settings))
 
-    yield make
-    for extractor in made:
-        jp_asyncio_loop.run_until_complete(extractor.stop())
+    return make
 
 
 async def test_output_is_what_schema_printed_in_the_image(

@@ -63,7 +63,8 @@ def page(browser: Browser, lab: Server, request) -> Iterator[LabPage]:
     lab_page = LabPage(context.new_page(), lab, SCREENSHOTS)
     lab_page.open(workspace=request.node.name)
     yield lab_page
-    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+    call = getattr(request.node, "rep_call", None)
+    if call is not None and call.failed:
         lab_page.screenshot(f"failed-{request.node.name}", keep=False)
     context.close()
 

@@ -13,21 +13,12 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.servers import Server
 
-TERMINAL = ("completed", "failed", "cancelled", "deadline")
-
 
 class LabPage:
     def __init__(self, page: Page, server: Server, screenshots: Path) -> None:
         self.page = page
         self.server = server
         self.screenshots = screenshots
-        self.console_errors: list[str] = []
-        page.on(
-            "console",
-            lambda message: (
-                self.console_errors.append(message.text) if message.type == "error" else None
-            ),
-        )
 
     # --- the Lab itself -------------------------------------------------------------
 
