@@ -46,12 +46,15 @@ class RunSpec:
 
 
 class LogTail(NamedTuple):
-    """Where a run's stored log ends: the time of its last line, and how many stored
-    lines have exactly that time. An executor that re-reads a log after a restart
-    (a pod's, whose lines carry the kubelet's timestamps) skips what this covers."""
+    """Where a run's stored log ends, so an executor that re-reads a log after a
+    restart skips what is stored: the time of its last line and how many stored
+    lines have exactly that time (a pod's log, whose lines carry the kubelet's
+    timestamps, is skipped by time), and how many lines of the run's own streams
+    are stored in all (a local run's log file is skipped by count)."""
 
     time: float
     count: int
+    lines: int = 0
 
 
 class LogLine(NamedTuple):
@@ -71,6 +74,9 @@ class RunOutcome:
     reason: str | None = None
     message: str | None = None
     exit_code: int | None = None
+    # When the run ended, if the executor knows (a local run that ended while the
+    # server was down): billing counts the run's time, not the server's downtime.
+    ended: float | None = None
 
 
 class ExecutorEvents(Protocol):

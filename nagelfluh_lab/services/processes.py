@@ -433,7 +433,9 @@ class ProcessService:
                 )
             return out
 
-        for state, spec, version_id, tail in await self.db.run(load):
+        # Running versions first: they hold their quota again before any waiting one is admitted.
+        found = sorted(await self.db.run(load), key=lambda row: row[0] != "running")
+        for state, spec, version_id, tail in found:
             self._track(spec, version_id)
             if state == "running" and not await self.executor.recover(spec.key, spec, tail):
                 await self.run_finished(
@@ -538,7 +540,7 @@ class ProcessService:
                 entries = []
         else:
             entries = []
-        finished = time.time()
+        finished = outcome.ended or time.time()
         tail: list[LogBatch] = []  # the system line finish() appends, if any
 
         def finish(session: Session) -> dict | None:
@@ -702,7 +704,12 @@ def stored_tail(session: Session, version_id: int) -> LogTail | None:
             ProcessLog.version_id == version_id, ProcessLog.time == last
         )
     )
-    return LogTail(last, int(count))
+    own = session.scalar(
+        select(func.coalesce(func.sum(ProcessLog.count), 0)).where(
+            ProcessLog.version_id == version_id, ProcessLog.stream != SYSTEM
+        )
+    )
+    return LogTail(last, int(count), int(own))
 
 
 def read_logs(session: Session, version_id: int, after: int, limit: int) -> LogBatch:
