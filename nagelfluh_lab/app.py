@@ -9,7 +9,7 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from jupyter_core.paths import jupyter_data_dir
+from jupyter_core.paths import jupyter_config_path, jupyter_data_dir, jupyter_runtime_dir
 from jupyter_server.auth.identity import IdentityProvider
 from jupyter_server.auth.identity import User as JupyterUser
 from jupyter_server.extension.application import ExtensionApp
@@ -182,6 +182,16 @@ class NagelfluhApp(ExtensionApp):
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def _secret_paths(self) -> list[str]:
+        """What no sandboxed run may see: Jupyter's data (storage, database), runtime
+        (tokens) and config dirs, wherever the database and file storage are."""
+        paths = [jupyter_data_dir(), jupyter_runtime_dir(), *jupyter_config_path()]
+        if self.db_url.startswith("sqlite:///"):
+            paths.append(self.db_url[len("sqlite:///") :])
+        if self.storage_url.startswith("file://"):
+            paths.append(self.storage_url[len("file://") :])
+        return paths
+
     def initialize_settings(self) -> None:
         self.database = Database(self.db_url)
         self.storage = open_storage(self.storage_url, endpoint=self.storage_endpoint or None)
@@ -237,6 +247,8 @@ class NagelfluhApp(ExtensionApp):
                 namespace=self.namespace, queue_name=self.queue_name, kubeconfig=self.kubeconfig
             )
         executor = cls(parent=self, **options)
+        if isinstance(executor, LocalExecutor):
+            executor.hidden_paths = [*executor.hidden_paths, *self._secret_paths()]
         if kubernetes and self.storage_url.startswith("file:") and not executor.allow_local_storage:
             raise ValueError(
                 f"The Kubernetes executor cannot use file storage ({self.storage_url}): "

@@ -76,7 +76,7 @@ class RunOutcome:
     exit_code: int | None = None
     # When the run ended, if the executor knows (a local run that ended while the
     # server was down): billing counts the run's time, not the server's downtime.
-    ended: float | None = None
+    ended: float | None = field(default=None, compare=False)
 
 
 class ExecutorEvents(Protocol):

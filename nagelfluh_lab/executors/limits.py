@@ -1,6 +1,6 @@
 """Set a run's rlimits, then exec its command.
 
-Usage: ``python -I -S limits.py ADDRESS_SPACE CPU_SOFT CPU_HARD COMMAND...``.
+Usage: ``python -I -S limits.py ADDRESS_SPACE CPU_SOFT CPU_HARD FILE_SIZE PROCESSES COMMAND...``.
 
 The limits must be set in the child between fork and exec. ``preexec_fn`` would
 do that, but it runs Python in a forked copy of a multi-threaded server (Jupyter
@@ -34,11 +34,13 @@ def _limit(kind: int, soft: int, hard: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    address_space, cpu_soft, cpu_hard = (int(value) for value in argv[:3])
-    command = argv[3:]
+    address_space, cpu_soft, cpu_hard, file_size, processes = (int(value) for value in argv[:5])
+    command = argv[5:]
     _limit(resource.RLIMIT_CORE, 0, 0)
     _limit(resource.RLIMIT_CPU, cpu_soft, cpu_hard)
     _limit(resource.RLIMIT_AS, address_space, address_space)
+    _limit(resource.RLIMIT_FSIZE, file_size, file_size)
+    _limit(resource.RLIMIT_NPROC, processes, processes)
     try:
         os.execvp(command[0], command)
     except OSError as exc:

@@ -118,8 +118,10 @@ class LogBatcher:
         on_progress: Callable[[float], Awaitable[None]],
         max_lines: int,
         interval: float,
+        skip: int = 0,
     ) -> None:
         self._on_logs = on_logs
+        self._skip = skip  # lines delivered before (by a server that died): not again
         self._on_progress = on_progress
         self._max = max_lines
         self._interval = interval
@@ -139,6 +141,10 @@ class LogBatcher:
         # startswith per line; a hit only means "look closer".
         if stream == STDOUT and PROGRESS_PREFIX in "\n".join(lines):
             lines = self._take_progress(lines)
+        if self._skip:
+            skipped = min(self._skip, len(lines))
+            self._skip -= skipped
+            lines = lines[skipped:]
         stamp = time.time() if at is None else at
         self._pending += map(_log_line, zip(repeat(stamp), repeat(stream), lines))
         if len(self._pending) >= self._max:

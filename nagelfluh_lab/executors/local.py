@@ -1,15 +1,21 @@
-"""The embedded default executor: one subprocess per version on this machine.
+"""The embedded default executor: each version runs on this machine, supervised by a
+shim, sandboxed, and admitted by a quota queue.
 
-Each version runs ``python -m nagelfluh_runner run`` (DESIGN §3) as the leader of
-its own process group, in its own working directory, with a scrubbed environment
-and rlimits, behind a quota queue. Everything it prints becomes log lines; the
-run ends when the leader exits, and whatever it left in its group is killed then,
-as a container's processes are when its main process exits.
+A run is started through a shim (``shim.py``) in a session of its own, which owns
+the run's process, log file and exit status — so a run outlives its server. The
+server follows a run by tailing that log file into ``ExecutorEvents``; after a
+restart (kill -9 included) it finds the shims still alive, re-attaches, ingests
+what it had not stored (the service tells how many lines that was), and finishes
+the runs that ended meanwhile from their status files. The shim enforces the
+deadline itself and takes SIGTERM as cancel, so both hold across a restart. The
+command runs under rlimits (``prlimit``) inside bubblewrap (``sandbox.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import getpass
 import json
 import math
 import os
@@ -18,22 +24,31 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from nagelfluh_runner import protocol
-from traitlets import Float, Int, List, Unicode, default
+from nagelfluh_runner.storage import FileStorage
+from traitlets import Bool, Enum, Float, Int, List, Unicode, default
 
-from . import limits
+from . import limits, shim
 from .base import STDERR, STDOUT, Executor, LogTail, RunKey, RunOutcome, RunSpec
-from .lines import LogBatcher, pump
-from .quota import MIB, QuotaQueue, format_memory
+from .lines import LineSplitter, LogBatcher
+from .quota import GIB, MIB, QuotaQueue, format_memory
+from .sandbox import Layout, SandboxUnavailable, bwrap_command, outermost, python_paths
 
 CANCELLED = RunOutcome("failed", "cancelled", "Process cancelled by user")
-PID_FILE = ".nagelfluh-run.json"
+HOME = "home"  # an unsandboxed run's home and scratch directory, inside its run directory
+SANDBOX_HOME = "/tmp"
+STREAMS = {shim.STDOUT: STDOUT, shim.STDERR: STDERR}
+READ_SIZE = 1024 * 1024
+# A live run's log file is polled: at once again after data, backing off to this when quiet.
+POLL_MIN_SECONDS = 0.005
+POLL_MAX_SECONDS = 0.1
 
 # Address space is not memory: Python maps ~12 MiB, ``import numpy`` ~100 MiB
 # (OpenBLAS reserves its buffers up front) and each BLAS thread another ~40 MiB
@@ -50,19 +65,56 @@ OOM_SIGNALS = (signal.SIGKILL, signal.SIGSEGV)
 
 
 class LocalExecutor(Executor):
-    """Runs versions as local subprocesses, admitted by a CPU/memory quota."""
+    """Runs versions on this machine, each under its own shim and sandbox."""
 
     quota_cpu = Float(help="CPU cores that running versions may request in total.").tag(config=True)
     quota_memory = Int(help="Bytes of memory that running versions may request in total.").tag(
         config=True
     )
-    work_dir = Unicode(help="Where each run gets its scratch directory (also its HOME).").tag(
-        config=True
-    )
+    work_dir = Unicode(
+        help="Where each run's shim keeps its files (log, status); never visible to runs."
+    ).tag(config=True)
     command = List(
         Unicode(),
         default_value=[sys.executable, "-m", "nagelfluh_runner", "run"],
         help="The program a run executes; the contract variables tell it what to do.",
+    ).tag(config=True)
+    sandbox = Enum(
+        ["bubblewrap", "none"],
+        "bubblewrap",
+        help="How runs are isolated. 'bubblewrap' (bwrap): read-only system, private /tmp, "
+        "only the project's storage, no network, never root; runs are refused when bwrap "
+        "cannot start. 'none': runs execute unsandboxed with the server's own access.",
+    ).tag(config=True)
+    sandbox_uid = Int(
+        65534, help="The unprivileged uid (and gid) a sandboxed run gets when the server is root."
+    ).tag(config=True)
+    read_only_paths = List(
+        Unicode(),
+        help="Further paths a sandboxed run may read (reference data, code of your own); "
+        "the interpreter and its import paths are always visible.",
+    ).tag(config=True)
+    hidden_paths = List(
+        Unicode(),
+        help="Paths no sandboxed run may see, even inside a read-only path (the app adds "
+        "the Jupyter data, runtime and config dirs, the database and the storage root).",
+    ).tag(config=True)
+    scratch_bytes = Int(GIB, help="Size of a sandboxed run's private /tmp (its home).").tag(
+        config=True
+    )
+    max_file_bytes = Int(64 * GIB, help="Largest file a run may write (RLIMIT_FSIZE).").tag(
+        config=True
+    )
+    max_processes = Int(256, help="Processes a run may have at once (RLIMIT_NPROC).").tag(
+        config=True
+    )
+    max_log_bytes = Int(
+        2 * GIB, help="Output a run may print; what comes after is discarded, with a note."
+    ).tag(config=True)
+    stop_runs_on_shutdown = Bool(
+        False,
+        help="Kill running versions when the server shuts down. By default they go on and "
+        "are re-attached when the server starts again.",
     ).tag(config=True)
     kill_grace_seconds = Float(
         5.0, help="Between SIGTERM and SIGKILL when a run is cancelled or overruns."
@@ -94,19 +146,60 @@ class LocalExecutor(Executor):
         self._quota: QuotaQueue[RunKey] = QuotaQueue(self.quota_cpu, self.quota_memory)
         self._runs: dict[RunKey, _Run] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._bwrap: str | None = None
+        self._visible: tuple[str, ...] = ()  # what every sandbox shows read-only
+        self._refusal: str | None = None  # why no run can start here
 
     def capacity(self) -> tuple[float, int]:
         return (self.quota_cpu, self.quota_memory)
 
     async def start(self) -> None:
         os.makedirs(self.work_dir, mode=0o700, exist_ok=True)
+        if self.sandbox == "none":
+            self.log.warning(
+                "LocalExecutor.sandbox = 'none': runs execute UNSANDBOXED as %s, with this "
+                "server's access to its files, database, tokens and network",
+                getpass.getuser(),
+            )
+            return
+        try:
+            await asyncio.to_thread(self._probe)
+        except SandboxUnavailable as error:
+            self._refusal = f"Local runs are refused: {error}"
+            self.log.error("%s", self._refusal)
+
+    def _probe(self) -> None:
+        """Find bwrap and what a run must see, and start one trial sandbox: a machine
+        where it cannot run says so now, not at the first user's run."""
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            raise SandboxUnavailable(
+                "bubblewrap (bwrap) is not installed. Install it (Debian/Ubuntu: apt-get "
+                "install bubblewrap; Fedora: dnf install bubblewrap), or set "
+                "c.LocalExecutor.sandbox = 'none' to run processes unsandboxed"
+            )
+        self._visible = tuple(
+            outermost([*python_paths(sys.executable), *map(os.path.realpath, self.read_only_paths)])
+        )
+        self._bwrap = bwrap
+        trial = bwrap_command(bwrap, self._layout(None), [sys.executable, "-c", "pass"])
+        try:
+            subprocess.run(trial, capture_output=True, text=True, timeout=60, check=True)
+        except subprocess.CalledProcessError as error:
+            self._bwrap = None
+            raise SandboxUnavailable(
+                f"bubblewrap cannot start a sandbox here ({error.stderr.strip()}); "
+                "unprivileged user namespaces may be disabled (sysctl "
+                "kernel.unprivileged_userns_clone=1), or set c.LocalExecutor.sandbox = 'none'"
+            ) from error
 
     async def stop(self) -> None:
-        """Kill every run's process group and end its task, without reporting:
-        the service finds these versions again through ``recover`` on its next start."""
-        for run in self._runs.values():
-            if run.child is not None:
-                run.child.signal(signal.SIGKILL)
+        """Stop following runs. The runs go on (their shims own them) and ``recover``
+        re-attaches them on the next start, unless ``stop_runs_on_shutdown``."""
+        if self.stop_runs_on_shutdown:
+            for run in self._runs.values():
+                if run.shim is not None:
+                    run.shim.kill()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -116,13 +209,21 @@ class LocalExecutor(Executor):
         key = spec.key
         if key in self._runs:
             raise ValueError(f"{key} is already submitted")
-        refusal = self._quota.refusal(spec.cpu, spec.memory)
+        run = self._runs[key] = _Run(spec)
+        # A shim may be running already: the previous server died after starting it but
+        # before the start was stored. Take it over rather than start the work again.
+        found = _ShimHandle.find(self._run_dir(key))  # two small files: quick
+        if found is not None:
+            self._quota.occupy(key, spec.cpu, spec.memory)
+            self._launch(run, self._attach(run, found, skip=0, announce=True))
+            return
+        refusal = self._refusal
+        reason = "sandbox"
+        if refusal is None:
+            refusal, reason = self._quota.refusal(spec.cpu, spec.memory), "quota"
         if refusal is None:
             self._quota.add(key, spec.cpu, spec.memory)
-        run = self._runs[key] = _Run(spec, exited=refusal is not None)
-        task = asyncio.create_task(self._run(run, refusal), name=f"nagelfluh {key}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._launch(run, self._queue_and_run(run, refusal, reason))
         self._schedule()
 
     async def cancel(self, key: RunKey) -> bool:
@@ -135,25 +236,31 @@ class LocalExecutor(Executor):
         if run is None:
             return False
         self._quota.remove(key)
-        self._stop(run, "cancelled")
+        run.cancelled = True
+        if run.shim is not None:
+            run.shim.cancel()
+        run.wake.set()
         return True
 
     async def recover(self, key: RunKey, spec: RunSpec, stored: LogTail | None = None) -> bool:
-        """A subprocess cannot be re-attached after a restart: kill what is left of
-        it, so no orphan keeps computing, and report it gone."""
+        """Re-attach to the shim of a run that was running when the server stopped, or
+        finish it from its status file; False only if it is gone without a trace."""
         if key in self._runs:
             return True
-        await self._clear_run_dir(self._run_dir(key))
-        return False
+        found = _ShimHandle.find(self._run_dir(key))
+        if found is None:
+            await asyncio.to_thread(_clear_run_dir, self._run_dir(key))
+            return False
+        run = self._runs[key] = _Run(spec)
+        self._quota.occupy(key, spec.cpu, spec.memory)
+        skip = stored.lines if stored is not None else 0
+        self._launch(run, self._attach(run, found, skip=skip, announce=False))
+        return True
 
-    @staticmethod
-    async def _clear_run_dir(run_dir: Path) -> None:
-        """Kill the group a previous server started from ``run_dir``, if it is still
-        alive, and remove the directory."""
-        pgid = _leftover_group(run_dir)
-        if pgid is not None:
-            _signal_group(pgid, signal.SIGKILL)
-        await asyncio.to_thread(shutil.rmtree, run_dir, ignore_errors=True)
+    def _launch(self, run: _Run, work: Coroutine[Any, Any, RunOutcome]) -> None:
+        task = asyncio.create_task(self._run(run, work), name=f"nagelfluh {run.spec.key}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _schedule(self) -> None:
         """Admit what fits and wake the runs admitted. Only those: waking every
@@ -161,47 +268,36 @@ class LocalExecutor(Executor):
         for key in self._quota.admit():
             self._runs[key].wake.set()
 
-    def _stop(self, run: _Run, reason: str) -> None:
-        if run.exited:
-            return
-        if run.stop_reason is None:
-            run.stop_reason = reason
-        if run.child is None:
-            run.wake.set()
-        elif run.kill_timer is None:
-            run.child.signal(signal.SIGTERM)
-            run.kill_timer = asyncio.get_running_loop().call_later(
-                self.kill_grace_seconds, run.child.signal, signal.SIGKILL
-            )
-
-    async def _run(self, run: _Run, refusal: str | None) -> None:
+    async def _run(self, run: _Run, work: Coroutine[Any, Any, RunOutcome]) -> None:
         """The life of one version; the only place that calls its events, so they
-        arrive in order."""
+        arrive in order. Its files go only once its outcome is stored: a server
+        killed before that finds them again."""
         key = run.spec.key
         try:
-            outcome = await self._settle(run, refusal)
+            try:
+                outcome = await work
+            except Exception as exc:
+                self.log.exception("Executor error in %s", key)
+                outcome = RunOutcome("failed", "error", f"Executor error: {exc}")
+            finally:
+                self._quota.remove(key)
+                self._quota.release(key)
+                self._schedule()
             await self.events.run_finished(key, outcome)
+            del self._runs[key]  # reported: no longer cancellable
+            await asyncio.to_thread(_clear_run_dir, self._run_dir(key))
         except Exception:
             self.log.exception("run_finished(%s) failed", key)
         finally:
-            del self._runs[key]
+            self._runs.pop(key, None)
 
-    async def _settle(self, run: _Run, refusal: str | None) -> RunOutcome:
-        """Queue and execute a version, then free its quota; an executor fault
-        becomes a failed outcome rather than a version that never ends."""
-        try:
-            if refusal is not None:
-                return RunOutcome("failed", "quota", refusal)
-            if not await self._wait_for_admission(run):
-                return CANCELLED
-            return await self._execute(run)
-        except Exception as exc:
-            self.log.exception("Executor error in %s", run.spec.key)
-            return RunOutcome("failed", "error", f"Executor error: {exc}")
-        finally:
-            self._quota.remove(run.spec.key)
-            self._quota.release(run.spec.key)
-            self._schedule()
+    async def _queue_and_run(self, run: _Run, refusal: str | None, reason: str) -> RunOutcome:
+        if refusal is not None:
+            return RunOutcome("failed", reason, refusal)
+        if not await self._wait_for_admission(run):
+            return CANCELLED
+        shim_handle = await self._spawn(run.spec)
+        return await self._attach(run, shim_handle, skip=0, announce=True)
 
     async def _wait_for_admission(self, run: _Run) -> bool:
         """Report why the run waits, as it stands when it starts waiting (like a
@@ -211,108 +307,170 @@ class LocalExecutor(Executor):
         await self.events.run_queued(key, self._quota.message(key))
         while True:
             run.wake.clear()
-            if run.stop_reason is not None:
+            if run.cancelled:
                 return False
             if self._quota.is_admitted(key):
                 return True
             await run.wake.wait()
 
-    async def _execute(self, run: _Run) -> RunOutcome:
-        if run.stop_reason is not None:
-            return CANCELLED
-        run_dir = self._run_dir(run.spec.key)
-        await self._clear_run_dir(run_dir)  # a crash may have left it, even running
-        run_dir.mkdir(mode=0o700, parents=True)
-        try:
-            returncode = await self._supervise(run, run_dir)
-        finally:
-            await asyncio.to_thread(shutil.rmtree, run_dir, ignore_errors=True)
-        return self._outcome(run, returncode)
-
-    async def _supervise(self, run: _Run, run_dir: Path) -> int:
-        """Start the process, forward its output, and return its exit status."""
-        spec = run.spec
-        key = spec.key
-        child = run.child = await _Child.spawn(
-            self._argv(spec), run_dir, run_environment(spec, run_dir)
+    async def _spawn(self, spec: RunSpec) -> _ShimHandle:
+        run_dir = self._run_dir(spec.key)
+        await asyncio.to_thread(self._prepare, spec, run_dir)
+        home = SANDBOX_HOME if self._bwrap else str(run_dir / HOME)
+        argv = [
+            sys.executable,
+            "-I",
+            "-S",
+            shim.__file__,
+            str(run_dir),
+            home if not self._bwrap else str(run_dir),
+            repr(spec.deadline_seconds),
+            repr(self.kill_grace_seconds),
+            str(self.max_log_bytes),
+            "--",
+            *self._argv(spec),
+        ]
+        pid = os.posix_spawn(
+            argv[0],
+            argv,
+            run_environment(spec, Path(home)),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                (
+                    os.POSIX_SPAWN_OPEN,
+                    2,
+                    str(run_dir / "shim.err"),
+                    os.O_WRONLY | os.O_CREAT,
+                    0o600,
+                ),
+            ],
+            setsid=True,
         )
-        loop = asyncio.get_running_loop()
-        deadline = loop.call_later(spec.deadline_seconds, self._stop, run, "deadline")
-        readers: list[asyncio.Task[None]] = []
-        batcher: LogBatcher | None = None
-        done = False
+        return _ShimHandle(run_dir, pid, os.pidfd_open(pid), own=True)
+
+    def _prepare(self, spec: RunSpec, run_dir: Path) -> None:
+        """A clean run directory and, for a sandbox on file storage, the directories
+        it binds: the project's (read-only) and the version's prefix (its own)."""
+        _clear_run_dir(run_dir)
+        run_dir.mkdir(mode=0o700, parents=True)
+        if not self._bwrap:
+            (run_dir / HOME).mkdir(mode=0o700)
+            return
+        for path, writable in self._storage_dirs(spec):
+            os.makedirs(path, exist_ok=True)
+            if writable and self._drop_to_uid() is not None:
+                os.chown(path, self.sandbox_uid, self.sandbox_uid)
+
+    def _storage_dirs(self, spec: RunSpec) -> list[tuple[str, bool]]:
+        if not spec.storage_base.startswith("file:"):
+            return []
+        root = FileStorage(spec.storage_base).root
+        prefix = protocol.version_prefix(spec.project_id, spec.key.process_id, spec.key.version)
+        return [
+            (os.path.join(root, str(spec.project_id)), False),
+            (os.path.join(root, prefix.rstrip("/")), True),
+        ]
+
+    def _drop_to_uid(self) -> int | None:
+        return self.sandbox_uid if os.geteuid() == 0 else None
+
+    def _layout(self, spec: RunSpec | None) -> Layout:
+        dirs = self._storage_dirs(spec) if spec is not None else []
+        uid = self._drop_to_uid()
+        return Layout(
+            read_only=self._visible,
+            hidden=tuple(os.path.realpath(p) for p in self.hidden_paths),
+            storage_read=tuple(path for path, writable in dirs if not writable),
+            storage_write=tuple(path for path, writable in dirs if writable),
+            # Object storage is reached over the network, with credentials scoped to the run.
+            network=spec is not None and not spec.storage_base.startswith("file:"),
+            scratch_bytes=self.scratch_bytes,
+            uid=uid,
+            gid=uid,
+        )
+
+    async def _attach(
+        self, run: _Run, handle: _ShimHandle, skip: int, announce: bool
+    ) -> RunOutcome:
+        """Follow a run's shim to its end; ``skip`` lines of its log are stored already."""
+        run.shim = handle
+        key = run.spec.key
         try:
-            _write_pid_file(run_dir, child.pid)
-            if run.stop_reason is not None:
-                self._stop(run, run.stop_reason)
-            await self.events.run_started(key)
-            batcher = LogBatcher(
-                partial(self.events.run_logs, key),
-                partial(self.events.run_progress, key),
-                self.log_batch_lines,
-                self.log_batch_interval,
-            )
-            readers = [
-                asyncio.create_task(child.forward(pipe, stream, batcher))
-                for pipe, stream in zip(child.pipes, (STDOUT, STDERR), strict=True)
-            ]
-            returncode = await child.process.wait()
-            run.exited = True
-            child.signal(signal.SIGKILL)
-            await self._drain(child, readers)
-            await batcher.close()
-            done = True
+            if run.cancelled:
+                handle.cancel()
+            if announce:
+                await self.events.run_started(key)
+            await self._follow(key, handle, skip)
+        except asyncio.CancelledError:
+            raise  # the executor stops: the run goes on without us
+        except Exception:
+            handle.kill()
+            raise
         finally:
-            deadline.cancel()
-            if run.kill_timer is not None:
-                run.kill_timer.cancel()
-            if not done:
-                child.signal(signal.SIGKILL)
-                for reader in readers:
-                    reader.cancel()
-                await asyncio.gather(*readers, return_exceptions=True)
-                if batcher is not None:
-                    await batcher.abort()
-            child.close_pipes()
-            await child.process.wait()
-        return returncode
+            handle.close()
+        return self._outcome(run, handle.status())
 
-    async def _drain(self, child: _Child, readers: list[asyncio.Task[None]]) -> None:
-        """Forward what is left once the group is dead. A pipe still open and idle
-        for a whole grace period is held by a process that left the group (setsid):
-        close it, or the run would never end."""
-        grace = self.kill_grace_seconds
-        exited_at = time.monotonic()
-        pending: set[asyncio.Task[None]] = set(readers)
-        while pending:
-            _, pending = await asyncio.wait(pending, timeout=grace)
-            now = time.monotonic()
-            for pipe in child.pipes:
-                if (
-                    pipe.waiting_since is not None
-                    and now - max(pipe.waiting_since, exited_at) >= grace
-                ):
-                    self.log.warning(
-                        "Closing an output pipe of pgid %s held open by a "
-                        "process outside the group",
-                        child.pid,
-                    )
-                    pipe.close()
-        await asyncio.gather(*readers)
+    async def _follow(self, key: RunKey, handle: _ShimHandle, skip: int) -> None:
+        """Tail the shim's log into the events until the shim has exited and every
+        record it wrote is delivered."""
+        batcher = LogBatcher(
+            partial(self.events.run_logs, key),
+            partial(self.events.run_progress, key),
+            self.log_batch_lines,
+            self.log_batch_interval,
+            skip=skip,
+        )
+        reader = _LogReader(handle.run_dir / shim.LOG_FILE)
+        try:
+            wait = POLL_MIN_SECONDS
+            while True:
+                exited = handle.exited.done()
+                if await reader.forward(batcher):
+                    wait = POLL_MIN_SECONDS
+                elif exited:
+                    break
+                else:
+                    await asyncio.wait([handle.exited], timeout=wait)
+                    wait = min(2 * wait, POLL_MAX_SECONDS)
+            await reader.close(batcher)
+            await batcher.close()
+        except BaseException:
+            await batcher.abort()
+            raise
+        finally:
+            reader.release()
 
-    def _outcome(self, run: _Run, returncode: int) -> RunOutcome:
+    def _outcome(self, run: _Run, status: dict | None) -> RunOutcome:
         spec = run.spec
-        exit_code = returncode if returncode >= 0 else 128 - returncode
-        if run.stop_reason == "cancelled":
-            return RunOutcome("failed", "cancelled", CANCELLED.message, exit_code)
-        if run.stop_reason == "deadline":
+        if status is None and run.cancelled:
+            return CANCELLED  # the shim took the SIGTERM before it could handle it
+        if status is None:
             return RunOutcome(
+                "failed", "error", "The run's supervisor died without recording how it ended"
+            )
+        if "signal" in status:
+            returncode = -int(status["signal"])
+        else:
+            returncode = int(status["exit_code"])
+            if self._bwrap and returncode > 128 and returncode - 128 in signal.valid_signals():
+                returncode = 128 - returncode  # bwrap reports a signal N as exit 128 + N
+        exit_code = returncode if returncode >= 0 else 128 - returncode
+        if status.get("stop_reason") == "cancelled":
+            outcome = dataclasses.replace(CANCELLED, exit_code=exit_code)
+        elif status.get("stop_reason") == "deadline":
+            outcome = RunOutcome(
                 "failed",
                 "deadline",
                 f"Deadline of {spec.deadline_seconds:g} s exceeded: process stopped",
                 exit_code,
             )
-        return exit_outcome(returncode, spec.memory, self._cpu_limits(spec)[0])
+        else:
+            outcome = exit_outcome(returncode, spec.memory, self._cpu_limits(spec)[0])
+        message = outcome.message
+        if status.get("log_error"):
+            message = "; ".join(filter(None, [message, f"Log incomplete: {status['log_error']}"]))
+        return dataclasses.replace(outcome, message=message, ended=status.get("finished"))
 
     def _run_dir(self, key: RunKey) -> Path:
         return Path(self.work_dir) / str(key)
@@ -323,6 +481,13 @@ class LocalExecutor(Executor):
         return soft, soft + math.ceil(self.kill_grace_seconds) + 1
 
     def _argv(self, spec: RunSpec) -> list[str]:
+        """The run's command under its rlimits, inside its sandbox if there is one."""
+        limited = self._limited(spec)
+        if self._bwrap is None:
+            return limited
+        return bwrap_command(self._bwrap, self._layout(spec), limited)
+
+    def _limited(self, spec: RunSpec) -> list[str]:
         address_space = (
             spec.memory + self.address_space_allowance + _threads(spec) * ADDRESS_SPACE_PER_THREAD
         )
@@ -330,11 +495,15 @@ class LocalExecutor(Executor):
         if PRLIMIT is not None:
             cpu = limits.capped(resource.RLIMIT_CPU, cpu_soft, cpu_hard)
             memory = limits.capped(resource.RLIMIT_AS, address_space, address_space)
+            size = limits.capped(resource.RLIMIT_FSIZE, self.max_file_bytes, self.max_file_bytes)
+            procs = limits.capped(resource.RLIMIT_NPROC, self.max_processes, self.max_processes)
             return [
                 PRLIMIT,
                 "--core=0:0",
                 "--cpu={}:{}".format(*cpu),
                 "--as={}:{}".format(*memory),
+                "--fsize={}:{}".format(*size),
+                "--nproc={}:{}".format(*procs),
                 "--",
                 *self.command,
             ]
@@ -346,6 +515,8 @@ class LocalExecutor(Executor):
             str(address_space),
             str(cpu_soft),
             str(cpu_hard),
+            str(self.max_file_bytes),
+            str(self.max_processes),
             *self.command,
         ]
 
@@ -427,112 +598,150 @@ class _Run:
     """What the executor tracks of one submitted version."""
 
     spec: RunSpec
-    exited: bool = False  # its outcome is decided: stopping it no longer applies
-    stop_reason: str | None = None  # "cancelled" | "deadline" once we stop it
-    child: _Child | None = None
-    kill_timer: asyncio.TimerHandle | None = None
+    cancelled: bool = False
+    shim: _ShimHandle | None = None  # once started (or found again after a restart)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # its queue state changed
 
 
-class _Pipe:
-    """The read end of a child's stdout or stderr, read as a ``ByteSource``.
+class _ShimHandle:
+    """The server's hold on one shim: its exit (through a pidfd, which no later
+    process reusing the pid can be mistaken for), its signals and its files."""
 
-    Read directly (non-blocking ``os.read``, waiting on the event loop only when
-    the pipe is empty), not through an asyncio transport: a transport reads on
-    every readiness event, in pieces as small as one line of an unbuffered child,
-    while this reads only when ``pump`` asks, so data left in the pipe meanwhile
-    comes in one large chunk and a consumer that stops asking blocks the writer.
-    The executor may close a pipe that a process outside the group keeps open;
-    it tells such a pipe from a slow consumer by how long a read has waited.
-    """
-
-    def __init__(self, fd: int) -> None:
-        os.set_blocking(fd, False)
-        self._fd = fd
+    def __init__(self, run_dir: Path, pid: int, pidfd: int | None, own: bool) -> None:
+        self.run_dir = run_dir
+        self.pid = pid
+        self._pidfd = pidfd
+        self._own = own  # started by this server: reap it
         self._loop = asyncio.get_running_loop()
-        self._readable: asyncio.Future[None] | None = None
-        self.waiting_since: float | None = None
-
-    async def read(self, n: int) -> bytes:
-        while self._fd >= 0:
-            try:
-                return os.read(self._fd, n)
-            except BlockingIOError:
-                await self._wait_readable()
-        return b""
-
-    async def _wait_readable(self) -> None:
-        self._readable = self._loop.create_future()
-        self._loop.add_reader(self._fd, _resolve, self._readable)
-        self.waiting_since = time.monotonic()
-        try:
-            await self._readable
-        finally:
-            self.waiting_since = None
-            if self._fd >= 0:
-                self._loop.remove_reader(self._fd)
-
-    def close(self) -> None:
-        """Close the pipe; a pending read returns end of file."""
-        if self._fd < 0:
-            return
-        self._loop.remove_reader(self._fd)
-        os.close(self._fd)
-        self._fd = -1
-        if self._readable is not None:
-            _resolve(self._readable)
-
-
-class _Child:
-    """A started process group and its stdout and stderr pipes."""
-
-    def __init__(self, process: asyncio.subprocess.Process, pipes: list[_Pipe]) -> None:
-        self.process = process
-        self.pid = process.pid  # also its process group id (start_new_session)
-        self.pipes = pipes
+        self.exited: asyncio.Future[None] = self._loop.create_future()
+        if pidfd is None:
+            self.exited.set_result(None)
+        else:
+            self._loop.add_reader(pidfd, self._on_exit)
 
     @classmethod
-    async def spawn(cls, argv: list[str], cwd: Path, env: dict[str, str]) -> _Child:
-        fds = [os.pipe(), os.pipe()]
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=subprocess.DEVNULL,
-                stdout=fds[0][1],
-                stderr=fds[1][1],
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-            )
-        except BaseException:
-            for read, _ in fds:
-                os.close(read)
-            raise
-        finally:
-            for _, write in fds:
-                os.close(write)
-        return cls(process, [_Pipe(read) for read, _ in fds])
+    def find(cls, run_dir: Path) -> _ShimHandle | None:
+        """The shim a previous server left in ``run_dir``, alive or ended with a
+        status; None if there is none, or it died without telling how the run went."""
+        record = _read_json(run_dir / shim.SHIM_FILE)
+        if record is None:
+            return None
+        pidfd = None
+        if record.get("boot_id") == shim.boot_id():
+            pid = int(record["pid"])
+            try:
+                pidfd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                pass
+            if pidfd is not None and shim.start_time(pid) != record.get("start_time"):
+                os.close(pidfd)  # the pid belongs to someone else now
+                pidfd = None
+        if pidfd is None and _read_json(run_dir / shim.STATUS_FILE) is None:
+            return None
+        return cls(run_dir, int(record["pid"]), pidfd, own=False)
 
-    async def forward(self, pipe: _Pipe, stream: str, batcher: LogBatcher) -> None:
-        """Pump one pipe; if delivery fails, kill the group rather than leave it
-        blocked on a pipe nobody reads."""
-        try:
-            await pump(pipe, stream, batcher)
-        except BaseException:
-            self.signal(signal.SIGKILL)
-            raise
+    def _on_exit(self) -> None:
+        self._loop.remove_reader(self._pidfd)
+        if self._own:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+        if not self.exited.done():
+            self.exited.set_result(None)
 
-    def signal(self, sig: int) -> None:
-        _signal_group(self.pid, sig)
+    def status(self) -> dict | None:
+        return _read_json(self.run_dir / shim.STATUS_FILE)
 
-    def close_pipes(self) -> None:
-        for pipe in self.pipes:
-            pipe.close()
+    def cancel(self) -> None:
+        """Ask the shim to stop the run (SIGTERM, then SIGKILL after its grace)."""
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """End the shim and its command at once (the sandbox dies with its shim)."""
+        record = _read_json(self.run_dir / shim.SHIM_FILE) or {}
+        self._signal(signal.SIGKILL)
+        if record.get("child"):
+            _signal_group(int(record["child"]), signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        if self._pidfd is not None and not self.exited.done():
+            try:
+                signal.pidfd_send_signal(self._pidfd, sig)
+            except ProcessLookupError:
+                pass
+
+    def close(self) -> None:
+        if self._pidfd is not None:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+class _LogReader:
+    """Reads the shim's log records from where it last stopped, into lines per stream."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd = -1
+        self._rest = b""  # an incomplete record at the end of the file
+        self._splitters = {STDOUT: LineSplitter(), STDERR: LineSplitter()}
+        self._last = 0.0
+
+    async def forward(self, batcher: LogBatcher) -> bool:
+        """Deliver what was appended since the last call; False if nothing was.
+        A page-cache read of a regular file does not block the loop noticeably."""
+        if self._fd < 0:
+            try:
+                self._fd = os.open(self._path, os.O_RDONLY)
+            except FileNotFoundError:
+                return False
+        data = os.read(self._fd, READ_SIZE)
+        if not data:
+            return False
+        buffer = self._rest + data if self._rest else data
+        offset, header = 0, shim.RECORD.size
+        while len(buffer) - offset >= header:
+            stream, at, size = shim.RECORD.unpack_from(buffer, offset)
+            end = offset + header + size
+            if end > len(buffer):
+                break
+            name = STREAMS[stream]
+            self._last = at
+            await batcher.add(name, self._splitters[name].feed(buffer[offset + header : end]), at)
+            offset = end
+        self._rest = buffer[offset:]
+        return True
+
+    async def close(self, batcher: LogBatcher) -> None:
+        """Deliver the last line of each stream if it had no newline."""
+        for name, splitter in self._splitters.items():
+            await batcher.add(name, splitter.close(), self._last)
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _clear_run_dir(run_dir: Path) -> None:
+    """Kill whatever a previous attempt left running from ``run_dir`` (shim and
+    command, if they are still the processes recorded), and remove it."""
+    record = _read_json(run_dir / shim.SHIM_FILE)
+    if record is not None and record.get("boot_id") == shim.boot_id():
+        for pid_field, start_field in (("pid", "start_time"), ("child", "child_start_time")):
+            pid = record.get(pid_field)
+            if pid and shim.start_time(int(pid)) == record.get(start_field):
+                _signal_group(int(pid), signal.SIGKILL)
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _threads(spec: RunSpec) -> int:
@@ -551,42 +760,3 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _boot_id() -> str | None:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None
-
-
-def _start_time(pid: int) -> str | None:
-    """Start time of ``pid`` in clock ticks since boot (field 22 of /proc/pid/stat)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rpartition(")")[2].split()[19]
-
-
-def _write_pid_file(run_dir: Path, pid: int) -> None:
-    record = {"pid": pid, "pgid": pid, "boot_id": _boot_id(), "start_time": _start_time(pid)}
-    (run_dir / PID_FILE).write_text(json.dumps(record))
-
-
-def _leftover_group(run_dir: Path) -> int | None:
-    """The process group recorded in ``run_dir``'s pid file, unless that id may now
-    belong to someone else. While a group has members the kernel does not hand its
-    id to a new process; so within one boot, a group whose leader is gone, or whose
-    leader has the recorded start time, is still the one we started."""
-    try:
-        record = json.loads((run_dir / PID_FILE).read_text())
-        pid, pgid = int(record["pid"]), int(record["pgid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if record.get("boot_id") != _boot_id():
-        return None
-    start = _start_time(pid)
-    if start is not None and start != record.get("start_time"):
-        return None
-    return pgid

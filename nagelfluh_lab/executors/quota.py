@@ -66,6 +66,13 @@ class QuotaQueue(Generic[K]):
             raise ValueError(f"{key} is already queued")
         self._waiting[key] = request(cpu, memory)
 
+    def occupy(self, key: K, cpu: float, memory: int) -> None:
+        """Count a key as admitted at once: its run is running already (found again
+        after a restart), whatever the queue holds."""
+        need = request(cpu, memory)
+        self._admitted[key] = need
+        self._used = Request(self._used.millicpu + need.millicpu, self._used.memory + need.memory)
+
     def remove(self, key: K) -> bool:
         """Withdraw a waiting key; False if it is not waiting."""
         return self._waiting.pop(key, None) is not None

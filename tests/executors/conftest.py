@@ -98,15 +98,26 @@ def work_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def programs(tmp_path: Path) -> Path:
+    """Where tests write child programs: the one test path a sandboxed run may read."""
+    path = tmp_path / "programs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
 def make_executor(
-    events: RecordingEvents, work_dir: Path, started: Callable
+    events: RecordingEvents, work_dir: Path, programs: Path, started: Callable
 ) -> Callable[..., Awaitable[LocalExecutor]]:
     """``await make_executor(**config)``: a started executor (short grace, generous
-    quota unless told); stopped after the test."""
+    quota unless told) whose runs see the test's programs; stopped after the test,
+    its runs with it."""
 
     async def make(**config: object) -> LocalExecutor:
         settings: dict = {"work_dir": str(work_dir), "quota_cpu": 16.0,
-                          "quota_memory": 64 * GIB, "kill_grace_seconds": 0.5, **config}
+                          "quota_memory": 64 * GIB, "kill_grace_seconds": 0.5,
+                          "read_only_paths": [str(programs)], "stop_runs_on_shutdown": True,
+                          **config}
         executor = LocalExecutor(**settings)
         executor.bind(events)
         return await started(executor)
@@ -115,14 +126,14 @@ def make_executor(
 
 
 @pytest.fixture
-def script(tmp_path: Path) -> Callable[[str], list[str]]:
+def script(programs: Path) -> Callable[[str], list[str]]:
     """Write a child program; returns the command that runs it."""
     count = 0
 
     def write(source: str) -> list[str]:
         nonlocal count
         count += 1
-        path = tmp_path / f"child{count}.py"
+        path = programs / f"child{count}.py"
         path.write_text(textwrap.dedent(source))
         return [sys.executable, str(path)]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from nagelfluh_lab.executors import local
-from nagelfluh_lab.executors.base import RunOutcome
+from nagelfluh_lab.executors.base import LogTail, RunOutcome
 from nagelfluh_lab.executors.lines import TRUNCATED
-from nagelfluh_lab.executors.local import ADDRESS_SPACE_PER_THREAD, CANCELLED, PID_FILE
+from nagelfluh_lab.executors.local import ADDRESS_SPACE_PER_THREAD, CANCELLED
 
 MIB = 1024**2
 GIB = 1024**3
@@ -65,7 +65,8 @@ async def test_process_sees_the_contract_and_nothing_else_of_the_server_environm
 
     env, cwd = reports[with_base.key]["env"], reports[with_base.key]["cwd"]
     assert env == {
-        "PATH": os.environ["PATH"], "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd,
+        "PATH": os.environ["PATH"], "LANG": "C.UTF-8", "HOME": "/tmp", "TMPDIR": "/tmp",
+        "PWD": "/tmp",
         "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
         "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
         "PROCESS_TYPE": "test", "PROCESS_ID": str(with_base.key.process_id), "VERSION": "1",
@@ -73,9 +74,13 @@ async def test_process_sees_the_contract_and_nothing_else_of_the_server_environm
         "INPUT_DATASETS_JSON": '{"3": {"key": "7/uploads/a.csv"}}',
         "STORAGE_BASE": "s3://bucket/base", "STORAGE_ENDPOINT": "http://minio:9000",
     }
-    assert Path(cwd) == Path(executor.work_dir) / str(with_base.key)
+    assert cwd == "/tmp", "a sandboxed run works in its private /tmp"
     assert reports[without_base.key]["env"]["STORAGE_BASE"] == without_base.storage_base
-    assert not Path(cwd).exists(), "the working directory is removed after the run"
+    for _ in range(100):  # removed once the outcome is reported
+        if not any(Path(executor.work_dir).iterdir()):
+            break
+        await asyncio.sleep(0.05)
+    assert not any(Path(executor.work_dir).iterdir()), "run directories go after the run"
 
 
 @pytest.mark.parametrize("wrapper", ["prlimit", "limits.py"])
@@ -179,8 +184,8 @@ def waits_for_file(path: Path) -> str:
 
 
 async def test_big_run_waits_for_quota_while_smaller_ones_behind_it_start(
-        make_executor, make_spec, script, events, tmp_path):
-    go = tmp_path / "go"
+        make_executor, make_spec, script, events, programs):
+    go = programs / "go"
     executor = await make_executor(command=script(waits_for_file(go)), quota_cpu=2,
                              quota_memory=GIB)
     first, big, small = (make_spec(cpu=cpu) for cpu in (1.5, 1, 0.5))
@@ -211,8 +216,8 @@ async def test_request_beyond_the_whole_quota_fails_with_reason_quota(
 
 
 async def test_cancel_of_a_queued_run_removes_it_before_it_starts(
-        make_executor, make_spec, script, events, tmp_path):
-    go = tmp_path / "go"
+        make_executor, make_spec, script, events, programs):
+    go = programs / "go"
     executor = await make_executor(command=script(waits_for_file(go)), quota_cpu=1)
     running, queued = make_spec(), make_spec()
     await executor.submit(running)
@@ -227,7 +232,7 @@ async def test_cancel_of_a_queued_run_removes_it_before_it_starts(
 
 async def test_cancel_of_a_running_run_kills_its_whole_process_group(
         make_executor, make_spec, script, events, is_alive, wait_dead, reap):
-    executor = await make_executor(command=script(FAMILY))
+    executor = await make_executor(command=script(FAMILY), sandbox="none")
     spec = make_spec()
     await executor.submit(spec)
     grandchild = await grandchild_of(events, spec.key)
@@ -252,7 +257,8 @@ async def test_cancel_of_an_unknown_or_reported_run_returns_false(
 
 async def test_deadline_kills_whole_process_group_even_if_it_ignores_sigterm(
         make_executor, make_spec, script, events, wait_dead, reap):
-    executor = await make_executor(command=[*script(FAMILY), "stubborn"], kill_grace_seconds=0.5)
+    executor = await make_executor(command=[*script(FAMILY), "stubborn"], kill_grace_seconds=0.5,
+                                   sandbox="none")
     spec = make_spec(deadline_seconds=1)
     await executor.submit(spec)
     grandchild = await grandchild_of(events, spec.key)
@@ -333,100 +339,185 @@ async def test_run_ends_when_its_process_exits_even_if_an_escaped_child_holds_th
         escaped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
                                    start_new_session=True)
         print("grandchild", escaped.pid, flush=True)
-    """), kill_grace_seconds=0.3)
+    """), kill_grace_seconds=0.3, sandbox="none")
     spec = make_spec()
     await executor.submit(spec)
     reap.append(await grandchild_of(events, spec.key))
     assert (await events.finished(spec.key, timeout=5)).state == "completed"
 
 
-async def test_slow_log_consumer_blocks_the_process_instead_of_buffering(
-        make_executor, make_spec, script, events, tmp_path):
-    counter = tmp_path / "written"
-    executor = await make_executor(command=script(f"""
+async def test_slow_log_consumer_does_not_block_the_process_its_lines_wait_in_the_log(
+        make_executor, make_spec, script, events, work_dir):
+    executor = await make_executor(command=script("""
         import sys
         block = (b"x" * 99 + b"\\n") * 640  # 64,000 bytes
-        for i in range(1, 321):  # 20 MB in all
+        for i in range(320):  # 20 MB in all
             sys.stdout.buffer.write(block)
             sys.stdout.buffer.flush()
-            with open({str(counter)!r}, "w") as f:
-                f.write(str(i * len(block)))
     """))
-    written_while_stalled = []
+    spec = make_spec()
+    status = work_dir / str(spec.key) / "status.json"
+    ended_while_stalled = []
     record_logs = events.run_logs
 
     async def slow_logs(key, lines):
-        if not written_while_stalled:
-            await asyncio.sleep(1.5)
-            written_while_stalled.append(int(counter.read_text()))
+        if not ended_while_stalled:
+            for _ in range(200):  # the consumer stalls until the process has ended
+                if status.exists():
+                    break
+                await asyncio.sleep(0.05)
+            ended_while_stalled.append(status.exists())
         await record_logs(key, lines)
 
     events.run_logs = slow_logs
-    spec = make_spec()
     await executor.submit(spec)
     assert (await events.finished(spec.key)).state == "completed"
-    assert written_while_stalled[0] < 2 * MIB, "the child kept writing while nobody read"
+    assert ended_while_stalled == [True], "the process waited for the server to read"
     assert len(events.lines(spec.key)) == 320 * 640
 
 
-@pytest.mark.parametrize("restart", ["recover", "resubmit"])
-async def test_restart_kills_the_leftover_group_of_a_dead_server(
-        make_executor, make_spec, script, events, work_dir, tmp_path, wait_dead, reap, restart):
-    """The old server is a real process that dies by SIGKILL, leaving its run behind.
-    The new one is asked to recover it (it was running), or to run it again (the
-    old one died before the service recorded it as running)."""
-    spec = make_spec()
-    old_server = tmp_path / "old_server.py"
-    old_server.write_text(f"""
-import asyncio, sys
+# A run that prints a numbered line every 20 ms, "start" first, "end" last.
+COUNTING = """
+    import sys, time
+    n = int(sys.argv[1])
+    print("start", flush=True)
+    for i in range(1, n + 1):
+        print(f"line {i}", flush=True)
+        time.sleep(0.02)
+    print("end", flush=True)
+"""
+
+OLD_SERVER = """
+import asyncio, json, sys
 from nagelfluh_lab.executors.local import LocalExecutor
 from nagelfluh_lab.executors.base import RunKey, RunSpec
 
 class Events:
     async def run_queued(self, key, message): pass
-    async def run_started(self, key): pass
+    async def run_started(self, key): print("started", flush=True)
     async def run_progress(self, key, progress): pass
     async def run_finished(self, key, outcome): pass
     async def run_logs(self, key, lines):
         for line in lines:
-            print(line.line, flush=True)
+            print(json.dumps(line), flush=True)
 
 async def main():
-    executor = LocalExecutor(work_dir={str(work_dir)!r}, command={script(FAMILY)!r})
+    executor = LocalExecutor(**json.loads(sys.argv[1]))
     executor.bind(Events())
     await executor.start()
-    await executor.submit(RunSpec(RunKey({spec.key.process_id}, 1), 7, "test", {{}}, {{}},
-                                  1.0, 256 * 2**20, 60.0, "file:///tmp"))
-    await asyncio.sleep(60)
+    await executor.submit(RunSpec(RunKey(*json.loads(sys.argv[2])), 7, "test", {}, {},
+                                  1.0, 256 * 2**20, float(sys.argv[3]), sys.argv[4]))
+    await asyncio.sleep(120)
 
 asyncio.run(main())
-""")
-    server = subprocess.Popen([sys.executable, str(old_server)], stdout=subprocess.PIPE,
-                              text=True)
+"""
+
+
+def kill_old_server(tmp_path, spec, settings, deadline, stored_until):
+    """Run ``spec`` in another process's executor, SIGKILL that process once it has
+    delivered a line for which ``stored_until(line)`` is true; the lines it delivered."""
+    program = tmp_path / "old_server.py"
+    program.write_text(OLD_SERVER)
+    server = subprocess.Popen(
+        [sys.executable, str(program), json.dumps(settings),
+         json.dumps([spec.key.process_id, spec.key.version]), str(deadline), spec.storage_base],
+        stdout=subprocess.PIPE, text=True)
+    delivered = []
     try:
-        grandchild = int(server.stdout.readline().split()[1])
-        reap.append(grandchild)
-        record = json.loads((work_dir / str(spec.key) / PID_FILE).read_text())
-        reap.append(record["pid"])
+        assert server.stdout.readline() == "started\n"
+        for raw in server.stdout:
+            delivered.append(json.loads(raw))
+            if stored_until(delivered[-1][2]):
+                break
     finally:
         server.kill()
         server.wait()
         server.stdout.close()
-    assert record["pgid"] == record["pid"]
-    assert os.getpgid(grandchild) == record["pgid"], "the run outlived its server"
-
-    executor = await make_executor(command=script("pass"))
-    if restart == "recover":
-        assert await executor.recover(spec.key, spec) is False
-        assert not (work_dir / str(spec.key)).exists()
-    else:
-        await executor.submit(spec)
-        assert (await events.finished(spec.key)).state == "completed"
-    assert await wait_dead(grandchild)
-    assert await wait_dead(record["pid"])
+    return delivered
 
 
-async def test_recover_spares_a_process_that_reused_the_recorded_pid(
+async def test_run_outlives_a_killed_server_and_the_next_one_finishes_it_without_gap(
+        make_executor, make_spec, script, events, work_dir, tmp_path, programs):
+    spec = make_spec(deadline_seconds=60)
+    command = [*script(COUNTING), "100"]
+    settings = {"work_dir": str(work_dir), "command": command,
+                "read_only_paths": [str(programs)]}
+    stored = kill_old_server(tmp_path, spec, settings, 60, lambda line: line == "line 20")
+    executor = await make_executor(command=command)
+    tail = LogTail(stored[-1][0], 1, lines=len(stored))
+    assert await executor.recover(spec.key, spec, tail) is True
+    assert await events.finished(spec.key) == RunOutcome("completed", exit_code=0)
+    lines = [line[2] for line in stored] + events.lines(spec.key)
+    assert lines == ["start", *(f"line {i}" for i in range(1, 101)), "end"], "each line once"
+    assert not events.payloads(spec.key, "started"), "it was running all along"
+
+
+async def test_run_that_ended_while_no_server_ran_is_finished_from_its_status(
+        make_executor, make_spec, script, events, work_dir, tmp_path, programs):
+    spec = make_spec()
+    command = [*script(COUNTING + "\n    sys.exit(7)\n"), "10"]
+    settings = {"work_dir": str(work_dir), "command": command,
+                "read_only_paths": [str(programs)]}
+    stored = kill_old_server(tmp_path, spec, settings, 60, lambda line: line == "start")
+    status = work_dir / str(spec.key) / "status.json"
+    while not status.exists():
+        await asyncio.sleep(0.05)
+    ended = json.loads(status.read_text())["finished"]
+    await asyncio.sleep(0.5)
+    executor = await make_executor(command=command)
+    assert await executor.recover(spec.key, spec, LogTail(stored[-1][0], 1, 1)) is True
+    outcome = await events.finished(spec.key)
+    assert outcome == RunOutcome("failed", "error", "Exited with code 7", 7)
+    assert outcome.ended == ended, "billed until it ended, not until the server came back"
+    assert events.lines(spec.key) == [*(f"line {i}" for i in range(1, 11)), "end"]
+
+
+async def test_deadline_holds_while_no_server_runs(
+        make_executor, make_spec, script, events, work_dir, tmp_path, programs):
+    spec = make_spec(deadline_seconds=1.5)
+    command = [*script(COUNTING), "1000"]
+    settings = {"work_dir": str(work_dir), "command": command, "kill_grace_seconds": 0.5,
+                "read_only_paths": [str(programs)]}
+    stored = kill_old_server(tmp_path, spec, settings, 1.5, lambda line: line == "start")
+    await asyncio.sleep(2.5)
+    executor = await make_executor(command=command)
+    assert await executor.recover(spec.key, spec, LogTail(stored[-1][0], 1, 1)) is True
+    outcome = await events.finished(spec.key)
+    assert (outcome.reason, outcome.message) == (
+        "deadline", "Deadline of 1.5 s exceeded: process stopped")
+
+
+async def test_cancel_reaches_a_run_started_by_a_previous_server(
+        make_executor, make_spec, script, events, work_dir, tmp_path, programs):
+    spec = make_spec()
+    command = [*script(COUNTING), "1000"]
+    settings = {"work_dir": str(work_dir), "command": command,
+                "read_only_paths": [str(programs)]}
+    stored = kill_old_server(tmp_path, spec, settings, 60, lambda line: line == "line 5")
+    executor = await make_executor(command=command)
+    assert await executor.recover(spec.key, spec, LogTail(0, 0, len(stored))) is True
+    assert await executor.cancel(spec.key) is True
+    outcome = await events.finished(spec.key, timeout=10)
+    assert (outcome.state, outcome.reason) == ("failed", "cancelled")
+
+
+async def test_resubmitted_version_whose_run_is_alive_is_taken_over_not_run_twice(
+        make_executor, make_spec, script, events, work_dir, tmp_path, programs):
+    """The old server died after starting the run but before the start was stored,
+    so the service submits the version again: it must not start a second run."""
+    spec = make_spec()
+    command = [*script(COUNTING), "50"]
+    settings = {"work_dir": str(work_dir), "command": command,
+                "read_only_paths": [str(programs)]}
+    kill_old_server(tmp_path, spec, settings, 60, lambda line: line == "line 3")
+    executor = await make_executor(command=command)
+    await executor.submit(spec)
+    assert await events.finished(spec.key) == RunOutcome("completed", exit_code=0)
+    assert events.names(spec.key) == ["started", "logs", "finished"]
+    assert events.lines(spec.key) == ["start", *(f"line {i}" for i in range(1, 51)), "end"]
+
+
+async def test_recover_of_a_run_gone_without_status_is_false_and_spares_a_pid_reuser(
         make_executor, make_spec, work_dir, is_alive, reap):
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
                                 start_new_session=True)
@@ -435,18 +526,37 @@ async def test_recover_spares_a_process_that_reused_the_recorded_pid(
     run_dir = work_dir / str(spec.key)
     run_dir.mkdir(parents=True)
     boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    (run_dir / PID_FILE).write_text(json.dumps({
-        "pid": stranger.pid, "pgid": stranger.pid, "boot_id": boot_id, "start_time": "1"}))
+    (run_dir / "shim.json").write_text(json.dumps({
+        "pid": stranger.pid, "start_time": "1", "boot_id": boot_id,
+        "child": stranger.pid, "child_start_time": "1"}))
     executor = await make_executor()
     assert await executor.recover(spec.key, spec) is False
+    assert not run_dir.exists()
     assert is_alive(stranger.pid)
     stranger.kill()
     stranger.wait()
 
 
-async def test_stop_kills_running_groups_and_leaves_no_task_behind(
+async def test_stop_leaves_runs_running_for_the_next_server(
+        make_executor, make_spec, script, events, work_dir):
+    command = [*script(COUNTING), "40"]
+    executor = await make_executor(command=command, stop_runs_on_shutdown=False)
+    spec = make_spec()
+    await executor.submit(spec)
+    await events.wait_for(lambda: "line 3" in events.lines(spec.key))
+    await executor.stop()
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    assert not events.payloads(spec.key, "finished")
+    delivered = len(events.lines(spec.key))
+    successor = await make_executor(command=command)
+    assert await successor.recover(spec.key, spec, LogTail(0, 0, delivered)) is True
+    assert await events.finished(spec.key) == RunOutcome("completed", exit_code=0)
+    assert events.lines(spec.key) == ["start", *(f"line {i}" for i in range(1, 41)), "end"]
+
+
+async def test_stop_runs_on_shutdown_kills_running_groups_and_leaves_no_task_behind(
         make_executor, make_spec, script, events, wait_dead, reap):
-    executor = await make_executor(command=script(FAMILY), quota_cpu=1)
+    executor = await make_executor(command=script(FAMILY), quota_cpu=1, sandbox="none")
     running, queued = make_spec(), make_spec()
     await executor.submit(running)
     await executor.submit(queued)
@@ -456,8 +566,6 @@ async def test_stop_kills_running_groups_and_leaves_no_task_behind(
     assert await wait_dead(grandchild)
     assert asyncio.all_tasks() == {asyncio.current_task()}
     assert not events.payloads(running.key, "finished")
-    assert not any(Path(executor.work_dir).iterdir())
-
 
 
 async def test_log_path_keeps_up_with_a_process_printing_a_million_lines(
