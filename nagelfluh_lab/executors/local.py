@@ -380,7 +380,8 @@ class LocalExecutor(Executor):
         uid = self._drop_to_uid()
         return Layout(
             read_only=self._visible,
-            hidden=tuple(os.path.realpath(p) for p in self.hidden_paths),
+            # The work dir too: a run must not forge its own status or log.
+            hidden=tuple(os.path.realpath(p) for p in [*self.hidden_paths, self.work_dir]),
             storage_read=tuple(path for path, writable in dirs if not writable),
             storage_write=tuple(path for path, writable in dirs if writable),
             # Object storage is reached over the network, with credentials scoped to the run.
