@@ -80,8 +80,8 @@ def running_server(
     The tests and the benchmarks both run their servers through this."""
     port, token = _free_port(), secrets.token_hex(16)
     dirs = {name: root / name for name in ("config", "data", "runtime", "work", "storage")}
-    for path in dirs.values():
-        path.mkdir(parents=True)
+    for path in dirs.values():  # kept, so a server can be started again on the same root
+        path.mkdir(parents=True, exist_ok=True)
     config = {
         "ServerApp": {
             "ip": "127.0.0.1",
@@ -105,6 +105,7 @@ def running_server(
         "LocalExecutor": {
             "work_dir": str(dirs["work"]),
             "kill_grace_seconds": 1.0,
+            "stop_runs_on_shutdown": True,  # no test leaves runs behind when it ends
             **(local_executor or {}),
         },
         **(app_config or {}),

@@ -81,7 +81,11 @@ def jp_server_config(tmp_path, db_url, nagelfluh_config, identity_provider):
             "default_memory": "512Mi",
             **nagelfluh_config,
         },
-        "LocalExecutor": {"work_dir": str(tmp_path / "work"), "kill_grace_seconds": 1.0},
+        "LocalExecutor": {
+            "work_dir": str(tmp_path / "work"),
+            "kill_grace_seconds": 1.0,
+            "stop_runs_on_shutdown": True,
+        },
     }
 
 

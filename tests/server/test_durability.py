@@ -1,0 +1,77 @@
+"""A real Jupyter server killed with SIGKILL mid-run, then started again on the same
+database, storage and work dir: nothing that was running or queued is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import requests
+
+from tests.servers import Server, running_server
+
+RUNNING, QUEUED = 5, 20
+SECONDS = 3
+RATES = {"rate_cpu_hour": 36.0, "starting_balance": 1000.0, "local_quota_cpu": 2.0}
+
+
+def _get(server: Server, path: str) -> dict:
+    response = requests.get(server.api_url + path, headers=server.headers, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def _states(server: Server, ids: list[int]) -> list[str]:
+    return [_get(server, f"process/{i}/versions/1")["state"] for i in ids]
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_kill_9_of_the_server_loses_no_run_no_log_line_and_no_credit(tmp_path: Path) -> None:
+    with running_server(tmp_path, **RATES) as first:
+        ids = []
+        for n in range(RUNNING + QUEUED):
+            response = requests.post(
+                first.api_url + "process",
+                json={"type": "sleep", "name": f"run {n}", "parameters": {"seconds": SECONDS},
+                      "resources": {"cpu": 2.0 / RUNNING, "deadline_seconds": 120}},
+                headers=first.headers,
+                timeout=30,
+            )
+            assert response.status_code == 201, response.text
+            ids.append(response.json()["id"])
+        _wait(lambda: _states(first, ids).count("running") == RUNNING, 60, "5 running")
+        time.sleep(1.5)  # some of their lines are stored, some not yet printed
+        before = _states(first, ids)
+        assert before.count("running") == RUNNING and before.count("queued") == QUEUED
+        first_logs = {i: _get(first, f"process/{i}/versions/1/logs")["items"] for i in ids}
+        # SIGKILL: no shutdown hook runs, as when the OOM killer or a culler strikes.
+        os.kill(first.pid, signal.SIGKILL)
+
+    with running_server(tmp_path, **RATES) as second:
+        _wait(lambda: set(_states(second, ids)) == {"completed"}, 240,
+              f"every version completed (states now {_states(second, ids)})")
+        account = _get(second, "account")
+        for i in ids:
+            version = _get(second, f"process/{i}/versions/1")
+            assert (version["state"], version["reason"]) == ("completed", None)
+            items = _get(second, f"process/{i}/versions/1/logs")["items"]
+            assert [item["seq"] for item in items] == list(range(1, len(items) + 1))
+            assert [item["line"] for item in items] == [
+                f"sleeping {SECONDS} s",
+                *(f"tick {t}: {t} of {SECONDS} s" for t in range(1, SECONDS + 1)),
+                "done sleeping",
+            ], f"process {i}: every line once, in order"
+            assert items[: len(first_logs[i])] == first_logs[i], "stored lines stay as they were"
+            ledger = {kind: sum(t["amount"] for t in account["transactions"]
+                                if t["process"] == i and t["kind"] == kind)
+                      for kind in ("HOLD", "DEBIT", "RELEASE")}
+            assert ledger["HOLD"] > 0
+            assert abs(ledger["DEBIT"] + ledger["RELEASE"] - ledger["HOLD"]) < 1e-9
