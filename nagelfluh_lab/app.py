@@ -77,6 +77,14 @@ class NagelfluhApp(ExtensionApp):
     db_url = Unicode(help="SQLAlchemy URL; SQLite in the Jupyter data dir by default.").tag(
         config=True
     )
+    db_busy_timeout = Float(
+        5.0,
+        min=0.1,
+        help="Seconds a database call may wait for a lock held by another writer (SQLite's "
+        "busy timeout, PostgreSQL's lock_timeout) or for a connection. An API request that "
+        "cannot get through within it answers 503 with Retry-After; background writes "
+        "(logs, states, the ledger) retry until the database is back.",
+    ).tag(config=True)
     storage_url = Unicode(
         help="Where datasets live: file:///path (default, in the Jupyter data dir) or s3://bucket/prefix."
     ).tag(config=True)
@@ -193,7 +201,7 @@ class NagelfluhApp(ExtensionApp):
         return paths
 
     def initialize_settings(self) -> None:
-        self.database = Database(self.db_url)
+        self.database = Database(self.db_url, self.db_busy_timeout)
         self.storage = open_storage(self.storage_url, endpoint=self.storage_endpoint or None)
         self.database.run_sync(
             lambda s: catalog.register_environment(

@@ -48,6 +48,14 @@ class Conflict(ApiError):
     code = "conflict"
 
 
+class ServiceUnavailable(ApiError):
+    """The database is busy or unreachable: the request may succeed later.
+    ``details["retry_after"]`` is the seconds to wait, also sent as ``Retry-After``."""
+
+    status = 503
+    code = "database_unavailable"
+
+
 def field_error(path: str, message: str) -> ValidationFailed:
     """A 400 naming one offending field by its JSON pointer."""
     return ValidationFailed(f"{path}: {message}", [{"path": path, "message": message}])

@@ -28,6 +28,9 @@ def _installed_version() -> str:
 VERSION = os.environ.get("NAGELFLUH_TEST_PG_VERSION") or _installed_version()
 
 
+_CLUSTERS: dict[int, str] = {}  # port -> cluster name, of the clusters started here
+
+
 def available() -> bool:
     return shutil.which("pg_createcluster") is not None and os.geteuid() == 0
 
@@ -48,15 +51,31 @@ def cluster() -> Iterator[int]:
     name = f"nagelfluh_test_{uuid.uuid4().hex[:8]}"
     port = _free_port()
     _run("pg_createcluster", VERSION, name, "-p", str(port), "--", "--auth=trust")
+    _CLUSTERS[port] = name
     try:
-        _run("pg_ctlcluster", "--skip-systemctl-redirect", VERSION, name, "start")
+        _ctl(port, "start")
         yield port
     finally:
+        del _CLUSTERS[port]
         subprocess.run(
             ["pg_dropcluster", "--stop", VERSION, name],
             capture_output=True,
             stdin=subprocess.DEVNULL,
         )
+
+
+@contextmanager
+def stopped(port: int) -> Iterator[None]:
+    """The cluster on ``port`` stopped (its connections cut), and started again after."""
+    _ctl(port, "stop")
+    try:
+        yield
+    finally:
+        _ctl(port, "start")
+
+
+def _ctl(port: int, action: str) -> None:
+    _run("pg_ctlcluster", "--skip-systemctl-redirect", VERSION, _CLUSTERS[port], action)
 
 
 def create_database(port: int) -> str:

@@ -9,7 +9,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..errors import ApiError, BadRequest, NotFound
+from ..errors import ApiError, BadRequest, NotFound, ServiceUnavailable
 
 if TYPE_CHECKING:
     from ..app import NagelfluhApp
@@ -43,6 +43,8 @@ class ErrorMixin:
         error = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(error, ApiError):
             status_code, body = error.status, error.to_json()
+            if isinstance(error, ServiceUnavailable):
+                self.set_header("Retry-After", str(error.details["retry_after"]))
         elif isinstance(error, web.HTTPError):
             message = error.log_message % error.args if error.log_message else error.reason
             body = {

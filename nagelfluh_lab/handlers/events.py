@@ -12,9 +12,14 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from ..errors import ServiceUnavailable
 from ..services.events import encode_event
 from ..services.subscriptions import EventSession
 from .base import AUTH_RESOURCE
+
+# WebSocket close code 1013, "Try Again Later" (RFC 6455 registry).
+TRY_AGAIN_LATER = 1013
+UNAVAILABLE_REASON = "database unavailable: reconnect, then subscribe again from the last seq"
 
 
 class EventsHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
@@ -55,8 +60,14 @@ class EventsHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jup
             parsed = json.loads(message)
         except ValueError:
             parsed = message
-        if self.session is not None:
+        if self.session is None:
+            return
+        try:
             await self.session.handle(parsed)
+        except ServiceUnavailable:
+            # A replay cut short would leave a gap; the client's reconnect (with its
+            # backoff) subscribes again from the last seq it has, and sees none.
+            self.close(TRY_AGAIN_LATER, UNAVAILABLE_REASON)
 
     def on_close(self) -> None:
         if self.session is not None:

@@ -101,7 +101,8 @@ class EnvironmentService:
         task.add_done_callback(self._tasks.discard)
 
     async def _register(self, name: str, image: str, attempt: int) -> None:
-        """Extract, then record the outcome: the only writer of the attempt's end."""
+        """Extract, then record the outcome: the only writer of the attempt's end, so it
+        waits out a stalled database rather than leave the environment registering."""
         try:
             try:
                 output = await self.extractor.extract(name, image, attempt)
@@ -114,7 +115,7 @@ class EnvironmentService:
                 self.log.exception("registering environment %s from %s failed", name, image)
                 message = f"Schema extraction error: {error}"
             else:
-                state = await self.db.run(
+                state = await self.db.run_durable(
                     lambda s: getattr(
                         catalog.complete_registration(s, name, attempt, types), "state", None
                     )
@@ -127,4 +128,4 @@ class EnvironmentService:
 
     async def _fail(self, name: str, attempt: int, message: str) -> None:
         self.log.warning("registering environment %s failed: %s", name, message)
-        await self.db.run(lambda s: catalog.fail_registration(s, name, attempt, message))
+        await self.db.run_durable(lambda s: catalog.fail_registration(s, name, attempt, message))

@@ -2,7 +2,9 @@
 
 This service is the executor's only partner (it implements ``ExecutorEvents``):
 it persists every state change and log batch first, then publishes it, so the
-database is always at least as new as anything a client saw.
+database is always at least as new as anything a client saw. It persists them
+with ``Database.run_durable``: a busy or unreachable database delays an event
+(and, through ``run_logs``, the executor's reading) but never drops it.
 """
 
 from __future__ import annotations
@@ -470,7 +472,8 @@ class ProcessService:
 
         Storing runs on the database thread; letting one batch be in flight
         overlaps it with reading the pipe, and waiting for the previous one
-        keeps batches in order and the executor's backpressure intact.
+        keeps batches in order and the executor's backpressure intact: while the
+        database is stalled, the batch is retried and the executor reads no further.
         """
         run = self._runs.get(key)
         if run is None or not lines:
@@ -480,9 +483,10 @@ class ProcessService:
 
     async def _store_logs(self, key: RunKey, run: _Run, lines: list[LogLine]) -> None:
         try:
-            first = await self.db.run(lambda s: append_logs(s, run.version_id, lines))
+            first = await self.db.run_durable(lambda s: append_logs(s, run.version_id, lines))
         except Exception:
-            # The run must still reach a final state; the failure is the server's to report.
+            # Not a stall (those are retried) but a bug: the run must still reach a final
+            # state; the failure is the server's to report.
             log.exception("could not store %d log lines of %s", len(lines), key)
             return
         self.hub.publish(
@@ -508,7 +512,7 @@ class ProcessService:
                 .values(progress=progress)
             )
 
-        await self.db.run(save)
+        await self.db.run_durable(save)
         message = {
             "type": "progress",
             "process": key.process_id,
@@ -522,9 +526,10 @@ class ProcessService:
         run = self._runs.get(key)
         if run is None:
             return
+        # Taken before waiting for the database: a stall must not be billed as run time.
+        finished = outcome.ended or time.time()
         await run.drain()
         state, reason, message = outcome.state, outcome.reason, outcome.message
-        datasets: list[dict] = []
         if state == "completed":
             try:
                 manifest = json.loads(
@@ -540,13 +545,15 @@ class ProcessService:
                 entries = []
         else:
             entries = []
-        finished = outcome.ended or time.time()
-        tail: list[LogBatch] = []  # the system line finish() appends, if any
 
-        def finish(session: Session) -> dict | None:
+        def finish(session: Session) -> tuple[list[dict], LogBatch | None] | None:
+            """The new datasets and the system line appended, if any; None if the
+            version had already ended. Nothing outlives a failed attempt."""
             version = session.get(ProcessVersion, run.version_id)
             if version is None or version.state in TERMINAL:
                 return None
+            datasets: list[dict] = []
+            tail = None
             for entry in entries:
                 dataset = Dataset(
                     project_id=run.project_id,
@@ -565,8 +572,8 @@ class ProcessService:
                 session.flush()
                 datasets.append(dataset_json(dataset))
             if message:
-                seq = append_logs(session, version.id, [LogLine(finished, SYSTEM, message)])
-                tail.append(LogBatch(seq, [LogLine(finished, SYSTEM, message)]))
+                line = [LogLine(finished, SYSTEM, message)]
+                tail = LogBatch(append_logs(session, version.id, line), line)
             version.state = state
             version.reason = reason
             version.message = message
@@ -575,22 +582,23 @@ class ProcessService:
                 version.progress = 1.0
             ran = (finished - version.started) if version.started else 0.0
             self.billing.settle(session, version, ran)
-            return version_json(version)
+            return datasets, tail
 
-        result = await self.db.run(finish)
+        result = await self.db.run_durable(finish)
         self._runs.pop(key, None)
         run.done.set()
         if result is None:
             return
+        datasets, tail = result
         topic = version_topic(key.process_id, key.version)
-        if tail:
+        if tail is not None:
             self.hub.publish(
                 topic,
                 {
                     "type": "log",
                     "process": key.process_id,
                     "version": key.version,
-                    "lines": tail[0],
+                    "lines": tail,
                 },
             )
         for dataset in datasets:
@@ -632,7 +640,7 @@ class ProcessService:
             )
             return result.rowcount > 0
 
-        if await self.db.run(save):
+        if await self.db.run_durable(save):
             self._publish_state(key, run.project_id, state, reason, message)
 
     def _publish_state(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Process, ProcessVersion
 from ..db.session import Database
-from ..errors import ApiError, BadRequest, NotFound, field_error
+from ..errors import ApiError, BadRequest, NotFound, ServiceUnavailable, field_error
 from . import access
 from .events import EventHub, Subscriber, Topic, project_topic, version_topic
 from .processes import read_logs
@@ -34,7 +34,9 @@ class EventSession:
         self.subscriber: Subscriber = hub.subscriber(send, max_backlog_lines)
 
     async def handle(self, message: Any) -> None:
-        """Act on one client message; errors go back to the client as error events."""
+        """Act on one client message; errors go back to the client as error events,
+        except ServiceUnavailable, which is the connection's to handle (its replay
+        may be cut short, so the subscription cannot simply go on)."""
         try:
             if not isinstance(message, dict):
                 raise BadRequest("a message must be a JSON object")
@@ -45,6 +47,8 @@ class EventSession:
                 self.subscriber.unfollow(topic)
             else:
                 raise BadRequest("expected a 'subscribe' or 'unsubscribe' message")
+        except ServiceUnavailable:
+            raise
         except ApiError as error:
             await self._send({"type": "error", **error.to_json()["error"], "request": message})
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from jupyter_server.auth.identity import IdentityProvider, User
-from tornado.httpclient import HTTPClientError
+from tornado.httpclient import HTTPClientError, HTTPResponse
 
 from tests import postgres
 
@@ -102,6 +102,15 @@ class Api:
     async def call(
         self, method: str, path: str, body: Any = None, headers: dict | None = None, **params: Any
     ) -> tuple[int, Any]:
+        response = await self.fetch(method, path, body, headers, **params)
+        content_type = response.headers.get("Content-Type", "")
+        data = json.loads(response.body) if "json" in content_type else response.body
+        return response.code, data
+
+    async def fetch(
+        self, method: str, path: str, body: Any = None, headers: dict | None = None, **params: Any
+    ) -> HTTPResponse:
+        """The whole response, headers included, whatever its status."""
         headers = dict(headers or {})
         if self.user:
             headers["X-Test-User"] = self.user
@@ -117,12 +126,9 @@ class Api:
         elif method == "POST":
             kwargs["body"] = b""
         try:
-            response = await self._fetch("nagelfluh", "api", *path.split("/"), **kwargs)
+            return await self._fetch("nagelfluh", "api", *path.split("/"), **kwargs)
         except HTTPClientError as error:
-            response = error.response
-        content_type = response.headers.get("Content-Type", "")
-        data = json.loads(response.body) if "json" in content_type else response.body
-        return response.code, data
+            return error.response
 
     async def get(self, path: str, **params: Any) -> Any:
         code, body = await self.call("GET", path, **params)
