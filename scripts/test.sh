@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 # Node.js for the labextension build (CI runs as root).
 missing=()
 command -v pg_createcluster >/dev/null 2>&1 || missing+=(postgresql)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)  # the local runs' sandbox
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 if [ ${#missing[@]} -gt 0 ]; then
