@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import getpass
+import hashlib
 import pathlib
+import socket
 import sys
 import time
 from datetime import datetime, timezone
@@ -15,7 +17,7 @@ from jupyter_server.auth.identity import User as JupyterUser
 from jupyter_server.extension.application import ExtensionApp
 from nagelfluh_runner.registry import describe_all
 from nagelfluh_runner.storage import Storage, open_storage
-from traitlets import Bool, Dict, Float, Instance, Integer, Type, Unicode, default
+from traitlets import Bool, Dict, Float, Instance, Integer, Set, Type, Unicode, default
 from traitlets.utils.importstring import import_item
 
 from .credentials import CredentialProvider, StaticCredentials
@@ -133,6 +135,21 @@ class NagelfluhApp(ExtensionApp):
         "Under JupyterHub or any other identity provider, its user name is used."
     ).tag(config=True)
 
+    admin_users = Set(
+        Unicode(),
+        help="Users who administer the installation: they alone register or re-register "
+        "environments every user sees (POST environments with installation: true). Empty "
+        "(the default) on a single-user server with Jupyter's own auth makes its owner the "
+        "admin; under JupyterHub it makes nobody one, unless authorizer_grants_admin.",
+    ).tag(config=True)
+    authorizer_grants_admin = Bool(
+        False,
+        help="Make whoever jupyter_server's authorizer allows 'write' on 'nagelfluh:admin' "
+        "an admin, listed in admin_users or not: for an authorizer that checks JupyterHub "
+        "scopes (see the README). Leave it off with an authorizer that allows everything, "
+        "as Jupyter's and JupyterHub's default ones do.",
+    ).tag(config=True)
+
     credentials_class = Type(
         default_value=StaticCredentials,
         klass=CredentialProvider,
@@ -146,6 +163,14 @@ class NagelfluhApp(ExtensionApp):
         "collector's permanent generation (gc.freeze). Full collections then skip the "
         "server's long-lived objects, which otherwise makes a process printing a million "
         "lines cost the server about half again as much CPU.",
+    ).tag(config=True)
+
+    server_id = Unicode(
+        help="This server's name among servers sharing one database. Each version records "
+        "the server that runs it, and a server starting up takes up (re-attaches, re-queues "
+        "or fails) only its own. Default: this host's name and the Jupyter data dir, which "
+        "stay the same when the server restarts. Servers that share a database must not "
+        "share a name.",
     ).tag(config=True)
 
     database = Instance(Database, allow_none=True)
@@ -164,6 +189,13 @@ class NagelfluhApp(ExtensionApp):
     def _default_storage_url(self) -> str:
         return (self._data_dir() / "storage").as_uri()
 
+    @default("server_id")
+    def _default_server_id(self) -> str:
+        name = f"{socket.gethostname()}:{self._data_dir()}"
+        if len(name) > 255:
+            name = name[:190] + "~" + hashlib.sha256(name.encode()).hexdigest()
+        return name
+
     @default("owner_name")
     def _default_owner_name(self) -> str:
         return getpass.getuser()
@@ -178,6 +210,12 @@ class NagelfluhApp(ExtensionApp):
         if type(identity_provider).__module__ == JUPYTER_IDENTITY_MODULE:
             return self.owner_name
         return user.username
+
+    def is_admin(self, user_name: str, identity_provider: IdentityProvider) -> bool:
+        """Whether ``user_name`` is named an admin (the authorizer has its say as well)."""
+        if self.admin_users:
+            return user_name in self.admin_users
+        return type(identity_provider).__module__ == JUPYTER_IDENTITY_MODULE
 
     @property
     def installation(self) -> str:
@@ -222,6 +260,7 @@ class NagelfluhApp(ExtensionApp):
                 self.default_deadline_seconds,
             ),
             self.credentials_class(parent=self, storage=self.storage),
+            self.server_id,
             on_state=self._on_state,
         )
         self.datasets = DatasetService(self.database, self.storage)

@@ -38,6 +38,13 @@ class PaymentRequired(ApiError):
     code = "insufficient_balance"
 
 
+class Forbidden(ApiError):
+    """Seen, but not the caller's to change."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(ApiError):
     status = 404
     code = "not_found"

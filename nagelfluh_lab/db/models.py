@@ -91,6 +91,11 @@ class Environment(Base):
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     requested_image: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Neither set: the installation's (bootstrap, configured, or an admin's). Else the
+    # user's own, or a project's: visible and usable by its owner or members only.
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    owner_project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
+    owner_user: Mapped[User | None] = relationship(lazy="selectin")
     process_types: Mapped[list[ProcessTypeRecord]] = relationship(
         back_populates="environment",
         cascade="all, delete-orphan",
@@ -146,6 +151,8 @@ class ProcessVersion(Base):
     cost_estimated: Mapped[int] = mapped_column(BigInteger, default=0)
     cost_actual: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     log_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The server that runs it (NagelfluhApp.server_id); None from before servers were told apart.
+    server: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     process: Mapped[Process] = relationship(back_populates="versions")
     inputs: Mapped[list[VersionInput]] = relationship(cascade="all, delete-orphan", lazy="selectin")
@@ -199,6 +206,8 @@ class Dataset(Base):
     key: Mapped[str] = mapped_column(String(2048))
     mime_type: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger)
+    # "sha256:<hex>" of the stored bytes, computed by the server as it stored or checked them.
+    digest: Mapped[str | None] = mapped_column(String(71), nullable=True)
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
     created: Mapped[float] = mapped_column(Float, default=now)
     producer: Mapped[ProcessVersion | None] = relationship(back_populates="outputs")

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = pathlib.Path(__file__).with_name("migrations")
 DEFAULT_TIMEOUT = 5.0
+# How long a starting server waits for another one's migration to finish.
+MIGRATION_WAIT_SECONDS = 300.0
+# The PostgreSQL advisory lock key of migrations (any constant the application owns).
+MIGRATION_LOCK = 0x6E6167656C66  # "nagelf"
 RETRY_FIRST_SECONDS = 0.05
 RETRY_MAX_SECONDS = 5.0
 # SQLite's primary result codes for "another connection holds the lock".
@@ -98,13 +102,28 @@ def make_engine(url: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
     )
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every Alembic migration (idempotent; runs on each server start)."""
+def upgrade(engine: Engine, wait: float = MIGRATION_WAIT_SECONDS) -> None:
+    """Apply every Alembic migration (idempotent; runs on each server start).
+
+    Servers sharing a database may start at once: the migration holds a database-wide
+    lock (PostgreSQL's transaction advisory lock; SQLite's write lock, taken by
+    BEGIN IMMEDIATE), so one migrates and the others wait, up to ``wait`` seconds,
+    then find nothing left to do."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    milliseconds = round(wait * 1000)
+    with engine.connect() as connection:
+        if sqlite:  # raw, outside any transaction: a PRAGMA through SQLAlchemy would begin one
+            connection.connection.driver_connection.execute(f"PRAGMA busy_timeout={milliseconds}")
+        with connection.begin():
+            if not sqlite:
+                connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        if sqlite:  # not back into the pool with the long timeout: a new one gets the usual
+            connection.invalidate()
 
 
 class Database:

@@ -11,51 +11,60 @@ from tornado import web
 from ..db.models import Transaction
 from ..errors import field_error
 from ..resources import parse_resources
-from ..services import access, catalog
+from ..services import access
 from ..services.billing import credits
-from ..services.serialize import project_json, transaction_json, type_json
+from ..services.serialize import project_json, transaction_json
 from ..services.views import parse_view_request
-from .base import NagelfluhHandler
+from .base import ACCOUNT, DATASETS, ENVIRONMENTS, PROCESSES, PROJECTS, NagelfluhHandler
 
 
 class EnvironmentsHandler(NagelfluhHandler):
+    auth_resource = ENVIRONMENTS
+
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply(await self.app.environments.list())
+        self.reply(await self.app.environments.list(self.user_name))
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         """202: the registration goes on in the background (see the environment's state)."""
-        self.reply(await self.app.environments.register(self.json_body()), 202)
+        body = self.json_body()
+        admin = await self.is_admin()
+        self.reply(await self.app.environments.register(self.user_name, body, admin), 202)
 
 
 class EnvironmentHandler(NagelfluhHandler):
+    auth_resource = ENVIRONMENTS
+
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.reply(await self.app.environments.get(name))
+        self.reply(await self.app.environments.get(self.user_name, name))
 
 
 class ProcessTypesHandler(NagelfluhHandler):
+    auth_resource = ENVIRONMENTS
+
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        types = await self.app.database.run(
-            lambda s: [type_json(t) for t in catalog.process_types(s)]
-        )
-        self.reply({"items": types, "next": None})
+        self.reply(await self.app.environments.types(self.user_name))
 
 
 class ProcessTypeHandler(NagelfluhHandler):
+    auth_resource = ENVIRONMENTS
+
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.reply(await self.app.database.run(lambda s: type_json(catalog.get_type(s, name))))
+        self.reply(await self.app.environments.type(self.user_name, name))
 
 
 class ProjectsHandler(NagelfluhHandler):
+    auth_resource = PROJECTS
+
     @web.authenticated
     @authorized
     async def get(self) -> None:
@@ -79,6 +88,8 @@ class ProjectsHandler(NagelfluhHandler):
 
 
 class ProcessesHandler(NagelfluhHandler):
+    auth_resource = PROCESSES
+
     @web.authenticated
     @authorized
     async def get(self) -> None:
@@ -92,7 +103,7 @@ class ProcessesHandler(NagelfluhHandler):
         )
 
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self) -> None:
         key = self.request.headers.get("Idempotency-Key")
         if key is not None and not 1 <= len(key) <= 255:
@@ -101,6 +112,8 @@ class ProcessesHandler(NagelfluhHandler):
 
 
 class ProcessHandler(NagelfluhHandler):
+    auth_resource = PROCESSES
+
     @web.authenticated
     @authorized
     async def get(self, process_id: str) -> None:
@@ -108,14 +121,18 @@ class ProcessHandler(NagelfluhHandler):
 
 
 class VersionsHandler(NagelfluhHandler):
+    auth_resource = PROCESSES
+
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self, process_id: str) -> None:
         body = self.json_body()
         self.reply(await self.app.processes.add_version(self.user_name, process_id, body), 201)
 
 
 class VersionHandler(NagelfluhHandler):
+    auth_resource = PROCESSES
+
     @web.authenticated
     @authorized
     async def get(self, process_id: str, version: str) -> None:
@@ -123,20 +140,26 @@ class VersionHandler(NagelfluhHandler):
 
 
 class CancelHandler(NagelfluhHandler):
+    auth_resource = PROCESSES
+
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self, process_id: str, version: str) -> None:
         self.reply(await self.app.processes.cancel(self.user_name, process_id, version))
 
 
 class RestoreHandler(NagelfluhHandler):
+    auth_resource = PROCESSES
+
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self, process_id: str, version: str) -> None:
         self.reply(await self.app.processes.restore(self.user_name, process_id, version), 201)
 
 
 class CompareHandler(NagelfluhHandler):
+    auth_resource = PROCESSES
+
     @web.authenticated
     @authorized
     async def get(self, process_id: str) -> None:
@@ -151,6 +174,8 @@ class CompareHandler(NagelfluhHandler):
 
 
 class LogsHandler(NagelfluhHandler):
+    auth_resource = PROCESSES
+
     @web.authenticated
     @authorized
     async def get(self, process_id: str, version: str) -> None:
@@ -169,13 +194,16 @@ class LogsHandler(NagelfluhHandler):
 class DatasetsHandler(NagelfluhHandler):
     """Lists datasets; POST streams an upload to a temporary file, then to storage."""
 
+    auth_resource = DATASETS
+
     _spool: tempfile.SpooledTemporaryFile | None = None
 
     async def prepare(self) -> None:
         await super().prepare()
         if self.request.method == "POST":
-            if self.current_user is None:
-                raise web.HTTPError(403)
+            # Checked before the body streams in, not after gigabytes of it.
+            if self.current_user is None or not await self.allowed("write", DATASETS):
+                raise web.HTTPError(403, f"not authorized to write on {DATASETS}")
             self.request.connection.set_max_body_size(self.app.max_upload_bytes)
             self._spool = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)
 
@@ -215,6 +243,8 @@ class DatasetsHandler(NagelfluhHandler):
 
 class DatasetHandler(NagelfluhHandler):
     """The bytes of a dataset, streamed, with single-range requests honoured."""
+
+    auth_resource = DATASETS
 
     CHUNK = 256 * 1024
 
@@ -268,6 +298,8 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
 
 
 class DatasetViewHandler(NagelfluhHandler):
+    auth_resource = DATASETS
+
     @web.authenticated
     @authorized
     async def get(self, dataset_id: str) -> None:
@@ -282,6 +314,8 @@ class DatasetViewHandler(NagelfluhHandler):
 
 
 class DatasetMetaHandler(NagelfluhHandler):
+    auth_resource = DATASETS
+
     @web.authenticated
     @authorized
     async def get(self, dataset_id: str) -> None:
@@ -289,8 +323,10 @@ class DatasetMetaHandler(NagelfluhHandler):
 
 
 class EstimateHandler(NagelfluhHandler):
+    auth_resource = ACCOUNT
+
     @web.authenticated
-    @authorized
+    @authorized("read")
     async def post(self) -> None:
         body = self.json_body()
         if not isinstance(body, dict):
@@ -312,6 +348,8 @@ class EstimateHandler(NagelfluhHandler):
 
 
 class AccountHandler(NagelfluhHandler):
+    auth_resource = ACCOUNT
+
     @web.authenticated
     @authorized
     async def get(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
@@ -14,7 +15,16 @@ from ..errors import ApiError, BadRequest, NotFound, ServiceUnavailable
 if TYPE_CHECKING:
     from ..app import NagelfluhApp
 
-AUTH_RESOURCE = "nagelfluh"
+# What jupyter_server's authorizer is asked about, one resource per kind of thing, with
+# the actions read (GET), write (creating or changing data) and execute (running
+# code). Each operation of the OpenAPI document names its own (x-nagelfluh-permission).
+PROCESSES = "nagelfluh:processes"
+DATASETS = "nagelfluh:datasets"
+ENVIRONMENTS = "nagelfluh:environments"
+PROJECTS = "nagelfluh:projects"
+ACCOUNT = "nagelfluh:account"
+ADMIN = "nagelfluh:admin"
+API = "nagelfluh:api"
 _CODES = {
     400: "bad_request",
     403: "forbidden",
@@ -70,7 +80,7 @@ class ErrorMixin:
 
 
 class NagelfluhHandler(ErrorMixin, ExtensionHandlerMixin, APIHandler):
-    auth_resource = AUTH_RESOURCE
+    auth_resource = API
 
     @property
     def app(self) -> NagelfluhApp:
@@ -79,6 +89,25 @@ class NagelfluhHandler(ErrorMixin, ExtensionHandlerMixin, APIHandler):
     @property
     def user_name(self) -> str:
         return self.app.user_name(self.current_user, self.identity_provider)
+
+    async def allowed(self, action: str, resource: str) -> bool:
+        """Whether the authorizer lets the current user do ``action`` on ``resource``."""
+        return bool(
+            await ensure_async(
+                self.authorizer.is_authorized(self, self.current_user, action, resource)
+            )
+        )
+
+    async def is_admin(self) -> bool:
+        """Whether the current user administers the installation (DESIGN: its
+        environments): allowed ``write`` on nagelfluh:admin by the authorizer, and named
+        an admin in the configuration, unless the configuration leaves that to the
+        authorizer alone (a JupyterHub scope, say)."""
+        if not await self.allowed("write", ADMIN):
+            return False
+        return self.app.authorizer_grants_admin or self.app.is_admin(
+            self.user_name, self.identity_provider
+        )
 
     def json_body(self) -> Any:
         if not self.request.body:

@@ -15,7 +15,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from ..errors import ServiceUnavailable
 from ..services.events import encode_event
 from ..services.subscriptions import EventSession
-from .base import AUTH_RESOURCE
+from .base import PROCESSES
 
 # WebSocket close code 1013, "Try Again Later" (RFC 6455 registry).
 TRY_AGAIN_LATER = 1013
@@ -23,7 +23,7 @@ UNAVAILABLE_REASON = "database unavailable: reconnect, then subscribe again from
 
 
 class EventsHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
-    auth_resource = AUTH_RESOURCE
+    auth_resource = PROCESSES
     session: EventSession | None = None
 
     def set_default_headers(self) -> None:
@@ -32,7 +32,7 @@ class EventsHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jup
     @ws_authenticated
     async def get(self, *args: str, **kwargs: str) -> None:
         allowed = await ensure_async(
-            self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
+            self.authorizer.is_authorized(self, self.current_user, "read", PROCESSES)
         )
         if not allowed:
             raise web.HTTPError(403)

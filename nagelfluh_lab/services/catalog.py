@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
 from nagelfluh_runner.protocol import DATASET_FORMAT, DATASET_REF_PREFIX
 from nagelfluh_runner.validation import apply_defaults
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from ..db.models import Environment, ProcessTypeRecord
-from ..errors import Conflict, NotFound, ValidationFailed, field_error
+from ..db.models import Environment, ProcessTypeRecord, User
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from . import access
 
 BOOTSTRAP_ENVIRONMENT = "bootstrap"
 BOOTSTRAP_IMAGE = "nagelfluh-base-runner:latest"
@@ -66,14 +68,45 @@ def _store_types(session: Session, env: Environment, types: list[dict]) -> None:
     session.flush()
 
 
-def validate_registration(body: Any) -> tuple[str, str]:
-    """``(name, image)`` of a registration request, or a 400 naming the field."""
+@dataclass(frozen=True)
+class Owner:
+    """Whose an environment is: a user's, a project's, or (neither) the installation's."""
+
+    user_id: int | None = None
+    project_id: int | None = None
+
+    @classmethod
+    def of(cls, env: Environment) -> Owner:
+        return cls(env.owner_user_id, env.owner_project_id)
+
+    @property
+    def installation(self) -> bool:
+        return self.user_id is None and self.project_id is None
+
+
+INSTALLATION = Owner()
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    image: str
+    project: object | None  # the project id asked for, unchecked
+    installation: bool
+
+
+def validate_registration(body: Any) -> Registration:
+    """A registration request, or a 400 naming the field."""
     if not isinstance(body, dict):
         raise field_error("/", "must be an object with the fields name and image")
-    unknown = sorted(body.keys() - {"name", "image"})
+    unknown = sorted(body.keys() - {"name", "image", "project", "installation"})
     if unknown:
         pointer = unknown[0].replace("~", "~0").replace("/", "~1")
-        raise field_error(f"/{pointer}", "unknown field; an environment has a name and an image")
+        raise field_error(
+            f"/{pointer}",
+            "unknown field; an environment has a name, an image and optionally a project "
+            "or installation: true",
+        )
     name, image = body.get("name"), body.get("image")
     if not isinstance(name, str) or len(name) > 63 or not ENVIRONMENT_NAME.match(name):
         raise field_error(
@@ -85,12 +118,41 @@ def validate_registration(body: Any) -> tuple[str, str]:
         raise field_error("/image", "must be a non-empty image reference")
     if any(c.isspace() for c in image):
         raise field_error("/image", "must not contain white space")
-    return name, image
+    installation = body.get("installation", False)
+    if not isinstance(installation, bool):
+        raise field_error("/installation", "must be true or false")
+    if installation and body.get("project") is not None:
+        raise field_error("/project", "an environment is a project's or the installation's")
+    return Registration(name, image, body.get("project"), installation)
 
 
-def request_registration(session: Session, name: str, image: str) -> Environment:
-    """Start a new registration attempt of ``name`` from ``image``; the types and image
-    of an existing environment stay in use until the attempt succeeds."""
+def visible_to(user: User, project_ids: list[int]) -> ColumnElement[bool]:
+    """Which environments ``user`` (a member of ``project_ids``) may see and use."""
+    return or_(
+        and_(Environment.owner_user_id.is_(None), Environment.owner_project_id.is_(None)),
+        Environment.owner_user_id == user.id,
+        Environment.owner_project_id.in_(project_ids),
+    )
+
+
+def may_see(env: Environment, user: User, project_ids: list[int]) -> bool:
+    owner = Owner.of(env)
+    return owner.installation or owner.user_id == user.id or owner.project_id in project_ids
+
+
+def request_registration(
+    session: Session,
+    name: str,
+    image: str,
+    owner: Owner,
+    user: User,
+    admin: bool,
+) -> Environment:
+    """Start a new registration attempt of ``name`` from ``image`` for ``owner``; the
+    types and image of an existing environment stay in use until the attempt succeeds.
+
+    Only its owner may register a name again (a project's members, or an admin for the
+    installation's): anyone else would swap the code that the owner's runs execute."""
     if name == BOOTSTRAP_ENVIRONMENT:
         raise Conflict(
             "the bootstrap environment is the server's own Python: it cannot be registered "
@@ -99,12 +161,50 @@ def request_registration(session: Session, name: str, image: str) -> Environment
         )
     env = session.scalar(select(Environment).where(Environment.name == name).with_for_update())
     if env is None:
-        env = Environment(name=name, image=None, attempt=0)
+        if owner.installation and not admin:
+            raise Forbidden(
+                "only an admin may register an environment for the whole installation",
+                [{"path": "/installation", "message": "needs an admin"}],
+            )
+        env = Environment(
+            name=name,
+            image=None,
+            attempt=0,
+            owner_user_id=owner.user_id,
+            owner_project_id=owner.project_id,
+        )
         session.add(env)
+    else:
+        current = Owner.of(env)
+        projects = [] if current.project_id is None else access.project_ids(session, user)
+        if current.installation and not admin:
+            raise Forbidden(
+                f"environment {name!r} is the installation's: only an admin may register it again",
+                [{"path": "/name", "message": "is an installation environment"}],
+            )
+        if not current.installation and not may_see(env, user, projects):
+            raise Forbidden(
+                f"the environment name {name!r} is taken",
+                [{"path": "/name", "message": "is another owner's environment"}],
+            )
+        if current != owner:
+            raise Conflict(
+                f"environment {name!r} belongs to {_owner_text(current)}; registering it "
+                "again keeps its owner",
+                [{"path": "/name", "message": "has another owner than the one asked for"}],
+            )
     env.state, env.message, env.requested_image = REGISTERING, None, image
     env.attempt = (env.attempt or 0) + 1
     session.flush()
     return env
+
+
+def _owner_text(owner: Owner) -> str:
+    if owner.installation:
+        return "the installation"
+    if owner.project_id is not None:
+        return f"project {owner.project_id}"
+    return "its user"
 
 
 def _attempt(
@@ -131,14 +231,19 @@ def complete_registration(
     env = _attempt(session, name, attempt, (REGISTERING, FAILED))
     if env is None:
         return None
-    owners = {
-        record.name: record.environment.name
+    holders = {
+        record.name: record.environment
         for record in session.scalars(
             select(ProcessTypeRecord).where(ProcessTypeRecord.name.in_([t["name"] for t in types]))
         )
     }
-    own = [t for t in types if owners.get(t["name"], name) == name]
-    elsewhere = sorted(f"{t} ({e})" for t, e in owners.items() if e != name)
+    own = [t for t in types if t["name"] not in holders or holders[t["name"]].name == name]
+    # Another owner's environment is not named: its name is not this owner's to see.
+    elsewhere = sorted(
+        f"{t} ({e.name if Owner.of(e) in (INSTALLATION, Owner.of(env)) else 'another owner'})"
+        for t, e in holders.items()
+        if e.name != name
+    )
     note = (
         "Process types of the same name as another environment's stay there: "
         + ", ".join(elsewhere)
@@ -172,8 +277,13 @@ def registering(session: Session) -> list[Environment]:
     return list(session.scalars(select(Environment).where(Environment.state == REGISTERING)))
 
 
-def get_environment(session: Session, name: str) -> Environment:
-    env = session.scalar(select(Environment).where(Environment.name == name))
+def get_environment(session: Session, name: str, user: User) -> Environment:
+    """The environment, if ``user`` may see it; 404 alike for unknown and unseen ones."""
+    env = session.scalar(
+        select(Environment).where(
+            Environment.name == name, visible_to(user, access.project_ids(session, user))
+        )
+    )
     if env is None:
         raise NotFound(f"unknown environment {name!r}", {"environment": name})
     return env
@@ -228,17 +338,37 @@ def _excerpt(text: str, limit: int = 300) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-def environments(session: Session) -> list[Environment]:
-    return list(session.scalars(select(Environment).order_by(Environment.name)))
+def environments(session: Session, user: User) -> list[Environment]:
+    visible = visible_to(user, access.project_ids(session, user))
+    return list(session.scalars(select(Environment).where(visible).order_by(Environment.name)))
 
 
-def process_types(session: Session) -> list[ProcessTypeRecord]:
-    return list(session.scalars(select(ProcessTypeRecord).order_by(ProcessTypeRecord.name)))
+def process_types(session: Session, user: User) -> list[ProcessTypeRecord]:
+    visible = visible_to(user, access.project_ids(session, user))
+    return list(
+        session.scalars(
+            select(ProcessTypeRecord)
+            .join(Environment)
+            .where(visible)
+            .order_by(ProcessTypeRecord.name)
+        )
+    )
 
 
-def get_type(session: Session, name: object, path: str | None = None) -> ProcessTypeRecord:
+def get_type(
+    session: Session, name: object, user: User, path: str | None = None
+) -> ProcessTypeRecord:
+    """The type, if its environment is one ``user`` may use: else unknown, as if it were
+    not there (a 400 naming ``path`` where a request named it, else a 404)."""
     record = (
-        session.scalar(select(ProcessTypeRecord).where(ProcessTypeRecord.name == name))
+        session.scalar(
+            select(ProcessTypeRecord)
+            .join(Environment)
+            .where(
+                ProcessTypeRecord.name == name,
+                visible_to(user, access.project_ids(session, user)),
+            )
+        )
         if isinstance(name, str)
         else None
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import mimetypes
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -28,6 +29,23 @@ class DatasetFile:
     name: str
     mime_type: str
     size: int
+
+
+class HashingReader:
+    """Reads through to ``raw``, hashing what passes: an upload's digest costs no
+    second read."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._hash = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._raw.read(n)
+        self._hash.update(chunk)
+        return chunk
+
+    def digest(self) -> str:
+        return f"sha256:{self._hash.hexdigest()}"
 
 
 class DatasetService:
@@ -100,7 +118,7 @@ class DatasetService:
 
         taken = Conflict(f"an upload named {relative!r} already exists", {"name": relative})
 
-        def register(session: Session, size: int) -> dict:
+        def register(session: Session, size: int, digest: str) -> dict:
             user = access.ensure_user(session, user_name)
             if session.scalar(select(Dataset).where(Dataset.key == key)) is not None:
                 raise taken
@@ -111,6 +129,7 @@ class DatasetService:
                 key=key,
                 mime_type=mime.split(";")[0].strip(),
                 size=size,
+                digest=digest,
                 meta={"metadata": {"uploaded_by": user.name}},
             )
             session.add(dataset)
@@ -122,8 +141,9 @@ class DatasetService:
 
         if await asyncio.to_thread(self.storage.exists, key):
             raise taken
-        size = await asyncio.to_thread(self.storage.write_stream, key, body)
-        return await self.db.run(lambda s: register(s, size))
+        hashing = HashingReader(body)
+        size = await asyncio.to_thread(self.storage.write_stream, key, hashing)
+        return await self.db.run(lambda s: register(s, size, hashing.digest()))
 
     @staticmethod
     def _get(session: Session, user_name: str, dataset_id: str) -> Dataset:

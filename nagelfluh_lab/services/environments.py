@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from nagelfluh_runner.registry import GROUP
 from sqlalchemy.orm import Session
 
+from ..db.models import User
 from ..db.session import Database
 from ..errors import field_error
 from ..executors.schema import SchemaExtractionFailed, SchemaExtractor
-from . import catalog
-from .serialize import environment_json
+from . import access, catalog
+from .serialize import environment_json, type_json
+
+T = TypeVar("T")
 
 
 class EnvironmentService:
@@ -39,16 +43,34 @@ class EnvironmentService:
         self.log = log
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def list(self) -> dict:
-        envs = await self.db.run(lambda s: [environment_json(e) for e in catalog.environments(s)])
+    async def list(self, user_name: str) -> dict:
+        envs = await self._as_user(
+            user_name, lambda s, u: [environment_json(e) for e in catalog.environments(s, u)]
+        )
         return {"items": envs, "next": None}
 
-    async def get(self, name: str) -> dict:
-        return await self.db.run(lambda s: environment_json(catalog.get_environment(s, name)))
+    async def get(self, user_name: str, name: str) -> dict:
+        return await self._as_user(
+            user_name, lambda s, u: environment_json(catalog.get_environment(s, name, u))
+        )
 
-    async def register(self, body: Any) -> dict:
-        """Start registering ``{"name", "image"}``; the environment as it is now."""
-        name, image = catalog.validate_registration(body)
+    async def types(self, user_name: str) -> dict:
+        types = await self._as_user(
+            user_name, lambda s, u: [type_json(t) for t in catalog.process_types(s, u)]
+        )
+        return {"items": types, "next": None}
+
+    async def type(self, user_name: str, name: str) -> dict:
+        return await self._as_user(user_name, lambda s, u: type_json(catalog.get_type(s, name, u)))
+
+    async def _as_user(self, user_name: str, query: Callable[[Session, User], T]) -> T:
+        """``query(session, user)`` as ``user_name``: what it sees depends on who asks."""
+        return await self.db.run(lambda s: query(s, access.ensure_user(s, user_name)))
+
+    async def register(self, user_name: str, body: Any, admin: bool) -> dict:
+        """Start registering ``{"name", "image"}`` (for a project, or for the installation
+        if ``admin``); the environment as it is now."""
+        request = catalog.validate_registration(body)
         if self.extractor is None:
             raise field_error(
                 "/image",
@@ -58,12 +80,23 @@ class EnvironmentService:
                 f"installed packages' {GROUP!r} entry points (found when the server starts)",
             )
 
-        def request(session: Session) -> tuple[dict, int]:
-            env = catalog.request_registration(session, name, image)
+        def start(session: Session) -> tuple[dict, int]:
+            user = access.ensure_user(session, user_name)
+            if request.installation:
+                owner = catalog.INSTALLATION
+            elif request.project is not None:
+                owner = catalog.Owner(
+                    project_id=access.get_project(session, user, request.project).id
+                )
+            else:
+                owner = catalog.Owner(user_id=user.id)
+            env = catalog.request_registration(
+                session, request.name, request.image, owner, user, admin
+            )
             return environment_json(env), env.attempt
 
-        env, attempt = await self.db.run(request)
-        self._extract(name, image, attempt)
+        env, attempt = await self.db.run(start)
+        self._extract(request.name, request.image, attempt)
         return env
 
     async def start(self) -> None:

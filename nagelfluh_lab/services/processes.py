@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from itertools import groupby, repeat
 from typing import Any
 
-from nagelfluh_runner.protocol import MANIFEST_NAME, version_prefix
 from nagelfluh_runner.storage import Storage
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,6 +60,7 @@ from .events import (
     project_topic,
     version_topic,
 )
+from .outputs import ManifestError, Output, read_outputs
 from .serialize import dataset_json, process_json, version_json
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,13 @@ class ProcessService:
         hub: EventHub,
         default_resources: Resources,
         credentials: CredentialProvider,
+        server_id: str,
         on_state: Callable[[dict], None] = lambda event: None,
     ) -> None:
+        """``server_id`` names this server among those sharing the database: the runs
+        it starts are recorded as its own, and it takes up no other server's."""
         self.db = db
+        self.server_id = server_id
         self.executor = executor
         self.storage = storage
         self.billing = billing
@@ -216,7 +220,7 @@ class ProcessService:
                 project = access.get_project(session, user, body["project"])
             else:
                 project = access.user_projects(session, user)[0]
-            record = catalog.get_type(session, body.get("type"), "/type")
+            record = catalog.get_type(session, body.get("type"), user, "/type")
             name = body.get("name", record.title or record.name)
             if not isinstance(name, str) or not name.strip() or len(name) > 255:
                 raise field_error("/name", "must be a non-empty string of at most 255 characters")
@@ -261,7 +265,7 @@ class ProcessService:
             user = access.ensure_user(session, user_name)
             process = access.get_process(session, user, process_id)
             source = _version(session, user, process_id, base) if base else process.versions[-1]
-            record = catalog.get_type(session, process.type_name)
+            record = catalog.get_type(session, process.type_name, user)
             resources = body.get("resources", {})
             merged = {
                 **body,
@@ -289,6 +293,12 @@ class ProcessService:
                     f"version {version.number} is {version.state}; only queued or running "
                     "versions can be cancelled",
                     {"state": version.state, "reason": version.reason},
+                )
+            if not self._owns(version):
+                raise Conflict(
+                    f"version {version.number} is run by another server ({version.server}); "
+                    "cancel it from there",
+                    {"server": version.server},
                 )
             return RunKey(version.process_id, version.number)
 
@@ -333,6 +343,7 @@ class ProcessService:
             state="pending",
             cost_estimated=self.billing.estimate(resources),
             created_by=user.id,
+            server=self.server_id,
             inputs=[VersionInput(dataset_id=d.id) for d in inputs],
         )
         process.versions.append(version)
@@ -412,13 +423,28 @@ class ProcessService:
 
     # ------------------------------------------------------------ start / stop
 
+    def _owns(self, version: ProcessVersion) -> bool:
+        """Whether this server runs ``version``. One from before servers were recorded
+        has none, and is taken up as before by whichever server starts."""
+        return version.server in (None, self.server_id)
+
     async def resume(self) -> None:
-        """After a restart: re-queue what waited, re-attach or fail what was running."""
+        """After a restart: re-queue what waited, re-attach or fail what was running.
+
+        Only this server's own versions: another server on the same database may be
+        running its own right now, and failing or starting them a second time here
+        would lose them."""
 
         def load(session: Session) -> list[tuple[str, RunSpec, int, LogTail | None]]:
             versions = session.scalars(
                 select(ProcessVersion)
-                .where(ProcessVersion.state.in_(ACTIVE))
+                .where(
+                    ProcessVersion.state.in_(ACTIVE),
+                    or_(
+                        ProcessVersion.server.is_(None),
+                        ProcessVersion.server == self.server_id,
+                    ),
+                )
                 .order_by(ProcessVersion.created, ProcessVersion.id)
             ).all()
             out = []
@@ -530,21 +556,14 @@ class ProcessService:
         finished = outcome.ended or time.time()
         await run.drain()
         state, reason, message = outcome.state, outcome.reason, outcome.message
+        outputs: list[Output] = []
         if state == "completed":
             try:
-                manifest = json.loads(
-                    await asyncio.to_thread(
-                        self.storage.read_bytes,
-                        version_prefix(run.project_id, key.process_id, key.version) + MANIFEST_NAME,
-                    )
+                outputs = await asyncio.to_thread(
+                    read_outputs, self.storage, run.project_id, key.process_id, key.version
                 )
-                entries = manifest["datasets"]
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                state, reason = "failed", "manifest"
-                message = f"The run ended without a readable {MANIFEST_NAME}: {error}"
-                entries = []
-        else:
-            entries = []
+            except ManifestError as error:
+                state, reason, message = "failed", "manifest", str(error)
 
         def finish(session: Session) -> tuple[list[dict], LogBatch | None] | None:
             """The new datasets and the system line appended, if any; None if the
@@ -554,19 +573,16 @@ class ProcessService:
                 return None
             datasets: list[dict] = []
             tail = None
-            for entry in entries:
+            for output in outputs:
                 dataset = Dataset(
                     project_id=run.project_id,
                     version_id=version.id,
-                    name=entry.get("key") or entry["path"].rsplit("/", 1)[-1],
-                    key=entry["path"],
-                    mime_type=entry.get("mime_type") or "application/octet-stream",
-                    size=int(entry.get("size") or 0),
-                    meta={
-                        k: entry[k]
-                        for k in ("title", "variables", "dims", "metadata")
-                        if k in entry
-                    },
+                    name=output.name,
+                    key=output.key,
+                    mime_type=output.mime_type,
+                    size=output.size,
+                    digest=output.digest,
+                    meta=output.meta,
                 )
                 session.add(dataset)
                 session.flush()

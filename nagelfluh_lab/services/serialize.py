@@ -31,7 +31,17 @@ def environment_json(env: Environment) -> dict:
         "state": env.state,
         "message": env.message,
         "requested_image": env.requested_image,
+        "owner": _owner_json(env),
     }
+
+
+def _owner_json(env: Environment) -> dict | None:
+    """None for the installation's; else whose it is."""
+    if env.owner_project_id is not None:
+        return {"project": env.owner_project_id}
+    if env.owner_user is not None:
+        return {"user": env.owner_user.name}
+    return None
 
 
 def type_json(record: ProcessTypeRecord) -> dict:
@@ -54,6 +64,7 @@ def dataset_json(dataset: Dataset) -> dict:
         "key": dataset.key,
         "mime_type": dataset.mime_type,
         "size": dataset.size,
+        "digest": dataset.digest,
         "created": dataset.created,
         "process": producer.process_id if producer else None,
         "version": producer.number if producer else None,

@@ -52,11 +52,14 @@ def uploads_prefix(project_id: int | str) -> str:
 
 
 def parse_progress(line: str) -> float | None:
-    """The progress a log line reports, or None if it is an ordinary line."""
+    """The progress a log line reports, clamped to 0-1, or None if it is an ordinary
+    line (a job's hostile or broken ``nan`` included: it stays a log line)."""
     if not line.startswith(PROGRESS_PREFIX):
         return None
     try:
         value = float(line[len(PROGRESS_PREFIX):])
     except ValueError:
+        return None
+    if value != value:  # NaN
         return None
     return min(1.0, max(0.0, value))

@@ -2,13 +2,16 @@
 
 Two backends behind one interface: ``file:///abs/path`` and ``s3://bucket/prefix``.
 Every key goes through :func:`safe_key`, so no caller can escape the base URL.
-The module imports only what ``python -c pass`` already has loaded: the runner
+The module imports only what ``python -c pass`` already has loaded (and the
+built-in errno): the runner
 opens storage on every process start, and boto3 is imported only by S3Storage.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -197,9 +200,41 @@ class FileStorage(Storage):
         """The local path of ``key`` (the server may hand it to a local reader)."""
         return os.path.join(self.root, safe_key(key))
 
+    def _open_plain(self, key: str) -> int:
+        """A descriptor of ``key`` reached through no symbolic link, the last part
+        included: a run may plant links in its own prefix, and whoever reads its
+        outputs later (the server, another run) must not be led out of it."""
+        parts = safe_key(key).split("/")
+        directory = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        plain = os.O_RDONLY | os.O_NOFOLLOW
+        try:
+            for part in parts[:-1]:
+                inner = os.open(part, plain | os.O_DIRECTORY, dir_fd=directory)
+                os.close(directory)
+                directory = inner
+            return os.open(parts[-1], plain, dir_fd=directory)
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENOTDIR) and self._through_link(parts):
+                raise StorageKeyError(f"{key!r} passes through a symbolic link") from None
+            raise
+        finally:
+            os.close(directory)
+
+    def _through_link(self, parts: list[str]) -> bool:
+        path = self.root
+        for part in parts:
+            path = os.path.join(path, part)
+            if os.path.islink(path):
+                return True
+        return False
+
     def open_read(self, key: str, start: int = 0, end: int | None = None) -> BinaryIO:
         _check_range(start, end)
-        handle = open(self.path(key), "rb")  # the caller closes it
+        fd = self._open_plain(key)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise IsADirectoryError(key)
+        handle = os.fdopen(fd, "rb")  # the caller closes it
         if start:
             handle.seek(start)
         if end is None:
@@ -237,10 +272,14 @@ class FileStorage(Storage):
         return PendingWrite(handle, commit, discard)
 
     def size(self, key: str) -> int:
-        path = self.path(key)
-        if not os.path.isfile(path):
+        fd = self._open_plain(key)
+        try:
+            info = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise FileNotFoundError(key)
-        return os.path.getsize(path)
+        return info.st_size
 
     def list(self, prefix: str) -> list[str]:
         prefix = safe_prefix(prefix)

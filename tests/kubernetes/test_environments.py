@@ -21,7 +21,7 @@ from nagelfluh_lab.kubernetes.manifests import (
 )
 from tests.kubernetes.conftest import MakeImage
 from tests.kubernetes.sim import NAMESPACE, SimCluster
-from tests.server.conftest import Api
+from tests.server.conftest import Api, RuleAuthorizer
 from tests.server.test_openapi import check_response, load_document
 
 GRAVITY = """
@@ -90,6 +90,7 @@ async def test_registering_an_image_makes_its_process_types_ready_with_their_sch
         "state": "registering",
         "message": None,
         "requested_image": "geo:1",
+        "owner": {"user": "tester"},
     }
     ready = await wait_environment(api, "geo")
     check_response(document, "/environments/{name}", "get", 200, ready)
@@ -301,3 +302,109 @@ async def test_a_registration_left_by_a_stopped_server_is_taken_up_when_it_start
 
     assert (ready["state"], ready["process_types"]) == ("ready", ["gravity-grid"])
     await wait_no_schema_jobs(k8s_cluster)
+
+
+# ------------------------------------------------ who owns an environment
+
+
+def add_member(db_path: Path, project: int, user: str) -> None:
+    from nagelfluh_lab.db.models import ProjectMember
+    from nagelfluh_lab.services import access
+
+    db = Database(f"sqlite:///{db_path}")
+    db.run_sync(lambda s: s.add(ProjectMember(
+        project_id=project, user_id=access.ensure_user(s, user).id, role="member")))
+    db.close()
+
+
+async def test_a_users_environment_is_seen_and_used_by_that_user_alone(
+    api: Api, make_image: MakeImage
+):
+    image = make_image("geo:1", GRAVITY, {"gravity-grid": "GravityGrid"}, env={"IMAGE_TAG": "1"})
+    await api.post("environments", {"name": "geo", "image": image}, expect=202)
+    assert (await wait_environment(api, "geo"))["owner"] == {"user": "tester"}
+    bob = api.as_user("bob")
+
+    listed = [env["name"] for env in (await bob.get("environments"))["items"]]
+    seen, _ = await bob.call("GET", "environments/geo")
+    types = [t["name"] for t in (await bob.get("process-types"))["items"]]
+    typed, _ = await bob.call("GET", "process-types/gravity-grid")
+    run, refused = await bob.call("POST", "process", {"type": "gravity-grid"})
+    swap, swapped = await bob.call("POST", "environments", {"name": "geo", "image": "evil:1"})
+
+    assert listed == ["bootstrap"] and "gravity-grid" not in types
+    assert (seen, typed) == (404, 404)
+    assert run == 400 and refused["error"]["details"][0]["path"] == "/type"
+    assert swap == 403 and swapped["error"]["details"][0]["path"] == "/name"
+    check_response(load_document(), "/environments", "post", 403, swapped)
+    geo = await api.get("environments/geo")
+    assert (geo["image"], geo["requested_image"], geo["state"]) == ("geo:1", "geo:1", "ready")
+    assert (await api.wait((await api.submit("gravity-grid"))["id"]))["state"] == "completed"
+
+
+@pytest.fixture
+def nagelfluh_config() -> dict:
+    return {"admin_users": ["admin"]}
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config: dict) -> dict:
+    jp_server_config["ServerApp"]["authorizer_class"] = RuleAuthorizer
+    return jp_server_config
+
+
+async def test_only_an_admin_registers_an_environment_for_every_user(
+    api: Api, make_image: MakeImage
+):
+    image = make_image("geo:1", GRAVITY, {"gravity-grid": "GravityGrid"})
+    body = {"name": "geo", "image": image, "installation": True}
+
+    refused, reply = await api.call("POST", "environments", body)
+    await api.as_user("admin").post("environments", body, expect=202)
+    ready = await wait_environment(api, "geo")
+    again, _ = await api.call("POST", "environments", {"name": "geo", "image": image})
+    swap, _ = await api.call("POST", "environments", body)
+
+    assert refused == 403 and reply["error"]["details"][0]["path"] == "/installation"
+    assert (ready["state"], ready["owner"]) == ("ready", None)
+    assert (again, swap) == (403, 403)
+    for user in ("tester", "bob"):
+        names = [t["name"] for t in (await api.as_user(user).get("process-types"))["items"]]
+        assert "gravity-grid" in names
+    await api.as_user("admin").post("environments", body, expect=202)
+
+
+async def test_a_projects_environment_is_its_members_and_keeps_its_owner(
+    api: Api, make_image: MakeImage, tmp_path: Path
+):
+    [project] = (await api.get("projects"))["items"]
+    image = make_image("geo:1", GRAVITY, {"gravity-grid": "GravityGrid"})
+    body = {"name": "geo", "image": image, "project": project["id"]}
+    await api.post("environments", body, expect=202)
+    assert (await wait_environment(api, "geo"))["owner"] == {"project": project["id"]}
+    add_member(tmp_path / "nagelfluh.db", project["id"], "bob")
+
+    bob_sees = (await api.as_user("bob").get("environments/geo"))["process_types"]
+    carol_sees, _ = await api.as_user("carol").call("GET", "environments/geo")
+    member = await api.as_user("bob").post("environments", body, expect=202)
+    moved, reply = await api.call("POST", "environments", {"name": "geo", "image": image})
+    elsewhere, _ = await api.as_user("carol").call("POST", "environments", body)
+
+    assert bob_sees == ["gravity-grid"] and carol_sees == 404
+    assert member["state"] == "registering"
+    assert moved == 409 and "keeps its owner" in reply["error"]["message"]
+    assert elsewhere == 404  # carol is no member of the project she names
+    await wait_environment(api, "geo")
+
+
+async def test_an_admin_the_authorizer_denies_registers_nothing_for_everyone(
+    api: Api, make_image: MakeImage, jp_serverapp
+):
+    image = make_image("geo:1", GRAVITY, {"gravity-grid": "GravityGrid"})
+    jp_serverapp.authorizer.denied = {("write", "nagelfluh:admin")}
+
+    code, _ = await api.as_user("admin").call(
+        "POST", "environments", {"name": "geo", "image": image, "installation": True})
+
+    assert code == 403
+    assert [e["name"] for e in (await api.get("environments"))["items"]] == ["bootstrap"]

@@ -178,3 +178,11 @@ def test_progress_lines_follow_the_protocol_and_are_clamped(storage):
     lines = out.getvalue().splitlines()
     assert lines == [f"{PROGRESS_PREFIX}0.25", f"{PROGRESS_PREFIX}1", "hello"]
     assert [parse_progress(line) for line in lines] == [0.25, 1.0, None]
+
+
+@pytest.mark.parametrize(("text", "progress"), [
+    ("nan", None), ("-nan", None), ("inf", 1.0), ("-inf", 0.0), ("1e999", 1.0),
+    ("-0.5", 0.0), ("0x10", None), ("", None), ("0.5 extra", None), ("1" * 10000, 1.0),
+])
+def test_whatever_a_job_prints_as_progress_is_a_fraction_or_an_ordinary_line(text, progress):
+    assert parse_progress(PROGRESS_PREFIX + text) == progress

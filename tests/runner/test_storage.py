@@ -117,6 +117,23 @@ def test_file_storage_refuses_escaping_keys_for_every_operation(files, key):
             call()
 
 
+@pytest.mark.parametrize("link", ["7/processes/1/v1/copy.bin", "7/processes/1/v1/dir"])
+def test_file_storage_never_reads_through_a_symbolic_link(files, tmp_path, link):
+    """A run may plant links in its own prefix; reading its outputs must not follow them."""
+    files.write_bytes("8/uploads/secret.bin", b"secret")
+    files.write_bytes("7/processes/1/v1/real.bin", b"mine")
+    target = tmp_path / "store" / "8" / "uploads"
+    (tmp_path / "store" / link).symlink_to(
+        target / "secret.bin" if link.endswith(".bin") else target)
+    key = link if link.endswith(".bin") else link + "/secret.bin"
+
+    for call in (lambda: files.read_bytes(key), lambda: files.size(key),
+                 lambda: files.open_read(key, 1, 3)):
+        with pytest.raises(StorageKeyError, match="symbolic link"):
+            call()
+    assert files.read_bytes("7/processes/1/v1/real.bin") == b"mine"
+
+
 def test_file_storage_runner_env_names_its_url(files, tmp_path):
     assert files.runner_env() == {"STORAGE_BASE": f"file://{tmp_path}/store"}
 

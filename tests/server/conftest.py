@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.identity import IdentityProvider, User
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
@@ -30,6 +31,22 @@ class HeaderIdentityProvider(IdentityProvider):
             return User(username=name) if resolved is not None else None
 
         return resolve()
+
+
+class RuleAuthorizer(Authorizer):
+    """Jupyter's authorizer as a deployment could configure it: allows everything but
+    the (action, resource) pairs in ``denied`` or, if ``only`` is set, all but that one
+    nagelfluh permission. Tests change the rules on the running server's instance."""
+
+    denied: set[tuple[str, str]] = set()
+    only: tuple[str, str] | None = None
+
+    def is_authorized(self, handler, user, action, resource):  # type: ignore[override]
+        if not resource.startswith("nagelfluh"):
+            return True  # Jupyter's own resources: not what these tests are about
+        if self.only is not None:
+            return (action, resource) == self.only
+        return (action, resource) not in self.denied
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy import select
 
 from nagelfluh_lab.db.models import Environment
 from nagelfluh_lab.db.session import Database
-from nagelfluh_lab.services import catalog
+from nagelfluh_lab.services import access, catalog
 from nagelfluh_lab.services.catalog import parse_schema_output
 from nagelfluh_lab.services.serialize import environment_json
 from tests.server.conftest import BACKENDS
@@ -66,11 +67,18 @@ def db(db_url: str):
 
 
 def registration(db: Database, image: str) -> int:
-    return db.run_sync(lambda s: catalog.request_registration(s, "geo", image).attempt)
+    """A new attempt at the installation's environment geo, by an admin."""
+    def request(session) -> int:
+        admin = access.ensure_user(session, "admin")
+        return catalog.request_registration(
+            session, "geo", image, catalog.INSTALLATION, admin, admin=True).attempt
+
+    return db.run_sync(request)
 
 
 def geo(db: Database) -> dict:
-    return db.run_sync(lambda s: environment_json(catalog.get_environment(s, "geo")))
+    return db.run_sync(
+        lambda s: environment_json(s.scalars(select(Environment).filter_by(name="geo")).one()))
 
 
 @pytest.mark.parametrize("db_url", BACKENDS, indirect=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -19,12 +20,12 @@ from nagelfluh_lab.db.session import Database
 from tests.server.conftest import BACKENDS
 
 
-@pytest.fixture
-def seeded(db_url) -> dict:
-    """The database as an old server left it: one version running, one queued."""
+def seed(db_url: str, server: str | None) -> dict:
+    """The database as a server named ``server`` left it: one version running, one
+    queued (``None``: a server from before versions recorded theirs)."""
     db = Database(db_url)
 
-    def seed(session) -> dict:
+    def rows(session) -> dict:
         user = User(name="restart-user")
         session.add(user)
         session.flush()
@@ -50,6 +51,7 @@ def seeded(db_url) -> dict:
                 created_by=user.id,
                 started=time.time() if state == "running" else None,
                 log_count=1,
+                server=server,
             )
             session.add(version)
             session.flush()
@@ -77,9 +79,15 @@ def seeded(db_url) -> dict:
             ids[name] = process.id
         return ids
 
-    ids = db.run_sync(seed)
+    ids = db.run_sync(rows)
     db.close()
     return ids
+
+
+@pytest.fixture
+def seeded(request, db_url) -> dict:
+    """Seeded before the server starts; ``server`` as the parameter says (indirect)."""
+    return seed(db_url, getattr(request, "param", None))
 
 
 @pytest.fixture
@@ -100,3 +108,19 @@ async def test_restart_fails_orphaned_runs_and_resumes_queued_ones(api, seeded):
     account = await user.get("account")
     kinds = sorted(t["kind"] for t in account["transactions"])
     assert kinds == ["DEBIT", "DEBIT", "HOLD", "HOLD", "RELEASE", "RELEASE"]
+
+
+@pytest.mark.parametrize("seeded", ["another-host:/srv/jupyter/data"], indirect=True)
+async def test_restart_leaves_versions_of_another_server_on_the_database_alone(
+        api, seeded, started):
+    """Another live server may be running them: failing or re-running them would lose them."""
+    user = api.as_user("restart-user")
+    await asyncio.sleep(2)  # long enough to fail or finish them, were they taken up
+
+    running = await user.get(f"process/{seeded['was-running']}/versions/1")
+    queued = await user.get(f"process/{seeded['was-queued']}/versions/1")
+    assert (running["state"], running["reason"]) == ("running", None)
+    assert queued["state"] == "queued"
+    code, body = await user.call("POST", f"process/{seeded['was-running']}/versions/1/cancel")
+    assert code == 409 and "another server" in body["error"]["message"]
+    assert [t["kind"] for t in (await user.get("account"))["transactions"]] == ["HOLD", "HOLD"]
