@@ -206,13 +206,26 @@ class Client:
         return self._get(f"environments/{name}")
 
     def register_environment(
-        self, name: str, image: str, wait: bool = True, timeout: float = 900
+        self,
+        name: str,
+        image: str,
+        wait: bool = True,
+        timeout: float = 900,
+        *,
+        project: int | None = None,
+        installation: bool = False,
     ) -> dict:
         """Register an environment from an image, or refresh it with a new one (the
         server runs the image's ``python -m nagelfluh_runner schema``; Kubernetes
-        executor only). With ``wait``, returns once the registration is over (or
-        ``timeout`` seconds have passed): see its ``state`` and ``message``."""
-        env = self._post("environments", {"name": name, "image": image})
+        executor only). It is yours alone, or ``project``'s, or with ``installation``
+        (admins only) every user's. With ``wait``, returns once the registration is
+        over (or ``timeout`` seconds have passed): see its ``state`` and ``message``."""
+        body: dict = {"name": name, "image": image}
+        if project is not None:
+            body["project"] = project
+        if installation:
+            body["installation"] = True
+        env = self._post("environments", body)
         deadline = time.monotonic() + timeout
         while wait and env["state"] == "registering" and time.monotonic() < deadline:
             time.sleep(1.0)
