@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 printf -- "-e ./runner[s3]\n-e ./kernel_magics[data]\n-e .[test,postgres]\n" > /tmp/nagelfluh-req.in
+# Seeded with the current pins, so only what the change needs moves.
+cp constraints.txt /tmp/nagelfluh-constraints.txt
 uv pip compile -q -p 3.11 /tmp/nagelfluh-req.in -o /tmp/nagelfluh-constraints.txt
 {
   echo "# Pinned versions for every install (regenerate with scripts/lock.sh)."

@@ -59,9 +59,16 @@ ADDRESS_SPACE_PER_THREAD = 64 * MIB
 # util-linux's rlimit wrapper, ~1 ms per start where limits.py costs ~6 ms.
 PRLIMIT = shutil.which("prlimit")
 
-# Signals that kill a process which ran out of memory: the kernel's OOM killer
-# sends SIGKILL, and a failed allocation that is not checked ends in SIGSEGV.
-OOM_SIGNALS = (signal.SIGKILL, signal.SIGSEGV)
+# What a run killed by a signal that nagelfluh did not send was told. Only SIGKILL
+# means out of memory: it is what the kernel's OOM killer sends. A crash (SIGSEGV,
+# SIGABRT, SIGBUS) is a crash, whatever caused it.
+SIGNAL_CAUSES = {
+    signal.SIGSEGV: "segmentation fault: the program (or a library it uses) crashed",
+    signal.SIGBUS: "bus error: the program crashed",
+    signal.SIGABRT: "aborted: the program (or a library it uses) gave up",
+    signal.SIGFPE: "arithmetic fault: the program crashed",
+    signal.SIGILL: "illegal instruction: the program crashed",
+}
 
 
 class LocalExecutor(Executor):
@@ -561,11 +568,12 @@ def exit_outcome(returncode: int, memory: int, cpu_seconds: int) -> RunOutcome:
     if returncode < 0:
         sig = _signal_name(-returncode)
         exit_code = 128 - returncode
-        if -returncode in OOM_SIGNALS:
+        if -returncode == signal.SIGKILL:
             return RunOutcome(
                 "failed",
                 "oom",
-                f"Killed by {sig}: most likely out of memory (request {format_memory(memory)})",
+                f"Killed by {sig}, which nagelfluh did not send: the kernel's out-of-memory "
+                f"killer, most likely (request {format_memory(memory)})",
                 exit_code,
             )
         if -returncode == signal.SIGXCPU:
@@ -575,7 +583,10 @@ def exit_outcome(returncode: int, memory: int, cpu_seconds: int) -> RunOutcome:
                 f"CPU time limit of {cpu_seconds} s exceeded: process stopped",
                 exit_code,
             )
-        return RunOutcome("failed", "error", f"Killed by {sig}", exit_code)
+        cause = SIGNAL_CAUSES.get(-returncode)
+        return RunOutcome(
+            "failed", "error", f"Killed by {sig}" + (f" ({cause})" if cause else ""), exit_code
+        )
     if returncode == protocol.EXIT_OOM:
         return RunOutcome(
             "failed",

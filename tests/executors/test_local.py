@@ -305,7 +305,10 @@ async def test_allocation_beyond_the_memory_request_fails_with_oom(
     ("sys.exit(3)", ("failed", "oom", None, 3)),
     ("sys.exit(7)", ("failed", "error", "Exited with code 7", 7)),
     ("os.kill(os.getpid(), signal.SIGKILL)", ("failed", "oom", None, 137)),
-    ("os.kill(os.getpid(), signal.SIGSEGV)", ("failed", "oom", None, 139)),
+    ("os.kill(os.getpid(), signal.SIGSEGV)",
+     ("failed", "error", "Killed by SIGSEGV (segmentation fault: the program (or a library "
+                         "it uses) crashed)", 139)),
+    ("os.abort()", ("failed", "error", None, 134)),
     ("os.kill(os.getpid(), signal.SIGTERM)", ("failed", "error", "Killed by SIGTERM", 143)),
 ])
 async def test_exit_status_maps_to_outcome(make_executor, make_spec, script, events, code,
