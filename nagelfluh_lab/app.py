@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import getpass
 import hashlib
@@ -180,6 +181,7 @@ class NagelfluhApp(ExtensionApp):
     datasets = Instance(DatasetService, allow_none=True)
     environments = Instance(EnvironmentService, allow_none=True)
     runner_executor = Instance(Executor, allow_none=True)
+    _sweep: asyncio.Task | None = None
 
     @default("db_url")
     def _default_db_url(self) -> str:
@@ -354,8 +356,18 @@ class NagelfluhApp(ExtensionApp):
         await self.runner_executor.start()
         await self.processes.resume()
         await self.environments.start()
+        self._sweep = asyncio.create_task(self._sweep_uploads())
+
+    async def _sweep_uploads(self) -> None:
+        """In the background: a start must not wait on listing storage."""
+        try:
+            await self.datasets.sweep_uploads()
+        except Exception:
+            self.log.warning("could not sweep abandoned uploads", exc_info=True)
 
     async def stop_extension(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
         if self.environments is not None:
             await self.environments.stop()
         if self.runner_executor is not None:

@@ -63,6 +63,21 @@ class ServiceUnavailable(ApiError):
     code = "database_unavailable"
 
 
+class StorageUnavailable(ApiError):
+    """Storage refused or could not be reached (read-only, unreachable, access denied):
+    nothing was stored; the request may succeed once it is back."""
+
+    status = 503
+    code = "storage_unavailable"
+
+
+class InsufficientStorage(ApiError):
+    """Storage is full (or the quota is): nothing was stored."""
+
+    status = 507
+    code = "insufficient_storage"
+
+
 def field_error(path: str, message: str) -> ValidationFailed:
     """A 400 naming one offending field by its JSON pointer."""
     return ValidationFailed(f"{path}: {message}", [{"path": path, "message": message}])

@@ -11,6 +11,8 @@ from .errors import field_error
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?|\.[0-9]+)([A-Za-z]{0,2})$")
+MIN_MEMORY = 16 * 2**20
+MAX_MEMORY = 2**50  # 1Pi: far beyond any node, well inside the database's 64-bit integers
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,15 @@ def parse_cpu(value: Any, path: str = "/resources/cpu") -> float:
     if isinstance(value, bool):
         raise field_error(path, "must be a number of cores or a quantity such as '500m'")
     if isinstance(value, (int, float)):
-        cores = float(value)
-    elif isinstance(value, str) and (m := _QUANTITY.match(value.strip())) and m[2] in ("", "m"):
+        cores = value  # float() only once in range: a 400-digit integer overflows it
+    elif isinstance(value, str) and (m := _QUANTITY.fullmatch(value)) and m[2] in ("", "m"):
         cores = float(m[1]) / (1000 if m[2] == "m" else 1)
     else:
         raise field_error(path, f"{value!r} is not a CPU quantity (e.g. 0.5 or '500m')")
-    cores = round(cores, 3)
-    if not 0 < cores <= 1024:
+    # Checked before rounding, as the OpenAPI document states it: 0.0009 is refused too.
+    if not 0.001 <= cores <= 1024:
         raise field_error(path, "must be at least 1m (0.001 cores) and at most 1024 cores")
-    return cores
+    return round(float(cores), 3)
 
 
 def parse_memory(value: Any, path: str = "/resources/memory") -> int:
@@ -47,17 +49,17 @@ def parse_memory(value: Any, path: str = "/resources/memory") -> int:
         raise field_error(path, "must be a memory quantity such as '512Mi'")
     if isinstance(value, int):
         size = value
-    elif isinstance(value, str) and (m := _QUANTITY.match(value.strip())):
+    elif isinstance(value, str) and (m := _QUANTITY.fullmatch(value)):
         unit = m[2]
         factor = _BINARY.get(unit) or _DECIMAL.get(unit) or (1 if unit == "" else None)
         if factor is None:
             raise field_error(path, f"unknown unit {unit!r}; use Ki, Mi, Gi, Ti, k, M, G or T")
-        size = int(float(m[1]) * factor)
+        size = float(m[1]) * factor  # int() only once in range: 400 digits make it inf
     else:
         raise field_error(path, f"{value!r} is not a memory quantity (e.g. '512Mi')")
-    if size < 16 * 2**20:
-        raise field_error(path, "must be at least 16Mi")
-    return size
+    if not MIN_MEMORY <= size <= MAX_MEMORY:
+        raise field_error(path, "must be at least 16Mi and at most 1Pi")
+    return int(size)
 
 
 def parse_deadline(value: Any, path: str = "/resources/deadline_seconds") -> float:

@@ -130,6 +130,10 @@ class Process(Base):
     )
 
 
+# The states a version ends in; nothing changes a version in one of them.
+TERMINAL = ("completed", "failed")
+
+
 class ProcessVersion(Base):
     __tablename__ = "process_versions"
     __table_args__ = (UniqueConstraint("process_id", "number"),)
@@ -151,14 +155,14 @@ class ProcessVersion(Base):
     cost_estimated: Mapped[int] = mapped_column(BigInteger, default=0)
     cost_actual: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     log_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Kept with the outputs as they are registered: a version shows its count without
+    # counting a hundred thousand rows.
+    output_count: Mapped[int] = mapped_column(Integer, default=0)
     # The server that runs it (NagelfluhApp.server_id); None from before servers were told apart.
     server: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     process: Mapped[Process] = relationship(back_populates="versions")
     inputs: Mapped[list[VersionInput]] = relationship(cascade="all, delete-orphan", lazy="selectin")
-    outputs: Mapped[list[Dataset]] = relationship(
-        back_populates="producer", lazy="selectin", order_by="Dataset.id"
-    )
 
     @property
     def resources(self) -> Resources:
@@ -197,7 +201,13 @@ class ProcessLog(Base):
 
 class Dataset(Base):
     __tablename__ = "datasets"
-    __table_args__ = (Index("ix_datasets_project_version", "project_id", "version_id"),)
+    # Pages of a project's datasets and of a version's outputs, newest or oldest first,
+    # are index range scans however many a project holds.
+    __table_args__ = (
+        Index("ix_datasets_project_version", "project_id", "version_id"),
+        Index("ix_datasets_project_id", "project_id", "id"),
+        Index("ix_datasets_version_id", "version_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
@@ -210,11 +220,15 @@ class Dataset(Base):
     digest: Mapped[str | None] = mapped_column(String(71), nullable=True)
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
     created: Mapped[float] = mapped_column(Float, default=now)
-    producer: Mapped[ProcessVersion | None] = relationship(back_populates="outputs")
+    producer: Mapped[ProcessVersion | None] = relationship()
 
 
 class Upload(Base):
+    """A user's file. Two uploads of one name race; the unique constraint picks the one
+    that registers first, and each wrote its bytes under a key of its own."""
+
     __tablename__ = "uploads"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_uploads_project_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))

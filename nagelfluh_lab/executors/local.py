@@ -594,6 +594,14 @@ def exit_outcome(returncode: int, memory: int, cpu_seconds: int) -> RunOutcome:
             f"Out of memory: the process needed more than its request of {format_memory(memory)}",
             returncode,
         )
+    if returncode == protocol.EXIT_STORAGE:
+        return RunOutcome(
+            "failed",
+            "storage",
+            "Storage would not take an output (full, read-only or refusing; see the log): "
+            "what was written before stays under the version's own prefix, unregistered",
+            returncode,
+        )
     if returncode == protocol.EXIT_USAGE:
         return RunOutcome(
             "failed",

@@ -55,7 +55,11 @@ ROUTES: list[tuple[str, type]] = [
 ]
 
 
-def routes() -> list[tuple[str, type]]:
-    return [(f"{PREFIX}/{path}", handler) for path, handler in ROUTES] + [
-        (f"{PREFIX}/(.*)", NotFoundHandler)
-    ]
+def routes() -> list[tuple]:
+    """ROUTES under PREFIX; a handler whose route has ids is told so (``path_ids``)."""
+    return [
+        (f"{PREFIX}/{path}", handler, {"path_ids": True})
+        if ID in path
+        else (f"{PREFIX}/{path}", handler)
+        for path, handler in ROUTES
+    ] + [(f"{PREFIX}/(.*)", NotFoundHandler)]

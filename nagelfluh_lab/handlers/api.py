@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
+from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
 from sqlalchemy import select
@@ -15,6 +17,7 @@ from ..services import access
 from ..services.billing import credits
 from ..services.serialize import project_json, transaction_json
 from ..services.views import parse_view_request
+from ..storage_errors import storage_error
 from .base import ACCOUNT, DATASETS, ENVIRONMENTS, PROCESSES, PROJECTS, NagelfluhHandler
 
 
@@ -197,6 +200,7 @@ class DatasetsHandler(NagelfluhHandler):
     auth_resource = DATASETS
 
     _spool: tempfile.SpooledTemporaryFile | None = None
+    _spool_error: OSError | None = None  # the server's own temporary space ran out
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -208,12 +212,25 @@ class DatasetsHandler(NagelfluhHandler):
             self._spool = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)
 
     def data_received(self, chunk: bytes) -> None:
-        if self._spool is not None:
-            self._spool.write(chunk)
+        if self._spool is not None and self._spool_error is None:
+            try:
+                self._spool.write(chunk)
+            except OSError as error:
+                self._spool_error = error
 
     def on_finish(self) -> None:
+        self._close_spool()
+
+    def on_connection_close(self) -> None:
+        """A client gone mid-upload: its spooled bytes go now, not when the handler is
+        collected (an aborted upload's open temporary file held its disk space)."""
+        self._close_spool()
+        super().on_connection_close()
+
+    def _close_spool(self) -> None:
         if self._spool is not None:
             self._spool.close()
+            self._spool = None
 
     @web.authenticated
     @authorized
@@ -224,21 +241,43 @@ class DatasetsHandler(NagelfluhHandler):
                 self.get_query_argument("project", None),
                 self.get_query_argument("process", None),
                 self.get_query_argument("version", None),
+                self.get_query_argument("cursor", None),
+                self.get_query_argument("limit", None),
             )
         )
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
+        if self._spool_error is not None:
+            raise storage_error(self._spool_error, "the upload could not be received")
         self._spool.seek(0)
         created = await self.app.datasets.upload(
             self.user_name,
             self.get_query_argument("project", None),
             self.get_query_argument("name", None),
-            self.request.headers.get("Content-Type"),
+            _media_type(self.request.headers.get("Content-Type")),
             self._spool,
         )
         self.reply(created, 201)
+
+
+# RFC 9110 media type: type "/" subtype, both tokens (parameters follow a ";").
+_MEDIA_TYPE = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+/[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+
+
+def _media_type(header: str | None) -> str | None:
+    """An upload's Content-Type without parameters (None if absent or empty: guessed
+    from the name), or a 400: it becomes the dataset's type, sent back as a header."""
+    if not header or not header.strip():
+        return None
+    media_type = header.split(";")[0].strip()
+    if not _MEDIA_TYPE.fullmatch(media_type) or len(media_type) > 255:
+        raise field_error(
+            "/Content-Type",
+            f"{media_type!r} is not a media type of up to 255 characters (e.g. text/csv)",
+        )
+    return media_type
 
 
 class DatasetHandler(NagelfluhHandler):
@@ -255,7 +294,7 @@ class DatasetHandler(NagelfluhHandler):
         start, end = self._range(file.size)
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("Content-Type", file.mime_type)
-        self.set_header("Content-Disposition", f'inline; filename="{file.name.rsplit("/", 1)[-1]}"')
+        self.set_header("Content-Disposition", _content_disposition(file.name))
         if (start, end) != (0, file.size):
             self.set_status(206)
             self.set_header("Content-Range", f"bytes {start}-{end - 1}/{file.size}")
@@ -280,21 +319,34 @@ class DatasetHandler(NagelfluhHandler):
         return parsed
 
 
+def _content_disposition(name: str) -> str:
+    """``inline`` with the file name as an ASCII fallback and exactly, in UTF-8 (RFC 6266,
+    RFC 8187): a name with quotes, line breaks or non-Latin-1 letters cannot break the
+    header (tornado refused to send those)."""
+    base = name.rsplit("/", 1)[-1]
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in base)
+    return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(base, safe='')}"
+
+
+# Positions of more than 18 digits make the Range malformed rather than ``int``'s problem.
+_BYTE_RANGE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})", re.IGNORECASE)
+
+
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """[start, end) of a single ``bytes=`` range; None if unsatisfiable or multi-range."""
-    unit, _, spec = header.partition("=")
-    if unit.strip() != "bytes" or "," in spec:
-        return None
-    first, _, last = spec.strip().partition("-")
-    try:
-        if first == "":
-            length = int(last)
-            return (max(size - length, 0), size) if length > 0 and size else None
-        start = int(first)
-        end = min(int(last) + 1, size) if last else size
-    except ValueError:
-        return None
-    return (start, end) if start < end else None
+    """[start, end) of a single ``bytes=first-last`` or ``bytes=-suffix`` range; None if
+    it cannot be satisfied (416). A Range this server does not serve (another unit,
+    several ranges, malformed) is ignored, as RFC 9110 allows: the whole, 200."""
+    match = _BYTE_RANGE.fullmatch(header.strip())
+    if match is None or not any(match.groups()):
+        return 0, size
+    first, last = match.groups()
+    if not first:
+        suffix = int(last)
+        return (size - min(suffix, size), size) if suffix and size else None
+    start = int(first)
+    if last and int(last) < start:
+        return 0, size
+    return (start, min(int(last) + 1, size) if last else size) if start < size else None
 
 
 class DatasetViewHandler(NagelfluhHandler):
@@ -331,6 +383,12 @@ class EstimateHandler(NagelfluhHandler):
         body = self.json_body()
         if not isinstance(body, dict):
             raise field_error("/", "must be an object with a resources field")
+        # {"resources": {...}}, or the bare resources: not both, nor a null.
+        extra = sorted(set(body) - {"resources"}) if "resources" in body else []
+        if extra:
+            raise field_error(f"/{extra[0]}", "unknown field: the resources go in /resources")
+        if body.get("resources", body) is None:
+            raise field_error("/resources", "must be an object")
         resources = parse_resources(
             body.get("resources", body), self.app.processes.default_resources
         )

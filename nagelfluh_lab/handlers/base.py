@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..errors import ApiError, BadRequest, NotFound, ServiceUnavailable
+from ..errors import ApiError, BadRequest, NotFound, field_error
+from ..services.access import natural
 
 if TYPE_CHECKING:
     from ..app import NagelfluhApp
@@ -53,7 +56,7 @@ class ErrorMixin:
         error = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(error, ApiError):
             status_code, body = error.status, error.to_json()
-            if isinstance(error, ServiceUnavailable):
+            if isinstance(error.details, dict) and "retry_after" in error.details:
                 self.set_header("Retry-After", str(error.details["retry_after"]))
         elif isinstance(error, web.HTTPError):
             message = error.log_message % error.args if error.log_message else error.reason
@@ -73,14 +76,38 @@ class ErrorMixin:
                     "details": None,
                 }
             }
+        if status_code == 405:  # RFC 9110: a 405 says which methods the resource answers
+            self.set_header("Allow", ", ".join(answered_methods(type(self))))
         self.clear_header("Content-Disposition")
         self.set_status(status_code)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
 
+def answered_methods(handler: type[web.RequestHandler]) -> list[str]:
+    """The HTTP methods ``handler`` answers: those it overrides of tornado's
+    ``RequestHandler``, whose own answer 405."""
+    return [
+        method
+        for method in handler.SUPPORTED_METHODS
+        if getattr(handler, method.lower()) is not getattr(web.RequestHandler, method.lower())
+    ]
+
+
 class NagelfluhHandler(ErrorMixin, ExtensionHandlerMixin, APIHandler):
     auth_resource = API
+
+    def initialize(self, name: str, path_ids: bool = False) -> None:
+        """``path_ids``: the route's groups are ids (``handlers.routes`` tells)."""
+        super().initialize(name)
+        self.path_ids = path_ids
+
+    async def prepare(self) -> None:
+        """An id in the path outside 1 to ``access.MAX_ID`` names nothing: 404 for every
+        method (the CORS preflight too), before a service hands it to the database."""
+        await super().prepare()
+        if self.path_ids and not all(natural(arg) for arg in self.path_args):
+            raise NotFound(f"no such id in {self.request.path}", {"path": self.request.path})
 
     @property
     def app(self) -> NagelfluhApp:
@@ -110,17 +137,70 @@ class NagelfluhHandler(ErrorMixin, ExtensionHandlerMixin, APIHandler):
         )
 
     def json_body(self) -> Any:
+        """The body's JSON: a 400 unless it is JSON text, naming the field that holds a
+        lone UTF-16 surrogate (``"\\ud800"`` is valid JSON but no text: storing it fails).
+        Python's extensions are refused too: ``NaN`` and numbers beyond a float (``1e999``
+        would be stored as ``Infinity``, which no answer may carry)."""
         if not self.request.body:
             return {}
         try:
-            return json.loads(self.request.body)
-        except ValueError as error:
+            body = json.loads(
+                self.request.body, parse_constant=_not_json, parse_float=_finite_float
+            )
+        except (ValueError, RecursionError) as error:  # also bytes that are not UTF-8
             raise BadRequest(f"the body is not valid JSON: {error}", {"path": "/"}) from error
+        path = _lone_surrogate(body)
+        if path is not None:
+            raise field_error(path, "holds a lone UTF-16 surrogate, which is not text")
+        return body
 
     def reply(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The JSON pointer of a key or string in ``value`` holding a lone UTF-16 surrogate,
+    its surrogates escaped so that the answer and the log stay text; walked without
+    recursion, as deep as ``json.loads`` went."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str) and not _is_text(node):
+            return _escaped(path)
+        if isinstance(node, dict):
+            for key, child in node.items():
+                pointer = f"{path}/{key.replace('~', '~0').replace('/', '~1')}"
+                if not _is_text(key):
+                    return _escaped(pointer)
+                stack.append((pointer, child))
+        elif isinstance(node, list):
+            stack.extend((f"{path}/{index}", child) for index, child in enumerate(node))
+    return None
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text} is beyond a 64-bit float")
+    return value
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escaped(value: str) -> str:
+    return value.encode(errors="backslashreplace").decode()
 
 
 class NotFoundHandler(NagelfluhHandler):
@@ -147,4 +227,9 @@ class NotFoundHandler(NagelfluhHandler):
 
     @web.authenticated
     def delete(self, path: str) -> None:
+        self._missing(path)
+
+    @allow_unauthenticated  # as jupyter_server's own preflight: browsers send no token
+    def options(self, path: str) -> None:
+        """No CORS preflight for what is not there."""
         self._missing(path)

@@ -15,14 +15,18 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from ..errors import ServiceUnavailable
 from ..services.events import encode_event
 from ..services.subscriptions import EventSession
-from .base import PROCESSES
+from .base import PROCESSES, ErrorMixin
 
 # WebSocket close code 1013, "Try Again Later" (RFC 6455 registry).
 TRY_AGAIN_LATER = 1013
 UNAVAILABLE_REASON = "database unavailable: reconnect, then subscribe again from the last seq"
 
 
-class EventsHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+class EventsHandler(
+    ErrorMixin, ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
+):
+    """Errors before the upgrade (403, 405) answer JSON like every route."""
+
     auth_resource = PROCESSES
     session: EventSession | None = None
 

@@ -14,6 +14,9 @@ from ..db.models import Process, Project, ProjectMember, User
 from ..errors import NotFound, field_error
 
 DEFAULT_PROJECT_NAME = "My project"
+# Ids (and log seqs) are the databases' signed 64-bit integers: a larger number names
+# nothing, and SQLite cannot even compare a column with it (OverflowError).
+MAX_ID = 2**63 - 1
 
 
 def ensure_user(session: Session, name: str) -> User:
@@ -92,11 +95,23 @@ def get_process(session: Session, user: User, process_id: object) -> Process:
     return process
 
 
-def parse_id(value: object, field: str) -> int:
-    """An id from a query or body; a malformed one is a 400 naming the field (path ids
-    cannot be malformed: the routes only match digits)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+def natural(value: object, maximum: int = MAX_ID) -> int | None:
+    """``value`` (an int, or a string of ASCII digits) if it is a whole number from 0 to
+    ``maximum``, else None. Strings are checked before ``int`` sees them: ``"²"`` is a
+    digit to ``str.isdigit`` that ``int`` refuses, and ``int`` refuses over 4300 digits."""
+    if isinstance(value, str):
+        if not (value.isascii() and value.isdigit()) or len(value) > len(str(maximum)):
+            return None
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= maximum:
         return value
-    if isinstance(value, str) and value.isdigit() and int(value) > 0:
-        return int(value)
-    raise field_error(f"/{field}", f"{value!r} is not a valid id")
+    return None
+
+
+def parse_id(value: object, field: str) -> int:
+    """An id from a query or body; a malformed one, or one beyond MAX_ID, is a 400
+    naming the field (path ids beyond it answer 404 before any handler runs)."""
+    number = natural(value)
+    if not number:
+        raise field_error(f"/{field}", f"{value!r} is not a valid id")
+    return number

@@ -3,24 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import mimetypes
+import secrets
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from nagelfluh_runner.protocol import uploads_prefix
 from nagelfluh_runner.storage import Storage, StorageKeyError, safe_key
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
 
-from ..db.models import Dataset, ProcessVersion, Upload
+from ..db.models import Dataset, ProcessVersion, Project, Upload
 from ..db.session import Database
 from ..errors import Conflict, NotFound, field_error
+from ..storage_errors import is_storage_fault, storage_error
 from . import access, views
+from .paging import page, page_size
 from .serialize import dataset_json, dataset_meta_json
 from .views import ViewRequest
 
 MAX_NAME = 512
+# An upload still unregistered this long after it began was abandoned by its server.
+UPLOAD_GRACE_SECONDS = 3600.0
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,19 +68,35 @@ class DatasetService:
         self.storage = storage
 
     async def list(
-        self, user_name: str, project: str | None, process: str | None, version: str | None
+        self,
+        user_name: str,
+        project: str | None,
+        process: str | None,
+        version: str | None,
+        cursor: str | None,
+        limit: str | None,
     ) -> dict:
+        """The caller's datasets, or those of one process or version, newest first."""
+        size = page_size(limit, MAX_PAGE, DEFAULT_PAGE)
+
         def query(session: Session) -> dict:
             user = access.ensure_user(session, user_name)
             projects = access.visible_project_ids(session, user, project)
-            stmt = select(Dataset).where(Dataset.project_id.in_(projects))
+            stmt = (
+                select(Dataset)
+                .where(Dataset.project_id.in_(projects))
+                .options(selectinload(Dataset.producer))
+            )
             if process is not None:
                 proc = access.get_process(session, user, process)
-                stmt = stmt.join(ProcessVersion).where(ProcessVersion.process_id == proc.id)
+                versions = select(ProcessVersion.id).where(ProcessVersion.process_id == proc.id)
                 if version is not None:
-                    stmt = stmt.where(ProcessVersion.number == access.parse_id(version, "version"))
-            rows = session.scalars(stmt.order_by(Dataset.id.desc()))
-            return {"items": [dataset_json(d) for d in rows], "next": None}
+                    number = access.parse_id(version, "version")
+                    versions = versions.where(ProcessVersion.number == number)
+                stmt = stmt.where(Dataset.version_id.in_(versions.scalar_subquery()))
+            elif version is not None:
+                raise field_error("/version", "a version is given with its process")
+            return page(session, stmt, Dataset.id, cursor, size, _datasets_json)
 
         return await self.db.run(query)
 
@@ -83,12 +113,14 @@ class DatasetService:
     async def view(self, user_name: str, dataset_id: str, request: ViewRequest) -> dict:
         """Plot-ready, decimated columns of a NetCDF dataset (see ``views``)."""
         file = await self.file(user_name, dataset_id)
-        raw = await asyncio.to_thread(self.storage.read_bytes, file.key)
+        with _reading(file):
+            raw = await asyncio.to_thread(self.storage.read_bytes, file.key)
         body = await asyncio.to_thread(views.view, raw, file.mime_type, request)
         return {"dataset": int(dataset_id), **body}
 
     def open(self, file: DatasetFile, start: int, end: int) -> BinaryIO:
-        return self.storage.open_read(file.key, start, end)
+        with _reading(file):
+            return self.storage.open_read(file.key, start, end)
 
     async def upload(
         self,
@@ -98,7 +130,11 @@ class DatasetService:
         content_type: str | None,
         body: BinaryIO,
     ) -> dict:
-        """Store an uploaded file under ``{project}/uploads/`` and register it as a dataset."""
+        """Store an uploaded file under ``{project}/uploads/`` and register it as a dataset.
+
+        Each upload writes a key of its own (``uploads/{time}-{random}/{name}``), so
+        racing uploads of one name never write over each other; the database's unique
+        name picks the one that registers first, and the others delete their bytes."""
         if project is None:
             raise field_error("/project", "the project query parameter is required")
         if not name or len(name) > MAX_NAME:
@@ -107,21 +143,23 @@ class DatasetService:
             relative = safe_key(name)
         except StorageKeyError as error:
             raise field_error("/name", str(error)) from error
+        taken = Conflict(f"an upload named {relative!r} already exists", {"name": relative})
 
         def prepare(session: Session) -> int:
             user = access.ensure_user(session, user_name)
-            return access.get_project(session, user, project).id
+            project_id = access.get_project(session, user, project).id
+            if session.scalar(
+                select(Upload.id).where(Upload.project_id == project_id, Upload.name == relative)
+            ):
+                raise taken
+            return project_id
 
         project_id = await self.db.run(prepare)
-        key = uploads_prefix(project_id) + relative
+        key = f"{uploads_prefix(project_id)}{int(time.time())}-{secrets.token_hex(6)}/{relative}"
         mime = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-        taken = Conflict(f"an upload named {relative!r} already exists", {"name": relative})
 
         def register(session: Session, size: int, digest: str) -> dict:
             user = access.ensure_user(session, user_name)
-            if session.scalar(select(Dataset).where(Dataset.key == key)) is not None:
-                raise taken
             dataset = Dataset(
                 project_id=project_id,
                 version_id=None,
@@ -137,13 +175,56 @@ class DatasetService:
             session.add(
                 Upload(project_id=project_id, user_id=user.id, dataset_id=dataset.id, name=relative)
             )
+            session.flush()
             return dataset_json(dataset)
 
-        if await asyncio.to_thread(self.storage.exists, key):
-            raise taken
         hashing = HashingReader(body)
-        size = await asyncio.to_thread(self.storage.write_stream, key, hashing)
-        return await self.db.run(lambda s: register(s, size, hashing.digest()))
+        try:
+            size = await asyncio.to_thread(self.storage.write_stream, key, hashing)
+        except Exception as error:
+            await self._discard(key)
+            if not is_storage_fault(error):
+                raise
+            raise storage_error(error, "the upload could not be stored") from error
+        try:
+            return await self.db.run(lambda s: register(s, size, hashing.digest()))
+        except IntegrityError:
+            await self._discard(key)
+            raise taken from None
+        except BaseException:
+            await self._discard(key)
+            raise
+
+    async def sweep_uploads(self, grace: float = UPLOAD_GRACE_SECONDS) -> int:
+        """Delete what uploads begun over ``grace`` seconds ago stored but never
+        registered (their server died before it could), and their half-written files;
+        returns how many. The grace spares uploads another server is still receiving."""
+        before = time.time() - grace
+        projects = await self.db.run_durable(
+            lambda s: {
+                p: set(s.scalars(select(Dataset.key).join(Upload).where(Upload.project_id == p)))
+                for p in s.scalars(select(Project.id))
+            }
+        )
+        removed = 0
+        for project_id, registered in projects.items():
+            prefix = uploads_prefix(project_id)
+            removed += await asyncio.to_thread(self.storage.remove_partial, prefix, before)
+            for key in await asyncio.to_thread(self.storage.list, prefix):
+                if key not in registered and _stamp(key[len(prefix) :]) < before:
+                    await asyncio.to_thread(self.storage.delete, key)
+                    removed += 1
+        if removed:
+            log.info("removed %d objects left behind by interrupted uploads", removed)
+        return removed
+
+    async def _discard(self, key: str) -> None:
+        """Delete what a failed upload stored, if anything; a failure to is only logged
+        (the start-up sweep finds what was left)."""
+        try:
+            await asyncio.to_thread(self.storage.delete, key)
+        except Exception:
+            log.warning("could not delete %s of a failed upload", key, exc_info=True)
 
     @staticmethod
     def _get(session: Session, user_name: str, dataset_id: str) -> Dataset:
@@ -152,3 +233,31 @@ class DatasetService:
         if dataset is None or dataset.project_id not in access.project_ids(session, user):
             raise NotFound(f"dataset {dataset_id} not found", {"dataset": dataset_id})
         return dataset
+
+
+@contextlib.contextmanager
+def _reading(file: DatasetFile) -> Iterator[None]:
+    """Storage faults while reading ``file`` as API errors: bytes gone from storage
+    are a 404 naming the key, anything else storage refuses a 503 or 507."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise NotFound(
+            f"the bytes of {file.name!r} are missing from storage ({file.key})", {"key": file.key}
+        ) from None
+    except Exception as error:
+        if not is_storage_fault(error):
+            raise
+        raise storage_error(error, f"{file.name!r} could not be read") from error
+
+
+def _stamp(relative: str) -> float:
+    """When the upload of ``{time}-{random}/{name}`` began; infinity for any other
+    key (from before uploads were stamped: the sweep leaves those alone)."""
+    folder, _, name = relative.partition("/")
+    seconds, _, token = folder.partition("-")
+    return float(seconds) if name and seconds.isdigit() and token else float("inf")
+
+
+def _datasets_json(rows: Sequence[Dataset]) -> list[dict]:
+    return [dataset_json(d) for d in rows]

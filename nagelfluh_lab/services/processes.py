@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..credentials import CredentialProvider, CredentialsError
 from ..db.models import (
+    TERMINAL,
     Dataset,
     Environment,
     IdempotencyKey,
@@ -49,7 +50,7 @@ from ..executors.base import (
     RunSpec,
 )
 from ..resources import Resources, parse_resources
-from . import access, catalog
+from . import access, catalog, version_outputs
 from .billing import Billing
 from .diff import diff
 from .events import (
@@ -61,13 +62,14 @@ from .events import (
     version_topic,
 )
 from .outputs import ManifestError, Output, read_outputs
-from .serialize import dataset_json, process_json, version_json
+from .paging import page, page_size
+from .serialize import process_json, version_json
+from .version_outputs import first_outputs
 
 log = logging.getLogger(__name__)
 
 ACTIVE = ("pending", "queued", "running")
 CANCELLABLE = ("queued", "running")
-TERMINAL = ("completed", "failed")
 MAX_PAGE = 1000
 MAX_LOG_PAGE = 10000
 
@@ -124,35 +126,29 @@ class ProcessService:
     async def list_processes(
         self, user_name: str, project: str | None, cursor: str | None, limit: str | None
     ) -> dict:
-        size = _page_size(limit, MAX_PAGE, 50)
+        size = page_size(limit, MAX_PAGE, 50)
 
         def query(session: Session) -> dict:
             user = access.ensure_user(session, user_name)
             projects = access.visible_project_ids(session, user, project)
             stmt = select(Process).where(Process.project_id.in_(projects))
-            if cursor is not None:
-                stmt = stmt.where(Process.id < access.parse_id(cursor, "cursor"))
-            rows = list(session.scalars(stmt.order_by(Process.id.desc()).limit(size + 1)))
-            more = len(rows) > size
-            rows = rows[:size]
-            return {
-                "items": [process_json(p) for p in rows],
-                "next": str(rows[-1].id) if more else None,
-            }
+            return page(
+                session, stmt, Process.id, cursor, size, lambda rows: _processes_json(session, rows)
+            )
 
         return await self.db.run(query)
 
     async def get_process(self, user_name: str, process_id: str) -> dict:
         def query(session: Session) -> dict:
             user = access.ensure_user(session, user_name)
-            return process_json(access.get_process(session, user, process_id))
+            return _processes_json(session, [access.get_process(session, user, process_id)])[0]
 
         return await self.db.run(query)
 
     async def get_version(self, user_name: str, process_id: str, number: str) -> dict:
         def query(session: Session) -> dict:
             user = access.ensure_user(session, user_name)
-            return version_json(_version(session, user, process_id, number))
+            return _version_json(session, _version(session, user, process_id, number))
 
         return await self.db.run(query)
 
@@ -183,7 +179,7 @@ class ProcessService:
         self, user_name: str, process_id: str, number: str, since: str | None, limit: str | None
     ) -> dict:
         after = _non_negative(since, "since")
-        size = _page_size(limit, MAX_LOG_PAGE, 1000)
+        size = page_size(limit, MAX_LOG_PAGE, 1000)
 
         def query(session: Session) -> dict:
             user = access.ensure_user(session, user_name)
@@ -215,7 +211,8 @@ class ProcessService:
                             "this Idempotency-Key was already used for a different request",
                             {"idempotency_key": idempotency_key, "process": seen.process_id},
                         )
-                    return process_json(session.get(Process, seen.process_id)), None
+                    process = session.get(Process, seen.process_id)
+                    return _processes_json(session, [process])[0], None
             if "project" in body:
                 project = access.get_project(session, user, body["project"])
             else:
@@ -241,7 +238,7 @@ class ProcessService:
                 )
             session.flush()
             session.refresh(process)
-            return process_json(process), submission
+            return _processes_json(session, [process])[0], submission
 
         try:
             result, submission = await self.db.run(create)
@@ -260,6 +257,9 @@ class ProcessService:
         """A new version from ``body``; what it omits comes from version ``base`` (the latest
         by default). Restoring is adding a version with nothing changed from an old one."""
         _require_object(body)
+        unknown = set(body) - {"parameters", "resources"}
+        if unknown:
+            raise field_error(f"/{sorted(unknown)[0]}", "unknown field")
 
         def add(session: Session) -> tuple[dict, Submission]:
             user = access.ensure_user(session, user_name)
@@ -275,7 +275,7 @@ class ProcessService:
                 else resources,
             }
             submission = self._new_version(session, user, process, record, merged)
-            return version_json(process.versions[-1]), submission
+            return _version_json(session, process.versions[-1]), submission
 
         result, submission = await self.db.run(add)
         await self._submit(*submission)
@@ -328,6 +328,9 @@ class ProcessService:
         unknown = set(body) - {"project", "type", "name", "parameters", "resources"}
         if unknown:
             raise field_error(f"/{sorted(unknown)[0]}", "unknown field")
+        for field in ("parameters", "resources"):
+            if field in body and body[field] is None:  # absent takes defaults; null is no object
+                raise field_error(f"/{field}", "must be an object")
         parameters = catalog.validate_parameters(record.schema, body.get("parameters"))
         resources = parse_resources(body.get("resources"), self.default_resources)
         self._check_capacity(resources)
@@ -464,6 +467,10 @@ class ProcessService:
         # Running versions first: they hold their quota again before any waiting one is admitted.
         found = sorted(await self.db.run(load), key=lambda row: row[0] != "running")
         for state, spec, version_id, tail in found:
+            if spec.key in self._runs:
+                # Submitted by a request served while this loaded: the server takes
+                # requests before its extensions have started.
+                continue
             self._track(spec, version_id)
             if state == "running" and not await self.executor.recover(spec.key, spec, tail):
                 await self.run_finished(
@@ -565,28 +572,31 @@ class ProcessService:
             except ManifestError as error:
                 state, reason, message = "failed", "manifest", str(error)
 
-        def finish(session: Session) -> tuple[list[dict], LogBatch | None] | None:
-            """The new datasets and the system line appended, if any; None if the
-            version had already ended. Nothing outlives a failed attempt."""
+        topic = version_topic(key.process_id, key.version)
+
+        def publish(datasets: list[dict]) -> None:
+            event = {
+                "type": "datasets",
+                "process": key.process_id,
+                "version": key.version,
+                "datasets": datasets,
+            }
+            self.hub.publish(topic, event)
+            self.hub.publish(project_topic(run.project_id), event)
+
+        if outputs and not await version_outputs.register(
+            self.db, run.version_id, run.project_id, outputs, publish
+        ):
+            self._forget(key, run)
+            return
+
+        def finish(session: Session) -> tuple[bool, LogBatch | None]:
+            """Whether this ended the version (not if it had already ended), and the
+            system line appended, if any. Nothing outlives a failed attempt."""
             version = session.get(ProcessVersion, run.version_id)
             if version is None or version.state in TERMINAL:
-                return None
-            datasets: list[dict] = []
+                return False, None
             tail = None
-            for output in outputs:
-                dataset = Dataset(
-                    project_id=run.project_id,
-                    version_id=version.id,
-                    name=output.name,
-                    key=output.key,
-                    mime_type=output.mime_type,
-                    size=output.size,
-                    digest=output.digest,
-                    meta=output.meta,
-                )
-                session.add(dataset)
-                session.flush()
-                datasets.append(dataset_json(dataset))
             if message:
                 line = [LogLine(finished, SYSTEM, message)]
                 tail = LogBatch(append_logs(session, version.id, line), line)
@@ -598,15 +608,12 @@ class ProcessService:
                 version.progress = 1.0
             ran = (finished - version.started) if version.started else 0.0
             self.billing.settle(session, version, ran)
-            return datasets, tail
+            return True, tail
 
-        result = await self.db.run_durable(finish)
-        self._runs.pop(key, None)
-        run.done.set()
-        if result is None:
+        ended, tail = await self.db.run_durable(finish)
+        self._forget(key, run)
+        if not ended:
             return
-        datasets, tail = result
-        topic = version_topic(key.process_id, key.version)
         if tail is not None:
             self.hub.publish(
                 topic,
@@ -617,16 +624,11 @@ class ProcessService:
                     "lines": tail,
                 },
             )
-        for dataset in datasets:
-            event = {
-                "type": "dataset",
-                "process": key.process_id,
-                "version": key.version,
-                "dataset": dataset,
-            }
-            self.hub.publish(topic, event)
-            self.hub.publish(project_topic(run.project_id), event)
         self._publish_state(key, run.project_id, state, reason, message)
+
+    def _forget(self, key: RunKey, run: _Run) -> None:
+        self._runs.pop(key, None)
+        run.done.set()
 
     async def _transition(
         self,
@@ -758,13 +760,23 @@ def read_logs(session: Session, version_id: int, after: int, limit: int) -> LogB
     return LogBatch(after + 1, lines)
 
 
+def _processes_json(session: Session, processes: list[Process]) -> list[dict]:
+    outputs = first_outputs(session, [v for p in processes for v in p.versions])
+    return [process_json(p, outputs) for p in processes]
+
+
+def _version_json(session: Session, version: ProcessVersion) -> dict:
+    return version_json(version, first_outputs(session, [version])[version.id])
+
+
 def _version(session: Session, user: User, process_id: object, number: object) -> ProcessVersion:
     process = access.get_process(session, user, process_id)
-    if not (isinstance(number, str) and number.isdigit()) and not isinstance(number, int):
+    parsed = access.natural(number)
+    if parsed is None:
         raise NotFound(f"version {number} not found", {"version": number})
     version = session.scalar(
         select(ProcessVersion).where(
-            ProcessVersion.process_id == process.id, ProcessVersion.number == int(number)
+            ProcessVersion.process_id == process.id, ProcessVersion.number == parsed
         )
     )
     if version is None:
@@ -775,20 +787,13 @@ def _version(session: Session, user: User, process_id: object, number: object) -
     return version
 
 
-def _page_size(value: str | None, maximum: int, default: int) -> int:
-    if value is None:
-        return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
-        raise field_error("/limit", f"must be an integer from 1 to {maximum}")
-    return int(value)
-
-
 def _non_negative(value: str | None, name: str) -> int:
     if value is None:
         return 0
-    if not value.isdigit():
-        raise field_error(f"/{name}", "must be a non-negative integer")
-    return int(value)
+    parsed = access.natural(value, access.MAX_ID - 1)  # read_logs asks for seq value + 1
+    if parsed is None:
+        raise field_error(f"/{name}", f"must be an integer from 0 to {access.MAX_ID - 1}")
+    return parsed
 
 
 def _require_object(body: Any) -> None:

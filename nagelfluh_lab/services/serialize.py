@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from ..db.models import (
     Dataset,
     Environment,
@@ -104,7 +106,9 @@ def state_event(version: ProcessVersion) -> dict:
     }
 
 
-def version_json(version: ProcessVersion) -> dict:
+def version_json(version: ProcessVersion, outputs: Sequence[Dataset]) -> dict:
+    """``outputs``: the first of its outputs (version_outputs.output_pages); all of
+    them are pages of the dataset list, ``output_count`` says how many."""
     fields = state_event(version)
     del fields["type"]
     return {
@@ -119,19 +123,21 @@ def version_json(version: ProcessVersion) -> dict:
             "actual": credits(version.cost_actual),
         },
         "inputs": sorted(i.dataset_id for i in version.inputs),
-        "outputs": [dataset_json(d) for d in version.outputs],
+        "outputs": [dataset_json(d) for d in outputs],
+        "output_count": version.output_count,
         "log_lines": version.log_count,
     }
 
 
-def process_json(process: Process) -> dict:
+def process_json(process: Process, outputs: Mapping[int, Sequence[Dataset]]) -> dict:
+    """``outputs``: the first outputs of each version, by version row id."""
     return {
         "id": process.id,
         "project": process.project_id,
         "type": process.type_name,
         "name": process.name,
         "created": process.created,
-        "versions": [version_json(v) for v in process.versions],
+        "versions": [version_json(v, outputs[v.id]) for v in process.versions],
     }
 
 

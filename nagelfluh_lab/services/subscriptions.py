@@ -85,8 +85,9 @@ class EventSession:
         return await self.db.run(query)
 
     async def _subscribe(self, target: Any, since: Any) -> None:
-        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
-            raise field_error("/since", "must be a non-negative integer")
+        if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since < access.MAX_ID:
+            # read_logs asks for seq since + 1, which must fit the database's 64 bits
+            raise field_error("/since", f"must be an integer from 0 to {access.MAX_ID - 1}")
         topic, current = await self._resolve(target)
         self.subscriber.unfollow(topic)
         is_version = topic[0] == "version"

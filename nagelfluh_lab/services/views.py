@@ -13,6 +13,7 @@ import numpy as np
 from nagelfluh_runner.netcdf import NetCDFData, NetCDFError, read_netcdf
 
 from ..errors import BadRequest, field_error
+from .access import natural
 
 MAX_POINTS = 100_000
 DEFAULT_POINTS = 2_000
@@ -44,9 +45,10 @@ def parse_view_request(
 
     count = DEFAULT_POINTS
     if points is not None:
-        if not points.isdigit() or not 2 <= int(points) <= MAX_POINTS:
+        parsed = natural(points, MAX_POINTS)
+        if parsed is None or parsed < 2:
             raise field_error("/points", f"must be an integer from 2 to {MAX_POINTS}")
-        count = int(points)
+        count = parsed
     start, end = number(x0, "x0"), number(x1, "x1")
     if start is not None and end is not None and start > end:
         raise field_error("/x0", "must not be greater than x1")

@@ -172,6 +172,7 @@ def _run(environ: Mapping[str, str]) -> int:
 
 def run(environ: Mapping[str, str] | None = None) -> int:
     """Run the process ``environ`` describes; returns the exit code of the contract."""
+    from nagelfluh_runner.context import OutputWriteError
     from nagelfluh_runner.sdk import ParameterError
 
     reconfigure = getattr(sys.stdout, "reconfigure", None)
@@ -188,6 +189,9 @@ def run(environ: Mapping[str, str] | None = None) -> int:
     except MemoryError as error:
         _error(f"out of memory ({type(error).__name__}: {error})")
         return protocol.EXIT_OOM
+    except OutputWriteError as error:
+        _error(f"storage: {error}")
+        return protocol.EXIT_STORAGE
     except Exception:
         import traceback
 

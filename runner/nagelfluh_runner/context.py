@@ -35,18 +35,49 @@ def _json_id(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
+class OutputWriteError(Exception):
+    """Storage would not take an output (full, read-only, refusing): the run's fault is
+    not the process's, and the runner says so with its own exit code."""
+
+    def __init__(self, key: str, error: BaseException) -> None:
+        super().__init__(f"could not write {key}: {error}")
+        self.key = key
+
+
+def _storage_fault(error: BaseException) -> bool:
+    return isinstance(error, OSError) or type(error).__module__.startswith("botocore")
+
+
+class _Writing:
+    """Turns a storage fault while writing ``key`` into OutputWriteError."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is not None and _storage_fault(exc):
+            raise OutputWriteError(self.key, exc) from exc
+
+
 class _OutputWrite:
     """Records the output in the manifest once its bytes are safely stored."""
 
-    def __init__(self, pending: PendingWrite, record: Callable[[int], object]) -> None:
+    def __init__(self, key: str, pending: PendingWrite, record: Callable[[int], object]) -> None:
+        self._key = key
         self._pending = pending
         self._record = record
 
     def __enter__(self) -> BinaryIO:
         return self._pending.__enter__()
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._pending.__exit__(exc_type, exc, tb)
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        with _Writing(self._key):
+            self._pending.__exit__(exc_type, exc, tb)
+        if exc is not None and _storage_fault(exc):
+            raise OutputWriteError(self._key, exc) from exc
         if exc_type is None:
             self._record(self._pending.size)
 
@@ -122,7 +153,9 @@ class StorageContext:
         """A writable file streamed to output ``name`` (recorded when the block ends cleanly)."""
         key = self.output_key(name)
         entry = self._entry(name, key, mime_type, title, metadata)
-        return _OutputWrite(self.storage.open_write(key), lambda size: self._record(entry, size))
+        with _Writing(key):
+            pending = self.storage.open_write(key)
+        return _OutputWrite(key, pending, lambda size: self._record(entry, size))
 
     def write_bytes(
         self,
@@ -140,7 +173,9 @@ class StorageContext:
             metadata["units"] = units
         key = self.output_key(name)
         entry = self._entry(name, key, mime_type, title, metadata)
-        return self._record(entry, self.storage.write_bytes(key, data))
+        with _Writing(key):
+            size = self.storage.write_bytes(key, data)
+        return self._record(entry, size)
 
     def write_netcdf(
         self,
@@ -178,7 +213,7 @@ class StorageContext:
         entry = self._entry(name, key, NETCDF_MIME_TYPE, title or attrs.get("title"), metadata)
         entry["dims"] = sizes
         entry["variables"] = [_describe_variable(n, v) for n, v in prepared.items()]
-        with self.storage.open_write(key) as handle:
+        with _Writing(key), self.storage.open_write(key) as handle:
             size = write_netcdf(handle, sizes, prepared, attrs)
         return self._record(entry, size)
 
@@ -233,7 +268,8 @@ class StorageContext:
         """Write ``_manifest.json`` last: its presence tells the server the outputs are complete."""
         manifest = self.manifest()
         data = json.dumps(manifest, indent=2).encode()
-        self.storage.write_bytes(self.prefix + MANIFEST_NAME, data)
+        with _Writing(self.prefix + MANIFEST_NAME):
+            self.storage.write_bytes(self.prefix + MANIFEST_NAME, data)
         return manifest
 
 

@@ -31,11 +31,13 @@ MANIFEST_NAME = "_manifest.json"
 PROGRESS_PREFIX = "##nagelfluh:progress "
 
 # Exit codes: 0 success, 1 the process raised, 2 bad invocation (unknown type,
-# invalid parameters, missing environment), 3 out of memory.
+# invalid parameters, missing environment), 3 out of memory, 4 an output could not
+# be written (storage full, read-only or refusing).
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_OOM = 3
+EXIT_STORAGE = 4
 
 
 def version_prefix(project_id: int | str, process_id: int | str, version: int | str) -> str:

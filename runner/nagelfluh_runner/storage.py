@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 _CHUNK = 1 << 20
 _TMP_PREFIX = ".nagelfluh-tmp-"
 _MAX_KEY_BYTES = 1024  # S3's limit; file storage keeps the same so keys move freely
+_MAX_SEGMENT_BYTES = 255  # a file name's limit (NAME_MAX); S3 keeps it so keys move freely
 
 
 class StorageKeyError(ValueError):
@@ -43,6 +44,8 @@ def safe_key(key: str) -> str:
     for part in parts:
         if not part.strip("."):
             raise StorageKeyError(f"storage key {key!r} has a {part!r} segment")
+        if len(part.encode()) > _MAX_SEGMENT_BYTES:
+            raise StorageKeyError(f"storage key has a segment over {_MAX_SEGMENT_BYTES} bytes")
     normal = "/".join(parts)
     if len(normal.encode()) > _MAX_KEY_BYTES:
         raise StorageKeyError(f"storage key is longer than {_MAX_KEY_BYTES} bytes")
@@ -114,6 +117,12 @@ class Storage:
 
     def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error (as on S3)."""
+        raise NotImplementedError
+
+    def remove_partial(self, prefix: str, before: float) -> int:
+        """Remove what writes under ``prefix`` begun before ``before`` (epoch seconds)
+        left half-done when their writer died; returns how many. A write is never
+        visible under its key until complete, so only this space is reclaimed."""
         raise NotImplementedError
 
     def runner_env(self) -> dict[str, str]:
@@ -303,6 +312,17 @@ class FileStorage(Storage):
         except FileNotFoundError:
             pass
 
+    def remove_partial(self, prefix: str, before: float) -> int:
+        top = os.path.join(self.root, safe_prefix(prefix).rpartition("/")[0])
+        removed = 0
+        for directory, _, files in os.walk(top):
+            for name in files:
+                path = os.path.join(directory, name)
+                if name.startswith(_TMP_PREFIX) and os.lstat(path).st_mtime < before:
+                    os.unlink(path)
+                    removed += 1
+        return removed
+
 
 class _FullReader:
     """Fills every read and counts the bytes, for boto3's upload_fileobj.
@@ -468,6 +488,20 @@ class S3Storage(Storage):
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def remove_partial(self, prefix: str, before: float) -> int:
+        """Aborts the multipart uploads begun before ``before``: their parts are
+        stored (and billed) until aborted, though no object shows them."""
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        removed = 0
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.base + safe_prefix(prefix)):
+            for upload in page.get("Uploads", ()):
+                if upload["Initiated"].timestamp() < before:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    removed += 1
+        return removed
 
     def runner_env(self) -> dict[str, str]:
         env = {"STORAGE_BASE": self.url}

@@ -230,12 +230,12 @@ async def test_memory_beyond_the_limit_fails_the_run_with_reason_oom(
 async def test_failing_process_fails_the_run_with_its_exit_code(
         make_executor, make_spec, events):
     executor = await make_executor()
-    spec = make_spec("import sys; print('giving up'); sys.exit(4)")
+    spec = make_spec("import sys; print('giving up'); sys.exit(5)")
 
     await executor.submit(spec)
 
     assert await events.finished(spec.key) == RunOutcome(
-        "failed", "error", "Exited with code 4", 4)
+        "failed", "error", "Exited with code 5", 5)
     assert events.lines(spec.key) == ["giving up"]
 
 

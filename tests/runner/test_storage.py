@@ -28,6 +28,12 @@ def test_safe_key_refuses_keys_that_could_escape(key):
         safe_key(key)
 
 
+def test_safe_key_refuses_a_segment_longer_than_a_file_name_can_be():
+    with pytest.raises(StorageKeyError, match="255 bytes"):
+        safe_key("7/uploads/" + "é" * 128)
+    assert safe_key("7/uploads/" + "a" * 255)
+
+
 def test_safe_key_collapses_repeated_and_trailing_slashes():
     assert safe_key("7//uploads/a.nc/") == "7/uploads/a.nc"
     assert safe_key("7/uploads/.hidden") == "7/uploads/.hidden"

@@ -7,6 +7,7 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -206,3 +207,12 @@ async def ws_recv(ws, timeout: float = 20) -> dict:
     message = await asyncio.wait_for(ws.read_message(), timeout)
     assert message is not None, "the server closed the WebSocket"
     return json.loads(message)
+
+
+def stored_files(root: Path) -> list[str]:
+    """Every file under ``root`` (a file storage), as sorted relative paths."""
+    return sorted(
+        os.path.relpath(os.path.join(folder, name), root)
+        for folder, _, names in os.walk(root)
+        for name in names
+    )

@@ -43,6 +43,14 @@ async def test_estimate_is_resources_times_rates_times_deadline(api):
     assert code == 400 and error["error"]["details"][0]["path"] == "/resources/cpu"
 
 
+async def test_estimate_takes_resources_or_bare_resources_but_not_both_nor_null(api):
+    wrapped = await api.post("estimate", {"resources": {"cpu": 2}}, expect=200)
+    assert await api.post("estimate", {"cpu": 2}, expect=200) == wrapped
+    for body, field in (({"resources": None}, "/resources"), ({"resources": {}, "cpu": 1}, "/cpu")):
+        code, error = await api.call("POST", "estimate", body)
+        assert code == 400 and error["error"]["details"][0]["path"] == field, error
+
+
 @pytest.mark.parametrize("nagelfluh_config", [RATES])
 async def test_completed_run_debits_actual_cost_and_releases_the_rest(api):
     created = await api.submit("sleep", {"seconds": 0}, resources={"deadline_seconds": 1000})

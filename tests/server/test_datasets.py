@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+from urllib.parse import unquote
 
 import numpy as np
 import xarray as xr
@@ -108,7 +110,8 @@ async def test_upload_becomes_a_dataset_usable_as_input(api):
         project=project,
         name="field/recording.nc",
     )
-    assert uploaded["key"] == f"{project}/uploads/field/recording.nc"
+    assert re.fullmatch(rf"{project}/uploads/\d+-[0-9a-f]+/field/recording\.nc", uploaded["key"])
+    assert uploaded["name"] == "field/recording.nc"
     assert uploaded["size"] == len(data) and uploaded["process"] is None
     code, same = await api.call("GET", f"dataset/{uploaded['id']}")
     assert same == data
@@ -131,3 +134,48 @@ async def test_unknown_dataset_is_404(api):
     assert code == 404 and body["error"]["code"] == "not_found"
     code, _ = await api.call("GET", "dataset/12345/meta")
     assert code == 404
+
+
+async def _upload(api, name: str, data: bytes = b"a,b\n1,2\n", **headers: str) -> tuple[int, dict]:
+    project = (await api.get("projects"))["items"][0]["id"]
+    headers = headers or {"Content-Type": "text/csv"}
+    return await api.call("POST", "dataset", data, headers=headers, project=project, name=name)
+
+
+async def test_a_range_the_server_does_not_serve_is_ignored_for_the_whole_file(api):
+    data = b"0123456789"
+    code, dataset = await _upload(api, "digits.txt", data)
+    assert code == 201, dataset
+    for header in ("bytes=0-1,4-5", "items=0-1", "bytes=a-b", "bytes=5-2", f"bytes={'9' * 30}-"):
+        response = await api.fetch("GET", f"dataset/{dataset['id']}", headers={"Range": header})
+        assert (response.code, response.body) == (200, data), header
+    code, body = await api.call("GET", f"dataset/{dataset['id']}", headers={"Range": "bytes=-0"})
+    assert code == 416 and body["error"]["code"] == "range_not_satisfiable"
+
+
+async def test_any_upload_name_downloads_with_a_well_formed_content_disposition(api):
+    for name in ("café €.txt", 'say "hi".txt', "line\nbreak.txt"):
+        code, dataset = await _upload(api, f"names/{name}")
+        assert code == 201, dataset
+        response = await api.fetch("GET", f"dataset/{dataset['id']}")
+        assert response.code == 200, name
+        disposition = response.headers["Content-Disposition"]
+        assert disposition.isascii() and disposition.isprintable(), disposition
+        assert unquote(disposition.split("filename*=UTF-8''")[1]) == name
+
+
+async def test_an_upload_name_with_a_segment_over_255_bytes_is_400(api):
+    for name in ("é" * 128 + ".txt", "short/" + "b" * 256):
+        code, body = await _upload(api, name)
+        assert code == 400 and body["error"]["details"][0]["path"] == "/name", body
+    code, body = await _upload(api, "a" * 255)
+    assert code == 201, body
+
+
+async def test_an_upload_whose_content_type_is_no_media_type_is_400(api):
+    for content_type in (";charset=utf-8", "text", "a" * 300 + "/b", "text/csv, text/plain"):
+        code, body = await _upload(api, "odd.csv", **{"Content-Type": content_type})
+        assert code == 400, (content_type, body)
+        assert body["error"]["details"][0]["path"] == "/Content-Type"
+    code, body = await _upload(api, "fine.csv", **{"Content-Type": "text/csv; charset=utf-8"})
+    assert code == 201 and body["mime_type"] == "text/csv", body

@@ -80,10 +80,10 @@ async def test_project_subscription_sees_states_and_datasets_of_every_process(ap
     while not any(m["type"] == "state" and m["state"] == "completed" for m in seen):
         seen.append(await ws_recv(ws))
     kinds = {m["type"] for m in seen}
-    assert {"state", "dataset"} <= kinds
+    assert {"state", "datasets"} <= kinds
     assert "log" not in kinds
-    dataset = next(m for m in seen if m["type"] == "dataset")
-    assert dataset["process"] == created["id"] and dataset["dataset"]["mime_type"]
+    outputs = next(m for m in seen if m["type"] == "datasets")
+    assert outputs["process"] == created["id"] and outputs["datasets"][0]["mime_type"]
     ws.close()
 
 
@@ -102,6 +102,20 @@ async def test_bad_messages_get_error_events_not_a_closed_socket(api, ws_connect
     ws.write_message(json.dumps({"subscribe": {"process": 424242}}))
     assert (await ws_recv(ws))["code"] == "not_found"
     ws.close()
+
+
+async def test_a_subscription_since_or_to_an_id_beyond_64_bits_is_an_error_event(api, ws_connect):
+    created = await api.submit("sleep", {"seconds": 0})
+    ws = await ws_connect()
+    for message in (
+        {"subscribe": {"process": created["id"], "version": 1}, "since": 2**63 - 1},
+        {"subscribe": {"process": 2**64}},
+    ):
+        ws.write_message(json.dumps(message))
+        reply = await ws_recv(ws)
+        assert (reply["type"], reply["code"]) == ("error", "validation_failed"), reply
+    ws.close()
+    await api.wait(created["id"])
 
 
 async def test_unsubscribe_stops_the_stream(api, ws_connect):

@@ -39,7 +39,7 @@ async def test_running_versions_count_as_server_activity(api, jp_serverapp):
 def test_every_handler_is_authenticated(jp_serverapp):
     """No method of any route may skip Jupyter's authentication (the same check that makes
     jupyter_server warn, turned into a failure for this extension's routes)."""
-    for pattern, handler in routes():
+    for pattern, handler, *_ in routes():
         assert jp_serverapp.web_app._check_handler_auth(pattern, handler) == [], pattern
 
 

@@ -216,7 +216,7 @@ def test_every_schema_named_in_the_contract_exists():
     for name in (
         "Project Environment ProcessType Process Version Resources Dataset DatasetMeta LogLine "
         "LogPage Transaction Account Estimate Compare Change Error ClientMessage ServerEvent "
-        "LogEvent StateEvent ProgressEvent DatasetEvent ResyncEvent ErrorEvent"
+        "LogEvent StateEvent ProgressEvent DatasetsEvent ResyncEvent ErrorEvent"
     ).split():
         assert name in schemas, name
     extensions = [key for key in keys(schemas) if key.startswith("x-")]
@@ -365,3 +365,18 @@ async def test_an_upload_fits_the_dataset_schema(api):
     )
     assert code == 416
     check_response(document, "/dataset/{dataset_id}", "get", 416, unsatisfiable)
+
+
+@pytest.mark.parametrize("route", [route for route, _ in ROUTES])
+async def test_a_method_a_path_does_not_list_is_405_with_allow_naming_those_it_does(api, route):
+    document = load_document()
+    path = documented_paths(document)[route_shape(route)[0]]
+    listed = {method.upper() for method in document["paths"][path]} & {
+        method.upper() for method in HTTP_METHODS
+    }
+    url = PLACEHOLDER.sub("1", path).lstrip("/")
+    for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} - listed):
+        response = await api.fetch(method, url, b"" if method in ("PUT", "PATCH") else None)
+        assert response.code == 405, (method, path)
+        assert set(response.headers["Allow"].split(", ")) == listed, (method, path)
+        assert json.loads(response.body)["error"]["code"] == "method_not_allowed"

@@ -260,3 +260,107 @@ async def test_run_whose_storage_credentials_cannot_be_minted_fails_with_the_rea
     assert "AccessDenied" in done["message"]
     kinds = sorted(t["kind"] for t in (await api.get("account"))["transactions"])
     assert kinds == ["DEBIT", "HOLD", "RELEASE"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "process/132552420553289212787148455936"),
+        ("GET", "process/9223372036854775808"),
+        ("POST", "process/9223372036854775808/versions"),
+        ("GET", "process/1/versions/18446744073709551616/logs"),
+        ("GET", "dataset/" + "9" * 5000),
+        ("GET", "process/0"),
+    ],
+)
+async def test_an_id_beyond_64_bits_is_404(api, method, path):
+    await api.submit("sleep", {"seconds": 0})  # process 1 exists: its version cannot
+    code, body = await api.call(method, path)
+    assert code == 404 and body["error"]["code"] == "not_found", body
+
+
+async def test_the_cors_preflight_of_an_id_beyond_64_bits_or_an_unknown_route_is_404(api):
+    for path in ("process/9223372036854775808", "dataset/0/meta", "no/such/route"):
+        code, body = await api.call("OPTIONS", path)
+        assert code == 404 and body["error"]["code"] == "not_found", path
+    response = await api.fetch("OPTIONS", "process/9223372036854775807")
+    assert response.code == 200 and "GET" in response.headers["Access-Control-Allow-Methods"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "params", "field"),
+    [
+        ("GET", "process", None, {"cursor": "9223372036854775808"}, "/cursor"),
+        ("GET", "process", None, {"project": "132552420553289212787148455936"}, "/project"),
+        ("GET", "dataset", None, {"project": "9" * 5000}, "/project"),
+        ("POST", "process", {"type": "sleep", "project": 2**64}, {}, "/project"),
+        ("GET", "process/1/versions/1/logs", None, {"since": str(2**63)}, "/since"),
+        # Digits to str.isdigit that int() refuses: not a 500 either.
+        ("GET", "process", None, {"limit": "²"}, "/limit"),
+        ("GET", "process/1/versions/1/logs", None, {"since": "1" * 5000}, "/since"),
+        ("GET", "dataset/1/view", None, {"points": "²"}, "/points"),
+    ],
+)
+async def test_ids_cursors_and_counts_out_of_range_in_a_query_or_body_are_400_naming_them(
+    api, method, path, body, params, field
+):
+    code, reply = await api.call(method, path, body, **params)
+    assert code == 400, reply
+    assert reply["error"]["details"][0]["path"] == field
+
+
+@pytest.mark.parametrize(
+    ("route", "raw", "field"),
+    [
+        ("process", b'{"type": "\\ud800"}', "/type"),
+        ("process", b'{"type": "sleep", "parameters": {"\\udfff": 1}}', "/parameters/\\udfff"),
+        (
+            "process",
+            b'{"type": "sleep", "parameters": {"x": ["ok", "a\\udbff"]}}',
+            "/parameters/x/1",
+        ),
+        ("projects", b'{"name": "survey \\udc00"}', "/name"),
+    ],
+)
+async def test_a_lone_surrogate_in_a_json_body_is_400_naming_its_field(api, route, raw, field):
+    code, body = await api.call("POST", route, raw)
+    assert code == 400 and body["error"]["code"] == "validation_failed", body
+    assert [d["path"] for d in body["error"]["details"]] == [field]
+    assert (await api.get("process"))["items"] == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"type": "caf\xe9"}',  # Latin-1, not UTF-8
+        b'{"type": "sleep", "parameters": {"seconds": NaN}}',
+        b'{"type": "sleep", "parameters": {"seconds": 1e999}}',  # a float's infinity
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["latin-1", "nan", "1e999", "nested"],
+)
+async def test_a_body_that_is_not_json_text_is_400(api, raw):
+    code, body = await api.call("POST", "process", raw)
+    assert code == 400 and body["error"]["code"] == "bad_request", body
+    assert (await api.get("process"))["items"] == []
+
+
+async def test_null_parameters_or_resources_are_400_not_the_defaults(api):
+    for field in ("parameters", "resources"):
+        code, body = await api.call("POST", "process", {"type": "sleep", field: None})
+        assert code == 400 and body["error"]["details"][0]["path"] == f"/{field}", body
+    created = await api.submit("sleep", {"seconds": 0})
+    for field in ("parameters", "resources"):
+        code, body = await api.call("POST", f"process/{created['id']}/versions", {field: None})
+        assert code == 400 and body["error"]["details"][0]["path"] == f"/{field}", body
+    assert len((await api.get(f"process/{created['id']}"))["versions"]) == 1
+    await api.wait(created["id"])
+
+
+async def test_a_new_version_takes_only_parameters_and_resources(api):
+    created = await api.submit("sleep", {"seconds": 0})
+    for field, value in (("type", "fft"), ("name", "renamed"), ("project", created["project"])):
+        code, body = await api.call("POST", f"process/{created['id']}/versions", {field: value})
+        assert code == 400 and body["error"]["details"][0]["path"] == f"/{field}", body
+    assert len((await api.get(f"process/{created['id']}"))["versions"]) == 1
+    await api.wait(created["id"])

@@ -124,3 +124,23 @@ async def test_restart_leaves_versions_of_another_server_on_the_database_alone(
     code, body = await user.call("POST", f"process/{seeded['was-running']}/versions/1/cancel")
     assert code == 409 and "another server" in body["error"]["message"]
     assert [t["kind"] for t in (await user.get("account"))["transactions"]] == ["HOLD", "HOLD"]
+
+
+async def test_versions_submitted_while_the_server_starts_are_not_taken_up_twice(
+        api, jp_serverapp):
+    """The server answers requests before the extension's start-up has resumed what the
+    database holds: a version submitted meanwhile is already in hand, not started again
+    (which failed the whole start-up with 'already submitted')."""
+    app = next(iter(jp_serverapp.extension_manager.extension_apps["nagelfluh_lab"]))
+    running = await api.submit("sleep", {"seconds": 2})
+    await api.wait(running["id"], states=("running",))
+    queued = await api.submit("sleep", {"seconds": 1}, resources={"cpu": 2})
+
+    await app.processes.resume()
+
+    for process in (running, queued):
+        done = await api.wait(process["id"])
+        assert done["state"] == "completed", done
+        lines = await api.get(f"process/{process['id']}/versions/1/logs")
+        starts = [line for line in lines["items"] if line["line"].startswith("sleeping")]
+        assert len(starts) == 1, lines["items"]

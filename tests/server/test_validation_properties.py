@@ -79,3 +79,26 @@ def test_cpu_below_one_millicore_is_refused_not_rounded_to_zero():
     with pytest.raises(ValidationFailed) as error:
         parse_resources({"cpu": 0.0001}, DEFAULTS)
     assert error.value.details[0]["path"] == "/resources/cpu"
+
+
+def test_cpu_is_bounded_before_rounding_as_the_document_states():
+    for cpu in (0.0009995, 1024.0004, 10**400):  # round to 0.001 and 1024; overflow a float
+        with pytest.raises(ValidationFailed):
+            parse_resources({"cpu": cpu}, DEFAULTS)
+    assert parse_resources({"cpu": 1024}, DEFAULTS).cpu == 1024
+
+
+@pytest.mark.parametrize(
+    "memory", ["9" * 400, "9Ei", 2**63, "2Pi"], ids=["400 digits", "9Ei", "2**63", "2Pi"]
+)
+def test_memory_beyond_1pi_is_refused_not_a_crash(memory):
+    """Past a float (``int(inf)``) or the database's 64-bit integers these were 500s."""
+    with pytest.raises(ValidationFailed) as error:
+        parse_resources({"memory": memory}, DEFAULTS)
+    assert error.value.details[0]["path"] == "/resources/memory"
+
+
+@pytest.mark.parametrize("resources", [{"cpu": " 1"}, {"cpu": "500m\n"}, {"memory": "512Mi "}])
+def test_quantities_are_read_exactly_as_the_document_patterns_say(resources):
+    with pytest.raises(ValidationFailed):
+        parse_resources(resources, DEFAULTS)

@@ -186,7 +186,8 @@ def test_sts_credentials_refuse_file_storage_a_missing_role_and_an_unfittable_pr
     with pytest.raises(TraitError, match="role_arn is not set"):
         StsCredentials(storage=account.storage())
     with pytest.raises(SessionPolicyTooLarge):
-        StsCredentials(storage=account.storage("x" * 300), role_arn=account.role_arn)
+        long_prefix = "/".join(["x" * 200] * 2)  # each segment a file name could be
+        StsCredentials(storage=account.storage(long_prefix), role_arn=account.role_arn)
 
 
 def test_static_credentials_hand_runs_the_servers_own_storage_environment(account, tmp_path):

@@ -1,0 +1,43 @@
+"""Pages of a list, newest first: ``{"items": [...], "next": CURSOR_OR_NULL}``.
+
+Keyset pages (``id < cursor``), not offsets, so that a page costs the same at the
+millionth row as at the first and rows added meanwhile neither repeat nor vanish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from ..errors import field_error
+from . import access
+
+
+def page_size(value: str | None, maximum: int, default: int) -> int:
+    """The ``limit`` query parameter: a 400 naming it unless 1 to ``maximum``."""
+    if value is None:
+        return default
+    size = access.natural(value, maximum)
+    if not size:
+        raise field_error("/limit", f"must be an integer from 1 to {maximum}")
+    return size
+
+
+def page(
+    session: Session,
+    stmt: Select,
+    id_column: InstrumentedAttribute[int],
+    cursor: str | None,
+    size: int,
+    serialize: Callable[[Sequence[Any]], list[dict]],
+) -> dict:
+    """One page of ``stmt``'s rows (the rows it selects carry ``id_column``)."""
+    if cursor is not None:
+        stmt = stmt.where(id_column < access.parse_id(cursor, "cursor"))
+    rows = list(session.scalars(stmt.order_by(id_column.desc()).limit(size + 1)))
+    more = len(rows) > size
+    rows = rows[:size]
+    return {"items": serialize(rows), "next": str(rows[-1].id) if more else None}
