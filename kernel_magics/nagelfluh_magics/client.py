@@ -7,11 +7,12 @@ method returns the API's JSON as plain dicts and lists.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import takewhile
 from pathlib import Path
 from typing import IO, Any
@@ -105,6 +106,40 @@ def _error_from(response: requests.Response) -> NagelfluhError:
         return NagelfluhError(
             response.status_code, "http_error", text[0][:200] if text else response.reason
         )
+
+
+def _sized(data: bytes | IO[bytes]) -> tuple[IO[bytes], int] | None:
+    """``data`` as a file object with the number of bytes left in it, if it can tell."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return io.BytesIO(data), len(data)
+    try:
+        start = data.tell()
+        end = data.seek(0, os.SEEK_END)
+        data.seek(start)
+    except (AttributeError, OSError, ValueError):  # a pipe, a socket
+        return None
+    return data, end - start
+
+
+class _Sending:
+    """An upload's body that tells ``progress`` how much of it the HTTP library has
+    read, i.e. sent. Its length gives the request a Content-Length (not chunked), so
+    the server can refuse a file over its limit before a byte of it arrives."""
+
+    def __init__(self, source: IO[bytes], size: int, progress: Callable[[int, int], None]):
+        self._source = source
+        self._size = size
+        self._progress = progress
+        self._sent = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._source.read(size)
+        self._sent += len(chunk)
+        self._progress(self._sent, self._size)
+        return chunk
 
 
 class _Subscription:
@@ -290,11 +325,15 @@ class Client:
 
     def processes(self, project: int | None = None, limit: int | None = None) -> list[dict]:
         """Processes, newest first, following the pages up to ``limit`` (all by default)."""
+        return self._pages("process", limit, project=project)
+
+    def _pages(self, path: str, limit: int | None, **params: Any) -> list[dict]:
+        """The items of a paged list, page after page, up to ``limit`` (all by default)."""
         found: list[dict] = []
         cursor = None
         while limit is None or len(found) < limit:
             size = None if limit is None else min(1000, limit - len(found))
-            page = self.process_page(project, cursor, size)
+            page = self._get(path, cursor=cursor, limit=size, **params)
             found.extend(page["items"])
             cursor = page["next"]
             if cursor is None:
@@ -347,9 +386,15 @@ class Client:
     # -------------------------------------------------------------- datasets
 
     def datasets(
-        self, project: int | None = None, process: int | None = None, version: int | None = None
+        self,
+        project: int | None = None,
+        process: int | None = None,
+        version: int | None = None,
+        limit: int | None = None,
     ) -> list[dict]:
-        return self._get("dataset", project=project, process=process, version=version)["items"]
+        """Datasets (of a project, or the outputs of a process or version), newest first,
+        following the pages up to ``limit`` (all by default)."""
+        return self._pages("dataset", limit, project=project, process=process, version=version)
 
     def dataset_meta(self, dataset: int) -> dict:
         """Producer, key, MIME type, size, variables and their units."""
@@ -391,14 +436,21 @@ class Client:
         name: str,
         data: bytes | IO[bytes] | str | os.PathLike,
         content_type: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> dict:
         """Upload bytes, a binary file object or the file at a path as a dataset
-        of ``project`` (stored under ``uploads/{name}``); the new dataset."""
-        headers = {"Content-Type": content_type} if content_type else {}
-        params = {"project": project, "name": name}
+        of ``project`` (stored under ``uploads/{name}``); the new dataset.
+
+        The body streams from the file, never whole in memory; ``progress(sent,
+        total)`` is told the bytes sent as it goes (unless the size cannot be
+        told, as of a pipe)."""
         if isinstance(data, (str, os.PathLike)):
             with open(data, "rb") as handle:
-                return self.request("POST", "dataset", params=params, data=handle, headers=headers)
+                return self.upload(project, name, handle, content_type, progress)
+        headers = {"Content-Type": content_type} if content_type else {}
+        params = {"project": project, "name": name}
+        if progress is not None and (sized := _sized(data)) is not None:
+            data = _Sending(*sized, progress)
         return self.request("POST", "dataset", params=params, data=data, headers=headers)
 
     # --------------------------------------------------------------- billing
@@ -489,7 +541,7 @@ class Client:
         timeout: float | None = None,
     ) -> Iterator[dict]:
         """The events of one version until it has ended: its ``state`` changes,
-        ``progress``, ``dataset`` outputs and ``log`` events whose lines follow
+        ``progress``, ``datasets`` (outputs, in batches) and ``log`` events whose lines follow
         ``since`` without gaps or duplicates, the last ones included.
 
         The stream stops at the final state; lines persisted after the server

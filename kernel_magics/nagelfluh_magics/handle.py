@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from .client import TERMINAL
 
+SHOWN_OUTPUTS = 10  # a summary names this many outputs and counts the rest
+
 if TYPE_CHECKING:
     from .client import Client
 
@@ -44,8 +46,13 @@ class ProcessHandle:
 
     @property
     def outputs(self) -> list[dict]:
-        """The output datasets (known once the version has completed)."""
-        return self.info["outputs"]
+        """The output datasets, oldest first (known once the version has completed).
+        A version carries only its first ones; the rest come from the dataset list."""
+        outputs = self.info["outputs"]
+        if self.info.get("output_count", 0) > len(outputs):
+            listed = self.client.datasets(process=self.process, version=self.version)
+            self.info["outputs"] = outputs = sorted(listed, key=lambda d: d["id"])
+        return outputs
 
     def output(self, name: str) -> dict:
         """The output dataset called ``name`` (e.g. ``"signal.nc"``)."""
@@ -84,9 +91,11 @@ class ProcessHandle:
             rows.append(("message", info["message"]))
         if info["state"] == "running":
             rows.append(("progress", f"{info.get('progress', 0):.0%}"))
-        outputs = ", ".join(f"{d['name']} (dataset {d['id']})" for d in info["outputs"])
+        shown = info["outputs"][:SHOWN_OUTPUTS]
+        outputs = ", ".join(f"{d['name']} (dataset {d['id']})" for d in shown)
+        more = info.get("output_count", len(info["outputs"])) - len(shown)
         if outputs:
-            rows.append(("outputs", outputs))
+            rows.append(("outputs", outputs + (f" and {more} more" if more > 0 else "")))
         return rows
 
     def __repr__(self) -> str:

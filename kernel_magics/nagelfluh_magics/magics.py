@@ -12,6 +12,7 @@ import json
 import shlex
 import sys
 import time
+from pathlib import Path
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
@@ -20,10 +21,11 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from . import data, plots
 from .client import Client, NagelfluhError
 from .handle import ProcessHandle
-from .live import print_lines
+from .live import Progress, TextProgress, WidgetProgress, print_lines, widgets_available
 from .table import Table
 
 LS_LIMIT = 20
+PROGRESS_BYTES = 8 * 2**20  # an upload this big shows a progress bar
 
 
 class _HelpShown(Exception):
@@ -85,6 +87,10 @@ def build_parser() -> _Parser:
     datasets = command("datasets", "Datasets: outputs and uploads, newest first.")
     datasets.add_argument("--project", type=_positive, help="only this project")
     datasets.add_argument("--process", type=_reference, metavar="ID[/V]", help="only its outputs")
+    upload = command("upload", "Upload a file as a dataset, usable as input like any output.")
+    upload.add_argument("path", metavar="PATH", help="the file (relative to the kernel's folder)")
+    upload.add_argument("--name", help="name of the dataset (default: the file's name)")
+    upload.add_argument("--project", type=_positive, help="project (default: your first)")
     run = command(
         "run",
         "Submit a process; parameters as YAML or JSON in the cell body (%%nagel run). "
@@ -165,6 +171,21 @@ def _when(timestamp: float | None) -> str:
 
 def _state(info: dict) -> str:
     return info["state"] + (f" ({info['reason']})" if info.get("reason") else "")
+
+
+class _UploadProgress:
+    """An upload's bar (a widget, or text outside a widget front end), redrawn at
+    each hundredth: the HTTP library reports every few KiB sent."""
+
+    def __init__(self, label: str) -> None:
+        self.bar: Progress = WidgetProgress(label) if widgets_available() else TextProgress(label)
+        self.shown = -1
+
+    def sent(self, sent: int, total: int) -> None:
+        hundredths = sent * 100 // max(total, 1)
+        if hundredths != self.shown:
+            self.shown = hundredths
+            self.bar.update("uploading", sent / max(total, 1))
 
 
 @magics_class
@@ -256,6 +277,45 @@ class NagelMagics(Magics):
         ]
         columns = ["id", "name", "process", "type", "bytes", "variables"]
         return Table(columns, rows, found)
+
+    def _upload(self, args: argparse.Namespace, _cell: str | None) -> Table:
+        path = Path(args.path).expanduser()
+        if not path.is_file():
+            raise UsageError(f"%nagel upload: no file {str(path)!r}")
+        name = args.name or path.name
+        project = self._project(args.project)
+        progress = _UploadProgress(name) if path.stat().st_size >= PROGRESS_BYTES else None
+        ended = "failed"
+        try:
+            dataset = self.client.upload(
+                project["id"], name, path, progress=progress.sent if progress else None
+            )
+            ended = "completed"
+        except NagelfluhError as error:
+            if error.status == 409:
+                raise UsageError(
+                    f"%nagel upload: a dataset named {name!r} already exists in project "
+                    f"{project['name']!r} ({project['id']}); use --name"
+                ) from None
+            raise
+        finally:
+            if progress:
+                progress.bar.finish(ended, None)
+        row = (
+            dataset["id"],
+            dataset["name"],
+            project["name"],
+            dataset["mime_type"],
+            dataset["size"],
+        )
+        return Table(["id", "name", "project", "type", "bytes"], [row], [dataset])
+
+    def _project(self, wanted: int | None) -> dict:
+        """The project ``wanted`` (your first if None), with the name messages show."""
+        for project in self.client.projects():
+            if wanted in (None, project["id"]):
+                return project
+        raise UsageError(f"%nagel upload: you have no project {wanted or 'yet'}")
 
     def _run(self, args: argparse.Namespace, cell: str | None) -> ProcessHandle:
         parameters = _parameters(cell)

@@ -9,6 +9,9 @@ import { ServerConnection } from '@jupyterlab/services';
 
 export type State = 'pending' | 'queued' | 'running' | 'completed' | 'failed';
 
+/** How many outputs a version carries inline (the server's version_outputs.INLINE). */
+export const INLINE_OUTPUTS = 100;
+
 export interface Resources {
   cpu: number | string;
   memory: string;
@@ -51,7 +54,9 @@ export interface Version {
   finished: number | null;
   cost: { estimated: number; actual: number | null };
   inputs: number[];
+  /** The first INLINE_OUTPUTS outputs, oldest first; the rest are pages of `dataset`. */
   outputs: Dataset[];
+  output_count: number;
   log_lines: number;
 }
 
@@ -177,8 +182,19 @@ export class ApiError extends Error {
   }
 }
 
+export interface UploadOptions {
+  /** Told the bytes sent so far and the total as the body goes out. */
+  onProgress?: (sent: number, total: number) => void;
+  /** Aborting it cancels the upload (it then rejects with code `aborted`). */
+  signal?: AbortSignal;
+}
+
 export class NagelfluhClient {
-  constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
+  constructor(
+    readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings(),
+    /** Makes the requests of uploads (tests hand in a fake). */
+    private readonly newRequest: () => XMLHttpRequest = () => new XMLHttpRequest()
+  ) {}
 
   /** The absolute URL of a route under `nagelfluh/api/`. */
   url(path: string, query: Record<string, unknown> = {}): string {
@@ -216,25 +232,7 @@ export class NagelfluhClient {
     } catch (error) {
       throw new ApiError(0, 'network', `the server is unreachable: ${error}`, null);
     }
-    const text = await response.text();
-    let data: any = null;
-    if (text) {
-      try {
-        data = JSON.parse(text);
-      } catch {
-        data = null;
-      }
-    }
-    if (!response.ok) {
-      const error = data?.error ?? {};
-      throw new ApiError(
-        response.status,
-        error.code ?? String(response.status),
-        error.message ?? (response.statusText || `HTTP ${response.status}`),
-        error.details ?? null
-      );
-    }
-    return data as T;
+    return answer<T>(response.status, response.statusText, await response.text());
   }
 
   /** Every item of a paginated list, following `next` cursors. */
@@ -329,6 +327,51 @@ export class NagelfluhClient {
     return this.request('GET', `dataset/${id}/view`, { query: { ...query } });
   }
 
+  /**
+   * Upload a file as a dataset of `project` (POST dataset; 201 with the dataset).
+   *
+   * XMLHttpRequest, not ServerConnection's fetch: only it reports upload
+   * progress, and fetch through ServerConnection would label an untyped file
+   * JSON. So the request carries Jupyter's credentials itself: the token and,
+   * for a cookie session, the XSRF token, as ServerConnection adds them.
+   */
+  upload(project: number, name: string, body: Blob, options: UploadOptions = {}): Promise<Dataset> {
+    return new Promise((resolve, reject) => {
+      const cancelled = () => reject(new ApiError(0, 'aborted', 'the upload was cancelled', null));
+      if (options.signal?.aborted) {
+        cancelled();
+        return;
+      }
+      const request = this.newRequest();
+      request.open('POST', this.url('dataset', { project, name }));
+      for (const [header, value] of Object.entries(authHeaders(this.settings))) {
+        request.setRequestHeader(header, value);
+      }
+      request.upload.onprogress = event =>
+        options.onProgress?.(event.loaded, event.lengthComputable ? event.total : body.size);
+      request.onload = () => {
+        try {
+          resolve(answer<Dataset>(request.status, request.statusText, request.responseText));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      request.onerror = () =>
+        reject(
+          new ApiError(
+            0,
+            'network',
+            'the upload broke off: the server is unreachable or closed the connection ' +
+              '(it refuses a file over its upload limit that way)',
+            null
+          )
+        );
+      request.onabort = cancelled;
+      options.signal?.addEventListener('abort', () => request.abort(), { once: true });
+      request.send(body);
+    });
+  }
+
   estimate(resources: Resources): Promise<{ estimated: number; rates: Record<string, number> }> {
     return this.request('POST', 'estimate', { body: { resources } });
   }
@@ -342,6 +385,54 @@ export class NagelfluhClient {
     const url = URLExt.join(this.settings.wsUrl, 'nagelfluh/api/events');
     const token = this.settings.token;
     return token && this.settings.appendToken ? `${url}?token=${encodeURIComponent(token)}` : url;
+  }
+}
+
+/** A response's JSON, or its error as an ApiError (the server's code, message and details). */
+function answer<T>(status: number, statusText: string, text: string): T {
+  let data: any = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (status < 200 || status >= 300) {
+    const error = data?.error ?? {};
+    throw new ApiError(
+      status,
+      error.code ?? String(status),
+      error.message ?? (statusText || `HTTP ${status}`),
+      error.details ?? null
+    );
+  }
+  return data as T;
+}
+
+/** The headers that authenticate a request as ServerConnection.makeRequest does: token, and XSRF token from the cookie. */
+export function authHeaders(settings: ServerConnection.ISettings, cookie = documentCookie()): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (settings.token) {
+    headers['Authorization'] = `token ${settings.token}`;
+  }
+  // Tornado keeps the last of duplicate cookies, and so does ServerConnection.
+  const xsrf = cookie
+    .split(';')
+    .map(part => part.trim())
+    .filter(part => part.startsWith('_xsrf='))
+    .pop();
+  if (xsrf) {
+    headers['X-XSRFToken'] = xsrf.slice('_xsrf='.length);
+  }
+  return headers;
+}
+
+function documentCookie(): string {
+  try {
+    return typeof document === 'undefined' ? '' : document.cookie;
+  } catch {
+    return ''; // a sandboxed page may not read cookies
   }
 }
 

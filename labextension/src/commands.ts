@@ -11,4 +11,5 @@ export namespace CommandIds {
   export const popOut = 'nagelfluh:pop-out';
   export const cancelActive = 'nagelfluh:cancel-active';
   export const refresh = 'nagelfluh:refresh';
+  export const uploadFile = 'nagelfluh:upload-file';
 }

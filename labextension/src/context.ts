@@ -1,6 +1,6 @@
 /**
  * What every view is handed: the API client, the shared event stream, the
- * selection, the live project store and the user's settings.
+ * selection, the live project store, the uploads and the user's settings.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { IStateDB } from '@jupyterlab/statedb';
@@ -9,6 +9,7 @@ import { NagelfluhClient, Resources } from './api';
 import { EventStream } from './events';
 import { Selection } from './selection';
 import { ProjectStore } from './store';
+import { Uploads } from './upload';
 
 /** The user's settings (schema/plugin.json), with their defaults. */
 export interface SettingsValues {
@@ -55,6 +56,7 @@ export interface NagelfluhContext {
   events: EventStream;
   selection: Selection;
   store: ProjectStore;
+  uploads: Uploads;
   settings: Settings;
   /** Per-user state that survives reloads (flow layouts, plot choices). */
   state: IStateDB | null;

@@ -33,11 +33,12 @@ export interface ProgressEvent {
   progress: number;
 }
 
-export interface DatasetEvent {
-  type: 'dataset';
+/** Outputs of a version, registered in batches as its run ends. */
+export interface DatasetsEvent {
+  type: 'datasets';
   process: number;
   version: number;
-  dataset: Dataset;
+  datasets: Dataset[];
 }
 
 export interface ErrorEvent {
@@ -57,7 +58,7 @@ export type NagelfluhEvent =
   | LogEvent
   | StateEvent
   | ProgressEvent
-  | DatasetEvent
+  | DatasetsEvent
   | ErrorEvent
   | ResyncEvent;
 

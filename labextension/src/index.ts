@@ -1,7 +1,8 @@
 /**
  * The JupyterLab plugin: side panel, the main-area views (flow, editor, log,
  * plot, map) as ordinary Lab widgets the dock panel can split, tab and restore,
- * pop-out windows, commands, launcher entry, settings and notifications.
+ * pop-out windows, commands, launcher entry, settings, notifications, and
+ * "Upload to Nagelfluh" in the file browser's context menu.
  */
 import {
   ILabShell,
@@ -11,6 +12,7 @@ import {
 } from '@jupyterlab/application';
 import {
   ICommandPalette,
+  InputDialog,
   MainAreaWidget,
   Notification,
   WidgetTracker,
@@ -18,7 +20,9 @@ import {
   Dialog
 } from '@jupyterlab/apputils';
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
+import { Contents } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
 import { ToolbarButton, launchIcon, refreshIcon } from '@jupyterlab/ui-components';
@@ -29,10 +33,12 @@ import { CommandIds } from './commands';
 import { NagelfluhContext, Settings, SettingsValues, ViewKind } from './context';
 import { EventStream } from './events';
 import { flowIcon, nagelfluhIcon } from './icons';
+import { ProgressNotice } from './notice';
 import { SidePanel } from './panel';
 import { popOutKind, popOutUrl } from './popout';
 import { Selection } from './selection';
 import { ProjectStore } from './store';
+import { Uploads, blobOfContents } from './upload';
 import * as editorView from './views/editor';
 import * as flowView from './views/flow';
 import * as logView from './views/log';
@@ -55,7 +61,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'Nagelfluh process execution: side panel, flow graph, editor, logs, plots and maps.',
   autoStart: true,
-  optional: [ILabShell, ILayoutRestorer, ICommandPalette, ILauncher, ISettingRegistry, IStateDB],
+  optional: [
+    ILabShell,
+    ILayoutRestorer,
+    ICommandPalette,
+    ILauncher,
+    ISettingRegistry,
+    IStateDB,
+    IFileBrowserFactory
+  ],
   activate: (
     app: JupyterFrontEnd,
     labShell: ILabShell | null,
@@ -63,14 +77,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     launcher: ILauncher | null,
     registry: ISettingRegistry | null,
-    state: IStateDB | null
+    state: IStateDB | null,
+    browsers: IFileBrowserFactory | null
   ) => {
     const client = new NagelfluhClient();
     const settings = new Settings();
     const events = new EventStream(() => client.eventsUrl());
     const selection = new Selection();
     const store = new ProjectStore(client, events, selection);
-    const ctx: NagelfluhContext = { app, client, events, selection, store, settings, state };
+    const uploads = new Uploads(store, askUploadName);
+    const ctx: NagelfluhContext = { app, client, events, selection, store, uploads, settings, state };
     const poppedOut = popOutKind(window.location.href);
 
     settings.changed.connect((_, values: SettingsValues) =>
@@ -192,6 +208,43 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       }
     });
+    /** Files (not folders) selected in the file browser the user last used. */
+    const selectedFiles = (): Contents.IModel[] =>
+      [...(browsers?.tracker.currentWidget?.selectedItems() ?? [])].filter(item => item.type !== 'directory');
+    const uploadFromContents = async (item: Contents.IModel): Promise<void> => {
+      const notice = new ProgressNotice(`Uploading ${item.name} to Nagelfluh…`, Notification);
+      try {
+        // A file in base64, even a notebook: the bytes as they are, whatever the file holds.
+        const model = await app.serviceManager.contents.get(item.path, {
+          type: 'file',
+          format: 'base64',
+          content: true
+        });
+        const dataset = await uploads.upload(item.name, blobOfContents(model), notice.progress);
+        if (!dataset) {
+          await notice.end(`${item.name} was not uploaded.`, 'info');
+          return;
+        }
+        const project = store.projects.find(p => p.id === dataset.project)?.name ?? dataset.project;
+        await notice.end(
+          `${item.name} is now dataset ${dataset.id} “${dataset.name}” of project “${project}”.`,
+          'success'
+        );
+      } catch (error) {
+        await notice.end(`${item.name} was not uploaded: ${(error as Error).message}`, 'error');
+      }
+    };
+    commands.addCommand(CommandIds.uploadFile, {
+      label: 'Upload to Nagelfluh',
+      caption: 'Upload the selected files as datasets of the active Nagelfluh project',
+      icon: nagelfluhIcon,
+      isVisible: () => selectedFiles().length > 0,
+      execute: async () => {
+        for (const item of selectedFiles()) {
+          await uploadFromContents(item);
+        }
+      }
+    });
 
     if (palette) {
       for (const command of [
@@ -260,5 +313,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
   }
 };
+
+/** Ask for another name for an upload the server refused under its own (taken, or invalid). */
+async function askUploadName(reason: string, suggestion: string): Promise<string | null> {
+  const answer = await InputDialog.getText({
+    title: 'Upload under another name',
+    label: reason,
+    text: suggestion,
+    okLabel: 'Upload'
+  });
+  const name = answer.value?.trim();
+  return answer.button.accept && name ? name : null;
+}
 
 export default plugin;

@@ -1,17 +1,23 @@
 /**
  * The left-area side panel: project selector, process tree grouped by type with
- * live state badges and progress, and the account balance. Clicking a process
- * makes it the active one for every open view.
+ * live state badges and progress, the project's uploads, and the account
+ * balance. Clicking a process makes it the active one for every open view.
+ * Files picked with "Upload" or dropped anywhere on the panel become datasets
+ * of the active project.
  */
 import * as React from 'react';
 import { InputDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { CommandRegistry } from '@lumino/commands';
-import { ReactWidget } from '@jupyterlab/ui-components';
+import { ReactWidget, closeIcon } from '@jupyterlab/ui-components';
 import { Process } from './api';
 import { NagelfluhContext } from './context';
 import { nagelfluhIcon } from './icons';
 import { badgeColor, badgeOf, groupByType, latest } from './states';
 import { CommandIds } from './commands';
+import { Transfer, carriesFiles, formatBytes } from './upload';
+
+/** Uploads listed by name; more are counted (the dataset picker offers them all). */
+const SHOWN_UPLOADS = 50;
 
 export class SidePanel extends ReactWidget {
   constructor(
@@ -26,6 +32,7 @@ export class SidePanel extends ReactWidget {
     // update() requests are conflated into one render per animation frame, so a
     // burst of state events redraws a tree of thousands of processes once.
     ctx.store.changed.connect(() => this.update(), this);
+    ctx.uploads.changed.connect(() => this.update(), this);
   }
 
   render(): JSX.Element {
@@ -57,8 +64,39 @@ function PanelBody(props: { ctx: NagelfluhContext; commands: CommandRegistry }):
     }
   };
   const balance = store.account?.balance;
+  const [dragging, setDragging] = React.useState(false);
+  const project = store.projects.find(p => p.id === selection.project);
+  const onDragOver = (event: React.DragEvent) => {
+    if (carriesFiles(event.dataTransfer) && project) {
+      event.preventDefault();
+      event.dataTransfer.dropEffect = 'copy';
+      setDragging(true);
+    }
+  };
+  const onDragLeave = (event: React.DragEvent) => {
+    if (!event.currentTarget.contains(event.relatedTarget as Node | null)) {
+      setDragging(false);
+    }
+  };
+  const onDrop = (event: React.DragEvent) => {
+    if (carriesFiles(event.dataTransfer) && project) {
+      event.preventDefault();
+      setDragging(false);
+      void props.ctx.uploads.uploadFiles(Array.from(event.dataTransfer.files));
+    }
+  };
   return (
-    <div className="nf-SidePanel-body">
+    <div
+      className={`nf-SidePanel-body${dragging ? ' nf-dropTarget' : ''}`}
+      onDragOver={onDragOver}
+      onDragLeave={onDragLeave}
+      onDrop={onDrop}
+    >
+      {dragging && project && (
+        <div className="nf-DropHint" aria-hidden="true">
+          Drop to upload into “{project.name}”
+        </div>
+      )}
       <div className="nf-SidePanel-header">
         <label className="nf-SidePanel-label" htmlFor="nf-project-select">
           Project
@@ -96,6 +134,7 @@ function PanelBody(props: { ctx: NagelfluhContext; commands: CommandRegistry }):
       </div>
       {store.error && <div className="nf-Error">{store.error}</div>}
       <ProcessTree ctx={props.ctx} />
+      <UploadSection ctx={props.ctx} />
       {store.billing && (
         <div className="nf-SidePanel-footer" data-testid="nf-balance">
           Balance: {balance === undefined ? '…' : `${balance.toFixed(2)} credits`}
@@ -183,6 +222,110 @@ function ProcessRow(props: {
       {progress !== null && (
         <progress className="nf-Progress" max={1} value={progress} aria-label="progress" />
       )}
+    </li>
+  );
+}
+
+/** The project's uploads, newest first, under the transfers still running or failed. */
+function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
+  const { store, uploads, selection } = props.ctx;
+  const input = React.useRef<HTMLInputElement>(null);
+  const uploaded = store.datasets.filter(d => d.process === null).sort((a, b) => b.id - a.id);
+  const transfers = uploads.transfers;
+  return (
+    <section className="nf-Uploads" aria-label="Uploads">
+      <div className="nf-Uploads-title">
+        <span>
+          Uploads <span className="nf-Count">{uploaded.length}</span>
+        </span>
+        <button
+          className="jp-Button nf-Button"
+          title="Upload files as datasets of this project (or drop them on the panel)"
+          disabled={selection.project === null}
+          onClick={() => input.current?.click()}
+        >
+          Upload
+        </button>
+        <input
+          ref={input}
+          type="file"
+          multiple
+          hidden
+          onChange={event => {
+            const files = Array.from(event.target.files ?? []);
+            event.target.value = ''; // picking the same file again is a change too
+            void uploads.uploadFiles(files);
+          }}
+        />
+      </div>
+      {transfers.length > 0 && (
+        <ul className="nf-Transfers" aria-label="Uploads under way">
+          {transfers.map(transfer => (
+            <TransferRow
+              key={transfer.id}
+              transfer={transfer}
+              onClose={() =>
+                transfer.error === null ? uploads.cancel(transfer.id) : uploads.dismiss(transfer.id)
+              }
+            />
+          ))}
+        </ul>
+      )}
+      {uploaded.length === 0 && transfers.length === 0 ? (
+        <div className="nf-Uploads-empty">No uploads yet: press “Upload” or drop files here.</div>
+      ) : (
+        <ul className="nf-UploadList">
+          {uploaded.slice(0, SHOWN_UPLOADS).map(dataset => (
+            <li
+              key={dataset.id}
+              className="nf-UploadRow"
+              data-dataset-id={dataset.id}
+              title={`dataset ${dataset.id}, ${dataset.mime_type}`}
+            >
+              <span className="nf-UploadRow-name">{dataset.name}</span>
+              <span className="nf-UploadRow-size">{formatBytes(dataset.size)}</span>
+            </li>
+          ))}
+          {uploaded.length > SHOWN_UPLOADS && (
+            <li className="nf-UploadRow nf-more">and {uploaded.length - SHOWN_UPLOADS} more</li>
+          )}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function TransferRow(props: { transfer: Transfer; onClose: () => void }): JSX.Element {
+  const { transfer } = props;
+  const failed = transfer.error !== null;
+  return (
+    <li className="nf-Transfer" data-testid="nf-transfer" data-state={failed ? 'failed' : 'uploading'}>
+      <span className="nf-Transfer-name">{transfer.name}</span>
+      {failed ? (
+        <span className="nf-Transfer-error" role="alert">
+          {transfer.error}
+        </span>
+      ) : (
+        <>
+          <progress
+            className="nf-Progress"
+            max={Math.max(transfer.total, 1)}
+            value={transfer.sent}
+            aria-label={`uploading ${transfer.name}`}
+          />
+          <span className="nf-Transfer-size">
+            {formatBytes(transfer.sent)} of {formatBytes(transfer.total)}
+          </span>
+        </>
+      )}
+      <button
+        className="jp-Button nf-Button nf-Transfer-close"
+        title={failed ? 'Dismiss' : 'Cancel the upload'}
+        aria-label={failed ? 'Dismiss' : 'Cancel the upload'}
+        onClick={props.onClose}
+      >
+        <closeIcon.react tag="span" elementSize="small" />
+      </button>
     </li>
   );
 }

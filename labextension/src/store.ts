@@ -11,6 +11,7 @@ import { IDisposable } from '@lumino/disposable';
 import {
   Account,
   Dataset,
+  INLINE_OUTPUTS,
   NagelfluhClient,
   Process,
   ProcessType,
@@ -186,6 +187,15 @@ export class ProjectStore implements IDisposable {
     this._changed.emit();
   }
 
+  /** Put a dataset this window just uploaded into the list: no event announces uploads. */
+  addDataset(dataset: Dataset): void {
+    if (dataset.project !== this.selection.project) {
+      return;
+    }
+    this._datasets.set(dataset.id, dataset);
+    this._changed.emit();
+  }
+
   dispose(): void {
     if (this._disposed) {
       return;
@@ -250,11 +260,18 @@ export class ProjectStore implements IDisposable {
         }
         return;
       }
-      case 'dataset': {
-        this._datasets.set(event.dataset.id, event.dataset);
+      case 'datasets': {
         const version = this._version(event.process, event.version);
-        if (version && !version.outputs.some(d => d.id === event.dataset.id)) {
-          version.outputs.push(event.dataset);
+        const shown = new Set(version?.outputs.map(d => d.id));
+        for (const dataset of event.datasets) {
+          const fresh = !this._datasets.has(dataset.id) && !shown.has(dataset.id);
+          this._datasets.set(dataset.id, dataset);
+          if (version && fresh) {
+            version.output_count += 1;
+            if (version.outputs.length < INLINE_OUTPUTS) {
+              version.outputs.push(dataset);
+            }
+          }
         }
         this._changed.emit();
         return;

@@ -39,6 +39,7 @@ export function makeVersion(process: number, n: number, extra: Partial<Version> 
     cost: { estimated: 0, actual: null },
     inputs: [],
     outputs: [],
+    output_count: 0,
     log_lines: 0,
     ...extra
   };

@@ -3,7 +3,7 @@ import { NagelfluhClient, Process } from '../src/api';
 import { EventStream, NagelfluhEvent, Target } from '../src/events';
 import { Selection } from '../src/selection';
 import { ProjectStore } from '../src/store';
-import { makeProcess, makeVersion } from './factories';
+import { makeDataset, makeProcess, makeVersion } from './factories';
 
 /** The store's REST and event sides, answered from memory (copies, as over the wire); single fetches are counted. */
 class Fakes {
@@ -72,6 +72,33 @@ describe('project store', () => {
     await settle();
     expect(fakes.single).toEqual([7]);
     expect(store.processes.map(p => p.id)).toEqual([7, 1]);
+  });
+
+  it('takes a batch of outputs into the dataset list, keeping only the first ones on the version', async () => {
+    const fakes = new Fakes();
+    fakes.processes = [makeProcess(4, 'sleep', [makeVersion(4, 1, { state: 'running' })])];
+    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    store.selection.setProject(1);
+    fakes.release();
+    await settle();
+    const batch = Array.from({ length: 150 }, (_, i) => makeDataset(100 + i, 4));
+    fakes.listener?.({ type: 'datasets', process: 4, version: 1, datasets: batch.slice(0, 120) });
+    fakes.listener?.({ type: 'datasets', process: 4, version: 1, datasets: batch.slice(100) });
+    const version = store.processes[0].versions[0];
+    expect(version.output_count).toBe(150);
+    expect(version.outputs.map(d => d.id)).toEqual(batch.slice(0, 100).map(d => d.id));
+    expect(store.datasets).toHaveLength(150);
+  });
+
+  it('lists an upload of the active project at once, and not one finished after a switch', async () => {
+    const fakes = new Fakes();
+    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    store.selection.setProject(1);
+    fakes.release();
+    await settle();
+    store.addDataset(makeDataset(8, null, { project: 1 }));
+    store.addDataset(makeDataset(9, null, { project: 2 }));
+    expect(store.datasets.map(d => d.id)).toEqual([8]);
   });
 
   it('announces a run that ends while watched, once', async () => {

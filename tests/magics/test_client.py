@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 import time
 import uuid
 
@@ -136,6 +138,27 @@ def test_datasets_meta_bytes_ranges_views_and_uploads(client, outputs, tmp_path)
     assert upload["id"] in {d["id"] for d in client.datasets(project=project)}
 
 
+def test_an_upload_streams_its_file_and_tells_the_bytes_sent_as_they_go(client, tmp_path):
+    project = client.projects()[0]["id"]
+    path = tmp_path / "noise.bin"
+    path.write_bytes(os.urandom(3 * 2**20 + 5))
+    size = path.stat().st_size
+    seen: list[tuple[int, int]] = []
+    upload = client.upload(
+        project, f"noise-{uuid.uuid4().hex[:6]}.bin", path, progress=lambda *sent: seen.append(sent)
+    )
+    assert len(seen) > 10 and seen[-1] == (size, size)
+    assert [sent for sent, _ in seen] == sorted(sent for sent, _ in seen)
+    assert upload["size"] == size and client.dataset_bytes(upload["id"]) == path.read_bytes()
+    rest = io.BytesIO(b"header\n0,1\n1,2\n")
+    rest.seek(7)  # a file object goes from where it stands
+    seen.clear()
+    tail = client.upload(
+        project, f"rest-{uuid.uuid4().hex[:6]}.csv", rest, progress=lambda *sent: seen.append(sent)
+    )
+    assert seen[-1] == (8, 8) and client.dataset_bytes(tail["id"]) == b"0,1\n1,2\n"
+
+
 def test_following_logs_yields_every_line_once_until_the_version_ends(client):
     process = client.submit("sleep", {"seconds": 1.2})["id"]
     lines = list(client.follow_logs(process))
@@ -163,7 +186,7 @@ def test_events_of_a_project_bring_state_progress_and_datasets(client):
         if event["type"] == "state" and event["state"] == "completed":
             break
     stream.close()
-    assert {"state", "progress", "dataset"} <= set(seen), seen
+    assert {"state", "progress", "datasets"} <= set(seen), seen
     assert client.version(process)["state"] == "completed"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ import uuid
 import pytest
 import requests
 import websocket
+from nagelfluh_magics.magics import PROGRESS_BYTES
 
 from tests.magics.conftest import clean_env, wait_until_ended
 
@@ -33,7 +35,8 @@ def printed_json(kernel, expression: str):
 
 def test_help_lists_every_command_and_each_command_explains_itself(kernel):
     overview = kernel.run("%nagel help").stdout
-    commands = "types ls datasets run new logs cancel versions diff restore load plot map".split()
+    commands = "types ls datasets upload run new logs cancel versions diff restore load plot map"
+    commands = commands.split()
     for command in commands:
         assert f"\n  {command} " in overview, overview
     run_help = kernel.run("%nagel run --help")
@@ -55,6 +58,7 @@ def test_help_lists_every_command_and_each_command_explains_itself(kernel):
         ("%%nagel run sleep\n- 1\n- 2", "the parameters must be a mapping"),
         ("%%nagel ls\nx: 1", "takes no cell body"),
         ('%nagel run "sleep', "No closing quotation"),
+        ("%nagel upload /no/such/survey.nc", "%nagel upload: no file '/no/such/survey.nc'"),
     ],
 )
 def test_a_mistake_shows_one_clear_line_and_no_traceback(kernel, source, says):
@@ -73,6 +77,69 @@ def test_tables_are_html_in_jupyter_and_plain_text_elsewhere(kernel, outputs):
     signal = outputs["signal_mm"]
     datasets = kernel.run(f"%nagel datasets --process {signal['process']}").result["text/plain"]
     assert "signal.nc" in datasets and "amplitude [mm/s]" in datasets
+
+
+def test_upload_makes_a_file_a_dataset_of_your_first_project_and_shows_it(kernel, client, tmp_path):
+    path = tmp_path / f"stations-{uuid.uuid4().hex[:6]}.csv"
+    path.write_bytes(b"x,depth\n1,10\n")
+    cell = kernel.run(f"%nagel upload {path}")
+    header, _, row = cell.result["text/plain"].splitlines()
+    assert header.split() == ["id", "name", "project", "type", "bytes"]
+    assert not cell.data("display_data")  # a small file shows no progress bar
+    dataset = printed_json(kernel, "_.items[0]")
+    first = client.projects()[0]
+    assert (dataset["project"], dataset["name"]) == (first["id"], path.name)
+    assert row.split() == [str(dataset["id"]), path.name, *first["name"].split(), "text/csv", "13"]
+    assert client.dataset_bytes(dataset["id"]) == path.read_bytes()
+
+
+def test_a_big_upload_shows_a_progress_bar_and_lands_under_its_name_in_its_project(
+    kernel, client, tmp_path
+):
+    project = client.create_project(f"uploads {uuid.uuid4().hex[:6]}")
+    path = tmp_path / "gravity.bin"
+    path.write_bytes(os.urandom(PROGRESS_BYTES + 1))
+    cell = kernel.run(f"%nagel upload {path} --name raw/gravity-1.bin --project {project['id']}")
+    (bar,) = [d[WIDGET_VIEW]["model_id"] for d in cell.data("display_data") if WIDGET_VIEW in d]
+    state = kernel.runner.widget_state[bar]
+    assert (state["value"], state["bar_style"]) == (1.0, "success")
+    (dataset,) = client.datasets(project=project["id"])
+    assert (dataset["name"], dataset["size"]) == ("raw/gravity-1.bin", PROGRESS_BYTES + 1)
+
+
+def test_an_upload_under_a_taken_name_says_so_and_how_to_go_on(kernel, client, tmp_path):
+    path = tmp_path / f"twice-{uuid.uuid4().hex[:6]}.csv"
+    path.write_bytes(b"t,v\n0,1\n")
+    kernel.run(f"%nagel upload {path}")
+    first = client.projects()[0]
+    taken = one_line_error(kernel.run(f"%nagel upload {path}", fails=True))
+    assert taken == (
+        f"UsageError: %nagel upload: a dataset named '{path.name}' already exists in project "
+        f"'{first['name']}' ({first['id']}); use --name"
+    )
+    kernel.run(f"%nagel upload {path} --name again-{path.name}")
+    unknown = one_line_error(kernel.run(f"%nagel upload {path} --project 987654", fails=True))
+    assert unknown == "UsageError: %nagel upload: you have no project 987654"
+
+
+def test_an_upload_in_a_terminal_shows_text_progress(server, tmp_path):
+    path = tmp_path / "big.bin"
+    path.write_bytes(bytes(PROGRESS_BYTES))
+    name = f"big-{uuid.uuid4().hex[:6]}.bin"
+    env = clean_env(NAGELFLUH_URL=server.url, NAGELFLUH_TOKEN=server.token)
+    source = f"%load_ext nagelfluh_magics\n%nagel upload {path} --name {name}"
+    done = subprocess.run(
+        [sys.executable, "-m", "IPython", "--quick", "--colors=NoColor", "-c", source],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    bars = [line for line in done.stdout.splitlines() if line.startswith(f"{name} [")]
+    assert bars[0] == f"{name} [....................]   0% uploading", done.stdout
+    assert f"{name} [##########..........]  50% uploading" in bars
+    assert bars[-1] == f"{name} [####################] 100% completed"
 
 
 def test_run_with_wait_streams_the_logs_shows_progress_and_returns_the_handle(kernel):

@@ -3,6 +3,8 @@ Python): each method is one thing a user does or sees, so tests read as stories.
 
 from __future__ import annotations
 
+import base64
+import mimetypes
 import re
 import time
 from pathlib import Path
@@ -85,6 +87,85 @@ class LabPage:
         pattern = "|".join(states)
         expect(row).to_have_attribute("data-state", re.compile(f"^({pattern})$"), timeout=timeout)
         return row.get_attribute("data-state") or ""
+
+    # --- uploads -----------------------------------------------------------------------
+
+    def upload_with_picker(self, *files: Path) -> None:
+        """Press the panel's Upload button and pick files in the browser's file chooser."""
+        self.open_panel()
+        with self.page.expect_file_chooser() as chooser:
+            self.panel_button("Upload").click()
+        chooser.value.set_files([str(path) for path in files])
+
+    def drop_on_panel(self, *files: Path) -> None:
+        """Drop files from the desktop on the panel: the drag events a browser fires,
+        carrying the files in a DataTransfer (Playwright cannot drag from outside)."""
+        self.open_panel()
+        payload = [
+            {
+                "name": path.name,
+                "type": mimetypes.guess_type(path.name)[0] or "",
+                "base64": base64.b64encode(path.read_bytes()).decode(),
+            }
+            for path in files
+        ]
+        self.panel.locator(".nf-SidePanel-body").evaluate(
+            """(target, files) => {
+                const transfer = new DataTransfer();
+                for (const file of files) {
+                    const bytes = Uint8Array.from(atob(file.base64), c => c.charCodeAt(0));
+                    transfer.items.add(new File([bytes], file.name, { type: file.type }));
+                }
+                const init = { bubbles: true, cancelable: true, dataTransfer: transfer };
+                for (const type of ['dragenter', 'dragover', 'drop']) {
+                    target.dispatchEvent(new DragEvent(type, init));
+                }
+            }""",
+            payload,
+        )
+
+    def upload_row(self, name: str) -> Locator:
+        """An uploaded dataset as the panel lists it."""
+        return self.panel.locator(".nf-UploadRow", has_text=name)
+
+    def datasets(self) -> list[dict]:
+        """The default project's datasets, newest first."""
+        return self.api("GET", "dataset", params={"project": self.project()})["items"]
+
+    def dataset_bytes(self, dataset: int) -> bytes:
+        response = requests.get(
+            f"{self.server.api_url}dataset/{dataset}", headers=self.server.headers, timeout=30
+        )
+        response.raise_for_status()
+        return response.content
+
+    def file_context_menu(self, *names: str) -> Locator:
+        """Select files in Lab's file browser and right-click them; the open menu."""
+        self.command("filebrowser:activate")
+        self.command("filebrowser:refresh")
+        items = [self.page.locator(".jp-DirListing-item", has_text=name) for name in names]
+        selected = self.page.locator(".jp-DirListing-item.jp-mod-selected")
+        for _ in range(3):  # the listing may refresh under the mouse and take a click elsewhere
+            items[0].click()
+            for item in items[1:]:
+                item.click(modifiers=["ControlOrMeta"])
+            try:
+                expect(selected).to_have_count(len(items), timeout=2000)
+                for item in items:
+                    expect(item).to_have_class(re.compile(r"\bjp-mod-selected\b"), timeout=500)
+                break
+            except AssertionError:
+                continue
+        else:
+            raise AssertionError(f"could not select {names} in the file browser")
+        items[-1].click(button="right")
+        expect(selected).to_have_count(len(items))
+        menu = self.page.locator(".lm-Menu")
+        expect(menu).to_be_visible()
+        return menu
+
+    def toast(self, text: str) -> Locator:
+        return self.page.locator(".Toastify__toast", has_text=text)
 
     # --- the REST API, for setting the scene -----------------------------------------
 

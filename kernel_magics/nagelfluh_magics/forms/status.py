@@ -16,6 +16,7 @@ import ipywidgets as widgets
 
 TERMINAL = frozenset({"completed", "failed"})
 CANCELLABLE = frozenset({"queued", "running"})
+SHOWN_OUTPUTS = 10
 STATE_COLORS = {
     "pending": "#757575",
     "queued": "#757575",
@@ -111,10 +112,9 @@ class StatusWidget(widgets.VBox):
                     self._last_seq = fresh[-1]["seq"]
                     self.lines.extend(fresh)
                     self._render_log()
-            elif kind == "dataset":
-                self.outputs.append(event["dataset"])
-                names = ", ".join(str(d.get("name")) for d in self.outputs)
-                self._say(f"outputs: {names}", color="#2e7d32")
+            elif kind == "datasets":
+                self.outputs.extend(event["datasets"])
+                self._say(_outputs_line(self.outputs), color="#2e7d32")
 
     def _set_state(self, state: str | None, reason: str | None, message: str | None) -> None:
         self.state, self.reason = state, reason
@@ -155,3 +155,10 @@ class StatusWidget(widgets.VBox):
         except Exception as error:  # a 409 when the run just ended, a lost connection...
             self._say(f"cancel failed: {getattr(error, 'message', None) or error}")
             self.cancel_button.disabled = self.state not in CANCELLABLE
+
+
+def _outputs_line(outputs: list[dict[str, Any]]) -> str:
+    """Names the first outputs and counts the rest: a run may write thousands."""
+    names = ", ".join(str(d.get("name")) for d in outputs[:SHOWN_OUTPUTS])
+    more = len(outputs) - SHOWN_OUTPUTS
+    return f"outputs: {names}" + (f" and {more} more" if more > 0 else "")

@@ -24,7 +24,7 @@ def test_status_shows_state_progress_and_the_last_log_lines(fake_client):
         {"type": "log", "lines": [line(1, "start"), line(2, "<b>2</b>"), line(3, "three")]},
         {"type": "log", "lines": [line(3, "three"), line(4, "four", "stderr")]},  # a replay
         {"type": "progress", "progress": 0.4},
-        {"type": "dataset", "dataset": {"id": 12, "name": "signal.nc"}},
+        {"type": "datasets", "datasets": [{"id": 12, "name": "signal.nc"}]},
         {"type": "state", "state": "completed", "reason": None},
     ]:
         client.push(event)
