@@ -269,7 +269,15 @@ class Client:
 
     def types(self) -> list[dict]:
         """Process types with their parameter schemas."""
-        return self._get("process-types")["items"]
+        return self.type_listing()["items"]
+
+    def type_listing(self) -> dict:
+        """``{"items": [TYPE...], "broken": [...]}``: the types, and those whose code
+        failed to load, each ``{"name", "entry_point", "environment", "error"}``
+        (an older server lists none)."""
+        listing = self._get("process-types")
+        listing.setdefault("broken", [])
+        return listing
 
     def process_type(self, name: str) -> dict:
         return self._get(f"process-types/{name}")

@@ -6,6 +6,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from .client import TERMINAL
+from .states import state_text
 
 SHOWN_OUTPUTS = 10  # a summary names this many outputs and counts the rest
 
@@ -85,8 +86,7 @@ class ProcessHandle:
 
     def _summary(self) -> list[tuple[str, str]]:
         info = self.info
-        state = info["state"] + (f" ({info['reason']})" if info.get("reason") else "")
-        rows = [("process", self.ref), ("state", state)]
+        rows = [("process", self.ref), ("state", state_text(info["state"], info.get("reason")))]
         if info.get("message"):
             rows.append(("message", info["message"]))
         if info["state"] == "running":

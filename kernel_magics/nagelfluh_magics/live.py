@@ -6,6 +6,8 @@ import sys
 from itertools import groupby
 from typing import TYPE_CHECKING, Protocol
 
+from .states import state_text
+
 if TYPE_CHECKING:
     from .client import Client
 
@@ -62,7 +64,7 @@ class WidgetProgress:
         if state == "completed":
             self.bar.value = 1.0
         self.bar.bar_style = "success" if state == "completed" else "danger"
-        self.bar.description = f"{self.label} {state}" + (f" ({reason})" if reason else "")
+        self.bar.description = f"{self.label} {state_text(state, reason)}"
 
 
 class TextProgress:
@@ -88,7 +90,7 @@ class TextProgress:
     def finish(self, state: str, reason: str | None) -> None:
         if state == "completed":
             self.fraction = 1.0
-        self._print(state + (f" ({reason})" if reason else ""))
+        self._print(state_text(state, reason))
 
 
 def print_lines(lines: list[dict]) -> None:

@@ -22,6 +22,7 @@ from . import data, plots
 from .client import Client, NagelfluhError
 from .handle import ProcessHandle
 from .live import Progress, TextProgress, WidgetProgress, print_lines, widgets_available
+from .states import state_text
 from .table import Table
 
 LS_LIMIT = 20
@@ -80,7 +81,7 @@ def build_parser() -> _Parser:
         return commands.add_parser(name, help=summary, description=summary)
 
     command("help", "List the commands.").add_argument("topic", nargs="?", metavar="COMMAND")
-    command("types", "Process types and what they do.")
+    command("types", "Process types and what they do; broken ones with their error.")
     ls = command("ls", "Processes, newest first, with the state of their latest version.")
     ls.add_argument("--project", type=_positive, help="only this project")
     ls.add_argument("--limit", type=_positive, default=LS_LIMIT, help="at most this many")
@@ -170,7 +171,7 @@ def _when(timestamp: float | None) -> str:
 
 
 def _state(info: dict) -> str:
-    return info["state"] + (f" ({info['reason']})" if info.get("reason") else "")
+    return state_text(info["state"], info.get("reason"))
 
 
 class _UploadProgress:
@@ -237,9 +238,13 @@ class NagelMagics(Magics):
         print("\n%nagel COMMAND --help tells more.")
 
     def _types(self, _args: argparse.Namespace, _cell: str | None) -> Table:
-        types = self.client.types()
+        """The types, then the broken ones with their error: a type that failed to
+        load is listed as broken, not left out as if it never existed."""
+        listing = self.client.type_listing()
+        types, broken = listing["items"], listing["broken"]
         rows = [(t["name"], t["title"], t["environment"], t["description"]) for t in types]
-        return Table(["name", "title", "environment", "description"], rows, types)
+        rows += [(b["name"], "(broken)", b["environment"], b["error"]) for b in broken]
+        return Table(["name", "title", "environment", "description"], rows, types + broken)
 
     def _ls(self, args: argparse.Namespace, _cell: str | None) -> Table:
         processes = self.client.processes(args.project, args.limit)

@@ -83,6 +83,19 @@ export interface ProcessType {
   schema: Record<string, any>;
 }
 
+/** A process type whose code failed to load: listed so that a user sees why it is missing. */
+export interface BrokenType {
+  name: string;
+  entry_point: string;
+  environment: string;
+  error: string;
+}
+
+/** `GET process-types`: the types, and the broken ones (absent from servers that predate them). */
+export interface TypeListing extends Page<ProcessType> {
+  broken?: BrokenType[];
+}
+
 export interface Environment {
   name: string;
   image: string | null;
@@ -166,7 +179,9 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details: unknown
+    readonly details: unknown,
+    /** The answer was this API's JSON error, not a page of whatever else answered. */
+    readonly fromApi = true
   ) {
     super(message);
   }
@@ -253,7 +268,7 @@ export class NagelfluhClient {
     return this.request('GET', 'environments');
   }
 
-  processTypes(): Promise<Page<ProcessType>> {
+  processTypes(): Promise<TypeListing> {
     return this.request('GET', 'process-types');
   }
 
@@ -404,10 +419,32 @@ function answer<T>(status: number, statusText: string, text: string): T {
       status,
       error.code ?? String(status),
       error.message ?? (statusText || `HTTP ${status}`),
-      error.details ?? null
+      error.details ?? null,
+      data?.error !== undefined
     );
   }
   return data as T;
+}
+
+/**
+ * Why nagelfluh's API is not there at all, or null when it answered: no answer
+ * from the server, or a 404 that is not the API's own (Jupyter's page for a
+ * route nobody serves: the server extension is not loaded).
+ */
+export function missingApi(error: unknown): string | null {
+  if (!(error instanceof ApiError)) {
+    return null;
+  }
+  if (error.code === 'network') {
+    return error.message;
+  }
+  if (error.status === 404 && !error.fromApi) {
+    return (
+      'its API answers 404 Not Found. Check that it is installed and enabled ' +
+      '(jupyter server extension list), then restart the server.'
+    );
+  }
+  return null;
 }
 
 /** The headers that authenticate a request as ServerConnection.makeRequest does: token, and XSRF token from the cookie. */

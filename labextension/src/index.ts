@@ -37,6 +37,7 @@ import { ProgressNotice } from './notice';
 import { SidePanel } from './panel';
 import { popOutKind, popOutUrl } from './popout';
 import { Selection } from './selection';
+import { stateText } from './states';
 import { ProjectStore } from './store';
 import { Uploads, blobOfContents } from './upload';
 import * as editorView from './views/editor';
@@ -273,7 +274,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (!settings.values.notifyOnFinish) {
           return;
         }
-        const text = `${process.name} v${version.version} ${version.state === 'completed' ? 'completed' : `failed (${version.reason ?? 'error'})`}`;
+        const text = `${process.name} v${version.version} ${stateText(version)}`;
         const actions = [
           {
             label: 'Show log',

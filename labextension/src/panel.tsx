@@ -12,7 +12,7 @@ import { ReactWidget, closeIcon } from '@jupyterlab/ui-components';
 import { Process } from './api';
 import { NagelfluhContext } from './context';
 import { nagelfluhIcon } from './icons';
-import { badgeColor, badgeOf, groupByType, latest } from './states';
+import { badgeColor, badgeOf, badgeText, groupByType, latest } from './states';
 import { CommandIds } from './commands';
 import { Transfer, carriesFiles, formatBytes } from './upload';
 
@@ -85,6 +85,21 @@ function PanelBody(props: { ctx: NagelfluhContext; commands: CommandRegistry }):
       void props.ctx.uploads.uploadFiles(Array.from(event.dataTransfer.files));
     }
   };
+  if (store.unavailable) {
+    // Not an empty project: no project list, no tree, just why and a way to try again.
+    return (
+      <div className="nf-SidePanel-body">
+        <div className="nf-Error" role="alert" data-testid="nf-unavailable">
+          {store.error}
+        </div>
+        <div className="nf-SidePanel-actions">
+          <button className="jp-Button nf-Button" onClick={() => void store.start()}>
+            Try again
+          </button>
+        </div>
+      </div>
+    );
+  }
   return (
     <div
       className={`nf-SidePanel-body${dragging ? ' nf-dropTarget' : ''}`}
@@ -217,7 +232,7 @@ function ProcessRow(props: {
       </span>
       <span className="nf-ProcessRow-version">v{version?.version ?? '–'}</span>
       <span className="nf-Badge" style={{ background: badgeColor(badge) }} title={version?.message ?? ''}>
-        {badge}
+        {badgeText(badge)}
       </span>
       {progress !== null && (
         <progress className="nf-Progress" max={1} value={progress} aria-label="progress" />

@@ -1,20 +1,45 @@
 /**
  * How a version's state is shown: one badge vocabulary for the tree, the flow
- * graph and the editor. Cancelled and deadline runs are failures to the server
- * but distinct outcomes to a user, so they get their own badges.
+ * graph, the editor, the log and the notifications. Cancelled, deadline and
+ * out-of-memory runs are failures to the server but distinct outcomes to a
+ * user, so they get their own badges and words.
  */
 import { Process, State, Version } from './api';
 
-export type Badge = State | 'cancelled' | 'deadline';
+/** The failure reasons a user reads as an outcome of their own, and the words for them. */
+const OUTCOMES = {
+  cancelled: 'cancelled',
+  deadline: 'deadline exceeded',
+  oom: 'out of memory'
+} as const;
+
+type Outcome = keyof typeof OUTCOMES;
+
+export type Badge = State | Outcome;
+
+function isOutcome(reason: string | null): reason is Outcome {
+  return reason !== null && Object.hasOwn(OUTCOMES, reason);
+}
 
 export function badgeOf(version: Pick<Version, 'state' | 'reason'> | undefined): Badge | 'none' {
   if (!version) {
     return 'none';
   }
-  if (version.state === 'failed' && (version.reason === 'cancelled' || version.reason === 'deadline')) {
+  if (version.state === 'failed' && isOutcome(version.reason)) {
     return version.reason;
   }
   return version.state;
+}
+
+/** What a badge says: "deadline exceeded", not the reason code "deadline". */
+export function badgeText(badge: Badge | 'none'): string {
+  return isOutcome(badge) ? OUTCOMES[badge] : badge;
+}
+
+/** A version's state in a sentence: its outcome, or "failed (reason)" for other failures. */
+export function stateText(version: Pick<Version, 'state' | 'reason'>): string {
+  const badge = badgeOf(version);
+  return badge === 'failed' ? `failed (${version.reason ?? 'error'})` : badgeText(badge);
 }
 
 export function latest(process: Process): Version | undefined {
@@ -27,6 +52,7 @@ export function badgeColor(badge: Badge | 'none'): string {
     case 'completed':
       return 'var(--jp-success-color1)';
     case 'failed':
+    case 'oom':
       return 'var(--jp-error-color1)';
     case 'deadline':
       return 'var(--jp-warn-color0)';

@@ -10,6 +10,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { IDisposable } from '@lumino/disposable';
 import {
   Account,
+  BrokenType,
   Dataset,
   INLINE_OUTPUTS,
   NagelfluhClient,
@@ -17,7 +18,8 @@ import {
   ProcessType,
   Project,
   State,
-  Version
+  Version,
+  missingApi
 } from './api';
 import { EventStream, NagelfluhEvent } from './events';
 import { Selection } from './selection';
@@ -59,6 +61,11 @@ export class ProjectStore implements IDisposable {
     return this._types;
   }
 
+  /** Types whose code failed to load, with the error: shown where a type is picked. */
+  get brokenTypes(): BrokenType[] {
+    return this._brokenTypes;
+  }
+
   /** Whether runs cost anything: with zero rates billing stays out of sight (DESIGN §2). */
   get billing(): boolean {
     return this._billing;
@@ -83,6 +90,11 @@ export class ProjectStore implements IDisposable {
 
   get error(): string | null {
     return this._error;
+  }
+
+  /** The server extension is not there at all (`error` says so): no data to show, not an empty project. */
+  get unavailable(): boolean {
+    return this._unavailable;
   }
 
   processById(id: number | null): Process | undefined {
@@ -115,10 +127,11 @@ export class ProjectStore implements IDisposable {
       ]);
       this._projects = projects.items;
       this._types = types.items;
+      this._brokenTypes = types.broken ?? [];
       this._billing = Object.values(estimate.rates).some(rate => rate > 0);
-      this._error = null;
+      this._succeeded();
     } catch (error) {
-      this._error = String((error as Error).message ?? error);
+      this._failed(error);
     }
     if (this.selection.project === null && this._projects.length > 0) {
       this.selection.setProject(this._projects[0].id);
@@ -153,9 +166,9 @@ export class ProjectStore implements IDisposable {
       }
       this._processes = new Map(processes.map(p => [p.id, p]));
       this._datasets = new Map(datasets.map(d => [d.id, d]));
-      this._error = null;
+      this._succeeded();
     } catch (error) {
-      this._error = String((error as Error).message ?? error);
+      this._failed(error);
     } finally {
       this._loading = false;
     }
@@ -203,6 +216,20 @@ export class ProjectStore implements IDisposable {
     this._disposed = true;
     this._subscription?.dispose();
     Signal.clearData(this);
+  }
+
+  private _succeeded(): void {
+    this._error = null;
+    this._unavailable = false;
+  }
+
+  private _failed(error: unknown): void {
+    const missing = missingApi(error);
+    this._unavailable = missing !== null;
+    this._error =
+      missing === null
+        ? String((error as Error).message ?? error)
+        : `The nagelfluh server extension is not available: ${missing}`;
   }
 
   private _onSelection(_: Selection, state: { project: number | null }): void {
@@ -331,6 +358,7 @@ export class ProjectStore implements IDisposable {
   private _project: number | null = null;
   private _projects: Project[] = [];
   private _types: ProcessType[] = [];
+  private _brokenTypes: BrokenType[] = [];
   private _account: Account | null = null;
   private _billing = false;
   private _processes = new Map<number, Process>();
@@ -341,6 +369,7 @@ export class ProjectStore implements IDisposable {
   private _subscription: IDisposable | null = null;
   private _loading = false;
   private _error: string | null = null;
+  private _unavailable = false;
   private _disposed = false;
   private _changed = new Signal<this, void>(this);
   private _finished = new Signal<this, Finished>(this);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RJSFSchema } from '@rjsf/utils';
 import { ApiError, Comparison, Dataset, Version } from '../src/api';
-import { compareRows, flatten, formatValue, pathLabel } from '../src/editor/compare';
+import { compareRows, defaultPair, flatten, formatValue, pathLabel } from '../src/editor/compare';
 import { mapServerErrors, pruneErrors, readableError, toErrorSchema } from '../src/editor/errors';
 import { datasetOptions, pickDataset } from '../src/editor/picker';
 import { draftOf, parseResources } from '../src/editor/resources';
@@ -307,6 +307,12 @@ const dataset = (id: number, process: number | null, v: number | null, name = `o
   makeDataset(id, process, { version: v, name });
 
 describe('compare two versions side by side', () => {
+  it('starts from the previous version against the latest, and v1 against itself only when alone', () => {
+    expect(defaultPair([1, 2, 3, 4])).toEqual([3, 4]);
+    expect(defaultPair([1, 2])).toEqual([1, 2]);
+    expect(defaultPair([1])).toEqual([1, 1]);
+  });
+
   const base = initialParameters(schemaOf('synthetic-signal'));
 
   it('highlights exactly the fields the diff names', () => {

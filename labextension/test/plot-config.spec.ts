@@ -14,6 +14,7 @@ import {
 import {
   coordinateOf,
   datasetLabel,
+  defaultVariables,
   geoVariables,
   mappableDatasets,
   plottableDatasets,
@@ -33,7 +34,7 @@ interface FormSchema {
       items: {
         properties: { dataset: { oneOf: Choice[] }; mode: { oneOf: Choice[] }; color: { format: string } };
         dependencies: {
-          dataset: { oneOf: { properties: { dataset: { enum: number[] }; variable: { oneOf: Choice[] } } }[] };
+          dataset: { oneOf: { properties: { dataset: { enum: number[] }; variable: { oneOf: Choice[]; default: string } } }[] };
         };
       };
     };
@@ -47,6 +48,31 @@ describe('what can be plotted', () => {
     expect(plottableVariables(signal(1)).map(v => v.name)).toEqual(['amplitude']);
     expect(coordinateOf(signal(1), 'time')?.name).toBe('time');
     expect(plottableVariables(survey(4)).map(v => v.name)).toEqual(['latitude', 'longitude', 'gravity_anomaly']);
+  });
+
+  it('plots what a dataset measures by default, not where or when it was measured', () => {
+    expect(defaultVariables(survey(4)).map(v => v.name)).toEqual(['gravity_anomaly']);
+    expect(defaultVariables(signal(1)).map(v => v.name)).toEqual(['amplitude']);
+    const logger = dataset(
+      6,
+      [
+        { name: 'time', units: 's', dims: ['sample'] },
+        { name: 'clock', units: 'seconds since 2026-01-01', dims: ['sample'] },
+        { name: 'station', dims: ['sample'] },
+        { name: 'pressure', units: 'hPa', dims: ['sample'] },
+        { name: 'humidity', units: '%', dims: ['sample'] }
+      ],
+      { dims: { sample: 10, station: 3 } }
+    );
+    expect(defaultVariables(logger).map(v => v.name)).toEqual(['pressure', 'humidity']);
+  });
+
+  it('plots the places when a dataset has nothing else', () => {
+    const track = dataset(7, [
+      { name: 'lat', dims: ['n'] },
+      { name: 'lon', dims: ['n'] }
+    ]);
+    expect(defaultVariables(track).map(v => v.name)).toEqual(['lat', 'lon']);
   });
 
   it('offers NetCDF datasets only, newest first', () => {
@@ -79,6 +105,17 @@ describe('what can be plotted', () => {
 });
 
 describe('plot choices', () => {
+  it('plots a survey as its mGal series alone on one y axis, not beside latitude and longitude', () => {
+    const config = withDatasets(EMPTY_CONFIG, [4], known);
+    expect(config.series).toEqual([
+      { dataset: 4, variable: 'gravity_anomaly', mode: 'lines', color: PALETTE[0], visible: true }
+    ]);
+    expect(toggleVariable(config, 4, 'latitude').series.map(s => s.variable)).toEqual([
+      'gravity_anomaly',
+      'latitude'
+    ]);
+  });
+
   it('gives a newly chosen dataset one line per variable in a fresh colour', () => {
     const config = withDatasets(EMPTY_CONFIG, [1, 2], known);
     expect(config.series).toEqual([
@@ -104,11 +141,11 @@ describe('plot choices', () => {
     expect(toggleVariable(on, 4, 'gravity_anomaly').series).toHaveLength(0);
   });
 
-  it('repairs form edits: a variable the new dataset lacks becomes its first one', () => {
+  it('repairs form edits: a variable the new dataset lacks becomes its first one worth plotting', () => {
     const config: PlotConfig = { follow: false, datasets: [1], series: [] };
     const edited = normalizeSeries(config, [{ dataset: 4, variable: 'amplitude', mode: 'markers', color: '' }], known);
     expect(edited.series).toEqual([
-      { dataset: 4, variable: 'latitude', mode: 'markers', color: PALETTE[0], visible: true }
+      { dataset: 4, variable: 'gravity_anomaly', mode: 'markers', color: PALETTE[0], visible: true }
     ]);
     expect(edited.datasets).toEqual([1, 4]);
   });
@@ -149,6 +186,7 @@ describe('plot choices', () => {
       'longitude',
       'gravity_anomaly'
     ]);
+    expect(branch?.properties.variable.default).toBe('gravity_anomaly');
     expect(item.properties.mode.oneOf.map(o => o.const)).toEqual(['lines', 'markers', 'lines+markers']);
     expect(item.properties.color.format).toBe('color');
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NagelfluhClient, Process } from '../src/api';
+import { ServerConnection } from '@jupyterlab/services';
+import { BrokenType, NagelfluhClient, Process, TypeListing } from '../src/api';
 import { EventStream, NagelfluhEvent, Target } from '../src/events';
 import { Selection } from '../src/selection';
 import { ProjectStore } from '../src/store';
@@ -14,10 +15,11 @@ class Fakes {
   private gate = new Promise<void>(resolve => (this.release = resolve));
 
   rates = { cpu_hour: 0, memory_gib_hour: 0 };
+  types: TypeListing = { items: [], next: null };
 
   client = {
     projects: async () => ({ items: [], next: null }),
-    processTypes: async () => ({ items: [], next: null }),
+    processTypes: async () => structuredClone(this.types),
     estimate: async () => ({ estimated: 0, rates: this.rates }),
     processes: async () => {
       await this.gate;
@@ -41,6 +43,23 @@ class Fakes {
 }
 
 const settle = () => new Promise(resolve => setTimeout(resolve, 0));
+
+/** A real client whose every request gets `answer` (a response, or a thrown network failure). */
+function clientAnswering(answer: () => Response): NagelfluhClient {
+  const settings = ServerConnection.makeSettings({
+    baseUrl: 'http://lab.test/',
+    wsUrl: 'ws://lab.test/',
+    fetch: async () => answer()
+  });
+  return new NagelfluhClient(settings);
+}
+
+const FFT_BROKEN: BrokenType = {
+  name: 'fft',
+  entry_point: 'fft = nagelfluh_runner.bootstrap.fft:FFT',
+  environment: 'local',
+  error: "ImportError: No module named 'numpy'"
+};
 
 describe('project store', () => {
   it('loads a big project with one listing, not a fetch per process the subscription replays', async () => {
@@ -115,6 +134,52 @@ describe('project store', () => {
     fakes.listener?.({ type: 'state', process: 3, version: 1, state: 'completed', reason: null });
     await settle();
     expect(finished).toEqual([1]);
+  });
+
+  it('keeps the types that failed to load, with their errors, apart from the types', async () => {
+    const fakes = new Fakes();
+    fakes.types = { items: [], next: null, broken: [FFT_BROKEN] };
+    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    await store.start();
+    expect(store.brokenTypes).toEqual([FFT_BROKEN]);
+    expect(store.types).toEqual([]);
+    expect(store.error).toBeNull();
+  });
+
+  it('lists no broken types from a server that predates them', async () => {
+    const fakes = new Fakes();
+    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    await store.start();
+    expect(store.brokenTypes).toEqual([]);
+  });
+
+  it('says the server extension is not available when its routes answer Jupyter’s 404 page', async () => {
+    const client = clientAnswering(
+      () => new Response('<html><body>404 : Not Found</body></html>', { status: 404, statusText: 'Not Found' })
+    );
+    const store = new ProjectStore(client, new Fakes().events, new Selection(null));
+    await store.start();
+    expect(store.unavailable).toBe(true);
+    expect(store.error).toMatch(/^The nagelfluh server extension is not available: its API answers 404/);
+  });
+
+  it('says the server extension is not available when the server cannot be reached', async () => {
+    const client = clientAnswering(() => {
+      throw new TypeError('Failed to fetch');
+    });
+    const store = new ProjectStore(client, new Fakes().events, new Selection(null));
+    await store.start();
+    expect(store.unavailable).toBe(true);
+    expect(store.error).toMatch(/^The nagelfluh server extension is not available: the server is unreachable/);
+  });
+
+  it('takes a 404 of the API itself for an answer, not for a missing extension', async () => {
+    const body = JSON.stringify({ error: { code: 'not_found', message: 'no such route', details: null } });
+    const client = clientAnswering(() => new Response(body, { status: 404 }));
+    const store = new ProjectStore(client, new Fakes().events, new Selection(null));
+    await store.start();
+    expect(store.unavailable).toBe(false);
+    expect(store.error).toBe('no such route');
   });
 
   it('keeps billing out of sight when every rate is zero, and shows it otherwise', async () => {

@@ -189,17 +189,22 @@ def test_logs_follow_prints_every_line_until_the_run_ends(kernel, client):
     assert kernel.run(f"%nagel logs {process}/1").stdout.splitlines() == stored
 
 
-def test_cancel_stops_a_running_sleep(kernel, client):
+def test_cancel_stops_a_running_sleep_and_every_listing_calls_it_cancelled(kernel, client):
     process = client.submit("sleep", {"seconds": 60})["id"]
     deadline = time.monotonic() + 30
     while client.version(process)["state"] != "running":
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    cell = kernel.run(f"%nagel cancel {process}")
-    assert "failed (cancelled)" in cell.result["text/plain"]
+    cancelled = kernel.run(f"%nagel cancel {process}").result["text/plain"]
+    assert "state: cancelled" in cancelled and "failed" not in cancelled
     info = client.version(process, 1)
     assert (info["state"], info["reason"]) == ("failed", "cancelled")
     assert "Process cancelled by user" in kernel.run(f"%nagel logs {process}").stdout
+    listed = kernel.run("%nagel ls --limit 20").result["text/plain"].splitlines()
+    row = next(line for line in listed[2:] if line.split()[0] == str(process))
+    assert " cancelled " in row and "failed" not in row, row
+    versions = kernel.run(f"%nagel versions {process}").result["text/plain"].splitlines()
+    assert versions[-1].split()[1] == "cancelled", versions
 
 
 def test_versions_diff_and_restore(kernel, client):

@@ -57,7 +57,7 @@ def test_the_picker_takes_the_output_of_a_process_clicked_in_the_side_panel(page
     expect(picker).to_have_value(f"dataset:{dataset['id']}")
 
 
-def test_cancelling_a_running_sleep_ends_it_as_cancelled(page: LabPage):
+def test_cancelling_a_running_sleep_ends_it_as_cancelled_in_every_word_shown(page: LabPage):
     editor = Editor(page).new("sleep", "long-nap")
     editor.field("/seconds").fill("120")
     editor.submit()
@@ -67,9 +67,62 @@ def test_cancelling_a_running_sleep_ends_it_as_cancelled(page: LabPage):
     page.wait_row_state("long-nap", "cancelled")
     version = page.processes()[0]["versions"][0]
     assert (version["state"], version["reason"]) == ("failed", "cancelled")
+    expect(editor.version_row(1).locator(".nf-Badge")).to_have_text("cancelled")
+    expect(page.process_row("long-nap").locator(".nf-Badge")).to_have_text("cancelled")
+    expect(page.toast("long-nap v1 cancelled")).to_be_visible()
+    expect(page.toast("long-nap v1 failed")).to_have_count(0)
 
 
-def test_versions_are_compared_side_by_side_and_an_old_one_restored(page: LabPage):
+def test_switching_to_a_process_of_another_type_leaves_the_errors_of_the_first_behind(
+    page: LabPage,
+):
+    page.submit("sleep", "errs-sleep", {"seconds": 0})
+    page.submit("synthetic-signal", "errs-signal", {"duration": 1})
+    page.open_panel()
+    page.process_row("errs-sleep").click()
+    page.panel_button("Versions").click()
+    editor = Editor(page)
+    expect(editor.field("/seconds")).to_be_visible()
+    editor.field("/seconds").fill("-1")
+    editor.by_id("nf-version-run").click()
+    errors = editor.root.locator(".jp-errorIndicator")
+    expect(errors).not_to_have_count(0)
+    expect(editor.by_id("nf-editor-message")).to_contain_text("fix")
+    page.process_row("errs-signal").click()
+    expect(editor.field("/duration")).to_have_value("1")
+    expect(errors).to_have_count(0)
+    expect(editor.by_id("nf-editor-message")).to_have_text("")
+
+
+def test_a_type_that_failed_to_load_is_shown_as_broken_with_its_error(page: LabPage):
+    """A server that lists a broken type (its entry point raised on import): the
+    create form names it and its error instead of leaving it out silently."""
+    error = "ImportError: No module named 'pyproj'"
+    environment = page.api("GET", "process-types")["items"][0]["environment"]
+    broken = {
+        "name": "magnetics",
+        "entry_point": "magnetics = geo.mag:Magnetics",
+        "environment": environment,
+        "error": error,
+    }
+    page.page.route(
+        re.compile(r"/nagelfluh/api/process-types(\?[^/]*)?$"),
+        lambda route: route.fulfill(json={**route.fetch().json(), "broken": [broken]}),
+    )
+    page.open(workspace="broken-type")
+    editor = Editor(page)
+    page.open_panel()
+    page.panel_button("New process").click()
+    editor.by_id("nf-editor-environment").select_option(environment)
+    expect(editor.by_id("nf-broken-types")).to_have_text(f"magnetics (broken): {error}")
+    option = editor.by_id("nf-editor-type").locator("option", has_text="magnetics (broken)")
+    expect(option).to_be_disabled()
+    expect(editor.by_id("nf-editor-type").locator("option:checked")).not_to_have_text(
+        re.compile("broken")
+    )
+
+
+def test_versions_are_compared_previous_against_latest_and_an_old_one_restored(page: LabPage):
     signal = page.submit("synthetic-signal", "versioned-signal", {"duration": 1})
     page.wait_version(signal["id"])
     page.open_panel()
@@ -81,8 +134,9 @@ def test_versions_are_compared_side_by_side_and_an_old_one_restored(page: LabPag
     editor.field("/duration").fill("3")
     editor.by_id("nf-version-run").click()
     editor.wait_version(2, "completed")
-    editor.by_id("nf-compare-v1").select_option("1")
-    editor.by_id("nf-compare-v2").select_option("2")
+    # The compare was drawn at v1 vs v1; the new version moves it to v1 vs v2 by itself.
+    expect(editor.by_id("nf-compare-v1")).to_have_value("1")
+    expect(editor.by_id("nf-compare-v2")).to_have_value("2")
     editor.by_id("nf-compare").click()
     table = editor.by_id("nf-compare-table")
     changed = table.locator("tr.nf-changed")

@@ -48,6 +48,20 @@ def test_two_units_get_two_axes_and_one_unit_shares_one(page: LabPage):
     expect(graph.locator(".g-y3title")).to_have_count(0)
 
 
+def test_a_survey_is_plotted_as_its_anomaly_alone_not_beside_its_coordinates(page: LabPage):
+    survey = page.submit("synthetic-survey", "plot-survey", {"nx": 5, "ny": 4})
+    page.wait_version(survey["id"])
+    select(page, "plot-survey")
+    page.panel_button("Plot").click()
+    graph = page.page.get_by_test_id("nf-plot-graph")
+    expect(graph.locator(".scatterlayer .trace")).to_have_count(1)
+    expect(graph.locator(".g-ytitle")).to_contain_text("mGal")
+    expect(graph.locator(".g-y2title")).to_have_count(0)
+    dataset = page.wait_version(survey["id"])["outputs"][0]["id"]
+    latitude = page.page.get_by_test_id(f"nf-plot-variable-{dataset}-latitude")
+    expect(latitude).not_to_be_checked()
+
+
 def test_zooming_a_decimated_plot_fetches_the_zoomed_range_at_full_resolution(page: LabPage):
     signal = page.submit("synthetic-signal", "long-signal", {"duration": 100, "sample_rate": 1000})
     page.wait_version(signal["id"])

@@ -46,3 +46,21 @@ def test_a_new_project_made_in_the_panel_becomes_the_active_one(page: LabPage):
     expect(panel.locator(".nf-SidePanel-empty")).to_be_visible()
     projects = page.api("GET", "projects")["items"]
     assert "Alpine gravity" in [p["name"] for p in projects]
+
+
+def test_a_lab_whose_server_extension_did_not_load_says_so_instead_of_an_empty_project(
+    page: LabPage,
+):
+    page.page.route(
+        "**/nagelfluh/api/**",
+        lambda route: route.fulfill(
+            status=404, content_type="text/html", body="<html><body>404 : Not Found</body></html>"
+        ),
+    )
+    page.open(workspace="no-extension")
+    panel = page.open_panel()
+    expect(panel.get_by_test_id("nf-unavailable")).to_contain_text(
+        "The nagelfluh server extension is not available: its API answers 404"
+    )
+    expect(panel).not_to_contain_text("no project yet")
+    expect(panel).not_to_contain_text("No processes yet")

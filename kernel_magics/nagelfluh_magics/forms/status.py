@@ -14,6 +14,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..states import state_text
+
 TERMINAL = frozenset({"completed", "failed"})
 CANCELLABLE = frozenset({"queued", "running"})
 SHOWN_OUTPUTS = 10
@@ -119,11 +121,11 @@ class StatusWidget(widgets.VBox):
     def _set_state(self, state: str | None, reason: str | None, message: str | None) -> None:
         self.state, self.reason = state, reason
         color = STATE_COLORS.get(state or "", "#000")
-        detail = f" ({html.escape(reason)})" if reason else ""
-        detail += f": {html.escape(message)}" if message else ""
+        shown = state_text(str(state), reason)
+        detail = f": {html.escape(message)}" if message else ""
         self.state_label.value = (
             f"<b>Process {self.process_id} v{self.version}</b> "
-            f'<span style="color:{color}">{html.escape(str(state))}</span>{detail}'
+            f'<span style="color:{color}">{html.escape(shown)}</span>{detail}'
         )
         self.cancel_button.disabled = state not in CANCELLABLE
         if state == "completed":

@@ -97,6 +97,15 @@ export function compareRows(left: Snapshot, right: Snapshot, comparison: Compari
   ];
 }
 
+/**
+ * The versions a compare starts from: the previous one against the latest
+ * (the only version against itself while there is one).
+ */
+export function defaultPair(numbers: readonly number[]): [number, number] {
+  const last = numbers[numbers.length - 1] ?? 0;
+  return [numbers[numbers.length - 2] ?? last, last];
+}
+
 /** A pointer as a field label: `/components/0/frequency` → `components › 0 › frequency`. */
 export function pathLabel(path: string): string {
   const segments = splitPointer(path);

@@ -1,11 +1,12 @@
 /**
  * Create mode: environment, process type and name, the type's parameters form,
  * resources with the live estimate, and submit. A refusal shows on the fields
- * it names; anything else in the message area.
+ * it names; anything else in the message area. Types whose code failed to
+ * load are listed as broken with their error, so a missing type is explained.
  */
 import * as React from 'react';
 import { RJSFSchema } from '@rjsf/utils';
-import { Environment, Process, ProcessType } from '../api';
+import { BrokenType, Environment, Process, ProcessType } from '../api';
 import { NagelfluhContext } from '../context';
 import { useSignal } from './hooks';
 import { RunDraft, RunFormFields, onCtrlEnter, useRunForm } from './runform';
@@ -53,6 +54,11 @@ function typesOf(types: readonly ProcessType[], environment: Environment | undef
   );
 }
 
+/** The broken types of an environment, or of every environment while none is chosen. */
+function brokenOf(broken: readonly BrokenType[], environment: Environment | undefined): BrokenType[] {
+  return broken.filter(type => !environment || type.environment === environment.name);
+}
+
 export function CreatePanel(props: {
   ctx: NagelfluhContext;
   draft: { current: CreateDraft | null };
@@ -72,6 +78,7 @@ export function CreatePanel(props: {
 
   const env = environments.find(e => e.name === environment);
   const types = typesOf(ctx.store.types, env);
+  const broken = brokenOf(ctx.store.brokenTypes, env);
   const processType = types.find(type => type.name === typeName);
   const schema = processType?.schema as RJSFSchema | undefined;
 
@@ -193,6 +200,12 @@ export function CreatePanel(props: {
                 {type.title || type.name}
               </option>
             ))}
+            {env &&
+              broken.map(type => (
+                <option key={`broken:${type.name}`} value={`broken:${type.name}`} disabled title={type.error}>
+                  {type.name} (broken)
+                </option>
+              ))}
           </select>
         </div>
         <div className="nf-Field nf-Field-wide">
@@ -221,12 +234,28 @@ export function CreatePanel(props: {
           </span>
         </div>
       </div>
+      {broken.length > 0 && (
+        <ul className="nf-BrokenTypes" data-testid="nf-broken-types" aria-label="Process types that failed to load">
+          {broken.map(type => (
+            <li key={`${type.environment}/${type.name}`} title={type.entry_point}>
+              {type.name} (broken): {type.error}
+            </li>
+          ))}
+        </ul>
+      )}
       {processType && <p className="nf-TypeDescription">{processType.description}</p>}
       <RunFormFields
         ctx={ctx}
         form={form}
         schema={schema}
-        fallback={<p className="nf-Empty">{ctx.store.error ?? 'Loading the process types…'}</p>}
+        fallback={
+          <p className="nf-Empty">
+            {ctx.store.error ??
+              (broken.length > 0
+                ? 'No process type of this environment could be loaded.'
+                : 'Loading the process types…')}
+          </p>
+        }
         idPrefix="nf-editor-create"
         button={{ testid: 'nf-editor-submit', label: busy ? 'Submitting…' : 'Create and run', disabled: busy }}
         onSubmit={() => void submit()}

@@ -8,8 +8,8 @@ import * as React from 'react';
 import { RJSFSchema } from '@rjsf/utils';
 import { Comparison, Process, Version } from '../api';
 import { NagelfluhContext } from '../context';
-import { badgeColor, badgeOf, latest } from '../states';
-import { CompareRow, compareRows, pathLabel } from './compare';
+import { badgeColor, badgeOf, badgeText, latest } from '../states';
+import { CompareRow, compareRows, defaultPair, pathLabel } from './compare';
 import { readableError } from './errors';
 import { formatCredits, formatTime, runTime } from './format';
 import { useSignal } from './hooks';
@@ -33,6 +33,7 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
   const version =
     process?.versions.find(v => v.version === versionNumber) ?? (process ? latest(process) : undefined);
   const processType = ctx.store.types.find(type => type.name === process?.type);
+  const brokenType = ctx.store.brokenTypes.find(type => type.name === process?.type);
   const schema = processType?.schema as RJSFSchema | undefined;
 
   // A process selected before the store holds it (made elsewhere, another window).
@@ -45,17 +46,22 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
     }
   }, [processId, Boolean(process)]);
 
-  // Load the chosen version into the form; pin "latest" so a newer run does not replace edits.
+  // Load the chosen version into the form while rendering, not in an effect: the
+  // form never checks one process's draft against another type's schema, and
+  // errors and messages about the process left behind go with it. Pin "latest"
+  // so a newer run does not replace edits.
   const loaded = version ? `${version.process}:${version.version}` : '';
-  React.useEffect(() => {
-    if (!version) {
-      return;
-    }
+  const [inForm, setInForm] = React.useState('');
+  if (version && loaded !== inForm) {
+    setInForm(loaded);
     if (versionNumber === null) {
       setVersionNumber(version.version);
     }
     form.reset(structuredClone(version.parameters), draftOf(version.resources));
-  }, [loaded]);
+    if (!inForm.startsWith(`${version.process}:`)) {
+      setMessage(null);
+    }
+  }
 
   const refresh = async (id: number): Promise<Process | null> => {
     try {
@@ -157,13 +163,16 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
             <span className="nf-Muted"> · change them and run a new version</span>
           </h3>
           <RunFormFields
+            key={loaded}
             ctx={ctx}
             form={form}
             schema={schema}
             fallback={
               <p className="nf-Empty">
-                The process type {process.type} is not offered by any environment now: its parameters cannot be
-                edited.
+                The process type {process.type}{' '}
+                {brokenType
+                  ? `failed to load (${brokenType.error}): its parameters cannot be edited until it is fixed.`
+                  : 'is not offered by any environment now: its parameters cannot be edited.'}
               </p>
             }
             idPrefix="nf-editor-edit"
@@ -231,7 +240,7 @@ function VersionsTable(props: {
               <td>v{v.version}</td>
               <td>
                 <span className="nf-Badge" style={{ background: badgeColor(badge) }}>
-                  {badge}
+                  {badgeText(badge)}
                 </span>
                 {v.state === 'running' && v.progress !== null && (
                   <span className="nf-Muted"> {Math.round(v.progress * 100)}%</span>
@@ -307,18 +316,14 @@ function RowButton(props: {
 function ComparePanel(props: { ctx: NagelfluhContext; process: Process; onError(text: string): void }): JSX.Element {
   const { ctx, process } = props;
   const numbers = process.versions.map(v => v.version);
-  const last = numbers[numbers.length - 1] ?? 0;
-  const [v1, setV1] = React.useState(numbers[numbers.length - 2] ?? last);
-  const [v2, setV2] = React.useState(last);
-  const [result, setResult] = React.useState<{ comparison: Comparison; rows: CompareRow[] } | null>(null);
+  // Until the user picks, the pair follows the versions as they are added; a pick
+  // holds for its process only.
+  const [picked, setPicked] = React.useState<{ process: number; v1: number; v2: number } | null>(null);
+  const [v1, v2] = picked?.process === process.id ? [picked.v1, picked.v2] : defaultPair(numbers);
+  const [compared, setCompared] = React.useState<{ comparison: Comparison; rows: CompareRow[] } | null>(null);
   const [busy, setBusy] = React.useState(false);
-
-  // A different process starts over from its two latest versions.
-  React.useEffect(() => {
-    setV1(numbers[numbers.length - 2] ?? last);
-    setV2(last);
-    setResult(null);
-  }, [process.id]);
+  const shownPair = (c: Comparison) => c.process === process.id && c.v1 === v1 && c.v2 === v2;
+  const result = compared && shownPair(compared.comparison) ? compared : null;
 
   const compare = async () => {
     setBusy(true);
@@ -330,7 +335,7 @@ function ComparePanel(props: { ctx: NagelfluhContext; process: Process; onError(
       if (!a || !b) {
         throw new Error('the versions to compare are no longer known');
       }
-      setResult({ comparison, rows: compareRows(a, b, comparison) });
+      setCompared({ comparison, rows: compareRows(a, b, comparison) });
     } catch (error) {
       props.onError(readableError(error));
     }
@@ -345,10 +350,7 @@ function ComparePanel(props: { ctx: NagelfluhContext; process: Process; onError(
         className="nf-Select"
         data-testid={id}
         value={value}
-        onChange={event => {
-          onChange(Number(event.target.value));
-          setResult(null);
-        }}
+        onChange={event => onChange(Number(event.target.value))}
       >
         {numbers.map(n => (
           <option key={n} value={n}>
@@ -364,8 +366,8 @@ function ComparePanel(props: { ctx: NagelfluhContext; process: Process; onError(
     <section className="nf-EditorSection nf-Compare" aria-label="Compare versions">
       <h3>Compare versions</h3>
       <div className="nf-Compare-controls">
-        {select('nf-compare-v1', 'From', v1, setV1)}
-        {select('nf-compare-v2', 'to', v2, setV2)}
+        {select('nf-compare-v1', 'From', v1, n => setPicked({ process: process.id, v1: n, v2 }))}
+        {select('nf-compare-v2', 'to', v2, n => setPicked({ process: process.id, v1, v2: n }))}
         <button
           type="button"
           className="jp-Button nf-Button"

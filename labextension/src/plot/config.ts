@@ -6,7 +6,7 @@
  * dataset, every series has a colour).
  */
 import { Dataset, Process } from '../api';
-import { datasetLabel, plottableDatasets, plottableVariables, variableLabel } from './datasets';
+import { datasetLabel, defaultVariables, plottableDatasets, plottableVariables, variableLabel } from './datasets';
 
 export type Mode = 'lines' | 'markers' | 'lines+markers';
 
@@ -53,10 +53,14 @@ export function nextColor(series: readonly Pick<SeriesConfig, 'color'>[]): strin
   return PALETTE.find(c => !used.has(c)) ?? PALETTE[series.length % PALETTE.length];
 }
 
-/** One line series per plottable variable of `dataset`, with fresh colours. */
+/**
+ * One line series per variable of `dataset` worth plotting (its measurements,
+ * not where or when they were taken), with fresh colours: each unit adds a y
+ * axis, so a survey plots its anomaly alone, not beside its coordinates.
+ */
 export function defaultSeries(dataset: Dataset, existing: readonly SeriesConfig[]): SeriesConfig[] {
   const added: SeriesConfig[] = [];
-  for (const variable of plottableVariables(dataset)) {
+  for (const variable of defaultVariables(dataset)) {
     added.push({
       dataset: dataset.id,
       variable: variable.name,
@@ -95,8 +99,8 @@ export function toggleVariable(config: PlotConfig, dataset: number, variable: st
 
 /**
  * Make series edited in the form consistent: a variable the chosen dataset does
- * not have becomes its first plottable variable, a missing colour or mode gets
- * a default, and each series' dataset joins the chosen datasets.
+ * not have becomes its first variable worth plotting, a missing colour or mode
+ * gets a default, and each series' dataset joins the chosen datasets.
  */
 export function normalizeSeries(
   config: PlotConfig,
@@ -110,9 +114,14 @@ export function normalizeSeries(
       continue;
     }
     const names = plottableVariables(dataset).map(v => v.name);
+    const variable =
+      item.variable && names.includes(item.variable) ? item.variable : defaultVariables(dataset)[0]?.name;
+    if (variable === undefined) {
+      continue;
+    }
     series.push({
       dataset: dataset.id,
-      variable: item.variable && names.includes(item.variable) ? item.variable : names[0],
+      variable,
       mode: MODES.some(m => m.value === item.mode) ? (item.mode as Mode) : 'lines',
       color: item.color || nextColor(series),
       visible: item.visible ?? true
@@ -197,7 +206,7 @@ export function seriesSchema(
                     type: 'string',
                     title: 'Variable',
                     oneOf: plottableVariables(d).map(v => ({ const: v.name, title: variableLabel(v) })),
-                    default: plottableVariables(d)[0]?.name
+                    default: defaultVariables(d)[0]?.name
                   }
                 }
               }))

@@ -23,6 +23,36 @@ export function plottableVariables(dataset: Pick<Dataset, 'variables'>): Variabl
   return dataset.variables.filter(v => v.dims?.length === 1 && !isCoordinate(v));
 }
 
+/**
+ * Whether a variable places the data rather than measures it: latitude or
+ * longitude, a time, or another dimension's index (a `station` number along
+ * `point`). Such a variable is offered but not plotted by default.
+ */
+function isPlacing(variable: Variable, dims: Record<string, number>): boolean {
+  const name = variable.name.toLowerCase();
+  const units = unitOf(variable).toLowerCase();
+  return (
+    LATITUDE_UNITS.has(units) ||
+    LONGITUDE_UNITS.has(units) ||
+    LATITUDE_NAMES.has(name) ||
+    LONGITUDE_NAMES.has(name) ||
+    PLACING_NAMES.has(name) ||
+    units.includes(' since ') ||
+    Object.hasOwn(dims, variable.name)
+  );
+}
+
+/**
+ * What a new plot of a dataset shows: its 1-D variables that measure
+ * something (a survey's anomaly, not the latitude and longitude of its
+ * stations), or every 1-D variable when all of them place the data.
+ */
+export function defaultVariables(dataset: Pick<Dataset, 'variables' | 'dims'>): Variable[] {
+  const plottable = plottableVariables(dataset);
+  const measured = plottable.filter(v => !isPlacing(v, dataset.dims));
+  return measured.length > 0 ? measured : plottable;
+}
+
 export function variableOf(dataset: Pick<Dataset, 'variables'> | undefined, name: string): Variable | undefined {
   return dataset?.variables.find(v => v.name === name);
 }
@@ -63,6 +93,8 @@ export function unitOf(variable: Pick<Variable, 'units'> | undefined): string {
   return (variable?.units ?? '').trim();
 }
 
+/** Times and indices by name; CF times are also told by their units ("seconds since ..."). */
+const PLACING_NAMES = new Set(['time', 't', 'station', 'index']);
 const LATITUDE_NAMES = new Set(['lat', 'latitude']);
 const LONGITUDE_NAMES = new Set(['lon', 'long', 'longitude']);
 const LATITUDE_UNITS = new Set(['degrees_north', 'degree_north', 'degrees_n', 'degree_n']);

@@ -17,7 +17,7 @@ import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import { CommandIds } from '../commands';
 import { NagelfluhContext } from '../context';
-import { badgeColor } from '../states';
+import { badgeColor, badgeText } from '../states';
 import {
   DATASET_SIZE,
   FlowGraph,
@@ -424,7 +424,7 @@ export class FlowView extends Widget {
       view.type!.textContent = clip(node.type, 17);
     }
     const percent = node.progress === null ? '' : ` ${Math.round(node.progress * 100)}%`;
-    const label = node.badge === 'none' ? 'no run' : node.badge;
+    const label = node.badge === 'none' ? 'no run' : badgeText(node.badge);
     if (old?.badge !== node.badge || old?.progress !== node.progress) {
       view.state!.textContent = label + percent;
       this._progress(view, node.progress);

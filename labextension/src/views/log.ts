@@ -28,7 +28,7 @@ import {
   topRow,
   visibleRange
 } from '../log/viewport';
-import { badgeColor, badgeOf } from '../states';
+import { badgeColor, badgeOf, badgeText, stateText } from '../states';
 
 /** Row height in px; style/log.css gives rows exactly this height. */
 export const ROW_HEIGHT = 18;
@@ -543,7 +543,7 @@ export class LogView extends Widget {
     const versions = process ? [...process.versions].reverse() : [];
     const options: [string, string][] = versions.map(v => [
       String(v.version),
-      `v${v.version} · ${badgeOf(v)}`
+      `v${v.version} · ${stateText(v)}`
     ]);
     if (target && !versions.some(v => v.version === target.version)) {
       options.unshift([String(target.version), `v${target.version}`]);
@@ -596,8 +596,9 @@ export class LogView extends Widget {
       this._statusText.textContent = text;
     }
     this._stateBadge.hidden = badge === 'none';
-    if (this._stateBadge.textContent !== badge) {
-      this._stateBadge.textContent = badge;
+    if (this._stateBadge.dataset.badge !== badge) {
+      this._stateBadge.dataset.badge = badge;
+      this._stateBadge.textContent = badgeText(badge);
       this._stateBadge.style.background = badgeColor(badge);
     }
     status.dataset.lines = String(lines);

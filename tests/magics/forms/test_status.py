@@ -60,6 +60,7 @@ def test_cancel_calls_the_server_and_is_disabled_once_the_run_ended(fake_client)
     assert client.called("cancel") == [(8, 3)]
     assert status.join(timeout=5)
     assert (status.state, status.reason) == ("failed", "cancelled")
+    assert "cancelled" in status.state_label.value and "failed" not in status.state_label.value
     assert status.lines[-1]["line"] == "Process cancelled by user"
     assert status.cancel_button.disabled
 
