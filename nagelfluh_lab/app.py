@@ -16,7 +16,6 @@ from jupyter_core.paths import jupyter_config_path, jupyter_data_dir, jupyter_ru
 from jupyter_server.auth.identity import IdentityProvider
 from jupyter_server.auth.identity import User as JupyterUser
 from jupyter_server.extension.application import ExtensionApp
-from nagelfluh_runner.registry import describe_all
 from nagelfluh_runner.storage import Storage, open_storage
 from traitlets import Bool, Dict, Float, Instance, Integer, Set, Type, Unicode, default
 from traitlets.utils.importstring import import_item
@@ -243,9 +242,17 @@ class NagelfluhApp(ExtensionApp):
     def initialize_settings(self) -> None:
         self.database = Database(self.db_url, self.db_busy_timeout)
         self.storage = open_storage(self.storage_url, endpoint=self.storage_endpoint or None)
+        types, broken = catalog.installed_types()
+        for item in broken:
+            self.log.warning(
+                "process type %s (%s) is broken and not offered: %s",
+                item["name"],
+                item["entry_point"],
+                item["error"],
+            )
         self.database.run_sync(
             lambda s: catalog.register_environment(
-                s, catalog.BOOTSTRAP_ENVIRONMENT, catalog.BOOTSTRAP_IMAGE, describe_all()
+                s, catalog.BOOTSTRAP_ENVIRONMENT, catalog.BOOTSTRAP_IMAGE, types, broken
             )
         )
         self.hub = EventHub()

@@ -1,18 +1,67 @@
-"""Resource requests in Kubernetes' own notation (``0.5``/``"500m"`` CPU, ``"512Mi"`` memory)."""
+"""Resource requests in Kubernetes' own notation (``0.5``/``"500m"`` CPU, ``"512Mi"`` memory).
+
+Quantities are read by the Kubernetes client's own ``parse_quantity``, after a check
+against the quantity grammar of Kubernetes (the OpenAPI document's pattern, the same
+regular expression), which keeps out what ``decimal.Decimal`` alone would take
+(``"NaN"``, ``"Infinity"``, ``" 1"``, ``"1_000"``).
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import math
 import re
+import sys
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .errors import field_error
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?|\.[0-9]+)([A-Za-z]{0,2})$")
+# Kubernetes' <quantity>: a sign, a decimal number, then a binary (Ki...) or decimal SI
+# suffix (n, u, m, k, M...) or a decimal exponent (e3, E-2). A minus sign is left out:
+# no request is negative. Also in openapi.json (Resources), which a test keeps equal.
+QUANTITY_PATTERN = r"^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[numkMGTPE])?$"
+_QUANTITY = re.compile(QUANTITY_PATTERN.removeprefix("^").removesuffix("$"))
+MIN_CPU, MAX_CPU = Decimal("0.001"), Decimal(1024)
 MIN_MEMORY = 16 * 2**20
 MAX_MEMORY = 2**50  # 1Pi: far beyond any node, well inside the database's 64-bit integers
+
+
+@cache
+def _quantity_module() -> ModuleType:
+    """``kubernetes.utils.quantity``. Importing it by name runs ``kubernetes/__init__``,
+    which imports the whole API client (1.8-3.8 s here) that a server on the local
+    executor never needs; the module itself needs only ``decimal``, so it is loaded
+    from its file, unless the client is imported already (the Kubernetes executor)."""
+    loaded = sys.modules.get("kubernetes.utils.quantity")
+    if loaded is not None:
+        return loaded
+    package = importlib.util.find_spec("kubernetes")
+    if package is None or not package.submodule_search_locations:
+        raise ImportError("the kubernetes client is not installed")
+    path = Path(next(iter(package.submodule_search_locations))) / "utils" / "quantity.py"
+    spec = importlib.util.spec_from_file_location("nagelfluh_lab._kubernetes_quantity", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def parse_quantity(value: str) -> Decimal | None:
+    """A Kubernetes quantity's exact value, or None if ``value`` is not one (or its
+    exponent is beyond what a decimal holds)."""
+    if not _QUANTITY.fullmatch(value):
+        return None
+    try:
+        return _quantity_module().parse_quantity(value)
+    except (ValueError, ArithmeticError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -32,14 +81,17 @@ class Resources:
 def parse_cpu(value: Any, path: str = "/resources/cpu") -> float:
     if isinstance(value, bool):
         raise field_error(path, "must be a number of cores or a quantity such as '500m'")
-    if isinstance(value, (int, float)):
-        cores = value  # float() only once in range: a 400-digit integer overflows it
-    elif isinstance(value, str) and (m := _QUANTITY.fullmatch(value)) and m[2] in ("", "m"):
-        cores = float(m[1]) / (1000 if m[2] == "m" else 1)
-    else:
-        raise field_error(path, f"{value!r} is not a CPU quantity (e.g. 0.5 or '500m')")
+    cores: Decimal | None = None
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        cores = Decimal(value)  # exact: 400 digits do not overflow it as float() would
+    elif isinstance(value, str):
+        cores = parse_quantity(value)
+        if cores is None and _QUANTITY.fullmatch(value):  # an exponent beyond any bound
+            raise field_error(path, "must be at least 1m (0.001 cores) and at most 1024 cores")
+    if cores is None:
+        raise field_error(path, f"{value!r} is not a CPU quantity (e.g. 0.5, '500m' or '1e-1')")
     # Checked before rounding, as the OpenAPI document states it: 0.0009 is refused too.
-    if not 0.001 <= cores <= 1024:
+    if not MIN_CPU <= cores <= MAX_CPU:
         raise field_error(path, "must be at least 1m (0.001 cores) and at most 1024 cores")
     return round(float(cores), 3)
 
@@ -47,19 +99,22 @@ def parse_cpu(value: Any, path: str = "/resources/cpu") -> float:
 def parse_memory(value: Any, path: str = "/resources/memory") -> int:
     if isinstance(value, bool):
         raise field_error(path, "must be a memory quantity such as '512Mi'")
+    size: Decimal | None = None
     if isinstance(value, int):
-        size = value
-    elif isinstance(value, str) and (m := _QUANTITY.fullmatch(value)):
-        unit = m[2]
-        factor = _BINARY.get(unit) or _DECIMAL.get(unit) or (1 if unit == "" else None)
-        if factor is None:
-            raise field_error(path, f"unknown unit {unit!r}; use Ki, Mi, Gi, Ti, k, M, G or T")
-        size = float(m[1]) * factor  # int() only once in range: 400 digits make it inf
-    else:
-        raise field_error(path, f"{value!r} is not a memory quantity (e.g. '512Mi')")
+        size = Decimal(value)
+    elif isinstance(value, str):
+        size = parse_quantity(value)
+        if size is None and _QUANTITY.fullmatch(value):
+            raise field_error(path, "must be at least 16Mi and at most 1Pi")
+    if size is None:
+        raise field_error(
+            path,
+            f"{value!r} is not a memory quantity (e.g. '512Mi', '1Gi' or '1e9'; units Ki, Mi, "
+            "Gi, Ti, Pi, Ei, k, M, G, T, P, E)",
+        )
     if not MIN_MEMORY <= size <= MAX_MEMORY:
         raise field_error(path, "must be at least 16Mi and at most 1Pi")
-    return int(size)
+    return math.ceil(size)  # a fraction of a byte counts as a byte, as in Kubernetes
 
 
 def parse_deadline(value: Any, path: str = "/resources/deadline_seconds") -> float:

@@ -91,6 +91,10 @@ class Environment(Base):
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     requested_image: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Entry points it offers that could not be loaded or described, each
+    # {"name", "entry_point", "error"}: listed beside its types, so a broken one
+    # shows as broken instead of vanishing (None: none known).
+    broken: Mapped[list[dict] | None] = mapped_column(JSON, nullable=True)
     # Neither set: the installation's (bootstrap, configured, or an admin's). Else the
     # user's own, or a project's: visible and usable by its owner or members only.
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
+from nagelfluh_runner import registry
 from nagelfluh_runner.protocol import DATASET_FORMAT, DATASET_REF_PREFIX
 from nagelfluh_runner.validation import apply_defaults
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -35,16 +36,22 @@ def _is_dataset_ref(value: object) -> bool:
 
 
 def register_environment(
-    session: Session, name: str, image: str | None, types: list[dict]
+    session: Session,
+    name: str,
+    image: str | None,
+    types: list[dict],
+    broken: list[dict] | None = None,
 ) -> Environment:
     """Create or refresh an environment and the process types it offers, taking over
-    types of the same name from other environments (the server's own come first)."""
+    types of the same name from other environments (the server's own come first);
+    ``broken`` lists the entry points it offers that could not be loaded."""
     env = session.scalar(select(Environment).where(Environment.name == name))
     if env is None:
         env = Environment(name=name, image=image)
         session.add(env)
     env.image = env.requested_image = image
     env.state, env.message = READY, None
+    env.broken = list(broken or []) or None
     _store_types(session, env, types)
     return env
 
@@ -306,32 +313,67 @@ def parse_schema_output(output: str) -> list[dict]:
         raise ValueError("its output is not a JSON list of process types")
     seen: set[str] = set()
     for index, item in enumerate(described):
-        where = f"process type {index + 1}"
-        if not isinstance(item, dict):
-            raise ValueError(f"{where} is not a JSON object")
-        name = item.get("name")
-        if not isinstance(name, str) or len(name) > 255 or not TYPE_NAME.match(name):
-            raise ValueError(f"{where}: name {name!r} is not letters, digits, '.', '_' or '-'")
-        if name in seen:
-            raise ValueError(f"process type {name!r} is listed twice")
-        seen.add(name)
-        for field in ("title", "description"):
-            if not isinstance(item.get(field, ""), str):
-                raise ValueError(f"process type {name!r}: {field} is not a string")
-        if len(item.get("title", "")) > 255:
-            raise ValueError(f"process type {name!r}: title is longer than 255 characters")
-        schema = item.get("schema")
-        if not isinstance(schema, dict):
-            raise ValueError(f"process type {name!r}: schema is not a JSON object")
-        try:
-            jsonschema.Draft202012Validator.check_schema(schema)
-        except jsonschema.SchemaError as error:
-            path = "".join(f"/{part}" for part in error.absolute_path)
-            raise ValueError(
-                f"process type {name!r}: its schema is not a valid JSON Schema "
-                f"at {path or '/'}: {error.message}"
-            ) from None
+        problem = check_described(item, f"process type {index + 1}")
+        if problem is not None:
+            raise ValueError(problem)
+        if item["name"] in seen:
+            raise ValueError(f"process type {item['name']!r} is listed twice")
+        seen.add(item["name"])
     return described
+
+
+def check_described(item: object, where: str) -> str | None:
+    """What is wrong with one process type as ``schema`` describes it (``{"name", "title",
+    "description", "schema"}``, the schema a valid JSON Schema), or None."""
+    if not isinstance(item, dict):
+        return f"{where} is not a JSON object"
+    name = item.get("name")
+    if not isinstance(name, str) or len(name) > 255 or not TYPE_NAME.match(name):
+        return f"{where}: name {name!r} is not letters, digits, '.', '_' or '-'"
+    for field in ("title", "description"):
+        if not isinstance(item.get(field, ""), str):
+            return f"process type {name!r}: {field} is not a string"
+    if len(item.get("title", "")) > 255:
+        return f"process type {name!r}: title is longer than 255 characters"
+    schema = item.get("schema")
+    if not isinstance(schema, dict):
+        return f"process type {name!r}: schema is not a JSON object"
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as error:
+        path = "".join(f"/{part}" for part in error.absolute_path)
+        return (
+            f"process type {name!r}: its schema is not a valid JSON Schema "
+            f"at {path or '/'}: {error.message}"
+        )
+    return None
+
+
+def installed_types() -> tuple[list[dict], list[dict]]:
+    """The process types of the server's own Python (its ``nagelfluh.process_types`` entry
+    points), each on its own: ``(types, broken)``. A type whose module fails to import,
+    that names no ProcessType, or whose description fails ``check_described`` (its
+    schema no valid JSON Schema, ...) is broken, ``{"name", "entry_point", "error"}``;
+    the others are usable whatever the broken ones do."""
+    points = registry.entry_points()
+    described, broken = registry.discover()
+    types = []
+    for item in described:
+        name = str(item.get("name"))
+        try:
+            problem = check_described(item, f"process type {name!r}")
+            if problem is None:
+                json.dumps(item, allow_nan=False)  # what the database's JSON column stores
+        except (TypeError, ValueError, RecursionError) as error:
+            problem = f"process type {name!r}: its description is not JSON: {error}"
+        except Exception as error:  # a schema that breaks the metaschema check itself
+            problem = f"process type {name!r}: {registry.error_text(error)}"
+        if problem is None:
+            types.append(item)
+        else:
+            error = problem.removeprefix(f"process type {name!r}: ")
+            broken.append({"name": name, "entry_point": points.get(name, ""), "error": error})
+    return types, sorted(broken, key=lambda b: b["name"])
 
 
 def _excerpt(text: str, limit: int = 300) -> str:
@@ -355,6 +397,23 @@ def process_types(session: Session, user: User) -> list[ProcessTypeRecord]:
     )
 
 
+def broken_types(session: Session, user: User) -> list[dict]:
+    """The broken entry points of the environments ``user`` may use, by name."""
+    found = [
+        broken_json(env, item) for env in environments(session, user) for item in env.broken or ()
+    ]
+    return sorted(found, key=lambda b: (b["name"], b["environment"]))
+
+
+def broken_json(env: Environment, item: dict) -> dict:
+    return {
+        "name": item.get("name", ""),
+        "entry_point": item.get("entry_point", ""),
+        "environment": env.name,
+        "error": item.get("error", ""),
+    }
+
+
 def get_type(
     session: Session, name: object, user: User, path: str | None = None
 ) -> ProcessTypeRecord:
@@ -374,6 +433,12 @@ def get_type(
     )
     if record is None:
         message = f"unknown process type {name!r}"
+        for broken in broken_types(session, user) if isinstance(name, str) else ():
+            if broken["name"] == name:
+                message = (
+                    f"process type {name!r} of environment {broken['environment']!r} is "
+                    f"installed but broken: {broken['error']}"
+                )
         details = [{"path": path, "message": message}] if path else {"type": name}
         raise (ValidationFailed(message, details) if path else NotFound(message, details))
     return record

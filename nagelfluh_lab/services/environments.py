@@ -55,10 +55,16 @@ class EnvironmentService:
         )
 
     async def types(self, user_name: str) -> dict:
-        types = await self._as_user(
-            user_name, lambda s, u: [type_json(t) for t in catalog.process_types(s, u)]
+        """The usable types, and beside them the broken ones (entry points that could
+        not be loaded), so that a broken one shows up as such instead of vanishing."""
+        types, broken = await self._as_user(
+            user_name,
+            lambda s, u: (
+                [type_json(t) for t in catalog.process_types(s, u)],
+                catalog.broken_types(s, u),
+            ),
         )
-        return {"items": types, "next": None}
+        return {"items": types, "next": None, "broken": broken}
 
     async def type(self, user_name: str, name: str) -> dict:
         return await self._as_user(user_name, lambda s, u: type_json(catalog.get_type(s, name, u)))

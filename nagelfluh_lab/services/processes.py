@@ -41,6 +41,7 @@ from ..db.models import (
 from ..db.session import Database
 from ..errors import Conflict, NotFound, ValidationFailed, field_error
 from ..executors.base import (
+    STDERR,
     SYSTEM,
     Executor,
     LogLine,
@@ -597,12 +598,13 @@ class ProcessService:
             if version is None or version.state in TERMINAL:
                 return False, None
             tail = None
-            if message:
-                line = [LogLine(finished, SYSTEM, message)]
+            text = with_reason_line(session, version.id, outcome, message)
+            if text:
+                line = [LogLine(finished, SYSTEM, text)]
                 tail = LogBatch(append_logs(session, version.id, line), line)
             version.state = state
             version.reason = reason
-            version.message = message
+            version.message = text
             version.finished = finished
             if state == "completed":
                 version.progress = 1.0
@@ -712,6 +714,49 @@ def append_logs(session: Session, version_id: int, lines: list[LogLine]) -> int:
         seq += len(texts)
     session.execute(insert(ProcessLog), rows)
     return first
+
+
+# The runner prints why it gave up as its last line, with this prefix (exit codes 1, 2, 4).
+RUNNER_ERROR_PREFIX = "nagelfluh-runner: error: "
+REASON_LINE_LIMIT = 500
+_TAIL_ROWS = 20
+
+
+def with_reason_line(
+    session: Session, version_id: int, outcome: RunOutcome, message: str | None
+) -> str | None:
+    """``message``, and for a run that exited on its own with a bare "Exited with code
+    N", the last line it printed: the runner's one-line reason (a bad parameter, a type
+    that cannot be loaded) or a traceback's exception, so a versions table shows why."""
+    code = outcome.exit_code
+    generic = f"Exited with code {code}"
+    if outcome.state != "failed" or not message or not message.startswith(generic):
+        return message
+    line = last_output_line(session, version_id)
+    if line is None:
+        return message
+    line = line.removeprefix(RUNNER_ERROR_PREFIX)
+    if len(line) > REASON_LINE_LIMIT:
+        line = line[: REASON_LINE_LIMIT - 3] + "..."
+    return f"{generic}: {line}"
+
+
+def last_output_line(session: Session, version_id: int) -> str | None:
+    """The last non-blank line of the run's stderr, or of its output where the executor
+    has one stream only (a pod's log); None if it printed nothing."""
+    rows = session.execute(
+        select(ProcessLog.stream, ProcessLog.text)
+        .where(ProcessLog.version_id == version_id, ProcessLog.stream != SYSTEM)
+        .order_by(ProcessLog.seq.desc())
+        .limit(_TAIL_ROWS)
+    ).all()
+    if any(stream == STDERR for stream, _ in rows):
+        rows = [row for row in rows if row[0] == STDERR]
+    for _, text in rows:
+        for line in reversed(text.split("\n")):
+            if line.strip():
+                return line.strip()
+    return None
 
 
 def stored_tail(session: Session, version_id: int) -> LogTail | None:

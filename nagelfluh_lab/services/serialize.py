@@ -14,6 +14,7 @@ from ..db.models import (
     Transaction,
 )
 from .billing import credits
+from .catalog import broken_json
 
 
 def project_json(project: Project) -> dict:
@@ -26,7 +27,7 @@ def project_json(project: Project) -> dict:
 
 
 def environment_json(env: Environment) -> dict:
-    return {
+    described = {
         "name": env.name,
         "image": env.image,
         "process_types": [t.name for t in env.process_types],
@@ -35,6 +36,9 @@ def environment_json(env: Environment) -> dict:
         "requested_image": env.requested_image,
         "owner": _owner_json(env),
     }
+    if env.broken:  # only where there are: GET process-types lists them always
+        described["broken"] = [broken_json(env, item) for item in env.broken]
+    return described
 
 
 def _owner_json(env: Environment) -> dict | None:

@@ -2,9 +2,13 @@
 
 ``run`` reads the job's environment, validates and binds the parameters,
 runs the type and writes ``_manifest.json``. Exit codes: 0 done, 1 the
-process raised (traceback on stderr), 2 bad invocation (one line on stderr),
-3 out of memory (one line). Only what the requested type needs is imported,
-so a trivial process starts nearly as fast as Python itself.
+process raised (traceback on stderr) or its type could not be loaded (the
+traceback, then one line naming the type and the error), 2 bad invocation
+(one line on stderr), 3 out of memory (one line), 4 storage refused an output
+(one line). The one-line reasons start with ``nagelfluh-runner: error:`` and
+come last, so executors show them as the run's message. Only what the
+requested type needs is imported, so a trivial process starts nearly as fast
+as Python itself.
 """
 
 from __future__ import annotations
@@ -37,6 +41,19 @@ _REQUIRED_ENV = (
 
 class UsageError(Exception):
     """A bad invocation: reported as one line on stderr with exit code 2."""
+
+
+class TypeLoadError(Exception):
+    """The requested type is installed but cannot start (its module fails to import,
+    it is no ProcessType, it cannot be instantiated): its traceback, then one line
+    naming the type and the error, with exit code 1 (the process failed, not the call).
+    """
+
+    def __init__(self, name: str, error: BaseException) -> None:
+        from nagelfluh_runner.registry import error_text
+
+        super().__init__(f"process type {name!r} could not be loaded: {error_text(error)}")
+        self.error = error
 
 
 def _error(message: str) -> None:
@@ -146,6 +163,8 @@ def _run(environ: Mapping[str, str]) -> int:
         process_type = registry.load(type_name)
     except registry.UnknownProcessType as error:
         raise UsageError(str(error)) from None
+    except (Exception, SystemExit) as error:
+        raise TypeLoadError(type_name, error) from None
     schema = process_type.schema
     params = apply_defaults(schema, params)
     issues = validate(schema, params)
@@ -164,7 +183,11 @@ def _run(environ: Mapping[str, str]) -> int:
     bind = _dataset_binder(environ, storage, project)
     params = _bind_datasets(schema, params, "", schema, bind)
     ctx = StorageContext(storage, project, process_id, version, process_type=type_name)
-    process_type().run(ctx, **params)
+    try:
+        instance = process_type()
+    except Exception as error:
+        raise TypeLoadError(type_name, error) from None
+    instance.run(ctx, **params)
     ctx.write_manifest()
     ctx.progress(1.0)
     return protocol.EXIT_OK
@@ -192,6 +215,13 @@ def run(environ: Mapping[str, str] | None = None) -> int:
     except OutputWriteError as error:
         _error(f"storage: {error}")
         return protocol.EXIT_STORAGE
+    except TypeLoadError as error:
+        import traceback
+
+        sys.stdout.flush()
+        traceback.print_exception(error.error)
+        _error(str(error))
+        return protocol.EXIT_FAILED
     except Exception:
         import traceback
 

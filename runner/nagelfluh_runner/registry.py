@@ -95,16 +95,20 @@ def load(name: str) -> type[ProcessType]:
     if name not in points:
         known = ", ".join(sorted(points)) or "none installed"
         raise UnknownProcessType(f"unknown process type {name!r} (known: {known})")
+    return _load(name, points[name])
+
+
+def _load(name: str, value: str) -> type[ProcessType]:
     from importlib import import_module
 
     from nagelfluh_runner.sdk import ProcessType
 
-    module, _, attr = points[name].partition(":")
+    module, _, attr = value.partition(":")
     target: Any = import_module(module.strip())
     for part in attr.strip().split(".") if attr.strip() else ():
         target = getattr(target, part)
     if not (isinstance(target, type) and issubclass(target, ProcessType)):
-        raise TypeError(f"entry point {name!r} ({points[name]}) is not a ProcessType subclass")
+        raise TypeError(f"entry point {name!r} ({value}) is not a ProcessType subclass")
     if target.name != name:
         raise TypeError(
             f"entry point {name!r} names {target.__name__}, whose name is {target.name!r}"
@@ -113,5 +117,35 @@ def load(name: str) -> type[ProcessType]:
 
 
 def describe_all() -> list[dict[str, Any]]:
-    """Every installed type as ``{"name", "title", "description", "schema"}``, by name."""
+    """Every installed type as ``{"name", "title", "description", "schema"}``, by name.
+    Raises the first error of a type that cannot be loaded or described."""
     return [load(name).describe() for name in names()]
+
+
+def error_text(error: BaseException) -> str:
+    """``"ModuleNotFoundError: No module named 'x'"``: an error as one line for a user."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def discover() -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Every installed type, each on its own: ``(described, broken)``.
+
+    ``described`` is as ``describe_all`` gives it, of the types that load and
+    describe themselves; ``broken`` holds ``{"name", "entry_point", "error"}`` of
+    every other entry point (its module fails to import, it names no ProcessType,
+    ``describe`` raises or returns no object), so that one broken distribution
+    leaves the others usable.
+    """
+    described: list[dict[str, Any]] = []
+    broken: list[dict[str, str]] = []
+    for name, value in sorted(entry_points().items()):
+        try:
+            item = _load(name, value).describe()
+            if not isinstance(item, dict):
+                raise TypeError(f"describe() returned {type(item).__name__}, not a dict")
+        except (Exception, SystemExit) as error:  # an import may well call sys.exit
+            broken.append({"name": name, "entry_point": value, "error": error_text(error)})
+        else:
+            described.append(item)
+    return described, broken

@@ -353,3 +353,23 @@ def test_runner_reads_and_writes_s3_storage(s3_storage):
         "7/processes/2/v1/_manifest.json",
         "7/processes/2/v1/spectrum.nc",
     ]
+
+
+def test_a_type_that_cannot_be_loaded_fails_the_run_with_its_name_and_error_last(jobs, tmp_path):
+    site = tmp_path / "site"
+    (site / "lab_types-1.0.dist-info").mkdir(parents=True)
+    (site / "lab_types-1.0.dist-info" / "entry_points.txt").write_text(
+        "[nagelfluh.process_types]\ngrid = lab_grid:Grid\n"
+    )
+    (site / "lab_grid.py").write_text("import geotools_not_installed\n")
+    env = {**jobs.env("grid", {}), "PYTHONPATH": str(site)}
+
+    result = jobs.start(env)
+
+    assert result.returncode == EXIT_FAILED, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[-1] == (
+        "nagelfluh-runner: error: process type 'grid' could not be loaded: "
+        "ModuleNotFoundError: No module named 'geotools_not_installed'"
+    )

@@ -123,3 +123,47 @@ def test_the_first_distribution_on_sys_path_wins(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(first))
     assert registry.entry_points()["twin"] == "first_mod:T"
     assert registry.load("twin").__module__ == "first_mod"
+
+
+def test_discovery_lists_each_broken_entry_point_and_keeps_the_others(tmp_path, monkeypatch):
+    _install_fake_distribution(
+        tmp_path,
+        "lab_mixed_types",
+        """
+        [nagelfluh.process_types]
+        echo = lab_mixed:Echo
+        gone = lab_missing_module:Gone
+        not-a-type = lab_mixed:NotAType
+        exits = lab_exits:Type
+        """,
+        "lab_mixed",
+        """
+        from nagelfluh_runner import ProcessType
+
+        class Echo(ProcessType):
+            name = "echo"
+
+        class NotAType:
+            pass
+        """,
+    )
+    (tmp_path / "lab_exits.py").write_text("import sys\nsys.exit('no licence')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    described, broken = registry.discover()
+
+    assert {"echo", *BOOTSTRAP} <= {d["name"] for d in described}
+    assert broken == [
+        {"name": "exits", "entry_point": "lab_exits:Type", "error": "SystemExit: no licence"},
+        {
+            "name": "gone",
+            "entry_point": "lab_missing_module:Gone",
+            "error": "ModuleNotFoundError: No module named 'lab_missing_module'",
+        },
+        {
+            "name": "not-a-type",
+            "entry_point": "lab_mixed:NotAType",
+            "error": "TypeError: entry point 'not-a-type' (lab_mixed:NotAType) is not a "
+            "ProcessType subclass",
+        },
+    ]

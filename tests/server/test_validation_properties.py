@@ -3,15 +3,18 @@ stored, valid snapshot or a 400 naming fields, never anything else."""
 
 from __future__ import annotations
 
+import re
+
 import jsonschema
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from nagelfluh_runner.registry import describe_all
 
 from nagelfluh_lab.errors import ValidationFailed
-from nagelfluh_lab.resources import Resources, parse_resources
+from nagelfluh_lab.resources import QUANTITY_PATTERN, Resources, parse_resources
 from nagelfluh_lab.services.catalog import validate_parameters
+from tests.server.test_openapi import check_component, load_document
 
 SCHEMAS = {t["name"]: t["schema"] for t in describe_all()}
 DEFAULTS = Resources(1.0, 2**30, 3600.0)
@@ -102,3 +105,56 @@ def test_memory_beyond_1pi_is_refused_not_a_crash(memory):
 def test_quantities_are_read_exactly_as_the_document_patterns_say(resources):
     with pytest.raises(ValidationFailed):
         parse_resources(resources, DEFAULTS)
+
+
+@pytest.mark.parametrize(
+    ("resources", "parsed"),
+    [
+        ({"cpu": "1e3"}, (1000.0, DEFAULTS.memory)),
+        ({"cpu": "+500m"}, (0.5, DEFAULTS.memory)),
+        ({"cpu": "1e-1"}, (0.1, DEFAULTS.memory)),
+        ({"cpu": "2."}, (2.0, DEFAULTS.memory)),
+        ({"memory": "+1Gi"}, (DEFAULTS.cpu, 2**30)),
+        ({"memory": "1e9"}, (DEFAULTS.cpu, 10**9)),
+        ({"memory": "1.5Gi"}, (DEFAULTS.cpu, 3 * 2**29)),
+        ({"memory": "0.1Gi"}, (DEFAULTS.cpu, 107374183)),  # a byte's fraction is a byte
+    ],
+)
+def test_kubernetes_quantity_notation_is_accepted(resources, parsed):
+    got = parse_resources(resources, DEFAULTS)
+    assert (got.cpu, got.memory) == parsed
+    check_component(load_document(), "Resources", resources)
+
+
+def test_the_document_states_the_quantity_grammar_the_server_reads():
+    properties = load_document()["components"]["schemas"]["Resources"]["properties"]
+    assert properties["cpu"]["anyOf"][1]["pattern"] == QUANTITY_PATTERN
+    assert properties["memory"]["anyOf"][0]["pattern"] == QUANTITY_PATTERN
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.from_regex(QUANTITY_PATTERN, fullmatch=True))
+def test_a_string_of_the_documents_pattern_is_a_quantity_in_or_out_of_range(text):
+    for field in ("cpu", "memory"):
+        try:
+            parse_resources({field: text}, DEFAULTS)
+        except ValidationFailed as error:
+            [detail] = error.details
+            assert detail["path"] == f"/resources/{field}"
+            assert detail["message"].startswith("must be at least"), detail
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=12))
+def test_a_string_off_the_documents_pattern_is_refused(text):
+    assume(not re.fullmatch(QUANTITY_PATTERN[1:-1], text))
+    for field in ("cpu", "memory"):
+        with pytest.raises(ValidationFailed) as error:
+            parse_resources({field: text}, DEFAULTS)
+        assert "is not a" in error.value.details[0]["message"]
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "1_000", "-1", "1K", "1ki", "1e", "1e3m"])
+def test_what_decimal_would_take_but_kubernetes_does_not_is_refused(text):
+    with pytest.raises(ValidationFailed):
+        parse_resources({"cpu": text}, DEFAULTS)

@@ -16,9 +16,9 @@ import ipywidgets as widgets
 from .schema_widgets import SchemaForm
 from .status import StatusWidget
 
-# The server's Resources schema (DESIGN §5): cores or millicores, Kubernetes memory quantities.
-CPU_PATTERN = r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)m?$"
-MEMORY_PATTERN = r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
+# The server's Resources schema (DESIGN §5): both are Kubernetes quantities (500m, 1e3,
+# +1Gi), as the server's OpenAPI document states (tests/magics check they agree).
+QUANTITY_PATTERN = r"^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[numkMGTPE])?$"
 MAX_DEADLINE = 30 * 24 * 3600
 ERROR_COLOR = "#c62828"
 OK_COLOR = "#2e7d32"
@@ -31,13 +31,13 @@ def settings_schema(title: str, defaults: dict[str, Any]) -> dict[str, Any]:
             "type": "string",
             "title": "CPU",
             "description": "Cores: a number such as 0.5, or millicores such as 500m.",
-            "pattern": CPU_PATTERN,
+            "pattern": QUANTITY_PATTERN,
         },
         "memory": {
             "type": "string",
             "title": "Memory",
             "description": "A quantity such as 512Mi or 2Gi.",
-            "pattern": MEMORY_PATTERN,
+            "pattern": QUANTITY_PATTERN,
         },
         "deadline_seconds": {
             "type": "number",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from nagelfluh_magics.forms import ProcessForm, StatusWidget
+from nagelfluh_magics.forms.process_form import QUANTITY_PATTERN
 
 FFT: dict[str, Any] = {
     "name": "fft",
@@ -178,3 +182,15 @@ def test_datasets_may_come_as_a_page_of_the_api(client):
     form = ProcessForm(client, "fft")
     options = [value for _, value in form.form.field("/signal").control.options]
     assert options == ["", "dataset:3", "dataset:7"]
+
+
+def test_the_forms_resource_pattern_is_the_quantity_grammar_the_server_documents():
+    """The form refuses in the notebook only what the server would refuse: `1e3` and
+    `+1Gi` are quantities to both."""
+    document = json.loads((Path(__file__).parents[3] / "nagelfluh_lab/openapi.json").read_text())
+    resources = document["components"]["schemas"]["Resources"]["properties"]
+    for field in ("cpu", "memory"):
+        [text] = [s for s in resources[field]["anyOf"] if s["type"] == "string"]
+        assert text["pattern"] == QUANTITY_PATTERN, field
+    for good in ("1e3", "+1Gi", "500m", "1."):
+        assert re.match(QUANTITY_PATTERN, good), good
