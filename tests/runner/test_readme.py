@@ -10,8 +10,6 @@ import json
 import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -23,6 +21,8 @@ from nagelfluh_runner.netcdf import prepare, write_netcdf
 from nagelfluh_runner.protocol import EXIT_OK, EXIT_USAGE, PROGRESS_PREFIX
 from nagelfluh_runner.registry import GROUP
 from nagelfluh_runner.storage import open_storage
+
+from tests.runner.conftest import RunnerJobs
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 HEADING = "### Writing a process type"
@@ -115,13 +115,7 @@ def run_example(site: Path, storage_root: Path, **parameters: object):
     }
     if parameters:
         env["PARAMETERS_JSON"] = json.dumps({**json.loads(env["PARAMETERS_JSON"]), **parameters})
-    return subprocess.run(
-        [sys.executable, "-m", "nagelfluh_runner", "run"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return RunnerJobs(storage_root).start(env)
 
 
 def test_the_readme_type_runs_through_the_runners_contract(site, storage_root):

@@ -15,6 +15,7 @@ from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.identity import IdentityProvider, User
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
+from nagelfluh_lab.db import models
 from tests import postgres
 
 USER_HEADER = "X-Test-User"
@@ -216,3 +217,28 @@ def stored_files(root: Path) -> list[str]:
         for folder, _, names in os.walk(root)
         for name in names
     )
+
+
+def seed_version(session) -> int:
+    """A user, project, process and its version 1 straight in the database (for tests
+    of what the services store without a server); the version's row id."""
+    user, project = models.User(name="u"), models.Project(name="p")
+    session.add_all([user, project])
+    session.flush()
+    process = models.Process(
+        project_id=project.id, type_name="sleep", name="x", created_by=user.id
+    )
+    session.add(process)
+    session.flush()
+    version = models.ProcessVersion(
+        process_id=process.id,
+        number=1,
+        parameters={},
+        cpu=1,
+        memory=2**30,
+        deadline_seconds=60,
+        created_by=user.id,
+    )
+    session.add(version)
+    session.flush()
+    return version.id

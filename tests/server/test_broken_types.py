@@ -18,12 +18,12 @@ import pytest
 import requests
 from nagelfluh_runner import registry
 
-from nagelfluh_lab.db.models import Process, ProcessVersion, Project, User
 from nagelfluh_lab.db.session import Database
 from nagelfluh_lab.executors.base import LogLine, RunOutcome
 from nagelfluh_lab.executors.local import exit_outcome
 from nagelfluh_lab.services import catalog
 from nagelfluh_lab.services.processes import append_logs, with_reason_line
+from tests.server.conftest import seed_version
 from tests.server.test_openapi import check_response, load_document
 from tests.servers import Server, running_server
 
@@ -231,20 +231,7 @@ def version_log(db_url):
     """A version in the database, and a function storing log lines of it."""
     db = Database(db_url)
 
-    def seed(session) -> int:
-        user, project = User(name="u"), Project(name="p")
-        session.add_all([user, project])
-        session.flush()
-        process = Process(project_id=project.id, type_name="sleep", name="x", created_by=user.id)
-        session.add(process)
-        session.flush()
-        version = ProcessVersion(process_id=process.id, number=1, parameters={}, cpu=1,
-                                 memory=2**30, deadline_seconds=60, created_by=user.id)  # fmt: skip
-        session.add(version)
-        session.flush()
-        return version.id
-
-    version_id = db.run_sync(seed)
+    version_id = db.run_sync(seed_version)
 
     def message(lines: list[tuple[str, str]], outcome: RunOutcome) -> str | None:
         if lines:

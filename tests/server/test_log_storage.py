@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from nagelfluh_lab.db.models import Process, ProcessVersion, Project, User
 from nagelfluh_lab.db.session import Database
 from nagelfluh_lab.executors.base import LogLine
 from nagelfluh_lab.services.processes import append_logs, read_logs
-from tests.server.conftest import BACKENDS
+from tests.server.conftest import BACKENDS, seed_version
 
 pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 
@@ -17,27 +16,7 @@ pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 def stored(db_url):
     db = Database(db_url)
 
-    def seed(session) -> int:
-        user, project = User(name="u"), Project(name="p")
-        session.add_all([user, project])
-        session.flush()
-        process = Process(project_id=project.id, type_name="sleep", name="x", created_by=user.id)
-        session.add(process)
-        session.flush()
-        version = ProcessVersion(
-            process_id=process.id,
-            number=1,
-            parameters={},
-            cpu=1,
-            memory=2**30,
-            deadline_seconds=60,
-            created_by=user.id,
-        )
-        session.add(version)
-        session.flush()
-        return version.id
-
-    version_id = db.run_sync(seed)
+    version_id = db.run_sync(seed_version)
     lines = [
         LogLine(1.0, "stdout", "a1"),
         LogLine(1.0, "stdout", ""),
