@@ -438,6 +438,24 @@ class Client:
             params["y"] = list(y)
         return self._get(f"dataset/{dataset}/view", **params)
 
+    def dataset_grid(
+        self,
+        dataset: int,
+        z: str,
+        width: int | None = None,
+        height: int | None = None,
+        x0: float | None = None,
+        x1: float | None = None,
+        y0: float | None = None,
+        y1: float | None = None,
+    ) -> dict:
+        """A 2-D variable of a NetCDF dataset as a grid (rows along its first dimension),
+        reduced by the server to at most ``height`` x ``width`` block means over the ranges."""
+        return self._get(
+            f"dataset/{dataset}/view",
+            z=z, width=width, height=height, x0=x0, x1=x1, y0=y0, y1=y1,
+        )  # fmt: skip
+
     def upload(
         self,
         project: int,

@@ -124,7 +124,9 @@ def build_parser() -> _Parser:
     restore.add_argument("--wait", action="store_true", help="stream logs until it ends")
     load = command("load", "A dataset as an xarray Dataset (NetCDF) or pandas DataFrame (tables).")
     load.add_argument("dataset", type=_dataset, metavar="DATASET")
-    plot = command("plot", "Plot datasets together; one y axis per unit.")
+    plot = command(
+        "plot", "Plot datasets together; one y axis per unit; a 2-D variable as a heatmap."
+    )
     plot.add_argument("datasets", type=_dataset, nargs="+", metavar="DATASET")
     plot.add_argument("--x", help="variable along x (default: the coordinate)")
     plot.add_argument(
@@ -133,7 +135,7 @@ def build_parser() -> _Parser:
         action="extend",
         default=[],
         metavar="VAR",
-        help="variable(s) to plot, repeat or separate by commas (default: all)",
+        help="variable(s) to plot, repeat or separate by commas (default: all; a 2-D one alone)",
     )
     plot.add_argument(
         "--points", type=_positive, default=plots.DEFAULT_POINTS, help="points the server sends"

@@ -1,9 +1,10 @@
-"""Inline Plotly figures of datasets: line plots with one axis per unit, and maps.
+"""Inline Plotly figures of datasets: line plots with one axis per unit, heatmaps
+of 2-D grids, and maps.
 
 NetCDF data comes through the server's view route, decimated to about the
-plot's width (minimum and maximum per bucket, so peaks survive); a
-``FigureWidget`` asks again for the visible x range whenever it is zoomed, so
-detail comes back. Tables (CSV/TSV) are plotted whole from their bytes.
+plot's width (minimum and maximum per bucket, so peaks survive; block means of
+a grid); a ``FigureWidget`` asks again for the visible range whenever it is
+zoomed, so detail comes back. Tables (CSV/TSV) are plotted whole from their bytes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_POINTS = 2000
 MAP_POINTS = 100_000
+GRID_CELLS = 500  # at most this many grid cells along each axis of a heatmap
 AXIS_OFFSET = 0.08
 TILES_ENV = "NAGELFLUH_MAP_TILES"
 LATITUDE = (("degrees_north", "degree_north", "degrees_n"), ("latitude", "lat"))
@@ -150,6 +152,24 @@ def _group_titles(columns: list[Column], groups: list[int]) -> list[str]:
     return titles
 
 
+def grid_variable(meta: dict, y: list[str] | tuple[str, ...] = ()) -> str | None:
+    """The 2-D variable of a NetCDF dataset to show as a heatmap: the one ``y`` names,
+    or, when ``y`` is empty and the dataset has no 1-D data variable, its first 2-D
+    one; None for a line plot. Variables of unknown dims (no manifest) count as 1-D."""
+    if kind(meta) != "netcdf":
+        return None
+    dims = {v["name"]: v.get("dims") or [] for v in meta.get("variables") or []}
+    if y:
+        grids = [name for name in y if len(dims.get(name, [])) == 2]
+        if grids and len(y) > 1:
+            raise DataError(f"{grids[0]!r} is a 2-D grid: plot it alone (--y {grids[0]})")
+        return grids[0] if grids else None
+    data = [name for name, d in dims.items() if d != [name]]
+    if any(len(dims[name]) == 1 for name in data):
+        return None
+    return next((name for name in data if len(dims[name]) == 2), None)
+
+
 def plot(
     client: Client,
     datasets: list[int],
@@ -158,7 +178,17 @@ def plot(
     points: int = DEFAULT_POINTS,
 ) -> go.Figure:
     """The datasets overlaid: one x axis per x unit and one y axis per y unit, so
-    curves in the same unit share an axis and others get their own."""
+    curves in the same unit share an axis and others get their own. A 2-D variable
+    (asked for, or a dataset's default) is a heatmap of its own."""
+    metas = {d: client.dataset_meta(d) for d in datasets}
+    grids = {d: name for d, meta in metas.items() if (name := grid_variable(meta, y))}
+    if grids:
+        dataset, name = next(iter(grids.items()))
+        if len(datasets) > 1 or x is not None:
+            raise DataError(
+                f"{name!r} of dataset {dataset} is a 2-D grid: plot it alone, along its own axes"
+            )
+        return heatmap(client, dataset, name, metas[dataset])
     all_series = [fetch_series(client, d, x, y, points) for d in datasets]
     x_groups = unit_groups([s.x.units for s in all_series])
     curves = [(s, xg, c) for s, xg in zip(all_series, x_groups, strict=True) for c in s.y]
@@ -240,6 +270,79 @@ class Refiner:
                 self.figure.data[index].y = ys
 
 
+def heatmap(
+    client: Client,
+    dataset: int,
+    name: str,
+    meta: dict,
+    cells: int = GRID_CELLS,
+    geographic: bool = False,
+) -> go.Figure:
+    """The 2-D variable ``name`` as a heatmap: rows along its first dimension (y),
+    columns along its second (x), their units on the axes and its unit on the colour
+    bar; reduced by the server to at most ``cells`` x ``cells`` block means, refined
+    when a ``FigureWidget`` is zoomed. ``geographic`` keeps degrees to scale (a map)."""
+    view = client.dataset_grid(dataset, name, cells, cells)
+    x, y, z = (Column(**view[key]) for key in ("x", "y", "z"))
+    figure = new_figure()
+    figure.add_trace(
+        go.Heatmap(
+            x=x.values,
+            y=y.values,
+            z=z.values,
+            colorscale="Viridis",
+            colorbar={"title": {"text": _group_titles([z], [0])[0]}},
+            name=name,
+        )
+    )
+    title = f"#{dataset} {meta['name']}: {z.long_name or name}"
+    if view["decimated"]:
+        title += " (block means of {} x {} cells{})".format(
+            *view["block"], ", zoom in for detail" if isinstance(figure, go.FigureWidget) else ""
+        )
+    y_axis: dict[str, Any] = {"title": {"text": _group_titles([y], [0])[0]}}
+    if geographic and (y.units or "").lower() in LATITUDE[0]:
+        middle = _middle(_finite(y.values))
+        y_axis.update(scaleanchor="x", scaleratio=1 / max(math.cos(math.radians(middle)), 1e-3))
+    figure.update_layout(
+        title={"text": title},
+        xaxis={"title": {"text": _group_titles([x], [0])[0]}},
+        yaxis=y_axis,
+    )
+    if isinstance(figure, go.FigureWidget):
+        figure.layout.on_change(
+            lambda _layout, x_range, y_range: _refine_grid(
+                client, figure, dataset, name, cells, x_range, y_range
+            ),
+            "xaxis.range",
+            "yaxis.range",
+        )
+    return figure
+
+
+def _refine_grid(
+    client: Client,
+    figure: go.FigureWidget,
+    dataset: int,
+    name: str,
+    cells: int,
+    x_range: tuple | list | None,
+    y_range: tuple | list | None,
+) -> None:
+    """Fetch the visible part of a heatmap's grid again, at up to ``cells`` cells a side."""
+    ranges: dict[str, float] = {}
+    for letter, limits in (("x", x_range), ("y", y_range)):
+        if limits and len(limits) == 2:
+            low, high = sorted(float(v) for v in limits)
+            ranges.update({f"{letter}0": low, f"{letter}1": high})
+    view = client.dataset_grid(dataset, name, cells, cells, **ranges)
+    if not view["x"]["values"] or not view["y"]["values"]:
+        return
+    with figure.batch_update():
+        trace = figure.data[0]
+        trace.x, trace.y, trace.z = view["x"]["values"], view["y"]["values"], view["z"]["values"]
+
+
 def _coordinate(names: list[str], units: dict, spec: tuple[tuple[str, ...], ...]) -> str:
     """The variable with a unit of ``spec[0]``, else one named as in ``spec[1]``."""
     unit_names, plain_names = spec
@@ -277,6 +380,8 @@ def map_figure(client: Client, dataset: int, color: str | None = None) -> go.Fig
             raise DataError(f"dataset {dataset} has nothing but coordinates to colour by")
     if color not in names:
         raise DataError(f"dataset {dataset} has no variable {color!r}; it has {', '.join(names)}")
+    if found == "netcdf" and grid_variable(meta, [color]):
+        return heatmap(client, dataset, color, meta, geographic=True)
     if found == "netcdf":
         view = client.dataset_view(dataset, lon, [lat, color], MAP_POINTS)
         values = {view["x"]["name"]: view["x"]["values"]}

@@ -361,6 +361,12 @@ class DatasetViewHandler(NagelfluhHandler):
             self.get_query_argument("points", None),
             self.get_query_argument("x0", None),
             self.get_query_argument("x1", None),
+            z=self.get_query_argument("z", None),
+            width=self.get_query_argument("width", None),
+            height=self.get_query_argument("height", None),
+            y0=self.get_query_argument("y0", None),
+            y1=self.get_query_argument("y1", None),
+            reduce=self.get_query_argument("reduce", None),
         )
         self.reply(await self.app.datasets.view(self.user_name, dataset_id, request))
 

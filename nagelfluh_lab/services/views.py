@@ -1,12 +1,19 @@
-"""Plot-ready views of NetCDF datasets: chosen 1-D variables, decimated to what a screen shows.
+"""Plot-ready views of NetCDF datasets: chosen 1-D variables, or one 2-D grid,
+decimated to what a screen shows.
 
 A browser or kernel asks for ``points`` (about the plot's width in pixels) over
 an x range; the server keeps the minimum and maximum of every bucket, so peaks
 and spikes survive, and a zoomed-in request gets full resolution again.
+
+A 2-D variable (``z``) comes back as a grid of at most ``height`` x ``width``
+cells over the x and y ranges: whole blocks of cells reduced to their mean
+(or minimum, or maximum), ignoring NaNs, at the blocks' mean coordinates.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +25,9 @@ from .access import natural
 
 MAX_POINTS = 100_000
 DEFAULT_POINTS = 2_000
+MAX_CELLS_SIDE = 2_000
+DEFAULT_CELLS_SIDE = 500
+REDUCTIONS = {"mean": np.nanmean, "min": np.nanmin, "max": np.nanmax}
 NETCDF = "application/x-netcdf"
 _MIN_MAX = MinMaxDownsampler()
 
@@ -29,10 +39,27 @@ class ViewRequest:
     points: int
     x0: float | None
     x1: float | None
+    # a grid: the 2-D variable ``z``, at most height x width cells over [x0, x1] x [y0, y1]
+    z: str | None = None
+    width: int = DEFAULT_CELLS_SIDE
+    height: int = DEFAULT_CELLS_SIDE
+    y0: float | None = None
+    y1: float | None = None
+    reduce: str = "mean"
 
 
 def parse_view_request(
-    x: str | None, y: list[str], points: str | None, x0: str | None, x1: str | None
+    x: str | None,
+    y: list[str],
+    points: str | None,
+    x0: str | None,
+    x1: str | None,
+    z: str | None = None,
+    width: str | None = None,
+    height: str | None = None,
+    y0: str | None = None,
+    y1: str | None = None,
+    reduce: str | None = None,
 ) -> ViewRequest:
     def number(value: str | None, name: str) -> float | None:
         if value is None:
@@ -54,7 +81,32 @@ def parse_view_request(
     start, end = number(x0, "x0"), number(x1, "x1")
     if start is not None and end is not None and start > end:
         raise field_error("/x0", "must not be greater than x1")
-    return ViewRequest(x, y, count, start, end)
+    if z is None:
+        for name, value in (("width", width), ("height", height), ("y0", y0), ("y1", y1)):
+            if value is not None:
+                raise field_error(f"/{name}", "only for a grid: name its variable with z")
+        if reduce is not None:
+            raise field_error("/reduce", "only for a grid: name its variable with z")
+        return ViewRequest(x, y, count, start, end)
+    for name, value in (("x", x), ("y", y or None), ("points", points)):
+        if value is not None:
+            raise field_error(
+                f"/{name}", "not with z: a grid's axes are its dimensions' coordinates"
+            )
+    sides = []
+    for name, value in (("width", width), ("height", height)):
+        side = DEFAULT_CELLS_SIDE if value is None else natural(value, MAX_CELLS_SIDE)
+        if side is None or side < 1:
+            raise field_error(f"/{name}", f"must be an integer from 1 to {MAX_CELLS_SIDE}")
+        sides.append(side)
+    bottom, top = number(y0, "y0"), number(y1, "y1")
+    if bottom is not None and top is not None and bottom > top:
+        raise field_error("/y0", "must not be greater than y1")
+    if reduce is not None and reduce not in REDUCTIONS:
+        raise field_error("/reduce", f"must be one of {', '.join(REDUCTIONS)}")
+    return ViewRequest(
+        None, [], count, start, end, z, sides[0], sides[1], bottom, top, reduce or "mean"
+    )
 
 
 def view(raw: bytes, mime_type: str, request: ViewRequest) -> dict:
@@ -67,6 +119,8 @@ def view(raw: bytes, mime_type: str, request: ViewRequest) -> dict:
         data = read_netcdf(raw)
     except NetCDFError as error:
         raise BadRequest(f"the dataset is not readable NetCDF: {error}") from error
+    if request.z is not None:
+        return grid(data, request)
     names = request.y or data.data_variables()
     for name in names:
         _check_1d(data, name, "/y")
@@ -86,7 +140,7 @@ def view(raw: bytes, mime_type: str, request: ViewRequest) -> dict:
         else np.arange(data.dims[dim], dtype=float)
     )
     columns = {name: np.asarray(data[name].data, dtype=float) for name in names}
-    in_range = _in_range(x_values, request)
+    in_range = _in_range(x_values, request.x0, request.x1)
     index = _decimate(in_range, list(columns.values()), request.points)
     return {
         "dimension": dim,
@@ -101,16 +155,21 @@ def view(raw: bytes, mime_type: str, request: ViewRequest) -> dict:
 def _check_1d(data: NetCDFData, name: str, path: str) -> None:
     if name not in data.variables:
         raise field_error(path, f"no variable {name!r}; there are {sorted(data.variables)}")
-    if len(data[name].dims) != 1:
-        raise field_error(path, f"{name!r} is not one-dimensional")
+    dims = data[name].dims
+    if len(dims) == 2:
+        raise field_error(
+            path, f"{name!r} is two-dimensional ({', '.join(dims)}): ask for it as z={name}"
+        )
+    if len(dims) != 1:
+        raise field_error(path, f"{name!r} is not one-dimensional: its dims are {dims}")
 
 
-def _in_range(x: np.ndarray, request: ViewRequest) -> np.ndarray:
+def _in_range(x: np.ndarray, low: float | None, high: float | None) -> np.ndarray:
     keep = np.ones(x.size, dtype=bool)
-    if request.x0 is not None:
-        keep &= x >= request.x0
-    if request.x1 is not None:
-        keep &= x <= request.x1
+    if low is not None:
+        keep &= x >= low
+    if high is not None:
+        keep &= x <= high
     return np.flatnonzero(keep)
 
 
@@ -144,3 +203,76 @@ def _column(data: NetCDFData, name: str | None, values: np.ndarray, index: np.nd
         "long_name": attrs.get("long_name"),
         "values": [None if not np.isfinite(v) else float(v) for v in picked],
     }
+
+
+def grid(data: NetCDFData, request: ViewRequest) -> dict:
+    """The 2-D variable ``request.z`` over its two dimensions (rows along the first,
+    y, columns along the second, x), in at most height x width blocks of cells."""
+    name = request.z
+    assert name is not None
+    if name not in data.variables:
+        raise field_error("/z", f"no variable {name!r}; there are {sorted(data.variables)}")
+    var = data[name]
+    if len(var.dims) != 2:
+        dims = ", ".join(var.dims) or "none"
+        raise field_error(
+            "/z", f"{name!r} has {len(var.dims)} dimension(s) ({dims}); a grid needs two"
+        )
+    if np.asarray(var.data).dtype.kind not in "biuf":
+        raise field_error("/z", f"{name!r} is not numeric")
+    y_dim, x_dim = var.dims
+    y_name, y_values = _axis(data, y_dim)
+    x_name, x_values = _axis(data, x_dim)
+    rows = _in_range(y_values, request.y0, request.y1)
+    cols = _in_range(x_values, request.x0, request.x1)
+    values = np.asarray(var.data, dtype=float)[np.ix_(rows, cols)]
+    block_y = max(1, -(-rows.size // request.height))
+    block_x = max(1, -(-cols.size // request.width))
+    reduced = _blocks(values, block_y, block_x, REDUCTIONS[request.reduce])
+    ys = _blocks(y_values[rows][:, None], block_y, 1, np.nanmean)[:, 0]
+    xs = _blocks(x_values[cols][None, :], 1, block_x, np.nanmean)[0]
+    return {
+        "dims": [y_dim, x_dim],
+        "total": [int(y_values.size), int(x_values.size)],
+        "in_range": [int(rows.size), int(cols.size)],
+        "shape": [int(reduced.shape[0]), int(reduced.shape[1])],
+        "block": [block_y, block_x],
+        "reduce": request.reduce,
+        "decimated": block_y > 1 or block_x > 1,
+        "x": _column(data, x_name, xs, np.arange(xs.size)),
+        "y": _column(data, y_name, ys, np.arange(ys.size)),
+        "z": {
+            "name": name,
+            "units": var.attrs.get("units"),
+            "long_name": var.attrs.get("long_name"),
+            "values": [[None if not np.isfinite(v) else float(v) for v in row] for row in reduced],
+        },
+    }
+
+
+def _axis(data: NetCDFData, dim: str) -> tuple[str | None, np.ndarray]:
+    """The dimension's coordinate variable and its values, or None and the indices."""
+    coordinate = data.variables.get(dim)
+    if coordinate is not None and coordinate.dims == (dim,):
+        try:
+            return dim, np.asarray(coordinate.data, dtype=float)
+        except (TypeError, ValueError):
+            pass
+    return None, np.arange(data.dims[dim], dtype=float)
+
+
+def _blocks(
+    values: np.ndarray, block_y: int, block_x: int, reduce: Callable[..., np.ndarray]
+) -> np.ndarray:
+    """``values`` reduced over whole blocks of block_y x block_x cells (the last row and
+    column of blocks may be partial), ignoring NaNs: NaN where a block has no number."""
+    ny, nx = values.shape
+    out_y, out_x = -(-ny // block_y), -(-nx // block_x)
+    if block_y == block_x == 1 or values.size == 0:
+        return values.reshape(out_y, out_x)
+    padded = np.full((out_y * block_y, out_x * block_x), np.nan)
+    padded[:ny, :nx] = values
+    blocks = padded.reshape(out_y, block_y, out_x, block_x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks: NaN, as meant
+        return reduce(blocks, axis=(1, 3))
