@@ -102,7 +102,7 @@ def test_a_handle_cancels_its_running_version(client):
         time.sleep(0.05)
     assert handle.cancel().done
     assert (handle.state, handle.info["reason"]) == ("failed", "cancelled")
-    assert "state: failed (cancelled)" in repr(handle)
+    assert "state: cancelled" in repr(handle)
 
 
 def test_logs_page_by_since_and_limit(client):
