@@ -160,6 +160,36 @@ export interface DatasetView {
   y: ViewColumn[];
 }
 
+/** A 2-D variable as a grid of at most height x width cells (GET dataset/{id}/view?z=...). */
+export interface DatasetGrid {
+  dataset: number;
+  /** [ydim, xdim] */
+  dims: [string, string];
+  /** [NY, NX] of the whole variable. */
+  total: [number, number];
+  /** [ny, nx] within the requested ranges. */
+  in_range: [number, number];
+  /** [rows, cols] sent. */
+  shape: [number, number];
+  block: [number, number];
+  reduce: string;
+  decimated: boolean;
+  x: ViewColumn;
+  y: ViewColumn;
+  z: Omit<ViewColumn, 'values'> & { values: (number | null)[][] };
+}
+
+export interface GridQuery {
+  z: string;
+  width: number;
+  height: number;
+  x0?: number;
+  x1?: number;
+  y0?: number;
+  y1?: number;
+  reduce?: 'mean' | 'min' | 'max';
+}
+
 export interface ViewQuery {
   x?: string;
   y?: string[];
@@ -339,6 +369,11 @@ export class NagelfluhClient {
   }
 
   datasetView(id: number, query: ViewQuery): Promise<DatasetView> {
+    return this.request('GET', `dataset/${id}/view`, { query: { ...query } });
+  }
+
+  /** A 2-D variable of a NetCDF dataset as a grid fitted to `width` x `height` cells. */
+  datasetGrid(id: number, query: GridQuery): Promise<DatasetGrid> {
     return this.request('GET', `dataset/${id}/view`, { query: { ...query } });
   }
 

@@ -96,3 +96,24 @@ def test_a_survey_is_mapped_offline_coloured_by_its_anomaly(page: LabPage):
     expect(graph.locator(".colorbar")).to_contain_text("mGal")
     expect(view.get_by_test_id("nf-map-status")).to_contain_text("48 points")
     page.screenshot("map")
+
+
+def test_an_inversion_model_is_plotted_as_a_heatmap_with_its_unit_on_the_colour_bar(page: LabPage):
+    survey = page.submit("synthetic-survey", "grid-survey", {"nx": 8, "ny": 6})
+    survey_dataset = page.wait_version(survey["id"])["outputs"][0]["id"]
+    inversion = page.submit(
+        "inversion", "grid-inversion", {"survey": f"dataset:{survey_dataset}", "nx": 12, "ny": 10}
+    )
+    outputs = page.wait_version(inversion["id"], timeout=120)["outputs"]
+    model = next(d for d in outputs if d["name"].endswith("model.nc"))
+    select(page, "grid-inversion")
+    page.panel_button("Plot").click()
+    graph = page.page.get_by_test_id("nf-plot-graph")
+    expect(graph.locator(".heatmaplayer .hm")).to_have_count(1)
+    expect(graph.locator(".scatterlayer .trace")).to_have_count(0)
+    expect(graph.locator(".colorbar")).to_contain_text("kg/m^3")
+    expect(graph.locator(".xtitle")).to_contain_text("degrees_east")
+    expect(graph.locator(".ytitle")).to_contain_text("degrees_north")
+    expect(page.page.get_by_test_id("nf-plot-status")).to_contain_text("10 × 12 cells")
+    expect(page.page.get_by_test_id(f"nf-plot-variable-{model['id']}-density_contrast")).to_be_checked()
+    page.screenshot("plot-grid")

@@ -6,15 +6,45 @@
  * dataset, every series has a colour).
  */
 import { Dataset, Process } from '../api';
-import { datasetLabel, defaultVariables, plottableDatasets, plottableVariables, variableLabel } from './datasets';
+import {
+  datasetLabel,
+  defaultVariables,
+  isGrid,
+  plottableDatasets,
+  plottableVariables,
+  variableLabel,
+  variableOf
+} from './datasets';
 
-export type Mode = 'lines' | 'markers' | 'lines+markers';
+export type LineMode = 'lines' | 'markers' | 'lines+markers';
+/** How a 2-D variable is drawn. */
+export type GridMode = 'heatmap' | 'contour';
+export type Mode = LineMode | GridMode;
 
-export const MODES: { value: Mode; title: string }[] = [
+export const LINE_MODES: { value: LineMode; title: string }[] = [
   { value: 'lines', title: 'Line' },
   { value: 'markers', title: 'Points' },
   { value: 'lines+markers', title: 'Line and points' }
 ];
+
+export const GRID_MODES: { value: GridMode; title: string }[] = [
+  { value: 'heatmap', title: 'Heatmap (2-D)' },
+  { value: 'contour', title: 'Contours (2-D)' }
+];
+
+export const MODES: { value: Mode; title: string }[] = [...LINE_MODES, ...GRID_MODES];
+
+export function isGridMode(mode: Mode): mode is GridMode {
+  return GRID_MODES.some(m => m.value === mode);
+}
+
+/** A mode that fits the variable: a grid draws as a heatmap or contours, a 1-D variable as lines or points. */
+export function fitMode(mode: Mode | undefined, grid: boolean): Mode {
+  if (grid) {
+    return mode && isGridMode(mode) ? mode : 'heatmap';
+  }
+  return mode && !isGridMode(mode) && MODES.some(m => m.value === mode) ? mode : 'lines';
+}
 
 export interface SeriesConfig {
   dataset: number;
@@ -64,7 +94,7 @@ export function defaultSeries(dataset: Dataset, existing: readonly SeriesConfig[
     added.push({
       dataset: dataset.id,
       variable: variable.name,
-      mode: 'lines',
+      mode: fitMode(undefined, isGrid(variable)),
       color: nextColor([...existing, ...added]),
       visible: true
     });
@@ -88,13 +118,19 @@ export function withDatasets(config: PlotConfig, ids: readonly number[], known: 
   return { ...config, datasets: chosen, series };
 }
 
-/** Add a series for `variable` of `dataset`, or remove every series showing it. */
-export function toggleVariable(config: PlotConfig, dataset: number, variable: string): PlotConfig {
+/**
+ * Add a series for `variable` of `dataset`, or remove every series showing it.
+ * A grid (2-D) is plotted alone: adding one replaces the other series, adding
+ * a 1-D variable removes the grids.
+ */
+export function toggleVariable(config: PlotConfig, dataset: number, variable: string, grid = false): PlotConfig {
   const shown = config.series.some(s => s.dataset === dataset && s.variable === variable);
-  const series = shown
-    ? config.series.filter(s => s.dataset !== dataset || s.variable !== variable)
-    : [...config.series, { dataset, variable, mode: 'lines' as Mode, color: nextColor(config.series), visible: true }];
-  return { ...config, series };
+  if (shown) {
+    return { ...config, series: config.series.filter(s => s.dataset !== dataset || s.variable !== variable) };
+  }
+  const others = grid ? [] : config.series.filter(s => !isGridMode(s.mode));
+  const added = { dataset, variable, mode: fitMode(undefined, grid), color: nextColor(others), visible: true };
+  return { ...config, series: [...others, added] };
 }
 
 /**
@@ -122,7 +158,7 @@ export function normalizeSeries(
     series.push({
       dataset: dataset.id,
       variable,
-      mode: MODES.some(m => m.value === item.mode) ? (item.mode as Mode) : 'lines',
+      mode: fitMode(item.mode, isGrid(variableOf(dataset, variable))),
       color: item.color || nextColor(series),
       visible: item.visible ?? true
     });
@@ -191,7 +227,11 @@ export function seriesSchema(
             mode: {
               type: 'string',
               title: 'Element',
-              oneOf: MODES.map(m => ({ const: m.value, title: m.title })),
+              // Grid modes are offered only when some dataset has a 2-D variable.
+              oneOf: (datasets.some(d => plottableVariables(d).some(isGrid)) ? MODES : LINE_MODES).map(m => ({
+                const: m.value,
+                title: m.title
+              })),
               default: 'lines'
             },
             color: { type: 'string', title: 'Colour', format: 'color' },

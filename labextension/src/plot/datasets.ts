@@ -18,9 +18,19 @@ export function isCoordinate(variable: Variable): boolean {
   return variable.dims?.length === 1 && variable.dims[0] === variable.name;
 }
 
-/** The 1-D variables a user would plot: everything 1-D but coordinate variables. */
+/** A 2-D variable: drawn as a grid (heatmap or contours), alone in its figure. */
+export function isGrid(variable: Pick<Variable, 'dims'> | undefined): boolean {
+  return variable?.dims?.length === 2;
+}
+
+/** The 2-D variables of a dataset. */
+export function gridVariables(dataset: Pick<Dataset, 'variables'>): Variable[] {
+  return dataset.variables.filter(v => isGrid(v));
+}
+
+/** The variables a user would plot: everything 1-D but coordinate variables, then the 2-D grids. */
 export function plottableVariables(dataset: Pick<Dataset, 'variables'>): Variable[] {
-  return dataset.variables.filter(v => v.dims?.length === 1 && !isCoordinate(v));
+  return [...dataset.variables.filter(v => v.dims?.length === 1 && !isCoordinate(v)), ...gridVariables(dataset)];
 }
 
 /**
@@ -48,9 +58,14 @@ function isPlacing(variable: Variable, dims: Record<string, number>): boolean {
  * stations), or every 1-D variable when all of them place the data.
  */
 export function defaultVariables(dataset: Pick<Dataset, 'variables' | 'dims'>): Variable[] {
-  const plottable = plottableVariables(dataset);
+  const plottable = plottableVariables(dataset).filter(v => !isGrid(v));
   const measured = plottable.filter(v => !isPlacing(v, dataset.dims));
-  return measured.length > 0 ? measured : plottable;
+  if (measured.length > 0) {
+    return measured;
+  }
+  // A dataset without 1-D data (an inversion's model) shows its first grid, alone.
+  const grid = gridVariables(dataset)[0];
+  return grid ? [grid] : plottable;
 }
 
 export function variableOf(dataset: Pick<Dataset, 'variables'> | undefined, name: string): Variable | undefined {

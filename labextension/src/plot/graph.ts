@@ -9,8 +9,9 @@
  */
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
-import { ApiError, DatasetView, NagelfluhClient } from '../api';
-import { PLOT_CONFIG, PlotlyApi } from './plotly';
+import { ApiError, DatasetGrid, DatasetView, NagelfluhClient } from '../api';
+import { buildGridFigure, gridQuery, gridStatusText, ResolvedGrid } from './grid';
+import { GraphDiv, PLOT_CONFIG, PlotlyApi } from './plotly';
 import { PlotlyDiv } from './plotlydiv';
 import { buildFigure, PlotSeries, SeriesLook } from './traces';
 import { needsMorePoints, pointsFor, rangeChanges, statusText, ViewSummary, XRange } from './zoom';
@@ -42,6 +43,11 @@ interface Fetched {
   error: string | null;
 }
 
+interface FetchedGrid {
+  view: DatasetGrid | null;
+  error: string | null;
+}
+
 function groupKey(s: Pick<ResolvedSeries, 'dataset' | 'dimension'>): string {
   return `${s.dataset}|${s.dimension}`;
 }
@@ -67,13 +73,28 @@ export class SeriesGraph implements IDisposable {
     return this._div.isDisposed;
   }
 
-  /** Show these series; fetches only what is not already here. */
-  setSeries(series: readonly ResolvedSeries[]): void {
-    const signature = JSON.stringify(series);
+  /**
+   * Show these series, or the grid alone when one is given (a 2-D variable
+   * gets its own figure); fetches only what is not already here.
+   */
+  setSeries(series: readonly ResolvedSeries[], grid: ResolvedGrid | null = null): void {
+    const signature = JSON.stringify(grid ? { grid } : series);
     if (signature === this._signature) {
       return;
     }
     this._signature = signature;
+    const gridKey = grid ? JSON.stringify([grid.dataset, grid.variable]) : '';
+    if (gridKey !== JSON.stringify(this._grid ? [this._grid.dataset, this._grid.variable] : '')) {
+      this._gridRanges = { x: null, y: null };
+    }
+    this._grid = grid;
+    if (grid) {
+      this._series = [];
+      this._refresh();
+      return;
+    }
+    this._gridWanted = '';
+    this._gridFetched = null;
     this._series = [...series];
     const units = new Set(series.map(s => s.xUnit));
     for (const unit of [...this._ranges.keys()]) {
@@ -118,6 +139,12 @@ export class SeriesGraph implements IDisposable {
   private _refresh(): void {
     const width = this.node.clientWidth;
     if (width === 0) {
+      return;
+    }
+    if (this._grid) {
+      this._wanted.clear();
+      this._fetched.clear();
+      this._refreshGrid(this._grid);
       return;
     }
     this._points = Math.max(this._points, pointsFor(width));
@@ -172,6 +199,78 @@ export class SeriesGraph implements IDisposable {
     void this._div.redraw();
   }
 
+  /** Fetch the grid at the plot's pixel size over the zoomed ranges, unless that is what is here. */
+  private _refreshGrid(grid: ResolvedGrid): void {
+    const size = { width: this.node.clientWidth, height: this.node.clientHeight || this.node.clientWidth };
+    this._gridSize = {
+      width: Math.max(this._gridSize.width, size.width),
+      height: Math.max(this._gridSize.height, size.height)
+    };
+    const query = gridQuery(grid, this._gridSize, this._gridRanges.x, this._gridRanges.y);
+    const request = JSON.stringify([grid.dataset, query]);
+    if (this._gridWanted !== request) {
+      this._gridWanted = request;
+      this._inflight++;
+      const keep = (fetched: FetchedGrid) => {
+        if (this._gridWanted === request) {
+          this._gridFetched = fetched;
+        }
+      };
+      this.client
+        .datasetGrid(grid.dataset, query)
+        .then(
+          view => keep({ view, error: null }),
+          (error: unknown) => {
+            const message = error instanceof ApiError ? error.message : String(error);
+            keep({ view: null, error: `dataset ${grid.dataset}: ${message}` });
+            if (this._gridWanted === request) {
+              this._gridWanted = '';
+            }
+          }
+        )
+        .finally(() => {
+          this._inflight--;
+          void this._div.redraw();
+        });
+    }
+    if (this._inflight > 0) {
+      this._setStatus({ ...this._status, loading: true });
+    }
+    void this._div.redraw();
+  }
+
+  private async _drawGrid(plotly: PlotlyApi, grid: ResolvedGrid): Promise<void> {
+    const fetched = this._gridFetched;
+    const errors: string[] = [];
+    const size = { width: this.node.clientWidth, height: this.node.clientHeight };
+    this._drawn = this._signature;
+    this._xUnits = [];
+    const view = fetched?.view;
+    // A grid of another variable still on screen is not drawn under this one's title.
+    if (view && view.dataset === grid.dataset && view.z.name === grid.variable) {
+      const revision = JSON.stringify(['grid', grid.dataset, grid.variable]);
+      this._revision = revision;
+      const figure = buildGridFigure(grid, view, this._div.theme, size, revision);
+      try {
+        const graph = await plotly.react(this.node, figure.data, figure.layout, PLOT_CONFIG);
+        this._listen(graph);
+      } catch (error) {
+        errors.push(`The plot could not be drawn: ${error}`);
+      }
+    }
+    if (fetched?.error) {
+      errors.push(fetched.error);
+    }
+    this._setStatus({ loading: this._inflight > 0, text: view ? gridStatusText(view) : '', errors });
+  }
+
+  private _listen(graph: GraphDiv): void {
+    if (!this._listening) {
+      this._listening = true;
+      graph.on('plotly_relayout', event => this._onRelayout(event));
+    }
+  }
+
   private _plotSeries(): PlotSeries[] {
     const out: PlotSeries[] = [];
     // What only the fetch needs is split off, so a drawn series carries its look alone.
@@ -200,6 +299,10 @@ export class SeriesGraph implements IDisposable {
       this._setStatus({ loading: false, text: '', errors: [`Plotly did not load: ${error}`] });
       return;
     }
+    if (this._grid) {
+      await this._drawGrid(plotly, this._grid);
+      return;
+    }
     const series = this._plotSeries();
     // Plotly keeps the user's zoom while the x axes stay the same; new x axes start unzoomed.
     const revision = JSON.stringify([...new Set(series.map(s => s.xUnit))]);
@@ -218,10 +321,7 @@ export class SeriesGraph implements IDisposable {
     const errors: string[] = [];
     try {
       const graph = await plotly.react(this.node, figure.data, figure.layout, PLOT_CONFIG);
-      if (!this._listening) {
-        this._listening = true;
-        graph.on('plotly_relayout', event => this._onRelayout(event));
-      }
+      this._listen(graph);
     } catch (error) {
       errors.push(`The plot could not be drawn: ${error}`);
     }
@@ -243,6 +343,10 @@ export class SeriesGraph implements IDisposable {
   }
 
   private _onRelayout(event: Record<string, unknown>): void {
+    if (this._grid) {
+      this._onGridRelayout(event);
+      return;
+    }
     let changed = false;
     for (const [axis, range] of rangeChanges(event)) {
       const index = axis === 'xaxis' ? 0 : Number(axis.slice('xaxis'.length)) - 1;
@@ -265,7 +369,36 @@ export class SeriesGraph implements IDisposable {
     }
   }
 
+  /** A zoom or pan of the grid's x or y axis fetches the visible ranges; autorange the whole grid. */
+  private _onGridRelayout(event: Record<string, unknown>): void {
+    let changed = false;
+    for (const direction of ['x', 'y'] as const) {
+      const range = rangeChanges(event, direction);
+      if (!range.has(`${direction}axis`)) {
+        continue;
+      }
+      const next = range.get(`${direction}axis`) ?? null;
+      if (!sameRange(this._gridRanges[direction], next)) {
+        this._gridRanges = { ...this._gridRanges, [direction]: next };
+        changed = true;
+      }
+    }
+    if (changed) {
+      this._refresh();
+    }
+  }
+
   private _onResize(): void {
+    if (this._grid) {
+      const grown =
+        this.node.clientWidth > this._gridSize.width * 1.25 || this.node.clientHeight > this._gridSize.height * 1.25;
+      if (this._drawn !== this._signature || grown) {
+        this._refresh();
+      } else {
+        void this._div.redraw();
+      }
+      return;
+    }
     if (this._drawn !== this._signature || needsMorePoints(this._points, this.node.clientWidth)) {
       this._refresh();
     } else {
@@ -279,6 +412,11 @@ export class SeriesGraph implements IDisposable {
   }
 
   private _series: ResolvedSeries[] = [];
+  private _grid: ResolvedGrid | null = null;
+  private _gridRanges: { x: XRange; y: XRange } = { x: null, y: null };
+  private _gridSize = { width: 0, height: 0 };
+  private _gridWanted = '';
+  private _gridFetched: FetchedGrid | null = null;
   private _signature = '';
   /** The request each group's answer must match to be kept. */
   private _wanted = new Map<string, string>();

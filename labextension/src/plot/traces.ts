@@ -4,7 +4,7 @@
  * spectrum in hertz get a bottom and a top axis), coloured by the theme.
  */
 import { axesLayout, AxisInfo, assignAxes, axisId } from './axes';
-import { Mode } from './config';
+import { LineMode } from './config';
 import { Figure, Trace } from './plotly';
 import { Theme } from './theme';
 
@@ -12,7 +12,7 @@ import { Theme } from './theme';
 export interface SeriesLook {
   /** Legend entry, e.g. "s1 v1 · amplitude". */
   label: string;
-  mode: Mode;
+  mode: LineMode;
   color: string;
   /** What the y values are, e.g. "Signal amplitude". */
   yTitle: string;

@@ -8,8 +8,11 @@
 /** An x axis' explicit range after a zoom or pan; null for the whole data range. */
 export type XRange = [number, number] | null;
 
-const RANGE_KEY = /^(xaxis\d*)\.range(?:\[(0|1)\])?$/;
-const AUTORANGE_KEY = /^(xaxis\d*)\.autorange$/;
+const RANGE_KEYS = {
+  x: /^(xaxis\d*)\.range(?:\[(0|1)\])?$/,
+  y: /^(yaxis\d*)\.range(?:\[(0|1)\])?$/
+};
+const AUTORANGE_KEYS = { x: /^(xaxis\d*)\.autorange$/, y: /^(yaxis\d*)\.autorange$/ };
 
 /**
  * The x ranges a plotly_relayout event changed, keyed by layout axis name
@@ -17,7 +20,9 @@ const AUTORANGE_KEY = /^(xaxis\d*)\.autorange$/;
  * `xaxis.range` pair); double-click and reset give `xaxis.autorange: true`.
  * Events that only touch y axes, the size or the drag mode change nothing.
  */
-export function rangeChanges(event: Record<string, unknown>): Map<string, XRange> {
+export function rangeChanges(event: Record<string, unknown>, direction: 'x' | 'y' = 'x'): Map<string, XRange> {
+  const RANGE_KEY = RANGE_KEYS[direction];
+  const AUTORANGE_KEY = AUTORANGE_KEYS[direction];
   const changes = new Map<string, XRange>();
   const partial = new Map<string, [number | undefined, number | undefined]>();
   for (const [key, value] of Object.entries(event)) {

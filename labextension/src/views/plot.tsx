@@ -13,7 +13,10 @@ import { Dataset } from '../api';
 import { NagelfluhContext } from '../context';
 import {
   EMPTY_CONFIG,
+  fitMode,
   followedDatasets,
+  GridMode,
+  LineMode,
   normalizeSeries,
   parseConfig,
   PlotConfig,
@@ -27,6 +30,7 @@ import {
   coordinateOf,
   datasetLabel,
   dimensionOf,
+  isGrid,
   plottableDatasets,
   plottableVariables,
   unitOf,
@@ -34,6 +38,7 @@ import {
   variableOf
 } from '../plot/datasets';
 import { GraphStatus, ResolvedSeries, SeriesGraph } from '../plot/graph';
+import { ResolvedGrid } from '../plot/grid';
 import { GraphHost } from '../plot/host';
 
 const STATE_PREFIX = 'nagelfluh-lab:plot:';
@@ -98,7 +103,10 @@ class PlotView extends ReactWidget {
           const ids = on ? [...this._config.datasets, id] : this._config.datasets.filter(d => d !== id);
           this._setConfig({ ...withDatasets(this._config, ids, datasets), follow: false });
         }}
-        onVariable={(id, name) => this._setConfig({ ...toggleVariable(this._config, id, name), follow: false })}
+        onVariable={(id, name) => {
+          const grid = isGrid(variableOf(store.dataset(id), name));
+          this._setConfig({ ...toggleVariable(this._config, id, name, grid), follow: false });
+        }}
         onSeries={series => {
           const next = normalizeSeries(this._config, series, datasets);
           if (JSON.stringify(next.series) !== JSON.stringify(this._config.series)) {
@@ -179,15 +187,38 @@ class PlotView extends ReactWidget {
     }
   }
 
-  /** Hand the visible series, with their metadata, to the graph. */
+  /** Hand the visible series, with their metadata, to the graph; the first visible grid is drawn alone. */
   private _pushSeries(): void {
     const store = this.ctx.store;
     const chosen = this._config.series.filter(s => s.visible);
     const datasets = new Set(chosen.map(s => s.dataset));
     const resolved: ResolvedSeries[] = [];
+    let grid: ResolvedGrid | null = null;
     for (const s of chosen) {
       const dataset = store.dataset(s.dataset);
       const variable = variableOf(dataset, s.variable);
+      if (dataset && variable && isGrid(variable) && variable.dims) {
+        if (!grid) {
+          const [yDim, xDim] = variable.dims;
+          const x = coordinateOf(dataset, xDim);
+          const y = coordinateOf(dataset, yDim);
+          const process = store.processById(dataset.process);
+          const source = process ? `${process.name} v${dataset.version}` : dataset.name;
+          grid = {
+            dataset: dataset.id,
+            variable: variable.name,
+            mode: fitMode(s.mode, true) as GridMode,
+            label: `${source} · ${variable.name}`,
+            zTitle: variable.long_name || variable.name,
+            unit: unitOf(variable),
+            xTitle: x ? x.long_name || x.name : xDim,
+            xUnit: unitOf(x),
+            yTitle: y ? y.long_name || y.name : yDim,
+            yUnit: unitOf(y)
+          };
+        }
+        continue;
+      }
       const dimension = dimensionOf(variable);
       if (!dataset || !variable || dimension === null) {
         continue;
@@ -201,7 +232,7 @@ class PlotView extends ReactWidget {
         dimension,
         xVariable: x?.name ?? null,
         label: datasets.size > 1 ? `${source} · ${variable.name}` : variable.name,
-        mode: s.mode,
+        mode: fitMode(s.mode, false) as LineMode,
         color: s.color,
         yTitle: variable.long_name || variable.name,
         unit: unitOf(variable),
@@ -209,7 +240,7 @@ class PlotView extends ReactWidget {
         xUnit: unitOf(x)
       });
     }
-    this._graph.setSeries(resolved);
+    this._graph.setSeries(resolved, grid);
   }
 
   private _graph: SeriesGraph;
