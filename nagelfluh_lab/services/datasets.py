@@ -23,7 +23,7 @@ from ..db.models import Dataset, ProcessVersion, Project, Upload
 from ..db.session import Database
 from ..errors import Conflict, NotFound, field_error
 from ..storage_errors import is_storage_fault, storage_error
-from . import access, views
+from . import access, formats, views
 from .paging import page, page_size
 from .serialize import dataset_json, dataset_meta_json
 from .views import ViewRequest
@@ -111,11 +111,14 @@ class DatasetService:
         return await self.db.run(query)
 
     async def view(self, user_name: str, dataset_id: str, request: ViewRequest) -> dict:
-        """Plot-ready, decimated columns of a NetCDF dataset (see ``views``)."""
+        """Plot-ready, decimated columns of a NetCDF or CSV dataset (see ``views``)."""
         file = await self.file(user_name, dataset_id)
+        if file.size > formats.MAX_READ_BYTES:
+            limit = formats.MAX_READ_BYTES // 2**20
+            raise views.unreadable(file.name, file.mime_type, f"larger than {limit} MiB")
         with _reading(file):
             raw = await asyncio.to_thread(self.storage.read_bytes, file.key)
-        body = await asyncio.to_thread(views.view, raw, file.mime_type, request)
+        body = await asyncio.to_thread(views.view, raw, file.mime_type, request, file.name)
         return {"dataset": int(dataset_id), **body}
 
     def open(self, file: DatasetFile, start: int, end: int) -> BinaryIO:
@@ -158,8 +161,9 @@ class DatasetService:
         key = f"{uploads_prefix(project_id)}{int(time.time())}-{secrets.token_hex(6)}/{relative}"
         mime = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
-        def register(session: Session, size: int, digest: str) -> dict:
+        def register(session: Session, size: int, digest: str, described: dict) -> dict:
             user = access.ensure_user(session, user_name)
+            metadata = {"uploaded_by": user.name, **described["metadata"]}
             dataset = Dataset(
                 project_id=project_id,
                 version_id=None,
@@ -168,7 +172,7 @@ class DatasetService:
                 mime_type=mime.split(";")[0].strip(),
                 size=size,
                 digest=digest,
-                meta={"metadata": {"uploaded_by": user.name}},
+                meta={**described, "metadata": metadata},  # db.run may retry: no mutation
             )
             session.add(dataset)
             session.flush()
@@ -187,13 +191,38 @@ class DatasetService:
                 raise
             raise storage_error(error, "the upload could not be stored") from error
         try:
-            return await self.db.run(lambda s: register(s, size, hashing.digest()))
+            described = await self._describe(key, relative, mime, size)
+            return await self.db.run(lambda s: register(s, size, hashing.digest(), described))
         except IntegrityError:
             await self._discard(key)
             raise taken from None
         except BaseException:
             await self._discard(key)
             raise
+
+    async def _describe(self, key: str, name: str, mime_type: str, size: int) -> dict:
+        """The stored upload's ``dims`` and ``variables`` (see ``formats``) and, in
+        ``metadata``, its ``format``; a file that cannot be read (or is over
+        ``formats.MAX_READ_BYTES``) stays opaque: no variables, and why in ``metadata``."""
+        if size > formats.MAX_READ_BYTES:
+            limit = formats.MAX_READ_BYTES // 2**20
+            return {"metadata": {"not_described": f"larger than {limit} MiB"}}
+
+        def read() -> dict:
+            raw = self.storage.read_bytes(key)
+            return formats.describe_bytes(raw, mime_type, name)
+
+        try:
+            described = await asyncio.to_thread(read)
+        except formats.FormatError as error:
+            return {"metadata": {"not_described": str(error)}}
+        except Exception as error:
+            if not is_storage_fault(error) and not isinstance(error, OSError):
+                raise
+            log.warning("could not read back upload %s to describe it", key, exc_info=True)
+            return {"metadata": {"not_described": "could not be read back from storage"}}
+        kind = described.pop("format")
+        return {**described, "metadata": {"format": kind}}
 
     async def sweep_uploads(self, grace: float = UPLOAD_GRACE_SECONDS) -> int:
         """Delete what uploads begun over ``grace`` seconds ago stored but never

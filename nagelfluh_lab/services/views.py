@@ -1,5 +1,5 @@
-"""Plot-ready views of NetCDF datasets: chosen 1-D variables, or one 2-D grid,
-decimated to what a screen shows.
+"""Plot-ready views of datasets (NetCDF-3, NetCDF-4/HDF5 or CSV, read by ``formats``):
+chosen 1-D variables, or one 2-D grid, decimated to what a screen shows.
 
 A browser or kernel asks for ``points`` (about the plot's width in pixels) over
 an x range; the server keeps the minimum and maximum of every bucket, so peaks
@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from nagelfluh_runner.netcdf import NetCDFData, NetCDFError, read_netcdf
+import xarray as xr
 from tsdownsample import MinMaxDownsampler
 
 from ..errors import BadRequest, field_error
+from . import formats
 from .access import natural
 
 MAX_POINTS = 100_000
@@ -28,7 +29,6 @@ DEFAULT_POINTS = 2_000
 MAX_CELLS_SIDE = 2_000
 DEFAULT_CELLS_SIDE = 500
 REDUCTIONS = {"mean": np.nanmean, "min": np.nanmin, "max": np.nanmax}
-NETCDF = "application/x-netcdf"
 _MIN_MAX = MinMaxDownsampler()
 
 
@@ -109,37 +109,44 @@ def parse_view_request(
     )
 
 
-def view(raw: bytes, mime_type: str, request: ViewRequest) -> dict:
-    """The requested variables along one dimension, decimated; 400s name the field at fault."""
-    if mime_type != NETCDF:
-        raise BadRequest(
-            f"only NetCDF datasets have a view, not {mime_type}", {"mime_type": mime_type}
-        )
+def unreadable(name: str, mime_type: str, reason: object) -> BadRequest:
+    """The 400 of a view of a file ``formats`` cannot read (an opaque file)."""
+    return BadRequest(
+        f"{name!r} is not a readable NetCDF/CSV file: {reason}",
+        {"dataset": name, "mime_type": mime_type},
+    )
+
+
+def view(raw: bytes, mime_type: str, request: ViewRequest, file_name: str = "") -> dict:
+    """The requested variables along one dimension, decimated; 400s name the field at
+    fault, or the dataset (``file_name``) if it is no readable NetCDF or CSV file."""
     try:
-        data = read_netcdf(raw)
-    except NetCDFError as error:
-        raise BadRequest(f"the dataset is not readable NetCDF: {error}") from error
+        data = formats.read(raw, mime_type, file_name)
+    except formats.FormatError as error:
+        raise unreadable(file_name, mime_type, error) from error
     if request.z is not None:
         return grid(data, request)
-    names = request.y or data.data_variables()
+    names = request.y or _data_variables(data)
     for name in names:
         _check_1d(data, name, "/y")
-    dim = data[names[0]].dims[0] if names else None
+    dim = data.variables[names[0]].dims[0] if names else None
     if request.x is not None:
         _check_1d(data, request.x, "/x")
-        dim = data[request.x].dims[0]
+        dim = data.variables[request.x].dims[0]
     if dim is None:
         raise field_error("/y", "the dataset has no 1-D variable to show")
     for name in names:
-        if data[name].dims[0] != dim:
-            raise field_error("/y", f"{name!r} runs along {data[name].dims[0]!r}, not {dim!r}")
-    x_name = request.x or (dim if dim in data.variables else None)
+        if data.variables[name].dims[0] != dim:
+            along = data.variables[name].dims[0]
+            raise field_error("/y", f"{name!r} runs along {along!r}, not {dim!r}")
+    numeric_coordinate = dim in data.variables and data.variables[dim].dtype.kind in "biuf"
+    x_name = request.x or (dim if numeric_coordinate else None)
     x_values = (
-        np.asarray(data[x_name].data, dtype=float)
+        np.asarray(data.variables[x_name].values, dtype=float)
         if x_name
-        else np.arange(data.dims[dim], dtype=float)
+        else np.arange(data.sizes[dim], dtype=float)
     )
-    columns = {name: np.asarray(data[name].data, dtype=float) for name in names}
+    columns = {name: np.asarray(data.variables[name].values, dtype=float) for name in names}
     in_range = _in_range(x_values, request.x0, request.x1)
     index = _decimate(in_range, list(columns.values()), request.points)
     return {
@@ -152,16 +159,31 @@ def view(raw: bytes, mime_type: str, request: ViewRequest) -> dict:
     }
 
 
-def _check_1d(data: NetCDFData, name: str, path: str) -> None:
+def _data_variables(data: xr.Dataset) -> list[str]:
+    """Numeric variables that are not coordinates (a coordinate shares its dim's name)."""
+    return [
+        str(name)
+        for name, var in data.variables.items()
+        if var.dims != (name,) and var.dtype.kind in "biuf"
+    ]
+
+
+def _names(data: xr.Dataset) -> list[str]:
+    return sorted(str(name) for name in data.variables)
+
+
+def _check_1d(data: xr.Dataset, name: str, path: str) -> None:
     if name not in data.variables:
-        raise field_error(path, f"no variable {name!r}; there are {sorted(data.variables)}")
-    dims = data[name].dims
+        raise field_error(path, f"no variable {name!r}; there are {_names(data)}")
+    dims = data.variables[name].dims
     if len(dims) == 2:
         raise field_error(
             path, f"{name!r} is two-dimensional ({', '.join(dims)}): ask for it as z={name}"
         )
     if len(dims) != 1:
         raise field_error(path, f"{name!r} is not one-dimensional: its dims are {dims}")
+    if data.variables[name].dtype.kind not in "biuf":
+        raise field_error(path, f"{name!r} is not numeric")
 
 
 def _in_range(x: np.ndarray, low: float | None, high: float | None) -> np.ndarray:
@@ -194,38 +216,38 @@ def _decimate(index: np.ndarray, ys: list[np.ndarray], points: int) -> np.ndarra
     return np.unique(np.concatenate(chosen))
 
 
-def _column(data: NetCDFData, name: str | None, values: np.ndarray, index: np.ndarray) -> dict:
-    attrs = data[name].attrs if name else {}
+def _column(data: xr.Dataset, name: str | None, values: np.ndarray, index: np.ndarray) -> dict:
+    attrs = data.variables[name].attrs if name else {}
     picked = values[index]
     return {
         "name": name,
-        "units": attrs.get("units"),
-        "long_name": attrs.get("long_name"),
+        "units": formats.text(attrs.get("units")),
+        "long_name": formats.text(attrs.get("long_name")),
         "values": [None if not np.isfinite(v) else float(v) for v in picked],
     }
 
 
-def grid(data: NetCDFData, request: ViewRequest) -> dict:
+def grid(data: xr.Dataset, request: ViewRequest) -> dict:
     """The 2-D variable ``request.z`` over its two dimensions (rows along the first,
     y, columns along the second, x), in at most height x width blocks of cells."""
     name = request.z
     assert name is not None
     if name not in data.variables:
-        raise field_error("/z", f"no variable {name!r}; there are {sorted(data.variables)}")
-    var = data[name]
+        raise field_error("/z", f"no variable {name!r}; there are {_names(data)}")
+    var = data.variables[name]
     if len(var.dims) != 2:
         dims = ", ".join(var.dims) or "none"
         raise field_error(
             "/z", f"{name!r} has {len(var.dims)} dimension(s) ({dims}); a grid needs two"
         )
-    if np.asarray(var.data).dtype.kind not in "biuf":
+    if var.dtype.kind not in "biuf":
         raise field_error("/z", f"{name!r} is not numeric")
     y_dim, x_dim = var.dims
     y_name, y_values = _axis(data, y_dim)
     x_name, x_values = _axis(data, x_dim)
     rows = _in_range(y_values, request.y0, request.y1)
     cols = _in_range(x_values, request.x0, request.x1)
-    values = np.asarray(var.data, dtype=float)[np.ix_(rows, cols)]
+    values = np.asarray(var.values, dtype=float)[np.ix_(rows, cols)]
     block_y = max(1, -(-rows.size // request.height))
     block_x = max(1, -(-cols.size // request.width))
     reduced = _blocks(values, block_y, block_x, REDUCTIONS[request.reduce])
@@ -243,22 +265,22 @@ def grid(data: NetCDFData, request: ViewRequest) -> dict:
         "y": _column(data, y_name, ys, np.arange(ys.size)),
         "z": {
             "name": name,
-            "units": var.attrs.get("units"),
-            "long_name": var.attrs.get("long_name"),
+            "units": formats.text(var.attrs.get("units")),
+            "long_name": formats.text(var.attrs.get("long_name")),
             "values": [[None if not np.isfinite(v) else float(v) for v in row] for row in reduced],
         },
     }
 
 
-def _axis(data: NetCDFData, dim: str) -> tuple[str | None, np.ndarray]:
+def _axis(data: xr.Dataset, dim: str) -> tuple[str | None, np.ndarray]:
     """The dimension's coordinate variable and its values, or None and the indices."""
     coordinate = data.variables.get(dim)
     if coordinate is not None and coordinate.dims == (dim,):
         try:
-            return dim, np.asarray(coordinate.data, dtype=float)
+            return dim, np.asarray(coordinate.values, dtype=float)
         except (TypeError, ValueError):
             pass
-    return None, np.arange(data.dims[dim], dtype=float)
+    return None, np.arange(data.sizes[dim], dtype=float)
 
 
 def _blocks(

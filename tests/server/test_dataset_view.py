@@ -80,8 +80,9 @@ async def test_bad_view_requests_name_the_parameter(api, params, path):
 
 
 async def test_non_netcdf_dataset_has_no_view(api):
+    # A CSV file is a dataset now (tests/server/test_dataset_formats.py); plain text is not.
     project = (await api.get("projects"))["items"][0]["id"]
-    upload = await api.post("dataset", b"a,b\n1,2\n", project=project, name="t.csv")
+    upload = await api.post("dataset", b"a,b\n1,2\n", project=project, name="t.txt")
     code, body = await api.call("GET", f"dataset/{upload['id']}/view")
     assert code == 400 and "NetCDF" in body["error"]["message"]
     code, _ = await api.as_user("stranger").call("GET", f"dataset/{upload['id']}/view")
