@@ -8,6 +8,8 @@ from playwright.sync_api import expect
 
 from tests.ui.lab import LabPage
 
+CELLS_10_BY_12 = "10 \N{MULTIPLICATION SIGN} 12 cells"  # as the status line writes it
+
 
 def select(page: LabPage, name: str) -> None:
     page.open_panel()
@@ -114,6 +116,31 @@ def test_an_inversion_model_is_plotted_as_a_heatmap_with_its_unit_on_the_colour_
     expect(graph.locator(".colorbar")).to_contain_text("kg/m^3")
     expect(graph.locator(".xtitle")).to_contain_text("degrees_east")
     expect(graph.locator(".ytitle")).to_contain_text("degrees_north")
-    expect(page.page.get_by_test_id("nf-plot-status")).to_contain_text("10 × 12 cells")
+    expect(page.page.get_by_test_id("nf-plot-status")).to_contain_text(CELLS_10_BY_12)
     expect(page.page.get_by_test_id(f"nf-plot-variable-{model['id']}-density_contrast")).to_be_checked()
     page.screenshot("plot-grid")
+
+
+def test_an_inversion_model_is_drawn_on_the_map_as_a_raster_with_its_unit(page: LabPage):
+    survey = page.submit("synthetic-survey", "raster-survey", {"nx": 8, "ny": 6})
+    survey_dataset = page.wait_version(survey["id"])["outputs"][0]["id"]
+    inversion = page.submit(
+        "inversion", "raster-inversion", {"survey": f"dataset:{survey_dataset}", "nx": 12, "ny": 10}
+    )
+    outputs = page.wait_version(inversion["id"], timeout=120)["outputs"]
+    model = next(d for d in outputs if d["name"].endswith("model.nc"))
+    select(page, "raster-inversion")
+    page.panel_button("Map").click()
+    view = page.page.get_by_test_id("nf-map")
+    expect(view.get_by_test_id("nf-map-basemap")).to_contain_text("offline")
+    expect(view.get_by_test_id("nf-map-dataset")).to_have_value(str(model["id"]))
+    expect(view.get_by_test_id("nf-map-variable")).to_have_value("density_contrast")
+    graph = view.get_by_test_id("nf-map-graph")
+    expect(graph.locator(".heatmaplayer .hm")).to_have_count(1)
+    # The bundled base map is still drawn below the raster; the inversion's stations
+    # (misfit.nc) above it.
+    expect(graph.locator(".scatterlayer .trace").first).to_be_attached()
+    expect(graph.locator(".scatterlayer .point")).to_have_count(48)
+    expect(graph.locator(".colorbar")).to_contain_text("kg/m^3")
+    expect(view.get_by_test_id("nf-map-status")).to_contain_text(CELLS_10_BY_12)
+    page.screenshot("map-grid")

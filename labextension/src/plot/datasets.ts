@@ -143,7 +143,60 @@ export function geoVariables(dataset: Pick<Dataset, 'variables'>): GeoVariables 
   return { latitude, longitude, values };
 }
 
-/** NetCDF datasets with latitude and longitude, newest first. */
+/** NetCDF datasets with latitude and longitude (points, or a lat/lon grid), newest first. */
 export function mappableDatasets(datasets: readonly Dataset[]): Dataset[] {
-  return datasets.filter(d => isNetCDF(d) && geoVariables(d) !== null).sort((a, b) => b.id - a.id);
+  return datasets.filter(d => isNetCDF(d) && mapLayersOf(d) !== null).sort((a, b) => b.id - a.id);
+}
+
+/** Whether a variable is a latitude (by CF units, else by name). */
+function isLatitude(variable: Variable | undefined): boolean {
+  return (
+    !!variable &&
+    (LATITUDE_UNITS.has(unitOf(variable).toLowerCase()) || LATITUDE_NAMES.has(variable.name.toLowerCase()))
+  );
+}
+
+/** Whether a variable is a longitude (by CF units, else by name). */
+function isLongitude(variable: Variable | undefined): boolean {
+  return (
+    !!variable &&
+    (LONGITUDE_UNITS.has(unitOf(variable).toLowerCase()) || LONGITUDE_NAMES.has(variable.name.toLowerCase()))
+  );
+}
+
+export interface GeoGrid {
+  /** The 2-D variable, e.g. density_contrast over (latitude, longitude). */
+  variable: Variable;
+  latitude: Variable;
+  longitude: Variable;
+}
+
+/**
+ * The 2-D variables of a dataset that lie on a latitude × longitude grid: dims
+ * (y, x) whose coordinate variables are a latitude and a longitude, in that
+ * order (the server answers a grid's first dimension as its y).
+ */
+export function geoGrids(dataset: Pick<Dataset, 'variables'>): GeoGrid[] {
+  const grids: GeoGrid[] = [];
+  for (const variable of gridVariables(dataset)) {
+    const [ydim, xdim] = variable.dims ?? [];
+    const latitude = coordinateOf(dataset, ydim);
+    const longitude = coordinateOf(dataset, xdim);
+    if (latitude && longitude && isLatitude(latitude) && isLongitude(longitude)) {
+      grids.push({ variable, latitude, longitude });
+    }
+  }
+  return grids;
+}
+
+/** What the map can draw of a dataset: its lat/lon grids first (as rasters), else its points; null if nothing. */
+export function mapLayersOf(
+  dataset: Pick<Dataset, 'variables'>
+): { kind: 'grid'; grids: GeoGrid[] } | { kind: 'points'; geo: GeoVariables } | null {
+  const grids = geoGrids(dataset);
+  if (grids.length > 0) {
+    return { kind: 'grid', grids };
+  }
+  const geo = geoVariables(dataset);
+  return geo ? { kind: 'points', geo } : null;
 }

@@ -5,6 +5,11 @@
  * that shapes are true near the data (an equirectangular projection whose
  * standard parallel is the data's mid latitude). With a tile URL configured it
  * is a Plotly `scattermap` (MapLibre) over those XYZ raster tiles.
+ *
+ * A variable gridded over latitude × longitude (an inversion's model) is a
+ * raster layer between the base map and any points: a `heatmap` offline, and
+ * on tiles a `choroplethmap` of one square per cell (MapLibre has no heatmap
+ * of given values; `densitymap` would smear them into a density).
  */
 import { BaseMap, baseMapTraces } from './basemap';
 import { Figure, Trace } from './plotly';
@@ -19,6 +24,18 @@ export interface MapPoints {
   name: string;
   unit: string;
   /** Colour bar title, e.g. "Vertical gravity anomaly [mGal]". */
+  title: string;
+}
+
+/** A variable on a latitude × longitude grid: rows along `lat`, columns along `lon`. */
+export interface MapGrid {
+  lon: (number | null)[];
+  lat: (number | null)[];
+  z: (number | null)[][];
+  /** Hover name of the values, e.g. "density_contrast". */
+  name: string;
+  unit: string;
+  /** Colour bar title, e.g. "Density contrast [kg/m^3]". */
   title: string;
 }
 
@@ -109,12 +126,153 @@ function splitPoints(points: MapPoints): { valued: number[]; missing: number[] }
   return { valued, missing };
 }
 
+/** The colour bar of a map layer, alike for points and grids: its title names the unit. */
+function colorBarStyle(title: string, theme: Theme): Record<string, unknown> {
+  return {
+    title: { text: title, side: 'right', font: { color: theme.font } },
+    tickfont: { color: theme.font },
+    outlinecolor: theme.border,
+    bgcolor: 'rgba(0,0,0,0)'
+  };
+}
+
+/** Where a second colour bar (the points', beside a grid's) sits. */
+const SECOND_COLORBAR_X = 1.16;
+
+/** Every value of a grid, for its colour scale. */
+function gridValues(grid: MapGrid): (number | null)[] {
+  return grid.z.flat();
+}
+
+/** Cell edges along an axis of cell centres: half-way between neighbours, half a step beyond the ends. */
+export function cellEdges(centres: readonly (number | null)[]): number[] {
+  const c = centres.map(v => v ?? NaN);
+  if (c.length === 0) {
+    return [];
+  }
+  if (c.length === 1) {
+    return [c[0] - 0.5, c[0] + 0.5];
+  }
+  const edges = [c[0] - (c[1] - c[0]) / 2];
+  for (let i = 0; i < c.length - 1; i++) {
+    edges.push((c[i] + c[i + 1]) / 2);
+  }
+  edges.push(c[c.length - 1] + (c[c.length - 1] - c[c.length - 2]) / 2);
+  return edges;
+}
+
+/** The raster layer of a grid: a heatmap on the offline map, a choropleth of square cells on tiles. */
+export function gridTrace(grid: MapGrid, theme: Theme, type: 'heatmap' | 'choroplethmap'): Trace {
+  const unit = grid.unit ? ` ${grid.unit}` : '';
+  const common = {
+    name: grid.name,
+    ...colorScale(gridValues(grid)),
+    colorbar: colorBarStyle(grid.title, theme),
+    showlegend: false
+  };
+  if (type === 'heatmap') {
+    return {
+      type,
+      ...common,
+      x: grid.lon,
+      y: grid.lat,
+      z: grid.z,
+      opacity: 0.85,
+      connectgaps: false,
+      hoverongaps: false,
+      hovertemplate: `lat %{y:.5f}°, lon %{x:.5f}°<br>${grid.name} %{z:.5g}${unit}<extra></extra>`
+    };
+  }
+  const lonEdges = cellEdges(grid.lon);
+  const latEdges = cellEdges(grid.lat);
+  const features: Record<string, unknown>[] = [];
+  const locations: string[] = [];
+  const z: number[] = [];
+  const text: string[] = [];
+  grid.z.forEach((row, r) =>
+    row.forEach((value, c) => {
+      if (value === null || !Number.isFinite(value)) {
+        return;
+      }
+      const [w, e, s, n] = [lonEdges[c], lonEdges[c + 1], latEdges[r], latEdges[r + 1]];
+      if (![w, e, s, n].every(Number.isFinite)) {
+        return;
+      }
+      const id = `${r},${c}`;
+      features.push({
+        type: 'Feature',
+        id,
+        properties: {},
+        geometry: {
+          type: 'Polygon',
+          coordinates: [
+            [
+              [w, s],
+              [e, s],
+              [e, n],
+              [w, n],
+              [w, s]
+            ]
+          ]
+        }
+      });
+      locations.push(id);
+      z.push(value);
+      text.push(`lat ${grid.lat[r]?.toFixed(5)}°, lon ${grid.lon[c]?.toFixed(5)}°`);
+    })
+  );
+  return {
+    type,
+    ...common,
+    geojson: { type: 'FeatureCollection', features },
+    featureidkey: 'id',
+    locations,
+    z,
+    text,
+    marker: { opacity: 0.75, line: { width: 0 } },
+    hovertemplate: `%{text}<br>${grid.name} %{z:.5g}${unit}<extra></extra>`
+  };
+}
+
+/** The extent of a grid's cell centres, for fitting the view. */
+export function gridExtent(grid: Pick<MapGrid, 'lon' | 'lat'>): { lon: (number | null)[]; lat: (number | null)[] } {
+  const lonEdges = cellEdges(grid.lon);
+  const latEdges = cellEdges(grid.lat);
+  return {
+    lon: [lonEdges[0] ?? null, lonEdges[lonEdges.length - 1] ?? null],
+    lat: [latEdges[0] ?? null, latEdges[latEdges.length - 1] ?? null]
+  };
+}
+
+/** The data layers in drawing order: the grid (if any) below the points (if any). */
+function dataTraces(
+  points: MapPoints | null,
+  grid: MapGrid | null,
+  theme: Theme,
+  kind: 'offline' | 'tiles'
+): Trace[] {
+  const traces: Trace[] = [];
+  if (grid) {
+    traces.push(gridTrace(grid, theme, kind === 'offline' ? 'heatmap' : 'choroplethmap'));
+  }
+  if (points) {
+    const second = grid && points.values ? SECOND_COLORBAR_X : undefined;
+    traces.push(...pointTraces(points, theme, kind === 'offline' ? 'scatter' : 'scattermap', second));
+  }
+  return traces;
+}
+
 function markerSize(count: number): number {
   return count <= 200 ? 10 : count <= 2000 ? 7 : 4;
 }
 
 /** The point traces, for either a cartesian ('scatter') or a tile ('scattermap') map. */
-function pointTraces(points: MapPoints, theme: Theme, type: 'scatter' | 'scattermap'): Trace[] {
+function pointTraces(
+  points: MapPoints,
+  theme: Theme,
+  type: 'scatter' | 'scattermap',
+  colorbarX?: number
+): Trace[] {
   const { valued, missing } = splitPoints(points);
   const pick = <T>(values: readonly T[], index: number[]) => index.map(i => values[i]);
   const position = (index: number[]) =>
@@ -138,10 +296,8 @@ function pointTraces(points: MapPoints, theme: Theme, type: 'scatter' | 'scatter
         ...colorScale(values),
         ...(type === 'scatter' ? { line: { color: theme.border, width: 0.5 } } : {}),
         colorbar: {
-          title: { text: points.title, side: 'right', font: { color: theme.font } },
-          tickfont: { color: theme.font },
-          outlinecolor: theme.border,
-          bgcolor: 'rgba(0,0,0,0)'
+          ...colorBarStyle(points.title, theme),
+          ...(colorbarX !== undefined ? { x: colorbarX } : {})
         }
       },
       hovertemplate: `${where}<br>${points.name} %{marker.color:.5g}${unit}<extra></extra>`,
@@ -187,11 +343,12 @@ function baseLayout(theme: Theme, uirevision: string): Record<string, unknown> {
 
 /** Points over the bundled base map, fitted to `view`, in true shape at its mid latitude. */
 export function offlineMapFigure(
-  points: MapPoints,
+  points: MapPoints | null,
   base: BaseMap,
   theme: Theme,
   view: MapView,
-  uirevision: string
+  uirevision: string,
+  grid: MapGrid | null = null
 ): Figure {
   const axis = {
     color: theme.font,
@@ -204,7 +361,7 @@ export function offlineMapFigure(
     automargin: true
   };
   return {
-    data: [...baseMapTraces(base, theme), ...pointTraces(points, theme, 'scatter')],
+    data: [...baseMapTraces(base, theme), ...onTop(dataTraces(points, grid, theme, 'offline'), !!grid)],
     layout: {
       ...baseLayout(theme, uirevision),
       // Zooming out stops at the globe (and the copies of rings wrapped across the antimeridian).
@@ -223,22 +380,39 @@ export function offlineMapFigure(
         title: { text: 'Latitude [degrees_north]' },
         scaleanchor: 'x',
         scaleratio: aspectRatio((view.lat[0] + view.lat[1]) / 2)
-      }
+      },
+      ...(grid ? OVERLAY_AXES : {})
     }
   };
 }
 
+/**
+ * Plotly draws a subplot's heatmaps below all its scatter traces, so a raster
+ * on the base map's own axes would vanish under the filled land: it goes, with
+ * the points, on invisible axes overlaying (and matching) the base map's,
+ * whose subplot is drawn after it. Within it the points stay above the raster.
+ */
+const OVERLAY_AXES = {
+  xaxis2: { overlaying: 'x', matches: 'x', visible: false },
+  yaxis2: { overlaying: 'y', matches: 'y', visible: false }
+};
+
+function onTop(traces: Trace[], overlay: boolean): Trace[] {
+  return overlay ? traces.map(t => ({ ...t, xaxis: 'x2', yaxis: 'y2' })) : traces;
+}
+
 /** Points on a MapLibre map of the configured raster tiles, centred and zoomed to `view`. */
 export function tileMapFigure(
-  points: MapPoints,
+  points: MapPoints | null,
   tiles: { url: string; attribution: string },
   theme: Theme,
   view: MapView,
   size: { width: number; height: number },
-  uirevision: string
+  uirevision: string,
+  grid: MapGrid | null = null
 ): Figure {
   return {
-    data: pointTraces(points, theme, 'scattermap'),
+    data: dataTraces(points, grid, theme, 'tiles'),
     layout: {
       ...baseLayout(theme, uirevision),
       margin: { l: 0, r: 0, t: 0, b: 0 },

@@ -3,18 +3,29 @@
  * chosen variable. It works offline over a base map bundled with the
  * extension, and uses raster tiles only when the user configured a tile URL.
  * It shows the selected version's geographic output when it has one; the
- * choice of dataset and variable is kept per project.
+ * choice of dataset and variable is kept per project. A variable gridded over
+ * latitude × longitude (an inversion's model) is drawn as a raster layer, asked
+ * for at about one cell per pixel of the map.
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { JSONObject, ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 import React from 'react';
-import { ApiError, Dataset, DatasetView, Variable } from '../api';
+import { ApiError, Dataset, DatasetGrid, DatasetView, Variable } from '../api';
 import { NagelfluhContext } from '../context';
 import { loadBaseMap } from '../plot/basemap';
 import { GraphHost } from '../plot/host';
-import { datasetLabel, geoVariables, mappableDatasets, unitOf, variableLabel } from '../plot/datasets';
-import { fitView, MapPoints, offlineMapFigure, tileMapFigure } from '../plot/mapfigure';
+import {
+  datasetLabel,
+  GeoGrid,
+  isNetCDF,
+  mapLayersOf,
+  mappableDatasets,
+  unitOf,
+  variableLabel
+} from '../plot/datasets';
+import { gridQuery, gridStatusText } from '../plot/grid';
+import { fitView, gridExtent, MapGrid, MapPoints, offlineMapFigure, tileMapFigure } from '../plot/mapfigure';
 import { PLOT_CONFIG } from '../plot/plotly';
 import { PlotlyDiv } from '../plot/plotlydiv';
 import { MAX_POINTS, statusText } from '../plot/zoom';
@@ -67,13 +78,12 @@ class MapView extends ReactWidget {
   protected render(): React.ReactElement {
     const datasets = mappableDatasets(this.ctx.store.datasets);
     const dataset = datasets.find(d => d.id === this._choice.dataset);
-    const geo = dataset ? geoVariables(dataset) : null;
     return (
       <MapPanel
         datasets={datasets}
         processes={this.ctx.store.processes}
         dataset={dataset}
-        variables={geo?.values.map(v => ({ name: v.name, label: variableLabel(v) })) ?? []}
+        variables={colourVariables(dataset).map(v => ({ name: v.name, label: variableLabel(v) }))}
         variable={this._choice.variable}
         status={this._status}
         error={this._error}
@@ -92,7 +102,7 @@ class MapView extends ReactWidget {
       this._project = project;
       this._loaded = false;
       this._choice = { dataset: null, variable: null };
-      this._points = null;
+      this._layers = null;
       this._fetchedKey = '';
       void this._div.redraw();
       void this._load(project);
@@ -105,7 +115,7 @@ class MapView extends ReactWidget {
     const key = active ? `${active.process}:${active.version}:${active.outputs.length}` : '';
     if (key !== this._activeKey) {
       this._activeKey = key;
-      const output = mappableDatasets(active?.outputs ?? [])[0];
+      const output = firstToMap(active?.outputs ?? []);
       if (output && output.id !== this._choice.dataset) {
         this._choose({ dataset: output.id, variable: null });
         return;
@@ -147,10 +157,9 @@ class MapView extends ReactWidget {
 
   /** Choose a dataset (its first variable unless one is named) and keep the choice for the project. */
   private _choose(choice: MapChoice): void {
-    const dataset = this.ctx.store.dataset(choice.dataset ?? -1);
-    const geo = dataset ? geoVariables(dataset) : null;
-    const named = geo?.values.some(v => v.name === choice.variable);
-    const variable = named ? choice.variable : (geo?.values[0]?.name ?? null);
+    const variables = colourVariables(this.ctx.store.dataset(choice.dataset ?? -1));
+    const named = variables.some(v => v.name === choice.variable);
+    const variable = named ? choice.variable : (variables[0]?.name ?? null);
     const next = { dataset: choice.dataset, variable };
     if (this._error) {
       // Choosing again after a failed fetch tries again.
@@ -171,13 +180,18 @@ class MapView extends ReactWidget {
   private _refresh(): void {
     this.update();
     const dataset = this.ctx.store.dataset(this._choice.dataset ?? -1);
-    const geo = dataset ? geoVariables(dataset) : null;
-    if (!dataset || !geo) {
-      this._points = null;
+    const layers = dataset ? mapLayersOf(dataset) : null;
+    if (!dataset || !layers) {
+      this._layers = null;
       this._fetchedKey = '';
       void this._div.redraw();
       return;
     }
+    if (layers.kind === 'grid') {
+      this._refreshGrid(dataset, layers.grids.find(g => g.variable.name === this._choice.variable) ?? layers.grids[0]);
+      return;
+    }
+    const geo = layers.geo;
     const key = `${dataset.id}|${this._choice.variable ?? ''}`;
     if (key === this._fetchedKey) {
       return;
@@ -194,7 +208,7 @@ class MapView extends ReactWidget {
           return;
         }
         this._loading = false;
-        this._points = pointsOf(view, geo.latitude.name, variable);
+        this._layers = { points: pointsOf(view, geo.latitude.name, variable), grid: null };
         this._status = statusText([
           { shown: view.x.values.length, inRange: view.in_range, total: view.total, decimated: view.decimated }
         ]);
@@ -204,22 +218,96 @@ class MapView extends ReactWidget {
         if (key !== this._fetchedKey) {
           return;
         }
-        this._loading = false;
-        this._points = null;
-        this._error = error instanceof ApiError ? error.message : String(error);
-        void this._div.redraw();
+        this._fail(error);
       }
     );
   }
 
+  /** Fetch a lat/lon grid at about one cell per pixel of the map (fewer cells on tiles), then draw. */
+  private _refreshGrid(dataset: Dataset, grid: GeoGrid): void {
+    const tiled = !!this.ctx.settings.values.mapTilesUrl;
+    const stations = this._stationsOf(dataset);
+    const key = `${dataset.id}|${grid.variable.name}|${tiled ? 'tiles' : 'offline'}|${stations?.dataset.id ?? ''}`;
+    if (key === this._fetchedKey) {
+      return;
+    }
+    this._fetchedKey = key;
+    const node = this._div.node;
+    const cap = tiled ? MAX_TILE_CELLS_SIDE : Infinity;
+    const size = {
+      width: Math.min(cap, node.clientWidth || 600),
+      height: Math.min(cap, node.clientHeight || 400)
+    };
+    this._loading = true;
+    this._error = null;
+    this.update();
+    const points = stations
+      ? this.ctx.client
+          .datasetView(stations.dataset.id, {
+            x: stations.longitude.name,
+            y: [stations.latitude.name],
+            points: MAX_POINTS
+          })
+          .then(view => pointsOf(view, stations.latitude.name, null))
+      : Promise.resolve(null);
+    const raster = this.ctx.client.datasetGrid(dataset.id, gridQuery({ variable: grid.variable.name }, size));
+    Promise.all([raster, points]).then(
+      ([view, stationPoints]) => {
+        if (key !== this._fetchedKey) {
+          return;
+        }
+        this._loading = false;
+        this._layers = { points: stationPoints, grid: gridOf(view, grid.variable) };
+        this._status = gridStatusText(view);
+        void this._div.redraw();
+      },
+      (error: unknown) => {
+        if (key !== this._fetchedKey) {
+          return;
+        }
+        this._fail(error);
+      }
+    );
+  }
+
+  /**
+   * The points drawn over a grid: another output of the same process version
+   * with latitude/longitude (an inversion's stations, in misfit.nc), as plain
+   * markers so the grid keeps the only colour bar.
+   */
+  private _stationsOf(
+    grid: Dataset
+  ): { dataset: Dataset; latitude: Variable; longitude: Variable } | null {
+    if (grid.process === null) {
+      return null;
+    }
+    for (const other of this.ctx.store.datasets) {
+      if (other.id === grid.id || other.process !== grid.process || other.version !== grid.version) {
+        continue;
+      }
+      const layers = isNetCDF(other) ? mapLayersOf(other) : null;
+      if (layers?.kind === 'points') {
+        return { dataset: other, latitude: layers.geo.latitude, longitude: layers.geo.longitude };
+      }
+    }
+    return null;
+  }
+
+  private _fail(error: unknown): void {
+    this._loading = false;
+    this._layers = null;
+    this._error = error instanceof ApiError ? error.message : String(error);
+    void this._div.redraw();
+  }
+
   private async _drawNow(): Promise<void> {
     this.update();
-    const points = this._points;
+    const layers = this._layers;
     if (this.isDisposed) {
       return;
     }
     const graph = this._div.node;
-    if (!points) {
+    if (!layers) {
       if (this._drawn && this._div.plotly) {
         this._div.plotly.purge(graph);
         this._drawn = false;
@@ -234,7 +322,9 @@ class MapView extends ReactWidget {
     try {
       const plotly = await this._div.load();
       const { mapTilesUrl, mapTilesAttribution } = this.ctx.settings.values;
-      const view = fitView(points.lon, points.lat);
+      const { points, grid } = layers;
+      const extent = grid ? gridExtent(grid) : { lon: points?.lon ?? [], lat: points?.lat ?? [] };
+      const view = fitView(extent.lon, extent.lat);
       const size = { width: graph.clientWidth, height: graph.clientHeight };
       const revision = `${this._fetchedKey}|${mapTilesUrl}`;
       const figure = mapTilesUrl
@@ -244,10 +334,11 @@ class MapView extends ReactWidget {
             this._div.theme,
             view,
             size,
-            revision
+            revision,
+            grid
           )
-        : offlineMapFigure(points, await loadBaseMap(), this._div.theme, view, revision);
-      if (this.isDisposed || points !== this._points) {
+        : offlineMapFigure(points, await loadBaseMap(), this._div.theme, view, revision, grid);
+      if (this.isDisposed || layers !== this._layers) {
         return;
       }
       if (this._drawn && this._tiled !== !!mapTilesUrl) {
@@ -273,6 +364,8 @@ class MapView extends ReactWidget {
   }
 
   private _onSettings(): void {
+    // A grid is asked for with fewer cells on tiles: switching kind may fetch it again.
+    this._refresh();
     void this._div.redraw();
   }
 
@@ -284,13 +377,43 @@ class MapView extends ReactWidget {
   private _activeKey = '';
   private _choice: MapChoice = { dataset: null, variable: null };
   private _fetchedKey = '';
-  private _points: MapPoints | null = null;
+  private _layers: { points: MapPoints | null; grid: MapGrid | null } | null = null;
   private _status = '';
   private _error: string | null = null;
   private _loading = false;
   private _drawn = false;
   /** A draw was skipped while the map was hidden. */
   private _stale = false;
+}
+
+/** A tile map draws a grid as one polygon per cell: at most this many cells a side. */
+const MAX_TILE_CELLS_SIDE = 150;
+
+/** What the map shows first of a version's outputs: its lat/lon grid (its points drawn over it), else the newest. */
+function firstToMap(datasets: readonly Dataset[]): Dataset | undefined {
+  const mappable = mappableDatasets(datasets);
+  return mappable.find(d => mapLayersOf(d)?.kind === 'grid') ?? mappable[0];
+}
+
+/** What the Colour choice offers: a dataset's lat/lon grids, else the variables its points can be coloured by. */
+function colourVariables(dataset: Dataset | undefined): Variable[] {
+  const layers = dataset ? mapLayersOf(dataset) : null;
+  if (!layers) {
+    return [];
+  }
+  return layers.kind === 'grid' ? layers.grids.map(g => g.variable) : layers.geo.values;
+}
+
+/** A grid answer as a map raster: rows along latitude, columns along longitude. */
+function gridOf(view: DatasetGrid, variable: Variable): MapGrid {
+  return {
+    lon: view.x.values,
+    lat: view.y.values,
+    z: view.z.values,
+    name: variable.name,
+    unit: unitOf(variable),
+    title: variableLabel(variable)
+  };
 }
 
 /** A view of x = longitude, y = [latitude, variable?] as map points. */
