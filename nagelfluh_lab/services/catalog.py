@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 from nagelfluh_runner import registry
-from nagelfluh_runner.protocol import DATASET_FORMAT, DATASET_REF_PREFIX
+from nagelfluh_runner.protocol import DATASET_FORMAT, DATASET_READABLE, DATASET_REF_PREFIX
 from nagelfluh_runner.validation import apply_defaults
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
@@ -472,15 +472,35 @@ def validate_parameters(schema: dict, parameters: Any) -> dict:
 
 def dataset_refs(schema: dict, value: Any, path: str = "/parameters") -> list[tuple[str, int]]:
     """Every ``dataset:<id>`` in ``value`` held by a field of format nagelfluh-dataset."""
-    found: list[tuple[str, int]] = []
+    return [(where, dataset_id) for where, dataset_id, _ in dataset_fields(schema, value, path)]
+
+
+def dataset_fields(
+    schema: dict, value: Any, path: str = "/parameters"
+) -> list[tuple[str, int, dict]]:
+    """``dataset_refs`` with the schema of the field that holds each reference."""
+    found: list[tuple[str, int, dict]] = []
     if schema.get("format") == DATASET_FORMAT and isinstance(value, str):
         if _DATASET_REF.match(value):
-            found.append((path, int(value[len(DATASET_REF_PREFIX) :])))
+            found.append((path, int(value[len(DATASET_REF_PREFIX) :]), schema))
     elif isinstance(value, dict):
         for name, sub in (schema.get("properties") or {}).items():
             if name in value:
-                found += dataset_refs(sub, value[name], f"{path}/{name}")
+                found += dataset_fields(sub, value[name], f"{path}/{name}")
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(value):
-            found += dataset_refs(schema["items"], item, f"{path}/{index}")
+            found += dataset_fields(schema["items"], item, f"{path}/{index}")
     return found
+
+
+def unreadable_reason(schema: dict, dataset_meta: dict | None) -> str | None:
+    """Why a dataset cannot go into a field whose schema asks for a readable dataset
+    (``x-nagelfluh-readable``): the server found no variables in it (an opaque upload,
+    or an output written as plain bytes). None when it may go there."""
+    if schema.get(DATASET_READABLE) is not True:
+        return None
+    meta = dataset_meta or {}
+    if meta.get("variables"):
+        return None
+    why = (meta.get("metadata") or {}).get("not_described")
+    return str(why) if why else "no variables were found in it"

@@ -9,40 +9,19 @@ such a file is opaque (a file with no variables), never a server error.
 
 from __future__ import annotations
 
-import csv
 import io
-import re
 import warnings
 from typing import Any
 
 import numpy as np
 import xarray as xr
+from nagelfluh_runner.datasets import DatasetFormatError, kind, read_csv
 
 # Files larger than this (stored, or decoded in memory) are not read: they stay opaque.
 MAX_READ_BYTES = 512 * 1024 * 1024
-NETCDF3_MAGIC = (b"CDF\x01", b"CDF\x02")
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-CSV_TYPES = {"text/csv", "application/csv", "text/comma-separated-values"}
-CSV_ROW_DIM = "row"
-_UNITS_HEADER = re.compile(r"^(.*?)\s*\[([^\[\]]*)\]\s*$")
-
-
-class FormatError(ValueError):
-    """A file that is not a readable NetCDF-3, NetCDF-4/HDF5 or CSV dataset."""
-
-
-def kind(raw: bytes, mime_type: str = "", name: str = "") -> str:
-    """``netcdf3``, ``netcdf4`` or ``csv`` from the bytes' signature (CSV by the MIME
-    type or the name: any text would parse as CSV); FormatError for anything else."""
-    if not raw:
-        raise FormatError("the file is empty")
-    if raw[:4] in NETCDF3_MAGIC:
-        return "netcdf3"
-    if raw[:8] == HDF5_MAGIC:
-        return "netcdf4"
-    if mime_type.split(";")[0].strip().lower() in CSV_TYPES or name.lower().endswith(".csv"):
-        return "csv"
-    raise FormatError("neither NetCDF-3, NetCDF-4/HDF5 nor CSV")
+# One error for any file that does not read, the runner's: a file the server could not
+# describe is one a run could not read either, with the same message.
+FormatError = DatasetFormatError
 
 
 def read(raw: bytes, mime_type: str = "", name: str = "") -> xr.Dataset:
@@ -55,7 +34,7 @@ def read(raw: bytes, mime_type: str = "", name: str = "") -> xr.Dataset:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if found == "csv":
-                return _read_csv(raw)
+                return read_csv(raw, xr)
             engine = "scipy" if found == "netcdf3" else "h5netcdf"
             with xr.open_dataset(
                 io.BytesIO(raw),
@@ -125,45 +104,3 @@ def text(value: Any) -> str | None:
     if isinstance(value, str):
         return str(value)
     return None
-
-
-def _read_csv(raw: bytes) -> xr.Dataset:
-    import pandas as pd
-
-    text = raw.decode("utf-8-sig")
-    rows = csv.reader(io.StringIO(text))
-    header = next(rows, None)
-    if not header or not any(cell.strip() for cell in header):
-        raise FormatError("the CSV file has no header")
-    second = next(rows, None)
-    names, units = [], []
-    for cell in header:
-        match = _UNITS_HEADER.match(cell)
-        names.append((match.group(1) if match else cell).strip())
-        units.append(match.group(2).strip() if match else None)
-    skip: list[int] = []
-    if all(u is None for u in units) and second and next(rows, None) is not None:
-        if all(cell.strip() and not _number(cell) for cell in second):
-            units = [cell.strip() for cell in second]  # a units row under the header
-            skip = [1]
-    if len(set(names)) != len(names) or not all(names):
-        raise FormatError("the CSV header needs distinct, non-empty column names")
-    units = (units + [None] * len(names))[: len(names)]
-    frame = pd.read_csv(io.StringIO(text), header=0, names=names, skiprows=skip, index_col=False)
-    if len(frame.columns) != len(names):
-        raise FormatError("the CSV rows do not match its header")
-    variables = {}
-    for column, unit in zip(names, units, strict=True):
-        values = frame[column].to_numpy()
-        if values.dtype.kind == "O":
-            values = values.astype(str)
-        variables[column] = xr.Variable((CSV_ROW_DIM,), values, {"units": unit} if unit else {})
-    return xr.Dataset(variables)
-
-
-def _number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True

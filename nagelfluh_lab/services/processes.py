@@ -374,11 +374,18 @@ class ProcessService:
         session: Session, project_id: int, schema: dict, parameters: dict
     ) -> list[Dataset]:
         inputs: dict[int, Dataset] = {}
-        for path, dataset_id in catalog.dataset_refs(schema, parameters):
+        for path, dataset_id, field in catalog.dataset_fields(schema, parameters):
             dataset = session.get(Dataset, dataset_id)
             if dataset is None or dataset.project_id != project_id:
                 raise field_error(
                     path, f"dataset {dataset_id} does not exist in this process's project"
+                )
+            why = catalog.unreadable_reason(field, dataset.meta)
+            if why is not None:
+                raise field_error(
+                    path,
+                    f"dataset {dataset_id} ({dataset.name!r}) is not a readable NetCDF/CSV "
+                    f"file: {why}",
                 )
             inputs[dataset.id] = dataset
         return list(inputs.values())

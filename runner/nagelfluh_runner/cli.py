@@ -136,6 +136,7 @@ def _dataset_binder(
             info.get("name") or key.rpartition("/")[2],
             storage,
             info.get("metadata"),
+            path=path,
         )
 
     return bind

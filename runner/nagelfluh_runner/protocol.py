@@ -21,6 +21,9 @@ ENV_INPUT_DATASETS_JSON = "INPUT_DATASETS_JSON"
 
 DATASET_REF_PREFIX = "dataset:"
 DATASET_FORMAT = "nagelfluh-dataset"
+# On a dataset parameter's schema: the type reads the dataset's arrays, so the server
+# accepts only a dataset it could read (NetCDF-3, NetCDF-4/HDF5 or CSV) there.
+DATASET_READABLE = "x-nagelfluh-readable"
 
 MANIFEST_NAME = "_manifest.json"
 

@@ -6,11 +6,13 @@ imports it on every start, including for types that never touch an array.
 
 from __future__ import annotations
 
-from nagelfluh_runner.protocol import DATASET_FORMAT, DATASET_REF_PREFIX
+from nagelfluh_runner.protocol import DATASET_FORMAT, DATASET_READABLE, DATASET_REF_PREFIX
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
+
+    import xarray as xr
 
     from nagelfluh_runner.context import StorageContext
     from nagelfluh_runner.netcdf import NetCDFData
@@ -58,15 +60,23 @@ class ProcessType:
         }
 
 
-def dataset_parameter(title: str, description: str) -> dict[str, Any]:
-    """Schema of a parameter that takes a dataset reference ``dataset:<id>``."""
-    return {
+def dataset_parameter(title: str, description: str, *, readable: bool = False) -> dict[str, Any]:
+    """Schema of a parameter that takes a dataset reference ``dataset:<id>``.
+
+    ``readable``: the type reads the dataset's arrays (``load``/``arrays``), so the
+    server refuses, at submit, a dataset it could not read as NetCDF-3, NetCDF-4 or
+    CSV (schema keyword ``"x-nagelfluh-readable": true``); without it any file goes.
+    """
+    schema: dict[str, Any] = {
         "type": "string",
         "format": DATASET_FORMAT,
         "pattern": f"^{DATASET_REF_PREFIX}.+",
         "title": title,
         "description": description,
     }
+    if readable:
+        schema[DATASET_READABLE] = True
+    return schema
 
 
 class InputDataset:
@@ -80,12 +90,15 @@ class InputDataset:
         name: str,
         storage: Storage,
         metadata: dict[str, Any] | None = None,
+        *,
+        path: str | None = None,
     ) -> None:
         self.id = id
         self.key = key
         self.mime_type = mime_type
         self.name = name
         self.metadata = metadata or {}
+        self.path = path  # the parameter's JSON pointer, e.g. "/signal"
         self._storage = storage
 
     def __repr__(self) -> str:
@@ -105,11 +118,34 @@ class InputDataset:
     def read_bytes(self) -> bytes:
         return self._storage.read_bytes(self.key)
 
-    def load(self, variables: list[str] | None = None) -> NetCDFData:
-        """The dataset read as NetCDF-3 (optionally only some variables)."""
-        from nagelfluh_runner.netcdf import read_netcdf
+    def load(self, variables: list[str] | None = None) -> xr.Dataset:
+        """The dataset as an in-memory ``xarray.Dataset``: NetCDF-3, NetCDF-4/HDF5 or CSV
+        (one ``row`` dimension; units from the header). ``variables`` keeps only those
+        (and their coordinates). Needs the ``data`` extra (xarray), imported only here."""
+        from nagelfluh_runner.datasets import read_xarray
 
-        return read_netcdf(self.read_bytes(), variables)
+        return self._read(read_xarray, variables)
+
+    def arrays(self, variables: list[str] | None = None) -> NetCDFData:
+        """The dataset as ``NetCDFData`` (``.dims``, ``.attrs``, ``[name]`` -> ``Variable``
+        with ``.dims``, ``.data``, ``.attrs``, ``.units``), whatever its format. NetCDF-3
+        needs only numpy; NetCDF-4 and CSV go through xarray."""
+        from nagelfluh_runner.datasets import read_arrays
+
+        return self._read(read_arrays, variables)
+
+    def _read(self, reader: Any, variables: list[str] | None) -> Any:
+        from nagelfluh_runner.datasets import DatasetFormatError
+
+        try:
+            return reader(self.read_bytes(), self.mime_type, self.name, variables)
+        except DatasetFormatError as error:
+            message = (
+                f"dataset {self.id} ({self.name!r}) is not a readable NetCDF/CSV file: {error}"
+            )
+            if self.path is None:
+                raise DatasetFormatError(message) from error
+            raise ParameterError(self.path, message) from error
 
 
 def parameter(

@@ -320,7 +320,7 @@ def test_runner_image_installs_only_the_runner_from_paths_that_exist():
         assert all((ROOT / source).is_dir() for source in sources)
     installs = [args for op, args in steps if op == "RUN" and "pip install" in args]
     assert len(installs) == 1
-    assert shlex.split(installs[0])[:3] == ["pip", "install", "/tmp/nagelfluh-runner[s3]"]
+    assert shlex.split(installs[0])[:3] == ["pip", "install", "/tmp/nagelfluh-runner[s3,data]"]
     assert not [args for _, args in steps if "jupyter" in args.lower()]
     # What `pip install runner[s3]` brings, from the installed runner's metadata.
     requirements = requires("nagelfluh-runner")

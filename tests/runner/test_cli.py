@@ -272,7 +272,8 @@ def test_a_process_that_raises_exits_1_with_a_traceback_and_no_manifest(jobs, up
     result = jobs.run("fft", {"signal": "dataset:5"}, inputs=uploaded_csv)
     assert result.returncode == EXIT_FAILED
     assert result.stderr.startswith("Traceback (most recent call last):")
-    assert "NetCDFError: not a NetCDF-3 file" in result.stderr
+    # the CSV reads now (one "row" dimension), but fft finds no sample spacing in it
+    assert "ValueError: no coordinate 'row' and no sample_rate attribute" in result.stderr
     assert "reading notes.csv (dataset 5)" in result.stdout
     assert not (jobs.root / "7" / "processes" / "1" / "v1" / "_manifest.json").exists()
 

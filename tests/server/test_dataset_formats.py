@@ -10,6 +10,7 @@ import random
 import numpy as np
 import pytest
 import xarray as xr
+from nagelfluh_runner.datasets import HDF5_MAGIC
 from nagelfluh_runner.netcdf import write_netcdf
 
 from nagelfluh_lab.errors import ApiError
@@ -116,7 +117,7 @@ def test_csv_units_come_from_the_header_or_a_units_row():
         (b"\x00\xffgarbage" * 10, "application/octet-stream", "garbage.bin"),
         (b"a,b\n1,2\n", "text/plain", "notes.txt"),  # text is CSV only by its type or name
         (b"CDF\x01" + bytes(40), "", "zeros.nc"),
-        (formats.HDF5_MAGIC + bytes(100), "", "fake.h5"),
+        (HDF5_MAGIC + bytes(100), "", "fake.h5"),
         (b"\n\n", "text/csv", "blank.csv"),
         (b"a,a\n1,2\n", "text/csv", "same.csv"),
     ],

@@ -63,6 +63,7 @@ class FFT(ProcessType):
             "signal": dataset_parameter(
                 "Signal",
                 "NetCDF dataset holding a 1-D time series (e.g. a synthetic-signal output).",
+                readable=True,
             ),
             "variable": parameter(
                 "string",
@@ -99,7 +100,7 @@ class FFT(ProcessType):
         import numpy as np
 
         ctx.log(f"reading {signal.name} (dataset {signal.id})")
-        data = signal.load()
+        data = signal.arrays()
         candidates = [name for name in data.data_variables() if len(data[name].dims) == 1]
         if variable and variable not in candidates:
             raise ParameterError(

@@ -51,7 +51,8 @@ class Inversion(ProcessType):
     schema = object_schema(
         {
             "survey": dataset_parameter(
-                "Survey", "NetCDF survey: latitude, longitude and an anomaly in mGal per station."
+                "Survey", "NetCDF survey: latitude, longitude and an anomaly in mGal per station.",
+                readable=True,
             ),
             "variable": parameter(
                 "string", "Anomaly variable", "Variable holding the anomaly, in mGal.",
@@ -106,7 +107,7 @@ class Inversion(ProcessType):
                 "/thickness", f"{thickness:g} m cells at {depth:g} m reach the surface"
             )
         ctx.log(f"reading {survey.name} (dataset {survey.id})")
-        data = survey.load(["latitude", "longitude", variable])
+        data = survey.arrays(["latitude", "longitude", variable])
         if variable not in data.variables:
             raise ParameterError("/variable", f"{survey.name} has no variable {variable!r}")
         observed = data[variable].data.astype(float).ravel()

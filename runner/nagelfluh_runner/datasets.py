@@ -1,0 +1,198 @@
+"""Reading input datasets: NetCDF-3, NetCDF-4/HDF5 and CSV.
+
+Two shapes of the same data: ``read_xarray`` gives an ``xarray.Dataset`` (what
+``InputDataset.load`` returns), ``read_arrays`` the runner's own ``NetCDFData``
+(``InputDataset.arrays``, what the bootstrap types read). NetCDF-3 reads into
+``NetCDFData`` with the numpy-only reader of ``nagelfluh_runner.netcdf``; every
+other path needs xarray (scipy for NetCDF-3, h5netcdf for NetCDF-4, pandas for
+CSV: the ``data`` extra), imported here only when a type reads such a file, so
+a runner start imports none of it.
+
+The formats and the CSV conventions (units in a ``name [units]`` header or in a
+row of their own under it) are those the server describes uploads with
+(``nagelfluh_lab.services.formats``), so a file the server described reads here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import warnings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    import xarray as xr
+
+    from nagelfluh_runner.netcdf import NetCDFData
+
+NETCDF3_MAGIC = (b"CDF\x01", b"CDF\x02")
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+CSV_TYPES = {"text/csv", "application/csv", "text/comma-separated-values"}
+CSV_ROW_DIM = "row"
+_UNITS_HEADER = re.compile(r"^(.*?)\s*\[([^\[\]]*)\]\s*$")
+_EXTRA_HINT = "install nagelfluh-runner[data] (xarray, scipy, h5netcdf, pandas)"
+
+
+class DatasetFormatError(ValueError):
+    """Bytes that are not a readable NetCDF-3, NetCDF-4/HDF5 or CSV dataset."""
+
+
+def kind(raw: bytes, mime_type: str = "", name: str = "") -> str:
+    """``netcdf3``, ``netcdf4`` or ``csv`` from the bytes' signature (CSV by the MIME
+    type or the name); DatasetFormatError for anything else."""
+    if not raw:
+        raise DatasetFormatError("the file is empty")
+    if raw[:4] in NETCDF3_MAGIC:
+        return "netcdf3"
+    if raw[:8] == HDF5_MAGIC:
+        return "netcdf4"
+    if mime_type.split(";")[0].strip().lower() in CSV_TYPES or name.lower().endswith(".csv"):
+        return "csv"
+    raise DatasetFormatError("neither NetCDF-3, NetCDF-4/HDF5 nor CSV")
+
+
+def _xarray():
+    try:
+        import xarray
+    except ImportError as error:
+        raise ImportError(f"reading this dataset needs xarray: {_EXTRA_HINT}") from error
+    return xarray
+
+
+def read_xarray(
+    raw: bytes, mime_type: str = "", name: str = "", variables: list[str] | None = None
+) -> xr.Dataset:
+    """The dataset as an in-memory ``xarray.Dataset`` (only ``variables`` that exist, and
+    their coordinates, when given); DatasetFormatError if the bytes do not read."""
+    found = kind(raw, mime_type, name)
+    xr = _xarray()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if found == "csv":
+                ds = read_csv(raw, xr)
+            else:
+                engine = "scipy" if found == "netcdf3" else "h5netcdf"
+                with xr.open_dataset(
+                    io.BytesIO(raw),
+                    engine=engine,
+                    decode_times=False,
+                    decode_timedelta=False,
+                    cache=False,
+                ) as opened:
+                    return _subset(opened, variables).load()
+    except ImportError as error:
+        raise ImportError(f"reading a {found} dataset needs {error.name}: {_EXTRA_HINT}") from error
+    except DatasetFormatError:
+        raise
+    except Exception as error:  # a damaged file fails in any library's own way
+        raise DatasetFormatError(f"{type(error).__name__}: {error}"[:500]) from error
+    return _subset(ds, variables)
+
+
+def _subset(ds: xr.Dataset, variables: list[str] | None) -> xr.Dataset:
+    if variables is None:
+        return ds
+    wanted = [v for v in dict.fromkeys(variables) if v in ds.variables]
+    data_vars = [v for v in wanted if v in ds.data_vars]
+    subset = ds[data_vars]
+    extra = {v: ds[v] for v in wanted if v not in subset.variables}
+    return subset.assign_coords(extra) if extra else subset
+
+
+def read_arrays(
+    raw: bytes, mime_type: str = "", name: str = "", variables: list[str] | None = None
+) -> NetCDFData:
+    """The dataset as ``NetCDFData`` (only ``variables`` that exist, when given).
+
+    NetCDF-3 goes through the runner's own reader (numpy only); NetCDF-4 and CSV
+    through xarray, converted."""
+    from nagelfluh_runner.netcdf import NetCDFData, NetCDFError, Variable, read_netcdf
+
+    if kind(raw, mime_type, name) == "netcdf3":
+        try:
+            return read_netcdf(raw, variables)
+        except NetCDFError as error:
+            raise DatasetFormatError(str(error)) from error
+        except Exception as error:  # a truncated header fails in struct or numpy
+            raise DatasetFormatError(f"{type(error).__name__}: {error}"[:500]) from error
+    import numpy as np
+
+    ds = read_xarray(raw, mime_type, name)
+    names = list(ds.variables) if variables is None else variables
+    return NetCDFData(
+        {str(dim): int(size) for dim, size in ds.sizes.items()},
+        {
+            str(n): Variable(
+                tuple(str(d) for d in ds.variables[n].dims),
+                np.asarray(ds.variables[n].values),
+                _attrs(ds.variables[n].attrs),
+            )
+            for n in names
+            if n in ds.variables
+        },
+        _attrs(ds.attrs),
+    )
+
+
+def _attrs(attrs: dict) -> dict[str, Any]:
+    """Attributes as the NetCDF-3 reader gives them: text as str, one number as a scalar."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if isinstance(value, bytes | np.bytes_):
+            value = bytes(value).decode("utf-8", "replace")
+        elif isinstance(value, np.ndarray) and value.size == 1:
+            value = value.reshape(()).item()
+        elif isinstance(value, np.generic):
+            value = value.item()
+        out[str(key)] = value
+    return out
+
+
+def read_csv(raw: bytes, xr: Any) -> xr.Dataset:
+    """A CSV file as a Dataset along ``CSV_ROW_DIM``, with the columns' units; the
+    server describes uploads with it too, so both read a CSV alike."""
+    import pandas as pd
+
+    text = raw.decode("utf-8-sig")
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, None)
+    if not header or not any(cell.strip() for cell in header):
+        raise DatasetFormatError("the CSV file has no header")
+    second = next(rows, None)
+    names, units = [], []
+    for cell in header:
+        match = _UNITS_HEADER.match(cell)
+        names.append((match.group(1) if match else cell).strip())
+        units.append(match.group(2).strip() if match else None)
+    skip: list[int] = []
+    if all(u is None for u in units) and second and next(rows, None) is not None:
+        if all(cell.strip() and not _number(cell) for cell in second):
+            units = [cell.strip() for cell in second]  # a units row under the header
+            skip = [1]
+    if len(set(names)) != len(names) or not all(names):
+        raise DatasetFormatError("the CSV header needs distinct, non-empty column names")
+    units = (units + [None] * len(names))[: len(names)]
+    frame = pd.read_csv(io.StringIO(text), header=0, names=names, skiprows=skip, index_col=False)
+    if len(frame.columns) != len(names):
+        raise DatasetFormatError("the CSV rows do not match its header")
+    variables = {}
+    for column, unit in zip(names, units, strict=True):
+        values = frame[column].to_numpy()
+        if values.dtype.kind == "O":
+            values = values.astype(str)
+        variables[column] = xr.Variable((CSV_ROW_DIM,), values, {"units": unit} if unit else {})
+    return xr.Dataset(variables)
+
+
+def _number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
