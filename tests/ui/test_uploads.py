@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import xarray as xr
 from nagelfluh_runner.netcdf import write_netcdf
 from playwright.sync_api import expect
 
@@ -90,3 +91,36 @@ def test_upload_to_nagelfluh_in_the_file_browser_sends_the_files_as_they_are(pag
         assert stored == file.read_bytes()
     page.open_panel()
     expect(page.upload_row(notebook.name)).to_be_visible()
+
+
+def test_a_netcdf4_file_from_xarray_uploaded_in_the_panel_is_plotted_and_runs_through_fft(
+    page: LabPage, tmp_path: Path
+):
+    file = tmp_path / f"xarray-{uuid.uuid4().hex[:6]}.nc"
+    time = np.arange(512) / 64
+    xr.Dataset(
+        {"amplitude": ("time", np.sin(2 * np.pi * 6 * time), {"units": "mm/s"})},
+        coords={"time": ("time", time, {"units": "s"})},
+    ).to_netcdf(file, engine="h5netcdf")
+    page.upload_with_picker(file)
+    expect(page.upload_row(file.name)).to_be_visible()
+    dataset = uploaded(page, file.name)
+
+    page.panel_button("Plot").click()
+    plot = page.page.get_by_test_id("nf-plot-graph")
+    page.page.get_by_test_id(f"nf-plot-dataset-{dataset['id']}").check()
+    expect(plot.locator(".scatterlayer .trace").first).to_be_attached()
+    expect(plot.locator(".g-ytitle")).to_contain_text("mm/s")
+
+    name = f"spectrum-of-{file.stem}"
+    editor = Editor(page).new("fft", name)
+    picker = editor.root.locator('[data-testid="nf-dataset-picker"][data-field="/signal"]')
+    picker.select_option(f"dataset:{dataset['id']}")
+    editor.submit()
+    editor.wait_version(1, "completed")
+
+    page.process_row(name).click()
+    page.panel_button("Plot").click()
+    page.page.get_by_test_id("nf-plot-follow").check()
+    expect(plot.locator(".scatterlayer .trace").first).to_be_attached()
+    expect(plot.locator(".xtitle")).to_contain_text("Hz")
