@@ -6,10 +6,12 @@ import {
   gridExtent,
   gridTrace,
   MapGrid,
+  mapRangeChanges,
   MapPoints,
   offlineMapFigure,
   tileMapFigure
 } from '../src/plot/mapfigure';
+import { gridQuery } from '../src/plot/grid';
 import { dataset, signal, survey, THEME } from './plot-fixtures';
 
 /** An inversion's model: density contrast over latitude x longitude, no 1-D data. */
@@ -166,5 +168,64 @@ describe('the raster above the filled land', () => {
     expect(figure.layout.yaxis2).toMatchObject({ overlaying: 'y', matches: 'y' });
     // Points alone stay on the base map's axes, as before.
     expect(offlineMapFigure(points, base, THEME, view, 'r').layout.xaxis2).toBeUndefined();
+  });
+});
+
+describe('zooming the raster on the offline map', () => {
+  const size = { width: 640, height: 480 };
+  const query = (event: Record<string, unknown>) => {
+    const ranges = mapRangeChanges(event);
+    return gridQuery({ variable: 'density_contrast' }, size, ranges.x ?? null, ranges.y ?? null);
+  };
+
+  it('asks for the visible longitude/latitude range at one cell per pixel, from the raster’s overlaid axes', () => {
+    const view = { lon: [7.9, 8.3] as [number, number], lat: [46.9, 47.2] as [number, number] };
+    const layout = offlineMapFigure(points, base, THEME, view, 'r', grid).layout;
+    expect(Object.keys(layout).filter(k => /^[xy]axis\d*$/.test(k)).sort()).toEqual([
+      'xaxis',
+      'xaxis2',
+      'yaxis',
+      'yaxis2'
+    ]);
+    // A drag zoom names both the base map's axes and the matching overlaid ones.
+    const zoom = {
+      'xaxis.range[0]': 8.0,
+      'xaxis.range[1]': 8.2,
+      'yaxis.range[0]': 47.0,
+      'yaxis.range[1]': 47.1,
+      'xaxis2.range[0]': 8.01,
+      'xaxis2.range[1]': 8.19,
+      'yaxis2.range[0]': 47.01,
+      'yaxis2.range[1]': 47.09
+    };
+    expect(query(zoom)).toEqual({
+      z: 'density_contrast',
+      width: 640,
+      height: 480,
+      x0: 8.01,
+      x1: 8.19,
+      y0: 47.01,
+      y1: 47.09
+    });
+    // Only the base map's axes (Plotly.relayout on them) or a reversed pair.
+    expect(query({ 'xaxis.range': [8.2, 8.0], 'yaxis.range': [47.0, 47.1] })).toMatchObject({
+      x0: 8.0,
+      x1: 8.2,
+      y0: 47.0,
+      y1: 47.1
+    });
+  });
+
+  it('asks for the whole grid on autorange, and ignores events without ranges', () => {
+    const auto = mapRangeChanges({ 'xaxis.autorange': true, 'yaxis.autorange': true });
+    expect(auto).toEqual({ x: null, y: null });
+    expect(query({ 'xaxis2.autorange': true, 'yaxis2.autorange': true })).toEqual({
+      z: 'density_contrast',
+      width: 640,
+      height: 480
+    });
+    expect(mapRangeChanges({ dragmode: 'pan' })).toEqual({});
+    expect(mapRangeChanges({ 'yaxis.range[0]': 47 })).toEqual({});
+    expect(mapRangeChanges({ 'xaxis.range[0]': 8, 'xaxis.range[1]': 9 })).toEqual({ x: [8, 9] });
   });
 });

@@ -144,3 +144,19 @@ def test_an_inversion_model_is_drawn_on_the_map_as_a_raster_with_its_unit(page: 
     expect(graph.locator(".colorbar")).to_contain_text("kg/m^3")
     expect(view.get_by_test_id("nf-map-status")).to_contain_text(CELLS_10_BY_12)
     page.screenshot("map-grid")
+    # A box zoom asks for the visible cells only, at full resolution; a double-click the whole grid.
+    status = view.get_by_test_id("nf-map-status")
+    drag = graph.locator(".nsewdrag").first
+    box = drag.bounding_box()
+    assert box
+    page.page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.35)
+    page.page.mouse.down()
+    page.page.mouse.move(box["x"] + box["width"] * 0.65, box["y"] + box["height"] * 0.65, steps=8)
+    page.page.mouse.up()
+    # \S stands for the multiplication sign (a JavaScript regex takes no \N{...}).
+    zoomed = r"\d+ \S \d+ cells in range \(10 \S 12 in all\), full resolution"
+    expect(status).to_contain_text(re.compile(zoomed))
+    expect(graph.locator(".heatmaplayer .hm")).to_have_count(1)
+    drag.dblclick()
+    expect(status).not_to_contain_text("in range")
+    expect(status).to_contain_text(CELLS_10_BY_12)

@@ -14,6 +14,7 @@
 import { BaseMap, baseMapTraces } from './basemap';
 import { Figure, Trace } from './plotly';
 import { Theme } from './theme';
+import { rangeChanges, XRange } from './zoom';
 
 export interface MapPoints {
   lon: (number | null)[];
@@ -423,4 +424,26 @@ export function tileMapFigure(
       }
     }
   };
+}
+
+/** The longitude (x) and latitude (y) ranges a relayout set: null for autorange, absent when not touched. */
+export type MapRanges = { x?: XRange; y?: XRange };
+
+/**
+ * The offline map's zoom or pan as longitude/latitude ranges. The raster lives
+ * on the overlaid axes (xaxis2/yaxis2) that match the base map's (xaxis/yaxis),
+ * so a relayout may name either: the overlaid axis wins when both are there.
+ */
+export function mapRangeChanges(event: Record<string, unknown>): MapRanges {
+  const out: MapRanges = {};
+  for (const direction of ['x', 'y'] as const) {
+    const changes = rangeChanges(event, direction);
+    for (const axis of [`${direction}axis2`, `${direction}axis`]) {
+      if (changes.has(axis)) {
+        out[direction] = changes.get(axis) ?? null;
+        break;
+      }
+    }
+  }
+  return out;
 }

@@ -5,7 +5,9 @@
  * It shows the selected version's geographic output when it has one; the
  * choice of dataset and variable is kept per project. A variable gridded over
  * latitude × longitude (an inversion's model) is drawn as a raster layer, asked
- * for at about one cell per pixel of the map.
+ * for at about one cell per pixel of the map; on the offline map a zoom or pan
+ * asks for the visible longitude/latitude range again (at full resolution when
+ * it is small enough), and autorange for the whole grid.
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { JSONObject, ReadonlyPartialJSONObject } from '@lumino/coreutils';
@@ -25,10 +27,18 @@ import {
   variableLabel
 } from '../plot/datasets';
 import { gridQuery, gridStatusText } from '../plot/grid';
-import { fitView, gridExtent, MapGrid, MapPoints, offlineMapFigure, tileMapFigure } from '../plot/mapfigure';
-import { PLOT_CONFIG } from '../plot/plotly';
+import {
+  fitView,
+  gridExtent,
+  MapGrid,
+  mapRangeChanges,
+  MapPoints,
+  offlineMapFigure,
+  tileMapFigure
+} from '../plot/mapfigure';
+import { GraphDiv, PLOT_CONFIG } from '../plot/plotly';
 import { PlotlyDiv } from '../plot/plotlydiv';
-import { MAX_POINTS, statusText } from '../plot/zoom';
+import { MAX_POINTS, statusText, XRange } from '../plot/zoom';
 
 const STATE_PREFIX = 'nagelfluh-lab:map:';
 
@@ -71,6 +81,7 @@ class MapView extends ReactWidget {
     }
     this.ctx.store.changed.disconnect(this._onStore, this);
     this.ctx.settings.changed.disconnect(this._onSettings, this);
+    clearTimeout(this._zoomTimer);
     this._div.dispose();
     super.dispose();
   }
@@ -223,51 +234,101 @@ class MapView extends ReactWidget {
     );
   }
 
-  /** Fetch a lat/lon grid at about one cell per pixel of the map (fewer cells on tiles), then draw. */
+  /**
+   * Fetch a lat/lon grid at about one cell per pixel of the map (fewer cells on
+   * tiles), within the zoomed longitude/latitude ranges if any, then draw.
+   */
   private _refreshGrid(dataset: Dataset, grid: GeoGrid): void {
     const tiled = !!this.ctx.settings.values.mapTilesUrl;
     const stations = this._stationsOf(dataset);
     const key = `${dataset.id}|${grid.variable.name}|${tiled ? 'tiles' : 'offline'}|${stations?.dataset.id ?? ''}`;
-    if (key === this._fetchedKey) {
-      return;
+    const fresh = key !== this._fetchedKey;
+    if (fresh) {
+      // Another grid (or map kind) starts from the whole grid.
+      clearTimeout(this._zoomTimer);
+      this._gridRanges = { x: null, y: null };
+      this._extent = null;
     }
-    this._fetchedKey = key;
     const node = this._div.node;
     const cap = tiled ? MAX_TILE_CELLS_SIDE : Infinity;
     const size = {
       width: Math.min(cap, node.clientWidth || 600),
       height: Math.min(cap, node.clientHeight || 400)
     };
+    const ranges = tiled ? { x: null, y: null } : this._gridRanges;
+    const query = gridQuery({ variable: grid.variable.name }, size, ranges.x, ranges.y);
+    const request = JSON.stringify([key, query]);
+    if (!fresh && (request === this._gridRequest || this._error)) {
+      return;
+    }
+    this._fetchedKey = key;
+    this._gridRequest = request;
     this._loading = true;
     this._error = null;
     this.update();
-    const points = stations
-      ? this.ctx.client
-          .datasetView(stations.dataset.id, {
-            x: stations.longitude.name,
-            y: [stations.latitude.name],
-            points: MAX_POINTS
-          })
-          .then(view => pointsOf(view, stations.latitude.name, null))
-      : Promise.resolve(null);
-    const raster = this.ctx.client.datasetGrid(dataset.id, gridQuery({ variable: grid.variable.name }, size));
+    // A zoom keeps the stations already fetched; only the raster is asked for again.
+    const kept = !fresh && this._layers ? this._layers.points : undefined;
+    const points =
+      kept !== undefined
+        ? Promise.resolve(kept)
+        : stations
+          ? this.ctx.client
+              .datasetView(stations.dataset.id, {
+                x: stations.longitude.name,
+                y: [stations.latitude.name],
+                points: MAX_POINTS
+              })
+              .then(view => pointsOf(view, stations.latitude.name, null))
+          : Promise.resolve(null);
+    const raster = this.ctx.client.datasetGrid(dataset.id, query);
     Promise.all([raster, points]).then(
       ([view, stationPoints]) => {
-        if (key !== this._fetchedKey) {
+        if (key !== this._fetchedKey || request !== this._gridRequest) {
           return;
         }
         this._loading = false;
-        this._layers = { points: stationPoints, grid: gridOf(view, grid.variable) };
+        const layer = gridOf(view, grid.variable);
+        // The map stays fitted to the whole grid (the user's zoom is kept by uirevision).
+        if (!this._extent || (ranges.x === null && ranges.y === null)) {
+          this._extent = gridExtent(layer);
+        }
+        this._layers = { points: stationPoints, grid: layer };
         this._status = gridStatusText(view);
         void this._div.redraw();
       },
       (error: unknown) => {
-        if (key !== this._fetchedKey) {
+        if (key !== this._fetchedKey || request !== this._gridRequest) {
           return;
         }
+        this._gridRequest = '';
         this._fail(error);
       }
     );
+  }
+
+  /** A zoom or pan of the offline map fetches the visible grid (debounced); autorange the whole grid. */
+  private _onRelayout(event: Record<string, unknown>): void {
+    if (this._tiled || !this._layers?.grid) {
+      return;
+    }
+    const changes = mapRangeChanges(event);
+    let changed = false;
+    for (const direction of ['x', 'y'] as const) {
+      const next = changes[direction];
+      if (next !== undefined && !sameRange(this._gridRanges[direction], next)) {
+        this._gridRanges = { ...this._gridRanges, [direction]: next };
+        changed = true;
+      }
+    }
+    if (!changed) {
+      return;
+    }
+    clearTimeout(this._zoomTimer);
+    this._zoomTimer = window.setTimeout(() => {
+      if (!this.isDisposed) {
+        this._refresh();
+      }
+    }, ZOOM_DELAY_MS);
   }
 
   /**
@@ -311,6 +372,7 @@ class MapView extends ReactWidget {
       if (this._drawn && this._div.plotly) {
         this._div.plotly.purge(graph);
         this._drawn = false;
+        this._listening = false;
       }
       return;
     }
@@ -323,7 +385,9 @@ class MapView extends ReactWidget {
       const plotly = await this._div.load();
       const { mapTilesUrl, mapTilesAttribution } = this.ctx.settings.values;
       const { points, grid } = layers;
-      const extent = grid ? gridExtent(grid) : { lon: points?.lon ?? [], lat: points?.lat ?? [] };
+      const extent = grid
+        ? (this._extent ?? gridExtent(grid))
+        : { lon: points?.lon ?? [], lat: points?.lat ?? [] };
       const view = fitView(extent.lon, extent.lat);
       const size = { width: graph.clientWidth, height: graph.clientHeight };
       const revision = `${this._fetchedKey}|${mapTilesUrl}`;
@@ -343,15 +407,24 @@ class MapView extends ReactWidget {
       }
       if (this._drawn && this._tiled !== !!mapTilesUrl) {
         plotly.purge(graph);
+        this._listening = false;
       }
       this._tiled = !!mapTilesUrl;
-      await plotly.react(graph, figure.data, figure.layout, PLOT_CONFIG);
+      const drawn = await plotly.react(graph, figure.data, figure.layout, PLOT_CONFIG);
+      this._listen(drawn);
       this._drawn = true;
       this._error = null;
       this.update();
     } catch (error) {
       this._error = `The map could not be drawn: ${error}`;
       this.update();
+    }
+  }
+
+  private _listen(graph: GraphDiv): void {
+    if (!this._listening) {
+      this._listening = true;
+      graph.on('plotly_relayout', event => this._onRelayout(event));
     }
   }
 
@@ -384,6 +457,21 @@ class MapView extends ReactWidget {
   private _drawn = false;
   /** A draw was skipped while the map was hidden. */
   private _stale = false;
+  /** The grid's zoomed longitude (x) and latitude (y) ranges; null for the whole grid. */
+  private _gridRanges: { x: XRange; y: XRange } = { x: null, y: null };
+  /** The grid request last made, so a zoom back to the same view does not fetch again. */
+  private _gridRequest = '';
+  /** The whole grid's extent, which the map is fitted to while zoomed. */
+  private _extent: { lon: (number | null)[]; lat: (number | null)[] } | null = null;
+  private _listening = false;
+  private _zoomTimer = 0;
+}
+
+/** How long the map waits after a zoom or pan before fetching the visible grid. */
+const ZOOM_DELAY_MS = 200;
+
+function sameRange(a: XRange, b: XRange): boolean {
+  return a === b || (!!a && !!b && a[0] === b[0] && a[1] === b[1]);
 }
 
 /** A tile map draws a grid as one polygon per cell: at most this many cells a side. */
