@@ -9,13 +9,11 @@ such a file is opaque (a file with no variables), never a server error.
 
 from __future__ import annotations
 
-import io
-import warnings
 from typing import Any
 
 import numpy as np
 import xarray as xr
-from nagelfluh_runner.datasets import DatasetFormatError, kind, read_csv
+from nagelfluh_runner.datasets import DatasetFormatError, kind, read_xarray
 
 # Files larger than this (stored, or decoded in memory) are not read: they stay opaque.
 MAX_READ_BYTES = 512 * 1024 * 1024
@@ -29,28 +27,7 @@ def read(raw: bytes, mime_type: str = "", name: str = "") -> xr.Dataset:
     failure to, and for a file or its decoded variables over MAX_READ_BYTES."""
     if len(raw) > MAX_READ_BYTES:
         raise FormatError(f"larger than {MAX_READ_BYTES // 2**20} MiB")
-    found = kind(raw, mime_type, name)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if found == "csv":
-                return read_csv(raw, xr)
-            engine = "scipy" if found == "netcdf3" else "h5netcdf"
-            with xr.open_dataset(
-                io.BytesIO(raw),
-                engine=engine,
-                decode_times=False,
-                decode_timedelta=False,
-                cache=False,
-            ) as ds:
-                decoded = sum(int(v.size) * v.dtype.itemsize for v in ds.variables.values())
-                if decoded > MAX_READ_BYTES:
-                    raise FormatError(f"its variables take over {MAX_READ_BYTES // 2**20} MiB")
-                return ds.load()
-    except FormatError:
-        raise
-    except Exception as error:  # a damaged file fails in any library's own way
-        raise FormatError(f"{type(error).__name__}: {error}"[:500]) from error
+    return read_xarray(raw, mime_type, name, max_decoded_bytes=MAX_READ_BYTES)
 
 
 def describe(ds: xr.Dataset) -> dict[str, Any]:

@@ -63,10 +63,15 @@ def _xarray():
 
 
 def read_xarray(
-    raw: bytes, mime_type: str = "", name: str = "", variables: list[str] | None = None
+    raw: bytes,
+    mime_type: str = "",
+    name: str = "",
+    variables: list[str] | None = None,
+    max_decoded_bytes: int | None = None,
 ) -> xr.Dataset:
     """The dataset as an in-memory ``xarray.Dataset`` (only ``variables`` that exist, and
-    their coordinates, when given); DatasetFormatError if the bytes do not read."""
+    their coordinates, when given); DatasetFormatError if the bytes do not read, or if a
+    NetCDF file's variables would take over ``max_decoded_bytes`` once decoded."""
     found = kind(raw, mime_type, name)
     xr = _xarray()
     try:
@@ -83,7 +88,13 @@ def read_xarray(
                     decode_timedelta=False,
                     cache=False,
                 ) as opened:
-                    return _subset(opened, variables).load()
+                    chosen = _subset(opened, variables)
+                    decoded = sum(int(v.size) * v.dtype.itemsize for v in chosen.variables.values())
+                    if max_decoded_bytes is not None and decoded > max_decoded_bytes:
+                        raise DatasetFormatError(
+                            f"its variables take over {max_decoded_bytes // 2**20} MiB"
+                        )
+                    return chosen.load()
     except ImportError as error:
         raise ImportError(f"reading a {found} dataset needs {error.name}: {_EXTRA_HINT}") from error
     except DatasetFormatError:

@@ -9,7 +9,7 @@ import { DatasetGrid, GridQuery } from '../api';
 import { axisTitle } from './axes';
 import { GridMode } from './config';
 import { Figure, Trace } from './plotly';
-import { Theme } from './theme';
+import { plotCanvas, Theme } from './theme';
 import { XRange } from './zoom';
 
 /** A grid series resolved from the config and the dataset's metadata. */
@@ -104,12 +104,7 @@ export function buildGridFigure(
   return {
     data: [trace],
     layout: {
-      width: size.width,
-      height: size.height,
-      autosize: false,
-      paper_bgcolor: theme.paper,
-      plot_bgcolor: theme.plot,
-      font: { color: theme.font, family: theme.fontFamily, size: theme.fontSize },
+      ...plotCanvas(theme, size),
       margin: { l: 56, r: 24, t: 32, b: 48 },
       showlegend: false,
       hovermode: 'closest',

@@ -37,6 +37,21 @@ const FALLBACK: Theme = {
   light: true
 };
 
+/**
+ * What every plot's layout starts from: an explicit size (extra axes stand a fixed
+ * number of pixels apart, so a resize redraws) in the theme's colours and font.
+ */
+export function plotCanvas(theme: Theme, size: { width: number; height: number }) {
+  return {
+    width: size.width,
+    height: size.height,
+    autosize: false,
+    paper_bgcolor: theme.paper,
+    plot_bgcolor: theme.plot,
+    font: { color: theme.font, family: theme.fontFamily, size: theme.fontSize }
+  };
+}
+
 /** The current theme's colours, read from the CSS variables on `element` (document.body). */
 export function readTheme(element: HTMLElement = document.body): Theme {
   const style = getComputedStyle(element);

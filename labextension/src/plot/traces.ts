@@ -6,7 +6,7 @@
 import { axesLayout, AxisInfo, assignAxes, axisId } from './axes';
 import { LineMode } from './config';
 import { Figure, Trace } from './plotly';
-import { Theme } from './theme';
+import { plotCanvas, Theme } from './theme';
 
 /** A series apart from its data: how it is named, drawn and put on axes. The graph keeps it while the data is fetched. */
 export interface SeriesLook {
@@ -88,13 +88,7 @@ export function buildFigure(
   return {
     data,
     layout: {
-      // Explicit size: extra axes stand a fixed number of pixels apart, so a resize redraws.
-      width: size.width,
-      height: size.height,
-      autosize: false,
-      paper_bgcolor: theme.paper,
-      plot_bgcolor: theme.plot,
-      font: { color: theme.font, family: theme.fontFamily, size: theme.fontSize },
+      ...plotCanvas(theme, size),
       margin: { l: 56, r: 24, t: topAxes ? 24 : 40, b: 48 },
       showlegend: series.length > 0,
       legend: topAxes
