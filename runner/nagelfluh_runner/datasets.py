@@ -1,4 +1,4 @@
-"""Reading input datasets: NetCDF-3, NetCDF-4/HDF5 and CSV.
+"""Reading input datasets: NetCDF-3, NetCDF-4/HDF5, CSV and Zarr stores.
 
 Two shapes of the same data: ``read_xarray`` gives an ``xarray.Dataset`` (what
 ``InputDataset.load`` returns), ``read_arrays`` the runner's own ``NetCDFData``
@@ -33,7 +33,7 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 CSV_TYPES = {"text/csv", "application/csv", "text/comma-separated-values"}
 CSV_ROW_DIM = "row"
 _UNITS_HEADER = re.compile(r"^(.*?)\s*\[([^\[\]]*)\]\s*$")
-_EXTRA_HINT = "install nagelfluh-runner[data] (xarray, scipy, h5netcdf, pandas)"
+_EXTRA_HINT = "install nagelfluh-runner[data] (xarray, scipy, h5netcdf, pandas, zarr)"
 
 
 class DatasetFormatError(ValueError):
@@ -81,20 +81,9 @@ def read_xarray(
                 ds = read_csv(raw, xr)
             else:
                 engine = "scipy" if found == "netcdf3" else "h5netcdf"
-                with xr.open_dataset(
-                    io.BytesIO(raw),
-                    engine=engine,
-                    decode_times=False,
-                    decode_timedelta=False,
-                    cache=False,
-                ) as opened:
-                    chosen = _subset(opened, variables)
-                    decoded = sum(int(v.size) * v.dtype.itemsize for v in chosen.variables.values())
-                    if max_decoded_bytes is not None and decoded > max_decoded_bytes:
-                        raise DatasetFormatError(
-                            f"its variables take over {max_decoded_bytes // 2**20} MiB"
-                        )
-                    return chosen.load()
+                return _open_loaded(
+                    xr, io.BytesIO(raw), engine, variables, max_decoded_bytes, cache=False
+                )
     except ImportError as error:
         raise ImportError(f"reading a {found} dataset needs {error.name}: {_EXTRA_HINT}") from error
     except DatasetFormatError:
@@ -102,6 +91,46 @@ def read_xarray(
     except Exception as error:  # a damaged file fails in any library's own way
         raise DatasetFormatError(f"{type(error).__name__}: {error}"[:500]) from error
     return _subset(ds, variables)
+
+
+def read_zarr(
+    directory: str, variables: list[str] | None = None, max_decoded_bytes: int | None = None
+) -> xr.Dataset:
+    """A Zarr directory store (v2 or v3) as an in-memory ``xarray.Dataset``, as
+    ``read_xarray`` reads a file; DatasetFormatError if it does not read."""
+    xr = _xarray()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _open_loaded(
+                xr, directory, "zarr", variables, max_decoded_bytes, chunks=None, consolidated=None
+            )
+    except ImportError as error:
+        raise ImportError(f"reading a Zarr store needs {error.name}: {_EXTRA_HINT}") from error
+    except DatasetFormatError:
+        raise
+    except Exception as error:  # a damaged store fails in zarr's, numcodecs' or json's way
+        raise DatasetFormatError(f"{type(error).__name__}: {error}"[:500]) from error
+
+
+def _open_loaded(
+    xr: Any,
+    source: Any,
+    engine: str,
+    variables: list[str] | None,
+    max_decoded_bytes: int | None,
+    **options: Any,
+) -> xr.Dataset:
+    """Open ``source`` with ``engine``, keep ``variables``, and load them into memory
+    unless they would take over ``max_decoded_bytes`` once decoded."""
+    with xr.open_dataset(
+        source, engine=engine, decode_times=False, decode_timedelta=False, **options
+    ) as opened:
+        chosen = _subset(opened, variables)
+        decoded = sum(int(v.size) * v.dtype.itemsize for v in chosen.variables.values())
+        if max_decoded_bytes is not None and decoded > max_decoded_bytes:
+            raise DatasetFormatError(f"its variables take over {max_decoded_bytes // 2**20} MiB")
+        return chosen.load()
 
 
 def _subset(ds: xr.Dataset, variables: list[str] | None) -> xr.Dataset:
