@@ -7,8 +7,16 @@ from typing import Any
 
 from .client import Client, NagelfluhError, discover
 from .handle import ProcessHandle
+from .stores import StoreError
 
-__all__ = ["Client", "NagelfluhError", "ProcessHandle", "discover", "load_ipython_extension"]
+__all__ = [
+    "Client",
+    "NagelfluhError",
+    "ProcessHandle",
+    "StoreError",
+    "discover",
+    "load_ipython_extension",
+]
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,11 +21,14 @@ from typing import IO, Any
 import requests
 import websocket
 
+from . import stores
+
 API_PATH = "nagelfluh/api/"
 TERMINAL = ("completed", "failed")
 SUBMIT_ATTEMPTS = 3
 RECONNECTS = 3
 RECONNECT_DELAY = 0.2
+DOWNLOAD_CHUNK = 1 << 20
 
 
 class NagelfluhError(Exception):
@@ -206,9 +210,11 @@ class Client:
         data: Any = None,
         headers: dict | None = None,
         expect_json: bool = True,
+        stream: bool = False,
     ) -> Any:
         """One call of the API (``path`` relative to ``nagelfluh/api/``); its JSON,
-        or the response itself when ``expect_json`` is false."""
+        or the response itself when ``expect_json`` is false (its body not read yet
+        with ``stream``)."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = self.session.request(
@@ -219,6 +225,7 @@ class Client:
                 data=data,
                 headers=headers,
                 timeout=self.timeout,
+                stream=stream,
             )
         except requests.RequestException as error:
             raise NagelfluhError(None, "unreachable", f"{self.url}: {error}") from error
@@ -459,25 +466,57 @@ class Client:
     def upload(
         self,
         project: int,
-        name: str,
+        name: str | None,
         data: bytes | IO[bytes] | str | os.PathLike,
         content_type: str | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict:
-        """Upload bytes, a binary file object or the file at a path as a dataset
-        of ``project`` (stored under ``uploads/{name}``); the new dataset.
+        """Upload bytes, a binary file object, the file at a path or a Zarr store's
+        folder as a dataset of ``project`` (stored under ``uploads/{name}``; ``name``
+        None: the file's or folder's name); the new dataset.
 
         The body streams from the file, never whole in memory; ``progress(sent,
         total)`` is told the bytes sent as it goes (unless the size cannot be
-        told, as of a pipe)."""
+        told, as of a pipe). A folder must be a Zarr store (``zarr.json``, or
+        ``.zgroup``/``.zarray`` for Zarr v2, at its top; else ``StoreError``): it is
+        zipped to a temporary file (members stored, not deflated) and sent as
+        ``application/zip``, which the server unpacks into a store."""
         if isinstance(data, (str, os.PathLike)):
-            with open(data, "rb") as handle:
+            path = Path(data)
+            name = name or path.resolve().name
+            if path.is_dir():
+                with tempfile.TemporaryFile(prefix="nagelfluh-upload-", suffix=".zip") as archive:
+                    stores.zip_store(path, archive)  # refuses a folder that is no store
+                    archive.seek(0)
+                    return self.upload(project, name, archive, stores.ZIP_MIME_TYPE, progress)
+            with open(path, "rb") as handle:
                 return self.upload(project, name, handle, content_type, progress)
+        if not name:
+            raise ValueError("upload: a dataset name is needed for bytes or a file object")
         headers = {"Content-Type": content_type} if content_type else {}
         params = {"project": project, "name": name}
         if progress is not None and (sized := _sized(data)) is not None:
             data = _Sending(*sized, progress)
         return self.request("POST", "dataset", params=params, data=data, headers=headers)
+
+    def download(self, dataset: int, target: str | os.PathLike | IO[bytes]) -> int:
+        """Write a dataset's bytes (a store's: its ZIP archive) to a path or a binary
+        file object as they arrive, never whole in memory; the bytes written."""
+        if isinstance(target, (str, os.PathLike)):
+            with open(target, "wb") as handle:
+                return self.download(dataset, handle)
+        response = self.request("GET", f"dataset/{dataset}", expect_json=False, stream=True)
+        written = 0
+        with response:
+            try:
+                for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                    target.write(chunk)
+                    written += len(chunk)
+            except requests.RequestException as error:
+                raise NagelfluhError(
+                    None, "unreachable", f"dataset {dataset} broke off: {error}"
+                ) from error
+        return written
 
     # --------------------------------------------------------------- billing
 

@@ -1,18 +1,26 @@
-"""Datasets as Python objects: xarray for NetCDF, pandas for tables, columns for plots."""
+"""Datasets as Python objects: xarray for NetCDF and Zarr stores, pandas for tables,
+columns for plots."""
 
 from __future__ import annotations
 
 import csv
 import io
+import tempfile
+import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .stores import StoreError, extract_store, is_store_dataset
 
 if TYPE_CHECKING:
     from .client import Client
 
 NETCDF = "application/x-netcdf"
 DELIMITERS = {"csv": ",", "tsv": "\t"}
+# Kinds of arrays the server describes and views (dataset/{id}/view), as xarray opens them.
+ARRAYS = ("netcdf", "zarr")
 
 
 class DataError(ValueError):
@@ -20,8 +28,11 @@ class DataError(ValueError):
 
 
 def kind(meta: dict) -> str | None:
-    """``"netcdf"``, ``"csv"``, ``"tsv"`` or None, from the MIME type or else the name."""
+    """``"netcdf"``, ``"zarr"`` (a store), ``"csv"``, ``"tsv"`` or None, from the MIME
+    type (a store: or its key) or else the name."""
     mime, name = meta["mime_type"], meta["name"].lower()
+    if is_store_dataset(meta):
+        return "zarr"
     if mime == NETCDF or name.endswith(".nc"):
         return "netcdf"
     if mime in ("text/csv", "application/csv") or name.endswith(".csv"):
@@ -41,15 +52,17 @@ def _require(module: str) -> Any:
 
 
 def load(client: Client, dataset: int) -> Any:
-    """An xarray ``Dataset`` for NetCDF (units in each variable's attrs), a pandas
-    ``DataFrame`` for CSV/TSV (units by column in ``.attrs["units"]``)."""
+    """An xarray ``Dataset`` for NetCDF and Zarr stores (units in each variable's
+    attrs), a pandas ``DataFrame`` for CSV/TSV (units by column in ``.attrs["units"]``)."""
     meta = client.dataset_meta(dataset)
     found = kind(meta)
     if found is None:
         raise DataError(
-            f"dataset {dataset} is {meta['mime_type']}, neither NetCDF nor a table: "
+            f"dataset {dataset} is {meta['mime_type']}, neither NetCDF, Zarr nor a table: "
             "read its bytes with Client.dataset_bytes()"
         )
+    if found == "zarr":
+        return load_store(client, dataset)
     raw = io.BytesIO(client.dataset_bytes(dataset))
     if found == "netcdf":
         xarray = _require("xarray")
@@ -63,6 +76,30 @@ def load(client: Client, dataset: int) -> Any:
     frame = pandas.read_csv(raw, sep=DELIMITERS[found])
     frame.attrs["units"] = meta.get("units", {})
     return frame
+
+
+def load_store(client: Client, dataset: int) -> Any:
+    """A Zarr store dataset as an in-memory xarray ``Dataset``: its ZIP archive is
+    downloaded to a temporary folder, unpacked there, opened, loaded and removed."""
+    xarray = _require("xarray")
+    _require("zarr")
+    with tempfile.TemporaryDirectory(prefix="nagelfluh-zarr-") as folder:
+        archive = Path(folder) / "store.zip"
+        client.download(dataset, archive)
+        try:
+            root = extract_store(archive, Path(folder) / "store")
+        except StoreError as error:
+            raise DataError(f"dataset {dataset} is no readable Zarr store: {error}") from error
+        archive.unlink()
+        try:
+            with warnings.catch_warnings():
+                # a store without consolidated metadata is opened all the same
+                warnings.simplefilter("ignore", RuntimeWarning)
+                with xarray.open_dataset(root, engine="zarr", chunks=None) as opened:
+                    return opened.load()
+        except (ValueError, KeyError, OSError) as error:
+            reason = (str(error).splitlines() or [type(error).__name__])[0]
+            raise DataError(f"xarray cannot read the Zarr store {dataset}: {reason}") from error
 
 
 def table_columns(raw: bytes, delimiter: str) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from . import data, plots
+from . import data, plots, stores
 from .client import Client, NagelfluhError
 from .handle import ProcessHandle
 from .live import Progress, TextProgress, WidgetProgress, print_lines, widgets_available
@@ -88,9 +88,14 @@ def build_parser() -> _Parser:
     datasets = command("datasets", "Datasets: outputs and uploads, newest first.")
     datasets.add_argument("--project", type=_positive, help="only this project")
     datasets.add_argument("--process", type=_reference, metavar="ID[/V]", help="only its outputs")
-    upload = command("upload", "Upload a file as a dataset, usable as input like any output.")
-    upload.add_argument("path", metavar="PATH", help="the file (relative to the kernel's folder)")
-    upload.add_argument("--name", help="name of the dataset (default: the file's name)")
+    upload = command(
+        "upload",
+        "Upload a file, or a Zarr store's folder, as a dataset, usable as input like any output.",
+    )
+    upload.add_argument(
+        "path", metavar="PATH", help="the file or Zarr folder (relative to the kernel's folder)"
+    )
+    upload.add_argument("--name", help="name of the dataset (default: the file's or folder's)")
     upload.add_argument("--project", type=_positive, help="project (default: your first)")
     run = command(
         "run",
@@ -221,7 +226,7 @@ class NagelMagics(Magics):
             raise UsageError(f"%%nagel {command} takes no cell body; only %%nagel run does")
         try:
             return getattr(self, "_" + command)(args, cell)
-        except (NagelfluhError, data.DataError) as error:
+        except (NagelfluhError, data.DataError, stores.StoreError) as error:
             raise UsageError(f"%nagel {command}: {error}") from None
 
     # ------------------------------------------------------------ commands
@@ -287,11 +292,15 @@ class NagelMagics(Magics):
 
     def _upload(self, args: argparse.Namespace, _cell: str | None) -> Table:
         path = Path(args.path).expanduser()
-        if not path.is_file():
-            raise UsageError(f"%nagel upload: no file {str(path)!r}")
-        name = args.name or path.name
+        if path.is_dir():  # a Zarr store, zipped on the way (a StoreError if it is none)
+            size = stores.store_size(path)
+        elif path.is_file():
+            size = path.stat().st_size
+        else:
+            raise UsageError(f"%nagel upload: no file or folder {str(path)!r}")
+        name = args.name or path.resolve().name
         project = self._project(args.project)
-        progress = _UploadProgress(name) if path.stat().st_size >= PROGRESS_BYTES else None
+        progress = _UploadProgress(name) if size >= PROGRESS_BYTES else None
         ended = "failed"
         try:
             dataset = self.client.upload(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
-from .data import DELIMITERS, DataError, kind, table_columns
+from .data import ARRAYS, DELIMITERS, DataError, kind, table_columns
 from .live import widgets_available
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def fetch_series(
     meta = client.dataset_meta(dataset)
     found = kind(meta)
     label = f"#{dataset} {meta['name']}"
-    if found == "netcdf":
+    if found in ARRAYS:
         view = client.dataset_view(dataset, x, y, points)
         return Series(
             dataset,
@@ -77,7 +77,9 @@ def fetch_series(
             meta=meta,
         )
     if found not in DELIMITERS:
-        raise DataError(f"dataset {dataset} is {meta['mime_type']}: only NetCDF and tables plot")
+        raise DataError(
+            f"dataset {dataset} is {meta['mime_type']}: only NetCDF, Zarr stores and tables plot"
+        )
     columns = table_columns(client.dataset_bytes(dataset), DELIMITERS[found])
     if not columns:
         raise DataError(f"dataset {dataset} has no numeric column")
@@ -156,7 +158,7 @@ def grid_variable(meta: dict, y: list[str] | tuple[str, ...] = ()) -> str | None
     """The 2-D variable of a NetCDF dataset to show as a heatmap: the one ``y`` names,
     or, when ``y`` is empty and the dataset has no 1-D data variable, its first 2-D
     one; None for a line plot. Variables of unknown dims (no manifest) count as 1-D."""
-    if kind(meta) != "netcdf":
+    if kind(meta) not in ARRAYS:
         return None
     dims = {v["name"]: v.get("dims") or [] for v in meta.get("variables") or []}
     if y:
@@ -365,14 +367,16 @@ def map_figure(client: Client, dataset: int, color: str | None = None) -> go.Fig
     ``$NAGELFLUH_MAP_TILES`` (``https://.../{z}/{x}/{y}.png``) when it is set."""
     meta = client.dataset_meta(dataset)
     found = kind(meta)
-    if found == "netcdf":
+    if found in ARRAYS:
         names = [v["name"] for v in meta["variables"]]
         units = meta["units"]
     elif found in DELIMITERS:
         columns = table_columns(client.dataset_bytes(dataset), DELIMITERS[found])
         names, units = list(columns), meta.get("units") or {}
     else:
-        raise DataError(f"dataset {dataset} is {meta['mime_type']}: only NetCDF and tables map")
+        raise DataError(
+            f"dataset {dataset} is {meta['mime_type']}: only NetCDF, Zarr stores and tables map"
+        )
     lat, lon = _coordinate(names, units, LATITUDE), _coordinate(names, units, LONGITUDE)
     if color is None:
         color = next((n for n in names if n not in (lat, lon)), None)
@@ -380,9 +384,9 @@ def map_figure(client: Client, dataset: int, color: str | None = None) -> go.Fig
             raise DataError(f"dataset {dataset} has nothing but coordinates to colour by")
     if color not in names:
         raise DataError(f"dataset {dataset} has no variable {color!r}; it has {', '.join(names)}")
-    if found == "netcdf" and grid_variable(meta, [color]):
+    if found in ARRAYS and grid_variable(meta, [color]):
         return heatmap(client, dataset, color, meta, geographic=True)
-    if found == "netcdf":
+    if found in ARRAYS:
         view = client.dataset_view(dataset, lon, [lat, color], MAP_POINTS)
         values = {view["x"]["name"]: view["x"]["values"]}
         values.update((c["name"], c["values"]) for c in view["y"])

@@ -58,7 +58,10 @@ def test_help_lists_every_command_and_each_command_explains_itself(kernel):
         ("%%nagel run sleep\n- 1\n- 2", "the parameters must be a mapping"),
         ("%%nagel ls\nx: 1", "takes no cell body"),
         ('%nagel run "sleep', "No closing quotation"),
-        ("%nagel upload /no/such/survey.nc", "%nagel upload: no file '/no/such/survey.nc'"),
+        (
+            "%nagel upload /no/such/survey.nc",
+            "%nagel upload: no file or folder '/no/such/survey.nc'",
+        ),
     ],
 )
 def test_a_mistake_shows_one_clear_line_and_no_traceback(kernel, source, says):
