@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import tempfile
+from typing import BinaryIO
 from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
+from nagelfluh_runner.stores import is_store
 from sqlalchemy import select
 from tornado import web
 
@@ -15,6 +18,7 @@ from ..errors import field_error
 from ..resources import parse_resources
 from ..services import access
 from ..services.billing import credits
+from ..services.datasets import DatasetFile
 from ..services.serialize import project_json, transaction_json
 from ..services.views import parse_view_request
 from ..storage_errors import storage_error
@@ -258,6 +262,7 @@ class DatasetsHandler(NagelfluhHandler):
             self.get_query_argument("name", None),
             _media_type(self.request.headers.get("Content-Type")),
             self._spool,
+            self.app.max_upload_bytes,
         )
         self.reply(created, 201)
 
@@ -291,6 +296,9 @@ class DatasetHandler(NagelfluhHandler):
     @authorized
     async def get(self, dataset_id: str) -> None:
         file = await self.app.datasets.file(self.user_name, dataset_id)
+        if is_store(file.key):
+            await self._archive(file)
+            return
         start, end = self._range(file.size)
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("Content-Type", file.mime_type)
@@ -299,9 +307,21 @@ class DatasetHandler(NagelfluhHandler):
             self.set_status(206)
             self.set_header("Content-Range", f"bytes {start}-{end - 1}/{file.size}")
         self.set_header("Content-Length", str(end - start))
-        stream = self.app.datasets.open(file, start, end)
+        await self._send(self.app.datasets.open(file, start, end))
+
+    async def _archive(self, file: DatasetFile) -> None:
+        """A Zarr store as a ZIP archive, made as it is sent: no length known ahead,
+        so no ranges either."""
+        self.set_header("Accept-Ranges", "none")
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", _content_disposition(f"{file.name}.zip"))
+        await self._send(self.app.datasets.open(file, 0, file.size))
+
+    async def _send(self, stream: BinaryIO) -> None:
+        """Stream to the client, reading storage off the event loop (S3 or a slow disk
+        would stall every other request)."""
         try:
-            while chunk := stream.read(self.CHUNK):
+            while chunk := await asyncio.to_thread(stream.read, self.CHUNK):
                 self.write(chunk)
                 await self.flush()
         finally:

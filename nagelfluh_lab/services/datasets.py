@@ -1,4 +1,5 @@
-"""Datasets: listing, metadata, byte access with ranges, and user uploads."""
+"""Datasets: listing, metadata, byte access with ranges, and user uploads (files, and
+Zarr stores sent as ZIP archives)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import xarray as xr
 from nagelfluh_runner.protocol import uploads_prefix
 from nagelfluh_runner.storage import Storage, StorageKeyError, safe_key
+from nagelfluh_runner.stores import ZARR_MIME_TYPE, is_store
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -23,7 +26,7 @@ from ..db.models import Dataset, ProcessVersion, Project, Upload
 from ..db.session import Database
 from ..errors import Conflict, NotFound, field_error
 from ..storage_errors import is_storage_fault, storage_error
-from . import access, formats, views
+from . import access, archives, formats, views
 from .paging import page, page_size
 from .serialize import dataset_json, dataset_meta_json
 from .views import ViewRequest
@@ -60,6 +63,31 @@ class HashingReader:
 
     def digest(self) -> str:
         return f"sha256:{self._hash.hexdigest()}"
+
+
+class _Stored:
+    """What an upload stored: a file at ``key``, or a Zarr store at ``key + "/"`` if
+    the body was a ZIP archive of one (``archives``)."""
+
+    def __init__(self, key: str, mime_type: str) -> None:
+        self.key = key
+        self.mime_type = mime_type
+        self.size = 0
+        self.digest = ""
+        self.metadata: dict = {}
+
+    def write(self, storage: Storage, body: BinaryIO, max_unpacked: int) -> None:
+        found = archives.store_members(body)
+        if found is None:
+            hashing = HashingReader(body)
+            self.size = storage.write_stream(self.key, hashing)
+            self.digest = hashing.digest()
+            return
+        self.key += "/"
+        self.mime_type = ZARR_MIME_TYPE
+        unpacked = archives.unpack(*found, storage, self.key, max_unpacked)
+        self.size, self.digest = unpacked.size, unpacked.digest
+        self.metadata = {"objects": unpacked.objects}
 
 
 class DatasetService:
@@ -116,12 +144,23 @@ class DatasetService:
         if file.size > formats.MAX_READ_BYTES:
             limit = formats.MAX_READ_BYTES // 2**20
             raise views.unreadable(file.name, file.mime_type, f"larger than {limit} MiB")
-        with _reading(file):
-            raw = await asyncio.to_thread(self.storage.read_bytes, file.key)
-        body = await asyncio.to_thread(views.view, raw, file.mime_type, request, file.name)
+        data = await asyncio.to_thread(self._read, file)
+        body = await asyncio.to_thread(views.view, data, request)
         return {"dataset": int(dataset_id), **body}
 
+    def _read(self, file: DatasetFile) -> xr.Dataset:
+        with _reading(file):
+            try:
+                if is_store(file.key):
+                    return formats.read_store(self.storage, file.key)
+                return formats.read(self.storage.read_bytes(file.key), file.mime_type, file.name)
+            except formats.FormatError as error:
+                raise views.unreadable(file.name, file.mime_type, error) from error
+
     def open(self, file: DatasetFile, start: int, end: int) -> BinaryIO:
+        """The bytes ``[start, end)`` of a file; of a store, its ZIP archive, whole."""
+        if is_store(file.key):
+            return archives.StoreArchive(self.storage, file.key, file.name.rsplit("/", 1)[-1])
         with _reading(file):
             return self.storage.open_read(file.key, start, end)
 
@@ -132,8 +171,11 @@ class DatasetService:
         name: str | None,
         content_type: str | None,
         body: BinaryIO,
+        max_unpacked: int,
     ) -> dict:
-        """Store an uploaded file under ``{project}/uploads/`` and register it as a dataset.
+        """Store an uploaded file under ``{project}/uploads/`` and register it as a dataset;
+        a ZIP archive of a Zarr store is unpacked into a store (at most ``max_unpacked``
+        bytes), any other body stored as it is.
 
         Each upload writes a key of its own (``uploads/{time}-{random}/{name}``), so
         racing uploads of one name never write over each other; the database's unique
@@ -161,17 +203,17 @@ class DatasetService:
         key = f"{uploads_prefix(project_id)}{int(time.time())}-{secrets.token_hex(6)}/{relative}"
         mime = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
-        def register(session: Session, size: int, digest: str, described: dict) -> dict:
+        def register(session: Session, stored: _Stored, described: dict) -> dict:
             user = access.ensure_user(session, user_name)
-            metadata = {"uploaded_by": user.name, **described["metadata"]}
+            metadata = {"uploaded_by": user.name, **stored.metadata, **described["metadata"]}
             dataset = Dataset(
                 project_id=project_id,
                 version_id=None,
                 name=relative,
-                key=key,
-                mime_type=mime.split(";")[0].strip(),
-                size=size,
-                digest=digest,
+                key=stored.key,
+                mime_type=stored.mime_type,
+                size=stored.size,
+                digest=stored.digest,
                 meta={**described, "metadata": metadata},  # db.run may retry: no mutation
             )
             session.add(dataset)
@@ -182,35 +224,40 @@ class DatasetService:
             session.flush()
             return dataset_json(dataset)
 
-        hashing = HashingReader(body)
+        stored = _Stored(key, mime.split(";")[0].strip())
         try:
-            size = await asyncio.to_thread(self.storage.write_stream, key, hashing)
+            await asyncio.to_thread(stored.write, self.storage, body, max_unpacked)
+        except archives.ArchiveError as error:
+            await self._discard(stored.key)
+            raise field_error("/body", f"the Zarr store's ZIP archive: {error}") from None
         except Exception as error:
-            await self._discard(key)
+            await self._discard(stored.key)
             if not is_storage_fault(error):
                 raise
             raise storage_error(error, "the upload could not be stored") from error
         try:
-            described = await self._describe(key, relative, mime, size)
-            return await self.db.run(lambda s: register(s, size, hashing.digest(), described))
+            described = await self._describe(stored, relative)
+            return await self.db.run(lambda s: register(s, stored, described))
         except IntegrityError:
-            await self._discard(key)
+            await self._discard(stored.key)
             raise taken from None
         except BaseException:
-            await self._discard(key)
+            await self._discard(stored.key)
             raise
 
-    async def _describe(self, key: str, name: str, mime_type: str, size: int) -> dict:
+    async def _describe(self, stored: _Stored, name: str) -> dict:
         """The stored upload's ``dims`` and ``variables`` (see ``formats``) and, in
         ``metadata``, its ``format``; a file that cannot be read (or is over
         ``formats.MAX_READ_BYTES``) stays opaque: no variables, and why in ``metadata``."""
-        if size > formats.MAX_READ_BYTES:
+        if stored.size > formats.MAX_READ_BYTES:
             limit = formats.MAX_READ_BYTES // 2**20
             return {"metadata": {"not_described": f"larger than {limit} MiB"}}
 
         def read() -> dict:
-            raw = self.storage.read_bytes(key)
-            return formats.describe_bytes(raw, mime_type, name)
+            if is_store(stored.key):
+                return formats.describe_store(self.storage, stored.key)
+            raw = self.storage.read_bytes(stored.key)
+            return formats.describe_bytes(raw, stored.mime_type, name)
 
         try:
             described = await asyncio.to_thread(read)
@@ -219,7 +266,7 @@ class DatasetService:
         except Exception as error:
             if not is_storage_fault(error) and not isinstance(error, OSError):
                 raise
-            log.warning("could not read back upload %s to describe it", key, exc_info=True)
+            log.warning("could not read back upload %s to describe it", stored.key, exc_info=True)
             return {"metadata": {"not_described": "could not be read back from storage"}}
         kind = described.pop("format")
         return {**described, "metadata": {"format": kind}}
@@ -238,9 +285,11 @@ class DatasetService:
         removed = 0
         for project_id, registered in projects.items():
             prefix = uploads_prefix(project_id)
+            kept = {_folder(key[len(prefix) :]) for key in registered if key.startswith(prefix)}
             removed += await asyncio.to_thread(self.storage.remove_partial, prefix, before)
             for key in await asyncio.to_thread(self.storage.list, prefix):
-                if key not in registered and _stamp(key[len(prefix) :]) < before:
+                relative = key[len(prefix) :]
+                if _folder(relative) not in kept and _stamp(relative) < before:
                     await asyncio.to_thread(self.storage.delete, key)
                     removed += 1
         if removed:
@@ -248,10 +297,15 @@ class DatasetService:
         return removed
 
     async def _discard(self, key: str) -> None:
-        """Delete what a failed upload stored, if anything; a failure to is only logged
-        (the start-up sweep finds what was left)."""
+        """Delete what a failed upload stored (every object of a store), if anything; a
+        failure to is only logged (the start-up sweep finds what was left)."""
+
+        def delete() -> None:
+            for each in self.storage.list(key) if is_store(key) else [key]:
+                self.storage.delete(each)
+
         try:
-            await asyncio.to_thread(self.storage.delete, key)
+            await asyncio.to_thread(delete)
         except Exception:
             log.warning("could not delete %s of a failed upload", key, exc_info=True)
 
@@ -278,6 +332,11 @@ def _reading(file: DatasetFile) -> Iterator[None]:
         if not is_storage_fault(error):
             raise
         raise storage_error(error, f"{file.name!r} could not be read") from error
+
+
+def _folder(relative: str) -> str:
+    """The upload folder (``{time}-{random}``) of a key below a project's uploads."""
+    return relative.partition("/")[0]
 
 
 def _stamp(relative: str) -> float:

@@ -7,6 +7,10 @@ symbolic link), whose size and digest the server reads from storage itself; its
 name, media type and descriptions must be what a dataset can hold. One bad entry
 fails the whole run (``reason: manifest``) with a message naming it, and nothing
 is registered.
+
+An entry whose path ends in ``/`` is a Zarr store (``nagelfluh_runner.stores``): the
+server lists the objects under it itself and measures every one; its size is their
+total and its digest that of their listing. No entry may lie inside a store.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from nagelfluh_runner.protocol import MANIFEST_NAME, version_prefix
 from nagelfluh_runner.storage import Storage, StorageKeyError, safe_key
+from nagelfluh_runner.stores import MAX_OBJECTS, is_store, store_digest
 
 CHUNK = 1 << 20
 MAX_NAME = 1024
@@ -74,18 +79,42 @@ def read_outputs(storage: Storage, project: int, process: int, version: int) -> 
         keys.add(output.key)
         names.add(output.name)
         outputs.append(output)
+    stores = [o.key for o in outputs if is_store(o.key)]
+    for index, output in enumerate(outputs, 1):
+        inside = next((s for s in stores if s != output.key and output.key.startswith(s)), None)
+        if inside is not None:
+            raise ManifestError(
+                f"{MANIFEST_NAME} entry {index} ({output.name!r}) lies inside the store {inside}"
+            )
     return outputs
 
 
 def measure(storage: Storage, key: str) -> tuple[int, str]:
     """The size and ``sha256:`` digest of what storage holds at ``key``."""
+    size, hexdigest = _sha256(storage, key)
+    return size, f"sha256:{hexdigest}"
+
+
+def measure_store(storage: Storage, prefix: str) -> tuple[int, int, str]:
+    """The object count, total size and listing digest of the store at ``prefix``;
+    FileNotFoundError if it holds nothing, ManifestError if over MAX_OBJECTS."""
+    keys = storage.list(prefix)
+    if not keys:
+        raise FileNotFoundError(prefix)
+    if len(keys) > MAX_OBJECTS:
+        raise ManifestError(f"the store {prefix} holds over {MAX_OBJECTS} objects")
+    listing = [(key[len(prefix) :], *_sha256(storage, key)) for key in keys]
+    return len(keys), sum(size for _, size, _ in listing), store_digest(listing)
+
+
+def _sha256(storage: Storage, key: str) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
     with storage.open_read(key) as stream:
         while chunk := stream.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
-    return size, f"sha256:{digest.hexdigest()}"
+    return size, digest.hexdigest()
 
 
 def _load(storage: Storage, key: str) -> dict:
@@ -117,12 +146,12 @@ def _check(storage: Storage, prefix: str, index: int, entry: object) -> Output:
     if not isinstance(path, str):
         raise ManifestError(f"{where} has no path")
     try:
-        key = safe_key(path)
+        key = safe_key(path) + ("/" if is_store(path) else "")
     except StorageKeyError as error:
         raise ManifestError(f"{where}: {error}") from None
-    if not key.startswith(prefix) or key == prefix + MANIFEST_NAME:
+    if not key.startswith(prefix) or key in (prefix, prefix + MANIFEST_NAME):
         raise ManifestError(f"{where} names {key}, which is not an output of this run ({prefix})")
-    name = entry.get("key", key[len(prefix) :])
+    name = entry.get("key", key[len(prefix) :].rstrip("/"))
     if not isinstance(name, str) or not _clean(name) or len(name) > MAX_NAME:
         raise ManifestError(f"{where}: its name must be a string of 1 to {MAX_NAME} characters")
     mime = entry.get("mime_type") or DEFAULT_MIME
@@ -131,7 +160,7 @@ def _check(storage: Storage, prefix: str, index: int, entry: object) -> Output:
     meta = {k: entry[k] for k in ("title", "variables", "dims", "metadata") if k in entry}
     _check_description(where, meta)
     try:
-        size, digest = measure(storage, key)
+        size, digest = measure_store(storage, key)[1:] if is_store(key) else measure(storage, key)
     except FileNotFoundError:
         raise ManifestError(f"{where} names {key}, which the run did not write") from None
     except (OSError, StorageKeyError) as error:

@@ -1,4 +1,4 @@
-"""Plot-ready views of datasets (NetCDF-3, NetCDF-4/HDF5 or CSV, read by ``formats``):
+"""Plot-ready views of datasets (NetCDF-3, NetCDF-4/HDF5, CSV or Zarr, read by ``formats``):
 chosen 1-D variables, or one 2-D grid, decimated to what a screen shows.
 
 A browser or kernel asks for ``points`` (about the plot's width in pixels) over
@@ -112,18 +112,14 @@ def parse_view_request(
 def unreadable(name: str, mime_type: str, reason: object) -> BadRequest:
     """The 400 of a view of a file ``formats`` cannot read (an opaque file)."""
     return BadRequest(
-        f"{name!r} is not a readable NetCDF/CSV file: {reason}",
+        f"{name!r} is not a readable NetCDF/CSV file or Zarr store: {reason}",
         {"dataset": name, "mime_type": mime_type},
     )
 
 
-def view(raw: bytes, mime_type: str, request: ViewRequest, file_name: str = "") -> dict:
-    """The requested variables along one dimension, decimated; 400s name the field at
-    fault, or the dataset (``file_name``) if it is no readable NetCDF or CSV file."""
-    try:
-        data = formats.read(raw, mime_type, file_name)
-    except formats.FormatError as error:
-        raise unreadable(file_name, mime_type, error) from error
+def view(data: xr.Dataset, request: ViewRequest) -> dict:
+    """The requested variables along one dimension (or a 2-D grid), decimated; 400s
+    name the field at fault."""
     if request.z is not None:
         return grid(data, request)
     names = request.y or _data_variables(data)

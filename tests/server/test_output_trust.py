@@ -98,6 +98,23 @@ async def test_honest_manifest_registers_outputs_with_size_and_digest_read_from_
     assert (code, body) == (200, b"42\n")
 
 
+async def test_a_store_output_registers_with_its_total_size_and_listing_digest(api, plan_file):
+    done = await _run(api, plan_file, {
+        "write": {"m.zarr/zarr.json": "{}", "m.zarr/a/c/0": "chunk"},
+        "datasets": [_entry("{prefix}m.zarr/", key="m.zarr", mime_type="application/x-zarr")],
+    })
+
+    assert done["state"] == "completed", done
+    [store] = done["outputs"]
+    assert store["key"].endswith("/v1/m.zarr/") and store["name"] == "m.zarr"
+    assert store["size"] == len("{}") + len("chunk")
+    listing = "".join(
+        f"{path}\t{len(data)}\t{hashlib.sha256(data.encode()).hexdigest()}\n"
+        for path, data in sorted({"zarr.json": "{}", "a/c/0": "chunk"}.items())
+    )
+    assert store["digest"] == "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
+
+
 FORGERIES = {
     "another user's upload": (
         {"datasets": [_entry("{victim_key}")]}, "not an output of this run"),
@@ -129,6 +146,21 @@ FORGERIES = {
         {"write": {"out.txt": "42\n"},
          "datasets": [_entry("{prefix}out.txt", metadata={"scale": float("nan")})]},
         "not storable JSON"),
+    "a store the run never wrote": (
+        {"datasets": [_entry("{prefix}ghost.zarr/", key="ghost.zarr")]}, "did not write"),
+    "another user's upload folder as a store": (
+        {"datasets": [_entry("{victim_dir}/", key="theirs.zarr")]}, "not an output of this run"),
+    "the whole version prefix as a store": (
+        {"write": {"out.txt": "42\n"}, "datasets": [_entry("{prefix}", key="all")]},
+        "not an output of this run"),
+    "a store holding a symbolic link to another user's upload": (
+        {"write": {"m.zarr/zarr.json": "{}"},
+         "link": {"m.zarr/c": "../" + TO_ROOT + "{victim_key}"},
+         "datasets": [_entry("{prefix}m.zarr/", key="m.zarr")]}, "symbolic link"),
+    "a file inside a store listed as an output of its own": (
+        {"write": {"m.zarr/zarr.json": "{}"},
+         "datasets": [_entry("{prefix}m.zarr/zarr.json"),
+                      _entry("{prefix}m.zarr/", key="m.zarr")]}, "lies inside the store"),
     "another process's identity": (
         {"write": {"out.txt": "42\n"}, "claims": {"process": 999999},
          "datasets": [_entry("{prefix}out.txt")]}, "claims process 999999"),
