@@ -104,9 +104,10 @@ def _bind_datasets(
 
 
 def _dataset_binder(
-    environ: Mapping[str, str], storage: Storage, project: str
+    environ: Mapping[str, str], storage: Storage, project: str, bound: list[InputDataset]
 ) -> Callable[[str, str], InputDataset]:
-    """Turns ``dataset:<id>`` into an InputDataset, refusing what lies outside the project."""
+    """Turns ``dataset:<id>`` into an InputDataset, refusing what lies outside the project;
+    each one made is appended to ``bound`` (the run closes them at its end)."""
     from nagelfluh_runner.sdk import InputDataset
     from nagelfluh_runner.storage import StorageKeyError, safe_key
 
@@ -124,20 +125,23 @@ def _dataset_binder(
                 f"{protocol.ENV_INPUT_DATASETS_JSON}"
             )
         try:
-            key = safe_key(info["key"])
+            # A store's key keeps its trailing "/": it is what marks the dataset a store.
+            key = safe_key(info["key"]) + ("/" if info["key"].endswith("/") else "")
         except StorageKeyError as error:
             raise UsageError(f"parameter {path}: dataset {dataset_id}: {error}") from None
         if not key.startswith(prefix):
             raise UsageError(f"parameter {path}: dataset {dataset_id} is outside project {project}")
-        return InputDataset(
+        dataset = InputDataset(
             dataset_id,
             key,
             info.get("mime_type") or "application/octet-stream",
-            info.get("name") or key.rpartition("/")[2],
+            info.get("name") or key.rstrip("/").rpartition("/")[2],
             storage,
             info.get("metadata"),
             path=path,
         )
+        bound.append(dataset)
+        return dataset
 
     return bind
 
@@ -181,14 +185,19 @@ def _run(environ: Mapping[str, str]) -> int:
         )
     except ValueError as error:
         raise UsageError(f"{protocol.ENV_STORAGE_BASE}: {error}") from None
-    bind = _dataset_binder(environ, storage, project)
+    inputs: list[InputDataset] = []
+    bind = _dataset_binder(environ, storage, project, inputs)
     params = _bind_datasets(schema, params, "", schema, bind)
     ctx = StorageContext(storage, project, process_id, version, process_type=type_name)
     try:
         instance = process_type()
     except Exception as error:
         raise TypeLoadError(type_name, error) from None
-    instance.run(ctx, **params)
+    try:
+        instance.run(ctx, **params)
+    finally:
+        for dataset in inputs:
+            dataset.close()  # local copies (local_path) go with the run
     ctx.write_manifest()
     ctx.progress(1.0)
     return protocol.EXIT_OK

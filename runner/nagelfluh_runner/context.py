@@ -21,8 +21,11 @@ from nagelfluh_runner.storage import StorageKeyError, safe_key, safe_prefix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable
     from typing import Any, BinaryIO, TextIO
+
+    import xarray as xr
 
     from nagelfluh_runner.netcdf import Variable
     from nagelfluh_runner.storage import PendingWrite, Storage
@@ -138,10 +141,23 @@ class StorageContext:
     # ------------------------------------------------------------ writing
 
     def output_key(self, name: str) -> str:
-        """The full key of output ``name``, which is relative to the version prefix."""
+        """The full key of output ``name``, which is relative to the version prefix.
+
+        A store output (``write_zarr``) owns everything under its name: no other output
+        may lie inside it, nor take its name as a single object."""
         relative = safe_key(name)
         if relative == MANIFEST_NAME:
             raise StorageKeyError(f"{MANIFEST_NAME} is written by the runner")
+        for other, entry in self.outputs.items():
+            if not entry["path"].endswith("/"):
+                continue
+            if relative == other:
+                raise StorageKeyError(f"{relative!r} is already a Zarr store output")
+            if relative.startswith(other + "/"):
+                raise StorageKeyError(
+                    f"{relative!r} lies inside the Zarr store output {other!r}: a store "
+                    "holds only its own objects (choose a name outside it)"
+                )
         return self.prefix + relative
 
     def open_write(
@@ -207,17 +223,11 @@ class StorageContext:
         for var_name, var in prepared.items():
             units = var.attrs.get("units")
             if not isinstance(units, str) or not units:
-                raise ValueError(
-                    f"{name}: variable {var_name!r} has no 'units' attribute "
-                    "(every output variable needs one; use '1' for dimensionless)"
-                )
+                raise ValueError(_no_units(name, var_name))
         attrs = dict(attrs or {})
         if title:
             attrs.setdefault("title", title)
-        attrs.setdefault(
-            "source",
-            f"nagelfluh {self.process_type or 'process'} {self.process} v{self.version}",
-        )
+        attrs.setdefault("source", self._source())
         key = self.output_key(name)
         entry = self._entry(name, key, NETCDF_MIME_TYPE, title or attrs.get("title"), metadata)
         entry["dims"] = sizes
@@ -230,6 +240,113 @@ class StorageContext:
         with _Writing(key), self.storage.open_write(key) as handle:
             size = write_netcdf(handle, sizes, prepared, attrs)
         return self._record(entry, size)
+
+    def write_zarr(
+        self,
+        name: str,
+        data: xr.Dataset | str | os.PathLike[str],
+        *,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Store a Zarr store output: a folder of objects under ``name/``.
+
+        ``data`` is an ``xarray.Dataset``, written here as a Zarr v3 store with
+        ``to_zarr`` (no consolidated metadata: it is not part of the v3 specification,
+        and readers here copy the whole store anyway), or the path of a Zarr directory
+        store (v2 or v3) the type wrote itself, uploaded as it is. Every variable must
+        carry a ``units`` attribute, as in ``write_netcdf``; the store's root gets the
+        same ``title`` and ``source`` attributes. Every file becomes one object
+        ``name/relative-path``; the manifest entry's ``path`` ends in ``/`` and carries
+        the store's object count and digest (``nagelfluh_runner.stores.store_digest``).
+        Needs the ``data`` extra (xarray, zarr), imported only here.
+        """
+        import tempfile
+
+        from nagelfluh_runner.datasets import _xarray
+        from nagelfluh_runner.stores import ZARR_FORMAT, ZARR_MIME_TYPE, store_digest
+
+        relative = safe_key(name)
+        self._check_store_name(relative)
+        key = self.output_key(relative)
+        metadata = dict(metadata or {})
+        if metadata.get("format", ZARR_FORMAT) != ZARR_FORMAT:
+            raise ValueError(f"{name}: metadata 'format' is {ZARR_FORMAT!r} for a Zarr store")
+        metadata = {"format": ZARR_FORMAT, **metadata}
+        json.dumps(metadata)  # refuse what the manifest could not carry, before any work
+        xr = _xarray()
+        defaults = {"source": self._source()}
+        if title:
+            defaults = {"title": title, **defaults}
+        with tempfile.TemporaryDirectory(prefix="nagelfluh-zarr-") as scratch:
+            if isinstance(data, xr.Dataset):
+                directory = _to_zarr(xr, data, defaults, scratch)
+                patched: dict[str, bytes] = {}
+            else:
+                directory = _own_store(name, data)
+                patched = _root_attributes(directory, defaults)
+            files = _store_files(name, directory)  # no symbolic link is followed below
+            order = data if isinstance(data, xr.Dataset) else None
+            described, root_title = _describe_store(xr, name, directory, order)
+            entry = self._entry(name, key + "/", ZARR_MIME_TYPE, title or root_title, metadata)
+            entry.update(described)
+            if self.storage.list(key + "/"):
+                raise StorageKeyError(
+                    f"{name}: storage already holds objects under {key}/ (a store is "
+                    "written once per run)"
+                )
+            listing = self._upload(key, files, patched)
+        entry["objects"] = len(listing)
+        entry["digest"] = store_digest(listing)
+        return self._record(entry, sum(size for _, size, _ in listing))
+
+    def _check_store_name(self, relative: str) -> None:
+        """A store may take neither an output's name nor a name that holds outputs."""
+        for other, entry in self.outputs.items():
+            if other == relative and not entry["path"].endswith("/"):
+                raise StorageKeyError(f"{relative!r} is already written as a single object")
+            if other == relative:
+                raise StorageKeyError(f"the Zarr store {relative!r} is already written")
+            if other.startswith(relative + "/"):
+                raise StorageKeyError(
+                    f"output {other!r} would lie inside the Zarr store {relative!r}"
+                )
+
+    def _upload(
+        self, key: str, files: list[tuple[str, str]], patched: dict[str, bytes]
+    ) -> list[tuple[str, int, str]]:
+        """Every file as the object ``key/relative``, ``patched`` ones from those bytes;
+        ``(relative, size, sha256 hex)`` of what was written, hashed as it was sent."""
+
+        def put(item: tuple[str, str]) -> tuple[str, int, str]:
+            relative, path = item
+            target = f"{key}/{relative}"
+            if relative in patched:
+                import hashlib
+
+                raw = patched[relative]
+                with _Writing(target):
+                    size = self.storage.write_bytes(target, raw)
+                return relative, size, hashlib.sha256(raw).hexdigest()
+            with open(path, "rb") as handle:  # a local file gone is the type's fault
+                reader = _HashingReader(handle)
+                with _Writing(target):
+                    size = self.storage.write_stream(target, reader)
+            return relative, size, reader.digest.hexdigest()
+
+        workers = min(self.storage.write_concurrency, len(files))
+        if workers <= 1:
+            return [put(item) for item in files]
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="nagelfluh-upload")
+        try:
+            return list(pool.map(put, files))
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+    def _source(self) -> str:
+        return f"nagelfluh {self.process_type or 'process'} {self.process} v{self.version}"
 
     def _entry(
         self,
@@ -285,6 +402,180 @@ class StorageContext:
         with _Writing(self.prefix + MANIFEST_NAME):
             self.storage.write_bytes(self.prefix + MANIFEST_NAME, data)
         return manifest
+
+
+def _no_units(name: str, variable: str) -> str:
+    return (
+        f"{name}: variable {variable!r} has no 'units' attribute "
+        "(every output variable needs one; use '1' for dimensionless)"
+    )
+
+
+class _HashingReader:
+    """Hashes what a storage backend reads, so a store's digest is of the bytes sent."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        import hashlib
+
+        self._raw = raw
+        self.digest = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self.digest.update(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+def _to_zarr(xr: Any, data: xr.Dataset, defaults: dict[str, str], scratch: str) -> str:
+    """``data`` as a Zarr v3 directory store in ``scratch``, its root attributes given
+    ``defaults`` where unset (the caller's Dataset is left as it was)."""
+    import os
+
+    dataset = data.copy(deep=False)
+    dataset.attrs = {**data.attrs, **{k: v for k, v in defaults.items() if k not in data.attrs}}
+    directory = os.path.join(scratch, "store.zarr")
+    dataset.to_zarr(directory, mode="w", zarr_format=3, consolidated=False)
+    return directory
+
+
+def _own_store(name: str, data: str | os.PathLike[str]) -> str:
+    """The path of a directory store the type wrote, or why it cannot be one."""
+    import os
+
+    from nagelfluh_runner.stores import StoreError
+
+    try:
+        directory = os.fspath(data)
+    except TypeError:
+        raise TypeError(
+            f"{name}: write_zarr takes an xarray.Dataset or the path of a Zarr directory, "
+            f"not {type(data).__name__}"
+        ) from None
+    if os.path.islink(directory):
+        raise StoreError(f"{name}: {directory} is a symbolic link")
+    if not os.path.isdir(directory):
+        raise StoreError(f"{name}: {directory} is not a directory")
+    return directory
+
+
+def _store_files(name: str, directory: str) -> list[tuple[str, str]]:
+    from nagelfluh_runner.stores import StoreError, local_files
+
+    try:
+        return local_files(directory)
+    except StoreError as error:
+        raise StoreError(f"{name}: {error}") from None
+    except StorageKeyError as error:
+        raise StoreError(f"{name}: a file of {directory} cannot be an object: {error}") from None
+
+
+def _root_attributes(directory: str, defaults: dict[str, str]) -> dict[str, bytes]:
+    """The root metadata files of the store in ``directory`` (v3 ``zarr.json``, v2
+    ``.zattrs`` and any consolidated ``.zmetadata``) rewritten to carry ``defaults``
+    where unset, by relative path; none if nothing changes. The directory is not
+    touched: the rewritten files are uploaded in place of its own."""
+    import os
+
+    def load(relative: str) -> Any:
+        with open(os.path.join(directory, relative), "rb") as handle:
+            return json.load(handle)
+
+    def dump(value: Any) -> bytes:
+        return json.dumps(value, indent=2).encode()
+
+    if os.path.isfile(os.path.join(directory, "zarr.json")):
+        root = load("zarr.json")
+        if not isinstance(root, dict) or root.get("node_type") != "group":
+            return {}  # not a group: xarray refuses it when describing
+        attributes = root.get("attributes") or {}
+        merged = {**attributes, **{k: v for k, v in defaults.items() if k not in attributes}}
+        if merged == attributes:
+            return {}
+        return {"zarr.json": dump({**root, "attributes": merged})}
+    if not os.path.isfile(os.path.join(directory, ".zgroup")):
+        return {}
+    has_attrs = os.path.isfile(os.path.join(directory, ".zattrs"))
+    attributes = load(".zattrs") if has_attrs else {}
+    merged = {**attributes, **{k: v for k, v in defaults.items() if k not in attributes}}
+    if merged == attributes:
+        return {}
+    patched = {".zattrs": dump(merged)}
+    if os.path.isfile(os.path.join(directory, ".zmetadata")):
+        consolidated = load(".zmetadata")
+        consolidated.setdefault("metadata", {})[".zattrs"] = merged
+        patched[".zmetadata"] = dump(consolidated)
+    return patched
+
+
+def _describe_store(
+    xr: Any, name: str, directory: str, order: xr.Dataset | None
+) -> tuple[dict[str, Any], str | None]:
+    """``dims`` and ``variables`` of the store as the manifest describes a NetCDF
+    output (coordinates first, in ``order``'s order if given, else by name: a store
+    keeps no order), and its root ``title``; ValueError for a variable without units,
+    a DatasetFormatError for a directory xarray does not open as a Zarr store."""
+    import warnings
+
+    from nagelfluh_runner.datasets import DatasetFormatError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            opened = xr.open_dataset(
+                directory,
+                engine="zarr",
+                chunks=None,
+                consolidated=None,
+                decode_times=False,
+                decode_timedelta=False,
+            )
+    except Exception as error:  # not a store, or a damaged one: zarr's or json's own way
+        raise DatasetFormatError(
+            f"{name}: {directory} is not a Zarr store xarray opens: "
+            f"{type(error).__name__}: {error}"[:500]
+        ) from error
+    with opened:
+        if order is None:
+            names = [*sorted(map(str, opened.coords)), *sorted(map(str, opened.data_vars))]
+        else:
+            names = [n for n in [*order.coords, *order.data_vars] if n in opened.variables]
+            names += [n for n in opened.variables if n not in names]
+        for var_name in names:
+            units = opened[var_name].attrs.get("units")
+            if not isinstance(units, str) or not units:
+                raise ValueError(_no_units(name, str(var_name)))
+        if not names:
+            raise ValueError(f"{name}: the Zarr store holds no variables")
+        title = opened.attrs.get("title")
+        variables = [_describe_xarray(str(n), opened[n].variable) for n in names]
+        dims = {d: n for v in variables for d, n in zip(v["dims"], v["shape"], strict=True)}
+        return {"dims": dims, "variables": variables}, title if isinstance(title, str) else None
+
+
+def _describe_xarray(name: str, var: Any) -> dict[str, Any]:
+    """A variable of an xarray Dataset described as ``_describe_variable`` describes
+    a NetCDF output's (and the server an upload's)."""
+    dtype = var.dtype
+    if dtype.kind == "S":
+        dtype_name = "char"
+    elif dtype.kind in "UO":
+        dtype_name = "string"
+    else:
+        dtype_name = dtype.newbyteorder("=").name
+    described = {
+        "name": name,
+        "units": var.attrs["units"],
+        "dims": [str(d) for d in var.dims],
+        "shape": [int(n) for n in var.shape],
+        "dtype": dtype_name,
+    }
+    long_name = var.attrs.get("long_name")
+    if isinstance(long_name, str):
+        described["long_name"] = long_name
+    return described
 
 
 def _netcdf4_bytes(variables: dict[str, Variable], attrs: dict[str, Any]) -> bytes:

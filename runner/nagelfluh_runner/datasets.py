@@ -150,7 +150,7 @@ def read_arrays(
 
     NetCDF-3 goes through the runner's own reader (numpy only); NetCDF-4 and CSV
     through xarray, converted."""
-    from nagelfluh_runner.netcdf import NetCDFData, NetCDFError, Variable, read_netcdf
+    from nagelfluh_runner.netcdf import NetCDFError, read_netcdf
 
     if kind(raw, mime_type, name) == "netcdf3":
         try:
@@ -159,9 +159,16 @@ def read_arrays(
             raise DatasetFormatError(str(error)) from error
         except Exception as error:  # a truncated header fails in struct or numpy
             raise DatasetFormatError(f"{type(error).__name__}: {error}"[:500]) from error
+    return netcdf_data(read_xarray(raw, mime_type, name), variables)
+
+
+def netcdf_data(ds: xr.Dataset, variables: list[str] | None = None) -> NetCDFData:
+    """An ``xarray.Dataset`` as the runner's ``NetCDFData`` (only ``variables`` that
+    exist, when given), as ``read_arrays`` gives every format but NetCDF-3."""
     import numpy as np
 
-    ds = read_xarray(raw, mime_type, name)
+    from nagelfluh_runner.netcdf import NetCDFData, Variable
+
     names = list(ds.variables) if variables is None else variables
     return NetCDFData(
         {str(dim): int(size) for dim, size in ds.sizes.items()},

@@ -16,13 +16,15 @@ ENV_STORAGE_BASE = "STORAGE_BASE"
 ENV_STORAGE_ENDPOINT = "STORAGE_ENDPOINT"
 # Addition to DESIGN §3: the runner has no database, so the server resolves every
 # ``dataset:<id>`` reference in the parameters to its storage key and passes the
-# map here as ``{"<id>": {"key": ..., "mime_type": ..., "name": ...}}``.
+# map here as ``{"<id>": {"key": ..., "mime_type": ..., "name": ...}}``; a Zarr
+# store's key ends in ``/`` (``nagelfluh_runner.stores``).
 ENV_INPUT_DATASETS_JSON = "INPUT_DATASETS_JSON"
 
 DATASET_REF_PREFIX = "dataset:"
 DATASET_FORMAT = "nagelfluh-dataset"
 # On a dataset parameter's schema: the type reads the dataset's arrays, so the server
-# accepts only a dataset it could read (NetCDF-3, NetCDF-4/HDF5 or CSV) there.
+# accepts only a dataset it could read (NetCDF-3, NetCDF-4/HDF5, CSV or a Zarr store)
+# there.
 DATASET_READABLE = "x-nagelfluh-readable"
 
 MANIFEST_NAME = "_manifest.json"
@@ -62,7 +64,7 @@ def parse_progress(line: str) -> float | None:
     if not line.startswith(PROGRESS_PREFIX):
         return None
     try:
-        value = float(line[len(PROGRESS_PREFIX):])
+        value = float(line[len(PROGRESS_PREFIX) :])
     except ValueError:
         return None
     if value != value:  # NaN

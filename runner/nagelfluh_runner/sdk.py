@@ -64,8 +64,9 @@ def dataset_parameter(title: str, description: str, *, readable: bool = False) -
     """Schema of a parameter that takes a dataset reference ``dataset:<id>``.
 
     ``readable``: the type reads the dataset's arrays (``load``/``arrays``), so the
-    server refuses, at submit, a dataset it could not read as NetCDF-3, NetCDF-4 or
-    CSV (schema keyword ``"x-nagelfluh-readable": true``); without it any file goes.
+    server refuses, at submit, a dataset it could not read as NetCDF-3, NetCDF-4, CSV
+    or a Zarr store (schema keyword ``"x-nagelfluh-readable": true``); without it any
+    dataset goes.
     """
     schema: dict[str, Any] = {
         "type": "string",
@@ -80,7 +81,13 @@ def dataset_parameter(title: str, description: str, *, readable: bool = False) -
 
 
 class InputDataset:
-    """A dataset a ``"format": "nagelfluh-dataset"`` parameter refers to, ready to read."""
+    """A dataset a ``"format": "nagelfluh-dataset"`` parameter refers to, ready to read.
+
+    A dataset is one object (a NetCDF or CSV file, any upload) or a Zarr store, a
+    folder of objects under a key ending in ``/`` (``is_store``): ``load()``,
+    ``arrays()``, ``size()`` and ``local_path()`` take both; ``open()`` and
+    ``read_bytes()`` read one object's bytes, so a store refuses them.
+    """
 
     def __init__(
         self,
@@ -100,6 +107,8 @@ class InputDataset:
         self.metadata = metadata or {}
         self.path = path  # the parameter's JSON pointer, e.g. "/signal"
         self._storage = storage
+        self._local: str | None = None
+        self._cleanup: Any = None
 
     def __repr__(self) -> str:
         return f"InputDataset(id={self.id!r}, key={self.key!r}, mime_type={self.mime_type!r})"
@@ -108,20 +117,72 @@ class InputDataset:
     def ref(self) -> str:
         return DATASET_REF_PREFIX + self.id
 
+    @property
+    def is_store(self) -> bool:
+        """Whether the dataset is a Zarr store (a key prefix ending in ``/``)."""
+        return self.key.endswith("/")
+
     def size(self) -> int:
+        """Its size in bytes: a store's is the total of its objects."""
+        if self.is_store:
+            return sum(size for _, size in self._storage.list_sizes(self.key))
         return self._storage.size(self.key)
 
     def open(self, start: int = 0, end: int | None = None) -> BinaryIO:
         """A streaming reader of the dataset's bytes ``[start, end)``."""
+        self._one_object("open()")
         return self._storage.open_read(self.key, start, end)
 
     def read_bytes(self) -> bytes:
+        self._one_object("read_bytes()")
         return self._storage.read_bytes(self.key)
 
+    def local_path(self) -> str:
+        """The path of a local copy: a store's directory (which xarray or zarr open),
+        or the file. Copied once, on first use, into a temporary directory removed when
+        the run ends (``close``); treat it as read-only."""
+        if self._local is None:
+            import atexit
+            import functools
+            import os
+            import shutil
+            import tempfile
+
+            scratch = tempfile.mkdtemp(prefix="nagelfluh-input-")
+            cleanup = functools.partial(shutil.rmtree, scratch, ignore_errors=True)
+            atexit.register(cleanup)
+            target = os.path.join(scratch, self.key.rstrip("/").rpartition("/")[2])
+            try:
+                if self.is_store:
+                    os.mkdir(target)
+                    self._fetch_store(target)
+                else:
+                    with self.open() as source, open(target, "wb") as sink:
+                        shutil.copyfileobj(source, sink, 1 << 20)
+            except BaseException:
+                atexit.unregister(cleanup)
+                cleanup()
+                raise
+            self._local, self._cleanup = target, cleanup
+        return self._local
+
+    def close(self) -> None:
+        """Remove the local copy, if any: the runner does when the run's ``run`` returns,
+        and whatever is left goes when the interpreter exits."""
+        if self._cleanup is not None:
+            import atexit
+
+            atexit.unregister(self._cleanup)
+            self._cleanup()
+        self._local = self._cleanup = None
+
     def load(self, variables: list[str] | None = None) -> xr.Dataset:
-        """The dataset as an in-memory ``xarray.Dataset``: NetCDF-3, NetCDF-4/HDF5 or CSV
-        (one ``row`` dimension; units from the header). ``variables`` keeps only those
-        (and their coordinates). Needs the ``data`` extra (xarray), imported only here."""
+        """The dataset as an in-memory ``xarray.Dataset``: NetCDF-3, NetCDF-4/HDF5, CSV
+        (one ``row`` dimension; units from the header) or a Zarr store (v2 or v3).
+        ``variables`` keeps only those (and their coordinates). Needs the ``data`` extra
+        (xarray, zarr), imported only here."""
+        if self.is_store:
+            return self._read_store(variables)
         from nagelfluh_runner.datasets import read_xarray
 
         return self._read(read_xarray, variables)
@@ -129,10 +190,25 @@ class InputDataset:
     def arrays(self, variables: list[str] | None = None) -> NetCDFData:
         """The dataset as ``NetCDFData`` (``.dims``, ``.attrs``, ``[name]`` -> ``Variable``
         with ``.dims``, ``.data``, ``.attrs``, ``.units``), whatever its format. NetCDF-3
-        needs only numpy; NetCDF-4 and CSV go through xarray."""
+        needs only numpy; NetCDF-4, CSV and Zarr go through xarray."""
+        if self.is_store:
+            from nagelfluh_runner.datasets import netcdf_data
+
+            return netcdf_data(self._read_store(variables), variables)
         from nagelfluh_runner.datasets import read_arrays
 
         return self._read(read_arrays, variables)
+
+    def _one_object(self, method: str) -> None:
+        if self.is_store:
+            message = (
+                f"dataset {self.id} ({self.name!r}) is a Zarr store, a folder of objects, "
+                f"not one file: {method} reads one file's bytes; read a store with load() "
+                "or arrays(), or open local_path() (a local copy of the folder)"
+            )
+            if self.path is None:
+                raise IsADirectoryError(message)
+            raise ParameterError(self.path, message)
 
     def _read(self, reader: Any, variables: list[str] | None) -> Any:
         from nagelfluh_runner.datasets import DatasetFormatError
@@ -140,12 +216,41 @@ class InputDataset:
         try:
             return reader(self.read_bytes(), self.mime_type, self.name, variables)
         except DatasetFormatError as error:
-            message = (
-                f"dataset {self.id} ({self.name!r}) is not a readable NetCDF/CSV file: {error}"
-            )
-            if self.path is None:
-                raise DatasetFormatError(message) from error
-            raise ParameterError(self.path, message) from error
+            self._unreadable("is not a readable NetCDF/CSV file", error)
+
+    def _read_store(self, variables: list[str] | None) -> xr.Dataset:
+        """The store read from its local copy if there is one, else from a temporary
+        copy removed at once (``load`` returns data in memory)."""
+        from nagelfluh_runner.datasets import DatasetFormatError, read_zarr
+
+        try:
+            if self._local is not None:
+                return read_zarr(self._local, variables)
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="nagelfluh-input-") as directory:
+                self._fetch_store(directory)
+                return read_zarr(directory, variables)
+        except DatasetFormatError as error:
+            self._unreadable("is not a readable Zarr store", error)
+
+    def _fetch_store(self, directory: str) -> None:
+        from nagelfluh_runner.datasets import DatasetFormatError
+        from nagelfluh_runner.storage import StorageKeyError
+        from nagelfluh_runner.stores import StoreError, fetch_store
+
+        try:
+            fetch_store(self._storage, self.key, directory)
+        except (StoreError, StorageKeyError) as error:
+            self._unreadable("is not a readable Zarr store", DatasetFormatError(str(error)))
+
+    def _unreadable(self, what: str, error: Exception) -> None:
+        from nagelfluh_runner.datasets import DatasetFormatError
+
+        message = f"dataset {self.id} ({self.name!r}) {what}: {error}"
+        if self.path is None:
+            raise DatasetFormatError(message) from error
+        raise ParameterError(self.path, message) from error
 
 
 def parameter(

@@ -69,6 +69,9 @@ class Storage:
     """The interface both backends implement; keys are relative to ``url``."""
 
     url: str
+    # How many objects of one output (a store's files) may be written at once: a
+    # local disk gains nothing from more, an object store hides its latency so.
+    write_concurrency = 1
 
     def open_read(self, key: str, start: int = 0, end: int | None = None) -> BinaryIO:
         """A streaming reader of bytes ``[start, end)`` of ``key`` (end clamped to the size)."""
@@ -114,6 +117,10 @@ class Storage:
     def list(self, prefix: str) -> list[str]:
         """Every key starting with ``prefix`` (a plain string prefix, as on S3), sorted."""
         raise NotImplementedError
+
+    def list_sizes(self, prefix: str) -> list[tuple[str, int]]:
+        """``(key, size)`` of every key starting with ``prefix``, sorted by key."""
+        return [(key, self.size(key)) for key in self.list(prefix)]
 
     def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error (as on S3)."""
@@ -356,6 +363,8 @@ _S3_FORBIDDEN = {"AccessDenied", "403", "Forbidden"}
 class S3Storage(Storage):
     """Storage in an S3 bucket (AWS, MinIO, GCS interop); boto3 is imported on first use."""
 
+    write_concurrency = 8
+
     def __init__(
         self,
         url: str,
@@ -388,10 +397,17 @@ class S3Storage(Storage):
         }
         self.multipart_chunksize = multipart_chunksize
         self._client: Any = None
+        import threading
+
+        self._client_lock = threading.Lock()  # a store's objects are written from threads
 
     @property
     def client(self) -> Any:
-        if self._client is None:
+        if self._client is not None:
+            return self._client
+        with self._client_lock:
+            if self._client is not None:
+                return self._client
             import boto3
             from botocore.config import Config
 
@@ -485,6 +501,15 @@ class S3Storage(Storage):
 
     def list(self, prefix: str) -> list[str]:
         return sorted(self._iter_keys(safe_prefix(prefix)))
+
+    def list_sizes(self, prefix: str) -> list[tuple[str, int]]:
+        """One listing gives the sizes too: no request per key."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        found = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.base + safe_prefix(prefix)):
+            for item in page.get("Contents", ()):
+                found.append((item["Key"][len(self.base) :], int(item["Size"])))
+        return sorted(found)
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))

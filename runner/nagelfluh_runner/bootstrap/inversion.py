@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from nagelfluh_runner.sdk import InputDataset
 
 _ROW_CHUNKS = 10
+OUTPUT_FORMATS = ("netcdf3", "netcdf4", "zarr")
 
 
 def _roughening(nx: int, ny: int, kind: str) -> np.ndarray:
@@ -81,6 +82,12 @@ class Inversion(ProcessType):
                 "and the regularisation; larger is smoother or smaller.", 0.05,
                 minimum=0, maximum=1000,
             ),
+            "output_format": parameter(
+                "string", "Output format", "How the model and misfit grids are stored: "
+                "NetCDF-3 (model.nc; opens everywhere), gzip-compressed NetCDF-4 (model.nc) "
+                "or a Zarr store (model.zarr, a folder of compressed chunks).", "netcdf3",
+                enum=list(OUTPUT_FORMATS),
+            ),
         },
         required=["survey"],
     )  # fmt: skip
@@ -97,6 +104,7 @@ class Inversion(ProcessType):
         padding: float,
         regularization: str,
         regularization_weight: float,
+        output_format: str = "netcdf3",
     ) -> None:
         import numpy as np
 
@@ -167,8 +175,10 @@ class Inversion(ProcessType):
             "rms_misfit": rms,
             "input_dataset": survey.ref,
         }
-        ctx.write_netcdf(
-            "model.nc",
+        model_name = _write(
+            ctx,
+            output_format,
+            "model",
             {"latitude": ny, "longitude": nx},
             {
                 "latitude": (("latitude",), cell_lat, {"units": "degrees_north"}),
@@ -180,12 +190,14 @@ class Inversion(ProcessType):
                 ),
             },
             summary,
-            title="Density contrast model",
+            "Density contrast model",
         )
         station = ("station",)
         mgal = {"units": "mGal"}
-        ctx.write_netcdf(
-            "misfit.nc",
+        misfit_name = _write(
+            ctx,
+            output_format,
+            "misfit",
             {"station": observed.size},
             {
                 "latitude": (station, latitude, {"units": "degrees_north"}),
@@ -195,6 +207,27 @@ class Inversion(ProcessType):
                 "residual": (station, residual, {**mgal, "long_name": "Observed - predicted"}),
             },
             summary,
-            title="Inversion misfit",
+            "Inversion misfit",
         )
-        ctx.log("wrote model.nc and misfit.nc")
+        ctx.log(f"wrote {model_name} and {misfit_name}")
+
+
+def _write(
+    ctx: StorageContext,
+    output_format: str,
+    stem: str,
+    dims: dict[str, int],
+    variables: dict[str, tuple],
+    attrs: dict,
+    title: str,
+) -> str:
+    """Variables as ``stem.nc`` (NetCDF-3 or -4) or the Zarr store ``stem.zarr``; its name."""
+    if output_format == "zarr":
+        import xarray as xr
+
+        data = {name: xr.Variable(*spec) for name, spec in variables.items()}
+        dataset = xr.Dataset(data, attrs=attrs)
+        return ctx.write_zarr(f"{stem}.zarr", dataset, title=title)["key"]
+    return ctx.write_netcdf(
+        f"{stem}.nc", dims, variables, attrs, title=title, format=output_format
+    )["key"]
