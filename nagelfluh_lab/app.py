@@ -371,6 +371,10 @@ class NagelfluhApp(ExtensionApp):
             await self.datasets.sweep_uploads()
         except Exception:
             self.log.warning("could not sweep abandoned uploads", exc_info=True)
+        try:
+            await self.datasets.describe_old_uploads()
+        except Exception:
+            self.log.warning("could not describe uploads stored before", exc_info=True)
 
     async def stop_extension(self) -> None:
         if self._sweep is not None:

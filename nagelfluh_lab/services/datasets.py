@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import mimetypes
@@ -36,6 +37,7 @@ MAX_NAME = 512
 UPLOAD_GRACE_SECONDS = 3600.0
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+DESCRIBE_BATCH = 500
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,10 @@ class _Stored:
     """What an upload stored: a file at ``key``, or a Zarr store at ``key + "/"`` if
     the body was a ZIP archive of one (``archives``)."""
 
-    def __init__(self, key: str, mime_type: str) -> None:
+    def __init__(self, key: str, mime_type: str, size: int = 0) -> None:
         self.key = key
         self.mime_type = mime_type
-        self.size = 0
+        self.size = size
         self.digest = ""
         self.metadata: dict = {}
 
@@ -296,6 +298,58 @@ class DatasetService:
             log.info("removed %d objects left behind by interrupted uploads", removed)
         return removed
 
+    async def describe_old_uploads(self) -> int:
+        """Describe the uploads stored before uploads were described (their metadata has
+        no ``format`` and no ``not_described``), so they are offered in plots and as
+        readable inputs like new ones; returns how many were."""
+
+        def batch(
+            session: Session, after: int
+        ) -> tuple[int | None, list[tuple[int, str, _Stored]]]:
+            """The last upload id of the next batch after ``after``, and its undescribed."""
+            rows = session.execute(
+                select(
+                    Dataset.id,
+                    Dataset.key,
+                    Dataset.mime_type,
+                    Dataset.size,
+                    Dataset.name,
+                    Dataset.meta,
+                )
+                .join(Upload, Upload.dataset_id == Dataset.id)
+                .where(Dataset.id > after)
+                .order_by(Dataset.id)
+                .limit(DESCRIBE_BATCH)
+            ).all()
+            todo = [
+                (row.id, row.name, _Stored(row.key, row.mime_type, row.size))
+                for row in rows
+                if not _described(row.meta)
+            ]
+            return (rows[-1].id if rows else None), todo
+
+        def update(session: Session, id: int, described: dict) -> None:
+            dataset = session.get(Dataset, id)
+            old = dict(dataset.meta or {})
+            metadata = {**old.get("metadata", {}), **described["metadata"]}
+            dataset.meta = {**old, **described, "metadata": metadata}
+
+        count, after = 0, 0
+        while True:
+            last, todo = await self.db.run_durable(functools.partial(batch, after=after))
+            if last is None:
+                break
+            for dataset_id, name, stored in todo:
+                described = await self._describe(stored, name)
+                await self.db.run_durable(
+                    functools.partial(update, id=dataset_id, described=described)
+                )
+                count += 1
+            after = last
+        if count:
+            log.info("described %d uploads stored before uploads were described", count)
+        return count
+
     async def _discard(self, key: str) -> None:
         """Delete what a failed upload stored (every object of a store), if anything; a
         failure to is only logged (the start-up sweep finds what was left)."""
@@ -332,6 +386,12 @@ def _reading(file: DatasetFile) -> Iterator[None]:
         if not is_storage_fault(error):
             raise
         raise storage_error(error, f"{file.name!r} could not be read") from error
+
+
+def _described(meta: dict | None) -> bool:
+    """Whether an upload was described when stored (readable or found opaque)."""
+    metadata = (meta or {}).get("metadata") or {}
+    return "format" in metadata or "not_described" in metadata
 
 
 def _folder(relative: str) -> str:

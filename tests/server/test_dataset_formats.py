@@ -238,3 +238,27 @@ async def test_damaged_uploads_are_never_a_server_error(api):
         for params in ({}, {"z": "depth"}, {"y": "amplitude", "points": 10}):
             code, body = await api.call("GET", f"dataset/{uploaded['id']}/view", **params)
             assert code in (200, 400), (name, params, code, body)
+
+
+async def test_uploads_stored_before_uploads_were_described_are_described_at_start(
+        api, jp_serverapp):
+    from nagelfluh_lab.db.models import Dataset
+
+    kept = await _upload(api, "survey/profile.nc", _netcdf4())
+    opaque = await _upload(api, "notes.txt", b"field notes")
+    app = next(iter(jp_serverapp.extension_manager.extension_apps["nagelfluh_lab"]))
+
+    def as_before(session) -> None:  # what an upload of an older server stored
+        for dataset_id in (kept["id"], opaque["id"]):
+            session.get(Dataset, dataset_id).meta = {"metadata": {"uploaded_by": "tester"}}
+
+    await app.database.run(as_before)
+
+    assert await app.datasets.describe_old_uploads() == 2
+    assert await app.datasets.describe_old_uploads() == 0
+
+    meta = await api.get(f"dataset/{kept['id']}/meta")
+    assert meta["dims"] == {"time": 200, "layer": 4}
+    assert meta["metadata"] == {"uploaded_by": "tester", "format": "netcdf4"}
+    notes = await api.get(f"dataset/{opaque['id']}/meta")
+    assert notes["variables"] == [] and "not_described" in notes["metadata"]
