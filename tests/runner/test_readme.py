@@ -181,20 +181,44 @@ def test_every_example_of_the_readme_helper_table_runs(storage_root):
             exec(example, namespace)
 
     ctx = namespace["ctx"]
-    assert sorted(ctx.outputs) == ["gain.nc", "notes.txt", "trace.bin"]
+    assert sorted(ctx.outputs) == ["gain.nc", "notes.txt", "signal.zarr", "trace.bin"]
     assert namespace["units"] == "mm/s" and namespace["uploads"] == [key]
     ctx.write_manifest()
     with xr.open_dataset(storage_root / ctx.prefix / "gain.nc") as gain:
         assert gain["gain"].attrs["units"] == "1"
+    with xr.open_zarr(storage_root / ctx.prefix / "signal.zarr", consolidated=False) as store:
+        assert store["amplitude"].attrs["units"] == "mm/s"
+        assert store.attrs["title"] == "Signal, as Zarr"
+
+
+def test_the_readme_zarr_example_writes_a_store_that_reads_back_chunk_by_chunk(
+    site, storage_root, monkeypatch
+):
+    monkeypatch.syspath_prepend(str(site))
+    module = importlib.import_module(entry_point()[1].partition(":")[0])
+    storage = open_storage(storage_root.as_uri())
+    env = contract_env()
+    key = json.loads(env["INPUT_DATASETS_JSON"])["1"]["key"]
+    ctx = StorageContext(storage, env["PROJECT_ID"], "3", 1, process_type="envelope")
+    signal = InputDataset("1", key, "application/x-netcdf", "signal.nc", storage)
+
+    entry = module.envelope_store(ctx, signal)
+
+    assert entry["path"].endswith("/envelope.zarr/") and entry["objects"] > 1
+    store = InputDataset("2", entry["path"], entry["mime_type"], "envelope.zarr", storage)
+    assert store.load()["envelope"].attrs["units"] == "mm/s"
+    expected = np.abs(signal.load()["amplitude"].values[:10])
+    np.testing.assert_array_equal(module.first_values(store, "envelope"), expected)
+    store.close()
 
 
 def test_every_public_helper_of_the_storage_context_is_in_the_readme():
     documented = section()
     public = [n for n in vars(StorageContext) if not n.startswith("_")]
     helpers = {"read_bytes", "open_read", "exists", "list", "write_bytes", "open_write",
-               "write_netcdf", "log", "progress"}  # fmt: skip
+               "write_netcdf", "write_zarr", "log", "progress"}  # fmt: skip
     assert helpers <= set(public)
     for name in helpers:
         assert f"ctx.{name}(" in documented, name
-    for name in ("load", "read_bytes", "open", "size"):
+    for name in ("load", "read_bytes", "open", "size", "local_path"):
         assert f"signal.{name}(" in documented, name
