@@ -25,6 +25,9 @@ REGISTERING, READY, FAILED = "registering", "ready", "failed"
 ENVIRONMENT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Type names are path segments of the API (process-types/{name}).
 TYPE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+BROKEN_FIELDS = ("name", "entry_point", "error")
+MAX_BROKEN = 1000
+MAX_BROKEN_TEXT = 2000
 _DATASET_REF = re.compile(rf"^{DATASET_REF_PREFIX}[1-9][0-9]*$")
 
 _format_checker = jsonschema.FormatChecker()
@@ -225,10 +228,11 @@ def _attempt(
 
 
 def complete_registration(
-    session: Session, name: str, attempt: int, types: list[dict]
+    session: Session, name: str, attempt: int, types: list[dict], broken: list[dict] | None = None
 ) -> Environment | None:
     """Store what ``attempt`` found: the types it offers, and its image as the one in
-    use. Types of a name another environment offers stay there (every image with the
+    use; ``broken``, the entry points of the image that could not be used, are shown
+    beside them. Types of a name another environment offers stay there (every image with the
     runner offers the bootstrap types too); an image left with none of its own fails.
     None if a newer attempt superseded this one.
 
@@ -259,12 +263,16 @@ def complete_registration(
     )
     if not own:
         env.state = FAILED
-        env.message = f"The image {env.requested_image} offers no process types of its own" + (
-            f". {note}" if note else ""
+        unusable = "; ".join(f"{b['name']}: {b['error']}" for b in (broken or [])[:5])
+        env.message = (
+            f"The image {env.requested_image} offers no process types of its own"
+            + (f". {note}" if note else "")
+            + (f". Unusable: {unusable}" if unusable else "")
         )
         return env
     _store_types(session, env, own)
     env.image, env.state, env.message = env.requested_image, READY, note
+    env.broken = list(broken or []) or None
     return env
 
 
@@ -296,30 +304,54 @@ def get_environment(session: Session, name: str, user: User) -> Environment:
     return env
 
 
-def parse_schema_output(output: str) -> list[dict]:
-    """The process types ``python -m nagelfluh_runner schema`` printed, checked: a JSON
-    list of ``{"name", "title", "description", "schema"}``, each schema a valid JSON
-    Schema. Raises ValueError saying what is wrong. Lines before the list (a warning
-    on stderr, which shares the pod log) are skipped."""
+def parse_schema_output(output: str) -> tuple[list[dict], list[dict]]:
+    """What ``python -m nagelfluh_runner schema`` printed in an image, as ``(types,
+    broken)``: a JSON list of ``{"name", "title", "description", "schema"}``, then, from
+    runners that report them, one line ``{"broken": [{"name", "entry_point", "error"}]}``
+    of the entry points that did not load. A listed type whose description is unusable
+    (``check_described``) is broken too, and the others stay usable. Raises ValueError
+    saying what is wrong only for output that is no such list at all. Lines before the
+    list (a warning on stderr, which shares the pod log) are skipped."""
     text = output.strip()
     start = 0 if text.startswith("[") else text.find("\n[") + 1
     if not start and not text.startswith("["):
         raise ValueError(f"its output holds no JSON list: {_excerpt(text)}")
     try:
-        described, _ = json.JSONDecoder().raw_decode(text, start)
+        described, end = json.JSONDecoder().raw_decode(text, start)
     except ValueError as error:
         raise ValueError(f"its output is not valid JSON ({error}): {_excerpt(text)}") from None
     if not isinstance(described, list):
         raise ValueError("its output is not a JSON list of process types")
-    seen: set[str] = set()
-    for index, item in enumerate(described):
-        problem = check_described(item, f"process type {index + 1}")
-        if problem is not None:
-            raise ValueError(problem)
-        if item["name"] in seen:
-            raise ValueError(f"process type {item['name']!r} is listed twice")
-        seen.add(item["name"])
-    return described
+    names = [item.get("name") if isinstance(item, dict) else None for item in described]
+    twice = sorted({n for n in names if isinstance(n, str) and names.count(n) > 1})
+    if twice:
+        raise ValueError(f"process type {twice[0]!r} is listed twice")
+    types, broken = split_described(described, {})
+    return types, sorted(broken + _reported_broken(text[end:]), key=lambda b: b["name"])
+
+
+def _reported_broken(rest: str) -> list[dict]:
+    """The runner's ``{"broken": [...]}`` line after the list, each field cut to
+    MAX_BROKEN_TEXT characters; none if absent. ValueError if it is malformed."""
+    line = next((ln for ln in rest.splitlines() if ln.startswith('{"broken"')), None)
+    if line is None:
+        return []
+    try:
+        reported = json.loads(line)["broken"]
+        if not isinstance(reported, list) or len(reported) > MAX_BROKEN:
+            raise ValueError(f"not a list of at most {MAX_BROKEN}")
+        return [
+            {field: _text(item[field])[:MAX_BROKEN_TEXT] for field in BROKEN_FIELDS}
+            for item in reported
+        ]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"its list of broken process types is malformed: {error}") from None
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not a string")
+    return value
 
 
 def check_described(item: object, where: str) -> str | None:
@@ -357,9 +389,17 @@ def installed_types() -> tuple[list[dict], list[dict]]:
     the others are usable whatever the broken ones do."""
     points = registry.entry_points()
     described, broken = registry.discover()
-    types = []
-    for item in described:
-        name = str(item.get("name"))
+    types, unusable = split_described(described, points)
+    return types, sorted(broken + unusable, key=lambda b: b["name"])
+
+
+def split_described(described: list, points: dict[str, str]) -> tuple[list[dict], list[dict]]:
+    """The usable types among ``described`` and, broken, those whose description fails
+    ``check_described`` or is no storable JSON (``points``: entry points by name)."""
+    types: list[dict] = []
+    broken: list[dict] = []
+    for index, item in enumerate(described, 1):
+        name = str(item.get("name")) if isinstance(item, dict) else f"process type {index}"
         try:
             problem = check_described(item, f"process type {name!r}")
             if problem is None:
@@ -373,7 +413,7 @@ def installed_types() -> tuple[list[dict], list[dict]]:
         else:
             error = problem.removeprefix(f"process type {name!r}: ")
             broken.append({"name": name, "entry_point": points.get(name, ""), "error": error})
-    return types, sorted(broken, key=lambda b: b["name"])
+    return types, broken
 
 
 def _excerpt(text: str, limit: int = 300) -> str:

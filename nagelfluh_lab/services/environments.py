@@ -145,7 +145,7 @@ class EnvironmentService:
         try:
             try:
                 output = await self.extractor.extract(name, image, attempt)
-                types = catalog.parse_schema_output(output)
+                types, broken = catalog.parse_schema_output(output)
             except SchemaExtractionFailed as error:
                 message = str(error)
             except ValueError as error:
@@ -156,7 +156,9 @@ class EnvironmentService:
             else:
                 state = await self.db.run_durable(
                     lambda s: getattr(
-                        catalog.complete_registration(s, name, attempt, types), "state", None
+                        catalog.complete_registration(s, name, attempt, types, broken),
+                        "state",
+                        None,
                     )
                 )
                 self.log.info("environment %s from %s: %s", name, image, state or "superseded")

@@ -207,7 +207,7 @@ async def test_an_image_whose_schema_command_fails_reports_what_it_said_last(
     assert output.startswith("Traceback (most recent call last):")
 
 
-async def test_an_image_whose_schema_is_no_json_schema_is_refused(
+async def test_an_image_whose_only_own_type_has_no_json_schema_fails_naming_it(
     api: Api, make_image: MakeImage
 ):
     broken = GRAVITY + '\n    GravityGrid.schema = {"type": "object", "minProperties": -1}\n'
@@ -218,8 +218,9 @@ async def test_an_image_whose_schema_is_no_json_schema_is_refused(
 
     assert failed["state"] == "failed"
     assert failed["message"].startswith(
-        "The process types of geo:bad-schema are unusable: process type 'gravity-grid': its "
-        "schema is not a valid JSON Schema at /minProperties:")
+        "The image geo:bad-schema offers no process types of its own")
+    assert "Unusable: gravity-grid: its schema is not a valid JSON Schema at /minProperties:" in (
+        failed["message"])
     code, _ = await api.call("GET", "process-types/gravity-grid")
     assert code == 404
 

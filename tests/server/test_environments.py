@@ -125,13 +125,15 @@ def test_the_runners_own_schema_output_is_accepted():
         check=True, capture_output=True, text=True,
     ).stdout
 
-    assert {"sleep", "fft"} <= {t["name"] for t in parse_schema_output(output)}
+    types, broken = parse_schema_output(output)
+    assert {"sleep", "fft"} <= {t["name"] for t in types}
+    assert broken == []
 
 
 def test_lines_before_the_list_are_skipped():
     output = "Warning: something at import\n" + json.dumps([described()], indent=2) + "\n"
 
-    assert parse_schema_output(output) == [described()]
+    assert parse_schema_output(output) == ([described()], [])
 
 
 @pytest.mark.parametrize(
@@ -141,16 +143,8 @@ def test_lines_before_the_list_are_skipped():
         ("Traceback ...\nImportError: no numpy", "holds no JSON list"),
         ('[{"name": "grid",', "is not valid JSON"),
         ('{"name": "grid"}', "holds no JSON list"),
-        (json.dumps([1]), "process type 1 is not a JSON object"),
-        (json.dumps([described("a/b")]), "name 'a/b' is not letters"),
         (json.dumps([described(), described()]), "'grid' is listed twice"),
-        (json.dumps([described(schema=[])]), "'grid': schema is not a JSON object"),
-        (json.dumps([{**described(), "title": 3}]), "'grid': title is not a string"),
-        (json.dumps([{**described(), "title": "t" * 256}]), "'grid': title is longer than 255"),
-        (
-            json.dumps([described(schema={"properties": {"n": {"type": "integr"}}})]),
-            "'grid': its schema is not a valid JSON Schema at /properties/n/type:",
-        ),
+        (json.dumps([]) + '\n{"broken": [{"name": 1}]}', "broken process types is malformed"),
     ],
 )
 def test_output_that_is_no_list_of_types_is_refused_saying_why(output, says):
@@ -158,6 +152,34 @@ def test_output_that_is_no_list_of_types_is_refused_saying_why(output, says):
         parse_schema_output(output)
 
     assert says in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("item", "says"),
+    [
+        (1, "is not a JSON object"),
+        (described("a/b"), "name 'a/b' is not letters"),
+        (described(schema=[]), "schema is not a JSON object"),
+        ({**described(), "title": 3}, "title is not a string"),
+        ({**described(), "title": "t" * 256}, "title is longer than 255"),
+        (
+            described(schema={"properties": {"n": {"type": "integr"}}}),
+            "its schema is not a valid JSON Schema at /properties/n/type:",
+        ),
+    ],
+)
+def test_an_unusable_type_in_an_image_is_broken_and_the_others_stay_usable(item, says):
+    types, [broken] = parse_schema_output(json.dumps([described("fine"), item]))
+
+    assert [t["name"] for t in types] == ["fine"]
+    assert says in broken["error"], broken
+
+
+def test_entry_points_the_runner_could_not_load_are_listed_broken():
+    report = {"broken": [{"name": "seis", "entry_point": "seis:Type", "error": "ImportError: x"}]}
+    output = json.dumps([described()], indent=2) + "\nsome warning\n" + json.dumps(report)
+
+    assert parse_schema_output(output) == ([described()], report["broken"])
 
 
 def test_a_huge_output_is_shown_only_in_part():
