@@ -430,6 +430,16 @@ export class NagelfluhClient {
     return this.request('GET', 'account');
   }
 
+  /**
+   * The URL a link downloads a dataset from (a store's as a ZIP archive), with the
+   * token when the server takes it in URLs; a cookie session needs none for a GET.
+   */
+  downloadUrl(id: number): string {
+    const url = this.url(`dataset/${id}`);
+    const token = this.settings.token;
+    return token && this.settings.appendToken ? `${url}?token=${encodeURIComponent(token)}` : url;
+  }
+
   /** The WebSocket URL of the events stream, with the token when the server uses one. */
   eventsUrl(): string {
     const url = URLExt.join(this.settings.wsUrl, 'nagelfluh/api/events');

@@ -39,6 +39,7 @@ import { popOutKind, popOutUrl } from './popout';
 import { Selection } from './selection';
 import { stateText } from './states';
 import { ProjectStore } from './store';
+import { contentsFolder } from './stores';
 import { Uploads, blobOfContents } from './upload';
 import * as editorView from './views/editor';
 import * as flowView from './views/flow';
@@ -209,19 +210,26 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       }
     });
-    /** Files (not folders) selected in the file browser the user last used. */
-    const selectedFiles = (): Contents.IModel[] =>
-      [...(browsers?.tracker.currentWidget?.selectedItems() ?? [])].filter(item => item.type !== 'directory');
+    /** Files and folders selected in the file browser the user last used. */
+    const selectedItems = (): Contents.IModel[] => [...(browsers?.tracker.currentWidget?.selectedItems() ?? [])];
     const uploadFromContents = async (item: Contents.IModel): Promise<void> => {
-      const notice = new ProgressNotice(`Uploading ${item.name} to Nagelfluh…`, Notification);
+      const folder = item.type === 'directory';
+      const what = folder ? `the Zarr store ${item.name}` : item.name;
+      const notice = new ProgressNotice(`Uploading ${what} to Nagelfluh…`, Notification);
       try {
-        // A file in base64, even a notebook: the bytes as they are, whatever the file holds.
-        const model = await app.serviceManager.contents.get(item.path, {
-          type: 'file',
-          format: 'base64',
-          content: true
-        });
-        const dataset = await uploads.upload(item.name, blobOfContents(model), notice.progress);
+        let dataset;
+        if (folder) {
+          // A folder goes as a Zarr store: its files read through the contents API, zipped here.
+          dataset = await uploads.uploadFolder(contentsFolder(app.serviceManager.contents, item.path), notice.progress);
+        } else {
+          // A file in base64, even a notebook: the bytes as they are, whatever the file holds.
+          const model = await app.serviceManager.contents.get(item.path, {
+            type: 'file',
+            format: 'base64',
+            content: true
+          });
+          dataset = await uploads.upload(item.name, blobOfContents(model), notice.progress);
+        }
         if (!dataset) {
           await notice.end(`${item.name} was not uploaded.`, 'info');
           return;
@@ -237,11 +245,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
     commands.addCommand(CommandIds.uploadFile, {
       label: 'Upload to Nagelfluh',
-      caption: 'Upload the selected files as datasets of the active Nagelfluh project',
+      caption: 'Upload the selected files, or Zarr stores’ folders, as datasets of the active Nagelfluh project',
       icon: nagelfluhIcon,
-      isVisible: () => selectedFiles().length > 0,
+      isVisible: () => selectedItems().length > 0,
       execute: async () => {
-        for (const item of selectedFiles()) {
+        for (const item of selectedItems()) {
           await uploadFromContents(item);
         }
       }

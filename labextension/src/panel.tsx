@@ -3,17 +3,19 @@
  * live state badges and progress, the project's uploads, and the account
  * balance. Clicking a process makes it the active one for every open view.
  * Files picked with "Upload" or dropped anywhere on the panel become datasets
- * of the active project.
+ * of the active project; so does a Zarr store's folder, picked with "Folder" or
+ * dropped (zipped in the browser on the way).
  */
 import * as React from 'react';
 import { InputDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { CommandRegistry } from '@lumino/commands';
-import { ReactWidget, closeIcon } from '@jupyterlab/ui-components';
+import { ReactWidget, closeIcon, downloadIcon } from '@jupyterlab/ui-components';
 import { Process } from './api';
 import { NagelfluhContext } from './context';
 import { nagelfluhIcon } from './icons';
 import { badgeColor, badgeOf, badgeText, groupByType, latest } from './states';
 import { CommandIds } from './commands';
+import { downloadName, droppedItems, pickedFolders } from './stores';
 import { Transfer, carriesFiles, formatBytes } from './upload';
 
 /** Uploads listed by name; more are counted (the dataset picker offers them all). */
@@ -82,7 +84,7 @@ function PanelBody(props: { ctx: NagelfluhContext; commands: CommandRegistry }):
     if (carriesFiles(event.dataTransfer) && project) {
       event.preventDefault();
       setDragging(false);
-      void props.ctx.uploads.uploadFiles(Array.from(event.dataTransfer.files));
+      void props.ctx.uploads.uploadAll(droppedItems(event.dataTransfer));
     }
   };
   if (store.unavailable) {
@@ -243,8 +245,14 @@ function ProcessRow(props: {
 
 /** The project's uploads, newest first, under the transfers still running or failed. */
 function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
-  const { store, uploads, selection } = props.ctx;
+  const { client, store, uploads, selection } = props.ctx;
   const input = React.useRef<HTMLInputElement>(null);
+  const folderInput = React.useRef<HTMLInputElement | null>(null);
+  // React knows no webkitdirectory prop: the attribute makes the picker choose a folder.
+  const folderPicker = React.useCallback((node: HTMLInputElement | null) => {
+    node?.setAttribute('webkitdirectory', '');
+    folderInput.current = node;
+  }, []);
   const uploaded = store.datasets.filter(d => d.process === null).sort((a, b) => b.id - a.id);
   const transfers = uploads.transfers;
   return (
@@ -261,6 +269,14 @@ function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
         >
           Upload
         </button>
+        <button
+          className="jp-Button nf-Button"
+          title="Upload a Zarr store's folder as one dataset (or drop the folder on the panel)"
+          disabled={selection.project === null}
+          onClick={() => folderInput.current?.click()}
+        >
+          Folder
+        </button>
         <input
           ref={input}
           type="file"
@@ -270,6 +286,17 @@ function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
             const files = Array.from(event.target.files ?? []);
             event.target.value = ''; // picking the same file again is a change too
             void uploads.uploadFiles(files);
+          }}
+        />
+        <input
+          ref={folderPicker}
+          type="file"
+          hidden
+          data-testid="nf-folder-input"
+          onChange={event => {
+            const files = Array.from(event.target.files ?? []);
+            event.target.value = '';
+            void uploads.uploadAll(pickedFolders(files));
           }}
         />
       </div>
@@ -287,7 +314,7 @@ function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
         </ul>
       )}
       {uploaded.length === 0 && transfers.length === 0 ? (
-        <div className="nf-Uploads-empty">No uploads yet: press “Upload” or drop files here.</div>
+        <div className="nf-Uploads-empty">No uploads yet: press “Upload” or drop files (or a Zarr folder) here.</div>
       ) : (
         <ul className="nf-UploadList">
           {uploaded.slice(0, SHOWN_UPLOADS).map(dataset => (
@@ -299,6 +326,15 @@ function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
             >
               <span className="nf-UploadRow-name">{dataset.name}</span>
               <span className="nf-UploadRow-size">{formatBytes(dataset.size)}</span>
+              <a
+                className="nf-UploadRow-download"
+                href={client.downloadUrl(dataset.id)}
+                download={downloadName(dataset)}
+                title={`Download ${downloadName(dataset)}`}
+                aria-label={`Download ${downloadName(dataset)}`}
+              >
+                <downloadIcon.react tag="span" elementSize="small" />
+              </a>
             </li>
           ))}
           {uploaded.length > SHOWN_UPLOADS && (
@@ -314,7 +350,7 @@ function TransferRow(props: { transfer: Transfer; onClose: () => void }): JSX.El
   const { transfer } = props;
   const failed = transfer.error !== null;
   return (
-    <li className="nf-Transfer" data-testid="nf-transfer" data-state={failed ? 'failed' : 'uploading'}>
+    <li className="nf-Transfer" data-testid="nf-transfer" data-state={failed ? 'failed' : transfer.phase}>
       <span className="nf-Transfer-name">{transfer.name}</span>
       {failed ? (
         <span className="nf-Transfer-error" role="alert">
@@ -326,9 +362,10 @@ function TransferRow(props: { transfer: Transfer; onClose: () => void }): JSX.El
             className="nf-Progress"
             max={Math.max(transfer.total, 1)}
             value={transfer.sent}
-            aria-label={`uploading ${transfer.name}`}
+            aria-label={`${transfer.phase} ${transfer.name}`}
           />
           <span className="nf-Transfer-size">
+            {transfer.phase === 'zipping' ? 'zipping ' : ''}
             {formatBytes(transfer.sent)} of {formatBytes(transfer.total)}
           </span>
         </>

@@ -7,16 +7,20 @@
  * name asks the user for another one. The new dataset joins the store at once,
  * so the process form's dataset picker offers it without a reload.
  */
-import { Contents } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 import { ApiError, Dataset } from './api';
 import { ProjectStore } from './store';
+import { Folder, checkStore, zipStore } from './stores';
+
+export { blobOfContents } from './stores';
 
 export interface Transfer {
   readonly id: number;
   /** The name it is uploaded under (another one after a taken name). */
   name: string;
-  readonly total: number;
+  /** Zipping a store's folder (bytes of its files), then uploading (bytes of the body). */
+  phase: 'zipping' | 'uploading';
+  total: number;
   sent: number;
   /** Why it failed; null while it runs. */
   error: string | null;
@@ -48,10 +52,19 @@ export class Uploads {
    * next file goes on.
    */
   async uploadFiles(files: readonly File[]): Promise<Dataset[]> {
+    return this.uploadAll(files);
+  }
+
+  /**
+   * Upload files and Zarr stores' folders (as a drop carries them) one after
+   * another; the datasets made. A failure (a folder that is no store too) stays
+   * listed and the next one goes on.
+   */
+  async uploadAll(items: readonly (File | Folder)[]): Promise<Dataset[]> {
     const made: Dataset[] = [];
-    for (const file of files) {
+    for (const item of items) {
       try {
-        const dataset = await this.upload(file.name, file);
+        const dataset = item instanceof Blob ? await this.upload(item.name, item) : await this.uploadFolder(item);
         if (dataset) {
           made.push(dataset);
         }
@@ -72,7 +85,55 @@ export class Uploads {
     body: Blob,
     onProgress?: (sent: number, total: number) => void
   ): Promise<Dataset | null> {
-    const transfer: Transfer = { id: this._next++, name, total: body.size, sent: 0, error: null };
+    return this._run(name, 'uploading', body.size, body, onProgress);
+  }
+
+  /**
+   * Upload a Zarr store's folder as one dataset named after it: its files are
+   * zipped in the browser (the transfer lists the bytes zipped), then the
+   * archive is uploaded as `upload` does. A folder that is no Zarr store fails
+   * with a StoreError saying so, before anything is sent.
+   */
+  async uploadFolder(
+    folder: Folder,
+    onProgress?: (sent: number, total: number) => void
+  ): Promise<Dataset | null> {
+    return this._run(
+      folder.name,
+      'zipping',
+      0,
+      async (transfer, signal) => {
+        const files = await folder.files();
+        checkStore(folder, files);
+        const archive = await zipStore(
+          folder.name,
+          files,
+          (done, total) => {
+            transfer.sent = done;
+            transfer.total = total;
+            this._changed.emit();
+          },
+          signal
+        );
+        transfer.phase = 'uploading';
+        transfer.sent = 0;
+        transfer.total = archive.size;
+        this._changed.emit();
+        return archive;
+      },
+      onProgress
+    );
+  }
+
+  /** One transfer: its body, or how to make it (a cancel meanwhile gives up), is sent. */
+  private async _run(
+    name: string,
+    phase: Transfer['phase'],
+    total: number,
+    prepare: Blob | ((transfer: Transfer, signal: AbortSignal) => Promise<Blob>),
+    onProgress?: (sent: number, total: number) => void
+  ): Promise<Dataset | null> {
+    const transfer: Transfer = { id: this._next++, name, phase, total, sent: 0, error: null };
     const controller = new AbortController();
     this._transfers.set(transfer.id, transfer);
     this._controllers.set(transfer.id, controller);
@@ -81,6 +142,20 @@ export class Uploads {
       const project = this.store.selection.project;
       if (project === null) {
         throw new Error('no active project: choose or create one in the Nagelfluh panel');
+      }
+      let body: Blob;
+      if (prepare instanceof Blob) {
+        body = prepare; // sent at once, not a tick later
+      } else {
+        try {
+          body = await prepare(transfer, controller.signal);
+        } catch (error) {
+          if (controller.signal.aborted) {
+            this.dismiss(transfer.id);
+            return null;
+          }
+          throw error;
+        }
       }
       for (;;) {
         let refusal: string | null;
@@ -177,19 +252,6 @@ export function freeName(name: string, taken: ReadonlySet<string>): string {
 /** Whether a drag carries files from the desktop (not text, nor an item of Lab's own drags). */
 export function carriesFiles(transfer: DataTransfer | null): boolean {
   return Array.from(transfer?.types ?? []).includes('Files');
-}
-
-/** The bytes of a file the contents API read as base64, typed as the server guessed. */
-export function blobOfContents(model: Contents.IModel): Blob {
-  if (model.format !== 'base64' || typeof model.content !== 'string') {
-    throw new Error(`${model.path} was not read as base64`);
-  }
-  const binary = atob(model.content.replace(/\s/g, ''));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) {
-    bytes[i] = binary.charCodeAt(i);
-  }
-  return new Blob([bytes], { type: model.mimetype ?? '' });
 }
 
 /** A size in B, kB, MB or GB (decimal, as file managers show them). */

@@ -4,6 +4,7 @@ import { ApiError, Dataset, NagelfluhClient, Project, UploadOptions, authHeaders
 import { EventStream } from '../src/events';
 import { Selection } from '../src/selection';
 import { ProjectStore } from '../src/store';
+import { Folder } from '../src/stores';
 import { AskName, Uploads, blobOfContents, carriesFiles, formatBytes, freeName } from '../src/upload';
 import { makeDataset } from './factories';
 
@@ -237,6 +238,45 @@ describe('uploads of the side panel and the file browser', () => {
     const scene = new Scene();
     await expect(scene.uploads.upload('a.nc', new Blob(['x']))).rejects.toThrow('no active project');
     expect(scene.calls).toEqual([]);
+  });
+
+  it('zip a Zarr store’s folder and upload the archive under the folder’s name', async () => {
+    const scene = await new Scene().start();
+    const phases: string[] = [];
+    scene.uploads.changed.connect(() => phases.push(...scene.uploads.transfers.map(t => t.phase)));
+    scene.answers.push(call => created(call, 30));
+    const folder: Folder = {
+      name: 'model.zarr',
+      files: async () =>
+        [
+          ['zarr.json', '{"zarr_format": 3}'],
+          ['a/c/0', 'chunk']
+        ].map(([path, content]) => ({ path, size: content.length, read: async () => new Blob([content]) }))
+    };
+    const dataset = await scene.uploads.uploadFolder(folder);
+    expect(dataset?.id).toBe(30);
+    const [call] = scene.calls;
+    expect([call.project, call.name, call.body.type]).toEqual([1, 'model.zarr', 'application/zip']);
+    const head = await bytesOf(call.body.slice(0, 4));
+    expect([...head]).toEqual([0x50, 0x4b, 0x03, 0x04]); // a ZIP's local file header
+    expect(phases).toContain('zipping');
+    expect(phases.at(-1)).toBe('uploading');
+    expect(scene.uploads.transfers).toEqual([]);
+  });
+
+  it('list a folder that is no Zarr store as failed, saying why, and send nothing', async () => {
+    const scene = await new Scene().start();
+    const folder: Folder = {
+      name: 'photos',
+      files: async () => [{ path: 'outcrop.jpg', size: 3, read: async () => new Blob(['jpg']) }]
+    };
+    scene.answers.push(call => created(call, 31));
+    const made = await scene.uploads.uploadAll([folder, new File(['CDF'], 'survey.nc')]);
+    expect(made.map(d => d.name)).toEqual(['survey.nc']);
+    expect(scene.calls.map(c => c.name)).toEqual(['survey.nc']);
+    const [failed] = scene.uploads.transfers;
+    expect(failed.name).toBe('photos');
+    expect(failed.error).toMatch(/^“photos” is no Zarr store \(no zarr.json, .zgroup or .zarray at its top\)/);
   });
 
   it('stop a running upload when cancelled from the panel', async () => {

@@ -1,6 +1,6 @@
 /**
  * What of a project's datasets the plot and map views can show: NetCDF
- * datasets, their 1-D data variables along a dimension (the dimension's
+ * datasets and Zarr stores (the server views both alike), their 1-D data variables along a dimension (the dimension's
  * coordinate variable is the x) and, for the map, latitude/longitude pairs.
  * Pure functions over the store's dataset metadata, so the views need no
  * request to know what to offer.
@@ -8,9 +8,15 @@
 import { Dataset, Process, Variable } from '../api';
 
 export const NETCDF = 'application/x-netcdf';
+export const ZARR = 'application/x-zarr';
 
 export function isNetCDF(dataset: Pick<Dataset, 'mime_type'>): boolean {
   return dataset.mime_type === NETCDF;
+}
+
+/** NetCDF or a Zarr store: arrays the server's dataset view serves. */
+export function isViewable(dataset: Pick<Dataset, 'mime_type'>): boolean {
+  return dataset.mime_type === NETCDF || dataset.mime_type === ZARR;
 }
 
 /** A variable whose name is its only dimension's: the x of that dimension. */
@@ -82,9 +88,9 @@ export function coordinateOf(dataset: Pick<Dataset, 'variables'>, dimension: str
   return dataset.variables.find(v => v.name === dimension && isCoordinate(v));
 }
 
-/** NetCDF datasets with something to plot, newest first. */
+/** NetCDF datasets and Zarr stores with something to plot, newest first. */
 export function plottableDatasets(datasets: readonly Dataset[]): Dataset[] {
-  return datasets.filter(d => isNetCDF(d) && plottableVariables(d).length > 0).sort((a, b) => b.id - a.id);
+  return datasets.filter(d => isViewable(d) && plottableVariables(d).length > 0).sort((a, b) => b.id - a.id);
 }
 
 /** "s1 v2 · signal.nc": which process run made it, then its name (uploads: just the name). */
@@ -143,9 +149,9 @@ export function geoVariables(dataset: Pick<Dataset, 'variables'>): GeoVariables 
   return { latitude, longitude, values };
 }
 
-/** NetCDF datasets with latitude and longitude (points, or a lat/lon grid), newest first. */
+/** NetCDF datasets and Zarr stores with latitude and longitude (points, or a lat/lon grid), newest first. */
 export function mappableDatasets(datasets: readonly Dataset[]): Dataset[] {
-  return datasets.filter(d => isNetCDF(d) && mapLayersOf(d) !== null).sort((a, b) => b.id - a.id);
+  return datasets.filter(d => isViewable(d) && mapLayersOf(d) !== null).sort((a, b) => b.id - a.id);
 }
 
 /** Whether a variable is a latitude (by CF units, else by name). */

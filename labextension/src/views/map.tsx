@@ -20,7 +20,7 @@ import { GraphHost } from '../plot/host';
 import {
   datasetLabel,
   GeoGrid,
-  isNetCDF,
+  isViewable,
   mapLayersOf,
   mappableDatasets,
   unitOf,
@@ -346,7 +346,7 @@ class MapView extends ReactWidget {
       if (other.id === grid.id || other.process !== grid.process || other.version !== grid.version) {
         continue;
       }
-      const layers = isNetCDF(other) ? mapLayersOf(other) : null;
+      const layers = isViewable(other) ? mapLayersOf(other) : null;
       if (layers?.kind === 'points') {
         return { dataset: other, latitude: layers.geo.latitude, longitude: layers.geo.longitude };
       }
