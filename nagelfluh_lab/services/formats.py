@@ -13,9 +13,14 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-import numpy as np
 import xarray as xr
-from nagelfluh_runner.datasets import DatasetFormatError, kind, read_xarray, read_zarr
+from nagelfluh_runner.datasets import (
+    DatasetFormatError,
+    describe_variable,
+    kind,
+    read_xarray,
+    read_zarr,
+)
 from nagelfluh_runner.storage import Storage
 from nagelfluh_runner.stores import ZARR_FORMAT, StoreError, fetch_store
 
@@ -56,7 +61,7 @@ def describe(ds: xr.Dataset) -> dict[str, Any]:
     names = [*ds.coords, *ds.data_vars]
     return {
         "dims": {str(name): int(size) for name, size in ds.sizes.items()},
-        "variables": [_variable(str(name), ds[name].variable) for name in names],
+        "variables": [describe_variable(str(name), ds[name].variable) for name in names],
     }
 
 
@@ -74,33 +79,3 @@ def _described(ds: xr.Dataset, format: str) -> dict[str, Any]:
     if not described["variables"]:
         raise FormatError("it holds no variables")
     return {"format": format, **described}
-
-
-def _variable(name: str, var: xr.Variable) -> dict[str, Any]:
-    dtype = var.dtype
-    if dtype.kind == "S":
-        dtype_name = "char"
-    elif dtype.kind in "UO":
-        dtype_name = "string"
-    else:
-        dtype_name = dtype.newbyteorder("=").name
-    described: dict[str, Any] = {
-        "name": name,
-        "units": text(var.attrs.get("units")),
-        "dims": [str(d) for d in var.dims],
-        "shape": [int(n) for n in var.shape],
-        "dtype": dtype_name,
-    }
-    long_name = text(var.attrs.get("long_name"))
-    if long_name is not None:
-        described["long_name"] = long_name
-    return described
-
-
-def text(value: Any) -> str | None:
-    """An attribute as a string: None for anything but text."""
-    if isinstance(value, bytes | np.bytes_):
-        return bytes(value).decode("utf-8", "replace")
-    if isinstance(value, str):
-        return str(value)
-    return None

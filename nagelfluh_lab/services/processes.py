@@ -385,7 +385,7 @@ class ProcessService:
                 raise field_error(
                     path,
                     f"dataset {dataset_id} ({dataset.name!r}) is not a readable NetCDF/CSV "
-                    f"file: {why}",
+                    f"file or Zarr store: {why}",
                 )
             inputs[dataset.id] = dataset
         return list(inputs.values())

@@ -88,4 +88,3 @@ def _save(
     version.output_count += len(datasets)
     session.flush()
     return [dataset_json(d) for d in datasets]
-

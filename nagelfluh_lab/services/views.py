@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
+from nagelfluh_runner.datasets import text_attribute
 from tsdownsample import MinMaxDownsampler
 
 from ..errors import BadRequest, field_error
-from . import formats
 from .access import natural
 
 MAX_POINTS = 100_000
@@ -217,8 +217,8 @@ def _column(data: xr.Dataset, name: str | None, values: np.ndarray, index: np.nd
     picked = values[index]
     return {
         "name": name,
-        "units": formats.text(attrs.get("units")),
-        "long_name": formats.text(attrs.get("long_name")),
+        "units": text_attribute(attrs.get("units")),
+        "long_name": text_attribute(attrs.get("long_name")),
         "values": [None if not np.isfinite(v) else float(v) for v in picked],
     }
 
@@ -261,8 +261,8 @@ def grid(data: xr.Dataset, request: ViewRequest) -> dict:
         "y": _column(data, y_name, ys, np.arange(ys.size)),
         "z": {
             "name": name,
-            "units": formats.text(var.attrs.get("units")),
-            "long_name": formats.text(var.attrs.get("long_name")),
+            "units": text_attribute(var.attrs.get("units")),
+            "long_name": text_attribute(var.attrs.get("long_name")),
             "values": [[None if not np.isfinite(v) else float(v) for v in row] for row in reduced],
         },
     }

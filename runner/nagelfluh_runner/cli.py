@@ -242,10 +242,19 @@ def run(environ: Mapping[str, str] | None = None) -> int:
 
 
 def schema(names: list[str]) -> int:
+    """Print the named types, or every installed one that loads, as a JSON list; then,
+    if some entry points do not load, one line ``{"broken": [...]}`` naming each with
+    its error: one broken distribution in an image leaves the others registrable."""
     from nagelfluh_runner import registry
 
+    if not names:
+        described, broken = registry.discover()
+        print(json.dumps(described, indent=2))
+        if broken:
+            print(json.dumps({"broken": broken}))
+        return protocol.EXIT_OK
     try:
-        described = [registry.load(name).describe() for name in names] or registry.describe_all()
+        described = [registry.load(name).describe() for name in names]
     except registry.UnknownProcessType as error:
         _error(str(error))
         return protocol.EXIT_USAGE

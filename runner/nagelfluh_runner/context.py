@@ -519,7 +519,7 @@ def _describe_store(
     a DatasetFormatError for a directory xarray does not open as a Zarr store."""
     import warnings
 
-    from nagelfluh_runner.datasets import DatasetFormatError
+    from nagelfluh_runner.datasets import DatasetFormatError, describe_variable
 
     try:
         with warnings.catch_warnings():
@@ -550,32 +550,9 @@ def _describe_store(
         if not names:
             raise ValueError(f"{name}: the Zarr store holds no variables")
         title = opened.attrs.get("title")
-        variables = [_describe_xarray(str(n), opened[n].variable) for n in names]
+        variables = [describe_variable(str(n), opened[n].variable) for n in names]
         dims = {d: n for v in variables for d, n in zip(v["dims"], v["shape"], strict=True)}
         return {"dims": dims, "variables": variables}, title if isinstance(title, str) else None
-
-
-def _describe_xarray(name: str, var: Any) -> dict[str, Any]:
-    """A variable of an xarray Dataset described as ``_describe_variable`` describes
-    a NetCDF output's (and the server an upload's)."""
-    dtype = var.dtype
-    if dtype.kind == "S":
-        dtype_name = "char"
-    elif dtype.kind in "UO":
-        dtype_name = "string"
-    else:
-        dtype_name = dtype.newbyteorder("=").name
-    described = {
-        "name": name,
-        "units": var.attrs["units"],
-        "dims": [str(d) for d in var.dims],
-        "shape": [int(n) for n in var.shape],
-        "dtype": dtype_name,
-    }
-    long_name = var.attrs.get("long_name")
-    if isinstance(long_name, str):
-        described["long_name"] = long_name
-    return described
 
 
 def _netcdf4_bytes(variables: dict[str, Variable], attrs: dict[str, Any]) -> bytes:

@@ -243,3 +243,39 @@ def _number(cell: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def describe_variable(name: str, var: Any) -> dict[str, Any]:
+    """An xarray variable as a dataset's description lists it: ``name``, ``units``,
+    ``dims``, ``shape``, ``dtype`` (``char`` for bytes, ``string`` for text) and any
+    ``long_name``. The server describes uploads with it and the runner Zarr outputs,
+    so both describe a variable alike."""
+    dtype = var.dtype
+    if dtype.kind == "S":
+        dtype_name = "char"
+    elif dtype.kind in "UO":
+        dtype_name = "string"
+    else:
+        dtype_name = dtype.newbyteorder("=").name
+    described: dict[str, Any] = {
+        "name": name,
+        "units": text_attribute(var.attrs.get("units")),
+        "dims": [str(d) for d in var.dims],
+        "shape": [int(n) for n in var.shape],
+        "dtype": dtype_name,
+    }
+    long_name = text_attribute(var.attrs.get("long_name"))
+    if long_name is not None:
+        described["long_name"] = long_name
+    return described
+
+
+def text_attribute(value: Any) -> str | None:
+    """An attribute as a string: None for anything but text (bytes are decoded)."""
+    import numpy as np
+
+    if isinstance(value, bytes | np.bytes_):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, str):
+        return str(value)
+    return None

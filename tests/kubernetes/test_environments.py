@@ -193,18 +193,38 @@ async def test_re_registering_keeps_the_old_types_until_the_new_ones_land(
 async def test_an_image_whose_schema_command_fails_reports_what_it_said_last(
     api: Api, make_image: MakeImage
 ):
-    image = make_image("geo:typo", GRAVITY, {"gravity-grid": "GravityGird"})
+    crash = "import nagelfluh_runner.registry as r\nr.discover = None\n"
+    image = make_image("geo:crash", GRAVITY, {"gravity-grid": "GravityGrid"}, startup=crash)
 
     await api.post("environments", {"name": "geo", "image": image}, expect=202)
     failed = await wait_environment(api, "geo")
 
     assert failed["state"] == "failed"
     first, _, output = failed["message"].partition("\n\n")
-    assert first.startswith(  # Python 3.11 adds "Did you mean: 'GravityGrid'?"
-        "python -m nagelfluh_runner schema exited with code 1: AttributeError: module "
-        "'geotools' has no attribute 'GravityGird'"
+    assert first.startswith(
+        "python -m nagelfluh_runner schema exited with code 1: TypeError: 'NoneType' object is "
+        "not callable"
     )
     assert output.startswith("Traceback (most recent call last):")
+
+
+async def test_an_image_with_a_broken_entry_point_offers_its_other_types_and_lists_it(
+    api: Api, make_image: MakeImage
+):
+    image = make_image(
+        "geo:typo", GRAVITY, {"gravity-grid": "GravityGrid", "gravity-grid-2": "GravityGird"}
+    )
+
+    await api.post("environments", {"name": "geo", "image": image}, expect=202)
+    ready = await wait_environment(api, "geo")
+
+    assert ready["state"] == "ready", ready
+    assert "gravity-grid" in ready["process_types"]
+    [broken] = ready["broken"]
+    assert (broken["name"], broken["entry_point"]) == ("gravity-grid-2", "geotools:GravityGird")
+    assert broken["error"].startswith("AttributeError: module 'geotools' has no attribute")
+    listed = await api.get("process-types")
+    assert [b["name"] for b in listed["broken"]] == ["gravity-grid-2"]
 
 
 async def test_an_image_whose_only_own_type_has_no_json_schema_fails_naming_it(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -167,3 +169,36 @@ def test_discovery_lists_each_broken_entry_point_and_keeps_the_others(tmp_path, 
             "ProcessType subclass",
         },
     ]
+
+
+def test_schema_lists_the_types_that_load_then_the_broken_ones_on_a_line_of_their_own(tmp_path):
+    _install_fake_distribution(
+        tmp_path,
+        "lab_half_broken",
+        """
+        [nagelfluh.process_types]
+        echo = lab_half:Echo
+        gone = lab_missing_module:Gone
+        """,
+        "lab_half",
+        """
+        from nagelfluh_runner import ProcessType
+
+        class Echo(ProcessType):
+            name = "echo"
+        """,
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "nagelfluh_runner", "schema"],
+        capture_output=True, text=True, check=True, env=env,
+    )
+
+    described, end = json.JSONDecoder().raw_decode(result.stdout)
+    assert {"echo", *BOOTSTRAP} <= {d["name"] for d in described}
+    assert json.loads(result.stdout[end:]) == {"broken": [{
+        "name": "gone",
+        "entry_point": "lab_missing_module:Gone",
+        "error": "ModuleNotFoundError: No module named 'lab_missing_module'",
+    }]}

@@ -60,7 +60,7 @@ async def test_an_opaque_upload_as_a_data_input_is_a_400_naming_the_field(api):
     [detail] = body["error"]["details"]
     assert detail["path"] == "/parameters/signal"
     assert detail["message"].startswith(
-        f"dataset {notes['id']} ('notes.txt') is not a readable NetCDF/CSV file: "
+        f"dataset {notes['id']} ('notes.txt') is not a readable NetCDF/CSV file or Zarr store: "
     )
     assert body["error"]["message"].startswith("/parameters/signal: dataset ")
     # and a new version of an existing process is checked alike
