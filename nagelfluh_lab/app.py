@@ -29,7 +29,7 @@ from .kubernetes.cluster import NAMESPACE, QUEUE_NAME
 from .resources import Resources, parse_cpu, parse_memory
 from .services import catalog
 from .services.billing import Billing
-from .services.datasets import DatasetService
+from .services.datasets import UPLOAD_GRACE_SECONDS, DatasetService
 from .services.environments import EnvironmentService
 from .services.events import EventHub
 from .services.processes import ProcessService
@@ -124,6 +124,12 @@ class NagelfluhApp(ExtensionApp):
         value_trait=Float(), help="Starting balance per user name, overriding starting_balance."
     ).tag(config=True)
     max_upload_bytes = Integer(10 * 2**30, help="Largest upload accepted.").tag(config=True)
+    upload_sweep_grace_seconds = Float(
+        UPLOAD_GRACE_SECONDS,
+        help="At start, what uploads begun this long ago stored without registering it is "
+        "deleted (their server died); younger ones are spared, another server sharing the "
+        "storage may still be receiving them. A single server may set 0.",
+    ).tag(config=True)
     ws_backlog_lines = Integer(
         200_000,
         help="Log lines a slow WebSocket client may fall behind before it is told to resync.",
@@ -368,7 +374,7 @@ class NagelfluhApp(ExtensionApp):
     async def _sweep_uploads(self) -> None:
         """In the background: a start must not wait on listing storage."""
         try:
-            await self.datasets.sweep_uploads()
+            await self.datasets.sweep_uploads(self.upload_sweep_grace_seconds)
         except Exception:
             self.log.warning("could not sweep abandoned uploads", exc_info=True)
         try:
