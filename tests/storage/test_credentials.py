@@ -131,6 +131,34 @@ def test_a_run_on_sts_credentials_reads_its_project_and_writes_its_version(accou
     ]
 
 
+def test_a_run_on_sts_credentials_writes_a_zarr_store_and_the_next_reads_it(account, tmp_path):
+    """A store is a prefix: writing one checks it is empty and reading one lists it, so a
+    run's credentials must list its project (and nothing else) for stores to work."""
+    provider = _sts(account, sts_endpoint=account.endpoint)
+    server = provider.storage
+
+    def run(process: int, process_type: str, parameters: dict, inputs: dict) -> None:
+        spec = _spec(server, process, 1, process_type=process_type, parameters=parameters,
+                     inputs=inputs)  # fmt: skip
+        spec = dataclasses.replace(spec, storage_env=provider.for_run(spec))
+        result = subprocess.run(
+            [sys.executable, "-m", "nagelfluh_runner", "run"],
+            env=run_environment(spec, tmp_path), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == EXIT_OK, result.stderr
+
+    run(1, "synthetic-survey", {}, {})
+    survey = {"1": {"key": "7/processes/1/v1/survey.nc", "mime_type": "application/x-netcdf",
+                    "name": "survey.nc"}}  # fmt: skip
+    run(2, "inversion", {"survey": "dataset:1", "output_format": "zarr"}, survey)
+    store = "7/processes/2/v1/misfit.zarr/"
+    assert "7/processes/2/v1/misfit.zarr/zarr.json" in server.list(store)
+    misfit = {"2": {"key": store, "mime_type": "application/x-zarr", "name": "misfit.zarr"}}
+    run(3, "inversion", {"survey": "dataset:2", "variable": "observed"}, misfit)
+
+    assert "7/processes/3/v1/model.nc" in server.list("7/processes/3/")
+
+
 def test_run_credentials_work_only_with_their_session_token(account, monkeypatch):
     provider = _sts(account, sts_endpoint=account.endpoint)
     env = provider.for_run(_spec(provider.storage))
