@@ -97,6 +97,14 @@ class LabPage:
             self.panel_button("Upload").click()
         chooser.value.set_files([str(path) for path in files])
 
+    def upload_folder_with_picker(self, folder: Path) -> None:
+        """Press the panel's Folder button and choose a folder (a Zarr store's) in the
+        browser's folder chooser, which hands the page every file below it."""
+        self.open_panel()
+        with self.page.expect_file_chooser() as chooser:
+            self.panel_button("Folder").click()
+        chooser.value.set_files(str(folder))
+
     def drop_on_panel(self, *files: Path) -> None:
         """Drop files from the desktop on the panel: the drag events a browser fires,
         carrying the files in a DataTransfer (Playwright cannot drag from outside)."""
@@ -127,6 +135,10 @@ class LabPage:
     def upload_row(self, name: str) -> Locator:
         """An uploaded dataset as the panel lists it."""
         return self.panel.locator(".nf-UploadRow", has_text=name)
+
+    def transfer_row(self, name: str) -> Locator:
+        """An upload under way, or one that failed (with why), as the panel lists it."""
+        return self.panel.get_by_test_id("nf-transfer").filter(has_text=name)
 
     def datasets(self) -> list[dict]:
         """The default project's datasets, newest first."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
-from tests.ui.lab import LabPage
+from tests.ui.lab import Editor, LabPage
 
 CELLS_10_BY_12 = "10 \N{MULTIPLICATION SIGN} 12 cells"  # as the status line writes it
 
@@ -121,15 +121,11 @@ def test_an_inversion_model_is_plotted_as_a_heatmap_with_its_unit_on_the_colour_
     page.screenshot("plot-grid")
 
 
-def test_an_inversion_model_is_drawn_on_the_map_as_a_raster_with_its_unit(page: LabPage):
-    survey = page.submit("synthetic-survey", "raster-survey", {"nx": 8, "ny": 6})
-    survey_dataset = page.wait_version(survey["id"])["outputs"][0]["id"]
-    inversion = page.submit(
-        "inversion", "raster-inversion", {"survey": f"dataset:{survey_dataset}", "nx": 12, "ny": 10}
-    )
-    outputs = page.wait_version(inversion["id"], timeout=120)["outputs"]
-    model = next(d for d in outputs if d["name"].endswith("model.nc"))
-    select(page, "raster-inversion")
+def expect_the_model_on_the_map(page: LabPage, inversion: str, model: dict) -> Locator:
+    """Select a 12 x 10 inversion of an 8 x 6 survey in the panel and open the Map: its
+    model is a raster layer with its unit on the colour bar over the offline base map,
+    its 48 stations (the misfit) above it. The map view."""
+    select(page, inversion)
     page.panel_button("Map").click()
     view = page.page.get_by_test_id("nf-map")
     expect(view.get_by_test_id("nf-map-basemap")).to_contain_text("offline")
@@ -138,11 +134,24 @@ def test_an_inversion_model_is_drawn_on_the_map_as_a_raster_with_its_unit(page: 
     graph = view.get_by_test_id("nf-map-graph")
     expect(graph.locator(".heatmaplayer .hm")).to_have_count(1)
     # The bundled base map is still drawn below the raster; the inversion's stations
-    # (misfit.nc) above it.
+    # (misfit.nc, or misfit.zarr) above it.
     expect(graph.locator(".scatterlayer .trace").first).to_be_attached()
     expect(graph.locator(".scatterlayer .point")).to_have_count(48)
     expect(graph.locator(".colorbar")).to_contain_text("kg/m^3")
     expect(view.get_by_test_id("nf-map-status")).to_contain_text(CELLS_10_BY_12)
+    return view
+
+
+def test_an_inversion_model_is_drawn_on_the_map_as_a_raster_with_its_unit(page: LabPage):
+    survey = page.submit("synthetic-survey", "raster-survey", {"nx": 8, "ny": 6})
+    survey_dataset = page.wait_version(survey["id"])["outputs"][0]["id"]
+    inversion = page.submit(
+        "inversion", "raster-inversion", {"survey": f"dataset:{survey_dataset}", "nx": 12, "ny": 10}
+    )
+    outputs = page.wait_version(inversion["id"], timeout=120)["outputs"]
+    model = next(d for d in outputs if d["name"].endswith("model.nc"))
+    view = expect_the_model_on_the_map(page, "raster-inversion", model)
+    graph = view.get_by_test_id("nf-map-graph")
     page.screenshot("map-grid")
     # A box zoom asks for the visible cells only, at full resolution; a double-click the whole grid.
     status = view.get_by_test_id("nf-map-status")
@@ -160,3 +169,28 @@ def test_an_inversion_model_is_drawn_on_the_map_as_a_raster_with_its_unit(page: 
     drag.dblclick()
     expect(status).not_to_contain_text("in range")
     expect(status).to_contain_text(CELLS_10_BY_12)
+
+
+def test_an_inversion_from_the_form_writes_zarr_stores_and_its_model_is_a_raster_on_the_map(
+    page: LabPage,
+):
+    survey = page.submit("synthetic-survey", "zarr-survey", {"nx": 8, "ny": 6})
+    survey_dataset = page.wait_version(survey["id"])["outputs"][0]["id"]
+    editor = Editor(page).new("inversion", "zarr-inversion")
+    output_format = editor.field("/output_format")  # rjsf's option values are indices
+    expect(output_format.locator("option:checked")).to_have_text("netcdf3")
+    picker = editor.root.locator('[data-testid="nf-dataset-picker"][data-field="/survey"]')
+    picker.select_option(f"dataset:{survey_dataset}")
+    editor.field("/nx").fill("12")
+    editor.field("/ny").fill("10")
+    output_format.select_option(label="zarr")
+    editor.submit()
+    editor.wait_version(1, "completed", timeout=120_000)
+    (process,) = [p for p in page.processes() if p["name"] == "zarr-inversion"]
+    version = page.wait_version(process["id"])
+    assert version["parameters"]["output_format"] == "zarr"
+    outputs = {d["name"].rstrip("/").rsplit("/", 1)[-1]: d for d in version["outputs"]}
+    assert sorted(outputs) == ["misfit.zarr", "model.zarr"]
+    for store in outputs.values():
+        assert store["mime_type"] == "application/x-zarr" and store["key"].endswith("/")
+    expect_the_model_on_the_map(page, "zarr-inversion", outputs["model.zarr"])
