@@ -238,7 +238,8 @@ export class NagelfluhClient {
   constructor(
     readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings(),
     /** Makes the requests of uploads (tests hand in a fake). */
-    private readonly newRequest: () => XMLHttpRequest = () => new XMLHttpRequest()
+    private readonly newRequest: () => XMLHttpRequest = () =>
+      new XMLHttpRequest()
   ) {}
 
   /** The absolute URL of a route under `nagelfluh/api/`. */
@@ -260,12 +261,20 @@ export class NagelfluhClient {
   async request<T>(
     method: string,
     path: string,
-    options: { query?: Record<string, unknown>; body?: unknown; headers?: Record<string, string> } = {}
+    options: {
+      query?: Record<string, unknown>;
+      body?: unknown;
+      headers?: Record<string, string>;
+    } = {}
   ): Promise<T> {
-    const init: RequestInit = { method, headers: { ...(options.headers ?? {}) } };
+    const init: RequestInit = {
+      method,
+      headers: { ...(options.headers ?? {}) }
+    };
     if (options.body !== undefined) {
       init.body = JSON.stringify(options.body);
-      (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
+      (init.headers as Record<string, string>)['Content-Type'] =
+        'application/json';
     }
     let response: Response;
     try {
@@ -275,13 +284,25 @@ export class NagelfluhClient {
         this.settings
       );
     } catch (error) {
-      throw new ApiError(0, 'network', `the server is unreachable: ${error}`, null);
+      throw new ApiError(
+        0,
+        'network',
+        `the server is unreachable: ${error}`,
+        null
+      );
     }
-    return answer<T>(response.status, response.statusText, await response.text());
+    return answer<T>(
+      response.status,
+      response.statusText,
+      await response.text()
+    );
   }
 
   /** Every item of a paginated list, following `next` cursors. */
-  async all<T>(path: string, query: Record<string, unknown> = {}): Promise<T[]> {
+  async all<T>(
+    path: string,
+    query: Record<string, unknown> = {}
+  ): Promise<T[]> {
     const items: T[] = [];
     let cursor: string | number | null = null;
     do {
@@ -351,10 +372,17 @@ export class NagelfluhClient {
   }
 
   compare(id: number, v1: number, v2: number): Promise<Comparison> {
-    return this.request('GET', `process/${id}/versions/compare`, { query: { v1, v2 } });
+    return this.request('GET', `process/${id}/versions/compare`, {
+      query: { v1, v2 }
+    });
   }
 
-  logs(id: number, version: number, since: number, limit = 5000): Promise<Page<LogLine>> {
+  logs(
+    id: number,
+    version: number,
+    since: number,
+    limit = 5000
+  ): Promise<Page<LogLine>> {
     return this.request('GET', `process/${id}/versions/${version}/logs`, {
       query: { since, limit }
     });
@@ -364,7 +392,9 @@ export class NagelfluhClient {
     return this.all<Dataset>('dataset', { project });
   }
 
-  datasetMeta(id: number): Promise<Dataset & { units: Record<string, string | null> }> {
+  datasetMeta(
+    id: number
+  ): Promise<Dataset & { units: Record<string, string | null> }> {
     return this.request('GET', `dataset/${id}/meta`);
   }
 
@@ -385,23 +415,40 @@ export class NagelfluhClient {
    * JSON. So the request carries Jupyter's credentials itself: the token and,
    * for a cookie session, the XSRF token, as ServerConnection adds them.
    */
-  upload(project: number, name: string, body: Blob, options: UploadOptions = {}): Promise<Dataset> {
+  upload(
+    project: number,
+    name: string,
+    body: Blob,
+    options: UploadOptions = {}
+  ): Promise<Dataset> {
     return new Promise((resolve, reject) => {
-      const cancelled = () => reject(new ApiError(0, 'aborted', 'the upload was cancelled', null));
+      const cancelled = () =>
+        reject(new ApiError(0, 'aborted', 'the upload was cancelled', null));
       if (options.signal?.aborted) {
         cancelled();
         return;
       }
       const request = this.newRequest();
       request.open('POST', this.url('dataset', { project, name }));
-      for (const [header, value] of Object.entries(authHeaders(this.settings))) {
+      for (const [header, value] of Object.entries(
+        authHeaders(this.settings)
+      )) {
         request.setRequestHeader(header, value);
       }
       request.upload.onprogress = event =>
-        options.onProgress?.(event.loaded, event.lengthComputable ? event.total : body.size);
+        options.onProgress?.(
+          event.loaded,
+          event.lengthComputable ? event.total : body.size
+        );
       request.onload = () => {
         try {
-          resolve(answer<Dataset>(request.status, request.statusText, request.responseText));
+          resolve(
+            answer<Dataset>(
+              request.status,
+              request.statusText,
+              request.responseText
+            )
+          );
         } catch (error) {
           reject(error);
         }
@@ -417,12 +464,16 @@ export class NagelfluhClient {
           )
         );
       request.onabort = cancelled;
-      options.signal?.addEventListener('abort', () => request.abort(), { once: true });
+      options.signal?.addEventListener('abort', () => request.abort(), {
+        once: true
+      });
       request.send(body);
     });
   }
 
-  estimate(resources: Resources): Promise<{ estimated: number; rates: Record<string, number> }> {
+  estimate(
+    resources: Resources
+  ): Promise<{ estimated: number; rates: Record<string, number> }> {
     return this.request('POST', 'estimate', { body: { resources } });
   }
 
@@ -437,14 +488,18 @@ export class NagelfluhClient {
   downloadUrl(id: number): string {
     const url = this.url(`dataset/${id}`);
     const token = this.settings.token;
-    return token && this.settings.appendToken ? `${url}?token=${encodeURIComponent(token)}` : url;
+    return token && this.settings.appendToken
+      ? `${url}?token=${encodeURIComponent(token)}`
+      : url;
   }
 
   /** The WebSocket URL of the events stream, with the token when the server uses one. */
   eventsUrl(): string {
     const url = URLExt.join(this.settings.wsUrl, 'nagelfluh/api/events');
     const token = this.settings.token;
-    return token && this.settings.appendToken ? `${url}?token=${encodeURIComponent(token)}` : url;
+    return token && this.settings.appendToken
+      ? `${url}?token=${encodeURIComponent(token)}`
+      : url;
   }
 }
 
@@ -493,7 +548,10 @@ export function missingApi(error: unknown): string | null {
 }
 
 /** The headers that authenticate a request as ServerConnection.makeRequest does: token, and XSRF token from the cookie. */
-export function authHeaders(settings: ServerConnection.ISettings, cookie = documentCookie()): Record<string, string> {
+export function authHeaders(
+  settings: ServerConnection.ISettings,
+  cookie = documentCookie()
+): Record<string, string> {
   const headers: Record<string, string> = {};
   if (settings.token) {
     headers['Authorization'] = `token ${settings.token}`;

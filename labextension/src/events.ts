@@ -62,7 +62,8 @@ export type NagelfluhEvent =
   | ErrorEvent
   | ResyncEvent;
 
-export type Target = { project: number } | { process: number; version?: number };
+export type Target =
+  { project: number } | { process: number; version?: number };
 
 export type ConnectionStatus = 'connecting' | 'open' | 'closed';
 
@@ -110,7 +111,11 @@ export class EventStream implements IDisposable {
     listener: (event: NagelfluhEvent) => void,
     since = 0
   ): IDisposable {
-    const subscription: Subscription = { target: { ...target }, since, listener };
+    const subscription: Subscription = {
+      target: { ...target },
+      since,
+      listener
+    };
     this._subscriptions.add(subscription);
     this._send(this._subscribeMessage(subscription));
     this._ensure();
@@ -161,7 +166,8 @@ export class EventStream implements IDisposable {
       return;
     }
     this._setStatus('connecting');
-    const factory = this.options.factory ?? ((url: string) => new WebSocket(url));
+    const factory =
+      this.options.factory ?? ((url: string) => new WebSocket(url));
     const socket = factory(this.url());
     this._socket = socket;
     socket.onopen = () => {
@@ -204,7 +210,10 @@ export class EventStream implements IDisposable {
   private _dispatch(event: any): void {
     if (event.type === 'resync') {
       for (const subscription of this._subscriptions) {
-        if ('project' in subscription.target && subscription.target.project === event.project) {
+        if (
+          'project' in subscription.target &&
+          subscription.target.project === event.project
+        ) {
           this._send(this._subscribeMessage(subscription));
           subscription.listener(event);
           continue;
@@ -225,7 +234,9 @@ export class EventStream implements IDisposable {
         continue;
       }
       if (event.type === 'log') {
-        const fresh = (event.lines as LogLine[]).filter(l => l.seq > subscription.since);
+        const fresh = (event.lines as LogLine[]).filter(
+          l => l.seq > subscription.since
+        );
         if (fresh.length === 0) {
           continue;
         }
@@ -243,7 +254,10 @@ export class EventStream implements IDisposable {
       return true;
     }
     if ('project' in target) {
-      return event.type !== 'log' && (event.project === undefined || event.project === target.project);
+      return (
+        event.type !== 'log' &&
+        (event.project === undefined || event.project === target.project)
+      );
     }
     if (event.process !== target.process) {
       return false;

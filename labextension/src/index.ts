@@ -25,12 +25,21 @@ import { ILauncher } from '@jupyterlab/launcher';
 import { Contents } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
-import { ToolbarButton, launchIcon, refreshIcon } from '@jupyterlab/ui-components';
+import {
+  ToolbarButton,
+  launchIcon,
+  refreshIcon
+} from '@jupyterlab/ui-components';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 import { NagelfluhClient } from './api';
 import { CommandIds } from './commands';
-import { NagelfluhContext, Settings, SettingsValues, ViewKind } from './context';
+import {
+  NagelfluhContext,
+  Settings,
+  SettingsValues,
+  ViewKind
+} from './context';
 import { EventStream } from './events';
 import { flowIcon, nagelfluhIcon } from './icons';
 import { ProgressNotice } from './notice';
@@ -49,7 +58,10 @@ import * as plotView from './views/plot';
 
 const PLUGIN_ID = 'nagelfluh-lab:plugin';
 
-type ViewFactory = (ctx: NagelfluhContext, args: ReadonlyPartialJSONObject) => Widget;
+type ViewFactory = (
+  ctx: NagelfluhContext,
+  args: ReadonlyPartialJSONObject
+) => Widget;
 
 const VIEWS: Record<ViewKind, { label: string; factory: ViewFactory }> = {
   flow: { label: 'Flow', factory: flowView.create },
@@ -61,7 +73,8 @@ const VIEWS: Record<ViewKind, { label: string; factory: ViewFactory }> = {
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
-  description: 'Nagelfluh process execution: side panel, flow graph, editor, logs, plots and maps.',
+  description:
+    'Nagelfluh process execution: side panel, flow graph, editor, logs, plots and maps.',
   autoStart: true,
   optional: [
     ILabShell,
@@ -88,7 +101,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const selection = new Selection();
     const store = new ProjectStore(client, events, selection);
     const uploads = new Uploads(store, askUploadName);
-    const ctx: NagelfluhContext = { app, client, events, selection, store, uploads, settings, state };
+    const ctx: NagelfluhContext = {
+      app,
+      client,
+      events,
+      selection,
+      store,
+      uploads,
+      settings,
+      state
+    };
     const poppedOut = popOutKind(window.location.href);
 
     settings.changed.connect((_, values: SettingsValues) =>
@@ -96,19 +118,31 @@ const plugin: JupyterFrontEndPlugin<void> = {
     );
     if (registry) {
       void registry.load(PLUGIN_ID).then(loaded => {
-        const apply = () => settings.update(loaded.composite as unknown as Partial<SettingsValues>);
+        const apply = () =>
+          settings.update(
+            loaded.composite as unknown as Partial<SettingsValues>
+          );
         loaded.changed.connect(apply);
         apply();
       });
     }
 
-    const tracker = new WidgetTracker<MainAreaWidget>({ namespace: 'nagelfluh-views' });
+    const tracker = new WidgetTracker<MainAreaWidget>({
+      namespace: 'nagelfluh-views'
+    });
     let counter = 0;
 
-    const openView = (kind: ViewKind, args: ReadonlyPartialJSONObject = {}): MainAreaWidget => {
-      const existing = tracker.find(w => w.content.node.dataset.nfKind === kind && w.isAttached);
+    const openView = (
+      kind: ViewKind,
+      args: ReadonlyPartialJSONObject = {}
+    ): MainAreaWidget => {
+      const existing = tracker.find(
+        w => w.content.node.dataset.nfKind === kind && w.isAttached
+      );
       if (existing && !args.fresh) {
-        const content = existing.content as Widget & { configure?(a: ReadonlyPartialJSONObject): void };
+        const content = existing.content as Widget & {
+          configure?(a: ReadonlyPartialJSONObject): void;
+        };
         content.configure?.(args);
         app.shell.activateById(existing.id);
         return existing;
@@ -116,7 +150,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const content = VIEWS[kind].factory(ctx, args);
       content.node.dataset.nfKind = kind;
       const widget = new MainAreaWidget({ content });
-      widget.id = typeof args.id === 'string' ? args.id : `nagelfluh-${kind}-${Date.now()}-${counter++}`;
+      widget.id =
+        typeof args.id === 'string'
+          ? args.id
+          : `nagelfluh-${kind}-${Date.now()}-${counter++}`;
       widget.title.label = content.title.label || VIEWS[kind].label;
       widget.title.icon = kind === 'flow' ? flowIcon : nagelfluhIcon;
       widget.title.closable = true;
@@ -128,7 +165,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
             icon: launchIcon,
             className: 'nf-PopOut',
             tooltip: 'Pop out into its own window',
-            onClick: () => void app.commands.execute(CommandIds.popOut, { kind })
+            onClick: () =>
+              void app.commands.execute(CommandIds.popOut, { kind })
           })
         );
       }
@@ -139,7 +177,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
 
     const commands = app.commands;
-    const viewCommand = (id: string, kind: ViewKind, label: string, args: ReadonlyPartialJSONObject = {}) =>
+    const viewCommand = (
+      id: string,
+      kind: ViewKind,
+      label: string,
+      args: ReadonlyPartialJSONObject = {}
+    ) =>
       commands.addCommand(id, {
         label,
         caption: `Open the Nagelfluh ${VIEWS[kind].label.toLowerCase()} view`,
@@ -152,7 +195,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     viewCommand(CommandIds.openLog, 'log', 'Open Log View');
     viewCommand(CommandIds.openPlot, 'plot', 'Open Plot View');
     viewCommand(CommandIds.openMap, 'map', 'Open Map View');
-    viewCommand(CommandIds.openEditor, 'editor', 'Edit Active Process (Versions)', { mode: 'edit' });
+    viewCommand(
+      CommandIds.openEditor,
+      'editor',
+      'Edit Active Process (Versions)',
+      { mode: 'edit' }
+    );
     commands.addCommand(CommandIds.newProcess, {
       label: 'New Nagelfluh Process',
       caption: 'Create a process from a form generated from its type’s schema',
@@ -168,14 +216,26 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     commands.addCommand(CommandIds.popOut, {
-      label: args => `Pop Out ${VIEWS[(args.kind as ViewKind) ?? 'flow']?.label ?? 'View'}`,
-      caption: 'Open this view in its own browser window, kept in sync with the selection',
+      label: args =>
+        `Pop Out ${VIEWS[(args.kind as ViewKind) ?? 'flow']?.label ?? 'View'}`,
+      caption:
+        'Open this view in its own browser window, kept in sync with the selection',
       icon: launchIcon,
       execute: args => {
         const current = tracker.currentWidget;
-        const kind = (args.kind as ViewKind) ?? (current?.content.node.dataset.nfKind as ViewKind) ?? 'flow';
-        const appUrl = URLExt.join(PageConfig.getBaseUrl(), PageConfig.getOption('appUrl') || 'lab');
-        window.open(popOutUrl(kind, appUrl), `nagelfluh-${kind}`, 'popup,width=1000,height=720');
+        const kind =
+          (args.kind as ViewKind) ??
+          (current?.content.node.dataset.nfKind as ViewKind) ??
+          'flow';
+        const appUrl = URLExt.join(
+          PageConfig.getBaseUrl(),
+          PageConfig.getOption('appUrl') || 'lab'
+        );
+        window.open(
+          popOutUrl(kind, appUrl),
+          `nagelfluh-${kind}`,
+          'popup,width=1000,height=720'
+        );
       }
     });
     commands.addCommand(CommandIds.openPanel, {
@@ -190,7 +250,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     commands.addCommand(CommandIds.cancelActive, {
       label: 'Cancel Active Nagelfluh Version',
-      isEnabled: () => ['queued', 'running'].includes(store.activeVersion?.state ?? ''),
+      isEnabled: () =>
+        ['queued', 'running'].includes(store.activeVersion?.state ?? ''),
       execute: async () => {
         const version = store.activeVersion;
         if (!version) {
@@ -199,7 +260,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
         const answer = await showDialog({
           title: 'Cancel run',
           body: `Cancel version ${version.version} of process ${version.process}?`,
-          buttons: [Dialog.cancelButton({ label: 'Keep running' }), Dialog.warnButton({ label: 'Cancel run' })]
+          buttons: [
+            Dialog.cancelButton({ label: 'Keep running' }),
+            Dialog.warnButton({ label: 'Cancel run' })
+          ]
         });
         if (answer.button.accept) {
           try {
@@ -211,16 +275,24 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     /** Files and folders selected in the file browser the user last used. */
-    const selectedItems = (): Contents.IModel[] => [...(browsers?.tracker.currentWidget?.selectedItems() ?? [])];
+    const selectedItems = (): Contents.IModel[] => [
+      ...(browsers?.tracker.currentWidget?.selectedItems() ?? [])
+    ];
     const uploadFromContents = async (item: Contents.IModel): Promise<void> => {
       const folder = item.type === 'directory';
       const what = folder ? `the Zarr store ${item.name}` : item.name;
-      const notice = new ProgressNotice(`Uploading ${what} to Nagelfluh…`, Notification);
+      const notice = new ProgressNotice(
+        `Uploading ${what} to Nagelfluh…`,
+        Notification
+      );
       try {
         let dataset;
         if (folder) {
           // A folder goes as a Zarr store: its files read through the contents API, zipped here.
-          dataset = await uploads.uploadFolder(contentsFolder(app.serviceManager.contents, item.path), notice.progress);
+          dataset = await uploads.uploadFolder(
+            contentsFolder(app.serviceManager.contents, item.path),
+            notice.progress
+          );
         } else {
           // A file in base64, even a notebook: the bytes as they are, whatever the file holds.
           const model = await app.serviceManager.contents.get(item.path, {
@@ -228,24 +300,34 @@ const plugin: JupyterFrontEndPlugin<void> = {
             format: 'base64',
             content: true
           });
-          dataset = await uploads.upload(item.name, blobOfContents(model), notice.progress);
+          dataset = await uploads.upload(
+            item.name,
+            blobOfContents(model),
+            notice.progress
+          );
         }
         if (!dataset) {
           await notice.end(`${item.name} was not uploaded.`, 'info');
           return;
         }
-        const project = store.projects.find(p => p.id === dataset.project)?.name ?? dataset.project;
+        const project =
+          store.projects.find(p => p.id === dataset.project)?.name ??
+          dataset.project;
         await notice.end(
           `${item.name} is now dataset ${dataset.id} “${dataset.name}” of project “${project}”.`,
           'success'
         );
       } catch (error) {
-        await notice.end(`${item.name} was not uploaded: ${(error as Error).message}`, 'error');
+        await notice.end(
+          `${item.name} was not uploaded: ${(error as Error).message}`,
+          'error'
+        );
       }
     };
     commands.addCommand(CommandIds.uploadFile, {
       label: 'Upload to Nagelfluh',
-      caption: 'Upload the selected files, or Zarr stores’ folders, as datasets of the active Nagelfluh project',
+      caption:
+        'Upload the selected files, or Zarr stores’ folders, as datasets of the active Nagelfluh project',
       icon: nagelfluhIcon,
       isVisible: () => selectedItems().length > 0,
       execute: async () => {
@@ -271,7 +353,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     }
     if (launcher && !poppedOut) {
-      launcher.add({ command: CommandIds.newProcess, category: 'Other', rank: 1 });
+      launcher.add({
+        command: CommandIds.newProcess,
+        category: 'Other',
+        rank: 1
+      });
     }
 
     const panel = new SidePanel(ctx, commands);
@@ -302,7 +388,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (restorer && !poppedOut) {
       void restorer.restore(tracker, {
         command: CommandIds.openView,
-        args: widget => ({ kind: widget.content.node.dataset.nfKind ?? 'flow', id: widget.id, fresh: true }),
+        args: widget => ({
+          kind: widget.content.node.dataset.nfKind ?? 'flow',
+          id: widget.id,
+          fresh: true
+        }),
         name: widget => widget.id
       });
     }
@@ -324,7 +414,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
 };
 
 /** Ask for another name for an upload the server refused under its own (taken, or invalid). */
-async function askUploadName(reason: string, suggestion: string): Promise<string | null> {
+async function askUploadName(
+  reason: string,
+  suggestion: string
+): Promise<string | null> {
   const answer = await InputDialog.getText({
     title: 'Upload under another name',
     label: reason,

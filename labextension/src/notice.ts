@@ -31,9 +31,16 @@ export class ProgressNotice {
   /** Tell how far the work is, in steps of 5 %. */
   readonly progress = (done: number, total: number): void => {
     const percent = Math.floor((100 * done) / Math.max(total, 1));
-    if (this._id !== null && Date.now() - this._shownAt >= QUIET_MS && percent >= this._percent + 5) {
+    if (
+      this._id !== null &&
+      Date.now() - this._shownAt >= QUIET_MS &&
+      percent >= this._percent + 5
+    ) {
       this._percent = percent;
-      this.notifier.update({ id: this._id, message: `${this.message} ${percent}%` });
+      this.notifier.update({
+        id: this._id,
+        message: `${this.message} ${percent}%`
+      });
     }
   };
 

@@ -9,7 +9,11 @@
 import * as React from 'react';
 import { InputDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { CommandRegistry } from '@lumino/commands';
-import { ReactWidget, closeIcon, downloadIcon } from '@jupyterlab/ui-components';
+import {
+  ReactWidget,
+  closeIcon,
+  downloadIcon
+} from '@jupyterlab/ui-components';
 import { Process } from './api';
 import { NagelfluhContext } from './context';
 import { nagelfluhIcon } from './icons';
@@ -52,11 +56,17 @@ const VIEW_BUTTONS: { label: string; command: string; primary?: boolean }[] = [
   { label: 'Map', command: CommandIds.openMap }
 ];
 
-function PanelBody(props: { ctx: NagelfluhContext; commands: CommandRegistry }): JSX.Element {
+function PanelBody(props: {
+  ctx: NagelfluhContext;
+  commands: CommandRegistry;
+}): JSX.Element {
   const { store, selection } = props.ctx;
   const run = (id: string) => () => void props.commands.execute(id);
   const newProject = async () => {
-    const answer = await InputDialog.getText({ title: 'New project', placeholder: 'project name' });
+    const answer = await InputDialog.getText({
+      title: 'New project',
+      placeholder: 'project name'
+    });
     if (answer.button.accept && answer.value?.trim()) {
       try {
         await store.createProject(answer.value.trim());
@@ -95,7 +105,10 @@ function PanelBody(props: { ctx: NagelfluhContext; commands: CommandRegistry }):
           {store.error}
         </div>
         <div className="nf-SidePanel-actions">
-          <button className="jp-Button nf-Button" onClick={() => void store.start()}>
+          <button
+            className="jp-Button nf-Button"
+            onClick={() => void store.start()}
+          >
             Try again
           </button>
         </div>
@@ -126,19 +139,29 @@ function PanelBody(props: { ctx: NagelfluhContext; commands: CommandRegistry }):
             value={selection.project ?? ''}
             onChange={event => selection.setProject(Number(event.target.value))}
           >
-            {store.projects.length === 0 && <option value="">no project yet</option>}
+            {store.projects.length === 0 && (
+              <option value="">no project yet</option>
+            )}
             {store.projects.map(project => (
               <option key={project.id} value={project.id}>
                 {project.name}
               </option>
             ))}
           </select>
-          <button className="jp-Button nf-Button" title="Create a project" onClick={newProject}>
+          <button
+            className="jp-Button nf-Button"
+            title="Create a project"
+            onClick={newProject}
+          >
             + Project
           </button>
         </div>
       </div>
-      <div className="nf-SidePanel-actions" role="toolbar" aria-label="Nagelfluh views">
+      <div
+        className="nf-SidePanel-actions"
+        role="toolbar"
+        aria-label="Nagelfluh views"
+      >
         {VIEW_BUTTONS.map(({ label, command, primary }) => (
           <button
             key={command}
@@ -154,7 +177,8 @@ function PanelBody(props: { ctx: NagelfluhContext; commands: CommandRegistry }):
       <UploadSection ctx={props.ctx} />
       {store.billing && (
         <div className="nf-SidePanel-footer" data-testid="nf-balance">
-          Balance: {balance === undefined ? '…' : `${balance.toFixed(2)} credits`}
+          Balance:{' '}
+          {balance === undefined ? '…' : `${balance.toFixed(2)} credits`}
         </div>
       )}
     </div>
@@ -167,7 +191,9 @@ function ProcessTree(props: { ctx: NagelfluhContext }): JSX.Element {
   if (groups.length === 0) {
     return (
       <div className="nf-SidePanel-empty">
-        {store.loading ? 'Loading…' : 'No processes yet: start one with “New process”.'}
+        {store.loading
+          ? 'Loading…'
+          : 'No processes yet: start one with “New process”.'}
       </div>
     );
   }
@@ -178,14 +204,30 @@ function ProcessTree(props: { ctx: NagelfluhContext }): JSX.Element {
     const at = rows.indexOf(document.activeElement as HTMLElement);
     if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
       event.preventDefault();
-      const next = rows[Math.max(0, Math.min(rows.length - 1, at + (event.key === 'ArrowDown' ? 1 : -1)))];
+      const next =
+        rows[
+          Math.max(
+            0,
+            Math.min(rows.length - 1, at + (event.key === 'ArrowDown' ? 1 : -1))
+          )
+        ];
       next?.focus();
     }
   };
   return (
-    <ul className="nf-ProcessTree" role="tree" aria-label="Processes" onKeyDown={onKey}>
+    <ul
+      className="nf-ProcessTree"
+      role="tree"
+      aria-label="Processes"
+      onKeyDown={onKey}
+    >
       {groups.map(([type, processes]) => (
-        <li key={type} role="treeitem" aria-expanded="true" className="nf-TypeGroup">
+        <li
+          key={type}
+          role="treeitem"
+          aria-expanded="true"
+          className="nf-TypeGroup"
+        >
           <div className="nf-TypeGroup-title">
             {type} <span className="nf-Count">{processes.length}</span>
           </div>
@@ -212,7 +254,8 @@ function ProcessRow(props: {
 }): JSX.Element {
   const version = latest(props.process);
   const badge = badgeOf(version);
-  const progress = version?.state === 'running' ? version.progress ?? null : null;
+  const progress =
+    version?.state === 'running' ? (version.progress ?? null) : null;
   return (
     <li
       role="treeitem"
@@ -229,15 +272,27 @@ function ProcessRow(props: {
         }
       }}
     >
-      <span className="nf-ProcessRow-name" title={`process ${props.process.id}`}>
+      <span
+        className="nf-ProcessRow-name"
+        title={`process ${props.process.id}`}
+      >
         {props.process.name}
       </span>
       <span className="nf-ProcessRow-version">v{version?.version ?? '–'}</span>
-      <span className="nf-Badge" style={{ background: badgeColor(badge) }} title={version?.message ?? ''}>
+      <span
+        className="nf-Badge"
+        style={{ background: badgeColor(badge) }}
+        title={version?.message ?? ''}
+      >
         {badgeText(badge)}
       </span>
       {progress !== null && (
-        <progress className="nf-Progress" max={1} value={progress} aria-label="progress" />
+        <progress
+          className="nf-Progress"
+          max={1}
+          value={progress}
+          aria-label="progress"
+        />
       )}
     </li>
   );
@@ -253,7 +308,9 @@ function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
     node?.setAttribute('webkitdirectory', '');
     folderInput.current = node;
   }, []);
-  const uploaded = store.datasets.filter(d => d.process === null).sort((a, b) => b.id - a.id);
+  const uploaded = store.datasets
+    .filter(d => d.process === null)
+    .sort((a, b) => b.id - a.id);
   const transfers = uploads.transfers;
   return (
     <section className="nf-Uploads" aria-label="Uploads">
@@ -307,14 +364,18 @@ function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
               key={transfer.id}
               transfer={transfer}
               onClose={() =>
-                transfer.error === null ? uploads.cancel(transfer.id) : uploads.dismiss(transfer.id)
+                transfer.error === null
+                  ? uploads.cancel(transfer.id)
+                  : uploads.dismiss(transfer.id)
               }
             />
           ))}
         </ul>
       )}
       {uploaded.length === 0 && transfers.length === 0 ? (
-        <div className="nf-Uploads-empty">No uploads yet: press “Upload” or drop files (or a Zarr folder) here.</div>
+        <div className="nf-Uploads-empty">
+          No uploads yet: press “Upload” or drop files (or a Zarr folder) here.
+        </div>
       ) : (
         <ul className="nf-UploadList">
           {uploaded.slice(0, SHOWN_UPLOADS).map(dataset => (
@@ -325,7 +386,9 @@ function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
               title={`dataset ${dataset.id}, ${dataset.mime_type}`}
             >
               <span className="nf-UploadRow-name">{dataset.name}</span>
-              <span className="nf-UploadRow-size">{formatBytes(dataset.size)}</span>
+              <span className="nf-UploadRow-size">
+                {formatBytes(dataset.size)}
+              </span>
               <a
                 className="nf-UploadRow-download"
                 href={client.downloadUrl(dataset.id)}
@@ -338,7 +401,9 @@ function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
             </li>
           ))}
           {uploaded.length > SHOWN_UPLOADS && (
-            <li className="nf-UploadRow nf-more">and {uploaded.length - SHOWN_UPLOADS} more</li>
+            <li className="nf-UploadRow nf-more">
+              and {uploaded.length - SHOWN_UPLOADS} more
+            </li>
           )}
         </ul>
       )}
@@ -346,11 +411,18 @@ function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
   );
 }
 
-function TransferRow(props: { transfer: Transfer; onClose: () => void }): JSX.Element {
+function TransferRow(props: {
+  transfer: Transfer;
+  onClose: () => void;
+}): JSX.Element {
   const { transfer } = props;
   const failed = transfer.error !== null;
   return (
-    <li className="nf-Transfer" data-testid="nf-transfer" data-state={failed ? 'failed' : transfer.phase}>
+    <li
+      className="nf-Transfer"
+      data-testid="nf-transfer"
+      data-state={failed ? 'failed' : transfer.phase}
+    >
       <span className="nf-Transfer-name">{transfer.name}</span>
       {failed ? (
         <span className="nf-Transfer-error" role="alert">

@@ -31,7 +31,9 @@ export class Selection {
   }
 
   static openChannel(): BroadcastChannel | null {
-    return typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel(CHANNEL);
+    return typeof BroadcastChannel === 'undefined'
+      ? null
+      : new BroadcastChannel(CHANNEL);
   }
 
   get changed(): ISignal<this, SelectionState> {
@@ -90,7 +92,11 @@ export class Selection {
     this._changed.emit(this._state);
   }
 
-  private _state: SelectionState = { project: null, process: null, version: null };
+  private _state: SelectionState = {
+    project: null,
+    process: null,
+    version: null
+  };
   private _changed = new Signal<this, SelectionState>(this);
   private _channel: BroadcastChannel | null;
 }

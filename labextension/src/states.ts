@@ -21,7 +21,9 @@ function isOutcome(reason: string | null): reason is Outcome {
   return reason !== null && Object.hasOwn(OUTCOMES, reason);
 }
 
-export function badgeOf(version: Pick<Version, 'state' | 'reason'> | undefined): Badge | 'none' {
+export function badgeOf(
+  version: Pick<Version, 'state' | 'reason'> | undefined
+): Badge | 'none' {
   if (!version) {
     return 'none';
   }
@@ -39,7 +41,9 @@ export function badgeText(badge: Badge | 'none'): string {
 /** A version's state in a sentence: its outcome, or "failed (reason)" for other failures. */
 export function stateText(version: Pick<Version, 'state' | 'reason'>): string {
   const badge = badgeOf(version);
-  return badge === 'failed' ? `failed (${version.reason ?? 'error'})` : badgeText(badge);
+  return badge === 'failed'
+    ? `failed (${version.reason ?? 'error'})`
+    : badgeText(badge);
 }
 
 export function latest(process: Process): Version | undefined {

@@ -29,7 +29,10 @@ export interface Finished {
   version: Version;
 }
 
-export const TERMINAL: ReadonlySet<State> = new Set<State>(['completed', 'failed']);
+export const TERMINAL: ReadonlySet<State> = new Set<State>([
+  'completed',
+  'failed'
+]);
 
 export class ProjectStore implements IDisposable {
   constructor(
@@ -113,7 +116,8 @@ export class ProjectStore implements IDisposable {
     }
     const wanted = this.selection.version;
     return (
-      process.versions.find(v => v.version === wanted) ?? process.versions[process.versions.length - 1]
+      process.versions.find(v => v.version === wanted) ??
+      process.versions[process.versions.length - 1]
     );
   }
 
@@ -143,7 +147,10 @@ export class ProjectStore implements IDisposable {
 
   async createProject(name: string): Promise<Project> {
     const project = await this.client.createProject(name);
-    this._projects = [...this._projects.filter(p => p.id !== project.id), project];
+    this._projects = [
+      ...this._projects.filter(p => p.id !== project.id),
+      project
+    ];
     this.selection.setProject(project.id);
     return project;
   }
@@ -243,8 +250,9 @@ export class ProjectStore implements IDisposable {
     this._processes = new Map();
     this._datasets = new Map();
     if (state.project !== null) {
-      this._subscription = this.events.subscribe({ project: state.project }, e =>
-        this._onEvent(e)
+      this._subscription = this.events.subscribe(
+        { project: state.project },
+        e => this._onEvent(e)
       );
       void this.reload();
     }
@@ -291,7 +299,8 @@ export class ProjectStore implements IDisposable {
         const version = this._version(event.process, event.version);
         const shown = new Set(version?.outputs.map(d => d.id));
         for (const dataset of event.datasets) {
-          const fresh = !this._datasets.has(dataset.id) && !shown.has(dataset.id);
+          const fresh =
+            !this._datasets.has(dataset.id) && !shown.has(dataset.id);
           this._datasets.set(dataset.id, dataset);
           if (version && fresh) {
             version.output_count += 1;
@@ -323,7 +332,9 @@ export class ProjectStore implements IDisposable {
   }
 
   private _version(process: number, number: number): Version | undefined {
-    return this._processes.get(process)?.versions.find(v => v.version === number);
+    return this._processes
+      .get(process)
+      ?.versions.find(v => v.version === number);
   }
 
   /** Fetch one process (once at a time); announce `finished` for the version that ended. */
@@ -332,7 +343,9 @@ export class ProjectStore implements IDisposable {
     if (running && ended === undefined) {
       return running;
     }
-    const fetch = this._fetchNow(id, ended).finally(() => this._fetching.delete(id));
+    const fetch = this._fetchNow(id, ended).finally(() =>
+      this._fetching.delete(id)
+    );
     this._fetching.set(id, fetch);
     return fetch;
   }

@@ -48,7 +48,9 @@ export function isStore(dataset: Pick<Dataset, 'mime_type' | 'key'>): boolean {
 }
 
 /** The file name a dataset downloads as: its last name part, `.zip` added for a store. */
-export function downloadName(dataset: Pick<Dataset, 'name' | 'mime_type' | 'key'>): string {
+export function downloadName(
+  dataset: Pick<Dataset, 'name' | 'mime_type' | 'key'>
+): string {
   const base = dataset.name.replace(/\/+$/, '').split('/').pop() || 'dataset';
   return isStore(dataset) ? `${base}.zip` : base;
 }
@@ -73,7 +75,10 @@ export function storeRoot(paths: readonly string[]): string | null {
 }
 
 /** Refuse a folder whose files make no Zarr store at its top, or that a ZIP cannot hold. */
-export function checkStore(folder: Pick<Folder, 'name' | 'hint'>, files: readonly FolderFile[]): void {
+export function checkStore(
+  folder: Pick<Folder, 'name' | 'hint'>,
+  files: readonly FolderFile[]
+): void {
   if (!files.some(file => ROOT_MARKERS.includes(file.path))) {
     const hint = folder.hint ? ` ${folder.hint}` : '';
     throw new StoreError(
@@ -101,7 +106,9 @@ export async function zipStore(
   onProgress?: (done: number, total: number) => void,
   signal?: AbortSignal
 ): Promise<Blob> {
-  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const sorted = [...files].sort((a, b) =>
+    a.path < b.path ? -1 : a.path > b.path ? 1 : 0
+  );
   const total = sorted.reduce((sum, file) => sum + file.size, 0);
   let archive = new Blob([], { type: ZIP_MIME_TYPE });
   let pending: Uint8Array[] = [];
@@ -130,7 +137,9 @@ export async function zipStore(
       zip.terminate();
       throw new DOMException('the zipping was cancelled', 'AbortError');
     }
-    const member = new ZipPassThrough(prefix ? `${prefix}/${file.path}` : file.path);
+    const member = new ZipPassThrough(
+      prefix ? `${prefix}/${file.path}` : file.path
+    );
     zip.add(member);
     const blob = await file.read();
     if (blob.size === 0) {
@@ -173,7 +182,9 @@ export function bytesOf(blob: Blob): Promise<Uint8Array> {
 /** What a drop carries, in its order: files as they are, folders to walk. */
 export function droppedItems(transfer: DataTransfer): (File | Folder)[] {
   // Entries must be taken while the drop event runs: the items are gone after it.
-  const items = Array.from(transfer.items ?? []).filter(item => item.kind === 'file');
+  const items = Array.from(transfer.items ?? []).filter(
+    item => item.kind === 'file'
+  );
   if (items.length === 0 || typeof items[0].webkitGetAsEntry !== 'function') {
     return Array.from(transfer.files);
   }
@@ -194,12 +205,17 @@ export function droppedItems(transfer: DataTransfer): (File | Folder)[] {
 
 /** A dropped folder, walked through the File and Directory Entries API. */
 export function entryFolder(root: FileSystemDirectoryEntry): Folder {
-  const walk = async (directory: FileSystemDirectoryEntry, below: string): Promise<FolderFile[]> => {
+  const walk = async (
+    directory: FileSystemDirectoryEntry,
+    below: string
+  ): Promise<FolderFile[]> => {
     const files: FolderFile[] = [];
     for (const entry of await allEntries(directory)) {
       const path = below + entry.name;
       if (entry.isDirectory) {
-        files.push(...(await walk(entry as FileSystemDirectoryEntry, `${path}/`)));
+        files.push(
+          ...(await walk(entry as FileSystemDirectoryEntry, `${path}/`))
+        );
       } else if (entry.isFile) {
         const file = await new Promise<File>((resolve, reject) =>
           (entry as FileSystemFileEntry).file(resolve, reject)
@@ -213,11 +229,15 @@ export function entryFolder(root: FileSystemDirectoryEntry): Folder {
 }
 
 /** Every entry of a directory: a reader answers in batches (of 100 in Chrome) until an empty one. */
-async function allEntries(directory: FileSystemDirectoryEntry): Promise<FileSystemEntry[]> {
+async function allEntries(
+  directory: FileSystemDirectoryEntry
+): Promise<FileSystemEntry[]> {
   const reader = directory.createReader();
   const entries: FileSystemEntry[] = [];
   for (;;) {
-    const batch = await new Promise<FileSystemEntry[]>((resolve, reject) => reader.readEntries(resolve, reject));
+    const batch = await new Promise<FileSystemEntry[]>((resolve, reject) =>
+      reader.readEntries(resolve, reject)
+    );
     if (batch.length === 0) {
       return entries;
     }
@@ -234,13 +254,19 @@ export function pickedFolders(files: readonly File[]): Folder[] {
   for (const file of files) {
     const relative = file.webkitRelativePath || file.name;
     const slash = relative.indexOf('/');
-    const [name, path] = slash < 0 ? ['', relative] : [relative.slice(0, slash), relative.slice(slash + 1)];
+    const [name, path] =
+      slash < 0
+        ? ['', relative]
+        : [relative.slice(0, slash), relative.slice(slash + 1)];
     if (!folders.has(name)) {
       folders.set(name, []);
     }
     folders.get(name)!.push({ path, size: file.size, read: async () => file });
   }
-  return [...folders].map(([name, found]) => ({ name: name || 'folder', files: async () => found }));
+  return [...folders].map(([name, found]) => ({
+    name: name || 'folder',
+    files: async () => found
+  }));
 }
 
 /** Said of a folder of Lab's file browser that is not a store: Zarr v2 metadata is hidden there. */
@@ -250,10 +276,19 @@ export const HIDDEN_HINT =
   'instead, or use %nagel upload.';
 
 /** A folder of the Jupyter server's files, walked and read through the contents API. */
-export function contentsFolder(contents: Pick<Contents.IManager, 'get'>, path: string): Folder {
+export function contentsFolder(
+  contents: Pick<Contents.IManager, 'get'>,
+  path: string
+): Folder {
   const name = path.replace(/\/+$/, '').split('/').pop() || path;
-  const walk = async (directory: string, below: string): Promise<FolderFile[]> => {
-    const listing = await contents.get(directory, { type: 'directory', content: true });
+  const walk = async (
+    directory: string,
+    below: string
+  ): Promise<FolderFile[]> => {
+    const listing = await contents.get(directory, {
+      type: 'directory',
+      content: true
+    });
     const files: FolderFile[] = [];
     for (const item of (listing.content ?? []) as Contents.IModel[]) {
       const relative = below + item.name;
@@ -265,7 +300,13 @@ export function contentsFolder(contents: Pick<Contents.IManager, 'get'>, path: s
           size: item.size ?? 0,
           read: async () =>
             // A file in base64, even a notebook: the bytes as they are.
-            blobOfContents(await contents.get(item.path, { type: 'file', format: 'base64', content: true }))
+            blobOfContents(
+              await contents.get(item.path, {
+                type: 'file',
+                format: 'base64',
+                content: true
+              })
+            )
         });
       }
     }

@@ -30,7 +30,10 @@ export interface Transfer {
  * Asks for another name when the server refused one (`reason` says why),
  * proposing `suggestion`; null gives up on the upload.
  */
-export type AskName = (reason: string, suggestion: string) => Promise<string | null>;
+export type AskName = (
+  reason: string,
+  suggestion: string
+) => Promise<string | null>;
 
 export class Uploads {
   constructor(
@@ -64,7 +67,10 @@ export class Uploads {
     const made: Dataset[] = [];
     for (const item of items) {
       try {
-        const dataset = item instanceof Blob ? await this.upload(item.name, item) : await this.uploadFolder(item);
+        const dataset =
+          item instanceof Blob
+            ? await this.upload(item.name, item)
+            : await this.uploadFolder(item);
         if (dataset) {
           made.push(dataset);
         }
@@ -130,10 +136,18 @@ export class Uploads {
     name: string,
     phase: Transfer['phase'],
     total: number,
-    prepare: Blob | ((transfer: Transfer, signal: AbortSignal) => Promise<Blob>),
+    prepare:
+      Blob | ((transfer: Transfer, signal: AbortSignal) => Promise<Blob>),
     onProgress?: (sent: number, total: number) => void
   ): Promise<Dataset | null> {
-    const transfer: Transfer = { id: this._next++, name, phase, total, sent: 0, error: null };
+    const transfer: Transfer = {
+      id: this._next++,
+      name,
+      phase,
+      total,
+      sent: 0,
+      error: null
+    };
     const controller = new AbortController();
     this._transfers.set(transfer.id, transfer);
     this._controllers.set(transfer.id, controller);
@@ -141,7 +155,9 @@ export class Uploads {
     try {
       const project = this.store.selection.project;
       if (project === null) {
-        throw new Error('no active project: choose or create one in the Nagelfluh panel');
+        throw new Error(
+          'no active project: choose or create one in the Nagelfluh panel'
+        );
       }
       let body: Blob;
       if (prepare instanceof Blob) {
@@ -160,14 +176,19 @@ export class Uploads {
       for (;;) {
         let refusal: string | null;
         try {
-          const dataset = await this.store.client.upload(project, transfer.name, body, {
-            signal: controller.signal,
-            onProgress: (sent, total) => {
-              transfer.sent = sent;
-              this._changed.emit();
-              onProgress?.(sent, total);
+          const dataset = await this.store.client.upload(
+            project,
+            transfer.name,
+            body,
+            {
+              signal: controller.signal,
+              onProgress: (sent, total) => {
+                transfer.sent = sent;
+                this._changed.emit();
+                onProgress?.(sent, total);
+              }
             }
-          });
+          );
           this.dismiss(transfer.id);
           this.store.addDataset(dataset);
           return dataset;
@@ -183,7 +204,10 @@ export class Uploads {
         }
         transfer.sent = 0; // the whole file goes again, under another name
         this._changed.emit();
-        const other = await this.askName(refusal, this._freeName(transfer.name));
+        const other = await this.askName(
+          refusal,
+          this._freeName(transfer.name)
+        );
         if (other === null) {
           this.dismiss(transfer.id);
           return null;
@@ -213,20 +237,29 @@ export class Uploads {
   }
 
   /** Why the server refused `name` when another name may do: taken (409) or invalid (400 on /name). */
-  private _refusedName(error: unknown, project: number, name: string): string | null {
+  private _refusedName(
+    error: unknown,
+    project: number,
+    name: string
+  ): string | null {
     if (!(error instanceof ApiError)) {
       return null;
     }
     if (error.status === 409) {
-      const title = this.store.projects.find(p => p.id === project)?.name ?? `#${project}`;
+      const title =
+        this.store.projects.find(p => p.id === project)?.name ?? `#${project}`;
       return `A dataset named “${name}” already exists in project “${title}”.`;
     }
     const field = error.fieldErrors.find(f => f.path === '/name');
-    return error.status === 400 && field ? `“${name}” is no valid name: ${field.message}` : null;
+    return error.status === 400 && field
+      ? `“${name}” is no valid name: ${field.message}`
+      : null;
   }
 
   private _freeName(name: string): string {
-    const uploads = this.store.datasets.filter(d => d.process === null).map(d => d.name);
+    const uploads = this.store.datasets
+      .filter(d => d.process === null)
+      .map(d => d.name);
     return freeName(name, new Set([name, ...uploads]));
   }
 
@@ -263,5 +296,7 @@ export function formatBytes(size: number): string {
     value /= 1000;
     unit++;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+  return unit === 0
+    ? `${value} B`
+    : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }

@@ -1,8 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { RJSFSchema } from '@rjsf/utils';
 import { ApiError, Comparison, Dataset, Version } from '../src/api';
-import { compareRows, defaultPair, flatten, formatValue, pathLabel } from '../src/editor/compare';
-import { mapServerErrors, pruneErrors, readableError, toErrorSchema } from '../src/editor/errors';
+import {
+  compareRows,
+  defaultPair,
+  flatten,
+  formatValue,
+  pathLabel
+} from '../src/editor/compare';
+import {
+  mapServerErrors,
+  pruneErrors,
+  readableError,
+  toErrorSchema
+} from '../src/editor/errors';
 import { datasetOptions, pickDataset } from '../src/editor/picker';
 import { draftOf, parseResources } from '../src/editor/resources';
 import { formatDuration, runTime, toDate } from '../src/editor/format';
@@ -22,8 +33,12 @@ import {
 import { makeDataset, makeProcess, makeVersion } from './factories';
 import bootstrap from './fixtures/process-types.json';
 
-const types = bootstrap as { name: string; schema: RJSFSchema }[];
+/**
+ * The schema of a bootstrap type. The fixture's JSON is typed by its literal
+ * contents (types differ in their properties), so it is read as plain data.
+ */
 const schemaOf = (name: string): RJSFSchema => {
+  const types: readonly { name: string; schema: object }[] = bootstrap;
   const found = types.find(type => type.name === name);
   if (!found) {
     throw new Error(`no bootstrap type ${name}`);
@@ -51,26 +66,40 @@ const nested: RJSFSchema = {
       type: 'array',
       items: {
         type: 'object',
-        properties: { model: { type: 'string', format: 'nagelfluh-dataset' }, depth: { type: 'number' } }
+        properties: {
+          model: { type: 'string', format: 'nagelfluh-dataset' },
+          depth: { type: 'number' }
+        }
       }
     },
     pair: {
       type: 'array',
-      items: [{ type: 'string' }, { type: 'string', format: 'nagelfluh-dataset' }]
+      items: [
+        { type: 'string' },
+        { type: 'string', format: 'nagelfluh-dataset' }
+      ]
     }
   }
 };
 
 describe('form generation from a type schema', () => {
   it('draws dataset fields of the bootstrap types with the dataset picker', () => {
-    expect(uiSchemaFor(schemaOf('fft'))).toEqual({ signal: { 'ui:widget': DATASET_WIDGET } });
-    expect(uiSchemaFor(schemaOf('inversion'))).toEqual({ survey: { 'ui:widget': DATASET_WIDGET } });
+    expect(uiSchemaFor(schemaOf('fft'))).toEqual({
+      signal: { 'ui:widget': DATASET_WIDGET }
+    });
+    expect(uiSchemaFor(schemaOf('inversion'))).toEqual({
+      survey: { 'ui:widget': DATASET_WIDGET }
+    });
   });
 
   it('leaves plain fields to rjsf’s default widgets and names list entries after their list', () => {
     expect(uiSchemaFor(schemaOf('sleep'))).toEqual({});
-    expect(uiSchemaFor(schemaOf('synthetic-signal'))).toEqual({ components: { items: { 'ui:title': 'Component' } } });
-    expect(uiSchemaFor(schemaOf('synthetic-survey'))).toEqual({ bodies: { items: { 'ui:title': 'Buried sphere' } } });
+    expect(uiSchemaFor(schemaOf('synthetic-signal'))).toEqual({
+      components: { items: { 'ui:title': 'Component' } }
+    });
+    expect(uiSchemaFor(schemaOf('synthetic-survey'))).toEqual({
+      bodies: { items: { 'ui:title': 'Buried sphere' } }
+    });
     expect(itemTitle('Categories')).toBe('Category');
     expect(itemTitle('Glass')).toBe('Glass');
     expect(itemTitle(undefined)).toBe('Item');
@@ -79,7 +108,9 @@ describe('form generation from a type schema', () => {
   it('finds dataset fields inside nested objects, array items, tuples and $refs', () => {
     expect(uiSchemaFor(nested)).toEqual({
       source: { data: { 'ui:widget': DATASET_WIDGET } },
-      layers: { items: { 'ui:title': 'Item', model: { 'ui:widget': DATASET_WIDGET } } },
+      layers: {
+        items: { 'ui:title': 'Item', model: { 'ui:widget': DATASET_WIDGET } }
+      },
       pair: { items: [{}, { 'ui:widget': DATASET_WIDGET }] }
     });
   });
@@ -90,15 +121,23 @@ describe('form generation from a type schema', () => {
     expect(data.units).toBe('mm/s');
     expect(data.components).toHaveLength(3);
     expect(getPointer(data, '/components/1/frequency')).toBe(12.5);
-    expect(initialParameters(schemaOf('fft'))).toMatchObject({ window: 'hann', detrend: true });
+    expect(initialParameters(schemaOf('fft'))).toMatchObject({
+      window: 'hann',
+      detrend: true
+    });
   });
 
   it('names a new process after its type with the next free counter', () => {
     expect(defaultName('fft', [])).toBe('fft-1');
-    expect(defaultName('fft', ['fft-1', 'fft-3', 'sleep-7', 'my fft'])).toBe('fft-4');
-    expect(defaultName('synthetic-signal', ['synthetic-signal-2', 'synthetic-signal-x'])).toBe(
-      'synthetic-signal-3'
+    expect(defaultName('fft', ['fft-1', 'fft-3', 'sleep-7', 'my fft'])).toBe(
+      'fft-4'
     );
+    expect(
+      defaultName('synthetic-signal', [
+        'synthetic-signal-2',
+        'synthetic-signal-x'
+      ])
+    ).toBe('synthetic-signal-3');
   });
 });
 
@@ -107,7 +146,9 @@ describe('field ids and JSON pointers', () => {
     const signal = schemaOf('synthetic-signal');
     expect(pointerOfId('root_sample_rate', signal)).toBe('/sample_rate');
     expect(pointerOfId('root_noise_level', signal)).toBe('/noise_level');
-    expect(pointerOfId('root_components_2_phase', signal)).toBe('/components/2/phase');
+    expect(pointerOfId('root_components_2_phase', signal)).toBe(
+      '/components/2/phase'
+    );
     expect(pointerOfId('root_signal', schemaOf('fft'))).toBe('/signal');
     expect(pointerOfId('root_source_data', nested)).toBe('/source/data');
     expect(pointerOfId('root_layers_0_model', nested)).toBe('/layers/0/model');
@@ -124,25 +165,40 @@ describe('field ids and JSON pointers', () => {
       }
     };
     expect(pointerOfId('root_a_b_c', schema)).toBe('/a_b/c');
-    expect(idOfPointer('/components/0/frequency')).toBe('root_components_0_frequency');
+    expect(idOfPointer('/components/0/frequency')).toBe(
+      'root_components_0_frequency'
+    );
   });
 
   it('sets values at a pointer without touching the original', () => {
-    const data = { components: [{ frequency: 1 }, { frequency: 2 }], signal: 'dataset:1' };
+    const data = {
+      components: [{ frequency: 1 }, { frequency: 2 }],
+      signal: 'dataset:1'
+    };
     const changed = setPointer(data, '/components/1/frequency', 9);
     expect(changed.components[1].frequency).toBe(9);
     expect(data.components[1].frequency).toBe(2);
     expect(Array.isArray(changed.components)).toBe(true);
-    expect(setPointer({}, '/source/data', 'dataset:4')).toEqual({ source: { data: 'dataset:4' } });
+    expect(setPointer({}, '/source/data', 'dataset:4')).toEqual({
+      source: { data: 'dataset:4' }
+    });
   });
 });
 
 describe('validation before submit', () => {
-  const cases: { name: string; schema: RJSFSchema; valid: Record<string, unknown>[]; invalid: [Record<string, unknown>, string][] }[] = [
+  const cases: {
+    name: string;
+    schema: RJSFSchema;
+    valid: Record<string, unknown>[];
+    invalid: [Record<string, unknown>, string][];
+  }[] = [
     {
       name: 'synthetic-signal',
       schema: schemaOf('synthetic-signal'),
-      valid: [initialParameters(schemaOf('synthetic-signal')), { duration: 1, components: [] }],
+      valid: [
+        initialParameters(schemaOf('synthetic-signal')),
+        { duration: 1, components: [] }
+      ],
       invalid: [
         [{ duration: -1 }, '/duration'],
         [{ duration: 0 }, '/duration'],
@@ -155,7 +211,10 @@ describe('validation before submit', () => {
     {
       name: 'fft',
       schema: schemaOf('fft'),
-      valid: [{ signal: 'dataset:12' }, { signal: 'dataset:1', window: 'none', detrend: false }],
+      valid: [
+        { signal: 'dataset:12' },
+        { signal: 'dataset:1', window: 'none', detrend: false }
+      ],
       invalid: [
         [{}, '/signal'],
         [{ signal: 'dataset:abc' }, '/signal'],
@@ -177,11 +236,20 @@ describe('validation before submit', () => {
     {
       name: 'nested',
       schema: nested,
-      valid: [{ source: { data: 'dataset:2' }, layers: [{ model: 'dataset:3' }], pair: ['a', 'dataset:4'] }],
+      valid: [
+        {
+          source: { data: 'dataset:2' },
+          layers: [{ model: 'dataset:3' }],
+          pair: ['a', 'dataset:4']
+        }
+      ],
       invalid: [
         [{ source: {} }, '/source/data'],
         [{ source: { data: 'dataset:2', weight: -1 } }, '/source/weight'],
-        [{ layers: [{ model: 'dataset:3' }, { model: 'nope' }] }, '/layers/1/model']
+        [
+          { layers: [{ model: 'dataset:3' }, { model: 'nope' }] },
+          '/layers/1/model'
+        ]
       ]
     }
   ];
@@ -214,33 +282,53 @@ describe('server refusals on the fields', () => {
   it('puts parameter errors on their fields, with or without the /parameters prefix', () => {
     const mapped = mapServerErrors(
       [
-        { path: '/parameters/components/1/frequency', message: '-1 is less than the minimum of 0' },
+        {
+          path: '/parameters/components/1/frequency',
+          message: '-1 is less than the minimum of 0'
+        },
         { path: '/duration', message: 'must be > 0' }
       ],
       signal
     );
     expect(mapped.parameters).toEqual([
-      { path: '/components/1/frequency', message: '-1 is less than the minimum of 0' },
+      {
+        path: '/components/1/frequency',
+        message: '-1 is less than the minimum of 0'
+      },
       { path: '/duration', message: 'must be > 0' }
     ]);
     expect(toErrorSchema(mapped.parameters)).toEqual({
-      components: { 1: { frequency: { __errors: ['-1 is less than the minimum of 0'] } } },
+      components: {
+        1: { frequency: { __errors: ['-1 is less than the minimum of 0'] } }
+      },
       duration: { __errors: ['must be > 0'] }
     });
   });
 
   it('shows a missing required property on that property', () => {
-    const mapped = mapServerErrors([{ path: '/parameters', message: "'signal' is a required property" }], fft);
-    expect(mapped.parameters).toEqual([{ path: '/signal', message: 'is required' }]);
+    const mapped = mapServerErrors(
+      [{ path: '/parameters', message: "'signal' is a required property" }],
+      fft
+    );
+    expect(mapped.parameters).toEqual([
+      { path: '/signal', message: 'is required' }
+    ]);
   });
 
   it('shows a nonexistent dataset on the dataset field', () => {
     const mapped = mapServerErrors(
-      [{ path: '/parameters/signal', message: "dataset 99 does not exist in this process's project" }],
+      [
+        {
+          path: '/parameters/signal',
+          message: "dataset 99 does not exist in this process's project"
+        }
+      ],
       fft
     );
     expect(toErrorSchema(mapped.parameters)).toEqual({
-      signal: { __errors: ["dataset 99 does not exist in this process's project"] }
+      signal: {
+        __errors: ["dataset 99 does not exist in this process's project"]
+      }
     });
   });
 
@@ -256,13 +344,26 @@ describe('server refusals on the fields', () => {
       fft
     );
     expect(mapped.parameters).toEqual([]);
-    expect(mapped.resources).toEqual({ cpu: '2000 cores exceed the quota of 8', memory: "unknown unit 'Xi'" });
+    expect(mapped.resources).toEqual({
+      cpu: '2000 cores exceed the quota of 8',
+      memory: "unknown unit 'Xi'"
+    });
     expect(mapped.name).toBe('must be a non-empty string');
-    expect(mapped.other).toEqual(["project: 'x' is not a valid id", 'resources: must be an object']);
+    expect(mapped.other).toEqual([
+      "project: 'x' is not a valid id",
+      'resources: must be an object'
+    ]);
   });
 
   it('puts an error of the whole parameters object at the form root', () => {
-    expect(toErrorSchema(mapServerErrors([{ path: '/parameters', message: 'must be an object' }], fft).parameters)).toEqual({
+    expect(
+      toErrorSchema(
+        mapServerErrors(
+          [{ path: '/parameters', message: 'must be an object' }],
+          fft
+        ).parameters
+      )
+    ).toEqual({
       __errors: ['must be an object']
     });
   });
@@ -287,12 +388,14 @@ describe('server refusals on the fields', () => {
     expect(readableError(balance)).toBe(
       'Insufficient balance: this run may cost 36 credits but only 2 are available'
     );
-    expect(readableError(new ApiError(404, 'not_found', 'process 9 not found', null))).toBe(
-      'Process 9 not found'
-    );
-    expect(readableError(new ApiError(0, 'network', 'the server is unreachable: TypeError', null))).toMatch(
-      /^The server cannot be reached/
-    );
+    expect(
+      readableError(new ApiError(404, 'not_found', 'process 9 not found', null))
+    ).toBe('Process 9 not found');
+    expect(
+      readableError(
+        new ApiError(0, 'network', 'the server is unreachable: TypeError', null)
+      )
+    ).toMatch(/^The server cannot be reached/);
     const crash = new TypeError('x is undefined');
     expect(readableError(crash)).toBe('X is undefined');
     expect(readableError(crash)).not.toContain('at ');
@@ -300,11 +403,23 @@ describe('server refusals on the fields', () => {
 });
 
 /** Version `n` of process 7 with `parameters`; the compare rows show its resources. */
-const version = (n: number, parameters: Record<string, unknown>, extra: Partial<Version> = {}): Version =>
-  makeVersion(7, n, { parameters, resources: { cpu: 1, memory: '1Gi', deadline_seconds: 600 }, ...extra });
+const version = (
+  n: number,
+  parameters: Record<string, unknown>,
+  extra: Partial<Version> = {}
+): Version =>
+  makeVersion(7, n, {
+    parameters,
+    resources: { cpu: 1, memory: '1Gi', deadline_seconds: 600 },
+    ...extra
+  });
 
-const dataset = (id: number, process: number | null, v: number | null, name = `out-${id}.nc`): Dataset =>
-  makeDataset(id, process, { version: v, name });
+const dataset = (
+  id: number,
+  process: number | null,
+  v: number | null,
+  name = `out-${id}.nc`
+): Dataset => makeDataset(id, process, { version: v, name });
 
 describe('compare two versions side by side', () => {
   it('starts from the previous version against the latest, and v1 against itself only when alone', () => {
@@ -317,9 +432,17 @@ describe('compare two versions side by side', () => {
 
   it('highlights exactly the fields the diff names', () => {
     const a = version(1, base);
-    const b = version(2, setPointer(setPointer(base, '/duration', 20), '/components/1/amplitude', 0.7), {
-      resources: { cpu: 2, memory: '1Gi', deadline_seconds: 600 }
-    });
+    const b = version(
+      2,
+      setPointer(
+        setPointer(base, '/duration', 20),
+        '/components/1/amplitude',
+        0.7
+      ),
+      {
+        resources: { cpu: 2, memory: '1Gi', deadline_seconds: 600 }
+      }
+    );
     const comparison: Comparison = {
       process: 7,
       v1: 1,
@@ -333,18 +456,27 @@ describe('compare two versions side by side', () => {
     };
     const rows = compareRows(a, b, comparison);
     const changed = rows.filter(row => row.op !== null);
-    expect(changed.map(row => [row.section, row.path, row.left, row.right])).toEqual([
+    expect(
+      changed.map(row => [row.section, row.path, row.left, row.right])
+    ).toEqual([
       ['parameters', '/duration', '10', '20'],
       ['parameters', '/components/1/amplitude', '0.5', '0.7'],
       ['resources', '/cpu', '1', '2']
     ]);
-    expect(rows.find(row => row.path === '/units')).toMatchObject({ left: 'mm/s', right: 'mm/s', op: null });
+    expect(rows.find(row => row.path === '/units')).toMatchObject({
+      left: 'mm/s',
+      right: 'mm/s',
+      op: null
+    });
     expect(rows.filter(row => row.section === 'resources')).toHaveLength(3);
   });
 
   it('highlights every row under an array that changed length as a whole', () => {
     const a = version(1, { duration: 1, components: [{ frequency: 1 }] });
-    const b = version(2, { duration: 1, components: [{ frequency: 1 }, { frequency: 2 }] });
+    const b = version(2, {
+      duration: 1,
+      components: [{ frequency: 1 }, { frequency: 2 }]
+    });
     const comparison: Comparison = {
       process: 7,
       v1: 1,
@@ -378,7 +510,9 @@ describe('compare two versions side by side', () => {
       resources: [],
       equal: false
     };
-    const rows = compareRows(a, b, comparison).filter(row => row.section === 'parameters');
+    const rows = compareRows(a, b, comparison).filter(
+      row => row.section === 'parameters'
+    );
     expect(rows.map(row => [row.path, row.left, row.right, row.op])).toEqual([
       ['/variable', '""', '""', null],
       ['/old', '1', undefined, 'removed'],
@@ -387,12 +521,25 @@ describe('compare two versions side by side', () => {
   });
 
   it('marks nothing when the versions are equal', () => {
-    const comparison: Comparison = { process: 7, v1: 1, v2: 2, parameters: [], resources: [], equal: true };
-    expect(compareRows(version(1, base), version(2, base), comparison).some(row => row.op)).toBe(false);
+    const comparison: Comparison = {
+      process: 7,
+      v1: 1,
+      v2: 2,
+      parameters: [],
+      resources: [],
+      equal: true
+    };
+    expect(
+      compareRows(version(1, base), version(2, base), comparison).some(
+        row => row.op
+      )
+    ).toBe(false);
   });
 
   it('labels fields by their path and values as text', () => {
-    expect(pathLabel('/components/0/frequency')).toBe('components › 0 › frequency');
+    expect(pathLabel('/components/0/frequency')).toBe(
+      'components › 0 › frequency'
+    );
     expect(formatValue(true)).toBe('true');
     expect(formatValue({ a: 1 })).toBe('{"a":1}');
     expect(formatValue(undefined)).toBeUndefined();
@@ -406,15 +553,22 @@ describe('dataset picker', () => {
     'synthetic-signal',
     [
       makeVersion(3, 1, { outputs: [dataset(10, 3, 1)] }),
-      makeVersion(3, 2, { outputs: [dataset(11, 3, 2, 'signal.nc'), dataset(12, 3, 2)] }),
+      makeVersion(3, 2, {
+        outputs: [dataset(11, 3, 2, 'signal.nc'), dataset(12, 3, 2)]
+      }),
       makeVersion(3, 3, { state: 'running' })
     ],
     { name: 'signal-a' }
   );
 
   it('lists datasets newest first as "name — process/version"', () => {
-    const options = datasetOptions([dataset(10, 3, 1), dataset(11, 3, 2, 'signal.nc'), dataset(20, null, null, 'my.csv')], id =>
-      id === 3 ? signal : undefined
+    const options = datasetOptions(
+      [
+        dataset(10, 3, 1),
+        dataset(11, 3, 2, 'signal.nc'),
+        dataset(20, null, null, 'my.csv')
+      ],
+      id => (id === 3 ? signal : undefined)
     );
     expect(options).toEqual([
       { value: 'dataset:20', label: 'my.csv — upload' },
@@ -424,26 +578,47 @@ describe('dataset picker', () => {
   });
 
   it('picks the first output of the latest version that has one', () => {
-    expect(pickDataset(signal, null)).toEqual({ dataset: signal.versions[1].outputs[0] });
-    expect(pickDataset(signal, 1)).toEqual({ dataset: signal.versions[0].outputs[0] });
+    expect(pickDataset(signal, null)).toEqual({
+      dataset: signal.versions[1].outputs[0]
+    });
+    expect(pickDataset(signal, 1)).toEqual({
+      dataset: signal.versions[0].outputs[0]
+    });
     expect(pickDataset(signal, 3)).toHaveProperty('error');
-    expect(pickDataset({ ...signal, versions: [] }, null)).toHaveProperty('error');
+    expect(pickDataset({ ...signal, versions: [] }, null)).toHaveProperty(
+      'error'
+    );
   });
 });
 
 describe('resources', () => {
   it('takes cores as numbers, quantities as text, and refuses what cannot run', () => {
-    expect(parseResources({ cpu: '0.5', memory: '512Mi', deadline: '600' }).resources).toEqual({
+    expect(
+      parseResources({ cpu: '0.5', memory: '512Mi', deadline: '600' }).resources
+    ).toEqual({
       cpu: 0.5,
       memory: '512Mi',
       deadline_seconds: 600
     });
-    expect(parseResources({ cpu: '500m', memory: '1Gi', deadline: '60' }).resources?.cpu).toBe('500m');
+    expect(
+      parseResources({ cpu: '500m', memory: '1Gi', deadline: '60' }).resources
+        ?.cpu
+    ).toBe('500m');
     const bad = parseResources({ cpu: '', memory: ' ', deadline: '1.5' });
     expect(bad.resources).toBeNull();
-    expect(Object.keys(bad.errors).sort()).toEqual(['cpu', 'deadline_seconds', 'memory']);
-    expect(parseResources({ cpu: '0', memory: '1Gi', deadline: '0' }).errors).toHaveProperty('cpu');
-    expect(draftOf({ cpu: 2, memory: '2Gi', deadline_seconds: 60 })).toEqual({ cpu: '2', memory: '2Gi', deadline: '60' });
+    expect(Object.keys(bad.errors).sort()).toEqual([
+      'cpu',
+      'deadline_seconds',
+      'memory'
+    ]);
+    expect(
+      parseResources({ cpu: '0', memory: '1Gi', deadline: '0' }).errors
+    ).toHaveProperty('cpu');
+    expect(draftOf({ cpu: 2, memory: '2Gi', deadline_seconds: 60 })).toEqual({
+      cpu: '2',
+      memory: '2Gi',
+      deadline: '60'
+    });
   });
 });
 
@@ -456,7 +631,9 @@ describe('version timings', () => {
 
   it('shows how long a version ran, or has run so far', () => {
     expect(runTime(1700000000, 1700000012.5)).toBe('13 s');
-    expect(runTime(1700000000, null, new Date(1700000090000))).toBe('1 min 30 s so far');
+    expect(runTime(1700000000, null, new Date(1700000090000))).toBe(
+      '1 min 30 s so far'
+    );
     expect(runTime(null, null)).toBe('—');
     expect(formatDuration(3.25)).toBe('3.3 s');
     expect(formatDuration(7260)).toBe('2 h 1 min');

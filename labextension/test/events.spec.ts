@@ -90,7 +90,9 @@ describe('events stream', () => {
     expect(FakeSocket.all).toHaveLength(1);
     expect(FakeSocket.last.sent).toEqual([]);
     FakeSocket.last.open();
-    expect(FakeSocket.last.sent).toEqual([{ subscribe: { process: 7, version: 2 }, since: 40 }]);
+    expect(FakeSocket.last.sent).toEqual([
+      { subscribe: { process: 7, version: 2 }, since: 40 }
+    ]);
     expect(statuses).toEqual(['connecting', 'open']);
     expect(events.status).toBe('open');
   });
@@ -121,12 +123,20 @@ describe('events stream', () => {
     const second = FakeSocket.last;
     expect(second).not.toBe(first);
     second.open();
-    expect(second.sent).toEqual([{ subscribe: { process: 7, version: 2 }, since: 10 }]);
+    expect(second.sent).toEqual([
+      { subscribe: { process: 7, version: 2 }, since: 10 }
+    ]);
     // A server replaying a little too much must not duplicate lines.
     second.receive(log(9, 15));
     second.receive(log(16, 20));
     expect(seqs(received)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    expect(statuses).toEqual(['connecting', 'open', 'closed', 'connecting', 'open']);
+    expect(statuses).toEqual([
+      'connecting',
+      'open',
+      'closed',
+      'connecting',
+      'open'
+    ]);
   });
 
   it('backs off between failed reconnects and starts over once connected', () => {
@@ -154,7 +164,10 @@ describe('events stream', () => {
     socket.open();
     socket.receive(log(1, 5));
     socket.receive({ type: 'resync', process: 7, version: 2, since: 5 });
-    expect(socket.sent.at(-1)).toEqual({ subscribe: { process: 7, version: 2 }, since: 5 });
+    expect(socket.sent.at(-1)).toEqual({
+      subscribe: { process: 7, version: 2 },
+      since: 5
+    });
     socket.receive(log(6, 8));
     expect(seqs(received)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(received.some(e => e.type === 'resync')).toBe(false);
@@ -168,19 +181,26 @@ describe('events stream', () => {
     socket.open();
     socket.receive({ type: 'resync', project: 3 });
     expect(received).toEqual([{ type: 'resync', project: 3 }]);
-    expect(socket.sent).toEqual([{ subscribe: { project: 3 } }, { subscribe: { project: 3 } }]);
+    expect(socket.sent).toEqual([
+      { subscribe: { project: 3 } },
+      { subscribe: { project: 3 } }
+    ]);
   });
 
   it('unsubscribes on dispose and delivers nothing more to the disposed listener', () => {
     const events = stream();
     const old: NagelfluhEvent[] = [];
     const current: NagelfluhEvent[] = [];
-    const subscription = events.subscribe({ process: 7, version: 1 }, e => old.push(e));
+    const subscription = events.subscribe({ process: 7, version: 1 }, e =>
+      old.push(e)
+    );
     const socket = FakeSocket.last;
     socket.open();
     socket.receive(log(1, 3, 7, 1));
     subscription.dispose();
-    expect(socket.sent.at(-1)).toEqual({ unsubscribe: { process: 7, version: 1 } });
+    expect(socket.sent.at(-1)).toEqual({
+      unsubscribe: { process: 7, version: 1 }
+    });
     events.subscribe({ process: 7, version: 2 }, e => current.push(e));
     // Lines of the old version still in flight, then the new version's.
     socket.receive(log(4, 5, 7, 1));
@@ -190,7 +210,9 @@ describe('events stream', () => {
     socket.drop();
     vi.advanceTimersByTime(100);
     FakeSocket.last.open();
-    expect(FakeSocket.last.sent).toEqual([{ subscribe: { process: 7, version: 2 }, since: 2 }]);
+    expect(FakeSocket.last.sent).toEqual([
+      { subscribe: { process: 7, version: 2 }, since: 2 }
+    ]);
   });
 
   it('keeps the server subscription while another listener still follows the same version', () => {

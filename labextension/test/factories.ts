@@ -5,7 +5,11 @@
 import { Dataset, Process, Version } from '../src/api';
 
 /** A dataset; one with a `process` is that process's output of version 1 unless `extra` says otherwise. */
-export function makeDataset(id: number, process: number | null = null, extra: Partial<Dataset> = {}): Dataset {
+export function makeDataset(
+  id: number,
+  process: number | null = null,
+  extra: Partial<Dataset> = {}
+): Dataset {
   return {
     id,
     project: 1,
@@ -23,7 +27,11 @@ export function makeDataset(id: number, process: number | null = null, extra: Pa
 }
 
 /** Version `n` of `process`: completed, no inputs or outputs, unless `extra` says otherwise. */
-export function makeVersion(process: number, n: number, extra: Partial<Version> = {}): Version {
+export function makeVersion(
+  process: number,
+  n: number,
+  extra: Partial<Version> = {}
+): Version {
   return {
     process,
     version: n,
@@ -45,6 +53,19 @@ export function makeVersion(process: number, n: number, extra: Partial<Version> 
   };
 }
 
-export function makeProcess(id: number, type: string, versions: Version[] = [], extra: Partial<Process> = {}): Process {
-  return { id, project: 1, type, name: `${type}-${id}`, created: 0, versions, ...extra };
+export function makeProcess(
+  id: number,
+  type: string,
+  versions: Version[] = [],
+  extra: Partial<Process> = {}
+): Process {
+  return {
+    id,
+    project: 1,
+    type,
+    name: `${type}-${id}`,
+    created: 0,
+    versions,
+    ...extra
+  };
 }

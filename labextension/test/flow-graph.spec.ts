@@ -19,17 +19,23 @@ const none = () => undefined;
 
 describe('flow graph', () => {
   it('links a process to the process whose output it reads', () => {
-    const signal = makeProcess(1, 'synthetic-signal', [version(1, 1, [], [makeDataset(10, 1)])]);
+    const signal = makeProcess(1, 'synthetic-signal', [
+      version(1, 1, [], [makeDataset(10, 1)])
+    ]);
     const fft = makeProcess(2, 'fft', [version(2, 1, [10])]);
     const graph = buildGraph([fft, signal], none);
     expect(graph.nodes.map(n => n.id)).toEqual(['p1', 'p2']);
-    expect(graph.edges).toEqual([{ from: 'p1', to: 'p2', current: true, datasets: [10] }]);
+    expect(graph.edges).toEqual([
+      { from: 'p1', to: 'p2', current: true, datasets: [10] }
+    ]);
   });
 
   it('finds the producer through the store when the output is not in a version yet', () => {
     const signal = makeProcess(1, 'synthetic-signal', [version(1, 1, [])]);
     const fft = makeProcess(2, 'fft', [version(2, 1, [10])]);
-    const graph = buildGraph([signal, fft], id => (id === 10 ? makeDataset(10, 1) : undefined));
+    const graph = buildGraph([signal, fft], id =>
+      id === 10 ? makeDataset(10, 1) : undefined
+    );
     expect(graph.edges.map(e => [e.from, e.to])).toEqual([['p1', 'p2']]);
   });
 
@@ -38,7 +44,12 @@ describe('flow graph', () => {
     const a = makeProcess(1, 'inversion', [version(1, 1, [7])]);
     const b = makeProcess(2, 'inversion', [version(2, 1, [7])]);
     const graph = buildGraph([a, b], id => (id === 7 ? upload : undefined));
-    expect(graph.nodes.at(-1)).toEqual({ kind: 'dataset', id: 'd7', datasetId: 7, name: 'stations.csv' });
+    expect(graph.nodes.at(-1)).toEqual({
+      kind: 'dataset',
+      id: 'd7',
+      datasetId: 7,
+      name: 'stations.csv'
+    });
     expect(graph.edges.map(e => [e.from, e.to])).toEqual([
       ['d7', 'p1'],
       ['d7', 'p2']
@@ -46,8 +57,14 @@ describe('flow graph', () => {
   });
 
   it('still shows an input whose dataset is unknown', () => {
-    const graph = buildGraph([makeProcess(1, 'fft', [version(1, 1, [99])])], none);
-    expect(graph.nodes[1]).toMatchObject({ kind: 'dataset', name: 'dataset 99' });
+    const graph = buildGraph(
+      [makeProcess(1, 'fft', [version(1, 1, [99])])],
+      none
+    );
+    expect(graph.nodes[1]).toMatchObject({
+      kind: 'dataset',
+      name: 'dataset 99'
+    });
   });
 
   it('keeps the links of older versions once, faded unless the latest version still uses them', () => {
@@ -55,8 +72,14 @@ describe('flow graph', () => {
       version(1, 1, [], [makeDataset(10, 1)]),
       version(1, 2, [], [makeDataset(11, 1)])
     ]);
-    const other = makeProcess(3, 'synthetic-signal', [version(3, 1, [], [makeDataset(30, 3)])]);
-    const fft = makeProcess(2, 'fft', [version(2, 1, [10]), version(2, 2, [11]), version(2, 3, [30])]);
+    const other = makeProcess(3, 'synthetic-signal', [
+      version(3, 1, [], [makeDataset(30, 3)])
+    ]);
+    const fft = makeProcess(2, 'fft', [
+      version(2, 1, [10]),
+      version(2, 2, [11]),
+      version(2, 3, [30])
+    ]);
     const graph = buildGraph([signal, fft, other], none);
     expect(graph.edges).toEqual([
       { from: 'p1', to: 'p2', current: false, datasets: [10, 11] },
@@ -65,7 +88,10 @@ describe('flow graph', () => {
   });
 
   it('ignores a process reading its own earlier output', () => {
-    const p = makeProcess(1, 'inversion', [version(1, 1, [], [makeDataset(10, 1)]), version(1, 2, [10])]);
+    const p = makeProcess(1, 'inversion', [
+      version(1, 1, [], [makeDataset(10, 1)]),
+      version(1, 2, [10])
+    ]);
     expect(buildGraph([p], none).edges).toEqual([]);
   });
 
@@ -74,13 +100,23 @@ describe('flow graph', () => {
       version(1, 1, [], [], 'failed', { reason: 'cancelled' }),
       version(1, 2, [], [], 'running', { progress: 0.4 })
     ]);
-    expect(buildGraph([p], none).nodes[0]).toMatchObject({ badge: 'running', version: 2, progress: 0.4 });
+    expect(buildGraph([p], none).nodes[0]).toMatchObject({
+      badge: 'running',
+      version: 2,
+      progress: 0.4
+    });
     p.versions.pop();
-    expect(buildGraph([p], none).nodes[0]).toMatchObject({ badge: 'cancelled', version: 1, progress: null });
+    expect(buildGraph([p], none).nodes[0]).toMatchObject({
+      badge: 'cancelled',
+      version: 1,
+      progress: null
+    });
   });
 
   it('only asks for a new layout when nodes or links change, not states', () => {
-    const signal = makeProcess(1, 'synthetic-signal', [version(1, 1, [], [makeDataset(10, 1)], 'running')]);
+    const signal = makeProcess(1, 'synthetic-signal', [
+      version(1, 1, [], [makeDataset(10, 1)], 'running')
+    ]);
     const fft = makeProcess(2, 'fft', [version(2, 1, [10], [], 'queued')]);
     const before = buildGraph([signal, fft], none);
     signal.versions[0].state = 'completed';

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Layout, LayoutEdge, LayoutNode, isotonic, layout } from '../src/flow/layout';
+import {
+  Layout,
+  LayoutEdge,
+  LayoutNode,
+  isotonic,
+  layout
+} from '../src/flow/layout';
 import {
   boundsOf,
   edgePath,
@@ -12,7 +18,11 @@ import { buildGraph, nodeSize } from '../src/flow/graph';
 import { Process } from '../src/api';
 import { makeDataset, makeProcess, makeVersion } from './factories';
 
-const box = (id: string, width = 200, height = 56): LayoutNode => ({ id, width, height });
+const box = (id: string, width = 200, height = 56): LayoutNode => ({
+  id,
+  width,
+  height
+});
 const edge = (from: string, to: string): LayoutEdge => ({ from, to });
 
 function rectOf(result: Layout, node: LayoutNode) {
@@ -22,10 +32,16 @@ function rectOf(result: Layout, node: LayoutNode) {
 
 /** Pairs of nodes whose boxes intersect (sweep over x, so 2,000 nodes stay cheap). */
 function overlaps(result: Layout, nodes: LayoutNode[]): [string, string][] {
-  const rects = nodes.map(n => ({ id: n.id, ...rectOf(result, n) })).sort((a, b) => a.x - b.x);
+  const rects = nodes
+    .map(n => ({ id: n.id, ...rectOf(result, n) }))
+    .sort((a, b) => a.x - b.x);
   const found: [string, string][] = [];
   for (let i = 0; i < rects.length; i++) {
-    for (let j = i + 1; j < rects.length && rects[j].x < rects[i].x + rects[i].width; j++) {
+    for (
+      let j = i + 1;
+      j < rects.length && rects[j].x < rects[i].x + rects[i].width;
+      j++
+    ) {
       const a = rects[i];
       const b = rects[j];
       if (a.y < b.y + b.height && b.y < a.y + a.height) {
@@ -36,7 +52,11 @@ function overlaps(result: Layout, nodes: LayoutNode[]): [string, string][] {
   return found;
 }
 
-function flowsRight(result: Layout, nodes: LayoutNode[], e: LayoutEdge): boolean {
+function flowsRight(
+  result: Layout,
+  nodes: LayoutNode[],
+  e: LayoutEdge
+): boolean {
   const byId = new Map(nodes.map(n => [n.id, n]));
   const from = rectOf(result, byId.get(e.from)!);
   const to = rectOf(result, byId.get(e.to)!);
@@ -44,7 +64,10 @@ function flowsRight(result: Layout, nodes: LayoutNode[], e: LayoutEdge): boolean
 }
 
 /** A deterministic pseudo-random DAG: each node takes inputs from a few earlier ones. */
-function randomDag(count: number, seed = 7): { nodes: LayoutNode[]; edges: LayoutEdge[] } {
+function randomDag(
+  count: number,
+  seed = 7
+): { nodes: LayoutNode[]; edges: LayoutEdge[] } {
   let state = seed;
   const random = () => {
     state = (state * 1103515245 + 12345) % 2147483648;
@@ -66,10 +89,16 @@ function randomDag(count: number, seed = 7): { nodes: LayoutNode[]; edges: Layou
  * Edges whose route goes backwards, or whose bends or straight runs (between
  * bends at one height) pass through a node: every drawn link must keep to gaps.
  */
-function blockedRoutes(result: Layout, nodes: LayoutNode[], edges: LayoutEdge[]): string[] {
+function blockedRoutes(
+  result: Layout,
+  nodes: LayoutNode[],
+  edges: LayoutEdge[]
+): string[] {
   const rects = nodes.map(n => rectOf(result, n));
   const inside = (x0: number, x1: number, y: number) =>
-    rects.some(r => y > r.y && y < r.y + r.height && x1 > r.x && x0 < r.x + r.width);
+    rects.some(
+      r => y > r.y && y < r.y + r.height && x1 > r.x && x0 < r.x + r.width
+    );
   const byId = new Map(nodes.map(n => [n.id, n]));
   const blocked: string[] = [];
   for (const e of edges) {
@@ -79,7 +108,9 @@ function blockedRoutes(result: Layout, nodes: LayoutNode[], edges: LayoutEdge[])
     const xs = [from.x + from.width, ...bends.map(b => b.x), to.x];
     const backwards = xs.some((x, i) => i > 0 && x < xs[i - 1]);
     const through = bends.some(
-      (b, i) => inside(b.x, b.x, b.y) || (i > 0 && bends[i - 1].y === b.y && inside(bends[i - 1].x, b.x, b.y))
+      (b, i) =>
+        inside(b.x, b.x, b.y) ||
+        (i > 0 && bends[i - 1].y === b.y && inside(bends[i - 1].x, b.x, b.y))
     );
     if (backwards || through) {
       blocked.push(`${e.from}>${e.to}`);
@@ -89,8 +120,14 @@ function blockedRoutes(result: Layout, nodes: LayoutNode[], edges: LayoutEdge[])
 }
 
 /** One dataset node `u` feeding `count` processes, as a parameter sweep draws. */
-function sweep(count: number, prefix = ''): { nodes: LayoutNode[]; edges: LayoutEdge[] } {
-  const nodes = [box(`${prefix}u`, 150, 30), ...Array.from({ length: count }, (_, i) => box(`${prefix}p${i}`))];
+function sweep(
+  count: number,
+  prefix = ''
+): { nodes: LayoutNode[]; edges: LayoutEdge[] } {
+  const nodes = [
+    box(`${prefix}u`, 150, 30),
+    ...Array.from({ length: count }, (_, i) => box(`${prefix}p${i}`))
+  ];
   return { nodes, edges: nodes.slice(1).map(n => edge(`${prefix}u`, n.id)) };
 }
 
@@ -124,17 +161,30 @@ describe('flow layout', () => {
 
   it('lays out cycles and self-links without looping forever or overlapping', () => {
     const nodes = ['a', 'b', 'c', 'd'].map(id => box(id));
-    const edges = [edge('a', 'b'), edge('b', 'c'), edge('c', 'a'), edge('c', 'd'), edge('d', 'd')];
+    const edges = [
+      edge('a', 'b'),
+      edge('b', 'c'),
+      edge('c', 'a'),
+      edge('c', 'd'),
+      edge('d', 'd')
+    ];
     const result = layout(nodes, edges);
     expect(result.positions.size).toBe(4);
     expect(overlaps(result, nodes)).toEqual([]);
-    const rightward = edges.filter(e => e.from !== e.to && flowsRight(result, nodes, e));
+    const rightward = edges.filter(
+      e => e.from !== e.to && flowsRight(result, nodes, e)
+    );
     expect(rightward.length).toBe(3);
   });
 
   it('routes a link that skips layers through bends between the columns', () => {
     const nodes = ['a', 'b', 'c', 'd'].map(id => box(id));
-    const edges = [edge('a', 'b'), edge('b', 'c'), edge('c', 'd'), edge('a', 'd')];
+    const edges = [
+      edge('a', 'b'),
+      edge('b', 'c'),
+      edge('c', 'd'),
+      edge('a', 'd')
+    ];
     const result = layout(nodes, edges);
     const bends = result.routes.get('a>d')!;
     expect(bends).toHaveLength(2);
@@ -156,8 +206,14 @@ describe('flow layout', () => {
 
   it('puts an input right before its consumer instead of in the first column', () => {
     const nodes = ['a', 'b', 'c', 'upload'].map(id => box(id));
-    const result = layout(nodes, [edge('a', 'b'), edge('b', 'c'), edge('upload', 'c')]);
-    expect(result.positions.get('upload')!.x).toBe(result.positions.get('b')!.x);
+    const result = layout(nodes, [
+      edge('a', 'b'),
+      edge('b', 'c'),
+      edge('upload', 'c')
+    ]);
+    expect(result.positions.get('upload')!.x).toBe(
+      result.positions.get('b')!.x
+    );
   });
 
   it('packs 2,000 unconnected processes into a screen-shaped grid, not one row', () => {
@@ -169,17 +225,28 @@ describe('flow layout', () => {
   });
 
   it('keeps chains and lone processes apart', () => {
-    const nodes = [box('a'), box('b'), box('lone1'), box('lone2'), box('c'), box('d')];
+    const nodes = [
+      box('a'),
+      box('b'),
+      box('lone1'),
+      box('lone2'),
+      box('c'),
+      box('d')
+    ];
     const result = layout(nodes, [edge('a', 'b'), edge('c', 'd')]);
     expect(overlaps(result, nodes)).toEqual([]);
-    const chainsBottom = Math.max(...['a', 'b', 'c', 'd'].map(id => result.positions.get(id)!.y + 56));
+    const chainsBottom = Math.max(
+      ...['a', 'b', 'c', 'd'].map(id => result.positions.get(id)!.y + 56)
+    );
     expect(result.positions.get('lone1')!.y).toBeGreaterThan(chainsBottom);
   });
 
   it('keeps a layer of up to 40 nodes as one column', () => {
     const { nodes, edges } = sweep(40);
     const result = layout(nodes, edges);
-    expect(new Set(nodes.slice(1).map(n => result.positions.get(n.id)!.x)).size).toBe(1);
+    expect(
+      new Set(nodes.slice(1).map(n => result.positions.get(n.id)!.x)).size
+    ).toBe(1);
     expect(result.routes.size).toBe(0);
   });
 
@@ -192,7 +259,9 @@ describe('flow layout', () => {
     for (const e of edges) {
       expect(flowsRight(result, nodes, e)).toBe(true);
     }
-    const columns = new Set(nodes.slice(1).map(n => result.positions.get(n.id)!.x));
+    const columns = new Set(
+      nodes.slice(1).map(n => result.positions.get(n.id)!.x)
+    );
     expect(columns.size).toBeGreaterThan(10);
     expect(blockedRoutes(result, nodes, edges)).toEqual([]);
     expect([...layout(nodes, edges).positions]).toEqual([...result.positions]);
@@ -201,7 +270,11 @@ describe('flow layout', () => {
   it('routes links into, out of and across a wrapped layer along the gaps between its rows', () => {
     const { nodes, edges } = sweep(200);
     nodes.push(box('plot'), box('report'));
-    edges.push(...nodes.slice(1, 201).map(n => edge(n.id, 'plot')), edge('u', 'report'), edge('plot', 'report'));
+    edges.push(
+      ...nodes.slice(1, 201).map(n => edge(n.id, 'plot')),
+      edge('u', 'report'),
+      edge('plot', 'report')
+    );
     const result = layout(nodes, edges);
     expect(overlaps(result, nodes)).toEqual([]);
     for (const e of edges) {
@@ -213,7 +286,9 @@ describe('flow layout', () => {
     expect(enter.x).toBeGreaterThan(result.positions.get('u')!.x + 150);
     expect(leave.y).toBe(enter.y);
     expect(leave.x - enter.x).toBeGreaterThan(1000);
-    expect(across[across.length - 1].x).toBeLessThan(result.positions.get('report')!.x);
+    expect(across[across.length - 1].x).toBeLessThan(
+      result.positions.get('report')!.x
+    );
   });
 
   it('lays out 2,000 nodes of sweeps, chains and lone processes', () => {
@@ -242,7 +317,10 @@ describe('flow layout', () => {
   it('lays out a project of 2,000 processes with their links', () => {
     const processes: Process[] = [];
     for (let i = 1; i <= 2000; i++) {
-      const inputs = i % 5 === 1 ? [] : [i - 1, ...(i % 7 === 0 ? [Math.max(1, i - 40)] : [])];
+      const inputs =
+        i % 5 === 1
+          ? []
+          : [i - 1, ...(i % 7 === 0 ? [Math.max(1, i - 40)] : [])];
       processes.push(proc(i, inputs));
     }
     const graph = buildGraph(processes, () => undefined);
@@ -259,7 +337,9 @@ describe('flow layout', () => {
 
 /** Process `id` whose one version outputs dataset `id` and reads the outputs of `inputs`. */
 function proc(id: number, inputs: number[]): Process {
-  return makeProcess(id, 't', [makeVersion(id, 1, { inputs, outputs: [makeDataset(id, id)] })]);
+  return makeProcess(id, 't', [
+    makeVersion(id, 1, { inputs, outputs: [makeDataset(id, id)] })
+  ]);
 }
 
 describe('ordered placement', () => {
@@ -283,7 +363,9 @@ describe('flow viewport', () => {
   });
 
   it('does not blow a single node up when fitting', () => {
-    expect(fitTransform({ x: 0, y: 0, width: 200, height: 56 }, 2000, 1000).k).toBe(1.25);
+    expect(
+      fitTransform({ x: 0, y: 0, width: 200, height: 56 }, 2000, 1000).k
+    ).toBe(1.25);
   });
 
   it('zooms around the cursor: the point under it stays put', () => {
@@ -297,16 +379,26 @@ describe('flow viewport', () => {
   });
 
   it('pans just enough to show a node that is out of view', () => {
-    const t = reveal({ x: 0, y: 0, k: 1 }, { x: 1000, y: 100, width: 200, height: 56 }, 800, 600, 20);
+    const t = reveal(
+      { x: 0, y: 0, k: 1 },
+      { x: 1000, y: 100, width: 200, height: 56 },
+      800,
+      600,
+      20
+    );
     expect(1000 + t.x + 200).toBe(780);
     expect(t.y).toBe(0);
-    expect(reveal(t, { x: 700, y: 100, width: 50, height: 20 }, 800, 600)).toEqual(t);
+    expect(
+      reveal(t, { x: 700, y: 100, width: 50, height: 20 }, 800, 600)
+    ).toEqual(t);
   });
 
   it('draws an edge from the right side of the producer into the left side of the consumer', () => {
-    const path = edgePath({ x: 0, y: 0, width: 100, height: 40 }, { x: 300, y: 100, width: 100, height: 40 }, [
-      { x: 200, y: 60 }
-    ]);
+    const path = edgePath(
+      { x: 0, y: 0, width: 100, height: 40 },
+      { x: 300, y: 100, width: 100, height: 40 },
+      [{ x: 200, y: 60 }]
+    );
     expect(path.line.startsWith('M100 20C')).toBe(true);
     expect(path.line.match(/C/g)).toHaveLength(2);
     expect(path.head).toContain('L300 120');

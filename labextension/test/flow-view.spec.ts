@@ -38,11 +38,25 @@ class FakeState {
 }
 
 /** Process `id` with one version in `state` that reads `inputs` and writes dataset `id * 10`. */
-function proc(id: number, type: string, state: State, inputs: number[] = [], progress: number | null = null): Process {
-  return makeProcess(id, type, [makeVersion(id, 1, { state, progress, inputs, outputs: [makeDataset(id * 10, id)] })]);
+function proc(
+  id: number,
+  type: string,
+  state: State,
+  inputs: number[] = [],
+  progress: number | null = null
+): Process {
+  return makeProcess(id, type, [
+    makeVersion(id, 1, {
+      state,
+      progress,
+      inputs,
+      outputs: [makeDataset(id * 10, id)]
+    })
+  ]);
 }
 
-const frame = () => new Promise<void>(resolve => requestAnimationFrame(() => resolve()));
+const frame = () =>
+  new Promise<void>(resolve => requestAnimationFrame(() => resolve()));
 /** Let the state database answer, then the view draw. */
 const settle = async () => {
   await new Promise(resolve => setTimeout(resolve, 0));
@@ -52,7 +66,11 @@ const settle = async () => {
 
 let widgets: Widget[] = [];
 
-async function open(store: FakeStore, state: FakeState, selection: Selection): Promise<FlowView> {
+async function open(
+  store: FakeStore,
+  state: FakeState,
+  selection: Selection
+): Promise<FlowView> {
   const ctx = {
     store: store as unknown as ProjectStore,
     selection,
@@ -76,10 +94,14 @@ function setup(processes: Process[]) {
 }
 
 const node = (view: FlowView, id: number) =>
-  view.node.querySelector<SVGGElement>(`[data-testid="nf-flow-node"][data-process-id="${id}"]`)!;
+  view.node.querySelector<SVGGElement>(
+    `[data-testid="nf-flow-node"][data-process-id="${id}"]`
+  )!;
 
 function press(target: Element, type: string, x: number, y: number) {
-  target.dispatchEvent(new MouseEvent(type, { bubbles: true, clientX: x, clientY: y, button: 0 }));
+  target.dispatchEvent(
+    new MouseEvent(type, { bubbles: true, clientX: x, clientY: y, button: 0 })
+  );
 }
 
 afterEach(() => {
@@ -89,28 +111,49 @@ afterEach(() => {
 
 describe('flow view', () => {
   it('draws one node per process with its state, linked to its producer', async () => {
-    const { store, state, selection } = setup([proc(1, 'synthetic-signal', 'completed'), proc(2, 'fft', 'running', [10])]);
+    const { store, state, selection } = setup([
+      proc(1, 'synthetic-signal', 'completed'),
+      proc(2, 'fft', 'running', [10])
+    ]);
     const view = await open(store, state, selection);
-    expect(view.node.querySelector('svg[data-testid="nf-flow"]')).not.toBeNull();
-    for (const id of ['nf-flow-fit', 'nf-flow-zoom-in', 'nf-flow-zoom-out', 'nf-flow-relayout']) {
-      expect(view.node.querySelector(`button[data-testid="${id}"]`)).not.toBeNull();
+    expect(
+      view.node.querySelector('svg[data-testid="nf-flow"]')
+    ).not.toBeNull();
+    for (const id of [
+      'nf-flow-fit',
+      'nf-flow-zoom-in',
+      'nf-flow-zoom-out',
+      'nf-flow-relayout'
+    ]) {
+      expect(
+        view.node.querySelector(`button[data-testid="${id}"]`)
+      ).not.toBeNull();
     }
     expect(node(view, 1).dataset.state).toBe('completed');
     expect(node(view, 2).dataset.state).toBe('running');
-    expect(node(view, 2).getAttribute('aria-label')).toBe('fft-2, fft, version 1, running');
-    expect(view.node.querySelector('.nf-Flow-edge.nf-mod-current')!.getAttribute('d')).toMatch(/^M200 /);
+    expect(node(view, 2).getAttribute('aria-label')).toBe(
+      'fft-2, fft, version 1, running'
+    );
+    expect(
+      view.node.querySelector('.nf-Flow-edge.nf-mod-current')!.getAttribute('d')
+    ).toMatch(/^M200 /);
   });
 
   it('says so when the project has no processes', async () => {
     const { store, state, selection } = setup([]);
     const view = await open(store, state, selection);
-    const message = view.node.querySelector<HTMLElement>('[data-testid="nf-flow-message"]')!;
+    const message = view.node.querySelector<HTMLElement>(
+      '[data-testid="nf-flow-message"]'
+    )!;
     expect(message.hidden).toBe(false);
     expect(message.textContent).toContain('no processes');
   });
 
   it('patches states and progress in place without moving nodes', async () => {
-    const processes = [proc(1, 'synthetic-signal', 'running'), proc(2, 'fft', 'queued', [10])];
+    const processes = [
+      proc(1, 'synthetic-signal', 'running'),
+      proc(2, 'fft', 'queued', [10])
+    ];
     const { store, state, selection } = setup(processes);
     const view = await open(store, state, selection);
     const element = node(view, 2);
@@ -124,16 +167,27 @@ describe('flow view', () => {
     expect(node(view, 2)).toBe(element);
     expect(element.getAttribute('transform')).toBe(placed);
     expect(element.dataset.state).toBe('running');
-    expect(element.querySelector('.nf-FlowNode-state')!.textContent).toBe('running 50%');
-    expect(Number(element.querySelector('.nf-FlowNode-progress')!.getAttribute('width'))).toBe(94);
+    expect(element.querySelector('.nf-FlowNode-state')!.textContent).toBe(
+      'running 50%'
+    );
+    expect(
+      Number(
+        element.querySelector('.nf-FlowNode-progress')!.getAttribute('width')
+      )
+    ).toBe(94);
     expect(node(view, 1).dataset.state).toBe('completed');
   });
 
   it('lays the graph out again when a new link appears', async () => {
-    const processes = [proc(1, 'synthetic-signal', 'completed'), proc(2, 'fft', 'completed')];
+    const processes = [
+      proc(1, 'synthetic-signal', 'completed'),
+      proc(2, 'fft', 'completed')
+    ];
     const { store, state, selection } = setup(processes);
     const view = await open(store, state, selection);
-    expect(view.node.querySelector('.nf-Flow-edge.nf-mod-current')!.getAttribute('d')).toBe('');
+    expect(
+      view.node.querySelector('.nf-Flow-edge.nf-mod-current')!.getAttribute('d')
+    ).toBe('');
     processes[1].versions[0].inputs = [10];
     store.emit();
     await frame();
@@ -141,11 +195,16 @@ describe('flow view', () => {
     const second = node(view, 2).getAttribute('transform')!;
     const x = (t: string) => Number(/translate\(([-\d.]+)/.exec(t)![1]);
     expect(x(second)).toBeGreaterThan(x(first) + 200);
-    expect(view.node.querySelector('.nf-Flow-edge.nf-mod-current')!.getAttribute('d')).not.toBe('');
+    expect(
+      view.node.querySelector('.nf-Flow-edge.nf-mod-current')!.getAttribute('d')
+    ).not.toBe('');
   });
 
   it('selects the clicked process and follows selections made elsewhere', async () => {
-    const { store, state, selection } = setup([proc(1, 'synthetic-signal', 'completed'), proc(2, 'fft', 'completed', [10])]);
+    const { store, state, selection } = setup([
+      proc(1, 'synthetic-signal', 'completed'),
+      proc(2, 'fft', 'completed', [10])
+    ]);
     const view = await open(store, state, selection);
     const target = node(view, 2).querySelector('rect')!;
     press(target, 'pointerdown', 50, 50);
@@ -157,11 +216,18 @@ describe('flow view', () => {
     expect(node(view, 1).classList.contains('nf-selected')).toBe(true);
     expect(node(view, 2).classList.contains('nf-selected')).toBe(false);
     await frame();
-    expect(view.node.querySelector('.nf-Flow-edge.nf-mod-selected')!.getAttribute('d')).not.toBe('');
+    expect(
+      view.node
+        .querySelector('.nf-Flow-edge.nf-mod-selected')!
+        .getAttribute('d')
+    ).not.toBe('');
   });
 
   it('keeps a dragged node where it was dropped, across reopening, until re-layout', async () => {
-    const { store, state, selection } = setup([proc(1, 'synthetic-signal', 'completed'), proc(2, 'fft', 'completed', [10])]);
+    const { store, state, selection } = setup([
+      proc(1, 'synthetic-signal', 'completed'),
+      proc(2, 'fft', 'completed', [10])
+    ]);
     const view = await open(store, state, selection);
     const element = node(view, 2);
     const before = element.getAttribute('transform');
@@ -178,7 +244,9 @@ describe('flow view', () => {
     const reopened = await open(store, state, selection);
     expect(node(reopened, 2).getAttribute('transform')).toBe(dragged);
 
-    reopened.node.querySelector<HTMLButtonElement>('[data-testid="nf-flow-relayout"]')!.click();
+    reopened.node
+      .querySelector<HTMLButtonElement>('[data-testid="nf-flow-relayout"]')!
+      .click();
     expect(node(reopened, 2).getAttribute('transform')).toBe(before);
     await settle();
     expect(state.values.has(POSITIONS_KEY + 1)).toBe(false);
@@ -191,14 +259,22 @@ describe('flow view', () => {
       proc(3, 'fft', 'completed', [10])
     ]);
     const view = await open(store, state, selection);
-    const tabbable = view.node.querySelectorAll('[data-testid="nf-flow-node"][tabindex="0"]');
-    expect([...tabbable].map(g => (g as SVGGElement).dataset.processId)).toEqual(['1']);
+    const tabbable = view.node.querySelectorAll(
+      '[data-testid="nf-flow-node"][tabindex="0"]'
+    );
+    expect(
+      [...tabbable].map(g => (g as SVGGElement).dataset.processId)
+    ).toEqual(['1']);
     node(view, 1).focus();
-    node(view, 1).dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true }));
+    node(view, 1).dispatchEvent(
+      new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true })
+    );
     const focused = document.activeElement as SVGGElement;
     expect(['2', '3']).toContain(focused.dataset.processId);
     expect(focused.getAttribute('tabindex')).toBe('0');
-    focused.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+    focused.dispatchEvent(
+      new KeyboardEvent('keydown', { key: 'Enter', bubbles: true })
+    );
     expect(selection.process).toBe(Number(focused.dataset.processId));
   });
 });

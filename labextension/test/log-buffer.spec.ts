@@ -5,7 +5,12 @@ import { LogFilter } from '../src/log/filter';
 
 const TIME = Date.UTC(2024, 4, 1, 12) / 1000;
 
-function lines(from: number, to: number, text = (seq: number) => `line ${seq}`, stream = 'stdout'): LogLine[] {
+function lines(
+  from: number,
+  to: number,
+  text = (seq: number) => `line ${seq}`,
+  stream = 'stdout'
+): LogLine[] {
   const out: LogLine[] = [];
   for (let seq = from; seq <= to; seq++) {
     out.push({ seq, time: TIME, stream, line: text(seq) });
@@ -14,16 +19,34 @@ function lines(from: number, to: number, text = (seq: number) => `line ${seq}`, 
 }
 
 function shown(filter: LogFilter): number[] {
-  return Array.from({ length: filter.length }, (_, k) => filter.buffer.seq(filter.at(k)));
+  return Array.from({ length: filter.length }, (_, k) =>
+    filter.buffer.seq(filter.at(k))
+  );
 }
 
 describe('log buffer', () => {
   it('keeps every line with its seq, stream, time and text across chunk boundaries', () => {
     const buffer = new LogBuffer();
     buffer.append(lines(1, CHUNK_SIZE + 5));
-    buffer.append([{ seq: CHUNK_SIZE + 6, time: TIME, stream: 'stderr', line: 'boom' }]);
-    buffer.append([{ seq: CHUNK_SIZE + 7, time: TIME, stream: 'system', line: 'Process cancelled by user' }]);
-    buffer.append([{ seq: CHUNK_SIZE + 8, time: 1714564800.25, stream: 'kubelet', line: 'odd stream' }]);
+    buffer.append([
+      { seq: CHUNK_SIZE + 6, time: TIME, stream: 'stderr', line: 'boom' }
+    ]);
+    buffer.append([
+      {
+        seq: CHUNK_SIZE + 7,
+        time: TIME,
+        stream: 'system',
+        line: 'Process cancelled by user'
+      }
+    ]);
+    buffer.append([
+      {
+        seq: CHUNK_SIZE + 8,
+        time: 1714564800.25,
+        stream: 'kubelet',
+        line: 'odd stream'
+      }
+    ]);
     expect(buffer.length).toBe(CHUNK_SIZE + 8);
     expect(buffer.lastSeq).toBe(CHUNK_SIZE + 8);
     expect(buffer.seq(CHUNK_SIZE)).toBe(CHUNK_SIZE + 1);
@@ -59,7 +82,12 @@ describe('log buffer', () => {
 });
 
 describe('log filter', () => {
-  const text = (seq: number) => (seq % 3 === 0 ? `Reading block ${seq}` : seq % 3 === 1 ? `ERROR at ${seq}` : `ok ${seq}`);
+  const text = (seq: number) =>
+    seq % 3 === 0
+      ? `Reading block ${seq}`
+      : seq % 3 === 1
+        ? `ERROR at ${seq}`
+        : `ok ${seq}`;
 
   it('shows every line without a query', () => {
     const buffer = new LogBuffer();
@@ -74,7 +102,9 @@ describe('log filter', () => {
     const buffer = new LogBuffer();
     const filter = new LogFilter(buffer);
     buffer.append(lines(1, 9, text));
-    buffer.append([{ seq: 10, time: TIME, stream: 'stdout', line: 'cost (est.) $3.50' }]);
+    buffer.append([
+      { seq: 10, time: TIME, stream: 'stdout', line: 'cost (est.) $3.50' }
+    ]);
     filter.update();
     filter.setQuery('error');
     expect(shown(filter)).toEqual([1, 4, 7]);
@@ -97,7 +127,9 @@ describe('log filter', () => {
 
   it('narrows and widens the query with the same result as a fresh filter', () => {
     const buffer = new LogBuffer();
-    buffer.append(lines(1, 3000, seq => `step ${seq} ${seq % 7 === 0 ? 'Warning' : 'fine'}`));
+    buffer.append(
+      lines(1, 3000, seq => `step ${seq} ${seq % 7 === 0 ? 'Warning' : 'fine'}`)
+    );
     const filter = new LogFilter(buffer);
     filter.update();
     const fresh = (query: string) => {
@@ -105,7 +137,17 @@ describe('log filter', () => {
       other.setQuery(query);
       return shown(other);
     };
-    for (const query of ['w', 'wa', 'warn', 'warning', 'warn', 'step 1', 'step 12', '', 'fine']) {
+    for (const query of [
+      'w',
+      'wa',
+      'warn',
+      'warning',
+      'warn',
+      'step 1',
+      'step 12',
+      '',
+      'fine'
+    ]) {
       filter.setQuery(query);
       expect(shown(filter)).toEqual(fresh(query));
     }
@@ -132,7 +174,13 @@ describe('log filter', () => {
     const total = 1_000_000;
     const batch = 5000;
     for (let from = 1; from <= total; from += batch) {
-      buffer.append(lines(from, from + batch - 1, seq => `line ${seq}: the quick brown fox ${seq % 1000}`));
+      buffer.append(
+        lines(
+          from,
+          from + batch - 1,
+          seq => `line ${seq}: the quick brown fox ${seq % 1000}`
+        )
+      );
       filter.update();
     }
     expect(buffer.length).toBe(total);

@@ -9,9 +9,15 @@ import { Selection } from '../src/selection';
 import { LogView, PAGE_SIZE, ROW_HEIGHT } from '../src/views/log';
 import { makeProcess, makeVersion } from './factories';
 
-const running = (process: number, n: number): Version => makeVersion(process, n, { state: 'running' });
+const running = (process: number, n: number): Version =>
+  makeVersion(process, n, { state: 'running' });
 
-function makeLines(from: number, to: number, stream = 'stdout', text = (seq: number) => `line ${seq}`): LogLine[] {
+function makeLines(
+  from: number,
+  to: number,
+  stream = 'stdout',
+  text = (seq: number) => `line ${seq}`
+): LogLine[] {
   return Array.from({ length: to - from + 1 }, (_, i) => ({
     seq: from + i,
     time: Date.UTC(2024, 4, 1, 12) / 1000,
@@ -28,7 +34,12 @@ class Fakes {
   storeChanged = new Signal<this, void>(this);
   /** Stored lines per "process:version". */
   stored = new Map<string, LogLine[]>();
-  requests: { process: number; version: number; since: number; limit: number }[] = [];
+  requests: {
+    process: number;
+    version: number;
+    since: number;
+    limit: number;
+  }[] = [];
   /** When set, history requests wait for this promise. */
   gate: Promise<void> | null = null;
   subscriptions: {
@@ -44,14 +55,23 @@ class Fakes {
     const fakes = this;
     const store = {
       changed: this.storeChanged,
-      processById: (id: number | null) => (id === null ? undefined : fakes.processes.get(id)),
+      processById: (id: number | null) =>
+        id === null ? undefined : fakes.processes.get(id),
       get activeVersion() {
         const process = store.processById(fakes.selection.process);
-        return process?.versions.find(v => v.version === fakes.selection.version) ?? process?.versions.at(-1);
+        return (
+          process?.versions.find(v => v.version === fakes.selection.version) ??
+          process?.versions.at(-1)
+        );
       }
     };
     const client = {
-      logs: async (process: number, version: number, since: number, limit: number): Promise<Page<LogLine>> => {
+      logs: async (
+        process: number,
+        version: number,
+        since: number,
+        limit: number
+      ): Promise<Page<LogLine>> => {
         fakes.requests.push({ process, version, since, limit });
         if (fakes.gate) {
           await fakes.gate;
@@ -66,7 +86,11 @@ class Fakes {
         return fakes.status;
       },
       statusChanged: this.statusChanged,
-      subscribe: (target: Target, listener: (event: NagelfluhEvent) => void, since = 0) => {
+      subscribe: (
+        target: Target,
+        listener: (event: NagelfluhEvent) => void,
+        since = 0
+      ) => {
         const subscription = { target, since, listener, disposed: false };
         fakes.subscriptions.push(subscription);
         return {
@@ -77,11 +101,20 @@ class Fakes {
         };
       }
     };
-    return { client, events, selection: this.selection, store, settings: this.settings } as unknown as NagelfluhContext;
+    return {
+      client,
+      events,
+      selection: this.selection,
+      store,
+      settings: this.settings
+    } as unknown as NagelfluhContext;
   }
 
   addProcess(id: number, versions: Version[]): void {
-    this.processes.set(id, makeProcess(id, 'sleep', versions, { name: `p${id}` }));
+    this.processes.set(
+      id,
+      makeProcess(id, 'sleep', versions, { name: `p${id}` })
+    );
   }
 
   get live() {
@@ -94,7 +127,8 @@ class Fakes {
   }
 }
 
-const frame = () => new Promise<void>(resolve => requestAnimationFrame(() => resolve()));
+const frame = () =>
+  new Promise<void>(resolve => requestAnimationFrame(() => resolve()));
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) {
@@ -108,7 +142,9 @@ function q<T extends Element = HTMLElement>(view: Widget, testid: string): T {
 }
 
 function rows(view: Widget): HTMLElement[] {
-  return [...view.node.querySelectorAll<HTMLElement>('[data-testid="nf-log-line"]')];
+  return [
+    ...view.node.querySelectorAll<HTMLElement>('[data-testid="nf-log-line"]')
+  ];
 }
 
 function scroller(view: Widget): HTMLElement {
@@ -143,7 +179,9 @@ describe('log view', () => {
     await settle();
     expect(view.node.dataset.testid).toBe('nf-log');
     expect(view.node.textContent).toContain('Select a process');
-    expect(q(view, 'nf-log-status').textContent).toContain('no process selected');
+    expect(q(view, 'nf-log-status').textContent).toContain(
+      'no process selected'
+    );
     expect(fakes.subscriptions).toHaveLength(0);
   });
 
@@ -164,7 +202,12 @@ describe('log view', () => {
 
     const last = 2 * PAGE_SIZE + 5;
     // The stream may repeat the last stored line; it must not show twice.
-    fakes.live[0].listener({ type: 'log', process: 7, version: 2, lines: makeLines(last, last + 3) });
+    fakes.live[0].listener({
+      type: 'log',
+      process: 7,
+      version: 2,
+      lines: makeLines(last, last + 3)
+    });
     await settle();
     expect(view.buffer.length).toBe(last + 3);
     const status = q(view, 'nf-log-status');
@@ -215,7 +258,12 @@ describe('log view', () => {
     expect(rows(view).some(r => r.dataset.seq === '101')).toBe(true);
 
     // New lines keep the paused view where it is.
-    fakes.live[0].listener({ type: 'log', process: 7, version: 1, lines: makeLines(1001, 1100) });
+    fakes.live[0].listener({
+      type: 'log',
+      process: 7,
+      version: 1,
+      lines: makeLines(1001, 1100)
+    });
     await settle();
     expect(scroll.scrollTop).toBe(100 * ROW_HEIGHT);
 
@@ -242,7 +290,12 @@ describe('log view', () => {
 
   it('filters case-insensitively, also the lines that arrive later, and counts the matches', async () => {
     fakes.addProcess(7, [running(7, 1)]);
-    fakes.stored.set('7:1', makeLines(1, 100, 'stdout', seq => (seq % 10 === 0 ? `WARNING ${seq}` : `ok ${seq}`)));
+    fakes.stored.set(
+      '7:1',
+      makeLines(1, 100, 'stdout', seq =>
+        seq % 10 === 0 ? `WARNING ${seq}` : `ok ${seq}`
+      )
+    );
     fakes.selection.select(7, 1);
     open(20);
     await settle();
@@ -250,13 +303,26 @@ describe('log view', () => {
     filter.value = 'warn';
     filter.dispatchEvent(new Event('input'));
     await settle();
-    expect(rows(view).map(r => r.dataset.seq)).toEqual(['10', '20', '30', '40', '50', '60', '70', '80', '90', '100']);
+    expect(rows(view).map(r => r.dataset.seq)).toEqual([
+      '10',
+      '20',
+      '30',
+      '40',
+      '50',
+      '60',
+      '70',
+      '80',
+      '90',
+      '100'
+    ]);
     expect(rows(view)[0].querySelector('mark')?.textContent).toBe('WARN');
     fakes.live[0].listener({
       type: 'log',
       process: 7,
       version: 1,
-      lines: makeLines(101, 110, 'stdout', seq => (seq === 105 ? 'late warning' : 'ok'))
+      lines: makeLines(101, 110, 'stdout', seq =>
+        seq === 105 ? 'late warning' : 'ok'
+      )
     });
     await settle();
     expect(rows(view).at(-1)!.dataset.seq).toBe('105');
@@ -281,7 +347,10 @@ describe('log view', () => {
     expect(first.target).toEqual({ process: 7, version: 1 });
 
     const picker = q<HTMLSelectElement>(view, 'nf-log-version');
-    expect([...picker.options].map(o => o.textContent)).toEqual(['v2 · running', 'v1 · completed']);
+    expect([...picker.options].map(o => o.textContent)).toEqual([
+      'v2 · running',
+      'v1 · completed'
+    ]);
     expect(picker.value).toBe('1');
     picker.value = '2';
     picker.dispatchEvent(new Event('change'));
@@ -291,7 +360,12 @@ describe('log view', () => {
     expect(fakes.live.map(s => s.target)).toEqual([{ process: 7, version: 2 }]);
     expect(view.buffer.length).toBe(3);
     // A late event for the old version changes nothing.
-    first.listener({ type: 'log', process: 7, version: 1, lines: makeLines(31, 40) });
+    first.listener({
+      type: 'log',
+      process: 7,
+      version: 1,
+      lines: makeLines(31, 40)
+    });
     await settle();
     expect(view.buffer.length).toBe(3);
     expect(view.title.label).toBe('Log: p7 v2');
@@ -343,7 +417,9 @@ describe('log view', () => {
     view = new LogView(ctx);
     Widget.attach(view, document.body);
     await settle();
-    expect(q(view, 'nf-log-status').textContent).toContain('history not loaded');
+    expect(q(view, 'nf-log-status').textContent).toContain(
+      'history not loaded'
+    );
     expect(fakes.live).toHaveLength(1);
     expect(fakes.live[0].since).toBe(0);
   });
@@ -352,7 +428,9 @@ describe('log view', () => {
     fakes.addProcess(7, [running(7, 1)]);
     // The server sends Unix seconds (api.ts still types them as strings).
     const at = new Date(2024, 4, 1, 9, 5, 7, 250).getTime() / 1000;
-    fakes.stored.set('7:1', [{ seq: 1, time: at, stream: 'stdout', line: 'hello' }]);
+    fakes.stored.set('7:1', [
+      { seq: 1, time: at, stream: 'stdout', line: 'hello' }
+    ]);
     fakes.selection.select(7, 1);
     open();
     await settle();
@@ -367,11 +445,16 @@ describe('log view', () => {
 
   it('draws at most 10,000 characters of a huge line but filters on all of it', async () => {
     fakes.addProcess(7, [running(7, 1)]);
-    fakes.stored.set('7:1', makeLines(1, 1, 'stdout', () => `${'x'.repeat(50_000)}needle`));
+    fakes.stored.set(
+      '7:1',
+      makeLines(1, 1, 'stdout', () => `${'x'.repeat(50_000)}needle`)
+    );
     fakes.selection.select(7, 1);
     open();
     await settle();
-    expect(rows(view)[0].querySelector('.nf-Log-text')!.textContent!.length).toBe(10_001);
+    expect(
+      rows(view)[0].querySelector('.nf-Log-text')!.textContent!.length
+    ).toBe(10_001);
     const filter = q<HTMLInputElement>(view, 'nf-log-filter');
     filter.value = 'NEEDLE';
     filter.dispatchEvent(new Event('input'));

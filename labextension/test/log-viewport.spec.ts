@@ -22,7 +22,11 @@ describe('log viewport', () => {
   });
 
   it('renders nothing for an empty log and everything for a short one', () => {
-    expect(visibleRange({ ...small, rows: 0 }, 0)).toEqual({ first: 0, last: 0, offset: 0 });
+    expect(visibleRange({ ...small, rows: 0 }, 0)).toEqual({
+      first: 0,
+      last: 0,
+      offset: 0
+    });
     const short = visibleRange({ ...small, rows: 7 }, 0, 10);
     expect(short).toEqual({ first: 0, last: 7, offset: 0 });
     expect(maxScrollTop({ ...small, rows: 7 })).toBe(0);
@@ -42,21 +46,34 @@ describe('log viewport', () => {
     expect(end.last).toBe(huge.rows);
     expect(end.first).toBe(huge.rows - huge.viewport / huge.rowHeight);
     // The last row ends exactly at the bottom of the scroll content.
-    expect(end.offset + (end.last - end.first) * huge.rowHeight).toBeCloseTo(scrollHeight(huge), 3);
+    expect(end.offset + (end.last - end.first) * huge.rowHeight).toBeCloseTo(
+      scrollHeight(huge),
+      3
+    );
     expect(isAtEnd(huge, maxScrollTop(huge))).toBe(true);
     expect(isAtEnd(huge, maxScrollTop(huge) - 100)).toBe(false);
   });
 
   it('never places rows below the spacer, so rendering cannot grow the scroll height', () => {
-    for (const metrics of [small, huge, { rows: 3_000_000, rowHeight: 18, viewport: 700 }]) {
+    for (const metrics of [
+      small,
+      huge,
+      { rows: 3_000_000, rowHeight: 18, viewport: 700 }
+    ]) {
       for (let step = 0; step <= 100; step++) {
         const scrollTop = (maxScrollTop(metrics) * step) / 100;
         const range = visibleRange(metrics, scrollTop, 20);
-        const bottom = range.offset + (range.last - range.first) * metrics.rowHeight;
+        const bottom =
+          range.offset + (range.last - range.first) * metrics.rowHeight;
         expect(bottom).toBeLessThanOrEqual(scrollHeight(metrics) + 1e-6);
         // Every row in the viewport is rendered.
         const first = Math.floor(topRow(metrics, scrollTop));
-        const inView = Math.min(metrics.rows, Math.ceil(topRow(metrics, scrollTop) + metrics.viewport / metrics.rowHeight));
+        const inView = Math.min(
+          metrics.rows,
+          Math.ceil(
+            topRow(metrics, scrollTop) + metrics.viewport / metrics.rowHeight
+          )
+        );
         expect(range.first).toBeLessThanOrEqual(first);
         expect(range.last).toBeGreaterThanOrEqual(inView);
       }

@@ -1,13 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import type { Topology } from 'topojson-specification';
 import countries from 'world-atlas/countries-110m.json';
-import { baseMapOf, baseMapTraces, drawnRings, joinWithGaps, splitAtAntimeridian, unwrapRing } from '../src/plot/basemap';
+import {
+  baseMapOf,
+  baseMapTraces,
+  drawnRings,
+  joinWithGaps,
+  splitAtAntimeridian,
+  unwrapRing
+} from '../src/plot/basemap';
 import { THEME } from './plot-fixtures';
 
 /** Segments that would streak across the map: over 180° of longitude, except along a pole. */
 const jumps = (ring: [number, number][]) =>
   ring.filter(
-    (p, i) => i > 0 && Math.abs(p[0] - ring[i - 1][0]) > 180 && !(Math.abs(p[1]) === 90 && p[1] === ring[i - 1][1])
+    (p, i) =>
+      i > 0 &&
+      Math.abs(p[0] - ring[i - 1][0]) > 180 &&
+      !(Math.abs(p[1]) === 90 && p[1] === ring[i - 1][1])
   ).length;
 
 describe('offline base map', () => {
@@ -63,7 +73,15 @@ describe('offline base map', () => {
   });
 
   it('separates shapes by gaps so each is filled on its own', () => {
-    expect(joinWithGaps([[[0, 0], [1, 1]], [[2, 2]]])).toEqual({ x: [0, 1, null, 2], y: [0, 1, null, 2] });
+    expect(
+      joinWithGaps([
+        [
+          [0, 0],
+          [1, 1]
+        ],
+        [[2, 2]]
+      ])
+    ).toEqual({ x: [0, 1, null, 2], y: [0, 1, null, 2] });
   });
 
   it('turns the bundled Natural Earth topology into land, lakes and borders without network', () => {
@@ -73,10 +91,16 @@ describe('offline base map', () => {
     expect(map.land.every(r => jumps(r) === 0)).toBe(true);
     const lons = map.land.flat().map(p => p[0]);
     expect(Math.min(...lons)).toBeGreaterThanOrEqual(-540);
-    const switzerland = map.land.some(r => r.some(([lon, lat]) => Math.abs(lon - 8) < 10 && Math.abs(lat - 47) < 10));
+    const switzerland = map.land.some(r =>
+      r.some(([lon, lat]) => Math.abs(lon - 8) < 10 && Math.abs(lat - 47) < 10)
+    );
     expect(switzerland).toBe(true);
     const traces = baseMapTraces(map, THEME);
     expect(traces.map(t => t.name)).toEqual(['land', 'lakes', 'borders']);
-    expect(traces[0]).toMatchObject({ fill: 'toself', fillcolor: THEME.land, hoverinfo: 'skip' });
+    expect(traces[0]).toMatchObject({
+      fill: 'toself',
+      fillcolor: THEME.land,
+      hoverinfo: 'skip'
+    });
   });
 });

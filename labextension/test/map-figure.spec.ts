@@ -57,8 +57,15 @@ describe('map view of the data', () => {
   });
 
   it('zooms a tile map so the data fills it', () => {
-    expect(zoomFor({ lon: [-180, 180], lat: [-85, 85] }, 512, 512)).toBeCloseTo(0, 1);
-    const rigi = zoomFor({ lon: [8.385, 8.565], lat: [46.99, 47.11] }, 800, 600);
+    expect(zoomFor({ lon: [-180, 180], lat: [-85, 85] }, 512, 512)).toBeCloseTo(
+      0,
+      1
+    );
+    const rigi = zoomFor(
+      { lon: [8.385, 8.565], lat: [46.99, 47.11] },
+      800,
+      600
+    );
     expect(rigi).toBeGreaterThan(10);
     expect(rigi).toBeLessThan(13);
   });
@@ -70,32 +77,70 @@ describe('map view of the data', () => {
 });
 
 describe('offline map', () => {
-  const figure = offlineMapFigure(points, base, THEME, fitView(points.lon, points.lat), 'rev');
+  const figure = offlineMapFigure(
+    points,
+    base,
+    THEME,
+    fitView(points.lon, points.lat),
+    'rev'
+  );
 
   it('draws the points over the bundled base map in a plain lon/lat plot, fetching nothing', () => {
-    expect(figure.data.map(t => t.type)).toEqual(['scatter', 'scatter', 'scatter', 'scatter', 'scatter']);
-    expect(figure.data.map(t => t.name)).toEqual(['land', 'lakes', 'borders', 'gravity_anomaly', 'no gravity_anomaly']);
+    expect(figure.data.map(t => t.type)).toEqual([
+      'scatter',
+      'scatter',
+      'scatter',
+      'scatter',
+      'scatter'
+    ]);
+    expect(figure.data.map(t => t.name)).toEqual([
+      'land',
+      'lakes',
+      'borders',
+      'gravity_anomaly',
+      'no gravity_anomaly'
+    ]);
     expect(JSON.stringify(figure)).not.toMatch(/geo|https?:/);
   });
 
   it('colours points by the variable with a colour bar naming its unit', () => {
-    const valued = figure.data[3] as { x: number[]; y: number[]; marker: { color: number[]; colorbar: { title: { text: string } } } };
+    const valued = figure.data[3] as {
+      x: number[];
+      y: number[];
+      marker: { color: number[]; colorbar: { title: { text: string } } };
+    };
     expect(valued.x).toEqual([8.4, 8.5]);
     expect(valued.y).toEqual([47.0, 47.05]);
     expect(valued.marker.color).toEqual([0.3, -0.2]);
-    expect(valued.marker.colorbar.title.text).toBe('Vertical gravity anomaly [mGal]');
+    expect(valued.marker.colorbar.title.text).toBe(
+      'Vertical gravity anomaly [mGal]'
+    );
     expect(figure.data[4]).toMatchObject({ x: [8.55], y: [47.1] });
   });
 
   it('keeps an equal-aspect lon/lat frame fitted to the data', () => {
-    expect(figure.layout.yaxis).toMatchObject({ scaleanchor: 'x', minallowed: -90, maxallowed: 90 });
-    expect((figure.layout.yaxis as { scaleratio: number }).scaleratio).toBeCloseTo(aspectRatio(47.05));
-    expect((figure.layout.xaxis as { range: number[] }).range[0]).toBeCloseTo(8.385);
+    expect(figure.layout.yaxis).toMatchObject({
+      scaleanchor: 'x',
+      minallowed: -90,
+      maxallowed: 90
+    });
+    expect(
+      (figure.layout.yaxis as { scaleratio: number }).scaleratio
+    ).toBeCloseTo(aspectRatio(47.05));
+    expect((figure.layout.xaxis as { range: number[] }).range[0]).toBeCloseTo(
+      8.385
+    );
     expect(figure.layout.plot_bgcolor).toBe(THEME.water);
   });
 
   it('draws every point alike when no variable colours them', () => {
-    const plain = offlineMapFigure({ ...points, values: null }, base, THEME, fitView(points.lon, points.lat), 'r');
+    const plain = offlineMapFigure(
+      { ...points, values: null },
+      base,
+      THEME,
+      fitView(points.lon, points.lat),
+      'r'
+    );
     expect(plain.data).toHaveLength(4);
     expect((plain.data[3] as { x: number[] }).x).toEqual([8.4, 8.5, 8.55]);
   });
@@ -103,7 +148,9 @@ describe('offline map', () => {
 
 describe('tile map', () => {
   it('uses the configured XYZ tiles with their attribution', () => {
-    expect(tileStyle('https://tiles.example/{z}/{x}/{y}.png', '© Example')).toEqual({
+    expect(
+      tileStyle('https://tiles.example/{z}/{x}/{y}.png', '© Example')
+    ).toEqual({
       version: 8,
       sources: {
         tiles: {
@@ -121,18 +168,30 @@ describe('tile map', () => {
   it('draws the points as a MapLibre scattermap centred on the data', () => {
     const figure = tileMapFigure(
       points,
-      { url: 'https://tiles.example/{z}/{x}/{y}.png', attribution: '© Example' },
+      {
+        url: 'https://tiles.example/{z}/{x}/{y}.png',
+        attribution: '© Example'
+      },
       THEME,
       fitView(points.lon, points.lat),
       { width: 800, height: 600 },
       'r'
     );
     expect(figure.data.map(t => t.type)).toEqual(['scattermap', 'scattermap']);
-    expect(figure.data[0]).toMatchObject({ lon: [8.4, 8.5], lat: [47.0, 47.05] });
-    const map = figure.layout.map as { center: { lon: number; lat: number }; zoom: number; style: unknown };
+    expect(figure.data[0]).toMatchObject({
+      lon: [8.4, 8.5],
+      lat: [47.0, 47.05]
+    });
+    const map = figure.layout.map as {
+      center: { lon: number; lat: number };
+      zoom: number;
+      style: unknown;
+    };
     expect(map.center.lon).toBeCloseTo(8.475);
     expect(map.center.lat).toBeCloseTo(47.05);
     expect(map.zoom).toBeGreaterThan(10);
-    expect(map.style).toEqual(tileStyle('https://tiles.example/{z}/{x}/{y}.png', '© Example'));
+    expect(map.style).toEqual(
+      tileStyle('https://tiles.example/{z}/{x}/{y}.png', '© Example')
+    );
   });
 });

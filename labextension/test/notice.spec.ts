@@ -6,14 +6,27 @@ class Recorder {
   shown = new Map<string, [string, string, unknown]>();
 
   notifier = {
-    emit: (message: string, type: string, options: { autoClose?: unknown } = {}) => {
+    emit: (
+      message: string,
+      type: string,
+      options: { autoClose?: unknown } = {}
+    ) => {
       const id = String(this.shown.size + 1);
       this.shown.set(id, [type, message, options.autoClose]);
       return id;
     },
-    update: (args: { id: string; message?: string; type?: string; autoClose?: unknown }) => {
+    update: (args: {
+      id: string;
+      message?: string;
+      type?: string;
+      autoClose?: unknown;
+    }) => {
       const [type, message, autoClose] = this.shown.get(args.id)!;
-      this.shown.set(args.id, [args.type ?? type, args.message ?? message, args.autoClose ?? autoClose]);
+      this.shown.set(args.id, [
+        args.type ?? type,
+        args.message ?? message,
+        args.autoClose ?? autoClose
+      ]);
       return true;
     }
   } as unknown as Notifier;
@@ -40,14 +53,20 @@ describe('the notice of an upload from the file browser', () => {
     const recorder = new Recorder();
     const notice = new ProgressNotice('Uploading big.nc…', recorder.notifier);
     vi.advanceTimersByTime(QUIET_MS);
-    expect(recorder.list).toEqual([['in-progress', 'Uploading big.nc…', false]]);
+    expect(recorder.list).toEqual([
+      ['in-progress', 'Uploading big.nc…', false]
+    ]);
     notice.progress(30, 100); // too soon after the toast appeared: the update would be lost
     vi.advanceTimersByTime(QUIET_MS);
     notice.progress(42, 100);
     notice.progress(44, 100);
-    expect(recorder.list).toEqual([['in-progress', 'Uploading big.nc… 42%', false]]);
+    expect(recorder.list).toEqual([
+      ['in-progress', 'Uploading big.nc… 42%', false]
+    ]);
     await notice.end('big.nc was not uploaded: storage full', 'error');
-    expect(recorder.list).toEqual([['error', 'big.nc was not uploaded: storage full', false]]);
+    expect(recorder.list).toEqual([
+      ['error', 'big.nc was not uploaded: storage full', false]
+    ]);
   });
 
   it('waits until a fresh toast has been up long enough before giving the result', async () => {

@@ -32,9 +32,20 @@ interface FormSchema {
   properties: {
     series: {
       items: {
-        properties: { dataset: { oneOf: Choice[] }; mode: { oneOf: Choice[] }; color: { format: string } };
+        properties: {
+          dataset: { oneOf: Choice[] };
+          mode: { oneOf: Choice[] };
+          color: { format: string };
+        };
         dependencies: {
-          dataset: { oneOf: { properties: { dataset: { enum: number[] }; variable: { oneOf: Choice[]; default: string } } }[] };
+          dataset: {
+            oneOf: {
+              properties: {
+                dataset: { enum: number[] };
+                variable: { oneOf: Choice[]; default: string };
+              };
+            }[];
+          };
         };
       };
     };
@@ -45,13 +56,21 @@ const known = [signal(1), signal(2, 'nm'), spectrum(3), survey(4)];
 
 describe('what can be plotted', () => {
   it('offers 1-D variables and plots them against their dimension coordinate', () => {
-    expect(plottableVariables(signal(1)).map(v => v.name)).toEqual(['amplitude']);
+    expect(plottableVariables(signal(1)).map(v => v.name)).toEqual([
+      'amplitude'
+    ]);
     expect(coordinateOf(signal(1), 'time')?.name).toBe('time');
-    expect(plottableVariables(survey(4)).map(v => v.name)).toEqual(['latitude', 'longitude', 'gravity_anomaly']);
+    expect(plottableVariables(survey(4)).map(v => v.name)).toEqual([
+      'latitude',
+      'longitude',
+      'gravity_anomaly'
+    ]);
   });
 
   it('plots what a dataset measures by default, not where or when it was measured', () => {
-    expect(defaultVariables(survey(4)).map(v => v.name)).toEqual(['gravity_anomaly']);
+    expect(defaultVariables(survey(4)).map(v => v.name)).toEqual([
+      'gravity_anomaly'
+    ]);
     expect(defaultVariables(signal(1)).map(v => v.name)).toEqual(['amplitude']);
     const logger = dataset(
       6,
@@ -64,7 +83,10 @@ describe('what can be plotted', () => {
       ],
       { dims: { sample: 10, station: 3 } }
     );
-    expect(defaultVariables(logger).map(v => v.name)).toEqual(['pressure', 'humidity']);
+    expect(defaultVariables(logger).map(v => v.name)).toEqual([
+      'pressure',
+      'humidity'
+    ]);
   });
 
   it('plots the places when a dataset has nothing else', () => {
@@ -76,16 +98,26 @@ describe('what can be plotted', () => {
   });
 
   it('offers NetCDF datasets only, newest first', () => {
-    const csv = dataset(9, [{ name: 'a', dims: ['row'] }], { mime_type: 'text/csv' });
-    expect(plottableDatasets([...known, csv]).map(d => d.id)).toEqual([4, 3, 2, 1]);
+    const csv = dataset(9, [{ name: 'a', dims: ['row'] }], {
+      mime_type: 'text/csv'
+    });
+    expect(plottableDatasets([...known, csv]).map(d => d.id)).toEqual([
+      4, 3, 2, 1
+    ]);
   });
 
   it('names a dataset by the run that made it', () => {
-    expect(datasetLabel(signal(1), [{ id: 1, name: 's1' }])).toBe('s1 v1 · signal.nc');
-    expect(datasetLabel(signal(1, 'nm'), [])).toBe('signal.nc');
-    expect(variableLabel({ name: 'amplitude', long_name: 'Signal amplitude', units: 'nm' })).toBe(
-      'Signal amplitude [nm]'
+    expect(datasetLabel(signal(1), [{ id: 1, name: 's1' }])).toBe(
+      's1 v1 · signal.nc'
     );
+    expect(datasetLabel(signal(1, 'nm'), [])).toBe('signal.nc');
+    expect(
+      variableLabel({
+        name: 'amplitude',
+        long_name: 'Signal amplitude',
+        units: 'nm'
+      })
+    ).toBe('Signal amplitude [nm]');
   });
 
   it('finds latitude and longitude by CF units or by name', () => {
@@ -108,25 +140,47 @@ describe('plot choices', () => {
   it('plots a survey as its mGal series alone on one y axis, not beside latitude and longitude', () => {
     const config = withDatasets(EMPTY_CONFIG, [4], known);
     expect(config.series).toEqual([
-      { dataset: 4, variable: 'gravity_anomaly', mode: 'lines', color: PALETTE[0], visible: true }
+      {
+        dataset: 4,
+        variable: 'gravity_anomaly',
+        mode: 'lines',
+        color: PALETTE[0],
+        visible: true
+      }
     ]);
-    expect(toggleVariable(config, 4, 'latitude').series.map(s => s.variable)).toEqual([
-      'gravity_anomaly',
-      'latitude'
-    ]);
+    expect(
+      toggleVariable(config, 4, 'latitude').series.map(s => s.variable)
+    ).toEqual(['gravity_anomaly', 'latitude']);
   });
 
   it('gives a newly chosen dataset one line per variable in a fresh colour', () => {
     const config = withDatasets(EMPTY_CONFIG, [1, 2], known);
     expect(config.series).toEqual([
-      { dataset: 1, variable: 'amplitude', mode: 'lines', color: PALETTE[0], visible: true },
-      { dataset: 2, variable: 'amplitude', mode: 'lines', color: PALETTE[1], visible: true }
+      {
+        dataset: 1,
+        variable: 'amplitude',
+        mode: 'lines',
+        color: PALETTE[0],
+        visible: true
+      },
+      {
+        dataset: 2,
+        variable: 'amplitude',
+        mode: 'lines',
+        color: PALETTE[1],
+        visible: true
+      }
     ]);
   });
 
   it('keeps the settings of series whose dataset stays chosen and drops the others', () => {
     let config = withDatasets(EMPTY_CONFIG, [1, 2], known);
-    config = { ...config, series: config.series.map(s => (s.dataset === 2 ? { ...s, mode: 'markers' } : s)) };
+    config = {
+      ...config,
+      series: config.series.map(s =>
+        s.dataset === 2 ? { ...s, mode: 'markers' } : s
+      )
+    };
     config = withDatasets(config, [2, 3], known);
     expect(config.datasets).toEqual([2, 3]);
     expect(config.series.map(s => [s.dataset, s.mode])).toEqual([
@@ -143,19 +197,34 @@ describe('plot choices', () => {
 
   it('repairs form edits: a variable the new dataset lacks becomes its first one worth plotting', () => {
     const config: PlotConfig = { follow: false, datasets: [1], series: [] };
-    const edited = normalizeSeries(config, [{ dataset: 4, variable: 'amplitude', mode: 'markers', color: '' }], known);
+    const edited = normalizeSeries(
+      config,
+      [{ dataset: 4, variable: 'amplitude', mode: 'markers', color: '' }],
+      known
+    );
     expect(edited.series).toEqual([
-      { dataset: 4, variable: 'gravity_anomaly', mode: 'markers', color: PALETTE[0], visible: true }
+      {
+        dataset: 4,
+        variable: 'gravity_anomaly',
+        mode: 'markers',
+        color: PALETTE[0],
+        visible: true
+      }
     ]);
     expect(edited.datasets).toEqual([1, 4]);
   });
 
   it('drops form series of datasets the project does not have', () => {
-    expect(normalizeSeries(EMPTY_CONFIG, [{ dataset: 99, variable: 'x' }], known).series).toEqual([]);
+    expect(
+      normalizeSeries(EMPTY_CONFIG, [{ dataset: 99, variable: 'x' }], known)
+        .series
+    ).toEqual([]);
   });
 
   it('picks the first unused palette colour', () => {
-    expect(nextColor([{ color: PALETTE[0] }, { color: PALETTE[2] }])).toBe(PALETTE[1]);
+    expect(nextColor([{ color: PALETTE[0] }, { color: PALETTE[2] }])).toBe(
+      PALETTE[1]
+    );
   });
 
   it('follows the NetCDF outputs of the selected version', () => {
@@ -169,25 +238,41 @@ describe('plot choices', () => {
     expect(parseConfig(JSON.parse(JSON.stringify(config)))).toEqual(config);
     expect(parseConfig({ follow: 'yes' })).toBeNull();
     expect(parseConfig(null)).toBeNull();
-    expect(parseConfig({ follow: true, datasets: [1, 'x'], series: [{ dataset: 1 }] })).toEqual({
+    expect(
+      parseConfig({
+        follow: true,
+        datasets: [1, 'x'],
+        series: [{ dataset: 1 }]
+      })
+    ).toEqual({
       follow: true,
       datasets: [1],
       series: []
     });
   });
 
-  it('offers in the form only the variables of each series\' own dataset', () => {
-    const schema = seriesSchema(known, [{ id: 1, name: 's1' }]) as unknown as FormSchema;
+  it("offers in the form only the variables of each series' own dataset", () => {
+    const schema = seriesSchema(known, [
+      { id: 1, name: 's1' }
+    ]) as unknown as FormSchema;
     const item = schema.properties.series.items;
-    expect(item.properties.dataset.oneOf.map(o => o.const)).toEqual([1, 2, 3, 4]);
-    const branch = item.dependencies.dataset.oneOf.find(b => b.properties.dataset.enum[0] === 4);
+    expect(item.properties.dataset.oneOf.map(o => o.const)).toEqual([
+      1, 2, 3, 4
+    ]);
+    const branch = item.dependencies.dataset.oneOf.find(
+      b => b.properties.dataset.enum[0] === 4
+    );
     expect(branch?.properties.variable.oneOf.map(o => o.const)).toEqual([
       'latitude',
       'longitude',
       'gravity_anomaly'
     ]);
     expect(branch?.properties.variable.default).toBe('gravity_anomaly');
-    expect(item.properties.mode.oneOf.map(o => o.const)).toEqual(['lines', 'markers', 'lines+markers']);
+    expect(item.properties.mode.oneOf.map(o => o.const)).toEqual([
+      'lines',
+      'markers',
+      'lines+markers'
+    ]);
     expect(item.properties.color.format).toBe('color');
   });
 });

@@ -4,7 +4,11 @@ import { Theme } from '../src/plot/theme';
 import { makeDataset } from './factories';
 
 /** A NetCDF output of process `id`, version 1. */
-export function dataset(id: number, variables: Variable[], extra: Partial<Dataset> = {}): Dataset {
+export function dataset(
+  id: number,
+  variables: Variable[],
+  extra: Partial<Dataset> = {}
+): Dataset {
   return makeDataset(id, id, {
     name: 'data.nc',
     key: `1/processes/${id}/v1/data.nc`,
@@ -16,23 +20,70 @@ export function dataset(id: number, variables: Variable[], extra: Partial<Datase
 }
 
 export const signal = (id: number, units = 'mm/s'): Dataset =>
-  dataset(id, [
-    { name: 'time', units: 's', long_name: 'Time since start', dims: ['time'] },
-    { name: 'amplitude', units, long_name: 'Signal amplitude', dims: ['time'] }
-  ], { name: 'signal.nc' });
+  dataset(
+    id,
+    [
+      {
+        name: 'time',
+        units: 's',
+        long_name: 'Time since start',
+        dims: ['time']
+      },
+      {
+        name: 'amplitude',
+        units,
+        long_name: 'Signal amplitude',
+        dims: ['time']
+      }
+    ],
+    { name: 'signal.nc' }
+  );
 
 export const spectrum = (id: number): Dataset =>
-  dataset(id, [
-    { name: 'frequency', units: 'Hz', long_name: 'Frequency', dims: ['frequency'] },
-    { name: 'amplitude', units: 'mm/s', long_name: 'Amplitude spectrum', dims: ['frequency'] }
-  ], { name: 'spectrum.nc' });
+  dataset(
+    id,
+    [
+      {
+        name: 'frequency',
+        units: 'Hz',
+        long_name: 'Frequency',
+        dims: ['frequency']
+      },
+      {
+        name: 'amplitude',
+        units: 'mm/s',
+        long_name: 'Amplitude spectrum',
+        dims: ['frequency']
+      }
+    ],
+    { name: 'spectrum.nc' }
+  );
 
 export const survey = (id: number): Dataset =>
-  dataset(id, [
-    { name: 'latitude', units: 'degrees_north', long_name: 'Latitude', dims: ['station'] },
-    { name: 'longitude', units: 'degrees_east', long_name: 'Longitude', dims: ['station'] },
-    { name: 'gravity_anomaly', units: 'mGal', long_name: 'Vertical gravity anomaly', dims: ['station'] }
-  ], { name: 'survey.nc' });
+  dataset(
+    id,
+    [
+      {
+        name: 'latitude',
+        units: 'degrees_north',
+        long_name: 'Latitude',
+        dims: ['station']
+      },
+      {
+        name: 'longitude',
+        units: 'degrees_east',
+        long_name: 'Longitude',
+        dims: ['station']
+      },
+      {
+        name: 'gravity_anomaly',
+        units: 'mGal',
+        long_name: 'Vertical gravity anomaly',
+        dims: ['station']
+      }
+    ],
+    { name: 'survey.nc' }
+  );
 
 export const THEME: Theme = {
   paper: '#fff',

@@ -34,12 +34,26 @@ function view(query: ViewQuery, total = 100000): DatasetView {
     total,
     in_range: query.x0 === undefined ? total : 5000,
     decimated: points < total,
-    x: { name: 'time', units: 's', long_name: 'Time', values: Array.from({ length: points }, (_, i) => i) },
-    y: (query.y ?? []).map(name => ({ name, units: 'nm', long_name: name, values: Array.from({ length: points }, () => 1) }))
+    x: {
+      name: 'time',
+      units: 's',
+      long_name: 'Time',
+      values: Array.from({ length: points }, (_, i) => i)
+    },
+    y: (query.y ?? []).map(name => ({
+      name,
+      units: 'nm',
+      long_name: name,
+      values: Array.from({ length: points }, () => 1)
+    }))
   };
 }
 
-const series = (dataset: number, variable = 'amplitude', unit = 'nm'): Resolved => ({
+const series = (
+  dataset: number,
+  variable = 'amplitude',
+  unit = 'nm'
+): Resolved => ({
   dataset,
   variable,
   dimension: 'time',
@@ -91,7 +105,18 @@ describe('plot graph', () => {
   it('fetches about as many points as the plot is wide and says how many were left out', async () => {
     graph.setSeries([series(1)]);
     await settle();
-    expect(calls).toEqual([{ id: 1, query: { x: 'time', y: ['amplitude'], points: 800, x0: undefined, x1: undefined } }]);
+    expect(calls).toEqual([
+      {
+        id: 1,
+        query: {
+          x: 'time',
+          y: ['amplitude'],
+          points: 800,
+          x0: undefined,
+          x1: undefined
+        }
+      }
+    ]);
     expect(graph.status.text).toBe('decimated: 800 of 100000 points');
     expect(plotly.drawn.at(-1)?.data).toHaveLength(1);
   });
@@ -120,7 +145,9 @@ describe('plot graph', () => {
     plotly.relayout?.({ 'xaxis.range[0]': 10, 'xaxis.range[1]': 20 });
     await settle();
     expect(calls.at(-1)?.query).toMatchObject({ x0: 10, x1: 20, points: 800 });
-    expect(graph.status.text).toBe('decimated: 800 of 5000 points in range (100000 in all)');
+    expect(graph.status.text).toBe(
+      'decimated: 800 of 5000 points in range (100000 in all)'
+    );
     plotly.relayout?.({ 'xaxis.autorange': true, 'yaxis.autorange': true });
     await settle();
     expect(calls.at(-1)?.query).toMatchObject({ x0: undefined, x1: undefined });
@@ -135,11 +162,20 @@ describe('plot graph', () => {
     graph.setSeries([series(1), series(2)]);
     await settle();
     expect(calls.at(-1)).toMatchObject({ id: 2, query: { x0: 10, x1: 20 } });
-    graph.setSeries([series(1), series(2), { ...series(3), dimension: 'frequency', xUnit: 'Hz' }]);
+    graph.setSeries([
+      series(1),
+      series(2),
+      { ...series(3), dimension: 'frequency', xUnit: 'Hz' }
+    ]);
     await settle();
     await settle();
-    expect(calls.filter(c => c.id === 1).at(-1)?.query).toMatchObject({ x0: undefined, x1: undefined });
-    expect(plotly.drawn.at(-1)?.layout.uirevision).toBe(JSON.stringify(['s', 'Hz']));
+    expect(calls.filter(c => c.id === 1).at(-1)?.query).toMatchObject({
+      x0: undefined,
+      x1: undefined
+    });
+    expect(plotly.drawn.at(-1)?.layout.uirevision).toBe(
+      JSON.stringify(['s', 'Hz'])
+    );
   });
 
   it('ignores relayout events that do not move the x axis', async () => {
@@ -156,7 +192,8 @@ describe('plot graph', () => {
     answer = (_id, query) =>
       query.x0 === 10
         ? new Promise(resolve => {
-            releaseFirstZoom = () => resolve({ ...view(query), in_range: 1234 });
+            releaseFirstZoom = () =>
+              resolve({ ...view(query), in_range: 1234 });
           })
         : Promise.resolve(view(query));
     graph.setSeries([series(1)]);
@@ -168,19 +205,28 @@ describe('plot graph', () => {
     releaseFirstZoom();
     await settle();
     expect(calls.map(c => c.query.x0)).toEqual([undefined, 10, 30]);
-    expect(graph.status.text).toBe('decimated: 800 of 5000 points in range (100000 in all)');
+    expect(graph.status.text).toBe(
+      'decimated: 800 of 5000 points in range (100000 in all)'
+    );
   });
 
   it('shows the error of a dataset that cannot be read and still draws the others', async () => {
     answer = async (id, query) => {
       if (id === 2) {
-        throw new ApiError(400, 'validation_failed', "/y: no variable 'amplitude'", null);
+        throw new ApiError(
+          400,
+          'validation_failed',
+          "/y: no variable 'amplitude'",
+          null
+        );
       }
       return view(query);
     };
     graph.setSeries([series(1), series(2)]);
     await settle();
-    expect(graph.status.errors).toEqual(["dataset 2: /y: no variable 'amplitude'"]);
+    expect(graph.status.errors).toEqual([
+      "dataset 2: /y: no variable 'amplitude'"
+    ]);
     expect(plotly.drawn.at(-1)?.data).toHaveLength(1);
   });
 });

@@ -1,8 +1,23 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DatasetGrid, GridQuery, NagelfluhClient } from '../src/api';
-import { EMPTY_CONFIG, seriesSchema, toggleVariable, withDatasets } from '../src/plot/config';
-import { defaultVariables, gridVariables, plottableDatasets, plottableVariables } from '../src/plot/datasets';
-import { buildGridFigure, gridQuery, gridStatusText, ResolvedGrid } from '../src/plot/grid';
+import {
+  EMPTY_CONFIG,
+  seriesSchema,
+  toggleVariable,
+  withDatasets
+} from '../src/plot/config';
+import {
+  defaultVariables,
+  gridVariables,
+  plottableDatasets,
+  plottableVariables
+} from '../src/plot/datasets';
+import {
+  buildGridFigure,
+  gridQuery,
+  gridStatusText,
+  ResolvedGrid
+} from '../src/plot/grid';
 import type { GraphDiv, Layout, Trace } from '../src/plot/plotly';
 import { rangeChanges } from '../src/plot/zoom';
 import { dataset, survey, THEME } from './plot-fixtures';
@@ -35,9 +50,24 @@ const model = (id: number) =>
   dataset(
     id,
     [
-      { name: 'latitude', units: 'degrees_north', long_name: 'Latitude', dims: ['latitude'] },
-      { name: 'longitude', units: 'degrees_east', long_name: 'Longitude', dims: ['longitude'] },
-      { name: 'density_contrast', units: 'kg/m^3', long_name: 'Density contrast', dims: ['latitude', 'longitude'] }
+      {
+        name: 'latitude',
+        units: 'degrees_north',
+        long_name: 'Latitude',
+        dims: ['latitude']
+      },
+      {
+        name: 'longitude',
+        units: 'degrees_east',
+        long_name: 'Longitude',
+        dims: ['longitude']
+      },
+      {
+        name: 'density_contrast',
+        units: 'kg/m^3',
+        long_name: 'Density contrast',
+        dims: ['latitude', 'longitude']
+      }
     ],
     { name: 'model.nc', dims: { latitude: 15, longitude: 20 } }
   );
@@ -55,10 +85,16 @@ const resolved: ResolvedGrid = {
   yUnit: 'degrees_north'
 };
 
-function grid(query: GridQuery, total: [number, number] = [1000, 1200]): DatasetGrid {
+function grid(
+  query: GridQuery,
+  total: [number, number] = [1000, 1200]
+): DatasetGrid {
   const zoomed = query.x0 !== undefined;
   const inRange: [number, number] = zoomed ? [100, 120] : total;
-  const shape: [number, number] = [Math.min(query.height, inRange[0]), Math.min(query.width, inRange[1])];
+  const shape: [number, number] = [
+    Math.min(query.height, inRange[0]),
+    Math.min(query.width, inRange[1])
+  ];
   return {
     dataset: 7,
     dims: ['latitude', 'longitude'],
@@ -68,35 +104,61 @@ function grid(query: GridQuery, total: [number, number] = [1000, 1200]): Dataset
     block: [Math.ceil(inRange[0] / shape[0]), Math.ceil(inRange[1] / shape[1])],
     reduce: 'mean',
     decimated: shape[0] < inRange[0] || shape[1] < inRange[1],
-    x: { name: 'longitude', units: 'degrees_east', long_name: 'Longitude', values: Array.from({ length: shape[1] }, (_, i) => i) },
-    y: { name: 'latitude', units: 'degrees_north', long_name: 'Latitude', values: Array.from({ length: shape[0] }, (_, i) => i) },
+    x: {
+      name: 'longitude',
+      units: 'degrees_east',
+      long_name: 'Longitude',
+      values: Array.from({ length: shape[1] }, (_, i) => i)
+    },
+    y: {
+      name: 'latitude',
+      units: 'degrees_north',
+      long_name: 'Latitude',
+      values: Array.from({ length: shape[0] }, (_, i) => i)
+    },
     z: {
       name: query.z,
       units: 'kg/m^3',
       long_name: 'Density contrast',
-      values: Array.from({ length: shape[0] }, () => Array.from({ length: shape[1] }, () => 1))
+      values: Array.from({ length: shape[0] }, () =>
+        Array.from({ length: shape[1] }, () => 1)
+      )
     }
   };
 }
 
 describe('2-D variables in the plot view', () => {
   it('offers 2-D variables and makes a model without 1-D data default to its grid', () => {
-    expect(gridVariables(model(7)).map(v => v.name)).toEqual(['density_contrast']);
-    expect(plottableVariables(model(7)).map(v => v.name)).toEqual(['density_contrast']);
-    expect(defaultVariables(model(7)).map(v => v.name)).toEqual(['density_contrast']);
+    expect(gridVariables(model(7)).map(v => v.name)).toEqual([
+      'density_contrast'
+    ]);
+    expect(plottableVariables(model(7)).map(v => v.name)).toEqual([
+      'density_contrast'
+    ]);
+    expect(defaultVariables(model(7)).map(v => v.name)).toEqual([
+      'density_contrast'
+    ]);
     expect(plottableDatasets([model(7)]).map(d => d.id)).toEqual([7]);
     // A survey still defaults to its anomaly alone.
-    expect(defaultVariables(survey(3)).map(v => v.name)).toEqual(['gravity_anomaly']);
+    expect(defaultVariables(survey(3)).map(v => v.name)).toEqual([
+      'gravity_anomaly'
+    ]);
     const config = withDatasets(EMPTY_CONFIG, [7], [model(7)]);
-    expect(config.series).toMatchObject([{ dataset: 7, variable: 'density_contrast', mode: 'heatmap' }]);
+    expect(config.series).toMatchObject([
+      { dataset: 7, variable: 'density_contrast', mode: 'heatmap' }
+    ]);
   });
 
   it('plots a grid alone: adding one replaces the series, adding a 1-D variable removes the grid', () => {
     const lines = withDatasets(EMPTY_CONFIG, [3], [survey(3)]);
     const gridded = toggleVariable(lines, 7, 'density_contrast', true);
-    expect(gridded.series.map(s => [s.variable, s.mode])).toEqual([['density_contrast', 'heatmap']]);
+    expect(gridded.series.map(s => [s.variable, s.mode])).toEqual([
+      ['density_contrast', 'heatmap']
+    ]);
     const back = toggleVariable(gridded, 3, 'gravity_anomaly');
-    expect(back.series.map(s => [s.variable, s.mode])).toEqual([['gravity_anomaly', 'lines']]);
+    expect(back.series.map(s => [s.variable, s.mode])).toEqual([
+      ['gravity_anomaly', 'lines']
+    ]);
   });
 
   it('offers heatmap and contours only when a dataset has a grid', () => {
@@ -105,12 +167,24 @@ describe('2-D variables in the plot view', () => {
       return items.properties.mode.oneOf.map((o: { const: string }) => o.const);
     };
     expect(modes([survey(3)])).not.toContain('heatmap');
-    expect(modes([survey(3), model(7)])).toEqual(['lines', 'markers', 'lines+markers', 'heatmap', 'contour']);
+    expect(modes([survey(3), model(7)])).toEqual([
+      'lines',
+      'markers',
+      'lines+markers',
+      'heatmap',
+      'contour'
+    ]);
   });
 
   it('requests one cell per pixel within the zoomed x and y ranges', () => {
-    expect(gridQuery(resolved, { width: 640, height: 380 })).toEqual({ z: 'density_contrast', width: 640, height: 380 });
-    expect(gridQuery(resolved, { width: 5000, height: 3 }, [8, 9], [46, 47])).toEqual({
+    expect(gridQuery(resolved, { width: 640, height: 380 })).toEqual({
+      z: 'density_contrast',
+      width: 640,
+      height: 380
+    });
+    expect(
+      gridQuery(resolved, { width: 5000, height: 3 }, [8, 9], [46, 47])
+    ).toEqual({
       z: 'density_contrast',
       width: 2000,
       height: 16,
@@ -122,31 +196,74 @@ describe('2-D variables in the plot view', () => {
   });
 
   it('draws one heatmap trace with the unit in the colour bar and on the axes', () => {
-    const view = grid({ z: 'density_contrast', width: 20, height: 15 }, [15, 20]);
-    const figure = buildGridFigure(resolved, view, THEME, { width: 600, height: 400 }, 'r');
+    const view = grid(
+      { z: 'density_contrast', width: 20, height: 15 },
+      [15, 20]
+    );
+    const figure = buildGridFigure(
+      resolved,
+      view,
+      THEME,
+      { width: 600, height: 400 },
+      'r'
+    );
     expect(figure.data).toHaveLength(1);
-    expect(figure.data[0]).toMatchObject({ type: 'heatmap', z: view.z.values, x: view.x.values, y: view.y.values });
-    expect((figure.data[0].colorbar as any).title.text).toBe('Density contrast [kg/m^3]');
-    expect((figure.layout.xaxis as any).title.text).toBe('Longitude [degrees_east]');
-    expect((figure.layout.yaxis as any).title.text).toBe('Latitude [degrees_north]');
-    const contour = buildGridFigure({ ...resolved, mode: 'contour' }, view, THEME, { width: 600, height: 400 }, 'r');
+    expect(figure.data[0]).toMatchObject({
+      type: 'heatmap',
+      z: view.z.values,
+      x: view.x.values,
+      y: view.y.values
+    });
+    expect((figure.data[0].colorbar as any).title.text).toBe(
+      'Density contrast [kg/m^3]'
+    );
+    expect((figure.layout.xaxis as any).title.text).toBe(
+      'Longitude [degrees_east]'
+    );
+    expect((figure.layout.yaxis as any).title.text).toBe(
+      'Latitude [degrees_north]'
+    );
+    const contour = buildGridFigure(
+      { ...resolved, mode: 'contour' },
+      view,
+      THEME,
+      { width: 600, height: 400 },
+      'r'
+    );
     expect(contour.data[0].type).toBe('contour');
   });
 
   it('reads y ranges from relayout events as well as x ranges', () => {
-    const event = { 'xaxis.range[0]': 2, 'xaxis.range[1]': 1, 'yaxis.range[0]': 46, 'yaxis.range[1]': 47 };
+    const event = {
+      'xaxis.range[0]': 2,
+      'xaxis.range[1]': 1,
+      'yaxis.range[0]': 46,
+      'yaxis.range[1]': 47
+    };
     expect(rangeChanges(event)).toEqual(new Map([['xaxis', [1, 2]]]));
     expect(rangeChanges(event, 'y')).toEqual(new Map([['yaxis', [46, 47]]]));
-    expect(rangeChanges({ 'yaxis.autorange': true }, 'y')).toEqual(new Map([['yaxis', null]]));
+    expect(rangeChanges({ 'yaxis.autorange': true }, 'y')).toEqual(
+      new Map([['yaxis', null]])
+    );
   });
 
   it('says how many cells were sent of how many', () => {
-    expect(gridStatusText({ shape: [400, 600], in_range: [1000, 1200], total: [1000, 1200], decimated: true })).toBe(
-      'decimated: 400 × 600 of 1000 × 1200 cells'
-    );
-    expect(gridStatusText({ shape: [10, 12], in_range: [10, 12], total: [1000, 1200], decimated: false })).toBe(
-      '10 × 12 cells in range (1000 × 1200 in all), full resolution'
-    );
+    expect(
+      gridStatusText({
+        shape: [400, 600],
+        in_range: [1000, 1200],
+        total: [1000, 1200],
+        decimated: true
+      })
+    ).toBe('decimated: 400 × 600 of 1000 × 1200 cells');
+    expect(
+      gridStatusText({
+        shape: [10, 12],
+        in_range: [10, 12],
+        total: [1000, 1200],
+        decimated: false
+      })
+    ).toBe('10 × 12 cells in range (1000 × 1200 in all), full resolution');
   });
 });
 
@@ -189,19 +306,40 @@ describe('plot graph with a grid', () => {
     graph.setSeries([], resolved);
     await settle();
     await settle();
-    expect(calls).toEqual([{ id: 7, query: { z: 'density_contrast', width: 800, height: 400 } }]);
+    expect(calls).toEqual([
+      { id: 7, query: { z: 'density_contrast', width: 800, height: 400 } }
+    ]);
     const drawn = plotly.drawn.at(-1);
     expect(drawn?.data).toHaveLength(1);
     expect(drawn?.data[0].type).toBe('heatmap');
     expect(graph.status.text).toBe('decimated: 400 × 800 of 1000 × 1200 cells');
-    plotly.relayout?.({ 'xaxis.range[0]': 8, 'xaxis.range[1]': 9, 'yaxis.range[0]': 46, 'yaxis.range[1]': 47 });
+    plotly.relayout?.({
+      'xaxis.range[0]': 8,
+      'xaxis.range[1]': 9,
+      'yaxis.range[0]': 46,
+      'yaxis.range[1]': 47
+    });
     await settle();
     await settle();
-    expect(calls.at(-1)?.query).toEqual({ z: 'density_contrast', width: 800, height: 400, x0: 8, x1: 9, y0: 46, y1: 47 });
-    expect(graph.status.text).toBe('100 × 120 cells in range (1000 × 1200 in all), full resolution');
+    expect(calls.at(-1)?.query).toEqual({
+      z: 'density_contrast',
+      width: 800,
+      height: 400,
+      x0: 8,
+      x1: 9,
+      y0: 46,
+      y1: 47
+    });
+    expect(graph.status.text).toBe(
+      '100 × 120 cells in range (1000 × 1200 in all), full resolution'
+    );
     plotly.relayout?.({ 'xaxis.autorange': true, 'yaxis.autorange': true });
     await settle();
     await settle();
-    expect(calls.at(-1)?.query).toEqual({ z: 'density_contrast', width: 800, height: 400 });
+    expect(calls.at(-1)?.query).toEqual({
+      z: 'density_contrast',
+      width: 800,
+      height: 400
+    });
   });
 });

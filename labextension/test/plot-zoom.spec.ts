@@ -1,21 +1,37 @@
 import { describe, expect, it } from 'vitest';
-import { needsMorePoints, pointsFor, rangeChanges, statusText } from '../src/plot/zoom';
+import {
+  needsMorePoints,
+  pointsFor,
+  rangeChanges,
+  statusText
+} from '../src/plot/zoom';
 
 describe('zoom events', () => {
   it('reads a box zoom or pan on an x axis as its new range', () => {
-    expect(rangeChanges({ 'xaxis.range[0]': 10, 'xaxis.range[1]': 20, 'yaxis.range[0]': -1, 'yaxis.range[1]': 1 })).toEqual(
-      new Map([['xaxis', [10, 20]]])
+    expect(
+      rangeChanges({
+        'xaxis.range[0]': 10,
+        'xaxis.range[1]': 20,
+        'yaxis.range[0]': -1,
+        'yaxis.range[1]': 1
+      })
+    ).toEqual(new Map([['xaxis', [10, 20]]]));
+    expect(rangeChanges({ 'xaxis2.range': [5, 2] })).toEqual(
+      new Map([['xaxis2', [2, 5]]])
     );
-    expect(rangeChanges({ 'xaxis2.range': [5, 2] })).toEqual(new Map([['xaxis2', [2, 5]]]));
   });
 
   it('reads double-click and reset as going back to the whole range', () => {
-    expect(rangeChanges({ 'xaxis.autorange': true, 'yaxis.autorange': true })).toEqual(new Map([['xaxis', null]]));
+    expect(
+      rangeChanges({ 'xaxis.autorange': true, 'yaxis.autorange': true })
+    ).toEqual(new Map([['xaxis', null]]));
   });
 
   it('ignores what does not move an x axis', () => {
     expect(rangeChanges({ autosize: true })).toEqual(new Map());
-    expect(rangeChanges({ 'yaxis.range[0]': 0, 'yaxis.range[1]': 1 })).toEqual(new Map());
+    expect(rangeChanges({ 'yaxis.range[0]': 0, 'yaxis.range[1]': 1 })).toEqual(
+      new Map()
+    );
     expect(rangeChanges({ 'xaxis.range[0]': 3 })).toEqual(new Map());
     expect(rangeChanges({ dragmode: 'pan' })).toEqual(new Map());
   });
@@ -35,13 +51,19 @@ describe('decimation', () => {
   });
 
   it('says how many points are shown of how many', () => {
-    expect(statusText([{ shown: 2000, inRange: 100000, total: 100000, decimated: true }])).toBe(
-      'decimated: 2000 of 100000 points'
-    );
-    expect(statusText([{ shown: 500, inRange: 500, total: 500, decimated: false }])).toBe('500 points');
-    expect(statusText([{ shown: 700, inRange: 700, total: 100000, decimated: false }])).toBe(
-      '700 points in range (100000 in all), full resolution'
-    );
+    expect(
+      statusText([
+        { shown: 2000, inRange: 100000, total: 100000, decimated: true }
+      ])
+    ).toBe('decimated: 2000 of 100000 points');
+    expect(
+      statusText([{ shown: 500, inRange: 500, total: 500, decimated: false }])
+    ).toBe('500 points');
+    expect(
+      statusText([
+        { shown: 700, inRange: 700, total: 100000, decimated: false }
+      ])
+    ).toBe('700 points in range (100000 in all), full resolution');
     expect(
       statusText([
         { shown: 1000, inRange: 5000, total: 100000, decimated: true },

@@ -14,22 +14,32 @@ describe('state badges', () => {
   });
 
   it('calls a cancelled run cancelled, an overrun deadline exceeded and an oom out of memory, never failed', () => {
-    expect(stateText({ state: 'failed', reason: 'cancelled' })).toBe('cancelled');
-    expect(stateText({ state: 'failed', reason: 'deadline' })).toBe('deadline exceeded');
+    expect(stateText({ state: 'failed', reason: 'cancelled' })).toBe(
+      'cancelled'
+    );
+    expect(stateText({ state: 'failed', reason: 'deadline' })).toBe(
+      'deadline exceeded'
+    );
     expect(stateText({ state: 'failed', reason: 'oom' })).toBe('out of memory');
     expect(badgeText('deadline')).toBe('deadline exceeded');
     expect(badgeText('oom')).toBe('out of memory');
   });
 
   it('tells other failures by their reason and other states as they are', () => {
-    expect(stateText({ state: 'failed', reason: 'server-restart' })).toBe('failed (server-restart)');
+    expect(stateText({ state: 'failed', reason: 'server-restart' })).toBe(
+      'failed (server-restart)'
+    );
     expect(stateText({ state: 'failed', reason: null })).toBe('failed (error)');
     expect(stateText({ state: 'completed', reason: null })).toBe('completed');
     expect(badgeText('none')).toBe('none');
   });
 
   it('groups the tree by type in name order with the newest process first', () => {
-    const groups = groupByType([makeProcess(1, 'fft'), makeProcess(3, 'fft'), makeProcess(2, 'inversion')]);
+    const groups = groupByType([
+      makeProcess(1, 'fft'),
+      makeProcess(3, 'fft'),
+      makeProcess(2, 'inversion')
+    ]);
     expect(groups.map(([type, list]) => [type, list.map(p => p.id)])).toEqual([
       ['fft', [3, 1]],
       ['inversion', [2]]
@@ -40,7 +50,9 @@ describe('state badges', () => {
 describe('pop-out windows', () => {
   it('open the view alone in its own workspace under the base URL', () => {
     const url = popOutUrl('plot', 'http://host:8888/user/me/lab');
-    expect(url).toBe('http://host:8888/user/me/lab/workspaces/nagelfluh-plot?reset=&nagelfluh-view=plot');
+    expect(url).toBe(
+      'http://host:8888/user/me/lab/workspaces/nagelfluh-plot?reset=&nagelfluh-view=plot'
+    );
     expect(popOutKind(url)).toBe('plot');
   });
 

@@ -30,7 +30,9 @@ class Fakes {
     process: async (id: number) => {
       this.single.push(id);
       const known = this.processes.find(p => p.id === id);
-      return structuredClone(known ?? makeProcess(id, 'sleep', [makeVersion(id, 1)]));
+      return structuredClone(
+        known ?? makeProcess(id, 'sleep', [makeVersion(id, 1)])
+      );
     }
   } as unknown as NagelfluhClient;
 
@@ -67,10 +69,20 @@ describe('project store', () => {
     fakes.processes = Array.from({ length: 2000 }, (_, i) =>
       makeProcess(i + 1, 'sleep', [makeVersion(i + 1, 1)])
     );
-    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    const store = new ProjectStore(
+      fakes.client,
+      fakes.events,
+      new Selection(null)
+    );
     store.selection.setProject(1);
     for (const process of fakes.processes) {
-      fakes.listener?.({ type: 'state', process: process.id, version: 1, state: 'completed', reason: null });
+      fakes.listener?.({
+        type: 'state',
+        process: process.id,
+        version: 1,
+        state: 'completed',
+        reason: null
+      });
     }
     fakes.release();
     await settle();
@@ -81,10 +93,26 @@ describe('project store', () => {
   it('fetches a process the listing missed once the listing is in', async () => {
     const fakes = new Fakes();
     fakes.processes = [makeProcess(1, 'sleep', [makeVersion(1, 1)])];
-    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    const store = new ProjectStore(
+      fakes.client,
+      fakes.events,
+      new Selection(null)
+    );
     store.selection.setProject(1);
-    fakes.listener?.({ type: 'state', process: 7, version: 1, state: 'queued', reason: null });
-    fakes.listener?.({ type: 'state', process: 7, version: 1, state: 'running', reason: null });
+    fakes.listener?.({
+      type: 'state',
+      process: 7,
+      version: 1,
+      state: 'queued',
+      reason: null
+    });
+    fakes.listener?.({
+      type: 'state',
+      process: 7,
+      version: 1,
+      state: 'running',
+      reason: null
+    });
     expect(fakes.single).toEqual([]);
     fakes.release();
     await settle();
@@ -95,23 +123,47 @@ describe('project store', () => {
 
   it('takes a batch of outputs into the dataset list, keeping only the first ones on the version', async () => {
     const fakes = new Fakes();
-    fakes.processes = [makeProcess(4, 'sleep', [makeVersion(4, 1, { state: 'running' })])];
-    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    fakes.processes = [
+      makeProcess(4, 'sleep', [makeVersion(4, 1, { state: 'running' })])
+    ];
+    const store = new ProjectStore(
+      fakes.client,
+      fakes.events,
+      new Selection(null)
+    );
     store.selection.setProject(1);
     fakes.release();
     await settle();
-    const batch = Array.from({ length: 150 }, (_, i) => makeDataset(100 + i, 4));
-    fakes.listener?.({ type: 'datasets', process: 4, version: 1, datasets: batch.slice(0, 120) });
-    fakes.listener?.({ type: 'datasets', process: 4, version: 1, datasets: batch.slice(100) });
+    const batch = Array.from({ length: 150 }, (_, i) =>
+      makeDataset(100 + i, 4)
+    );
+    fakes.listener?.({
+      type: 'datasets',
+      process: 4,
+      version: 1,
+      datasets: batch.slice(0, 120)
+    });
+    fakes.listener?.({
+      type: 'datasets',
+      process: 4,
+      version: 1,
+      datasets: batch.slice(100)
+    });
     const version = store.processes[0].versions[0];
     expect(version.output_count).toBe(150);
-    expect(version.outputs.map(d => d.id)).toEqual(batch.slice(0, 100).map(d => d.id));
+    expect(version.outputs.map(d => d.id)).toEqual(
+      batch.slice(0, 100).map(d => d.id)
+    );
     expect(store.datasets).toHaveLength(150);
   });
 
   it('lists an upload of the active project at once, and not one finished after a switch', async () => {
     const fakes = new Fakes();
-    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    const store = new ProjectStore(
+      fakes.client,
+      fakes.events,
+      new Selection(null)
+    );
     store.selection.setProject(1);
     fakes.release();
     await settle();
@@ -122,16 +174,34 @@ describe('project store', () => {
 
   it('announces a run that ends while watched, once', async () => {
     const fakes = new Fakes();
-    fakes.processes = [makeProcess(3, 'sleep', [makeVersion(3, 1, { state: 'running' })])];
-    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    fakes.processes = [
+      makeProcess(3, 'sleep', [makeVersion(3, 1, { state: 'running' })])
+    ];
+    const store = new ProjectStore(
+      fakes.client,
+      fakes.events,
+      new Selection(null)
+    );
     const finished: number[] = [];
     store.finished.connect((_, { version }) => finished.push(version.version));
     store.selection.setProject(1);
     fakes.release();
     await settle();
     fakes.processes[0].versions[0] = makeVersion(3, 1, { state: 'completed' });
-    fakes.listener?.({ type: 'state', process: 3, version: 1, state: 'completed', reason: null });
-    fakes.listener?.({ type: 'state', process: 3, version: 1, state: 'completed', reason: null });
+    fakes.listener?.({
+      type: 'state',
+      process: 3,
+      version: 1,
+      state: 'completed',
+      reason: null
+    });
+    fakes.listener?.({
+      type: 'state',
+      process: 3,
+      version: 1,
+      state: 'completed',
+      reason: null
+    });
     await settle();
     expect(finished).toEqual([1]);
   });
@@ -139,7 +209,11 @@ describe('project store', () => {
   it('keeps the types that failed to load, with their errors, apart from the types', async () => {
     const fakes = new Fakes();
     fakes.types = { items: [], next: null, broken: [FFT_BROKEN] };
-    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    const store = new ProjectStore(
+      fakes.client,
+      fakes.events,
+      new Selection(null)
+    );
     await store.start();
     expect(store.brokenTypes).toEqual([FFT_BROKEN]);
     expect(store.types).toEqual([]);
@@ -148,35 +222,61 @@ describe('project store', () => {
 
   it('lists no broken types from a server that predates them', async () => {
     const fakes = new Fakes();
-    const store = new ProjectStore(fakes.client, fakes.events, new Selection(null));
+    const store = new ProjectStore(
+      fakes.client,
+      fakes.events,
+      new Selection(null)
+    );
     await store.start();
     expect(store.brokenTypes).toEqual([]);
   });
 
   it('says the server extension is not available when its routes answer Jupyter’s 404 page', async () => {
     const client = clientAnswering(
-      () => new Response('<html><body>404 : Not Found</body></html>', { status: 404, statusText: 'Not Found' })
+      () =>
+        new Response('<html><body>404 : Not Found</body></html>', {
+          status: 404,
+          statusText: 'Not Found'
+        })
     );
-    const store = new ProjectStore(client, new Fakes().events, new Selection(null));
+    const store = new ProjectStore(
+      client,
+      new Fakes().events,
+      new Selection(null)
+    );
     await store.start();
     expect(store.unavailable).toBe(true);
-    expect(store.error).toMatch(/^The nagelfluh server extension is not available: its API answers 404/);
+    expect(store.error).toMatch(
+      /^The nagelfluh server extension is not available: its API answers 404/
+    );
   });
 
   it('says the server extension is not available when the server cannot be reached', async () => {
     const client = clientAnswering(() => {
       throw new TypeError('Failed to fetch');
     });
-    const store = new ProjectStore(client, new Fakes().events, new Selection(null));
+    const store = new ProjectStore(
+      client,
+      new Fakes().events,
+      new Selection(null)
+    );
     await store.start();
     expect(store.unavailable).toBe(true);
-    expect(store.error).toMatch(/^The nagelfluh server extension is not available: the server is unreachable/);
+    expect(store.error).toMatch(
+      /^The nagelfluh server extension is not available: the server is unreachable/
+    );
   });
 
   it('takes a 404 of the API itself for an answer, not for a missing extension', async () => {
-    const body = JSON.stringify({ error: { code: 'not_found', message: 'no such route', details: null } });
+    const body = JSON.stringify({
+      error: { code: 'not_found', message: 'no such route', details: null }
+    });
     const client = clientAnswering(() => new Response(body, { status: 404 }));
-    const store = new ProjectStore(client, new Fakes().events, new Selection(null));
+    const store = new ProjectStore(
+      client,
+      new Fakes().events,
+      new Selection(null)
+    );
     await store.start();
     expect(store.unavailable).toBe(false);
     expect(store.error).toBe('no such route');
@@ -184,12 +284,20 @@ describe('project store', () => {
 
   it('keeps billing out of sight when every rate is zero, and shows it otherwise', async () => {
     const free = new Fakes();
-    const freeStore = new ProjectStore(free.client, free.events, new Selection(null));
+    const freeStore = new ProjectStore(
+      free.client,
+      free.events,
+      new Selection(null)
+    );
     await freeStore.start();
     expect(freeStore.billing).toBe(false);
     const paid = new Fakes();
     paid.rates = { cpu_hour: 0.5, memory_gib_hour: 0 };
-    const paidStore = new ProjectStore(paid.client, paid.events, new Selection(null));
+    const paidStore = new ProjectStore(
+      paid.client,
+      paid.events,
+      new Selection(null)
+    );
     await paidStore.start();
     expect(paidStore.billing).toBe(true);
   });

@@ -41,7 +41,11 @@ function filesOf(tree: Record<string, string>): FolderFile[] {
 }
 
 /** The members of an archive with their bytes as text and their compression method. */
-async function membersOf(archive: Blob): Promise<{ names: string[]; methods: number[]; texts: Record<string, string> }> {
+async function membersOf(archive: Blob): Promise<{
+  names: string[];
+  methods: number[];
+  texts: Record<string, string>;
+}> {
   const methods: number[] = [];
   const unpacked = unzipSync(await bytesOf(archive), {
     filter: file => {
@@ -49,12 +53,20 @@ async function membersOf(archive: Blob): Promise<{ names: string[]; methods: num
       return true;
     }
   });
-  const texts = Object.fromEntries(Object.entries(unpacked).map(([name, data]) => [name, new TextDecoder().decode(data)]));
+  const texts = Object.fromEntries(
+    Object.entries(unpacked).map(([name, data]) => [
+      name,
+      new TextDecoder().decode(data)
+    ])
+  );
   return { names: Object.keys(unpacked).sort(), methods, texts };
 }
 
 /** A dropped directory as the File and Directory Entries API shows it, read in batches of two. */
-function directoryEntry(name: string, tree: Record<string, string>): FileSystemDirectoryEntry {
+function directoryEntry(
+  name: string,
+  tree: Record<string, string>
+): FileSystemDirectoryEntry {
   const children = new Map<string, Record<string, string>>();
   const files: FileSystemEntry[] = [];
   for (const [path, content] of Object.entries(tree)) {
@@ -72,7 +84,10 @@ function directoryEntry(name: string, tree: Record<string, string>): FileSystemD
       children.set(top, { ...(children.get(top) ?? {}), [rest]: content });
     }
   }
-  const entries: FileSystemEntry[] = [...files, ...[...children].map(([child, sub]) => directoryEntry(child, sub))];
+  const entries: FileSystemEntry[] = [
+    ...files,
+    ...[...children].map(([child, sub]) => directoryEntry(child, sub))
+  ];
   return {
     name,
     isFile: false,
@@ -93,9 +108,17 @@ function directoryEntry(name: string, tree: Record<string, string>): FileSystemD
 describe('zipping a Zarr store’s folder', () => {
   it('puts every file under the folder’s name, stored (not deflated), bytes unchanged', async () => {
     const progress: [number, number][] = [];
-    const archive = await zipStore('model.zarr', filesOf(V3_TREE), (done, total) => progress.push([done, total]));
+    const archive = await zipStore(
+      'model.zarr',
+      filesOf(V3_TREE),
+      (done, total) => progress.push([done, total])
+    );
     const { names, methods, texts } = await membersOf(archive);
-    expect(names).toEqual(Object.keys(V3_TREE).map(path => `model.zarr/${path}`).sort());
+    expect(names).toEqual(
+      Object.keys(V3_TREE)
+        .map(path => `model.zarr/${path}`)
+        .sort()
+    );
     expect(new Set(methods)).toEqual(new Set([0]));
     for (const [path, content] of Object.entries(V3_TREE)) {
       expect(texts[`model.zarr/${path}`]).toBe(content);
@@ -109,16 +132,30 @@ describe('zipping a Zarr store’s folder', () => {
   });
 
   it('keeps empty files and Zarr v2’s hidden metadata files', async () => {
-    const tree = { '.zgroup': '{"zarr_format": 2}', '.zattrs': '{}', 'a/.zarray': '{}', 'a/0.0': '' };
-    const { names, texts } = await membersOf(await zipStore('v2.zarr', filesOf(tree)));
-    expect(names).toEqual(['v2.zarr/.zattrs', 'v2.zarr/.zgroup', 'v2.zarr/a/.zarray', 'v2.zarr/a/0.0']);
+    const tree = {
+      '.zgroup': '{"zarr_format": 2}',
+      '.zattrs': '{}',
+      'a/.zarray': '{}',
+      'a/0.0': ''
+    };
+    const { names, texts } = await membersOf(
+      await zipStore('v2.zarr', filesOf(tree))
+    );
+    expect(names).toEqual([
+      'v2.zarr/.zattrs',
+      'v2.zarr/.zgroup',
+      'v2.zarr/a/.zarray',
+      'v2.zarr/a/0.0'
+    ]);
     expect(texts['v2.zarr/a/0.0']).toBe('');
   });
 
   it('stops when cancelled', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(zipStore('m.zarr', filesOf(V3_TREE), undefined, controller.signal)).rejects.toMatchObject({
+    await expect(
+      zipStore('m.zarr', filesOf(V3_TREE), undefined, controller.signal)
+    ).rejects.toMatchObject({
       name: 'AbortError'
     });
   });
@@ -127,34 +164,51 @@ describe('zipping a Zarr store’s folder', () => {
 describe('telling a Zarr store from another folder', () => {
   it('takes zarr.json, .zgroup or .zarray at the folder’s top', () => {
     for (const marker of ['zarr.json', '.zgroup', '.zarray']) {
-      expect(() => checkStore({ name: 'm.zarr' }, filesOf({ [marker]: '{}', 'a/0': 'x' }))).not.toThrow();
+      expect(() =>
+        checkStore({ name: 'm.zarr' }, filesOf({ [marker]: '{}', 'a/0': 'x' }))
+      ).not.toThrow();
     }
   });
 
   it('refuses a folder without one at its top, saying what a store is', () => {
-    const notes = filesOf({ 'notes.txt': 'calm', 'day1/stations.csv': 'x,y', 'inner/zarr.json': '{}' });
-    expect(() => checkStore({ name: 'field-notes' }, notes)).toThrow(StoreError);
+    const notes = filesOf({
+      'notes.txt': 'calm',
+      'day1/stations.csv': 'x,y',
+      'inner/zarr.json': '{}'
+    });
+    expect(() => checkStore({ name: 'field-notes' }, notes)).toThrow(
+      StoreError
+    );
     expect(() => checkStore({ name: 'field-notes' }, notes)).toThrow(
       '“field-notes” is no Zarr store (no zarr.json, .zgroup or .zarray at its top): ' +
         'only a Zarr store’s folder uploads as one dataset.'
     );
     expect(() => checkStore({ name: 'empty' }, [])).toThrow('is no Zarr store');
-    expect(() => checkStore({ name: 'old.zarr', hint: HIDDEN_HINT }, notes)).toThrow(HIDDEN_HINT);
+    expect(() =>
+      checkStore({ name: 'old.zarr', hint: HIDDEN_HINT }, notes)
+    ).toThrow(HIDDEN_HINT);
   });
 
   it('refuses a store a ZIP without ZIP64 cannot hold', () => {
-    const many: FolderFile[] = Array.from({ length: MAX_ZIP_FILES }, (_, i) => ({
-      path: `c/${i}`,
-      size: 1,
-      read: async () => new Blob(['x'])
-    }));
+    const many: FolderFile[] = Array.from(
+      { length: MAX_ZIP_FILES },
+      (_, i) => ({
+        path: `c/${i}`,
+        size: 1,
+        read: async () => new Blob(['x'])
+      })
+    );
     many.push(...filesOf({ 'zarr.json': '{}' }));
-    expect(() => checkStore({ name: 'huge.zarr' }, many)).toThrow('too big to zip in the browser');
+    expect(() => checkStore({ name: 'huge.zarr' }, many)).toThrow(
+      'too big to zip in the browser'
+    );
   });
 
   it('finds the root as the server does: at the top or in one single top folder', () => {
     expect(storeRoot(['zarr.json', 'a/zarr.json'])).toBe('');
-    expect(storeRoot(['m.zarr/', 'm.zarr/.zgroup', 'm.zarr/a/.zarray'])).toBe('m.zarr/');
+    expect(storeRoot(['m.zarr/', 'm.zarr/.zgroup', 'm.zarr/a/.zarray'])).toBe(
+      'm.zarr/'
+    );
     expect(storeRoot(['one/zarr.json', 'two/zarr.json'])).toBeNull();
     expect(storeRoot(['m.zarr/a/zarr.json'])).toBeNull();
   });
@@ -174,10 +228,21 @@ describe('walking a folder', () => {
     const file = new File(['CDF'], 'survey.nc');
     const directory = directoryEntry('model.zarr', V3_TREE);
     const item = (entry: FileSystemEntry, asFile: File | null) =>
-      ({ kind: 'file', webkitGetAsEntry: () => entry, getAsFile: () => asFile }) as unknown as DataTransferItem;
+      ({
+        kind: 'file',
+        webkitGetAsEntry: () => entry,
+        getAsFile: () => asFile
+      }) as unknown as DataTransferItem;
     const transfer = {
       items: [
-        item({ isDirectory: false, isFile: true, name: 'survey.nc' } as FileSystemEntry, file),
+        item(
+          {
+            isDirectory: false,
+            isFile: true,
+            name: 'survey.nc'
+          } as FileSystemEntry,
+          file
+        ),
         item(directory, null),
         { kind: 'string', webkitGetAsEntry: () => null, getAsFile: () => null }
       ],
@@ -188,19 +253,25 @@ describe('walking a folder', () => {
     expect((second as Folder).name).toBe('model.zarr');
     expect(rest).toEqual([]);
     // a browser without entries: the files alone
-    expect(droppedItems({ items: [], files: [file] } as unknown as DataTransfer)).toEqual([file]);
+    expect(
+      droppedItems({ items: [], files: [file] } as unknown as DataTransfer)
+    ).toEqual([file]);
   });
 
   it('chosen with the folder picker: files grouped by the folder their path starts with', async () => {
     const picked = Object.entries(V3_TREE).map(([path, content]) => {
       const file = new File([content], path.split('/').pop()!);
-      Object.defineProperty(file, 'webkitRelativePath', { value: `model.zarr/${path}` });
+      Object.defineProperty(file, 'webkitRelativePath', {
+        value: `model.zarr/${path}`
+      });
       return file;
     });
     const [folder, ...more] = pickedFolders(picked);
     expect(more).toEqual([]);
     expect(folder.name).toBe('model.zarr');
-    expect((await folder.files()).map(f => f.path).sort()).toEqual(Object.keys(V3_TREE).sort());
+    expect((await folder.files()).map(f => f.path).sort()).toEqual(
+      Object.keys(V3_TREE).sort()
+    );
   });
 
   it('in Lab’s file browser: listed and read through the contents API', async () => {
@@ -212,12 +283,19 @@ describe('walking a folder', () => {
         asked.push(`${options.type}:${path}`);
         if (options.type === 'file') {
           const relative = path.slice(root.length + 1);
-          return { path, format: 'base64', content: btoa(tree[relative]), mimetype: '' } as unknown as Contents.IModel;
+          return {
+            path,
+            format: 'base64',
+            content: btoa(tree[relative]),
+            mimetype: ''
+          } as unknown as Contents.IModel;
         }
         const below = path === root ? '' : `${path.slice(root.length + 1)}/`;
         const names = new Set<string>();
         const content = [];
-        for (const relative of Object.keys(tree).filter(p => p.startsWith(below))) {
+        for (const relative of Object.keys(tree).filter(p =>
+          p.startsWith(below)
+        )) {
           const [name, ...deeper] = relative.slice(below.length).split('/');
           if (!names.has(name)) {
             names.add(name);
@@ -226,7 +304,11 @@ describe('walking a folder', () => {
             content.push({ name, path: `${path}/${name}`, type, size });
           }
         }
-        return { path, type: 'directory', content } as unknown as Contents.IModel;
+        return {
+          path,
+          type: 'directory',
+          content
+        } as unknown as Contents.IModel;
       }
     };
     const folder = contentsFolder(contents, root);
@@ -253,7 +335,10 @@ describe('stores among datasets', () => {
   it('download as a .zip named after the store; other datasets under their own name', () => {
     expect(isStore(store)).toBe(true);
     expect(downloadName(store)).toBe('model.zarr.zip');
-    const file = makeDataset(5, 2, { name: 'signal.nc', key: '1/processes/2/v1/signal.nc' });
+    const file = makeDataset(5, 2, {
+      name: 'signal.nc',
+      key: '1/processes/2/v1/signal.nc'
+    });
     expect(isStore(file)).toBe(false);
     expect(downloadName(file)).toBe('signal.nc');
   });

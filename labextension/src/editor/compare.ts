@@ -59,9 +59,15 @@ export function formatValue(value: unknown): string | undefined {
 }
 
 /** The change that covers a row: the same path, or an ancestor that changed as a whole. */
-function changeAt(changes: readonly Change[], path: string): Change | undefined {
+function changeAt(
+  changes: readonly Change[],
+  path: string
+): Change | undefined {
   return changes.find(
-    change => change.path === '/' || change.path === path || path.startsWith(`${change.path}/`)
+    change =>
+      change.path === '/' ||
+      change.path === path ||
+      path.startsWith(`${change.path}/`)
   );
 }
 
@@ -90,10 +96,24 @@ function sectionRows(
 }
 
 /** The rows of the compare table: every field of either version, parameters first. */
-export function compareRows(left: Snapshot, right: Snapshot, comparison: Comparison): CompareRow[] {
+export function compareRows(
+  left: Snapshot,
+  right: Snapshot,
+  comparison: Comparison
+): CompareRow[] {
   return [
-    ...sectionRows('parameters', left.parameters, right.parameters, comparison.parameters),
-    ...sectionRows('resources', left.resources, right.resources, comparison.resources)
+    ...sectionRows(
+      'parameters',
+      left.parameters,
+      right.parameters,
+      comparison.parameters
+    ),
+    ...sectionRows(
+      'resources',
+      left.resources,
+      right.resources,
+      comparison.resources
+    )
   ];
 }
 

@@ -23,7 +23,9 @@ export interface CreateDraft extends RunDraft {
 
 /** Environments as the server lists them, or as the types name them if that list fails. */
 function useEnvironments(ctx: NagelfluhContext): Environment[] {
-  const [environments, setEnvironments] = React.useState<Environment[] | null>(null);
+  const [environments, setEnvironments] = React.useState<Environment[] | null>(
+    null
+  );
   React.useEffect(() => {
     let live = true;
     ctx.client.environments().then(
@@ -41,22 +43,34 @@ function useEnvironments(ctx: NagelfluhContext): Environment[] {
   return names.map(name => ({
     name,
     image: null,
-    process_types: ctx.store.types.filter(type => type.environment === name).map(type => type.name)
+    process_types: ctx.store.types
+      .filter(type => type.environment === name)
+      .map(type => type.name)
   }));
 }
 
-function typesOf(types: readonly ProcessType[], environment: Environment | undefined): ProcessType[] {
+function typesOf(
+  types: readonly ProcessType[],
+  environment: Environment | undefined
+): ProcessType[] {
   if (!environment) {
     return [];
   }
   return types.filter(
-    type => type.environment === environment.name || environment.process_types.includes(type.name)
+    type =>
+      type.environment === environment.name ||
+      environment.process_types.includes(type.name)
   );
 }
 
 /** The broken types of an environment, or of every environment while none is chosen. */
-function brokenOf(broken: readonly BrokenType[], environment: Environment | undefined): BrokenType[] {
-  return broken.filter(type => !environment || type.environment === environment.name);
+function brokenOf(
+  broken: readonly BrokenType[],
+  environment: Environment | undefined
+): BrokenType[] {
+  return broken.filter(
+    type => !environment || type.environment === environment.name
+  );
 }
 
 export function CreatePanel(props: {
@@ -68,10 +82,14 @@ export function CreatePanel(props: {
   useSignal(ctx.store.changed);
   const environments = useEnvironments(ctx);
   const initial = props.draft.current;
-  const [environment, setEnvironment] = React.useState(initial?.environment ?? '');
+  const [environment, setEnvironment] = React.useState(
+    initial?.environment ?? ''
+  );
   const [typeName, setTypeName] = React.useState(initial?.type ?? '');
   const [name, setName] = React.useState(initial?.name ?? '');
-  const [nameEdited, setNameEdited] = React.useState(initial?.nameEdited ?? false);
+  const [nameEdited, setNameEdited] = React.useState(
+    initial?.nameEdited ?? false
+  );
   const [nameError, setNameError] = React.useState<string | null>(null);
   const form = useRunForm(ctx, initial);
   const { parameters, resources, busy, setMessage } = form;
@@ -83,7 +101,14 @@ export function CreatePanel(props: {
   const schema = processType?.schema as RJSFSchema | undefined;
 
   React.useEffect(() => {
-    props.draft.current = { environment, type: typeName, name, nameEdited, parameters, resources };
+    props.draft.current = {
+      environment,
+      type: typeName,
+      name,
+      nameEdited,
+      parameters,
+      resources
+    };
   }, [environment, typeName, name, nameEdited, parameters, resources]);
 
   const chooseType = (type: ProcessType | undefined) => {
@@ -95,7 +120,10 @@ export function CreatePanel(props: {
 
   const chooseEnvironment = (name: string) => {
     setEnvironment(name);
-    const next = typesOf(ctx.store.types, environments.find(e => e.name === name));
+    const next = typesOf(
+      ctx.store.types,
+      environments.find(e => e.name === name)
+    );
     if (!next.some(type => type.name === typeName)) {
       chooseType(next[0]);
     }
@@ -104,7 +132,9 @@ export function CreatePanel(props: {
   // Choose the first environment with types, and its first type, once they are known.
   React.useEffect(() => {
     if (!env) {
-      const first = environments.find(e => typesOf(ctx.store.types, e).length > 0);
+      const first = environments.find(
+        e => typesOf(ctx.store.types, e).length > 0
+      );
       if (first) {
         chooseEnvironment(first.name);
       }
@@ -132,12 +162,19 @@ export function CreatePanel(props: {
       return;
     }
     if (project === null) {
-      setMessage({ kind: 'error', text: 'No project is open: choose or create one in the Nagelfluh side panel.' });
+      setMessage({
+        kind: 'error',
+        text: 'No project is open: choose or create one in the Nagelfluh side panel.'
+      });
       return;
     }
     const trimmed = name.trim();
     setNameError(trimmed ? null : 'is required');
-    const parsed = form.validate(schema, 'the process', trimmed ? null : 'nf-editor-name');
+    const parsed = form.validate(
+      schema,
+      'the process',
+      trimmed ? null : 'nf-editor-name'
+    );
     if (!parsed) {
       return;
     }
@@ -165,7 +202,11 @@ export function CreatePanel(props: {
   };
 
   return (
-    <div className="nf-EditorPanel" ref={form.root} onKeyDown={onCtrlEnter(() => void submit())}>
+    <div
+      className="nf-EditorPanel"
+      ref={form.root}
+      onKeyDown={onCtrlEnter(() => void submit())}
+    >
       <div className="nf-Editor-header">
         <div className="nf-Field">
           <label htmlFor="nf-editor-environment">Environment</label>
@@ -192,7 +233,9 @@ export function CreatePanel(props: {
             className="nf-Select"
             data-testid="nf-editor-type"
             value={typeName}
-            onChange={event => chooseType(types.find(type => type.name === event.target.value))}
+            onChange={event =>
+              chooseType(types.find(type => type.name === event.target.value))
+            }
           >
             {types.length === 0 && <option value="">no process type</option>}
             {types.map(type => (
@@ -202,7 +245,12 @@ export function CreatePanel(props: {
             ))}
             {env &&
               broken.map(type => (
-                <option key={`broken:${type.name}`} value={`broken:${type.name}`} disabled title={type.error}>
+                <option
+                  key={`broken:${type.name}`}
+                  value={`broken:${type.name}`}
+                  disabled
+                  title={type.error}
+                >
                   {type.name} (broken)
                 </option>
               ))}
@@ -229,21 +277,35 @@ export function CreatePanel(props: {
               }
             }}
           />
-          <span id="nf-editor-name-hint" className={nameError ? 'nf-FieldError' : 'nf-Hint'}>
-            {nameError ? `Name ${nameError}` : 'Enter submits; Ctrl+Enter submits from anywhere in the form'}
+          <span
+            id="nf-editor-name-hint"
+            className={nameError ? 'nf-FieldError' : 'nf-Hint'}
+          >
+            {nameError
+              ? `Name ${nameError}`
+              : 'Enter submits; Ctrl+Enter submits from anywhere in the form'}
           </span>
         </div>
       </div>
       {broken.length > 0 && (
-        <ul className="nf-BrokenTypes" data-testid="nf-broken-types" aria-label="Process types that failed to load">
+        <ul
+          className="nf-BrokenTypes"
+          data-testid="nf-broken-types"
+          aria-label="Process types that failed to load"
+        >
           {broken.map(type => (
-            <li key={`${type.environment}/${type.name}`} title={type.entry_point}>
+            <li
+              key={`${type.environment}/${type.name}`}
+              title={type.entry_point}
+            >
               {type.name} (broken): {type.error}
             </li>
           ))}
         </ul>
       )}
-      {processType && <p className="nf-TypeDescription">{processType.description}</p>}
+      {processType && (
+        <p className="nf-TypeDescription">{processType.description}</p>
+      )}
       <RunFormFields
         ctx={ctx}
         form={form}
@@ -257,7 +319,11 @@ export function CreatePanel(props: {
           </p>
         }
         idPrefix="nf-editor-create"
-        button={{ testid: 'nf-editor-submit', label: busy ? 'Submitting…' : 'Create and run', disabled: busy }}
+        button={{
+          testid: 'nf-editor-submit',
+          label: busy ? 'Submitting…' : 'Create and run',
+          disabled: busy
+        }}
         onSubmit={() => void submit()}
       />
     </div>

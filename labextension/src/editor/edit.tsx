@@ -21,8 +21,12 @@ const CANCELLABLE = new Set(['queued', 'running']);
 export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
   const { ctx } = props;
   useSignal(ctx.store.changed);
-  const [processId, setProcessId] = React.useState<number | null>(ctx.selection.process);
-  const [versionNumber, setVersionNumber] = React.useState<number | null>(ctx.selection.version);
+  const [processId, setProcessId] = React.useState<number | null>(
+    ctx.selection.process
+  );
+  const [versionNumber, setVersionNumber] = React.useState<number | null>(
+    ctx.selection.version
+  );
   const form = useRunForm(ctx, null, state => {
     setProcessId(state.process);
     setVersionNumber(state.version);
@@ -31,9 +35,12 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
 
   const process = ctx.store.processById(processId);
   const version =
-    process?.versions.find(v => v.version === versionNumber) ?? (process ? latest(process) : undefined);
+    process?.versions.find(v => v.version === versionNumber) ??
+    (process ? latest(process) : undefined);
   const processType = ctx.store.types.find(type => type.name === process?.type);
-  const brokenType = ctx.store.brokenTypes.find(type => type.name === process?.type);
+  const brokenType = ctx.store.brokenTypes.find(
+    type => type.name === process?.type
+  );
   const schema = processType?.schema as RJSFSchema | undefined;
 
   // A process selected before the store holds it (made elsewhere, another window).
@@ -100,7 +107,10 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
     setBusy(true);
     try {
       const created = await ctx.client.newVersion(process.id, body);
-      setMessage({ kind: 'info', text: `Version ${created.version} submitted.` });
+      setMessage({
+        kind: 'info',
+        text: `Version ${created.version} submitted.`
+      });
       await refresh(process.id);
       ctx.selection.select(process.id, created.version);
     } catch (error) {
@@ -128,7 +138,8 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
     return (
       <div className="nf-EditorPanel">
         <p className="nf-Empty">
-          Select a process in the Nagelfluh side panel or the flow view to see and edit its versions.
+          Select a process in the Nagelfluh side panel or the flow view to see
+          and edit its versions.
         </p>
         <MessageArea message={message} />
       </div>
@@ -144,9 +155,16 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
   }
 
   return (
-    <div className="nf-EditorPanel" ref={form.root} onKeyDown={onCtrlEnter(() => void run())}>
+    <div
+      className="nf-EditorPanel"
+      ref={form.root}
+      onKeyDown={onCtrlEnter(() => void run())}
+    >
       <h2 className="nf-Editor-title">
-        {process.name} <span className="nf-Muted">· {processType?.title ?? process.type} · process {process.id}</span>
+        {process.name}{' '}
+        <span className="nf-Muted">
+          · {processType?.title ?? process.type} · process {process.id}
+        </span>
       </h2>
       <VersionsTable
         process={process}
@@ -157,10 +175,16 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
         onRestore={v => void restore(v)}
       />
       {version && (
-        <section className="nf-EditorSection" aria-label={`Parameters of version ${version.version}`}>
+        <section
+          className="nf-EditorSection"
+          aria-label={`Parameters of version ${version.version}`}
+        >
           <h3>
             Parameters of version {version.version}
-            <span className="nf-Muted"> · change them and run a new version</span>
+            <span className="nf-Muted">
+              {' '}
+              · change them and run a new version
+            </span>
           </h3>
           <RunFormFields
             key={loaded}
@@ -179,14 +203,19 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
             button={{
               testid: 'nf-version-run',
               label: busy ? 'Working…' : 'Run new version',
-              title: 'Run these parameters and resources as a new version (Ctrl+Enter)',
+              title:
+                'Run these parameters and resources as a new version (Ctrl+Enter)',
               disabled: busy || !schema
             }}
             onSubmit={() => void run()}
           />
         </section>
       )}
-      <ComparePanel ctx={ctx} process={process} onError={text => setMessage({ kind: 'error', text })} />
+      <ComparePanel
+        ctx={ctx}
+        process={process}
+        onError={text => setMessage({ kind: 'error', text })}
+      />
     </div>
   );
 }
@@ -231,7 +260,10 @@ function VersionsTable(props: {
               title={`Show the parameters of version ${v.version}`}
               onClick={() => props.onChoose(v)}
               onKeyDown={event => {
-                if ((event.key === 'Enter' || event.key === ' ') && event.target === event.currentTarget) {
+                if (
+                  (event.key === 'Enter' || event.key === ' ') &&
+                  event.target === event.currentTarget
+                ) {
                   event.preventDefault();
                   props.onChoose(v);
                 }
@@ -239,18 +271,27 @@ function VersionsTable(props: {
             >
               <td>v{v.version}</td>
               <td>
-                <span className="nf-Badge" style={{ background: badgeColor(badge) }}>
+                <span
+                  className="nf-Badge"
+                  style={{ background: badgeColor(badge) }}
+                >
                   {badgeText(badge)}
                 </span>
                 {v.state === 'running' && v.progress !== null && (
-                  <span className="nf-Muted"> {Math.round(v.progress * 100)}%</span>
+                  <span className="nf-Muted">
+                    {' '}
+                    {Math.round(v.progress * 100)}%
+                  </span>
                 )}
-                {v.message && <div className="nf-Muted nf-VersionMessage">{v.message}</div>}
+                {v.message && (
+                  <div className="nf-Muted nf-VersionMessage">{v.message}</div>
+                )}
               </td>
               <td>{formatTime(v.created)}</td>
               <td>{runTime(v.started, v.finished)}</td>
               <td>
-                {formatCredits(v.cost.estimated)} / {formatCredits(v.cost.actual)}
+                {formatCredits(v.cost.estimated)} /{' '}
+                {formatCredits(v.cost.actual)}
               </td>
               <td className="nf-VersionActions">
                 {CANCELLABLE.has(v.state) && (
@@ -313,16 +354,31 @@ function RowButton(props: {
   );
 }
 
-function ComparePanel(props: { ctx: NagelfluhContext; process: Process; onError(text: string): void }): JSX.Element {
+function ComparePanel(props: {
+  ctx: NagelfluhContext;
+  process: Process;
+  onError(text: string): void;
+}): JSX.Element {
   const { ctx, process } = props;
   const numbers = process.versions.map(v => v.version);
   // Until the user picks, the pair follows the versions as they are added; a pick
   // holds for its process only.
-  const [picked, setPicked] = React.useState<{ process: number; v1: number; v2: number } | null>(null);
-  const [v1, v2] = picked?.process === process.id ? [picked.v1, picked.v2] : defaultPair(numbers);
-  const [compared, setCompared] = React.useState<{ comparison: Comparison; rows: CompareRow[] } | null>(null);
+  const [picked, setPicked] = React.useState<{
+    process: number;
+    v1: number;
+    v2: number;
+  } | null>(null);
+  const [v1, v2] =
+    picked?.process === process.id
+      ? [picked.v1, picked.v2]
+      : defaultPair(numbers);
+  const [compared, setCompared] = React.useState<{
+    comparison: Comparison;
+    rows: CompareRow[];
+  } | null>(null);
   const [busy, setBusy] = React.useState(false);
-  const shownPair = (c: Comparison) => c.process === process.id && c.v1 === v1 && c.v2 === v2;
+  const shownPair = (c: Comparison) =>
+    c.process === process.id && c.v1 === v1 && c.v2 === v2;
   const result = compared && shownPair(compared.comparison) ? compared : null;
 
   const compare = async () => {
@@ -342,7 +398,12 @@ function ComparePanel(props: { ctx: NagelfluhContext; process: Process; onError(
     setBusy(false);
   };
 
-  const select = (id: string, label: string, value: number, onChange: (value: number) => void) => (
+  const select = (
+    id: string,
+    label: string,
+    value: number,
+    onChange: (value: number) => void
+  ) => (
     <>
       <label htmlFor={id}>{label}</label>
       <select
@@ -363,11 +424,18 @@ function ComparePanel(props: { ctx: NagelfluhContext; process: Process; onError(
 
   const changed = result?.rows.filter(row => row.op !== null).length ?? 0;
   return (
-    <section className="nf-EditorSection nf-Compare" aria-label="Compare versions">
+    <section
+      className="nf-EditorSection nf-Compare"
+      aria-label="Compare versions"
+    >
       <h3>Compare versions</h3>
       <div className="nf-Compare-controls">
-        {select('nf-compare-v1', 'From', v1, n => setPicked({ process: process.id, v1: n, v2 }))}
-        {select('nf-compare-v2', 'to', v2, n => setPicked({ process: process.id, v1, v2: n }))}
+        {select('nf-compare-v1', 'From', v1, n =>
+          setPicked({ process: process.id, v1: n, v2 })
+        )}
+        {select('nf-compare-v2', 'to', v2, n =>
+          setPicked({ process: process.id, v1, v2: n })
+        )}
         <button
           type="button"
           className="jp-Button nf-Button"
@@ -385,12 +453,17 @@ function ComparePanel(props: { ctx: NagelfluhContext; process: Process; onError(
           </span>
         )}
       </div>
-      {result && <CompareTable comparison={result.comparison} rows={result.rows} />}
+      {result && (
+        <CompareTable comparison={result.comparison} rows={result.rows} />
+      )}
     </section>
   );
 }
 
-function CompareTable(props: { comparison: Comparison; rows: CompareRow[] }): JSX.Element {
+function CompareTable(props: {
+  comparison: Comparison;
+  rows: CompareRow[];
+}): JSX.Element {
   const { comparison, rows } = props;
   const sections: [string, CompareRow[]][] = [
     ['Parameters', rows.filter(row => row.section === 'parameters')],
@@ -429,10 +502,16 @@ function CompareTable(props: { comparison: Comparison; rows: CompareRow[] }): JS
             >
               <th scope="row">
                 {pathLabel(row.path)}
-                {row.op && <span className="nf-VisuallyHidden"> ({row.op})</span>}
+                {row.op && (
+                  <span className="nf-VisuallyHidden"> ({row.op})</span>
+                )}
               </th>
-              <td className={row.left === undefined ? 'nf-Muted' : undefined}>{row.left ?? '(absent)'}</td>
-              <td className={row.right === undefined ? 'nf-Muted' : undefined}>{row.right ?? '(absent)'}</td>
+              <td className={row.left === undefined ? 'nf-Muted' : undefined}>
+                {row.left ?? '(absent)'}
+              </td>
+              <td className={row.right === undefined ? 'nf-Muted' : undefined}>
+                {row.right ?? '(absent)'}
+              </td>
             </tr>
           ))}
         </tbody>

@@ -9,7 +9,11 @@ import { getPointer, joinPointer, resolveRef, splitPointer } from './schema';
 
 export type ResourceKey = keyof Resources;
 
-export const RESOURCE_KEYS: readonly ResourceKey[] = ['cpu', 'memory', 'deadline_seconds'];
+export const RESOURCE_KEYS: readonly ResourceKey[] = [
+  'cpu',
+  'memory',
+  'deadline_seconds'
+];
 
 /** A 400's field errors sorted by where the editor shows them. */
 export interface MappedErrors {
@@ -30,8 +34,16 @@ const REQUIRED = /^'([^']+)' is a required property$/;
  * jsonschema reports a missing required property at its parent, so the
  * property named in the message becomes part of the path.
  */
-export function mapServerErrors(errors: readonly FieldError[], schema: RJSFSchema): MappedErrors {
-  const mapped: MappedErrors = { parameters: [], resources: {}, name: null, other: [] };
+export function mapServerErrors(
+  errors: readonly FieldError[],
+  schema: RJSFSchema
+): MappedErrors {
+  const mapped: MappedErrors = {
+    parameters: [],
+    resources: {},
+    name: null,
+    other: []
+  };
   const properties = resolveRef(schema, schema).properties ?? {};
   for (const { path, message } of errors) {
     const segments = splitPointer(path);
@@ -44,13 +56,21 @@ export function mapServerErrors(errors: readonly FieldError[], schema: RJSFSchem
         path: joinPointer(pointer),
         message: required ? 'is required' : message
       });
-    } else if (head === 'resources' && rest.length === 1 && RESOURCE_KEYS.includes(rest[0] as ResourceKey)) {
+    } else if (
+      head === 'resources' &&
+      rest.length === 1 &&
+      RESOURCE_KEYS.includes(rest[0] as ResourceKey)
+    ) {
       const key = rest[0] as ResourceKey;
-      mapped.resources[key] = mapped.resources[key] ? `${mapped.resources[key]}; ${message}` : message;
+      mapped.resources[key] = mapped.resources[key]
+        ? `${mapped.resources[key]}; ${message}`
+        : message;
     } else if (head === 'name' && rest.length === 0) {
       mapped.name = mapped.name ? `${mapped.name}; ${message}` : message;
     } else {
-      mapped.other.push(segments.length > 0 ? `${segments.join('.')}: ${message}` : message);
+      mapped.other.push(
+        segments.length > 0 ? `${segments.join('.')}: ${message}` : message
+      );
     }
   }
   return mapped;
@@ -97,11 +117,15 @@ export function readableError(error: unknown): string {
           ? `The server refused some values: ${message}`
           : `The request was refused: ${message}`;
       case 402:
-        return /balance/i.test(message) ? capitalise(message) : `Insufficient balance: ${message}`;
+        return /balance/i.test(message)
+          ? capitalise(message)
+          : `Insufficient balance: ${message}`;
       case 403:
         return `Not allowed: ${message}`;
       default:
-        return error.status >= 500 ? `The server failed: ${message}` : capitalise(message);
+        return error.status >= 500
+          ? `The server failed: ${message}`
+          : capitalise(message);
     }
   }
   if (error instanceof Error) {

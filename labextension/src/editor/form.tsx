@@ -13,7 +13,13 @@ import { NagelfluhContext } from '../context';
 import { toErrorSchema } from './errors';
 import { useSignal } from './hooks';
 import { DatasetPicker, EditorFormContext, datasetOptions } from './picker';
-import { DATASET_WIDGET, editorValidator, idOfPointer, initialParameters, uiSchemaFor } from './schema';
+import {
+  DATASET_WIDGET,
+  editorValidator,
+  idOfPointer,
+  initialParameters,
+  uiSchemaFor
+} from './schema';
 
 const WIDGETS: RegistryWidgetsType = { [DATASET_WIDGET]: DatasetPicker };
 
@@ -33,10 +39,15 @@ export function ParametersForm(props: {
   useSignal(ctx.store.changed);
   const uiSchema = React.useMemo(() => uiSchemaFor(schema), [schema]);
   const defaults = React.useMemo(() => initialParameters(schema), [schema]);
-  const extraErrors = React.useMemo(() => toErrorSchema(props.serverErrors), [props.serverErrors]);
+  const extraErrors = React.useMemo(
+    () => toErrorSchema(props.serverErrors),
+    [props.serverErrors]
+  );
   const formContext: EditorFormContext = {
     defaultFormData: defaults,
-    datasets: datasetOptions(ctx.store.datasets, id => ctx.store.processById(id)),
+    datasets: datasetOptions(ctx.store.datasets, id =>
+      ctx.store.processById(id)
+    ),
     armed: props.armed,
     arm: props.arm
   };
@@ -53,7 +64,9 @@ export function ParametersForm(props: {
         liveValidate={props.liveValidate}
         noHtml5Validate
         showErrorList={false}
-        onChange={event => props.onChange((event.formData ?? {}) as Record<string, unknown>)}
+        onChange={event =>
+          props.onChange((event.formData ?? {}) as Record<string, unknown>)
+        }
         onSubmit={() => props.onSubmit()}
       />
     </div>
@@ -61,9 +74,14 @@ export function ParametersForm(props: {
 }
 
 /** Move the keyboard focus to the field of the first error, so it can be fixed at once. */
-export function focusField(root: HTMLElement | null, errors: readonly FieldError[]): void {
+export function focusField(
+  root: HTMLElement | null,
+  errors: readonly FieldError[]
+): void {
   for (const error of errors) {
-    const element = root?.querySelector<HTMLElement>(`[id="${idOfPointer(error.path)}"]`);
+    const element = root?.querySelector<HTMLElement>(
+      `[id="${idOfPointer(error.path)}"]`
+    );
     if (element) {
       element.focus();
       return;

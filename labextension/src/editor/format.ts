@@ -9,7 +9,9 @@ export function toDate(value: string | number | null | undefined): Date | null {
     return null;
   }
   const numeric = typeof value === 'number' ? value : Number(value);
-  const date = Number.isFinite(numeric) ? new Date(numeric * 1000) : new Date(value);
+  const date = Number.isFinite(numeric)
+    ? new Date(numeric * 1000)
+    : new Date(value);
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
@@ -21,12 +23,17 @@ export function formatCredits(amount: number | null | undefined): string {
 }
 
 /** A clock time for today's timestamps, a date and time for older ones. */
-export function formatTime(value: string | number | null, now: Date = new Date()): string {
+export function formatTime(
+  value: string | number | null,
+  now: Date = new Date()
+): string {
   const date = toDate(value);
   if (!date) {
     return '—';
   }
-  return date.toDateString() === now.toDateString() ? date.toLocaleTimeString() : date.toLocaleString();
+  return date.toDateString() === now.toDateString()
+    ? date.toLocaleTimeString()
+    : date.toLocaleString();
 }
 
 /** A duration in s, min or h, to the precision a glance needs. */
@@ -51,6 +58,9 @@ export function runTime(
     return '—';
   }
   const end = toDate(finished);
-  const seconds = Math.max(0, ((end ?? now).getTime() - start.getTime()) / 1000);
+  const seconds = Math.max(
+    0,
+    ((end ?? now).getTime() - start.getTime()) / 1000
+  );
   return end ? formatDuration(seconds) : `${formatDuration(seconds)} so far`;
 }

@@ -100,7 +100,8 @@ export function useFlowPick(
       setArmedBoth(null);
       void (async () => {
         try {
-          const process = ctx.store.processById(id) ?? (await ctx.client.process(id));
+          const process =
+            ctx.store.processById(id) ?? (await ctx.client.process(id));
           const pick = pickDataset(process, state.version);
           if ('error' in pick) {
             handlersRef.current.failed(pick.error);

@@ -35,10 +35,14 @@ export function datasetOptions(
     .map(dataset => {
       let origin = 'upload';
       if (dataset.process !== null) {
-        const name = processById(dataset.process)?.name ?? `process ${dataset.process}`;
+        const name =
+          processById(dataset.process)?.name ?? `process ${dataset.process}`;
         origin = `${name}/v${dataset.version}`;
       }
-      return { value: datasetRef(dataset.id), label: `${dataset.name} — ${origin}` };
+      return {
+        value: datasetRef(dataset.id),
+        label: `${dataset.name} — ${origin}`
+      };
     });
 }
 
@@ -62,19 +66,33 @@ export function pickDataset(process: Process, version: number | null): Pick {
       return { dataset: candidate.outputs[0] };
     }
   }
-  return { error: `${process.name} has no output dataset yet: pick it once a version has completed.` };
+  return {
+    error: `${process.name} has no output dataset yet: pick it once a version has completed.`
+  };
 }
 
 export function DatasetPicker(
   props: WidgetProps<ReadonlyJSONObject, RJSFSchema, EditorFormContext>
 ): JSX.Element {
-  const { id, value, required, disabled, readonly, registry, onChange, onBlur, onFocus, label } = props;
+  const {
+    id,
+    value,
+    required,
+    disabled,
+    readonly,
+    registry,
+    onChange,
+    onBlur,
+    onFocus,
+    label
+  } = props;
   const context = registry.formContext;
   const pointer = pointerOfId(id, registry.rootSchema) ?? id;
   const armed = context.armed === pointer;
   const current = typeof value === 'string' ? value : '';
   const options = context.datasets;
-  const known = current === '' || options.some(option => option.value === current);
+  const known =
+    current === '' || options.some(option => option.value === current);
   return (
     <div className="nf-DatasetPicker">
       <select
@@ -88,12 +106,22 @@ export function DatasetPicker(
         aria-required={required}
         disabled={disabled || readonly}
         value={current}
-        onChange={event => onChange(event.target.value === '' ? undefined : event.target.value)}
+        onChange={event =>
+          onChange(event.target.value === '' ? undefined : event.target.value)
+        }
         onBlur={event => onBlur(id, event.target.value)}
         onFocus={event => onFocus(id, event.target.value)}
       >
-        <option value="">{options.length > 0 ? '— choose a dataset —' : '— no dataset in this project yet —'}</option>
-        {!known && <option value={current}>{current} (not in this project’s list)</option>}
+        <option value="">
+          {options.length > 0
+            ? '— choose a dataset —'
+            : '— no dataset in this project yet —'}
+        </option>
+        {!known && (
+          <option value={current}>
+            {current} (not in this project’s list)
+          </option>
+        )}
         {options.map(option => (
           <option key={option.value} value={option.value}>
             {option.label}

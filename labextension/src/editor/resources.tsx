@@ -69,8 +69,15 @@ interface Estimate {
 }
 
 /** The server's estimate of `resources`, asked 400 ms after the last change. */
-function useEstimate(ctx: NagelfluhContext, resources: Resources | null): Estimate {
-  const [estimate, setEstimate] = React.useState<Estimate>({ estimated: null, errors: {}, message: null });
+function useEstimate(
+  ctx: NagelfluhContext,
+  resources: Resources | null
+): Estimate {
+  const [estimate, setEstimate] = React.useState<Estimate>({
+    estimated: null,
+    errors: {},
+    message: null
+  });
   const key = resources ? JSON.stringify(resources) : '';
   React.useEffect(() => {
     if (!resources) {
@@ -80,16 +87,26 @@ function useEstimate(ctx: NagelfluhContext, resources: Resources | null): Estima
     let live = true;
     const timer = window.setTimeout(() => {
       ctx.client.estimate(resources).then(
-        answer => live && setEstimate({ estimated: answer.estimated, errors: {}, message: null }),
+        answer =>
+          live &&
+          setEstimate({
+            estimated: answer.estimated,
+            errors: {},
+            message: null
+          }),
         error => {
           if (!live) {
             return;
           }
-          const fields = error instanceof ApiError ? mapServerErrors(error.fieldErrors, {}).resources : {};
+          const fields =
+            error instanceof ApiError
+              ? mapServerErrors(error.fieldErrors, {}).resources
+              : {};
           setEstimate({
             estimated: null,
             errors: fields,
-            message: Object.keys(fields).length > 0 ? null : readableError(error)
+            message:
+              Object.keys(fields).length > 0 ? null : readableError(error)
           });
         }
       );
@@ -102,10 +119,34 @@ function useEstimate(ctx: NagelfluhContext, resources: Resources | null): Estima
   return estimate;
 }
 
-const FIELDS: { key: ResourceKey; draft: keyof ResourcesDraft; label: string; testid: string; hint: string }[] = [
-  { key: 'cpu', draft: 'cpu', label: 'CPU', testid: 'nf-editor-cpu', hint: 'cores, or a quantity such as 500m' },
-  { key: 'memory', draft: 'memory', label: 'Memory', testid: 'nf-editor-memory', hint: 'a quantity such as 512Mi or 2Gi' },
-  { key: 'deadline_seconds', draft: 'deadline', label: 'Deadline', testid: 'nf-editor-deadline', hint: 'seconds' }
+const FIELDS: {
+  key: ResourceKey;
+  draft: keyof ResourcesDraft;
+  label: string;
+  testid: string;
+  hint: string;
+}[] = [
+  {
+    key: 'cpu',
+    draft: 'cpu',
+    label: 'CPU',
+    testid: 'nf-editor-cpu',
+    hint: 'cores, or a quantity such as 500m'
+  },
+  {
+    key: 'memory',
+    draft: 'memory',
+    label: 'Memory',
+    testid: 'nf-editor-memory',
+    hint: 'a quantity such as 512Mi or 2Gi'
+  },
+  {
+    key: 'deadline_seconds',
+    draft: 'deadline',
+    label: 'Deadline',
+    testid: 'nf-editor-deadline',
+    hint: 'seconds'
+  }
 ];
 
 export function ResourcesFields(props: {
@@ -127,7 +168,10 @@ export function ResourcesFields(props: {
     ...estimate.errors,
     ...props.serverErrors
   };
-  const over = estimate.estimated !== null && balance !== null && estimate.estimated > balance;
+  const over =
+    estimate.estimated !== null &&
+    balance !== null &&
+    estimate.estimated > balance;
   return (
     <fieldset className="nf-Resources">
       <legend>Resources</legend>
@@ -149,25 +193,40 @@ export function ResourcesFields(props: {
                 value={draft[field.draft]}
                 aria-invalid={Boolean(error)}
                 aria-describedby={`${id}-hint`}
-                onChange={event => props.onChange({ ...draft, [field.draft]: event.target.value }, field.key)}
+                onChange={event =>
+                  props.onChange(
+                    { ...draft, [field.draft]: event.target.value },
+                    field.key
+                  )
+                }
               />
-              <span id={`${id}-hint`} className={error ? 'nf-FieldError' : 'nf-Hint'}>
+              <span
+                id={`${id}-hint`}
+                className={error ? 'nf-FieldError' : 'nf-Hint'}
+              >
                 {error ? `${field.label} ${error}` : field.hint}
               </span>
             </div>
           );
         })}
       </div>
-      <div className={`nf-Estimate${over ? ' nf-over' : ''}`} data-testid="nf-editor-estimate" aria-live="polite">
+      <div
+        className={`nf-Estimate${over ? ' nf-over' : ''}`}
+        data-testid="nf-editor-estimate"
+        aria-live="polite"
+      >
         {estimate.estimated !== null ? (
           <>
-            Estimated cost: <strong>{formatCredits(estimate.estimated)}</strong> credits
+            Estimated cost: <strong>{formatCredits(estimate.estimated)}</strong>{' '}
+            credits
           </>
         ) : (
           <>
             Estimated cost:{' '}
             {estimate.message ??
-              (parsed.resources && Object.keys(estimate.errors).length === 0 ? '…' : 'fix the resources above')}
+              (parsed.resources && Object.keys(estimate.errors).length === 0
+                ? '…'
+                : 'fix the resources above')}
           </>
         )}
         {balance !== null && <> · balance {formatCredits(balance)} credits</>}

@@ -10,10 +10,22 @@ import { RJSFSchema } from '@rjsf/utils';
 import { ApiError, FieldError, Resources } from '../api';
 import { NagelfluhContext } from '../context';
 import { SelectionState } from '../selection';
-import { MappedErrors, ResourceKey, mapServerErrors, pruneErrors, readableError } from './errors';
+import {
+  MappedErrors,
+  ResourceKey,
+  mapServerErrors,
+  pruneErrors,
+  readableError
+} from './errors';
 import { ParametersForm, focusField } from './form';
 import { useFlowPick } from './hooks';
-import { ResourceErrors, ResourcesDraft, ResourcesFields, draftOf, parseResources } from './resources';
+import {
+  ResourceErrors,
+  ResourcesDraft,
+  ResourcesFields,
+  draftOf,
+  parseResources
+} from './resources';
 import { datasetRef, setPointer, validateParameters } from './schema';
 
 export interface Message {
@@ -36,7 +48,9 @@ export function MessageArea(props: { message: Message | null }): JSX.Element {
 }
 
 /** A key handler that submits on Ctrl+Enter (Cmd+Enter on a Mac) from anywhere in the form. */
-export function onCtrlEnter(submit: () => void): (event: React.KeyboardEvent) => void {
+export function onCtrlEnter(
+  submit: () => void
+): (event: React.KeyboardEvent) => void {
   return event => {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
@@ -59,28 +73,42 @@ export function useRunForm(
   initial: RunDraft | null,
   follow?: (state: SelectionState) => void
 ) {
-  const [parameters, setParameters] = React.useState<Record<string, unknown>>(initial?.parameters ?? {});
+  const [parameters, setParameters] = React.useState<Record<string, unknown>>(
+    initial?.parameters ?? {}
+  );
   const [resources, setResources] = React.useState<ResourcesDraft>(
     initial?.resources ?? draftOf(ctx.settings.values.defaultResources)
   );
   const [touched, setTouched] = React.useState(false);
-  const [parameterErrors, setParameterErrors] = React.useState<FieldError[]>([]);
-  const [resourceErrors, setResourceErrors] = React.useState<ResourceErrors>({});
+  const [parameterErrors, setParameterErrors] = React.useState<FieldError[]>(
+    []
+  );
+  const [resourceErrors, setResourceErrors] = React.useState<ResourceErrors>(
+    {}
+  );
   const [message, setMessage] = React.useState<Message | null>(null);
   const [busy, setBusy] = React.useState(false);
   const root = React.useRef<HTMLDivElement>(null);
 
   const pick = useFlowPick(ctx, {
     picked: (pointer, dataset) => {
-      setParameters(current => setPointer(current, pointer, datasetRef(dataset.id)));
-      setMessage({ kind: 'info', text: `Picked ${dataset.name} (dataset ${dataset.id}).` });
+      setParameters(current =>
+        setPointer(current, pointer, datasetRef(dataset.id))
+      );
+      setMessage({
+        kind: 'info',
+        text: `Picked ${dataset.name} (dataset ${dataset.id}).`
+      });
     },
     failed: text => setMessage({ kind: 'error', text }),
     follow
   });
 
   /** Start over from these parameters (and resources, when given): untouched, without their errors. */
-  const reset = (next: Record<string, unknown>, nextResources?: ResourcesDraft) => {
+  const reset = (
+    next: Record<string, unknown>,
+    nextResources?: ResourcesDraft
+  ) => {
     setParameters(next);
     setParameterErrors([]);
     setTouched(false);
@@ -108,16 +136,28 @@ export function useRunForm(
    * an empty required field the caller owns (create mode's name): it counts,
    * and takes the focus.
    */
-  const validate = (schema: RJSFSchema | undefined, what: string, missing: string | null = null): Resources | null => {
+  const validate = (
+    schema: RJSFSchema | undefined,
+    what: string,
+    missing: string | null = null
+  ): Resources | null => {
     const invalid = schema ? validateParameters(schema, parameters) : [];
     const parsed = parseResources(resources);
     if (invalid.length === 0 && parsed.resources && missing === null) {
       return parsed.resources;
     }
-    const count = invalid.length + Object.keys(parsed.errors).length + (missing === null ? 0 : 1);
-    setMessage({ kind: 'error', text: `${count} field${count === 1 ? ' needs' : 's need'} fixing before ${what} can run.` });
+    const count =
+      invalid.length +
+      Object.keys(parsed.errors).length +
+      (missing === null ? 0 : 1);
+    setMessage({
+      kind: 'error',
+      text: `${count} field${count === 1 ? ' needs' : 's need'} fixing before ${what} can run.`
+    });
     if (missing !== null) {
-      root.current?.querySelector<HTMLElement>(`[data-testid="${missing}"]`)?.focus();
+      root.current
+        ?.querySelector<HTMLElement>(`[data-testid="${missing}"]`)
+        ?.focus();
     } else {
       focusField(root.current, invalid);
     }
@@ -128,7 +168,10 @@ export function useRunForm(
    * Show a failed submit: a refusal (400) on the fields it names, returning the
    * mapping for the fields the caller owns; anything else in the message area.
    */
-  const refused = (error: unknown, schema: RJSFSchema | undefined): MappedErrors | null => {
+  const refused = (
+    error: unknown,
+    schema: RJSFSchema | undefined
+  ): MappedErrors | null => {
     if (!(error instanceof ApiError && error.status === 400)) {
       setMessage({ kind: 'error', text: readableError(error) });
       return null;
@@ -136,7 +179,10 @@ export function useRunForm(
     const mapped = mapServerErrors(error.fieldErrors, schema ?? {});
     setParameterErrors(mapped.parameters);
     setResourceErrors(mapped.resources);
-    setMessage({ kind: 'error', text: [readableError(error), ...mapped.other].join(' ') });
+    setMessage({
+      kind: 'error',
+      text: [readableError(error), ...mapped.other].join(' ')
+    });
     focusField(root.current, mapped.parameters);
     return mapped;
   };

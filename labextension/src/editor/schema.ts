@@ -47,7 +47,11 @@ export function parseDatasetRef(value: unknown): number | null {
 export function resolveRef(schema: RJSFSchema, root: RJSFSchema): RJSFSchema {
   let current = schema;
   const seen = new Set<string>();
-  while (typeof current.$ref === 'string' && current.$ref.startsWith('#') && !seen.has(current.$ref)) {
+  while (
+    typeof current.$ref === 'string' &&
+    current.$ref.startsWith('#') &&
+    !seen.has(current.$ref)
+  ) {
     seen.add(current.$ref);
     const target = getPointer(root, current.$ref.slice(1));
     if (!target || typeof target !== 'object') {
@@ -64,7 +68,10 @@ export function resolveRef(schema: RJSFSchema, root: RJSFSchema): RJSFSchema {
  * `nagelfluh-dataset`, however deeply nested in objects and arrays, is drawn by
  * the dataset picker; everything else keeps rjsf's default widget.
  */
-export function uiSchemaFor(schema: RJSFSchema, root: RJSFSchema = schema): UiSchema<ReadonlyJSONObject> {
+export function uiSchemaFor(
+  schema: RJSFSchema,
+  root: RJSFSchema = schema
+): UiSchema<ReadonlyJSONObject> {
   const resolved = resolveRef(schema, root);
   const ui: UiSchema<ReadonlyJSONObject> = {};
   if (resolved.format === DATASET_FORMAT) {
@@ -82,7 +89,9 @@ export function uiSchemaFor(schema: RJSFSchema, root: RJSFSchema = schema): UiSc
   }
   const items = resolved.items;
   if (Array.isArray(items)) {
-    const children = items.map(item => (typeof item === 'object' ? uiSchemaFor(item, root) : {}));
+    const children = items.map(item =>
+      typeof item === 'object' ? uiSchemaFor(item, root) : {}
+    );
     if (children.some(child => Object.keys(child).length > 0)) {
       ui.items = children;
     }
@@ -116,7 +125,12 @@ export function initialParameters(
   schema: RJSFSchema,
   data: Record<string, unknown> = {}
 ): Record<string, unknown> {
-  const filled = getDefaultFormState(editorValidator, schema, data as ReadonlyJSONObject, schema);
+  const filled = getDefaultFormState(
+    editorValidator,
+    schema,
+    data as ReadonlyJSONObject,
+    schema
+  );
   return (filled ?? {}) as Record<string, unknown>;
 }
 
@@ -164,7 +178,8 @@ export function setPointer<T>(data: T, pointer: string, value: unknown): T {
       copy[at] = put(copy[at], index + 1);
       return copy;
     }
-    const object = current !== null && typeof current === 'object' ? current : {};
+    const object =
+      current !== null && typeof current === 'object' ? current : {};
     return {
       ...(object as Record<string, unknown>),
       [segment]: put((object as Record<string, unknown>)[segment], index + 1)
@@ -182,7 +197,11 @@ export function pointerOfId(id: string, schema: RJSFSchema): string | null {
   if (!id.startsWith(ID_PREFIX)) {
     return null;
   }
-  const walk = (rest: string, current: RJSFSchema, segments: string[]): string[] | null => {
+  const walk = (
+    rest: string,
+    current: RJSFSchema,
+    segments: string[]
+  ): string[] | null => {
     if (rest === '') {
       return segments;
     }
@@ -229,7 +248,9 @@ export function idOfPointer(pointer: string): string {
  * highest one already used in the project, so names stay unique and ordered.
  */
 export function defaultName(type: string, existing: readonly string[]): string {
-  const pattern = new RegExp(`^${type.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+)$`);
+  const pattern = new RegExp(
+    `^${type.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+)$`
+  );
   let highest = 0;
   for (const name of existing) {
     const match = pattern.exec(name);
@@ -244,14 +265,22 @@ export function defaultName(type: string, existing: readonly string[]): string {
  * What the validator finds wrong with `data`, as JSON pointers and messages
  * (the same shape as the server's field errors); empty when it is valid.
  */
-export function validateParameters(schema: RJSFSchema, data: Record<string, unknown>): FieldError[] {
-  const { errorSchema } = editorValidator.validateFormData(data as ReadonlyJSONObject, schema);
+export function validateParameters(
+  schema: RJSFSchema,
+  data: Record<string, unknown>
+): FieldError[] {
+  const { errorSchema } = editorValidator.validateFormData(
+    data as ReadonlyJSONObject,
+    schema
+  );
   const found: FieldError[] = [];
   const walk = (node: unknown, segments: string[]) => {
     if (!node || typeof node !== 'object') {
       return;
     }
-    for (const [key, child] of Object.entries(node as Record<string, unknown>)) {
+    for (const [key, child] of Object.entries(
+      node as Record<string, unknown>
+    )) {
       if (key === '__errors') {
         for (const message of child as string[]) {
           found.push({ path: joinPointer(segments), message });

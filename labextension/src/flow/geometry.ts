@@ -36,7 +36,9 @@ export function boundsOf(rects: Iterable<Rect>): Rect | null {
     x1 = Math.max(x1, r.x + r.width);
     y1 = Math.max(y1, r.y + r.height);
   }
-  return x0 === Infinity ? null : { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+  return x0 === Infinity
+    ? null
+    : { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
 /** The transform showing all of `bounds` centred, never magnified past `maxK` (a lone node stays readable, not huge). */
@@ -65,14 +67,25 @@ export function fitTransform(
 }
 
 /** Zoom by `factor` keeping the graph point under the screen point (cx, cy) in place. */
-export function zoomAt(t: Transform, factor: number, cx: number, cy: number): Transform {
+export function zoomAt(
+  t: Transform,
+  factor: number,
+  cx: number,
+  cy: number
+): Transform {
   const k = clampZoom(t.k * factor);
   const ratio = k / t.k;
   return { k, x: cx - (cx - t.x) * ratio, y: cy - (cy - t.y) * ratio };
 }
 
 /** Pan as little as needed to bring `rect` (graph coordinates) into view with a margin. */
-export function reveal(t: Transform, rect: Rect, viewWidth: number, viewHeight: number, margin = 24): Transform {
+export function reveal(
+  t: Transform,
+  rect: Rect,
+  viewWidth: number,
+  viewHeight: number,
+  margin = 24
+): Transform {
   const shift = (start: number, size: number, view: number) => {
     if (size + 2 * margin > view) {
       return view / 2 - (start + size / 2);
@@ -104,9 +117,17 @@ function round(value: number): number {
  * bends of its layered route, as smooth horizontal-tangent curves; the arrow
  * head is a separate closed path so that all heads can share one element.
  */
-export function edgePath(from: Rect, to: Rect, bends: readonly Point[]): { line: string; head: string } {
+export function edgePath(
+  from: Rect,
+  to: Rect,
+  bends: readonly Point[]
+): { line: string; head: string } {
   const tip = { x: to.x, y: to.y + to.height / 2 };
-  const points = [{ x: from.x + from.width, y: from.y + from.height / 2 }, ...bends, { x: tip.x - HEAD_LENGTH + 1, y: tip.y }];
+  const points = [
+    { x: from.x + from.width, y: from.y + from.height / 2 },
+    ...bends,
+    { x: tip.x - HEAD_LENGTH + 1, y: tip.y }
+  ];
   let line = `M${round(points[0].x)} ${round(points[0].y)}`;
   for (let i = 1; i < points.length; i++) {
     const p = points[i - 1];

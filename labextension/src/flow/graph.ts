@@ -96,7 +96,8 @@ export function buildGraph(
       type: process.type,
       badge: badgeOf(version),
       version: version?.version ?? null,
-      progress: version?.state === 'running' ? version.progress ?? null : null,
+      progress:
+        version?.state === 'running' ? (version.progress ?? null) : null,
       message: version?.message ?? null
     };
   });
@@ -127,7 +128,12 @@ export function buildGraph(
         }
         const to = processNodeId(process.id);
         const key = edgeKey(from, to);
-        const edge = edges.get(key) ?? { from, to, current: false, datasets: [] };
+        const edge = edges.get(key) ?? {
+          from,
+          to,
+          current: false,
+          datasets: []
+        };
         edge.current = edge.current || version === newest;
         if (!edge.datasets.includes(input)) {
           edge.datasets.push(input);
@@ -136,7 +142,9 @@ export function buildGraph(
       }
     }
   }
-  const datasets = [...datasetNodes.values()].sort((a, b) => a.datasetId - b.datasetId);
+  const datasets = [...datasetNodes.values()].sort(
+    (a, b) => a.datasetId - b.datasetId
+  );
   return { nodes: [...nodes, ...datasets], edges: [...edges.values()] };
 }
 
@@ -147,5 +155,7 @@ export function layoutKey(graph: FlowGraph): string {
 
 /** What decides how edges are drawn once nodes are placed. */
 export function edgesKey(graph: FlowGraph): string {
-  return graph.edges.map(e => `${edgeKey(e.from, e.to)}${e.current ? '' : '~'}`).join(',');
+  return graph.edges
+    .map(e => `${edgeKey(e.from, e.to)}${e.current ? '' : '~'}`)
+    .join(',');
 }

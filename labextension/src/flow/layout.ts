@@ -129,7 +129,9 @@ export function layout(
     if (list.length === 1) {
       lone.push(list[0]);
     } else {
-      components.push(layoutComponent(nodes, list, componentPairs.get(root) ?? [], opts));
+      components.push(
+        layoutComponent(nodes, list, componentPairs.get(root) ?? [], opts)
+      );
     }
   }
   components.sort((a, b) => b.size - a.size || a.first - b.first);
@@ -162,7 +164,10 @@ export function layout(
       positions.set(nodes[i].id, { x: point.x + x, y: point.y + y });
     }
     for (const [key, bends] of component.routes) {
-      routes.set(key, bends.map(point => ({ x: point.x + x, y: point.y + y })));
+      routes.set(
+        key,
+        bends.map(point => ({ x: point.x + x, y: point.y + y }))
+      );
     }
     width = Math.max(width, x + component.width);
     rowHeight = Math.max(rowHeight, component.height);
@@ -171,18 +176,27 @@ export function layout(
   let height = y + rowHeight;
   if (lone.length > 0) {
     const top = components.length > 0 ? height + gap : 0;
-    const columns = Math.max(1, Math.floor((targetWidth + cellGapX) / (cellWidth + cellGapX)));
+    const columns = Math.max(
+      1,
+      Math.floor((targetWidth + cellGapX) / (cellWidth + cellGapX))
+    );
     lone.forEach((i, k) => {
       const node = nodes[i];
       const column = k % columns;
       const row = Math.floor(k / columns);
       positions.set(node.id, {
         x: column * (cellWidth + cellGapX) + (cellWidth - node.width) / 2,
-        y: top + row * (cellHeight + opts.nodeGap) + (cellHeight - node.height) / 2
+        y:
+          top +
+          row * (cellHeight + opts.nodeGap) +
+          (cellHeight - node.height) / 2
       });
     });
     const rows = Math.ceil(lone.length / columns);
-    width = Math.max(width, Math.min(lone.length, columns) * (cellWidth + cellGapX) - cellGapX);
+    width = Math.max(
+      width,
+      Math.min(lone.length, columns) * (cellWidth + cellGapX) - cellGapX
+    );
     height = top + rows * (cellHeight + opts.nodeGap) - opts.nodeGap;
   }
   return { positions, routes, width, height };
@@ -209,7 +223,9 @@ function layoutComponent(
   const local = new Map(members.map((global, i) => [global, i]));
   const out: number[][] = members.map(() => []);
   const inDegree = new Array<number>(n).fill(0);
-  const edges = pairs.map(([a, b]) => [local.get(a)!, local.get(b)!] as [number, number]);
+  const edges = pairs.map(
+    ([a, b]) => [local.get(a)!, local.get(b)!] as [number, number]
+  );
   for (const [a, b] of edges) {
     out[a].push(b);
     inDegree[b]++;
@@ -218,7 +234,9 @@ function layoutComponent(
   // 1. Break cycles: edges closing a cycle in a DFS (started at sources first) are reversed.
   const reversed = new Set<string>();
   const mark = new Array<number>(n).fill(0);
-  const roots = [...members.keys()].sort((a, b) => (inDegree[a] === 0 ? 0 : 1) - (inDegree[b] === 0 ? 0 : 1));
+  const roots = [...members.keys()].sort(
+    (a, b) => (inDegree[a] === 0 ? 0 : 1) - (inDegree[b] === 0 ? 0 : 1)
+  );
   for (const root of roots) {
     if (mark[root] !== 0) {
       continue;
@@ -312,7 +330,8 @@ function layoutComponent(
 
   // 4. Crossing reduction.
   const pos = new Array<number>(total).fill(0);
-  const number = (list: number[][]) => list.forEach(row => row.forEach((node, i) => (pos[node] = i)));
+  const number = (list: number[][]) =>
+    list.forEach(row => row.forEach((node, i) => (pos[node] = i)));
   number(layers);
   const reorder = (row: number[], neighbours: number[][]) => {
     const keyed = row.map(node => {
@@ -367,20 +386,32 @@ function layoutComponent(
   // 5. Wrapping: a wrapped layer's nodes fill `depth` rows, sub-column after sub-column, in the crossing-reduced order.
   const subGap = opts.nodeGap * 2;
   const real = layers.map(row => row.filter(node => node < n));
-  const pitch = real.map(row => maxOf(row, node => height[node]) + opts.nodeGap);
+  const pitch = real.map(
+    row => maxOf(row, node => height[node]) + opts.nodeGap
+  );
   const cell = real.map(row => maxOf(row, node => width[node]));
-  const limit = wrapLimit(real.map(row => row.length), pitch, cell, subGap, opts);
-  const columns = real.map(row => (row.length > limit ? Math.ceil(row.length / limit) : 1));
+  const limit = wrapLimit(
+    real.map(row => row.length),
+    pitch,
+    cell,
+    subGap,
+    opts
+  );
+  const columns = real.map(row =>
+    row.length > limit ? Math.ceil(row.length / limit) : 1
+  );
   const depth = real.map((row, l) => Math.ceil(row.length / columns[l]));
   const slot = new Array<number>(total).fill(0);
   real.forEach(row => row.forEach((node, i) => (slot[node] = i)));
   const gridRow = (node: number) => slot[node] % depth[layerOf[node]];
-  const subColumn = (node: number) => Math.floor(slot[node] / depth[layerOf[node]]);
+  const subColumn = (node: number) =>
+    Math.floor(slot[node] / depth[layerOf[node]]);
 
   // 6. Vertical positions (node centres).
   const y = new Array<number>(total).fill(0);
   const separation = (a: number, b: number) =>
-    (height[a] + height[b]) / 2 + (a < n && b < n ? opts.nodeGap : opts.nodeGap / 2);
+    (height[a] + height[b]) / 2 +
+    (a < n && b < n ? opts.nodeGap : opts.nodeGap / 2);
   layers.forEach((row, l) => {
     if (columns[l] > 1) {
       real[l].forEach(node => (y[node] = gridRow(node) * pitch[l]));
@@ -419,7 +450,10 @@ function layoutComponent(
       if (node >= n) {
         const target = wish(node, neighbours(node));
         const lane = Math.round((target - shift) / pitch[l] + 0.5);
-        y[node] = lane < 0 || lane > depth[l] ? target : shift + (lane - 0.5) * pitch[l];
+        y[node] =
+          lane < 0 || lane > depth[l]
+            ? target
+            : shift + (lane - 0.5) * pitch[l];
       }
     }
   };
@@ -496,12 +530,18 @@ function layoutComponent(
     const lf = layerOf[first];
     if (subColumn(first) + 1 < columns[lf]) {
       const lane = y[first] + pitch[lf] / 2 - opts.nodeGap / 4 - top;
-      bends.push({ x: subColumnX(first) + cell[lf] + subGap, y: lane }, { x: columnX[lf] + columnWidth[lf], y: lane });
+      bends.push(
+        { x: subColumnX(first) + cell[lf] + subGap, y: lane },
+        { x: columnX[lf] + columnWidth[lf], y: lane }
+      );
     }
     for (const d of chain.slice(1, -1)) {
       const l = layerOf[d];
       if (columns[l] > 1) {
-        bends.push({ x: columnX[l], y: y[d] - top }, { x: columnX[l] + columnWidth[l], y: y[d] - top });
+        bends.push(
+          { x: columnX[l], y: y[d] - top },
+          { x: columnX[l] + columnWidth[l], y: y[d] - top }
+        );
       } else {
         bends.push({ x: columnX[l] + columnWidth[l] / 2, y: y[d] - top });
       }
@@ -509,7 +549,10 @@ function layoutComponent(
     if (subColumn(last) > 0) {
       const ll = layerOf[last];
       const lane = y[last] - pitch[ll] / 2 + opts.nodeGap / 4 - top;
-      bends.push({ x: columnX[ll], y: lane }, { x: subColumnX(last) - subGap, y: lane });
+      bends.push(
+        { x: columnX[ll], y: lane },
+        { x: subColumnX(last) - subGap, y: lane }
+      );
     }
     return bends;
   };
@@ -518,7 +561,10 @@ function layoutComponent(
     const flipped = reversed.has(`${a}>${b}`);
     const bends = bendsOf(chains.get(flipped ? `${b}>${a}` : `${a}>${b}`)!);
     if (bends.length > 0) {
-      routes.set(`${nodes[members[a]].id}>${nodes[members[b]].id}`, flipped ? bends.reverse() : bends);
+      routes.set(
+        `${nodes[members[a]].id}>${nodes[members[b]].id}`,
+        flipped ? bends.reverse() : bends
+      );
     }
   }
   return {
@@ -540,7 +586,13 @@ function layoutComponent(
  * times as wide as tall. Sizes are estimated from stacked nodes; bisection
  * works as fewer rows make the component wider and shorter.
  */
-function wrapLimit(counts: number[], pitch: number[], cell: number[], subGap: number, opts: LayoutOptions): number {
+function wrapLimit(
+  counts: number[],
+  pitch: number[],
+  cell: number[],
+  subGap: number,
+  opts: LayoutOptions
+): number {
   const size = (limit: number) => {
     let width = -opts.layerGap;
     let height = 0;
@@ -602,7 +654,10 @@ function inversions(sequence: number[], size: number): number {
  * (pool adjacent violators): positions in a layer, shifted by their minimum
  * offsets, must not decrease — that keeps the order and the spacing.
  */
-export function isotonic(values: readonly number[], weights: readonly number[]): number[] {
+export function isotonic(
+  values: readonly number[],
+  weights: readonly number[]
+): number[] {
   const mean: number[] = [];
   const weight: number[] = [];
   const count: number[] = [];
@@ -613,7 +668,9 @@ export function isotonic(values: readonly number[], weights: readonly number[]):
     while (mean.length > 1 && mean[mean.length - 2] > mean[mean.length - 1]) {
       const w = weight[weight.length - 2] + weight[weight.length - 1];
       const m =
-        (mean[mean.length - 2] * weight[weight.length - 2] + mean[mean.length - 1] * weight[weight.length - 1]) / w;
+        (mean[mean.length - 2] * weight[weight.length - 2] +
+          mean[mean.length - 1] * weight[weight.length - 1]) /
+        w;
       const c = count[count.length - 2] + count[count.length - 1];
       mean.splice(-2, 2, m);
       weight.splice(-2, 2, w);

@@ -86,7 +86,9 @@ export class LogBuffer {
   }
 
   stream(index: number): string {
-    return this._streams[this._chunks[index >> CHUNK_BITS].stream[index & CHUNK_MASK]];
+    return this._streams[
+      this._chunks[index >> CHUNK_BITS].stream[index & CHUNK_MASK]
+    ];
   }
 
   clear(): void {
@@ -112,5 +114,7 @@ export class LogBuffer {
   private _length = 0;
   private _lastSeq = 0;
   private _streams: string[] = [...KNOWN_STREAMS];
-  private _streamCodes = new Map<string, number>(KNOWN_STREAMS.map((name, code) => [name, code]));
+  private _streamCodes = new Map<string, number>(
+    KNOWN_STREAMS.map((name, code) => [name, code])
+  );
 }

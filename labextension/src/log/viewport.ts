@@ -82,7 +82,11 @@ export function isAtEnd(m: Metrics, scrollTop: number, slack = 2): boolean {
  * No rendered row reaches below the spacer, so rendering never grows the
  * scroll height it was computed from.
  */
-export function visibleRange(m: Metrics, scrollTop: number, overscan = 10): Range {
+export function visibleRange(
+  m: Metrics,
+  scrollTop: number,
+  overscan = 10
+): Range {
   if (m.rows === 0 || m.rowHeight <= 0) {
     return { first: 0, last: 0, offset: 0 };
   }

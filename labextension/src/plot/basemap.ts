@@ -46,7 +46,11 @@ export function unwrapRing(ring: readonly Position[]): Ring {
   if (Math.abs(turn) > 180) {
     const meanLat = out.reduce((sum, p) => sum + p[1], 0) / out.length;
     const pole = meanLat < 0 ? -90 : 90;
-    out.push([out[out.length - 1][0], pole], [out[0][0], pole], [out[0][0], out[0][1]]);
+    out.push(
+      [out[out.length - 1][0], pole],
+      [out[0][0], pole],
+      [out[0][0], out[0][1]]
+    );
   }
   return out;
 }
@@ -86,7 +90,8 @@ export function baseMapOf(topology: Topology): BaseMap {
   const landObject = topology.objects.land as GeometryObject | undefined;
   if (landObject) {
     const land = feature(topology, landObject);
-    const geometries = 'features' in land ? land.features.map(f => f.geometry) : [land.geometry];
+    const geometries =
+      'features' in land ? land.features.map(f => f.geometry) : [land.geometry];
     for (const geometry of geometries) {
       const polygons =
         geometry?.type === 'Polygon'
@@ -113,7 +118,10 @@ export function baseMapOf(topology: Topology): BaseMap {
 }
 
 /** Rings or lines as one trace's x/y, separated by nulls so each is its own shape. */
-export function joinWithGaps(parts: readonly Position[][]): { x: (number | null)[]; y: (number | null)[] } {
+export function joinWithGaps(parts: readonly Position[][]): {
+  x: (number | null)[];
+  y: (number | null)[];
+} {
   const x: (number | null)[] = [];
   const y: (number | null)[] = [];
   parts.forEach((part, i) => {
@@ -131,8 +139,17 @@ export function joinWithGaps(parts: readonly Position[][]): { x: (number | null)
 
 /** Land, lakes and borders as scatter traces in the theme's colours, not hoverable. */
 export function baseMapTraces(map: BaseMap, theme: Theme): Trace[] {
-  const common = { type: 'scatter', mode: 'lines', hoverinfo: 'skip', showlegend: false };
-  const area = (name: string, rings: Position[][], fillcolor: string): Trace => ({
+  const common = {
+    type: 'scatter',
+    mode: 'lines',
+    hoverinfo: 'skip',
+    showlegend: false
+  };
+  const area = (
+    name: string,
+    rings: Position[][],
+    fillcolor: string
+  ): Trace => ({
     ...common,
     ...joinWithGaps(rings),
     name,

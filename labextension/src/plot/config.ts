@@ -32,7 +32,10 @@ export const GRID_MODES: { value: GridMode; title: string }[] = [
   { value: 'contour', title: 'Contours (2-D)' }
 ];
 
-export const MODES: { value: Mode; title: string }[] = [...LINE_MODES, ...GRID_MODES];
+export const MODES: { value: Mode; title: string }[] = [
+  ...LINE_MODES,
+  ...GRID_MODES
+];
 
 export function isGridMode(mode: Mode): mode is GridMode {
   return GRID_MODES.some(m => m.value === mode);
@@ -43,7 +46,9 @@ export function fitMode(mode: Mode | undefined, grid: boolean): Mode {
   if (grid) {
     return mode && isGridMode(mode) ? mode : 'heatmap';
   }
-  return mode && !isGridMode(mode) && MODES.some(m => m.value === mode) ? mode : 'lines';
+  return mode && !isGridMode(mode) && MODES.some(m => m.value === mode)
+    ? mode
+    : 'lines';
 }
 
 export interface SeriesConfig {
@@ -61,7 +66,11 @@ export interface PlotConfig {
   series: SeriesConfig[];
 }
 
-export const EMPTY_CONFIG: PlotConfig = { follow: true, datasets: [], series: [] };
+export const EMPTY_CONFIG: PlotConfig = {
+  follow: true,
+  datasets: [],
+  series: []
+};
 
 /** Distinct hues readable on light and dark backgrounds (the D3/Plotly category colours). */
 export const PALETTE = [
@@ -78,9 +87,13 @@ export const PALETTE = [
 ];
 
 /** The first palette colour no series uses yet (cycling once all are taken). */
-export function nextColor(series: readonly Pick<SeriesConfig, 'color'>[]): string {
+export function nextColor(
+  series: readonly Pick<SeriesConfig, 'color'>[]
+): string {
   const used = new Set(series.map(s => s.color.toLowerCase()));
-  return PALETTE.find(c => !used.has(c)) ?? PALETTE[series.length % PALETTE.length];
+  return (
+    PALETTE.find(c => !used.has(c)) ?? PALETTE[series.length % PALETTE.length]
+  );
 }
 
 /**
@@ -88,7 +101,10 @@ export function nextColor(series: readonly Pick<SeriesConfig, 'color'>[]): strin
  * not where or when they were taken), with fresh colours: each unit adds a y
  * axis, so a survey plots its anomaly alone, not beside its coordinates.
  */
-export function defaultSeries(dataset: Dataset, existing: readonly SeriesConfig[]): SeriesConfig[] {
+export function defaultSeries(
+  dataset: Dataset,
+  existing: readonly SeriesConfig[]
+): SeriesConfig[] {
   const added: SeriesConfig[] = [];
   for (const variable of defaultVariables(dataset)) {
     added.push({
@@ -106,7 +122,11 @@ export function defaultSeries(dataset: Dataset, existing: readonly SeriesConfig[
  * Choose exactly `ids` as the datasets: series of datasets that stay keep
  * their settings, datasets that are new get a series for each variable.
  */
-export function withDatasets(config: PlotConfig, ids: readonly number[], known: readonly Dataset[]): PlotConfig {
+export function withDatasets(
+  config: PlotConfig,
+  ids: readonly number[],
+  known: readonly Dataset[]
+): PlotConfig {
   const chosen = [...new Set(ids)];
   const series = config.series.filter(s => chosen.includes(s.dataset));
   for (const id of chosen) {
@@ -123,13 +143,31 @@ export function withDatasets(config: PlotConfig, ids: readonly number[], known: 
  * A grid (2-D) is plotted alone: adding one replaces the other series, adding
  * a 1-D variable removes the grids.
  */
-export function toggleVariable(config: PlotConfig, dataset: number, variable: string, grid = false): PlotConfig {
-  const shown = config.series.some(s => s.dataset === dataset && s.variable === variable);
+export function toggleVariable(
+  config: PlotConfig,
+  dataset: number,
+  variable: string,
+  grid = false
+): PlotConfig {
+  const shown = config.series.some(
+    s => s.dataset === dataset && s.variable === variable
+  );
   if (shown) {
-    return { ...config, series: config.series.filter(s => s.dataset !== dataset || s.variable !== variable) };
+    return {
+      ...config,
+      series: config.series.filter(
+        s => s.dataset !== dataset || s.variable !== variable
+      )
+    };
   }
   const others = grid ? [] : config.series.filter(s => !isGridMode(s.mode));
-  const added = { dataset, variable, mode: fitMode(undefined, grid), color: nextColor(others), visible: true };
+  const added = {
+    dataset,
+    variable,
+    mode: fitMode(undefined, grid),
+    color: nextColor(others),
+    visible: true
+  };
   return { ...config, series: [...others, added] };
 }
 
@@ -151,7 +189,9 @@ export function normalizeSeries(
     }
     const names = plottableVariables(dataset).map(v => v.name);
     const variable =
-      item.variable && names.includes(item.variable) ? item.variable : defaultVariables(dataset)[0]?.name;
+      item.variable && names.includes(item.variable)
+        ? item.variable
+        : defaultVariables(dataset)[0]?.name;
     if (variable === undefined) {
       continue;
     }
@@ -178,7 +218,11 @@ export function parseConfig(value: unknown): PlotConfig | null {
     return null;
   }
   const raw = value as Record<string, unknown>;
-  if (typeof raw.follow !== 'boolean' || !Array.isArray(raw.datasets) || !Array.isArray(raw.series)) {
+  if (
+    typeof raw.follow !== 'boolean' ||
+    !Array.isArray(raw.datasets) ||
+    !Array.isArray(raw.series)
+  ) {
     return null;
   }
   const datasets = raw.datasets.filter((d): d is number => Number.isInteger(d));
@@ -196,7 +240,9 @@ export function parseConfig(value: unknown): PlotConfig | null {
 }
 
 /** The NetCDF outputs of a version that have something to plot: what "follow" shows. */
-export function followedDatasets(outputs: readonly Dataset[] | undefined): number[] {
+export function followedDatasets(
+  outputs: readonly Dataset[] | undefined
+): number[] {
   return plottableDatasets(outputs ?? []).map(d => d.id);
 }
 
@@ -221,14 +267,20 @@ export function seriesSchema(
             dataset: {
               type: 'integer',
               title: 'Dataset',
-              oneOf: datasets.map(d => ({ const: d.id, title: datasetLabel(d, processes) })),
+              oneOf: datasets.map(d => ({
+                const: d.id,
+                title: datasetLabel(d, processes)
+              })),
               default: datasets[0]?.id
             },
             mode: {
               type: 'string',
               title: 'Element',
               // Grid modes are offered only when some dataset has a 2-D variable.
-              oneOf: (datasets.some(d => plottableVariables(d).some(isGrid)) ? MODES : LINE_MODES).map(m => ({
+              oneOf: (datasets.some(d => plottableVariables(d).some(isGrid))
+                ? MODES
+                : LINE_MODES
+              ).map(m => ({
                 const: m.value,
                 title: m.title
               })),
@@ -245,7 +297,10 @@ export function seriesSchema(
                   variable: {
                     type: 'string',
                     title: 'Variable',
-                    oneOf: plottableVariables(d).map(v => ({ const: v.name, title: variableLabel(v) })),
+                    oneOf: plottableVariables(d).map(v => ({
+                      const: v.name,
+                      title: variableLabel(v)
+                    })),
                     default: defaultVariables(d)[0]?.name
                   }
                 }

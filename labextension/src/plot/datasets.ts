@@ -35,8 +35,13 @@ export function gridVariables(dataset: Pick<Dataset, 'variables'>): Variable[] {
 }
 
 /** The variables a user would plot: everything 1-D but coordinate variables, then the 2-D grids. */
-export function plottableVariables(dataset: Pick<Dataset, 'variables'>): Variable[] {
-  return [...dataset.variables.filter(v => v.dims?.length === 1 && !isCoordinate(v)), ...gridVariables(dataset)];
+export function plottableVariables(
+  dataset: Pick<Dataset, 'variables'>
+): Variable[] {
+  return [
+    ...dataset.variables.filter(v => v.dims?.length === 1 && !isCoordinate(v)),
+    ...gridVariables(dataset)
+  ];
 }
 
 /**
@@ -63,7 +68,9 @@ function isPlacing(variable: Variable, dims: Record<string, number>): boolean {
  * something (a survey's anomaly, not the latitude and longitude of its
  * stations), or every 1-D variable when all of them place the data.
  */
-export function defaultVariables(dataset: Pick<Dataset, 'variables' | 'dims'>): Variable[] {
+export function defaultVariables(
+  dataset: Pick<Dataset, 'variables' | 'dims'>
+): Variable[] {
   const plottable = plottableVariables(dataset).filter(v => !isGrid(v));
   const measured = plottable.filter(v => !isPlacing(v, dataset.dims));
   if (measured.length > 0) {
@@ -74,7 +81,10 @@ export function defaultVariables(dataset: Pick<Dataset, 'variables' | 'dims'>): 
   return grid ? [grid] : plottable;
 }
 
-export function variableOf(dataset: Pick<Dataset, 'variables'> | undefined, name: string): Variable | undefined {
+export function variableOf(
+  dataset: Pick<Dataset, 'variables'> | undefined,
+  name: string
+): Variable | undefined {
   return dataset?.variables.find(v => v.name === name);
 }
 
@@ -84,17 +94,25 @@ export function dimensionOf(variable: Variable | undefined): string | null {
 }
 
 /** The coordinate variable of a dimension, if the dataset has one. */
-export function coordinateOf(dataset: Pick<Dataset, 'variables'>, dimension: string): Variable | undefined {
+export function coordinateOf(
+  dataset: Pick<Dataset, 'variables'>,
+  dimension: string
+): Variable | undefined {
   return dataset.variables.find(v => v.name === dimension && isCoordinate(v));
 }
 
 /** NetCDF datasets and Zarr stores with something to plot, newest first. */
 export function plottableDatasets(datasets: readonly Dataset[]): Dataset[] {
-  return datasets.filter(d => isViewable(d) && plottableVariables(d).length > 0).sort((a, b) => b.id - a.id);
+  return datasets
+    .filter(d => isViewable(d) && plottableVariables(d).length > 0)
+    .sort((a, b) => b.id - a.id);
 }
 
 /** "s1 v2 · signal.nc": which process run made it, then its name (uploads: just the name). */
-export function datasetLabel(dataset: Dataset, processes: readonly Pick<Process, 'id' | 'name'>[]): string {
+export function datasetLabel(
+  dataset: Dataset,
+  processes: readonly Pick<Process, 'id' | 'name'>[]
+): string {
   const process = processes.find(p => p.id === dataset.process);
   if (!process) {
     return dataset.name;
@@ -103,7 +121,9 @@ export function datasetLabel(dataset: Dataset, processes: readonly Pick<Process,
 }
 
 /** "Signal amplitude [mm/s]": what axis titles, legends and colour bars say. */
-export function variableLabel(variable: Pick<Variable, 'name' | 'long_name' | 'units'>): string {
+export function variableLabel(
+  variable: Pick<Variable, 'name' | 'long_name' | 'units'>
+): string {
   const name = variable.long_name || variable.name;
   const units = unitOf(variable);
   return units ? `${name} [${units}]` : name;
@@ -118,8 +138,18 @@ export function unitOf(variable: Pick<Variable, 'units'> | undefined): string {
 const PLACING_NAMES = new Set(['time', 't', 'station', 'index']);
 const LATITUDE_NAMES = new Set(['lat', 'latitude']);
 const LONGITUDE_NAMES = new Set(['lon', 'long', 'longitude']);
-const LATITUDE_UNITS = new Set(['degrees_north', 'degree_north', 'degrees_n', 'degree_n']);
-const LONGITUDE_UNITS = new Set(['degrees_east', 'degree_east', 'degrees_e', 'degree_e']);
+const LATITUDE_UNITS = new Set([
+  'degrees_north',
+  'degree_north',
+  'degrees_n',
+  'degree_n'
+]);
+const LONGITUDE_UNITS = new Set([
+  'degrees_east',
+  'degree_east',
+  'degrees_e',
+  'degree_e'
+]);
 
 export interface GeoVariables {
   latitude: Variable;
@@ -133,32 +163,46 @@ export interface GeoVariables {
  * degrees_east) or by name (lat/latitude, lon/longitude), both 1-D along the
  * same dimension; null when it has none.
  */
-export function geoVariables(dataset: Pick<Dataset, 'variables'>): GeoVariables | null {
+export function geoVariables(
+  dataset: Pick<Dataset, 'variables'>
+): GeoVariables | null {
   const oneD = dataset.variables.filter(v => v.dims?.length === 1);
   const find = (units: Set<string>, names: Set<string>) =>
-    oneD.find(v => units.has(unitOf(v).toLowerCase())) ?? oneD.find(v => names.has(v.name.toLowerCase()));
+    oneD.find(v => units.has(unitOf(v).toLowerCase())) ??
+    oneD.find(v => names.has(v.name.toLowerCase()));
   const latitude = find(LATITUDE_UNITS, LATITUDE_NAMES);
   const longitude = find(LONGITUDE_UNITS, LONGITUDE_NAMES);
-  if (!latitude || !longitude || dimensionOf(latitude) !== dimensionOf(longitude)) {
+  if (
+    !latitude ||
+    !longitude ||
+    dimensionOf(latitude) !== dimensionOf(longitude)
+  ) {
     return null;
   }
   const dim = dimensionOf(latitude);
   const values = oneD.filter(
-    v => v !== latitude && v !== longitude && dimensionOf(v) === dim && !isCoordinate(v)
+    v =>
+      v !== latitude &&
+      v !== longitude &&
+      dimensionOf(v) === dim &&
+      !isCoordinate(v)
   );
   return { latitude, longitude, values };
 }
 
 /** NetCDF datasets and Zarr stores with latitude and longitude (points, or a lat/lon grid), newest first. */
 export function mappableDatasets(datasets: readonly Dataset[]): Dataset[] {
-  return datasets.filter(d => isViewable(d) && mapLayersOf(d) !== null).sort((a, b) => b.id - a.id);
+  return datasets
+    .filter(d => isViewable(d) && mapLayersOf(d) !== null)
+    .sort((a, b) => b.id - a.id);
 }
 
 /** Whether a variable is a latitude (by CF units, else by name). */
 function isLatitude(variable: Variable | undefined): boolean {
   return (
     !!variable &&
-    (LATITUDE_UNITS.has(unitOf(variable).toLowerCase()) || LATITUDE_NAMES.has(variable.name.toLowerCase()))
+    (LATITUDE_UNITS.has(unitOf(variable).toLowerCase()) ||
+      LATITUDE_NAMES.has(variable.name.toLowerCase()))
   );
 }
 
@@ -166,7 +210,8 @@ function isLatitude(variable: Variable | undefined): boolean {
 function isLongitude(variable: Variable | undefined): boolean {
   return (
     !!variable &&
-    (LONGITUDE_UNITS.has(unitOf(variable).toLowerCase()) || LONGITUDE_NAMES.has(variable.name.toLowerCase()))
+    (LONGITUDE_UNITS.has(unitOf(variable).toLowerCase()) ||
+      LONGITUDE_NAMES.has(variable.name.toLowerCase()))
   );
 }
 
@@ -188,7 +233,12 @@ export function geoGrids(dataset: Pick<Dataset, 'variables'>): GeoGrid[] {
     const [ydim, xdim] = variable.dims ?? [];
     const latitude = coordinateOf(dataset, ydim);
     const longitude = coordinateOf(dataset, xdim);
-    if (latitude && longitude && isLatitude(latitude) && isLongitude(longitude)) {
+    if (
+      latitude &&
+      longitude &&
+      isLatitude(latitude) &&
+      isLongitude(longitude)
+    ) {
       grids.push({ variable, latitude, longitude });
     }
   }
@@ -198,7 +248,10 @@ export function geoGrids(dataset: Pick<Dataset, 'variables'>): GeoGrid[] {
 /** What the map can draw of a dataset: its lat/lon grids first (as rasters), else its points; null if nothing. */
 export function mapLayersOf(
   dataset: Pick<Dataset, 'variables'>
-): { kind: 'grid'; grids: GeoGrid[] } | { kind: 'points'; geo: GeoVariables } | null {
+):
+  | { kind: 'grid'; grids: GeoGrid[] }
+  | { kind: 'points'; geo: GeoVariables }
+  | null {
   const grids = geoGrids(dataset);
   if (grids.length > 0) {
     return { kind: 'grid', grids };

@@ -10,11 +10,23 @@
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 import { ApiError, DatasetGrid, DatasetView, NagelfluhClient } from '../api';
-import { buildGridFigure, gridQuery, gridStatusText, ResolvedGrid } from './grid';
+import {
+  buildGridFigure,
+  gridQuery,
+  gridStatusText,
+  ResolvedGrid
+} from './grid';
 import { GraphDiv, PLOT_CONFIG, PlotlyApi } from './plotly';
 import { PlotlyDiv } from './plotlydiv';
 import { buildFigure, PlotSeries, SeriesLook } from './traces';
-import { needsMorePoints, pointsFor, rangeChanges, statusText, ViewSummary, XRange } from './zoom';
+import {
+  needsMorePoints,
+  pointsFor,
+  rangeChanges,
+  statusText,
+  ViewSummary,
+  XRange
+} from './zoom';
 
 /** A series with everything needed to fetch and draw it, resolved from config and metadata. */
 export interface ResolvedSeries extends SeriesLook {
@@ -54,7 +66,11 @@ function groupKey(s: Pick<ResolvedSeries, 'dataset' | 'dimension'>): string {
 
 export class SeriesGraph implements IDisposable {
   constructor(private readonly client: NagelfluhClient) {
-    this._div = new PlotlyDiv('nf-plot-graph', () => this._drawNow(), () => this._onResize());
+    this._div = new PlotlyDiv(
+      'nf-plot-graph',
+      () => this._drawNow(),
+      () => this._onResize()
+    );
   }
 
   get node(): HTMLDivElement {
@@ -77,14 +93,22 @@ export class SeriesGraph implements IDisposable {
    * Show these series, or the grid alone when one is given (a 2-D variable
    * gets its own figure); fetches only what is not already here.
    */
-  setSeries(series: readonly ResolvedSeries[], grid: ResolvedGrid | null = null): void {
+  setSeries(
+    series: readonly ResolvedSeries[],
+    grid: ResolvedGrid | null = null
+  ): void {
     const signature = JSON.stringify(grid ? { grid } : series);
     if (signature === this._signature) {
       return;
     }
     this._signature = signature;
     const gridKey = grid ? JSON.stringify([grid.dataset, grid.variable]) : '';
-    if (gridKey !== JSON.stringify(this._grid ? [this._grid.dataset, this._grid.variable] : '')) {
+    if (
+      gridKey !==
+      JSON.stringify(
+        this._grid ? [this._grid.dataset, this._grid.variable] : ''
+      )
+    ) {
       this._gridRanges = { x: null, y: null };
     }
     this._grid = grid;
@@ -174,7 +198,8 @@ export class SeriesGraph implements IDisposable {
         .then(
           view => keep({ view, error: null }),
           (error: unknown) => {
-            const message = error instanceof ApiError ? error.message : String(error);
+            const message =
+              error instanceof ApiError ? error.message : String(error);
             keep({ view: null, error: `dataset ${group.dataset}: ${message}` });
             if (this._wanted.get(key) === request) {
               // Let the next refresh (a zoom, a resize, a change of series) try again.
@@ -201,12 +226,20 @@ export class SeriesGraph implements IDisposable {
 
   /** Fetch the grid at the plot's pixel size over the zoomed ranges, unless that is what is here. */
   private _refreshGrid(grid: ResolvedGrid): void {
-    const size = { width: this.node.clientWidth, height: this.node.clientHeight || this.node.clientWidth };
+    const size = {
+      width: this.node.clientWidth,
+      height: this.node.clientHeight || this.node.clientWidth
+    };
     this._gridSize = {
       width: Math.max(this._gridSize.width, size.width),
       height: Math.max(this._gridSize.height, size.height)
     };
-    const query = gridQuery(grid, this._gridSize, this._gridRanges.x, this._gridRanges.y);
+    const query = gridQuery(
+      grid,
+      this._gridSize,
+      this._gridRanges.x,
+      this._gridRanges.y
+    );
     const request = JSON.stringify([grid.dataset, query]);
     if (this._gridWanted !== request) {
       this._gridWanted = request;
@@ -221,7 +254,8 @@ export class SeriesGraph implements IDisposable {
         .then(
           view => keep({ view, error: null }),
           (error: unknown) => {
-            const message = error instanceof ApiError ? error.message : String(error);
+            const message =
+              error instanceof ApiError ? error.message : String(error);
             keep({ view: null, error: `dataset ${grid.dataset}: ${message}` });
             if (this._gridWanted === request) {
               this._gridWanted = '';
@@ -239,20 +273,41 @@ export class SeriesGraph implements IDisposable {
     void this._div.redraw();
   }
 
-  private async _drawGrid(plotly: PlotlyApi, grid: ResolvedGrid): Promise<void> {
+  private async _drawGrid(
+    plotly: PlotlyApi,
+    grid: ResolvedGrid
+  ): Promise<void> {
     const fetched = this._gridFetched;
     const errors: string[] = [];
-    const size = { width: this.node.clientWidth, height: this.node.clientHeight };
+    const size = {
+      width: this.node.clientWidth,
+      height: this.node.clientHeight
+    };
     this._drawn = this._signature;
     this._xUnits = [];
     const view = fetched?.view;
     // A grid of another variable still on screen is not drawn under this one's title.
-    if (view && view.dataset === grid.dataset && view.z.name === grid.variable) {
+    if (
+      view &&
+      view.dataset === grid.dataset &&
+      view.z.name === grid.variable
+    ) {
       const revision = JSON.stringify(['grid', grid.dataset, grid.variable]);
       this._revision = revision;
-      const figure = buildGridFigure(grid, view, this._div.theme, size, revision);
+      const figure = buildGridFigure(
+        grid,
+        view,
+        this._div.theme,
+        size,
+        revision
+      );
       try {
-        const graph = await plotly.react(this.node, figure.data, figure.layout, PLOT_CONFIG);
+        const graph = await plotly.react(
+          this.node,
+          figure.data,
+          figure.layout,
+          PLOT_CONFIG
+        );
         this._listen(graph);
       } catch (error) {
         errors.push(`The plot could not be drawn: ${error}`);
@@ -261,7 +316,11 @@ export class SeriesGraph implements IDisposable {
     if (fetched?.error) {
       errors.push(fetched.error);
     }
-    this._setStatus({ loading: this._inflight > 0, text: view ? gridStatusText(view) : '', errors });
+    this._setStatus({
+      loading: this._inflight > 0,
+      text: view ? gridStatusText(view) : '',
+      errors
+    });
   }
 
   private _listen(graph: GraphDiv): void {
@@ -274,7 +333,8 @@ export class SeriesGraph implements IDisposable {
   private _plotSeries(): PlotSeries[] {
     const out: PlotSeries[] = [];
     // What only the fetch needs is split off, so a drawn series carries its look alone.
-    for (const { dataset, variable, dimension, xVariable, ...look } of this._series) {
+    for (const { dataset, variable, dimension, xVariable, ...look } of this
+      ._series) {
       const view = this._fetched.get(groupKey({ dataset, dimension }))?.view;
       const column = view?.y.find(c => c.name === variable);
       if (!view || !column) {
@@ -296,7 +356,11 @@ export class SeriesGraph implements IDisposable {
     try {
       plotly = await this._div.load();
     } catch (error) {
-      this._setStatus({ loading: false, text: '', errors: [`Plotly did not load: ${error}`] });
+      this._setStatus({
+        loading: false,
+        text: '',
+        errors: [`Plotly did not load: ${error}`]
+      });
       return;
     }
     if (this._grid) {
@@ -314,13 +378,21 @@ export class SeriesGraph implements IDisposable {
         return;
       }
     }
-    const size = { width: this.node.clientWidth, height: this.node.clientHeight };
+    const size = {
+      width: this.node.clientWidth,
+      height: this.node.clientHeight
+    };
     const figure = buildFigure(series, this._div.theme, size, revision);
     this._xUnits = figure.xUnits;
     this._drawn = this._signature;
     const errors: string[] = [];
     try {
-      const graph = await plotly.react(this.node, figure.data, figure.layout, PLOT_CONFIG);
+      const graph = await plotly.react(
+        this.node,
+        figure.data,
+        figure.layout,
+        PLOT_CONFIG
+      );
       this._listen(graph);
     } catch (error) {
       errors.push(`The plot could not be drawn: ${error}`);
@@ -339,7 +411,11 @@ export class SeriesGraph implements IDisposable {
         errors.push(fetched.error);
       }
     }
-    this._setStatus({ loading: this._inflight > 0, text: statusText(views), errors });
+    this._setStatus({
+      loading: this._inflight > 0,
+      text: statusText(views),
+      errors
+    });
   }
 
   private _onRelayout(event: Record<string, unknown>): void {
@@ -349,7 +425,8 @@ export class SeriesGraph implements IDisposable {
     }
     let changed = false;
     for (const [axis, range] of rangeChanges(event)) {
-      const index = axis === 'xaxis' ? 0 : Number(axis.slice('xaxis'.length)) - 1;
+      const index =
+        axis === 'xaxis' ? 0 : Number(axis.slice('xaxis'.length)) - 1;
       const unit = this._xUnits[index];
       if (unit === undefined) {
         continue;
@@ -391,7 +468,8 @@ export class SeriesGraph implements IDisposable {
   private _onResize(): void {
     if (this._grid) {
       const grown =
-        this.node.clientWidth > this._gridSize.width * 1.25 || this.node.clientHeight > this._gridSize.height * 1.25;
+        this.node.clientWidth > this._gridSize.width * 1.25 ||
+        this.node.clientHeight > this._gridSize.height * 1.25;
       if (this._drawn !== this._signature || grown) {
         this._refresh();
       } else {
@@ -399,7 +477,10 @@ export class SeriesGraph implements IDisposable {
       }
       return;
     }
-    if (this._drawn !== this._signature || needsMorePoints(this._points, this.node.clientWidth)) {
+    if (
+      this._drawn !== this._signature ||
+      needsMorePoints(this._points, this.node.clientWidth)
+    ) {
       this._refresh();
     } else {
       void this._div.redraw();

@@ -43,7 +43,11 @@ export function gridQuery(
   xRange: XRange = null,
   yRange: XRange = null
 ): GridQuery {
-  const query: GridQuery = { z: grid.variable, width: cells(size.width), height: cells(size.height) };
+  const query: GridQuery = {
+    z: grid.variable,
+    width: cells(size.width),
+    height: cells(size.height)
+  };
   if (xRange) {
     query.x0 = xRange[0];
     query.x1 = xRange[1];
@@ -56,7 +60,9 @@ export function gridQuery(
 }
 
 /** "Density contrast [kg/m^3]": the colour bar's title. */
-export function colorBarTitle(grid: Pick<ResolvedGrid, 'zTitle' | 'unit'>): string {
+export function colorBarTitle(
+  grid: Pick<ResolvedGrid, 'zTitle' | 'unit'>
+): string {
   return axisTitle({ title: grid.zTitle, unit: grid.unit });
 }
 
@@ -88,11 +94,18 @@ export function buildGridFigure(
       `${grid.yTitle} %{y:.6g}${yUnit}<extra>${grid.label}</extra>`
   };
   if (grid.mode === 'contour') {
-    trace.contours = { coloring: 'heatmap', showlabels: true, labelfont: { color: theme.font } };
+    trace.contours = {
+      coloring: 'heatmap',
+      showlabels: true,
+      labelfont: { color: theme.font }
+    };
     trace.line = { width: 0.5 };
   }
   const axis = (title: string, unitText: string) => ({
-    title: { text: axisTitle({ title, unit: unitText }), font: { color: theme.font } },
+    title: {
+      text: axisTitle({ title, unit: unitText }),
+      font: { color: theme.font }
+    },
     color: theme.font,
     gridcolor: theme.grid,
     linecolor: theme.border,
@@ -109,7 +122,11 @@ export function buildGridFigure(
       showlegend: false,
       hovermode: 'closest',
       hoverlabel: { font: { family: theme.fontFamily } },
-      modebar: { bgcolor: 'rgba(0,0,0,0)', color: theme.fontMuted, activecolor: theme.font },
+      modebar: {
+        bgcolor: 'rgba(0,0,0,0)',
+        color: theme.fontMuted,
+        activecolor: theme.font
+      },
       uirevision,
       xaxis: axis(grid.xTitle, grid.xUnit),
       yaxis: axis(grid.yTitle, grid.yUnit)
@@ -118,9 +135,12 @@ export function buildGridFigure(
 }
 
 /** "decimated: 120 × 200 of 600 × 1000 cells", or "15 × 15 cells"; a zoom adds the whole grid's size. */
-export function gridStatusText(view: Pick<DatasetGrid, 'shape' | 'in_range' | 'total' | 'decimated'>): string {
+export function gridStatusText(
+  view: Pick<DatasetGrid, 'shape' | 'in_range' | 'total' | 'decimated'>
+): string {
   const size = (pair: [number, number]) => `${pair[0]} × ${pair[1]}`;
-  const zoomed = view.in_range[0] !== view.total[0] || view.in_range[1] !== view.total[1];
+  const zoomed =
+    view.in_range[0] !== view.total[0] || view.in_range[1] !== view.total[1];
   const whole = zoomed ? ` in range (${size(view.total)} in all)` : '';
   if (view.decimated) {
     return `decimated: ${size(view.shape)} of ${size(view.in_range)} cells${whole}`;

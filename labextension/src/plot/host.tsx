@@ -7,7 +7,9 @@
  */
 import React from 'react';
 
-function useHostedNode<T extends HTMLElement>(node: HTMLElement): React.RefObject<T> {
+function useHostedNode<T extends HTMLElement>(
+  node: HTMLElement
+): React.RefObject<T> {
   const ref = React.useRef<T>(null);
   React.useLayoutEffect(() => {
     const host = ref.current;
@@ -32,11 +34,18 @@ export function GraphHost(props: {
   return (
     <>
       {props.error && (
-        <div className="nf-Error" data-testid={`${props.testid}-error`} role="alert">
+        <div
+          className="nf-Error"
+          data-testid={`${props.testid}-error`}
+          role="alert"
+        >
           {props.error}
         </div>
       )}
-      <div className={`nf-Plot-graphHost${props.hint ? ' nf-mod-empty' : ''}`} ref={host}>
+      <div
+        className={`nf-Plot-graphHost${props.hint ? ' nf-mod-empty' : ''}`}
+        ref={host}
+      >
         {props.hint && (
           <div className="nf-Plot-hint" data-testid={`${props.testid}-hint`}>
             {props.hint}

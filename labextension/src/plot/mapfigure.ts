@@ -54,13 +54,21 @@ export function fitView(
 ): MapView {
   const located = lon
     .map((x, i) => [x, lat[i]] as const)
-    .filter((p): p is readonly [number, number] => Number.isFinite(p[0] ?? NaN) && Number.isFinite(p[1] ?? NaN));
+    .filter(
+      (p): p is readonly [number, number] =>
+        Number.isFinite(p[0] ?? NaN) && Number.isFinite(p[1] ?? NaN)
+    );
   const lons = located.map(p => p[0]);
   const lats = located.map(p => p[1]);
   if (located.length === 0) {
     return { lon: [-180, 180], lat: [-90, 90] };
   }
-  const widen = (min: number, max: number, low: number, high: number): [number, number] => {
+  const widen = (
+    min: number,
+    max: number,
+    low: number,
+    high: number
+  ): [number, number] => {
     const span = Math.max(max - min, minSpan);
     const middle = (min + max) / 2;
     const half = (span / 2) * (1 + 2 * margin);
@@ -80,20 +88,33 @@ export function aspectRatio(latitude: number): number {
 /** The MapLibre zoom at which `view` fits a `width` x `height` pixel map (512-pixel world at zoom 0). */
 export function zoomFor(view: MapView, width: number, height: number): number {
   const mercator = (lat: number) =>
-    Math.log(Math.tan(Math.PI / 4 + (Math.max(-85, Math.min(85, lat)) * Math.PI) / 360));
+    Math.log(
+      Math.tan(Math.PI / 4 + (Math.max(-85, Math.min(85, lat)) * Math.PI) / 360)
+    );
   const lonSpan = Math.max(1e-6, view.lon[1] - view.lon[0]);
   const ySpan = Math.max(1e-9, mercator(view.lat[1]) - mercator(view.lat[0]));
   const byWidth = Math.log2((Math.max(width, 1) * 360) / (512 * lonSpan));
-  const byHeight = Math.log2((Math.max(height, 1) * 2 * Math.PI) / (512 * ySpan));
+  const byHeight = Math.log2(
+    (Math.max(height, 1) * 2 * Math.PI) / (512 * ySpan)
+  );
   return Math.max(0, Math.min(18, Math.min(byWidth, byHeight)));
 }
 
 /** A MapLibre style with one raster source: the configured XYZ tile URL and its attribution. */
-export function tileStyle(url: string, attribution: string): Record<string, unknown> {
+export function tileStyle(
+  url: string,
+  attribution: string
+): Record<string, unknown> {
   return {
     version: 8,
     sources: {
-      tiles: { type: 'raster', tiles: [url], tileSize: 256, attribution, maxzoom: 19 }
+      tiles: {
+        type: 'raster',
+        tiles: [url],
+        tileSize: 256,
+        attribution,
+        maxzoom: 19
+      }
     },
     layers: [{ id: 'tiles', type: 'raster', source: 'tiles' }]
   };
@@ -105,7 +126,9 @@ export function colorScale(values: readonly (number | null)[]): {
   reversescale: boolean;
   cmid?: number;
 } {
-  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v));
+  const finite = values.filter(
+    (v): v is number => v !== null && Number.isFinite(v)
+  );
   if (finite.length > 0 && Math.min(...finite) < 0 && Math.max(...finite) > 0) {
     return { colorscale: 'RdBu', reversescale: false, cmid: 0 };
   }
@@ -113,7 +136,10 @@ export function colorScale(values: readonly (number | null)[]): {
 }
 
 /** Split points into those with a value (coloured) and those without (drawn grey). */
-function splitPoints(points: MapPoints): { valued: number[]; missing: number[] } {
+function splitPoints(points: MapPoints): {
+  valued: number[];
+  missing: number[];
+} {
   const valued: number[] = [];
   const missing: number[] = [];
   points.lon.forEach((lon, i) => {
@@ -122,7 +148,10 @@ function splitPoints(points: MapPoints): { valued: number[]; missing: number[] }
       return;
     }
     const value = points.values?.[i];
-    (points.values && (value === null || value === undefined) ? missing : valued).push(i);
+    (points.values && (value === null || value === undefined)
+      ? missing
+      : valued
+    ).push(i);
   });
   return { valued, missing };
 }
@@ -163,7 +192,11 @@ export function cellEdges(centres: readonly (number | null)[]): number[] {
 }
 
 /** The raster layer of a grid: a heatmap on the offline map, a choropleth of square cells on tiles. */
-export function gridTrace(grid: MapGrid, theme: Theme, type: 'heatmap' | 'choroplethmap'): Trace {
+export function gridTrace(
+  grid: MapGrid,
+  theme: Theme,
+  type: 'heatmap' | 'choroplethmap'
+): Trace {
   const unit = grid.unit ? ` ${grid.unit}` : '';
   const common = {
     name: grid.name,
@@ -195,7 +228,12 @@ export function gridTrace(grid: MapGrid, theme: Theme, type: 'heatmap' | 'chorop
       if (value === null || !Number.isFinite(value)) {
         return;
       }
-      const [w, e, s, n] = [lonEdges[c], lonEdges[c + 1], latEdges[r], latEdges[r + 1]];
+      const [w, e, s, n] = [
+        lonEdges[c],
+        lonEdges[c + 1],
+        latEdges[r],
+        latEdges[r + 1]
+      ];
       if (![w, e, s, n].every(Number.isFinite)) {
         return;
       }
@@ -219,7 +257,9 @@ export function gridTrace(grid: MapGrid, theme: Theme, type: 'heatmap' | 'chorop
       });
       locations.push(id);
       z.push(value);
-      text.push(`lat ${grid.lat[r]?.toFixed(5)}°, lon ${grid.lon[c]?.toFixed(5)}°`);
+      text.push(
+        `lat ${grid.lat[r]?.toFixed(5)}°, lon ${grid.lon[c]?.toFixed(5)}°`
+      );
     })
   );
   return {
@@ -236,7 +276,10 @@ export function gridTrace(grid: MapGrid, theme: Theme, type: 'heatmap' | 'chorop
 }
 
 /** The extent of a grid's cell centres, for fitting the view. */
-export function gridExtent(grid: Pick<MapGrid, 'lon' | 'lat'>): { lon: (number | null)[]; lat: (number | null)[] } {
+export function gridExtent(grid: Pick<MapGrid, 'lon' | 'lat'>): {
+  lon: (number | null)[];
+  lat: (number | null)[];
+} {
   const lonEdges = cellEdges(grid.lon);
   const latEdges = cellEdges(grid.lat);
   return {
@@ -254,11 +297,20 @@ function dataTraces(
 ): Trace[] {
   const traces: Trace[] = [];
   if (grid) {
-    traces.push(gridTrace(grid, theme, kind === 'offline' ? 'heatmap' : 'choroplethmap'));
+    traces.push(
+      gridTrace(grid, theme, kind === 'offline' ? 'heatmap' : 'choroplethmap')
+    );
   }
   if (points) {
     const second = grid && points.values ? SECOND_COLORBAR_X : undefined;
-    traces.push(...pointTraces(points, theme, kind === 'offline' ? 'scatter' : 'scattermap', second));
+    traces.push(
+      ...pointTraces(
+        points,
+        theme,
+        kind === 'offline' ? 'scatter' : 'scattermap',
+        second
+      )
+    );
   }
   return traces;
 }
@@ -275,12 +327,16 @@ function pointTraces(
   colorbarX?: number
 ): Trace[] {
   const { valued, missing } = splitPoints(points);
-  const pick = <T>(values: readonly T[], index: number[]) => index.map(i => values[i]);
+  const pick = <T>(values: readonly T[], index: number[]) =>
+    index.map(i => values[i]);
   const position = (index: number[]) =>
     type === 'scatter'
       ? { x: pick(points.lon, index), y: pick(points.lat, index) }
       : { lon: pick(points.lon, index), lat: pick(points.lat, index) };
-  const where = type === 'scatter' ? 'lat %{y:.5f}°, lon %{x:.5f}°' : 'lat %{lat:.5f}°, lon %{lon:.5f}°';
+  const where =
+    type === 'scatter'
+      ? 'lat %{y:.5f}°, lon %{x:.5f}°'
+      : 'lat %{lat:.5f}°, lon %{lon:.5f}°';
   const size = markerSize(valued.length + missing.length);
   const unit = points.unit ? ` ${points.unit}` : '';
   const traces: Trace[] = [];
@@ -295,7 +351,9 @@ function pointTraces(
         size,
         color: values,
         ...colorScale(values),
-        ...(type === 'scatter' ? { line: { color: theme.border, width: 0.5 } } : {}),
+        ...(type === 'scatter'
+          ? { line: { color: theme.border, width: 0.5 } }
+          : {}),
         colorbar: {
           ...colorBarStyle(points.title, theme),
           ...(colorbarX !== undefined ? { x: colorbarX } : {})
@@ -321,7 +379,11 @@ function pointTraces(
       mode: 'markers',
       name: `no ${points.name}`,
       ...position(missing),
-      marker: { size, color: theme.fontMuted, ...(type === 'scatter' ? { symbol: 'x' } : {}) },
+      marker: {
+        size,
+        color: theme.fontMuted,
+        ...(type === 'scatter' ? { symbol: 'x' } : {})
+      },
       hovertemplate: `${where}<br>no value<extra></extra>`,
       showlegend: true
     });
@@ -336,8 +398,18 @@ function baseLayout(theme: Theme, uirevision: string): Record<string, unknown> {
     font: { color: theme.font, family: theme.fontFamily, size: theme.fontSize },
     margin: { l: 56, r: 16, t: 16, b: 48 },
     hovermode: 'closest',
-    legend: { orientation: 'h', x: 0, y: 1, yanchor: 'bottom', bgcolor: 'rgba(0,0,0,0)' },
-    modebar: { bgcolor: 'rgba(0,0,0,0)', color: theme.fontMuted, activecolor: theme.font },
+    legend: {
+      orientation: 'h',
+      x: 0,
+      y: 1,
+      yanchor: 'bottom',
+      bgcolor: 'rgba(0,0,0,0)'
+    },
+    modebar: {
+      bgcolor: 'rgba(0,0,0,0)',
+      color: theme.fontMuted,
+      activecolor: theme.font
+    },
     uirevision
   };
 }
@@ -362,7 +434,10 @@ export function offlineMapFigure(
     automargin: true
   };
   return {
-    data: [...baseMapTraces(base, theme), ...onTop(dataTraces(points, grid, theme, 'offline'), !!grid)],
+    data: [
+      ...baseMapTraces(base, theme),
+      ...onTop(dataTraces(points, grid, theme, 'offline'), !!grid)
+    ],
     layout: {
       ...baseLayout(theme, uirevision),
       // Zooming out stops at the globe (and the copies of rings wrapped across the antimeridian).
@@ -399,7 +474,9 @@ const OVERLAY_AXES = {
 };
 
 function onTop(traces: Trace[], overlay: boolean): Trace[] {
-  return overlay ? traces.map(t => ({ ...t, xaxis: 'x2', yaxis: 'y2' })) : traces;
+  return overlay
+    ? traces.map(t => ({ ...t, xaxis: 'x2', yaxis: 'y2' }))
+    : traces;
 }
 
 /** Points on a MapLibre map of the configured raster tiles, centred and zoomed to `view`. */
@@ -419,7 +496,10 @@ export function tileMapFigure(
       margin: { l: 0, r: 0, t: 0, b: 0 },
       map: {
         style: tileStyle(tiles.url, tiles.attribution),
-        center: { lon: (view.lon[0] + view.lon[1]) / 2, lat: (view.lat[0] + view.lat[1]) / 2 },
+        center: {
+          lon: (view.lon[0] + view.lon[1]) / 2,
+          lat: (view.lat[0] + view.lat[1]) / 2
+        },
         zoom: zoomFor(view, size.width, size.height)
       }
     }

@@ -14,12 +14,20 @@ export interface Figure {
 
 /** What Plotly adds to the div it draws into. */
 export interface GraphDiv extends HTMLDivElement {
-  on(event: 'plotly_relayout', handler: (event: Record<string, unknown>) => void): void;
+  on(
+    event: 'plotly_relayout',
+    handler: (event: Record<string, unknown>) => void
+  ): void;
   removeAllListeners?(event: string): void;
 }
 
 export interface PlotlyApi {
-  react(element: HTMLElement, data: Trace[], layout: Layout, config?: Record<string, unknown>): Promise<GraphDiv>;
+  react(
+    element: HTMLElement,
+    data: Trace[],
+    layout: Layout,
+    config?: Record<string, unknown>
+  ): Promise<GraphDiv>;
   purge(element: HTMLElement): void;
   Plots: { resize(element: HTMLElement): Promise<void> | void };
 }
@@ -28,7 +36,9 @@ let loading: Promise<PlotlyApi> | null = null;
 
 export function loadPlotly(): Promise<PlotlyApi> {
   if (!loading) {
-    loading = import('plotly.js-dist-min').then(module => (module.default ?? module) as PlotlyApi);
+    loading = import('plotly.js-dist-min').then(
+      module => (module.default ?? module) as PlotlyApi
+    );
     loading.catch(() => {
       loading = null;
     });

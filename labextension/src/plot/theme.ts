@@ -41,7 +41,10 @@ const FALLBACK: Theme = {
  * What every plot's layout starts from: an explicit size (extra axes stand a fixed
  * number of pixels apart, so a resize redraws) in the theme's colours and font.
  */
-export function plotCanvas(theme: Theme, size: { width: number; height: number }) {
+export function plotCanvas(
+  theme: Theme,
+  size: { width: number; height: number }
+) {
   return {
     width: size.width,
     height: size.height,
@@ -55,8 +58,10 @@ export function plotCanvas(theme: Theme, size: { width: number; height: number }
 /** The current theme's colours, read from the CSS variables on `element` (document.body). */
 export function readTheme(element: HTMLElement = document.body): Theme {
   const style = getComputedStyle(element);
-  const value = (name: string, fallback: string) => style.getPropertyValue(name).trim() || fallback;
-  const fontSize = parseFloat(value('--jp-ui-font-size1', '')) || FALLBACK.fontSize;
+  const value = (name: string, fallback: string) =>
+    style.getPropertyValue(name).trim() || fallback;
+  const fontSize =
+    parseFloat(value('--jp-ui-font-size1', '')) || FALLBACK.fontSize;
   return {
     paper: value('--jp-layout-color0', FALLBACK.paper),
     plot: value('--jp-layout-color0', FALLBACK.plot),
@@ -77,7 +82,10 @@ export function readTheme(element: HTMLElement = document.body): Theme {
  * The theme manager sets body's data-jp-theme-* attributes once the theme's
  * CSS is in place; the colours are read on the next frame so they are final.
  */
-export function watchTheme(onChange: (theme: Theme) => void, element: HTMLElement = document.body): IDisposable {
+export function watchTheme(
+  onChange: (theme: Theme) => void,
+  element: HTMLElement = document.body
+): IDisposable {
   let frame = 0;
   const observer = new MutationObserver(() => {
     cancelAnimationFrame(frame);

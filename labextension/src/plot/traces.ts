@@ -34,7 +34,9 @@ export interface PlotFigure extends Figure {
 /** An axis title from the series on it: their distinct names, a few at most. */
 function joinTitles(titles: readonly string[]): string {
   const distinct = [...new Set(titles.filter(t => t))];
-  return distinct.length > 3 ? `${distinct.slice(0, 3).join(', ')}, …` : distinct.join(', ');
+  return distinct.length > 3
+    ? `${distinct.slice(0, 3).join(', ')}, …`
+    : distinct.join(', ');
 }
 
 function axisInfos(
@@ -47,7 +49,8 @@ function axisInfos(
     return {
       unit,
       title: joinTitles(on.map(title)),
-      color: on.length === 1 && assignment.units.length > 1 ? on[0].color : undefined
+      color:
+        on.length === 1 && assignment.units.length > 1 ? on[0].color : undefined
     };
   });
 }
@@ -60,8 +63,18 @@ export function buildFigure(
 ): PlotFigure {
   const xs = assignAxes(series.map(s => s.xUnit));
   const ys = assignAxes(series.map(s => s.unit));
-  const yLayout = axesLayout('y', axisInfos(ys, series, s => s.yTitle), size.width, theme);
-  const xLayout = axesLayout('x', axisInfos(xs, series, s => s.xTitle), size.height, theme);
+  const yLayout = axesLayout(
+    'y',
+    axisInfos(ys, series, s => s.yTitle),
+    size.width,
+    theme
+  );
+  const xLayout = axesLayout(
+    'x',
+    axisInfos(xs, series, s => s.xTitle),
+    size.height,
+    theme
+  );
   for (const axis of Object.values(xLayout.axes)) {
     axis.domain = yLayout.domain;
   }
@@ -92,11 +105,28 @@ export function buildFigure(
       margin: { l: 56, r: 24, t: topAxes ? 24 : 40, b: 48 },
       showlegend: series.length > 0,
       legend: topAxes
-        ? { orientation: 'h', x: 0, xanchor: 'left', y: 0, yanchor: 'bottom', yref: 'container' }
-        : { orientation: 'h', x: 0, xanchor: 'left', y: 1.02, yanchor: 'bottom' },
+        ? {
+            orientation: 'h',
+            x: 0,
+            xanchor: 'left',
+            y: 0,
+            yanchor: 'bottom',
+            yref: 'container'
+          }
+        : {
+            orientation: 'h',
+            x: 0,
+            xanchor: 'left',
+            y: 1.02,
+            yanchor: 'bottom'
+          },
       hovermode: 'closest',
       hoverlabel: { font: { family: theme.fontFamily } },
-      modebar: { bgcolor: 'rgba(0,0,0,0)', color: theme.fontMuted, activecolor: theme.font },
+      modebar: {
+        bgcolor: 'rgba(0,0,0,0)',
+        color: theme.fontMuted,
+        activecolor: theme.font
+      },
       uirevision,
       ...xLayout.axes,
       ...yLayout.axes

@@ -12,7 +12,10 @@ const RANGE_KEYS = {
   x: /^(xaxis\d*)\.range(?:\[(0|1)\])?$/,
   y: /^(yaxis\d*)\.range(?:\[(0|1)\])?$/
 };
-const AUTORANGE_KEYS = { x: /^(xaxis\d*)\.autorange$/, y: /^(yaxis\d*)\.autorange$/ };
+const AUTORANGE_KEYS = {
+  x: /^(xaxis\d*)\.autorange$/,
+  y: /^(yaxis\d*)\.autorange$/
+};
 
 /**
  * The x ranges a plotly_relayout event changed, keyed by layout axis name
@@ -20,7 +23,10 @@ const AUTORANGE_KEYS = { x: /^(xaxis\d*)\.autorange$/, y: /^(yaxis\d*)\.autorang
  * `xaxis.range` pair); double-click and reset give `xaxis.autorange: true`.
  * Events that only touch y axes, the size or the drag mode change nothing.
  */
-export function rangeChanges(event: Record<string, unknown>, direction: 'x' | 'y' = 'x'): Map<string, XRange> {
+export function rangeChanges(
+  event: Record<string, unknown>,
+  direction: 'x' | 'y' = 'x'
+): Map<string, XRange> {
   const RANGE_KEY = RANGE_KEYS[direction];
   const AUTORANGE_KEY = AUTORANGE_KEYS[direction];
   const changes = new Map<string, XRange>();
@@ -50,7 +56,12 @@ export function rangeChanges(event: Record<string, unknown>, direction: 'x' | 'y
     partial.set(axis, pair);
   }
   for (const [axis, [a, b]] of partial) {
-    if (a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b)) {
+    if (
+      a !== undefined &&
+      b !== undefined &&
+      Number.isFinite(a) &&
+      Number.isFinite(b)
+    ) {
       changes.set(axis, a <= b ? [a, b] : [b, a]);
     }
   }
@@ -93,7 +104,8 @@ export function statusText(views: readonly ViewSummary[]): string {
   if (views.length === 0) {
     return '';
   }
-  const sum = (pick: (v: ViewSummary) => number) => views.reduce((n, v) => n + pick(v), 0);
+  const sum = (pick: (v: ViewSummary) => number) =>
+    views.reduce((n, v) => n + pick(v), 0);
   const shown = sum(v => v.shown);
   const inRange = sum(v => v.inRange);
   const total = sum(v => v.total);

@@ -70,9 +70,17 @@ export class EditorWidget extends ReactWidget {
           {tab('create', 'New process')}
           {tab('edit', 'Versions')}
         </div>
-        <div id="nf-editor-tabpanel" role="tabpanel" aria-labelledby={`nf-editor-tab-${mode}`}>
+        <div
+          id="nf-editor-tabpanel"
+          role="tabpanel"
+          aria-labelledby={`nf-editor-tab-${mode}`}
+        >
           {mode === 'create' ? (
-            <CreatePanel ctx={this.ctx} draft={this._draft} onCreated={() => (this.mode = 'edit')} />
+            <CreatePanel
+              ctx={this.ctx}
+              draft={this._draft}
+              onCreated={() => (this.mode = 'edit')}
+            />
           ) : (
             <EditPanel ctx={this.ctx} />
           )}
@@ -85,6 +93,9 @@ export class EditorWidget extends ReactWidget {
   private readonly _draft: { current: CreateDraft | null } = { current: null };
 }
 
-export function create(ctx: NagelfluhContext, args: ReadonlyPartialJSONObject): Widget {
+export function create(
+  ctx: NagelfluhContext,
+  args: ReadonlyPartialJSONObject
+): Widget {
   return new EditorWidget(ctx, modeOf(args) ?? 'create');
 }

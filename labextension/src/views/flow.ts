@@ -12,7 +12,10 @@
  * coalesced to one update per animation frame, and the layout only runs again
  * when the set of nodes or edges changes.
  */
-import { ReadonlyPartialJSONValue, ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import {
+  ReadonlyPartialJSONValue,
+  ReadonlyPartialJSONObject
+} from '@lumino/coreutils';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import { CommandIds } from '../commands';
@@ -77,7 +80,13 @@ interface NodeView {
 }
 
 type Gesture =
-  | { kind: 'pan'; pointer: number; startX: number; startY: number; origin: Transform }
+  | {
+      kind: 'pan';
+      pointer: number;
+      startX: number;
+      startY: number;
+      origin: Transform;
+    }
   | {
       kind: 'node';
       pointer: number;
@@ -90,7 +99,10 @@ type Gesture =
 
 type EdgeClass = 'current' | 'old' | 'selected';
 
-export function create(ctx: NagelfluhContext, _args: ReadonlyPartialJSONObject): Widget {
+export function create(
+  ctx: NagelfluhContext,
+  _args: ReadonlyPartialJSONObject
+): Widget {
   return new FlowView(ctx);
 }
 
@@ -100,7 +112,8 @@ export class FlowView extends Widget {
     this._ctx = ctx;
     this.addClass('nf-Flow');
     this.title.label = 'Flow';
-    this.title.caption = 'Processes of the active project, linked by the datasets they exchange';
+    this.title.caption =
+      'Processes of the active project, linked by the datasets they exchange';
 
     const toolbar = document.createElement('div');
     toolbar.className = 'nf-Flow-toolbar';
@@ -111,10 +124,17 @@ export class FlowView extends Widget {
         this._autoFit = true;
         this._fit();
       }),
-      this._button('nf-flow-zoom-in', '+', 'Zoom in', () => this._zoomCenter(ZOOM_STEP)),
-      this._button('nf-flow-zoom-out', '−', 'Zoom out', () => this._zoomCenter(1 / ZOOM_STEP)),
-      this._button('nf-flow-relayout', 'Re-layout', 'Forget dragged positions and lay the graph out again', () =>
-        this._relayout()
+      this._button('nf-flow-zoom-in', '+', 'Zoom in', () =>
+        this._zoomCenter(ZOOM_STEP)
+      ),
+      this._button('nf-flow-zoom-out', '−', 'Zoom out', () =>
+        this._zoomCenter(1 / ZOOM_STEP)
+      ),
+      this._button(
+        'nf-flow-relayout',
+        'Re-layout',
+        'Forget dragged positions and lay the graph out again',
+        () => this._relayout()
       ),
       this._status
     );
@@ -139,7 +159,10 @@ export class FlowView extends Widget {
     this._halo.style.display = 'none';
     this._datasets.classList.add('nf-Flow-datasets');
     this._datasets.setAttribute('role', 'group');
-    this._datasets.setAttribute('aria-label', 'Input datasets not made by a process');
+    this._datasets.setAttribute(
+      'aria-label',
+      'Input datasets not made by a process'
+    );
     this._nodes.classList.add('nf-Flow-nodes');
     this._nodes.setAttribute('role', 'listbox');
     this._nodes.setAttribute('aria-label', 'Processes');
@@ -272,9 +295,13 @@ export class FlowView extends Widget {
       this._edgesKey = edges;
       this._edgesDirty = true;
     }
-    const processes = graph.nodes.filter(node => node.kind === 'process').length;
+    const processes = graph.nodes.filter(
+      node => node.kind === 'process'
+    ).length;
     const status =
-      graph.nodes.length === 0 ? '' : `${plural(processes, 'process', 'processes')} · ${plural(graph.edges.length, 'link', 'links')}`;
+      graph.nodes.length === 0
+        ? ''
+        : `${plural(processes, 'process', 'processes')} · ${plural(graph.edges.length, 'link', 'links')}`;
     if (this._status.textContent !== status) {
       this._status.textContent = status;
     }
@@ -289,9 +316,15 @@ export class FlowView extends Widget {
     } else if (selection.project === null) {
       text = 'No project is selected.';
     } else if (graph.nodes.length === 0) {
-      text = store.loading ? 'Loading processes…' : 'This project has no processes yet.';
+      text = store.loading
+        ? 'Loading processes…'
+        : 'This project has no processes yet.';
     }
-    const offerNew = text !== '' && selection.project !== null && !store.loading && !store.error;
+    const offerNew =
+      text !== '' &&
+      selection.project !== null &&
+      !store.loading &&
+      !store.error;
     const shown = `${text}|${offerNew}`;
     if (shown === this._messageShown) {
       return;
@@ -310,11 +343,13 @@ export class FlowView extends Widget {
       button.className = 'jp-Button nf-Button nf-primary';
       button.dataset.testid = 'nf-flow-new-process';
       button.textContent = 'New process';
-      button.addEventListener('click', () => void this._ctx.app.commands.execute(CommandIds.newProcess));
+      button.addEventListener(
+        'click',
+        () => void this._ctx.app.commands.execute(CommandIds.newProcess)
+      );
       this._message.append(button);
     }
   }
-
 
   /** Create views for new nodes and drop those of nodes that are gone. */
   private _reconcile(graph: FlowGraph): void {
@@ -327,7 +362,10 @@ export class FlowView extends Widget {
     }
     for (const node of graph.nodes) {
       if (!this._views.has(node.id)) {
-        const view = node.kind === 'process' ? this._processView(node.processId) : this._datasetView(node.datasetId);
+        const view =
+          node.kind === 'process'
+            ? this._processView(node.processId)
+            : this._datasetView(node.datasetId);
         view.g.dataset.nodeId = node.id;
         this._views.set(node.id, view);
         (node.kind === 'process' ? this._nodes : this._datasets).append(view.g);
@@ -348,7 +386,11 @@ export class FlowView extends Widget {
     const title = svg('title', {});
     const name = svg('tspan', {});
     const version = svg('tspan', { class: 'nf-FlowNode-version', dx: '6' });
-    const heading = svg('text', { class: 'nf-FlowNode-name', x: '14', y: '22' });
+    const heading = svg('text', {
+      class: 'nf-FlowNode-name',
+      x: '14',
+      y: '22'
+    });
     heading.append(name, version);
     const type = svg('text', { class: 'nf-FlowNode-type', x: '14', y: '43' });
     const state = svg('text', {
@@ -358,8 +400,19 @@ export class FlowView extends Widget {
     });
     g.append(
       title,
-      svg('rect', { class: 'nf-FlowNode-body', width: String(width), height: String(height), rx: '6' }),
-      svg('rect', { class: 'nf-FlowNode-stripe', x: '0.75', y: '0.75', width: '5', height: String(height - 1.5) }),
+      svg('rect', {
+        class: 'nf-FlowNode-body',
+        width: String(width),
+        height: String(height),
+        rx: '6'
+      }),
+      svg('rect', {
+        class: 'nf-FlowNode-stripe',
+        x: '0.75',
+        y: '0.75',
+        width: '5',
+        height: String(height - 1.5)
+      }),
       heading,
       type,
       svg('rect', {
@@ -372,7 +425,19 @@ export class FlowView extends Widget {
       }),
       state
     );
-    return { g, title, name, version, type, state, progress: null, drawn: null, culled: false, width, height };
+    return {
+      g,
+      title,
+      name,
+      version,
+      type,
+      state,
+      progress: null,
+      drawn: null,
+      culled: false,
+      width,
+      height
+    };
   }
 
   private _datasetView(dataset: number): NodeView {
@@ -384,13 +449,34 @@ export class FlowView extends Widget {
       role: 'img'
     });
     const title = svg('title', {});
-    const name = svg('text', { class: 'nf-FlowDataset-name', x: String(width / 2), y: String(height / 2 + 4) });
+    const name = svg('text', {
+      class: 'nf-FlowDataset-name',
+      x: String(width / 2),
+      y: String(height / 2 + 4)
+    });
     g.append(
       title,
-      svg('rect', { class: 'nf-FlowDataset-body', width: String(width), height: String(height), rx: String(height / 2) }),
+      svg('rect', {
+        class: 'nf-FlowDataset-body',
+        width: String(width),
+        height: String(height),
+        rx: String(height / 2)
+      }),
       name
     );
-    return { g, title, name, version: null, type: null, state: null, progress: null, drawn: null, culled: false, width, height };
+    return {
+      g,
+      title,
+      name,
+      version: null,
+      type: null,
+      state: null,
+      progress: null,
+      drawn: null,
+      culled: false,
+      width,
+      height
+    };
   }
 
   /** Write into a node's DOM only what changed since it was last drawn. */
@@ -418,12 +504,14 @@ export class FlowView extends Widget {
       view.name.textContent = clip(node.name, 20);
     }
     if (old?.version !== node.version) {
-      view.version!.textContent = node.version === null ? '' : `v${node.version}`;
+      view.version!.textContent =
+        node.version === null ? '' : `v${node.version}`;
     }
     if (old?.type !== node.type) {
       view.type!.textContent = clip(node.type, 17);
     }
-    const percent = node.progress === null ? '' : ` ${Math.round(node.progress * 100)}%`;
+    const percent =
+      node.progress === null ? '' : ` ${Math.round(node.progress * 100)}%`;
     const label = node.badge === 'none' ? 'no run' : badgeText(node.badge);
     if (old?.badge !== node.badge || old?.progress !== node.progress) {
       view.state!.textContent = label + percent;
@@ -438,9 +526,13 @@ export class FlowView extends Widget {
       old?.message !== node.message
     ) {
       const version = node.version === null ? '' : `, version ${node.version}`;
-      view.g.setAttribute('aria-label', `${node.name}, ${node.type}${version}, ${label}${percent}`);
+      view.g.setAttribute(
+        'aria-label',
+        `${node.name}, ${node.type}${version}, ${label}${percent}`
+      );
       view.title.textContent =
-        `${node.name} (${node.type}${version})\n${label}${percent}` + (node.message ? `\n${node.message}` : '');
+        `${node.name} (${node.type}${version})\n${label}${percent}` +
+        (node.message ? `\n${node.message}` : '');
     }
   }
 
@@ -462,19 +554,29 @@ export class FlowView extends Widget {
       view.g.append(view.progress);
     }
     const fraction = Math.min(1, Math.max(0, progress));
-    view.progress.setAttribute('width', String(Math.round(fraction * (view.width - 12) * 10) / 10));
+    view.progress.setAttribute(
+      'width',
+      String(Math.round(fraction * (view.width - 12) * 10) / 10)
+    );
   }
 
   /** A dragged position when the user moved the node, else the layout's. */
   private _position(id: string): Point | undefined {
-    const saved = this._project === null ? undefined : this._positions.get(this._project)?.[id];
-    return saved ? { x: saved[0], y: saved[1] } : this._placement?.positions.get(id);
+    const saved =
+      this._project === null
+        ? undefined
+        : this._positions.get(this._project)?.[id];
+    return saved
+      ? { x: saved[0], y: saved[1] }
+      : this._placement?.positions.get(id);
   }
 
   private _rect(id: string): Rect | undefined {
     const view = this._views.get(id);
     const point = this._position(id);
-    return view && point ? { x: point.x, y: point.y, width: view.width, height: view.height } : undefined;
+    return view && point
+      ? { x: point.x, y: point.y, width: view.width, height: view.height }
+      : undefined;
   }
 
   private _place(id: string): void {
@@ -486,7 +588,10 @@ export class FlowView extends Widget {
   }
 
   private _isDragged(id: string): boolean {
-    return this._project !== null && this._positions.get(this._project)?.[id] !== undefined;
+    return (
+      this._project !== null &&
+      this._positions.get(this._project)?.[id] !== undefined
+    );
   }
 
   private _drawEdges(): void {
@@ -504,10 +609,16 @@ export class FlowView extends Widget {
         continue;
       }
       const routed = !this._isDragged(edge.from) && !this._isDragged(edge.to);
-      const bends = routed ? this._placement?.routes.get(edgeKey(edge.from, edge.to)) ?? [] : [];
+      const bends = routed
+        ? (this._placement?.routes.get(edgeKey(edge.from, edge.to)) ?? [])
+        : [];
       const path = edgePath(from, to, bends);
       const kind: EdgeClass =
-        selected !== null && (edge.from === selected || edge.to === selected) ? 'selected' : edge.current ? 'current' : 'old';
+        selected !== null && (edge.from === selected || edge.to === selected)
+          ? 'selected'
+          : edge.current
+            ? 'current'
+            : 'old';
       parts[kind].line.push(path.line);
       parts[kind].head.push(path.head);
     }
@@ -523,7 +634,10 @@ export class FlowView extends Widget {
     const process = this._ctx.selection.process;
     const id = process === null ? null : processNodeId(process);
     if (id !== this._selectedId) {
-      const before = this._selectedId === null ? undefined : this._views.get(this._selectedId);
+      const before =
+        this._selectedId === null
+          ? undefined
+          : this._views.get(this._selectedId);
       before?.g.classList.remove('nf-selected');
       before?.g.setAttribute('aria-selected', 'false');
       this._selectedId = id;
@@ -542,7 +656,8 @@ export class FlowView extends Widget {
   }
 
   private _placeHalo(): void {
-    const rect = this._selectedId === null ? undefined : this._rect(this._selectedId);
+    const rect =
+      this._selectedId === null ? undefined : this._rect(this._selectedId);
     this._halo.style.display = rect ? '' : 'none';
     if (rect) {
       this._halo.setAttribute('x', String(rect.x - 5));
@@ -555,7 +670,10 @@ export class FlowView extends Widget {
   /** Roving tab stop: Tab enters the graph at the focused, selected or first process. */
   private _updateTabStop(): void {
     const candidates = [this._focusId, this._selectedId, this._firstProcess()];
-    const target = candidates.find(id => id !== null && isProcessNodeId(id) && this._views.has(id)) ?? null;
+    const target =
+      candidates.find(
+        id => id !== null && isProcessNodeId(id) && this._views.has(id)
+      ) ?? null;
     if (target === this._tabStop) {
       return;
     }
@@ -588,7 +706,12 @@ export class FlowView extends Widget {
     }
   }
 
-  private _viewSize(): { left: number; top: number; width: number; height: number } {
+  private _viewSize(): {
+    left: number;
+    top: number;
+    width: number;
+    height: number;
+  } {
     if (this._size) {
       return this._size;
     }
@@ -620,7 +743,10 @@ export class FlowView extends Widget {
       const hidden =
         !!point &&
         id !== this._tabStop &&
-        (point.x > x1 || point.x + view.width < x0 || point.y > y1 || point.y + view.height < y0);
+        (point.x > x1 ||
+          point.x + view.width < x0 ||
+          point.y > y1 ||
+          point.y + view.height < y0);
       if (hidden !== view.culled) {
         view.culled = hidden;
         view.g.style.display = hidden ? 'none' : '';
@@ -650,7 +776,10 @@ export class FlowView extends Widget {
 
   private _setTransform(t: Transform): void {
     this._transform = t;
-    this._viewport.setAttribute('transform', `translate(${t.x} ${t.y}) scale(${t.k})`);
+    this._viewport.setAttribute(
+      'transform',
+      `translate(${t.x} ${t.y}) scale(${t.k})`
+    );
     this._svg.classList.toggle('nf-mod-far', t.k < FAR_ZOOM);
     this._cull();
   }
@@ -695,7 +824,8 @@ export class FlowView extends Widget {
 
   private _savePositions(): void {
     const project = this._project;
-    const positions = project === null ? undefined : this._positions.get(project);
+    const positions =
+      project === null ? undefined : this._positions.get(project);
     if (project === null || !positions) {
       return;
     }
@@ -707,7 +837,12 @@ export class FlowView extends Widget {
     void this._ctx.state?.save(POSITIONS_KEY + project, positions);
   }
 
-  private _button(testid: string, text: string, label: string, onClick: () => void): HTMLButtonElement {
+  private _button(
+    testid: string,
+    text: string,
+    label: string,
+    onClick: () => void
+  ): HTMLButtonElement {
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'jp-Button nf-Button';
@@ -721,7 +856,10 @@ export class FlowView extends Widget {
 
   /** The node element an event happened in, if any. */
   private _nodeAt(target: EventTarget | null): string | null {
-    const g = target instanceof Element ? target.closest<SVGGElement>('[data-node-id]') : null;
+    const g =
+      target instanceof Element
+        ? target.closest<SVGGElement>('[data-node-id]')
+        : null;
     return g?.dataset.nodeId ?? null;
   }
 
@@ -733,9 +871,23 @@ export class FlowView extends Widget {
     const origin = id === null ? undefined : this._position(id);
     const pointer = event.pointerId ?? 0;
     if (id !== null && origin) {
-      this._gesture = { kind: 'node', pointer, id, startX: event.clientX, startY: event.clientY, origin, moved: false };
+      this._gesture = {
+        kind: 'node',
+        pointer,
+        id,
+        startX: event.clientX,
+        startY: event.clientY,
+        origin,
+        moved: false
+      };
     } else {
-      this._gesture = { kind: 'pan', pointer, startX: event.clientX, startY: event.clientY, origin: this._transform };
+      this._gesture = {
+        kind: 'pan',
+        pointer,
+        startX: event.clientX,
+        startY: event.clientY,
+        origin: this._transform
+      };
       this._svg.classList.add('nf-mod-panning');
     }
     try {
@@ -754,7 +906,11 @@ export class FlowView extends Widget {
     const dy = event.clientY - gesture.startY;
     if (gesture.kind === 'pan') {
       this._autoFit = false;
-      this._setTransform({ ...gesture.origin, x: gesture.origin.x + dx, y: gesture.origin.y + dy });
+      this._setTransform({
+        ...gesture.origin,
+        x: gesture.origin.x + dx,
+        y: gesture.origin.y + dy
+      });
       return;
     }
     if (!gesture.moved && Math.hypot(dx, dy) < DRAG_THRESHOLD) {
@@ -803,16 +959,25 @@ export class FlowView extends Widget {
   private _onWheel = (event: WheelEvent): void => {
     event.preventDefault();
     const box = this._viewSize();
-    const scale = event.deltaMode === 1 ? 0.05 : event.deltaMode === 2 ? 1 : 0.0015;
+    const scale =
+      event.deltaMode === 1 ? 0.05 : event.deltaMode === 2 ? 1 : 0.0015;
     // A big graph drops its labels while the wheel turns: Chrome lays every visible SVG text out again at each step.
     if (this._views.size > LABELS_WHILE_ZOOMING) {
       this._svg.classList.add('nf-mod-zooming');
       window.clearTimeout(this._zoomTimer);
-      this._zoomTimer = window.setTimeout(() => this._svg.classList.remove('nf-mod-zooming'), 200);
+      this._zoomTimer = window.setTimeout(
+        () => this._svg.classList.remove('nf-mod-zooming'),
+        200
+      );
     }
     this._autoFit = false;
     this._setTransform(
-      zoomAt(this._transform, Math.exp(-event.deltaY * scale), event.clientX - box.left, event.clientY - box.top)
+      zoomAt(
+        this._transform,
+        Math.exp(-event.deltaY * scale),
+        event.clientX - box.left,
+        event.clientY - box.top
+      )
     );
   };
 
@@ -836,7 +1001,10 @@ export class FlowView extends Widget {
       }
       const candidates: { id: string; center: Point }[] = [];
       for (const other of this._views.keys()) {
-        const rect = other !== id && isProcessNodeId(other) ? this._rect(other) : undefined;
+        const rect =
+          other !== id && isProcessNodeId(other)
+            ? this._rect(other)
+            : undefined;
         if (rect) {
           candidates.push({ id: other, center: center(rect) });
         }
@@ -888,7 +1056,10 @@ export class FlowView extends Widget {
   private readonly _nodes = svg('g', {});
   private readonly _datasets = svg('g', {});
   private readonly _halo = svg('rect', { rx: '10' });
-  private readonly _paths = new Map<EdgeClass, { line: SVGPathElement; head: SVGPathElement }>();
+  private readonly _paths = new Map<
+    EdgeClass,
+    { line: SVGPathElement; head: SVGPathElement }
+  >();
   private readonly _message = document.createElement('div');
   private readonly _status = document.createElement('span');
   private readonly _views = new Map<string, NodeView>();
@@ -914,11 +1085,19 @@ export class FlowView extends Widget {
   private _gesture: Gesture | null = null;
   private _messageShown = '';
   /** The drawing area's box, read once per resize: reading it after DOM changes forces a layout. */
-  private _size: { left: number; top: number; width: number; height: number } | null = null;
+  private _size: {
+    left: number;
+    top: number;
+    width: number;
+    height: number;
+  } | null = null;
   private _zoomTimer = 0;
 }
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<string, string>): SVGElementTagNameMap[K] {
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attributes: Record<string, string>
+): SVGElementTagNameMap[K] {
   const element = document.createElementNS(SVG_NS, tag);
   for (const [name, value] of Object.entries(attributes)) {
     element.setAttribute(name, value);
@@ -945,11 +1124,17 @@ function plural(count: number, one: string, many: string): string {
 }
 
 /** Dragged positions as stored; anything malformed is ignored rather than trusted. */
-function parsePositions(value: ReadonlyPartialJSONValue | undefined): Positions {
+function parsePositions(
+  value: ReadonlyPartialJSONValue | undefined
+): Positions {
   const positions: Positions = {};
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     for (const [id, point] of Object.entries(value)) {
-      if (Array.isArray(point) && point.length === 2 && point.every(n => typeof n === 'number' && isFinite(n))) {
+      if (
+        Array.isArray(point) &&
+        point.length === 2 &&
+        point.every(n => typeof n === 'number' && isFinite(n))
+      ) {
         positions[id] = [point[0] as number, point[1] as number];
       }
     }

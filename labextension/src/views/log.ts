@@ -71,7 +71,10 @@ interface Row {
   stamp: number;
 }
 
-export function create(ctx: NagelfluhContext, args: ReadonlyPartialJSONObject): Widget {
+export function create(
+  ctx: NagelfluhContext,
+  args: ReadonlyPartialJSONObject
+): Widget {
   return new LogView(ctx, args);
 }
 
@@ -100,7 +103,10 @@ export class LogView extends Widget {
     this._filterInput.type = 'search';
     this._filterInput.placeholder = 'Filter lines';
     this._filterInput.dataset.testid = 'nf-log-filter';
-    this._filterInput.setAttribute('aria-label', 'Filter lines (case-insensitive)');
+    this._filterInput.setAttribute(
+      'aria-label',
+      'Filter lines (case-insensitive)'
+    );
     this._filterInput.addEventListener('input', () => this._onFilterInput());
 
     this._followButton = button(
@@ -112,13 +118,21 @@ export class LogView extends Widget {
       this._followTouched = true;
       this._setFollow(!this._follow);
     });
-    this._endButton = button('Jump to end', 'nf-log-end', 'Jump to the last line and follow');
+    this._endButton = button(
+      'Jump to end',
+      'nf-log-end',
+      'Jump to the last line and follow'
+    );
     this._endButton.addEventListener('click', () => {
       this._followTouched = true;
       this._setFollow(true);
       this._scroller.focus();
     });
-    this._timeButton = button('Timestamps', 'nf-log-timestamps', 'Show the time of each line');
+    this._timeButton = button(
+      'Timestamps',
+      'nf-log-timestamps',
+      'Show the time of each line'
+    );
     this._timeButton.addEventListener('click', () => {
       this._timestamps = !this._timestamps;
       this.toggleClass('nf-mod-timestamps', this._timestamps);
@@ -139,7 +153,9 @@ export class LogView extends Widget {
     this._scroller.tabIndex = 0;
     this._scroller.setAttribute('role', 'region');
     this._scroller.setAttribute('aria-label', 'Log lines');
-    this._scroller.addEventListener('scroll', () => this._onScroll(), { passive: true });
+    this._scroller.addEventListener('scroll', () => this._onScroll(), {
+      passive: true
+    });
     this._scroller.addEventListener('keydown', event => {
       if (event.key === 'End') {
         event.preventDefault();
@@ -171,7 +187,10 @@ export class LogView extends Widget {
   /** Open on a given process (and version) when the command passes one. */
   configure(args: ReadonlyPartialJSONObject): void {
     if (typeof args.process === 'number') {
-      this.ctx.selection.select(args.process, typeof args.version === 'number' ? args.version : null);
+      this.ctx.selection.select(
+        args.process,
+        typeof args.version === 'number' ? args.version : null
+      );
     }
   }
 
@@ -229,7 +248,9 @@ export class LogView extends Widget {
       return { process, version: selection.version };
     }
     const version = store.activeVersion;
-    return version && version.process === process ? { process, version: version.version } : null;
+    return version && version.process === process
+      ? { process, version: version.version }
+      : null;
   }
 
   private _sync(): void {
@@ -238,11 +259,16 @@ export class LogView extends Widget {
     }
     const wanted = this._wanted();
     const current = this._target;
-    if (wanted?.process !== current?.process || wanted?.version !== current?.version) {
+    if (
+      wanted?.process !== current?.process ||
+      wanted?.version !== current?.version
+    ) {
       this._switch(wanted);
     }
     const target = this._target;
-    const process = target ? this.ctx.store.processById(target.process) : undefined;
+    const process = target
+      ? this.ctx.store.processById(target.process)
+      : undefined;
     this.title.label = target
       ? `Log: ${process?.name ?? `process ${target.process}`} v${target.version}`
       : 'Log';
@@ -253,7 +279,9 @@ export class LogView extends Widget {
   private _storeVersion(): Version | undefined {
     const target = this._target;
     return target
-      ? this.ctx.store.processById(target.process)?.versions.find(v => v.version === target.version)
+      ? this.ctx.store
+          .processById(target.process)
+          ?.versions.find(v => v.version === target.version)
       : undefined;
   }
 
@@ -328,7 +356,8 @@ export class LogView extends Widget {
         this._updateStatus();
         return;
       case 'error': {
-        const request = event.request as { subscribe?: { process?: number; version?: number } } | undefined;
+        const request = event.request as
+          { subscribe?: { process?: number; version?: number } } | undefined;
         const target = this._target;
         if (target && request?.subscribe?.process === target.process) {
           this._error = event.message;
@@ -357,7 +386,10 @@ export class LogView extends Widget {
   private _onFilterInput(): void {
     // Keep the line at the top (or the next one that matches) in place.
     const shown = this._filter.length;
-    const top = shown > 0 ? this._filter.at(Math.min(Math.floor(this._topRow), shown - 1)) : 0;
+    const top =
+      shown > 0
+        ? this._filter.at(Math.min(Math.floor(this._topRow), shown - 1))
+        : 0;
     this._filter.setQuery(this._filterInput.value);
     this._anchor = this._filter.positionOf(top);
     this._stamp += 1;
@@ -495,7 +527,9 @@ export class LogView extends Widget {
     if (this._timestamps) {
       const time = buffer.time(index);
       row.time.textContent = this._formatTime(time);
-      row.time.title = Number.isNaN(time) ? '' : new Date(time * 1000).toISOString();
+      row.time.title = Number.isNaN(time)
+        ? ''
+        : new Date(time * 1000).toISOString();
     } else if (row.time.textContent) {
       row.time.textContent = '';
       row.time.title = '';
@@ -539,7 +573,9 @@ export class LogView extends Widget {
 
   private _updatePicker(): void {
     const target = this._target;
-    const process = target ? this.ctx.store.processById(target.process) : undefined;
+    const process = target
+      ? this.ctx.store.processById(target.process)
+      : undefined;
     const versions = process ? [...process.versions].reverse() : [];
     const options: [string, string][] = versions.map(v => [
       String(v.version),
@@ -584,7 +620,9 @@ export class LogView extends Widget {
       if (this._filter.active) {
         parts.push(`${this._filter.length} matching`);
       }
-      parts.push(this._loading ? 'loading history…' : CONNECTION_TEXT[connection]);
+      parts.push(
+        this._loading ? 'loading history…' : CONNECTION_TEXT[connection]
+      );
       if (this._error) {
         parts.push(this._error);
       }
@@ -658,7 +696,11 @@ function element<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-function button(label: string, testid: string, title: string): HTMLButtonElement {
+function button(
+  label: string,
+  testid: string,
+  title: string
+): HTMLButtonElement {
   const node = element('button', 'jp-Button nf-Button');
   node.type = 'button';
   node.textContent = label;
@@ -678,7 +720,11 @@ function newRow(): Row {
 }
 
 /** Put `text` into `target` with every match of `pattern` in a <mark> (text nodes only, never HTML). */
-function setHighlighted(target: HTMLElement, text: string, pattern: RegExp): void {
+function setHighlighted(
+  target: HTMLElement,
+  text: string,
+  pattern: RegExp
+): void {
   const parts: Node[] = [];
   let last = 0;
   pattern.lastIndex = 0;

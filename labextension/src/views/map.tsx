@@ -42,7 +42,10 @@ import { MAX_POINTS, statusText, XRange } from '../plot/zoom';
 
 const STATE_PREFIX = 'nagelfluh-lab:map:';
 
-export function create(ctx: NagelfluhContext, args: ReadonlyPartialJSONObject): Widget {
+export function create(
+  ctx: NagelfluhContext,
+  args: ReadonlyPartialJSONObject
+): Widget {
   const view = new MapView(ctx);
   view.configure(args);
   return view;
@@ -59,7 +62,11 @@ class MapView extends ReactWidget {
     this.addClass('nf-MapView');
     this.node.dataset.testid = 'nf-map';
     this.title.label = 'Map';
-    this._div = new PlotlyDiv('nf-map-graph', () => this._drawNow(), () => this._onResize());
+    this._div = new PlotlyDiv(
+      'nf-map-graph',
+      () => this._drawNow(),
+      () => this._onResize()
+    );
     ctx.store.changed.connect(this._onStore, this);
     ctx.settings.changed.connect(this._onSettings, this);
     this._onStore();
@@ -94,7 +101,10 @@ class MapView extends ReactWidget {
         datasets={datasets}
         processes={this.ctx.store.processes}
         dataset={dataset}
-        variables={colourVariables(dataset).map(v => ({ name: v.name, label: variableLabel(v) }))}
+        variables={colourVariables(dataset).map(v => ({
+          name: v.name,
+          label: variableLabel(v)
+        }))}
         variable={this._choice.variable}
         status={this._status}
         error={this._error}
@@ -102,7 +112,9 @@ class MapView extends ReactWidget {
         tiles={!!this.ctx.settings.values.mapTilesUrl}
         graph={this._div.node}
         onDataset={id => this._choose({ dataset: id, variable: null })}
-        onVariable={name => this._choose({ dataset: this._choice.dataset, variable: name })}
+        onVariable={name =>
+          this._choose({ dataset: this._choice.dataset, variable: name })
+        }
       />
     );
   }
@@ -123,7 +135,9 @@ class MapView extends ReactWidget {
       return;
     }
     const active = this.ctx.store.activeVersion;
-    const key = active ? `${active.process}:${active.version}:${active.outputs.length}` : '';
+    const key = active
+      ? `${active.process}:${active.version}:${active.outputs.length}`
+      : '';
     if (key !== this._activeKey) {
       this._activeKey = key;
       const output = firstToMap(active?.outputs ?? []);
@@ -146,9 +160,11 @@ class MapView extends ReactWidget {
     let saved: MapChoice | null = null;
     if (project !== null && this.ctx.state) {
       try {
-        const value = (await this.ctx.state.fetch(STATE_PREFIX + project)) as Partial<MapChoice> | undefined;
+        const value = (await this.ctx.state.fetch(STATE_PREFIX + project)) as
+          Partial<MapChoice> | undefined;
         if (value && typeof value.dataset === 'number') {
-          const variable = typeof value.variable === 'string' ? value.variable : null;
+          const variable =
+            typeof value.variable === 'string' ? value.variable : null;
           saved = { dataset: value.dataset, variable };
         }
       } catch {
@@ -168,7 +184,9 @@ class MapView extends ReactWidget {
 
   /** Choose a dataset (its first variable unless one is named) and keep the choice for the project. */
   private _choose(choice: MapChoice): void {
-    const variables = colourVariables(this.ctx.store.dataset(choice.dataset ?? -1));
+    const variables = colourVariables(
+      this.ctx.store.dataset(choice.dataset ?? -1)
+    );
     const named = variables.some(v => v.name === choice.variable);
     const variable = named ? choice.variable : (variables[0]?.name ?? null);
     const next = { dataset: choice.dataset, variable };
@@ -176,13 +194,23 @@ class MapView extends ReactWidget {
       // Choosing again after a failed fetch tries again.
       this._fetchedKey = '';
     }
-    if (next.dataset === this._choice.dataset && next.variable === this._choice.variable) {
+    if (
+      next.dataset === this._choice.dataset &&
+      next.variable === this._choice.variable
+    ) {
       this._refresh();
       return;
     }
     this._choice = next;
-    if (this._project !== null && this._project !== undefined && this.ctx.state) {
-      void this.ctx.state.save(STATE_PREFIX + this._project, next as unknown as JSONObject);
+    if (
+      this._project !== null &&
+      this._project !== undefined &&
+      this.ctx.state
+    ) {
+      void this.ctx.state.save(
+        STATE_PREFIX + this._project,
+        next as unknown as JSONObject
+      );
     }
     this._refresh();
   }
@@ -199,7 +227,11 @@ class MapView extends ReactWidget {
       return;
     }
     if (layers.kind === 'grid') {
-      this._refreshGrid(dataset, layers.grids.find(g => g.variable.name === this._choice.variable) ?? layers.grids[0]);
+      this._refreshGrid(
+        dataset,
+        layers.grids.find(g => g.variable.name === this._choice.variable) ??
+          layers.grids[0]
+      );
       return;
     }
     const geo = layers.geo;
@@ -208,30 +240,43 @@ class MapView extends ReactWidget {
       return;
     }
     this._fetchedKey = key;
-    const variable = geo.values.find(v => v.name === this._choice.variable) ?? null;
-    const y = variable ? [geo.latitude.name, variable.name] : [geo.latitude.name];
+    const variable =
+      geo.values.find(v => v.name === this._choice.variable) ?? null;
+    const y = variable
+      ? [geo.latitude.name, variable.name]
+      : [geo.latitude.name];
     this._loading = true;
     this._error = null;
     this.update();
-    this.ctx.client.datasetView(dataset.id, { x: geo.longitude.name, y, points: MAX_POINTS }).then(
-      view => {
-        if (key !== this._fetchedKey) {
-          return;
+    this.ctx.client
+      .datasetView(dataset.id, { x: geo.longitude.name, y, points: MAX_POINTS })
+      .then(
+        view => {
+          if (key !== this._fetchedKey) {
+            return;
+          }
+          this._loading = false;
+          this._layers = {
+            points: pointsOf(view, geo.latitude.name, variable),
+            grid: null
+          };
+          this._status = statusText([
+            {
+              shown: view.x.values.length,
+              inRange: view.in_range,
+              total: view.total,
+              decimated: view.decimated
+            }
+          ]);
+          void this._div.redraw();
+        },
+        (error: unknown) => {
+          if (key !== this._fetchedKey) {
+            return;
+          }
+          this._fail(error);
         }
-        this._loading = false;
-        this._layers = { points: pointsOf(view, geo.latitude.name, variable), grid: null };
-        this._status = statusText([
-          { shown: view.x.values.length, inRange: view.in_range, total: view.total, decimated: view.decimated }
-        ]);
-        void this._div.redraw();
-      },
-      (error: unknown) => {
-        if (key !== this._fetchedKey) {
-          return;
-        }
-        this._fail(error);
-      }
-    );
+      );
   }
 
   /**
@@ -256,7 +301,12 @@ class MapView extends ReactWidget {
       height: Math.min(cap, node.clientHeight || 400)
     };
     const ranges = tiled ? { x: null, y: null } : this._gridRanges;
-    const query = gridQuery({ variable: grid.variable.name }, size, ranges.x, ranges.y);
+    const query = gridQuery(
+      { variable: grid.variable.name },
+      size,
+      ranges.x,
+      ranges.y
+    );
     const request = JSON.stringify([key, query]);
     if (!fresh && (request === this._gridRequest || this._error)) {
       return;
@@ -343,12 +393,20 @@ class MapView extends ReactWidget {
       return null;
     }
     for (const other of this.ctx.store.datasets) {
-      if (other.id === grid.id || other.process !== grid.process || other.version !== grid.version) {
+      if (
+        other.id === grid.id ||
+        other.process !== grid.process ||
+        other.version !== grid.version
+      ) {
         continue;
       }
       const layers = isViewable(other) ? mapLayersOf(other) : null;
       if (layers?.kind === 'points') {
-        return { dataset: other, latitude: layers.geo.latitude, longitude: layers.geo.longitude };
+        return {
+          dataset: other,
+          latitude: layers.geo.latitude,
+          longitude: layers.geo.longitude
+        };
       }
     }
     return null;
@@ -401,7 +459,14 @@ class MapView extends ReactWidget {
             revision,
             grid
           )
-        : offlineMapFigure(points, await loadBaseMap(), this._div.theme, view, revision, grid);
+        : offlineMapFigure(
+            points,
+            await loadBaseMap(),
+            this._div.theme,
+            view,
+            revision,
+            grid
+          );
       if (this.isDisposed || layers !== this._layers) {
         return;
       }
@@ -410,7 +475,12 @@ class MapView extends ReactWidget {
         this._listening = false;
       }
       this._tiled = !!mapTilesUrl;
-      const drawn = await plotly.react(graph, figure.data, figure.layout, PLOT_CONFIG);
+      const drawn = await plotly.react(
+        graph,
+        figure.data,
+        figure.layout,
+        PLOT_CONFIG
+      );
       this._listen(drawn);
       this._drawn = true;
       this._error = null;
@@ -450,7 +520,8 @@ class MapView extends ReactWidget {
   private _activeKey = '';
   private _choice: MapChoice = { dataset: null, variable: null };
   private _fetchedKey = '';
-  private _layers: { points: MapPoints | null; grid: MapGrid | null } | null = null;
+  private _layers: { points: MapPoints | null; grid: MapGrid | null } | null =
+    null;
   private _status = '';
   private _error: string | null = null;
   private _loading = false;
@@ -462,7 +533,8 @@ class MapView extends ReactWidget {
   /** The grid request last made, so a zoom back to the same view does not fetch again. */
   private _gridRequest = '';
   /** The whole grid's extent, which the map is fitted to while zoomed. */
-  private _extent: { lon: (number | null)[]; lat: (number | null)[] } | null = null;
+  private _extent: { lon: (number | null)[]; lat: (number | null)[] } | null =
+    null;
   private _listening = false;
   private _zoomTimer = 0;
 }
@@ -489,7 +561,9 @@ function colourVariables(dataset: Dataset | undefined): Variable[] {
   if (!layers) {
     return [];
   }
-  return layers.kind === 'grid' ? layers.grids.map(g => g.variable) : layers.geo.values;
+  return layers.kind === 'grid'
+    ? layers.grids.map(g => g.variable)
+    : layers.geo.values;
 }
 
 /** A grid answer as a map raster: rows along latitude, columns along longitude. */
@@ -505,8 +579,13 @@ function gridOf(view: DatasetGrid, variable: Variable): MapGrid {
 }
 
 /** A view of x = longitude, y = [latitude, variable?] as map points. */
-function pointsOf(view: DatasetView, latitude: string, variable: Variable | null): MapPoints {
-  const column = (name: string | undefined) => view.y.find(c => c.name === name)?.values ?? null;
+function pointsOf(
+  view: DatasetView,
+  latitude: string,
+  variable: Variable | null
+): MapPoints {
+  const column = (name: string | undefined) =>
+    view.y.find(c => c.name === name)?.values ?? null;
   return {
     lon: view.x.values,
     lat: column(latitude) ?? [],
@@ -579,14 +658,24 @@ function MapPanel(props: MapPanelProps): React.ReactElement {
               ))}
             </select>
           </label>
-          <span className="nf-Plot-status" data-testid="nf-map-status" role="status" aria-live="polite">
+          <span
+            className="nf-Plot-status"
+            data-testid="nf-map-status"
+            role="status"
+            aria-live="polite"
+          >
             {props.loading ? 'loading…' : props.dataset ? props.status : ''}
           </span>
           <span className="nf-Map-source" data-testid="nf-map-basemap">
             {props.tiles ? 'tiles' : 'offline base map'}
           </span>
         </div>
-        <GraphHost node={props.graph} testid="nf-map" error={props.error} hint={hint} />
+        <GraphHost
+          node={props.graph}
+          testid="nf-map"
+          error={props.error}
+          hint={hint}
+        />
       </div>
     </div>
   );

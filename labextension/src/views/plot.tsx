@@ -4,7 +4,11 @@
  * datasets and variables, or editing the series form, pins a choice. Choices
  * are kept per project in the state database, so a reload shows the same plot.
  */
-import { FormComponent, IFormComponentProps, ReactWidget } from '@jupyterlab/ui-components';
+import {
+  FormComponent,
+  IFormComponentProps,
+  ReactWidget
+} from '@jupyterlab/ui-components';
 import { JSONObject, ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 import validator from '@rjsf/validator-ajv8';
@@ -46,7 +50,10 @@ const STATE_PREFIX = 'nagelfluh-lab:plot:';
 /** rjsf's validator typed for FormComponent's JSON form data (the generics differ only in name). */
 const formValidator = validator as unknown as IFormComponentProps['validator'];
 
-export function create(ctx: NagelfluhContext, args: ReadonlyPartialJSONObject): Widget {
+export function create(
+  ctx: NagelfluhContext,
+  args: ReadonlyPartialJSONObject
+): Widget {
   const view = new PlotView(ctx);
   view.configure(args);
   return view;
@@ -98,18 +105,30 @@ class PlotView extends ReactWidget {
           this._sidebar = !this._sidebar;
           this.update();
         }}
-        onFollow={follow => this._setConfig(this._followed({ ...this._config, follow }))}
+        onFollow={follow =>
+          this._setConfig(this._followed({ ...this._config, follow }))
+        }
         onDataset={(id, on) => {
-          const ids = on ? [...this._config.datasets, id] : this._config.datasets.filter(d => d !== id);
-          this._setConfig({ ...withDatasets(this._config, ids, datasets), follow: false });
+          const ids = on
+            ? [...this._config.datasets, id]
+            : this._config.datasets.filter(d => d !== id);
+          this._setConfig({
+            ...withDatasets(this._config, ids, datasets),
+            follow: false
+          });
         }}
         onVariable={(id, name) => {
           const grid = isGrid(variableOf(store.dataset(id), name));
-          this._setConfig({ ...toggleVariable(this._config, id, name, grid), follow: false });
+          this._setConfig({
+            ...toggleVariable(this._config, id, name, grid),
+            follow: false
+          });
         }}
         onSeries={series => {
           const next = normalizeSeries(this._config, series, datasets);
-          if (JSON.stringify(next.series) !== JSON.stringify(this._config.series)) {
+          if (
+            JSON.stringify(next.series) !== JSON.stringify(this._config.series)
+          ) {
             this._setConfig({ ...next, follow: false });
           }
         }}
@@ -137,7 +156,9 @@ class PlotView extends ReactWidget {
     let config: PlotConfig | null = null;
     if (project !== null && this.ctx.state) {
       try {
-        config = parseConfig(await this.ctx.state.fetch(STATE_PREFIX + project));
+        config = parseConfig(
+          await this.ctx.state.fetch(STATE_PREFIX + project)
+        );
       } catch {
         config = null;
       }
@@ -163,7 +184,10 @@ class PlotView extends ReactWidget {
       return;
     }
     this._pending = null;
-    this._setConfig({ ...withDatasets(this._config, ids, datasets), follow: false });
+    this._setConfig({
+      ...withDatasets(this._config, ids, datasets),
+      follow: false
+    });
   }
 
   /** With "follow" on, the chosen datasets are the selected version's outputs. */
@@ -173,8 +197,12 @@ class PlotView extends ReactWidget {
     }
     const outputs = this.ctx.store.activeVersion?.outputs ?? [];
     const ids = followedDatasets(outputs);
-    const same = ids.length === config.datasets.length && ids.every(id => config.datasets.includes(id));
-    return same ? config : withDatasets(config, ids, [...outputs, ...this.ctx.store.datasets]);
+    const same =
+      ids.length === config.datasets.length &&
+      ids.every(id => config.datasets.includes(id));
+    return same
+      ? config
+      : withDatasets(config, ids, [...outputs, ...this.ctx.store.datasets]);
   }
 
   private _setConfig(config: PlotConfig): void {
@@ -183,7 +211,10 @@ class PlotView extends ReactWidget {
     this._pushSeries();
     this.update();
     if (changed && this._project !== null && this.ctx.state) {
-      void this.ctx.state.save(STATE_PREFIX + this._project, config as unknown as JSONObject);
+      void this.ctx.state.save(
+        STATE_PREFIX + this._project,
+        config as unknown as JSONObject
+      );
     }
   }
 
@@ -203,7 +234,9 @@ class PlotView extends ReactWidget {
           const x = coordinateOf(dataset, xDim);
           const y = coordinateOf(dataset, yDim);
           const process = store.processById(dataset.process);
-          const source = process ? `${process.name} v${dataset.version}` : dataset.name;
+          const source = process
+            ? `${process.name} v${dataset.version}`
+            : dataset.name;
           grid = {
             dataset: dataset.id,
             variable: variable.name,
@@ -225,13 +258,16 @@ class PlotView extends ReactWidget {
       }
       const x = coordinateOf(dataset, dimension);
       const process = store.processById(dataset.process);
-      const source = process ? `${process.name} v${dataset.version}` : dataset.name;
+      const source = process
+        ? `${process.name} v${dataset.version}`
+        : dataset.name;
       resolved.push({
         dataset: dataset.id,
         variable: variable.name,
         dimension,
         xVariable: x?.name ?? null,
-        label: datasets.size > 1 ? `${source} · ${variable.name}` : variable.name,
+        label:
+          datasets.size > 1 ? `${source} · ${variable.name}` : variable.name,
         mode: fitMode(s.mode, false) as LineMode,
         color: s.color,
         yTitle: variable.long_name || variable.name,
@@ -269,17 +305,29 @@ interface PanelProps {
 function PlotPanel(props: PanelProps): React.ReactElement {
   const { config, datasets, processes, status } = props;
   const chosen = datasets.filter(d => config.datasets.includes(d.id));
-  const visible = config.series.filter(s => s.visible && datasets.some(d => d.id === s.dataset));
-  const known = config.series.filter(s => datasets.some(d => d.id === s.dataset));
-  const schemaKey = JSON.stringify(
-    datasets.map(d => [d.id, datasetLabel(d, processes), plottableVariables(d).map(variableLabel)])
+  const visible = config.series.filter(
+    s => s.visible && datasets.some(d => d.id === s.dataset)
   );
-  const schema = React.useMemo(() => seriesSchema(datasets, processes), [schemaKey]);
+  const known = config.series.filter(s =>
+    datasets.some(d => d.id === s.dataset)
+  );
+  const schemaKey = JSON.stringify(
+    datasets.map(d => [
+      d.id,
+      datasetLabel(d, processes),
+      plottableVariables(d).map(variableLabel)
+    ])
+  );
+  const schema = React.useMemo(
+    () => seriesSchema(datasets, processes),
+    [schemaKey]
+  );
   let hint = '';
   if (!props.loaded) {
     hint = 'Loading…';
   } else if (datasets.length === 0) {
-    hint = 'This project has no NetCDF datasets yet: run a process that writes one.';
+    hint =
+      'This project has no NetCDF datasets yet: run a process that writes one.';
   } else if (visible.length === 0) {
     hint = config.follow
       ? 'The selected version has no NetCDF outputs to plot: select another process, or choose datasets.'
@@ -289,7 +337,12 @@ function PlotPanel(props: PanelProps): React.ReactElement {
     <div className="nf-Plot">
       <div className="nf-Plot-main">
         <div className="nf-Plot-bar">
-          <span className="nf-Plot-status" data-testid="nf-plot-status" role="status" aria-live="polite">
+          <span
+            className="nf-Plot-status"
+            data-testid="nf-plot-status"
+            role="status"
+            aria-live="polite"
+          >
             {status.loading ? 'loading…' : status.text}
           </span>
           <button
@@ -311,7 +364,11 @@ function PlotPanel(props: PanelProps): React.ReactElement {
         />
       </div>
       {props.sidebar && (
-        <aside className="nf-Plot-sidebar" id="nf-plot-settings" aria-label="Plot settings">
+        <aside
+          className="nf-Plot-sidebar"
+          id="nf-plot-settings"
+          aria-label="Plot settings"
+        >
           <label className="nf-Plot-check">
             <input
               type="checkbox"
@@ -323,15 +380,23 @@ function PlotPanel(props: PanelProps): React.ReactElement {
           </label>
           <fieldset className="nf-Plot-group" data-testid="nf-plot-datasets">
             <legend>Datasets</legend>
-            {datasets.length === 0 && <div className="nf-Plot-empty">No NetCDF datasets.</div>}
+            {datasets.length === 0 && (
+              <div className="nf-Plot-empty">No NetCDF datasets.</div>
+            )}
             <div className="nf-Plot-list">
               {datasets.map(d => (
-                <label key={d.id} className="nf-Plot-check" title={d.title ?? d.name}>
+                <label
+                  key={d.id}
+                  className="nf-Plot-check"
+                  title={d.title ?? d.name}
+                >
                   <input
                     type="checkbox"
                     data-testid={`nf-plot-dataset-${d.id}`}
                     checked={config.datasets.includes(d.id)}
-                    onChange={e => props.onDataset(d.id, e.currentTarget.checked)}
+                    onChange={e =>
+                      props.onDataset(d.id, e.currentTarget.checked)
+                    }
                   />
                   {datasetLabel(d, processes)}
                 </label>
@@ -340,16 +405,27 @@ function PlotPanel(props: PanelProps): React.ReactElement {
           </fieldset>
           <fieldset className="nf-Plot-group" data-testid="nf-plot-variables">
             <legend>Variables</legend>
-            {chosen.length === 0 && <div className="nf-Plot-empty">Choose a dataset first.</div>}
+            {chosen.length === 0 && (
+              <div className="nf-Plot-empty">Choose a dataset first.</div>
+            )}
             {chosen.map(d => (
-              <div key={d.id} className="nf-Plot-variables" role="group" aria-label={datasetLabel(d, processes)}>
-                <div className="nf-Plot-variablesTitle">{datasetLabel(d, processes)}</div>
+              <div
+                key={d.id}
+                className="nf-Plot-variables"
+                role="group"
+                aria-label={datasetLabel(d, processes)}
+              >
+                <div className="nf-Plot-variablesTitle">
+                  {datasetLabel(d, processes)}
+                </div>
                 {plottableVariables(d).map(v => (
                   <label key={v.name} className="nf-Plot-check">
                     <input
                       type="checkbox"
                       data-testid={`nf-plot-variable-${d.id}-${v.name}`}
-                      checked={config.series.some(s => s.dataset === d.id && s.variable === v.name)}
+                      checked={config.series.some(
+                        s => s.dataset === d.id && s.variable === v.name
+                      )}
                       onChange={() => props.onVariable(d.id, v.name)}
                     />
                     {variableLabel(v)}
@@ -367,7 +443,11 @@ function PlotPanel(props: PanelProps): React.ReactElement {
                 validator={formValidator}
                 compact
                 showModifiedFromDefault={false}
-                onChange={e => props.onSeries((e.formData?.series ?? []) as Partial<SeriesConfig>[])}
+                onChange={e =>
+                  props.onSeries(
+                    (e.formData?.series ?? []) as Partial<SeriesConfig>[]
+                  )
+                }
               />
             </div>
           )}
