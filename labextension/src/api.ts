@@ -12,20 +12,20 @@ export type State = 'pending' | 'queued' | 'running' | 'completed' | 'failed';
 /** How many outputs a version carries inline (the server's version_outputs.INLINE). */
 export const INLINE_OUTPUTS = 100;
 
-export interface Resources {
+export interface IResources {
   cpu: number | string;
   memory: string;
   deadline_seconds: number;
 }
 
-export interface Variable {
+export interface IVariable {
   name: string;
   units?: string | null;
   long_name?: string | null;
   dims?: string[];
 }
 
-export interface Dataset {
+export interface IDataset {
   id: number;
   project: number;
   name: string;
@@ -36,11 +36,11 @@ export interface Dataset {
   process: number | null;
   version: number | null;
   title?: string | null;
-  variables: Variable[];
+  variables: IVariable[];
   dims: Record<string, number>;
 }
 
-export interface Version {
+export interface IVersion {
   process: number;
   version: number;
   state: State;
@@ -48,34 +48,34 @@ export interface Version {
   message: string | null;
   progress: number | null;
   parameters: Record<string, unknown>;
-  resources: Resources;
+  resources: IResources;
   created: number;
   started: number | null;
   finished: number | null;
   cost: { estimated: number; actual: number | null };
   inputs: number[];
   /** The first INLINE_OUTPUTS outputs, oldest first; the rest are pages of `dataset`. */
-  outputs: Dataset[];
+  outputs: IDataset[];
   output_count: number;
   log_lines: number;
 }
 
-export interface Process {
+export interface IProcess {
   id: number;
   project: number;
   type: string;
   name: string;
   created: number;
-  versions: Version[];
+  versions: IVersion[];
 }
 
-export interface Project {
+export interface IProject {
   id: number;
   name: string;
   members: { user: string; role: string }[];
 }
 
-export interface ProcessType {
+export interface IProcessType {
   name: string;
   title: string;
   description: string;
@@ -84,7 +84,7 @@ export interface ProcessType {
 }
 
 /** A process type whose code failed to load: listed so that a user sees why it is missing. */
-export interface BrokenType {
+export interface IBrokenType {
   name: string;
   entry_point: string;
   environment: string;
@@ -92,24 +92,24 @@ export interface BrokenType {
 }
 
 /** `GET process-types`: the types, and the broken ones (absent from servers that predate them). */
-export interface TypeListing extends Page<ProcessType> {
-  broken?: BrokenType[];
+export interface ITypeListing extends IPage<IProcessType> {
+  broken?: IBrokenType[];
 }
 
-export interface Environment {
+export interface IEnvironment {
   name: string;
   image: string | null;
   process_types: string[];
 }
 
-export interface LogLine {
+export interface ILogLine {
   seq: number;
   time: number;
   stream: string;
   line: string;
 }
 
-export interface Transaction {
+export interface ITransaction {
   kind: 'HOLD' | 'DEBIT' | 'RELEASE';
   amount: number;
   process: number | null;
@@ -117,51 +117,51 @@ export interface Transaction {
   time: number;
 }
 
-export interface Account {
+export interface IAccount {
   balance: number;
-  transactions: Transaction[];
+  transactions: ITransaction[];
 }
 
-export interface Page<T> {
+export interface IPage<T> {
   items: T[];
   next: string | number | null;
 }
 
 /** One difference between two versions, addressed by JSON pointer. */
-export interface Change {
+export interface IChange {
   path: string;
   op: 'added' | 'removed' | 'changed';
   old: unknown;
   new: unknown;
 }
 
-export interface Comparison {
+export interface IComparison {
   process: number;
   v1: number;
   v2: number;
-  parameters: Change[];
-  resources: Change[];
+  parameters: IChange[];
+  resources: IChange[];
   equal: boolean;
 }
 
-export interface ViewColumn {
+export interface IViewColumn {
   name: string | null;
   units: string | null;
   long_name: string | null;
   values: (number | null)[];
 }
 
-export interface DatasetView {
+export interface IDatasetView {
   dimension: string;
   total: number;
   in_range: number;
   decimated: boolean;
-  x: ViewColumn;
-  y: ViewColumn[];
+  x: IViewColumn;
+  y: IViewColumn[];
 }
 
 /** A 2-D variable as a grid of at most height x width cells (GET dataset/{id}/view?z=...). */
-export interface DatasetGrid {
+export interface IDatasetGrid {
   dataset: number;
   /** [ydim, xdim] */
   dims: [string, string];
@@ -174,12 +174,12 @@ export interface DatasetGrid {
   block: [number, number];
   reduce: string;
   decimated: boolean;
-  x: ViewColumn;
-  y: ViewColumn;
-  z: Omit<ViewColumn, 'values'> & { values: (number | null)[][] };
+  x: IViewColumn;
+  y: IViewColumn;
+  z: Omit<IViewColumn, 'values'> & { values: (number | null)[][] };
 }
 
-export interface GridQuery {
+export interface IGridQuery {
   z: string;
   width: number;
   height: number;
@@ -190,7 +190,7 @@ export interface GridQuery {
   reduce?: 'mean' | 'min' | 'max';
 }
 
-export interface ViewQuery {
+export interface IViewQuery {
   x?: string;
   y?: string[];
   points?: number;
@@ -199,7 +199,7 @@ export interface ViewQuery {
 }
 
 /** One offending field of a 400 answer: its JSON pointer and what is wrong. */
-export interface FieldError {
+export interface IFieldError {
   path: string;
   message: string;
 }
@@ -217,7 +217,7 @@ export class ApiError extends Error {
   }
 
   /** The field errors of a 400: its details list each offending field (other errors carry other details). */
-  get fieldErrors(): FieldError[] {
+  get fieldErrors(): IFieldError[] {
     if (!Array.isArray(this.details)) {
       return [];
     }
@@ -227,7 +227,7 @@ export class ApiError extends Error {
   }
 }
 
-export interface UploadOptions {
+export interface IUploadOptions {
   /** Told the bytes sent so far and the total as the body goes out. */
   onProgress?: (sent: number, total: number) => void;
   /** Aborting it cancels the upload (it then rejects with code `aborted`). */
@@ -306,7 +306,7 @@ export class NagelfluhClient {
     const items: T[] = [];
     let cursor: string | number | null = null;
     do {
-      const page: Page<T> = await this.request<Page<T>>('GET', path, {
+      const page: IPage<T> = await this.request<IPage<T>>('GET', path, {
         query: { ...query, limit: 200, cursor: cursor ?? undefined }
       });
       items.push(...page.items);
@@ -315,27 +315,27 @@ export class NagelfluhClient {
     return items;
   }
 
-  environments(): Promise<Page<Environment>> {
+  environments(): Promise<IPage<IEnvironment>> {
     return this.request('GET', 'environments');
   }
 
-  processTypes(): Promise<TypeListing> {
+  processTypes(): Promise<ITypeListing> {
     return this.request('GET', 'process-types');
   }
 
-  projects(): Promise<Page<Project>> {
+  projects(): Promise<IPage<IProject>> {
     return this.request('GET', 'projects');
   }
 
-  createProject(name: string): Promise<Project> {
+  createProject(name: string): Promise<IProject> {
     return this.request('POST', 'projects', { body: { name } });
   }
 
-  processes(project: number): Promise<Process[]> {
-    return this.all<Process>('process', { project });
+  processes(project: number): Promise<IProcess[]> {
+    return this.all<IProcess>('process', { project });
   }
 
-  process(id: number): Promise<Process> {
+  process(id: number): Promise<IProcess> {
     return this.request('GET', `process/${id}`);
   }
 
@@ -344,8 +344,8 @@ export class NagelfluhClient {
     type: string;
     name: string;
     parameters: Record<string, unknown>;
-    resources: Resources;
-  }): Promise<Process> {
+    resources: IResources;
+  }): Promise<IProcess> {
     return this.request('POST', 'process', {
       body,
       headers: { 'Idempotency-Key': randomKey() }
@@ -354,24 +354,24 @@ export class NagelfluhClient {
 
   newVersion(
     id: number,
-    body: { parameters: Record<string, unknown>; resources?: Resources }
-  ): Promise<Version> {
+    body: { parameters: Record<string, unknown>; resources?: IResources }
+  ): Promise<IVersion> {
     return this.request('POST', `process/${id}/versions`, { body });
   }
 
-  version(id: number, version: number): Promise<Version> {
+  version(id: number, version: number): Promise<IVersion> {
     return this.request('GET', `process/${id}/versions/${version}`);
   }
 
-  cancel(id: number, version: number): Promise<Version> {
+  cancel(id: number, version: number): Promise<IVersion> {
     return this.request('POST', `process/${id}/versions/${version}/cancel`);
   }
 
-  restore(id: number, version: number): Promise<Version> {
+  restore(id: number, version: number): Promise<IVersion> {
     return this.request('POST', `process/${id}/versions/${version}/restore`);
   }
 
-  compare(id: number, v1: number, v2: number): Promise<Comparison> {
+  compare(id: number, v1: number, v2: number): Promise<IComparison> {
     return this.request('GET', `process/${id}/versions/compare`, {
       query: { v1, v2 }
     });
@@ -382,28 +382,28 @@ export class NagelfluhClient {
     version: number,
     since: number,
     limit = 5000
-  ): Promise<Page<LogLine>> {
+  ): Promise<IPage<ILogLine>> {
     return this.request('GET', `process/${id}/versions/${version}/logs`, {
       query: { since, limit }
     });
   }
 
-  datasets(project: number): Promise<Dataset[]> {
-    return this.all<Dataset>('dataset', { project });
+  datasets(project: number): Promise<IDataset[]> {
+    return this.all<IDataset>('dataset', { project });
   }
 
   datasetMeta(
     id: number
-  ): Promise<Dataset & { units: Record<string, string | null> }> {
+  ): Promise<IDataset & { units: Record<string, string | null> }> {
     return this.request('GET', `dataset/${id}/meta`);
   }
 
-  datasetView(id: number, query: ViewQuery): Promise<DatasetView> {
+  datasetView(id: number, query: IViewQuery): Promise<IDatasetView> {
     return this.request('GET', `dataset/${id}/view`, { query: { ...query } });
   }
 
   /** A 2-D variable of a NetCDF dataset as a grid fitted to `width` x `height` cells. */
-  datasetGrid(id: number, query: GridQuery): Promise<DatasetGrid> {
+  datasetGrid(id: number, query: IGridQuery): Promise<IDatasetGrid> {
     return this.request('GET', `dataset/${id}/view`, { query: { ...query } });
   }
 
@@ -419,8 +419,8 @@ export class NagelfluhClient {
     project: number,
     name: string,
     body: Blob,
-    options: UploadOptions = {}
-  ): Promise<Dataset> {
+    options: IUploadOptions = {}
+  ): Promise<IDataset> {
     return new Promise((resolve, reject) => {
       const cancelled = () =>
         reject(new ApiError(0, 'aborted', 'the upload was cancelled', null));
@@ -443,7 +443,7 @@ export class NagelfluhClient {
       request.onload = () => {
         try {
           resolve(
-            answer<Dataset>(
+            answer<IDataset>(
               request.status,
               request.statusText,
               request.responseText
@@ -472,12 +472,12 @@ export class NagelfluhClient {
   }
 
   estimate(
-    resources: Resources
+    resources: IResources
   ): Promise<{ estimated: number; rates: Record<string, number> }> {
     return this.request('POST', 'estimate', { body: { resources } });
   }
 
-  account(): Promise<Account> {
+  account(): Promise<IAccount> {
     return this.request('GET', 'account');
   }
 

@@ -5,15 +5,15 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { IStateDB } from '@jupyterlab/statedb';
 import { ISignal, Signal } from '@lumino/signaling';
-import { NagelfluhClient, Resources } from './api';
+import { NagelfluhClient, IResources } from './api';
 import { EventStream } from './events';
 import { Selection } from './selection';
 import { ProjectStore } from './store';
 import { Uploads } from './upload';
 
 /** The user's settings (schema/plugin.json), with their defaults. */
-export interface SettingsValues {
-  defaultResources: Resources;
+export interface ISettingsValues {
+  defaultResources: IResources;
   reconnectDelay: number;
   maxReconnectDelay: number;
   mapTilesUrl: string;
@@ -22,7 +22,7 @@ export interface SettingsValues {
   followLogs: boolean;
 }
 
-export const DEFAULT_SETTINGS: SettingsValues = {
+export const DEFAULT_SETTINGS: ISettingsValues = {
   defaultResources: { cpu: 1, memory: '1Gi', deadline_seconds: 3600 },
   reconnectDelay: 1000,
   maxReconnectDelay: 30000,
@@ -33,24 +33,24 @@ export const DEFAULT_SETTINGS: SettingsValues = {
 };
 
 export class Settings {
-  get changed(): ISignal<this, SettingsValues> {
+  get changed(): ISignal<this, ISettingsValues> {
     return this._changed;
   }
 
-  get values(): SettingsValues {
+  get values(): ISettingsValues {
     return this._values;
   }
 
-  update(values: Partial<SettingsValues>): void {
+  update(values: Partial<ISettingsValues>): void {
     this._values = { ...this._values, ...values };
     this._changed.emit(this._values);
   }
 
-  private _values: SettingsValues = DEFAULT_SETTINGS;
-  private _changed = new Signal<this, SettingsValues>(this);
+  private _values: ISettingsValues = DEFAULT_SETTINGS;
+  private _changed = new Signal<this, ISettingsValues>(this);
 }
 
-export interface NagelfluhContext {
+export interface INagelfluhContext {
   app: JupyterFrontEnd;
   client: NagelfluhClient;
   events: EventStream;

@@ -7,16 +7,16 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 import { IDisposable } from '@lumino/disposable';
-import { LogLine, State, Dataset } from './api';
+import { ILogLine, State, IDataset } from './api';
 
-export interface LogEvent {
+export interface ILogEvent {
   type: 'log';
   process: number;
   version: number;
-  lines: LogLine[];
+  lines: ILogLine[];
 }
 
-export interface StateEvent {
+export interface IStateEvent {
   type: 'state';
   process: number;
   version: number;
@@ -26,7 +26,7 @@ export interface StateEvent {
   progress?: number | null;
 }
 
-export interface ProgressEvent {
+export interface IProgressEvent {
   type: 'progress';
   process: number;
   version: number;
@@ -34,14 +34,14 @@ export interface ProgressEvent {
 }
 
 /** Outputs of a version, registered in batches as its run ends. */
-export interface DatasetsEvent {
+export interface IDatasetsEvent {
   type: 'datasets';
   process: number;
   version: number;
-  datasets: Dataset[];
+  datasets: IDataset[];
 }
 
-export interface ErrorEvent {
+export interface IErrorEvent {
   type: 'error';
   code: string;
   message: string;
@@ -49,18 +49,18 @@ export interface ErrorEvent {
 }
 
 /** A project subscription fell behind: its listener should reload what it shows. */
-export interface ResyncEvent {
+export interface IResyncEvent {
   type: 'resync';
   project: number;
 }
 
 export type NagelfluhEvent =
-  | LogEvent
-  | StateEvent
-  | ProgressEvent
-  | DatasetsEvent
-  | ErrorEvent
-  | ResyncEvent;
+  | ILogEvent
+  | IStateEvent
+  | IProgressEvent
+  | IDatasetsEvent
+  | IErrorEvent
+  | IResyncEvent;
 
 export type Target =
   { project: number } | { process: number; version?: number };
@@ -70,7 +70,7 @@ export type ConnectionStatus = 'connecting' | 'open' | 'closed';
 /** What the stream needs from a WebSocket constructor (a test passes a fake). */
 export type SocketFactory = (url: string) => WebSocket;
 
-interface Subscription {
+interface ISubscription {
   target: Target;
   since: number;
   listener: (event: NagelfluhEvent) => void;
@@ -111,7 +111,7 @@ export class EventStream implements IDisposable {
     listener: (event: NagelfluhEvent) => void,
     since = 0
   ): IDisposable {
-    const subscription: Subscription = {
+    const subscription: ISubscription = {
       target: { ...target },
       since,
       listener
@@ -155,7 +155,7 @@ export class EventStream implements IDisposable {
     Signal.clearData(this);
   }
 
-  private _subscribeMessage(subscription: Subscription): unknown {
+  private _subscribeMessage(subscription: ISubscription): unknown {
     return 'project' in subscription.target
       ? { subscribe: subscription.target }
       : { subscribe: subscription.target, since: subscription.since };
@@ -234,7 +234,7 @@ export class EventStream implements IDisposable {
         continue;
       }
       if (event.type === 'log') {
-        const fresh = (event.lines as LogLine[]).filter(
+        const fresh = (event.lines as ILogLine[]).filter(
           l => l.seq > subscription.since
         );
         if (fresh.length === 0) {
@@ -248,7 +248,7 @@ export class EventStream implements IDisposable {
     }
   }
 
-  private _matches(subscription: Subscription, event: any): boolean {
+  private _matches(subscription: ISubscription, event: any): boolean {
     const target = subscription.target;
     if (event.type === 'error') {
       return true;
@@ -283,7 +283,7 @@ export class EventStream implements IDisposable {
   }
 
   private _socket: WebSocket | null = null;
-  private _subscriptions = new Set<Subscription>();
+  private _subscriptions = new Set<ISubscription>();
   private _status: ConnectionStatus = 'closed';
   private _statusChanged = new Signal<this, ConnectionStatus>(this);
   private _attempts = 0;

@@ -35,9 +35,9 @@ import { Widget } from '@lumino/widgets';
 import { NagelfluhClient } from './api';
 import { CommandIds } from './commands';
 import {
-  NagelfluhContext,
+  INagelfluhContext,
   Settings,
-  SettingsValues,
+  ISettingsValues,
   ViewKind
 } from './context';
 import { EventStream } from './events';
@@ -59,7 +59,7 @@ import * as plotView from './views/plot';
 const PLUGIN_ID = 'nagelfluh-lab:plugin';
 
 type ViewFactory = (
-  ctx: NagelfluhContext,
+  ctx: INagelfluhContext,
   args: ReadonlyPartialJSONObject
 ) => Widget;
 
@@ -101,7 +101,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const selection = new Selection();
     const store = new ProjectStore(client, events, selection);
     const uploads = new Uploads(store, askUploadName);
-    const ctx: NagelfluhContext = {
+    const ctx: INagelfluhContext = {
       app,
       client,
       events,
@@ -113,14 +113,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
     const poppedOut = popOutKind(window.location.href);
 
-    settings.changed.connect((_, values: SettingsValues) =>
+    settings.changed.connect((_, values: ISettingsValues) =>
       events.configure(values.reconnectDelay, values.maxReconnectDelay)
     );
     if (registry) {
       void registry.load(PLUGIN_ID).then(loaded => {
         const apply = () =>
           settings.update(
-            loaded.composite as unknown as Partial<SettingsValues>
+            loaded.composite as unknown as Partial<ISettingsValues>
           );
         loaded.changed.connect(apply);
         apply();

@@ -14,20 +14,20 @@ import {
   closeIcon,
   downloadIcon
 } from '@jupyterlab/ui-components';
-import { Process } from './api';
-import { NagelfluhContext } from './context';
+import { IProcess } from './api';
+import { INagelfluhContext } from './context';
 import { nagelfluhIcon } from './icons';
 import { badgeColor, badgeOf, badgeText, groupByType, latest } from './states';
 import { CommandIds } from './commands';
 import { downloadName, droppedItems, pickedFolders } from './stores';
-import { Transfer, carriesFiles, formatBytes } from './upload';
+import { ITransfer, carriesFiles, formatBytes } from './upload';
 
 /** Uploads listed by name; more are counted (the dataset picker offers them all). */
 const SHOWN_UPLOADS = 50;
 
 export class SidePanel extends ReactWidget {
   constructor(
-    private readonly ctx: NagelfluhContext,
+    private readonly ctx: INagelfluhContext,
     private readonly commands: CommandRegistry
   ) {
     super();
@@ -57,7 +57,7 @@ const VIEW_BUTTONS: { label: string; command: string; primary?: boolean }[] = [
 ];
 
 function PanelBody(props: {
-  ctx: NagelfluhContext;
+  ctx: INagelfluhContext;
   commands: CommandRegistry;
 }): JSX.Element {
   const { store, selection } = props.ctx;
@@ -185,7 +185,7 @@ function PanelBody(props: {
   );
 }
 
-function ProcessTree(props: { ctx: NagelfluhContext }): JSX.Element {
+function ProcessTree(props: { ctx: INagelfluhContext }): JSX.Element {
   const { store, selection } = props.ctx;
   const groups = groupByType(store.processes);
   if (groups.length === 0) {
@@ -248,7 +248,7 @@ function ProcessTree(props: { ctx: NagelfluhContext }): JSX.Element {
 }
 
 function ProcessRow(props: {
-  process: Process;
+  process: IProcess;
   selected: boolean;
   onSelect: () => void;
 }): JSX.Element {
@@ -299,7 +299,7 @@ function ProcessRow(props: {
 }
 
 /** The project's uploads, newest first, under the transfers still running or failed. */
-function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
+function UploadSection(props: { ctx: INagelfluhContext }): JSX.Element {
   const { client, store, uploads, selection } = props.ctx;
   const input = React.useRef<HTMLInputElement>(null);
   const folderInput = React.useRef<HTMLInputElement | null>(null);
@@ -412,7 +412,7 @@ function UploadSection(props: { ctx: NagelfluhContext }): JSX.Element {
 }
 
 function TransferRow(props: {
-  transfer: Transfer;
+  transfer: ITransfer;
   onClose: () => void;
 }): JSX.Element {
   const { transfer } = props;

@@ -7,7 +7,7 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-export interface SelectionState {
+export interface ISelectionState {
   project: number | null;
   process: number | null;
   version: number | null;
@@ -36,11 +36,11 @@ export class Selection {
       : new BroadcastChannel(CHANNEL);
   }
 
-  get changed(): ISignal<this, SelectionState> {
+  get changed(): ISignal<this, ISelectionState> {
     return this._changed;
   }
 
-  get state(): SelectionState {
+  get state(): ISelectionState {
     return this._state;
   }
 
@@ -77,7 +77,7 @@ export class Selection {
     Signal.clearData(this);
   }
 
-  private _apply(state: SelectionState, broadcast: boolean): void {
+  private _apply(state: ISelectionState, broadcast: boolean): void {
     const same =
       state.project === this._state.project &&
       state.process === this._state.process &&
@@ -92,11 +92,11 @@ export class Selection {
     this._changed.emit(this._state);
   }
 
-  private _state: SelectionState = {
+  private _state: ISelectionState = {
     project: null,
     process: null,
     version: null
   };
-  private _changed = new Signal<this, SelectionState>(this);
+  private _changed = new Signal<this, ISelectionState>(this);
   private _channel: BroadcastChannel | null;
 }

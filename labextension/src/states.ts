@@ -4,7 +4,7 @@
  * out-of-memory runs are failures to the server but distinct outcomes to a
  * user, so they get their own badges and words.
  */
-import { Process, State, Version } from './api';
+import { IProcess, State, IVersion } from './api';
 
 /** The failure reasons a user reads as an outcome of their own, and the words for them. */
 const OUTCOMES = {
@@ -22,7 +22,7 @@ function isOutcome(reason: string | null): reason is Outcome {
 }
 
 export function badgeOf(
-  version: Pick<Version, 'state' | 'reason'> | undefined
+  version: Pick<IVersion, 'state' | 'reason'> | undefined
 ): Badge | 'none' {
   if (!version) {
     return 'none';
@@ -39,14 +39,14 @@ export function badgeText(badge: Badge | 'none'): string {
 }
 
 /** A version's state in a sentence: its outcome, or "failed (reason)" for other failures. */
-export function stateText(version: Pick<Version, 'state' | 'reason'>): string {
+export function stateText(version: Pick<IVersion, 'state' | 'reason'>): string {
   const badge = badgeOf(version);
   return badge === 'failed'
     ? `failed (${version.reason ?? 'error'})`
     : badgeText(badge);
 }
 
-export function latest(process: Process): Version | undefined {
+export function latest(process: IProcess): IVersion | undefined {
   return process.versions[process.versions.length - 1];
 }
 
@@ -74,8 +74,8 @@ export function badgeColor(badge: Badge | 'none'): string {
 }
 
 /** Processes grouped by type, types in name order, newest process first within a type. */
-export function groupByType(processes: Process[]): [string, Process[]][] {
-  const groups = new Map<string, Process[]>();
+export function groupByType(processes: IProcess[]): [string, IProcess[]][] {
+  const groups = new Map<string, IProcess[]>();
   for (const process of processes) {
     const group = groups.get(process.type) ?? [];
     group.push(process);

@@ -9,24 +9,24 @@
 import { ISignal, Signal } from '@lumino/signaling';
 import { IDisposable } from '@lumino/disposable';
 import {
-  Account,
-  BrokenType,
-  Dataset,
+  IAccount,
+  IBrokenType,
+  IDataset,
   INLINE_OUTPUTS,
   NagelfluhClient,
-  Process,
-  ProcessType,
-  Project,
+  IProcess,
+  IProcessType,
+  IProject,
   State,
-  Version,
+  IVersion,
   missingApi
 } from './api';
 import { EventStream, NagelfluhEvent } from './events';
 import { Selection } from './selection';
 
-export interface Finished {
-  process: Process;
-  version: Version;
+export interface IFinished {
+  process: IProcess;
+  version: IVersion;
 }
 
 export const TERMINAL: ReadonlySet<State> = new Set<State>([
@@ -48,7 +48,7 @@ export class ProjectStore implements IDisposable {
   }
 
   /** A version reached completed or failed while this window watched. */
-  get finished(): ISignal<this, Finished> {
+  get finished(): ISignal<this, IFinished> {
     return this._finished;
   }
 
@@ -56,16 +56,16 @@ export class ProjectStore implements IDisposable {
     return this._disposed;
   }
 
-  get projects(): Project[] {
+  get projects(): IProject[] {
     return this._projects;
   }
 
-  get types(): ProcessType[] {
+  get types(): IProcessType[] {
     return this._types;
   }
 
   /** Types whose code failed to load, with the error: shown where a type is picked. */
-  get brokenTypes(): BrokenType[] {
+  get brokenTypes(): IBrokenType[] {
     return this._brokenTypes;
   }
 
@@ -74,16 +74,16 @@ export class ProjectStore implements IDisposable {
     return this._billing;
   }
 
-  get account(): Account | null {
+  get account(): IAccount | null {
     return this._account;
   }
 
-  get datasets(): Dataset[] {
+  get datasets(): IDataset[] {
     return [...this._datasets.values()];
   }
 
   /** Processes of the active project, newest first. */
-  get processes(): Process[] {
+  get processes(): IProcess[] {
     return [...this._processes.values()].sort((a, b) => b.id - a.id);
   }
 
@@ -100,16 +100,16 @@ export class ProjectStore implements IDisposable {
     return this._unavailable;
   }
 
-  processById(id: number | null): Process | undefined {
+  processById(id: number | null): IProcess | undefined {
     return id === null ? undefined : this._processes.get(id);
   }
 
-  dataset(id: number): Dataset | undefined {
+  dataset(id: number): IDataset | undefined {
     return this._datasets.get(id);
   }
 
   /** The selected process's selected version (its latest when none is chosen). */
-  get activeVersion(): Version | undefined {
+  get activeVersion(): IVersion | undefined {
     const process = this.processById(this.selection.process);
     if (!process || process.versions.length === 0) {
       return undefined;
@@ -145,7 +145,7 @@ export class ProjectStore implements IDisposable {
     this._changed.emit();
   }
 
-  async createProject(name: string): Promise<Project> {
+  async createProject(name: string): Promise<IProject> {
     const project = await this.client.createProject(name);
     this._projects = [
       ...this._projects.filter(p => p.id !== project.id),
@@ -197,7 +197,7 @@ export class ProjectStore implements IDisposable {
   }
 
   /** Put a process the caller just created or changed into the store. */
-  upsert(process: Process): void {
+  upsert(process: IProcess): void {
     this._processes.set(process.id, process);
     for (const version of process.versions) {
       for (const dataset of version.outputs) {
@@ -208,7 +208,7 @@ export class ProjectStore implements IDisposable {
   }
 
   /** Put a dataset this window just uploaded into the list: no event announces uploads. */
-  addDataset(dataset: Dataset): void {
+  addDataset(dataset: IDataset): void {
     if (dataset.project !== this.selection.project) {
       return;
     }
@@ -331,7 +331,7 @@ export class ProjectStore implements IDisposable {
     }
   }
 
-  private _version(process: number, number: number): Version | undefined {
+  private _version(process: number, number: number): IVersion | undefined {
     return this._processes
       .get(process)
       ?.versions.find(v => v.version === number);
@@ -369,13 +369,13 @@ export class ProjectStore implements IDisposable {
   }
 
   private _project: number | null = null;
-  private _projects: Project[] = [];
-  private _types: ProcessType[] = [];
-  private _brokenTypes: BrokenType[] = [];
-  private _account: Account | null = null;
+  private _projects: IProject[] = [];
+  private _types: IProcessType[] = [];
+  private _brokenTypes: IBrokenType[] = [];
+  private _account: IAccount | null = null;
   private _billing = false;
-  private _processes = new Map<number, Process>();
-  private _datasets = new Map<number, Dataset>();
+  private _processes = new Map<number, IProcess>();
+  private _datasets = new Map<number, IDataset>();
   private _announced = new Set<string>();
   private _fetching = new Map<number, Promise<void>>();
   private _unseen = new Set<number>();
@@ -385,5 +385,5 @@ export class ProjectStore implements IDisposable {
   private _unavailable = false;
   private _disposed = false;
   private _changed = new Signal<this, void>(this);
-  private _finished = new Signal<this, Finished>(this);
+  private _finished = new Signal<this, IFinished>(this);
 }

@@ -10,7 +10,7 @@
  */
 import { Contents } from '@jupyterlab/services';
 import { Zip, ZipPassThrough } from 'fflate';
-import { Dataset } from './api';
+import { IDataset } from './api';
 
 export const ZARR_MIME_TYPE = 'application/x-zarr';
 export const ZIP_MIME_TYPE = 'application/zip';
@@ -25,16 +25,16 @@ const SLICE = 4 * 2 ** 20;
 const FOLD = 32 * 2 ** 20;
 
 /** A file of a folder, by its path below the folder ('/'-separated), read on demand. */
-export interface FolderFile {
+export interface IFolderFile {
   path: string;
   size: number;
   read(): Promise<Blob>;
 }
 
 /** A folder to upload as a store: its name and a walk of its files. */
-export interface Folder {
+export interface IFolder {
   name: string;
-  files(): Promise<FolderFile[]>;
+  files(): Promise<IFolderFile[]>;
   /** Said after "not a Zarr store" when the walk may have missed what makes one. */
   hint?: string;
 }
@@ -43,13 +43,13 @@ export interface Folder {
 export class StoreError extends Error {}
 
 /** Whether a dataset is a Zarr store: so typed, or its key a prefix. */
-export function isStore(dataset: Pick<Dataset, 'mime_type' | 'key'>): boolean {
+export function isStore(dataset: Pick<IDataset, 'mime_type' | 'key'>): boolean {
   return dataset.mime_type === ZARR_MIME_TYPE || dataset.key.endsWith('/');
 }
 
 /** The file name a dataset downloads as: its last name part, `.zip` added for a store. */
 export function downloadName(
-  dataset: Pick<Dataset, 'name' | 'mime_type' | 'key'>
+  dataset: Pick<IDataset, 'name' | 'mime_type' | 'key'>
 ): string {
   const base = dataset.name.replace(/\/+$/, '').split('/').pop() || 'dataset';
   return isStore(dataset) ? `${base}.zip` : base;
@@ -76,8 +76,8 @@ export function storeRoot(paths: readonly string[]): string | null {
 
 /** Refuse a folder whose files make no Zarr store at its top, or that a ZIP cannot hold. */
 export function checkStore(
-  folder: Pick<Folder, 'name' | 'hint'>,
-  files: readonly FolderFile[]
+  folder: Pick<IFolder, 'name' | 'hint'>,
+  files: readonly IFolderFile[]
 ): void {
   if (!files.some(file => ROOT_MARKERS.includes(file.path))) {
     const hint = folder.hint ? ` ${folder.hint}` : '';
@@ -102,7 +102,7 @@ export function checkStore(
  */
 export async function zipStore(
   top: string,
-  files: readonly FolderFile[],
+  files: readonly IFolderFile[],
   onProgress?: (done: number, total: number) => void,
   signal?: AbortSignal
 ): Promise<Blob> {
@@ -180,7 +180,7 @@ export function bytesOf(blob: Blob): Promise<Uint8Array> {
 }
 
 /** What a drop carries, in its order: files as they are, folders to walk. */
-export function droppedItems(transfer: DataTransfer): (File | Folder)[] {
+export function droppedItems(transfer: DataTransfer): (File | IFolder)[] {
   // Entries must be taken while the drop event runs: the items are gone after it.
   const items = Array.from(transfer.items ?? []).filter(
     item => item.kind === 'file'
@@ -188,7 +188,7 @@ export function droppedItems(transfer: DataTransfer): (File | Folder)[] {
   if (items.length === 0 || typeof items[0].webkitGetAsEntry !== 'function') {
     return Array.from(transfer.files);
   }
-  const found: (File | Folder)[] = [];
+  const found: (File | IFolder)[] = [];
   for (const item of items) {
     const entry = item.webkitGetAsEntry();
     if (entry?.isDirectory) {
@@ -204,12 +204,12 @@ export function droppedItems(transfer: DataTransfer): (File | Folder)[] {
 }
 
 /** A dropped folder, walked through the File and Directory Entries API. */
-export function entryFolder(root: FileSystemDirectoryEntry): Folder {
+export function entryFolder(root: FileSystemDirectoryEntry): IFolder {
   const walk = async (
     directory: FileSystemDirectoryEntry,
     below: string
-  ): Promise<FolderFile[]> => {
-    const files: FolderFile[] = [];
+  ): Promise<IFolderFile[]> => {
+    const files: IFolderFile[] = [];
     for (const entry of await allEntries(directory)) {
       const path = below + entry.name;
       if (entry.isDirectory) {
@@ -249,8 +249,8 @@ async function allEntries(
  * The folders chosen with a folder picker (`<input webkitdirectory>`): its files
  * carry their path from the chosen folder on (`model.zarr/zarr.json`).
  */
-export function pickedFolders(files: readonly File[]): Folder[] {
-  const folders = new Map<string, FolderFile[]>();
+export function pickedFolders(files: readonly File[]): IFolder[] {
+  const folders = new Map<string, IFolderFile[]>();
   for (const file of files) {
     const relative = file.webkitRelativePath || file.name;
     const slash = relative.indexOf('/');
@@ -279,17 +279,17 @@ export const HIDDEN_HINT =
 export function contentsFolder(
   contents: Pick<Contents.IManager, 'get'>,
   path: string
-): Folder {
+): IFolder {
   const name = path.replace(/\/+$/, '').split('/').pop() || path;
   const walk = async (
     directory: string,
     below: string
-  ): Promise<FolderFile[]> => {
+  ): Promise<IFolderFile[]> => {
     const listing = await contents.get(directory, {
       type: 'directory',
       content: true
     });
-    const files: FolderFile[] = [];
+    const files: IFolderFile[] = [];
     for (const item of (listing.content ?? []) as Contents.IModel[]) {
       const relative = below + item.name;
       if (item.type === 'directory') {

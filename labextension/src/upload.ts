@@ -8,13 +8,13 @@
  * so the process form's dataset picker offers it without a reload.
  */
 import { ISignal, Signal } from '@lumino/signaling';
-import { ApiError, Dataset } from './api';
+import { ApiError, IDataset } from './api';
 import { ProjectStore } from './store';
-import { Folder, checkStore, zipStore } from './stores';
+import { IFolder, checkStore, zipStore } from './stores';
 
 export { blobOfContents } from './stores';
 
-export interface Transfer {
+export interface ITransfer {
   readonly id: number;
   /** The name it is uploaded under (another one after a taken name). */
   name: string;
@@ -45,7 +45,7 @@ export class Uploads {
     return this._changed;
   }
 
-  get transfers(): Transfer[] {
+  get transfers(): ITransfer[] {
     return [...this._transfers.values()];
   }
 
@@ -54,7 +54,7 @@ export class Uploads {
    * connection between them; the datasets made. A failure stays listed and the
    * next file goes on.
    */
-  async uploadFiles(files: readonly File[]): Promise<Dataset[]> {
+  async uploadFiles(files: readonly File[]): Promise<IDataset[]> {
     return this.uploadAll(files);
   }
 
@@ -63,8 +63,8 @@ export class Uploads {
    * another; the datasets made. A failure (a folder that is no store too) stays
    * listed and the next one goes on.
    */
-  async uploadAll(items: readonly (File | Folder)[]): Promise<Dataset[]> {
-    const made: Dataset[] = [];
+  async uploadAll(items: readonly (File | IFolder)[]): Promise<IDataset[]> {
+    const made: IDataset[] = [];
     for (const item of items) {
       try {
         const dataset =
@@ -90,7 +90,7 @@ export class Uploads {
     name: string,
     body: Blob,
     onProgress?: (sent: number, total: number) => void
-  ): Promise<Dataset | null> {
+  ): Promise<IDataset | null> {
     return this._run(name, 'uploading', body.size, body, onProgress);
   }
 
@@ -101,9 +101,9 @@ export class Uploads {
    * with a StoreError saying so, before anything is sent.
    */
   async uploadFolder(
-    folder: Folder,
+    folder: IFolder,
     onProgress?: (sent: number, total: number) => void
-  ): Promise<Dataset | null> {
+  ): Promise<IDataset | null> {
     return this._run(
       folder.name,
       'zipping',
@@ -134,13 +134,13 @@ export class Uploads {
   /** One transfer: its body, or how to make it (a cancel meanwhile gives up), is sent. */
   private async _run(
     name: string,
-    phase: Transfer['phase'],
+    phase: ITransfer['phase'],
     total: number,
     prepare:
-      Blob | ((transfer: Transfer, signal: AbortSignal) => Promise<Blob>),
+      Blob | ((transfer: ITransfer, signal: AbortSignal) => Promise<Blob>),
     onProgress?: (sent: number, total: number) => void
-  ): Promise<Dataset | null> {
-    const transfer: Transfer = {
+  ): Promise<IDataset | null> {
+    const transfer: ITransfer = {
       id: this._next++,
       name,
       phase,
@@ -264,7 +264,7 @@ export class Uploads {
   }
 
   private _next = 1;
-  private _transfers = new Map<number, Transfer>();
+  private _transfers = new Map<number, ITransfer>();
   private _controllers = new Map<number, AbortController>();
   private _changed = new Signal<this, void>(this);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RJSFSchema } from '@rjsf/utils';
-import { ApiError, Comparison, Dataset, Version } from '../src/api';
+import { ApiError, IComparison, IDataset, IVersion } from '../src/api';
 import {
   compareRows,
   defaultPair,
@@ -406,8 +406,8 @@ describe('server refusals on the fields', () => {
 const version = (
   n: number,
   parameters: Record<string, unknown>,
-  extra: Partial<Version> = {}
-): Version =>
+  extra: Partial<IVersion> = {}
+): IVersion =>
   makeVersion(7, n, {
     parameters,
     resources: { cpu: 1, memory: '1Gi', deadline_seconds: 600 },
@@ -419,7 +419,7 @@ const dataset = (
   process: number | null,
   v: number | null,
   name = `out-${id}.nc`
-): Dataset => makeDataset(id, process, { version: v, name });
+): IDataset => makeDataset(id, process, { version: v, name });
 
 describe('compare two versions side by side', () => {
   it('starts from the previous version against the latest, and v1 against itself only when alone', () => {
@@ -443,7 +443,7 @@ describe('compare two versions side by side', () => {
         resources: { cpu: 2, memory: '1Gi', deadline_seconds: 600 }
       }
     );
-    const comparison: Comparison = {
+    const comparison: IComparison = {
       process: 7,
       v1: 1,
       v2: 2,
@@ -477,7 +477,7 @@ describe('compare two versions side by side', () => {
       duration: 1,
       components: [{ frequency: 1 }, { frequency: 2 }]
     });
-    const comparison: Comparison = {
+    const comparison: IComparison = {
       process: 7,
       v1: 1,
       v2: 2,
@@ -499,7 +499,7 @@ describe('compare two versions side by side', () => {
   it('shows added and removed fields, and empty values, as their own rows', () => {
     const a = version(1, { variable: '', old: 1 });
     const b = version(2, { variable: '', extra: [] });
-    const comparison: Comparison = {
+    const comparison: IComparison = {
       process: 7,
       v1: 1,
       v2: 2,
@@ -521,7 +521,7 @@ describe('compare two versions side by side', () => {
   });
 
   it('marks nothing when the versions are equal', () => {
-    const comparison: Comparison = {
+    const comparison: IComparison = {
       process: 7,
       v1: 1,
       v2: 2,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LogLine } from '../src/api';
+import { ILogLine } from '../src/api';
 import { ConnectionStatus, EventStream, NagelfluhEvent } from '../src/events';
 
 /** A WebSocket the test drives: it records what the stream sends and plays the server. */
@@ -46,7 +46,7 @@ class FakeSocket {
   }
 }
 
-function lines(from: number, to: number): LogLine[] {
+function lines(from: number, to: number): ILogLine[] {
   return Array.from({ length: to - from + 1 }, (_, i) => ({
     seq: from + i,
     time: 0,

@@ -2,14 +2,14 @@
  * Records as the API returns them, for the specs: every field filled with a
  * plain default, so that a test names only the fields it is about.
  */
-import { Dataset, Process, Version } from '../src/api';
+import { IDataset, IProcess, IVersion } from '../src/api';
 
 /** A dataset; one with a `process` is that process's output of version 1 unless `extra` says otherwise. */
 export function makeDataset(
   id: number,
   process: number | null = null,
-  extra: Partial<Dataset> = {}
-): Dataset {
+  extra: Partial<IDataset> = {}
+): IDataset {
   return {
     id,
     project: 1,
@@ -30,8 +30,8 @@ export function makeDataset(
 export function makeVersion(
   process: number,
   n: number,
-  extra: Partial<Version> = {}
-): Version {
+  extra: Partial<IVersion> = {}
+): IVersion {
   return {
     process,
     version: n,
@@ -56,9 +56,9 @@ export function makeVersion(
 export function makeProcess(
   id: number,
   type: string,
-  versions: Version[] = [],
-  extra: Partial<Process> = {}
-): Process {
+  versions: IVersion[] = [],
+  extra: Partial<IProcess> = {}
+): IProcess {
   return {
     id,
     project: 1,

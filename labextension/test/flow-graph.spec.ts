@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Dataset, State, Version } from '../src/api';
+import { IDataset, State, IVersion } from '../src/api';
 import { buildGraph, edgesKey, layoutKey } from '../src/flow/graph';
 import { makeDataset, makeProcess, makeVersion } from './factories';
 
@@ -8,10 +8,10 @@ function version(
   process: number,
   n: number,
   inputs: number[],
-  outputs: Dataset[] = [],
+  outputs: IDataset[] = [],
   state: State = 'completed',
-  extra: Partial<Version> = {}
-): Version {
+  extra: Partial<IVersion> = {}
+): IVersion {
   return makeVersion(process, n, { inputs, outputs, state, ...extra });
 }
 

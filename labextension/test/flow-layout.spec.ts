@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
-  Layout,
-  LayoutEdge,
-  LayoutNode,
+  ILayout,
+  ILayoutEdge,
+  ILayoutNode,
   isotonic,
   layout
 } from '../src/flow/layout';
@@ -15,23 +15,23 @@ import {
   zoomAt
 } from '../src/flow/geometry';
 import { buildGraph, nodeSize } from '../src/flow/graph';
-import { Process } from '../src/api';
+import { IProcess } from '../src/api';
 import { makeDataset, makeProcess, makeVersion } from './factories';
 
-const box = (id: string, width = 200, height = 56): LayoutNode => ({
+const box = (id: string, width = 200, height = 56): ILayoutNode => ({
   id,
   width,
   height
 });
-const edge = (from: string, to: string): LayoutEdge => ({ from, to });
+const edge = (from: string, to: string): ILayoutEdge => ({ from, to });
 
-function rectOf(result: Layout, node: LayoutNode) {
+function rectOf(result: ILayout, node: ILayoutNode) {
   const p = result.positions.get(node.id)!;
   return { x: p.x, y: p.y, width: node.width, height: node.height };
 }
 
 /** Pairs of nodes whose boxes intersect (sweep over x, so 2,000 nodes stay cheap). */
-function overlaps(result: Layout, nodes: LayoutNode[]): [string, string][] {
+function overlaps(result: ILayout, nodes: ILayoutNode[]): [string, string][] {
   const rects = nodes
     .map(n => ({ id: n.id, ...rectOf(result, n) }))
     .sort((a, b) => a.x - b.x);
@@ -53,9 +53,9 @@ function overlaps(result: Layout, nodes: LayoutNode[]): [string, string][] {
 }
 
 function flowsRight(
-  result: Layout,
-  nodes: LayoutNode[],
-  e: LayoutEdge
+  result: ILayout,
+  nodes: ILayoutNode[],
+  e: ILayoutEdge
 ): boolean {
   const byId = new Map(nodes.map(n => [n.id, n]));
   const from = rectOf(result, byId.get(e.from)!);
@@ -67,14 +67,14 @@ function flowsRight(
 function randomDag(
   count: number,
   seed = 7
-): { nodes: LayoutNode[]; edges: LayoutEdge[] } {
+): { nodes: ILayoutNode[]; edges: ILayoutEdge[] } {
   let state = seed;
   const random = () => {
     state = (state * 1103515245 + 12345) % 2147483648;
     return state / 2147483648;
   };
   const nodes = Array.from({ length: count }, (_, i) => box(`n${i}`));
-  const edges: LayoutEdge[] = [];
+  const edges: ILayoutEdge[] = [];
   for (let i = 1; i < count; i++) {
     const inputs = Math.floor(random() * 3);
     for (let k = 0; k < inputs; k++) {
@@ -90,9 +90,9 @@ function randomDag(
  * bends at one height) pass through a node: every drawn link must keep to gaps.
  */
 function blockedRoutes(
-  result: Layout,
-  nodes: LayoutNode[],
-  edges: LayoutEdge[]
+  result: ILayout,
+  nodes: ILayoutNode[],
+  edges: ILayoutEdge[]
 ): string[] {
   const rects = nodes.map(n => rectOf(result, n));
   const inside = (x0: number, x1: number, y: number) =>
@@ -123,7 +123,7 @@ function blockedRoutes(
 function sweep(
   count: number,
   prefix = ''
-): { nodes: LayoutNode[]; edges: LayoutEdge[] } {
+): { nodes: ILayoutNode[]; edges: ILayoutEdge[] } {
   const nodes = [
     box(`${prefix}u`, 150, 30),
     ...Array.from({ length: count }, (_, i) => box(`${prefix}p${i}`))
@@ -315,7 +315,7 @@ describe('flow layout', () => {
   });
 
   it('lays out a project of 2,000 processes with their links', () => {
-    const processes: Process[] = [];
+    const processes: IProcess[] = [];
     for (let i = 1; i <= 2000; i++) {
       const inputs =
         i % 5 === 1
@@ -336,7 +336,7 @@ describe('flow layout', () => {
 });
 
 /** Process `id` whose one version outputs dataset `id` and reads the outputs of `inputs`. */
-function proc(id: number, inputs: number[]): Process {
+function proc(id: number, inputs: number[]): IProcess {
   return makeProcess(id, 't', [
     makeVersion(id, 1, { inputs, outputs: [makeDataset(id, id)] })
   ]);

@@ -4,8 +4,8 @@ import { IStateDB } from '@jupyterlab/statedb';
 import { ReadonlyPartialJSONValue } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
-import { Dataset, Process, State } from '../src/api';
-import { NagelfluhContext } from '../src/context';
+import { IDataset, IProcess, State } from '../src/api';
+import { INagelfluhContext } from '../src/context';
 import { Selection } from '../src/selection';
 import { ProjectStore } from '../src/store';
 import { FlowView, POSITIONS_KEY } from '../src/views/flow';
@@ -13,10 +13,10 @@ import { makeDataset, makeProcess, makeVersion } from './factories';
 
 class FakeStore {
   changed = new Signal<this, void>(this);
-  processes: Process[] = [];
+  processes: IProcess[] = [];
   loading = false;
   error: string | null = null;
-  dataset(): Dataset | undefined {
+  dataset(): IDataset | undefined {
     return undefined;
   }
   emit(): void {
@@ -44,7 +44,7 @@ function proc(
   state: State,
   inputs: number[] = [],
   progress: number | null = null
-): Process {
+): IProcess {
   return makeProcess(id, type, [
     makeVersion(id, 1, {
       state,
@@ -76,7 +76,7 @@ async function open(
     selection,
     state: state as unknown as IStateDB,
     app: { commands: { execute: vi.fn() } }
-  } as unknown as NagelfluhContext;
+  } as unknown as INagelfluhContext;
   const view = new FlowView(ctx);
   Widget.attach(view, document.body);
   widgets.push(view);
@@ -84,7 +84,7 @@ async function open(
   return view;
 }
 
-function setup(processes: Process[]) {
+function setup(processes: IProcess[]) {
   const store = new FakeStore();
   store.processes = processes;
   const state = new FakeState();

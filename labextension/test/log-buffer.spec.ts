@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LogLine } from '../src/api';
+import { ILogLine } from '../src/api';
 import { CHUNK_SIZE, LogBuffer } from '../src/log/buffer';
 import { LogFilter } from '../src/log/filter';
 
@@ -10,8 +10,8 @@ function lines(
   to: number,
   text = (seq: number) => `line ${seq}`,
   stream = 'stdout'
-): LogLine[] {
-  const out: LogLine[] = [];
+): ILogLine[] {
+  const out: ILogLine[] = [];
   for (let seq = from; seq <= to; seq++) {
     out.push({ seq, time: TIME, stream, line: text(seq) });
   }

@@ -2,14 +2,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import './dragevent';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
-import { LogLine, Page, Process, Version } from '../src/api';
-import { NagelfluhContext, Settings } from '../src/context';
+import { ILogLine, IPage, IProcess, IVersion } from '../src/api';
+import { INagelfluhContext, Settings } from '../src/context';
 import { ConnectionStatus, NagelfluhEvent, Target } from '../src/events';
 import { Selection } from '../src/selection';
 import { LogView, PAGE_SIZE, ROW_HEIGHT } from '../src/views/log';
 import { makeProcess, makeVersion } from './factories';
 
-const running = (process: number, n: number): Version =>
+const running = (process: number, n: number): IVersion =>
   makeVersion(process, n, { state: 'running' });
 
 function makeLines(
@@ -17,7 +17,7 @@ function makeLines(
   to: number,
   stream = 'stdout',
   text = (seq: number) => `line ${seq}`
-): LogLine[] {
+): ILogLine[] {
   return Array.from({ length: to - from + 1 }, (_, i) => ({
     seq: from + i,
     time: Date.UTC(2024, 4, 1, 12) / 1000,
@@ -30,10 +30,10 @@ function makeLines(
 class Fakes {
   selection = new Selection(null);
   settings = new Settings();
-  processes = new Map<number, Process>();
+  processes = new Map<number, IProcess>();
   storeChanged = new Signal<this, void>(this);
   /** Stored lines per "process:version". */
-  stored = new Map<string, LogLine[]>();
+  stored = new Map<string, ILogLine[]>();
   requests: {
     process: number;
     version: number;
@@ -51,7 +51,7 @@ class Fakes {
   status: ConnectionStatus = 'open';
   statusChanged = new Signal<this, ConnectionStatus>(this);
 
-  ctx(): NagelfluhContext {
+  ctx(): INagelfluhContext {
     const fakes = this;
     const store = {
       changed: this.storeChanged,
@@ -71,7 +71,7 @@ class Fakes {
         version: number,
         since: number,
         limit: number
-      ): Promise<Page<LogLine>> => {
+      ): Promise<IPage<ILogLine>> => {
         fakes.requests.push({ process, version, since, limit });
         if (fakes.gate) {
           await fakes.gate;
@@ -107,10 +107,10 @@ class Fakes {
       selection: this.selection,
       store,
       settings: this.settings
-    } as unknown as NagelfluhContext;
+    } as unknown as INagelfluhContext;
   }
 
-  addProcess(id: number, versions: Version[]): void {
+  addProcess(id: number, versions: IVersion[]): void {
     this.processes.set(
       id,
       makeProcess(id, 'sleep', versions, { name: `p${id}` })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   MAX_SCROLL_HEIGHT,
-  Metrics,
+  IMetrics,
   isAtEnd,
   maxScrollTop,
   scrollHeight,
@@ -10,8 +10,8 @@ import {
   visibleRange
 } from '../src/log/viewport';
 
-const small: Metrics = { rows: 1000, rowHeight: 18, viewport: 360 };
-const huge: Metrics = { rows: 1_000_000, rowHeight: 18, viewport: 540 };
+const small: IMetrics = { rows: 1000, rowHeight: 18, viewport: 360 };
+const huge: IMetrics = { rows: 1_000_000, rowHeight: 18, viewport: 540 };
 
 describe('log viewport', () => {
   it('renders only the rows in view plus overscan', () => {

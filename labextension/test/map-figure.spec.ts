@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { BaseMap } from '../src/plot/basemap';
+import { IBaseMap } from '../src/plot/basemap';
 import {
   aspectRatio,
   colorScale,
   fitView,
-  MapPoints,
+  IMapPoints,
   offlineMapFigure,
   tileMapFigure,
   tileStyle,
@@ -12,7 +12,7 @@ import {
 } from '../src/plot/mapfigure';
 import { THEME } from './plot-fixtures';
 
-const points: MapPoints = {
+const points: IMapPoints = {
   lon: [8.4, 8.5, 8.55, null],
   lat: [47.0, 47.05, 47.1, 47.2],
   values: [0.3, -0.2, null, 1],
@@ -21,7 +21,7 @@ const points: MapPoints = {
   title: 'Vertical gravity anomaly [mGal]'
 };
 
-const base: BaseMap = {
+const base: IBaseMap = {
   land: [
     [
       [0, 40],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BaseMap } from '../src/plot/basemap';
+import { IBaseMap } from '../src/plot/basemap';
 import {
   geoGrids,
   geoVariables,
@@ -10,9 +10,9 @@ import {
   cellEdges,
   gridExtent,
   gridTrace,
-  MapGrid,
+  IMapGrid,
   mapRangeChanges,
-  MapPoints,
+  IMapPoints,
   offlineMapFigure,
   tileMapFigure
 } from '../src/plot/mapfigure';
@@ -54,7 +54,7 @@ const spectrogram = (id: number) =>
     { name: 'power', units: 'dB', dims: ['time', 'frequency'] }
   ]);
 
-const grid: MapGrid = {
+const grid: IMapGrid = {
   lon: [8.0, 8.1, 8.2],
   lat: [47.0, 47.1],
   z: [
@@ -66,7 +66,7 @@ const grid: MapGrid = {
   title: 'Density contrast [kg/m^3]'
 };
 
-const points: MapPoints = {
+const points: IMapPoints = {
   lon: [8.05, 8.15],
   lat: [47.02, 47.08],
   values: [0.3, -0.2],
@@ -75,7 +75,7 @@ const points: MapPoints = {
   title: 'Vertical gravity anomaly [mGal]'
 };
 
-const base: BaseMap = {
+const base: IBaseMap = {
   land: [
     [
       [0, 40],

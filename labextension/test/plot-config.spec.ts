@@ -6,7 +6,7 @@ import {
   normalizeSeries,
   PALETTE,
   parseConfig,
-  PlotConfig,
+  IPlotConfig,
   seriesSchema,
   toggleVariable,
   withDatasets
@@ -23,18 +23,18 @@ import {
 } from '../src/plot/datasets';
 import { dataset, signal, spectrum, survey } from './plot-fixtures';
 
-interface Choice {
+interface IChoice {
   const: unknown;
 }
 
 /** The parts of the series form's JSON Schema the tests look at. */
-interface FormSchema {
+interface IFormSchema {
   properties: {
     series: {
       items: {
         properties: {
-          dataset: { oneOf: Choice[] };
-          mode: { oneOf: Choice[] };
+          dataset: { oneOf: IChoice[] };
+          mode: { oneOf: IChoice[] };
           color: { format: string };
         };
         dependencies: {
@@ -42,7 +42,7 @@ interface FormSchema {
             oneOf: {
               properties: {
                 dataset: { enum: number[] };
-                variable: { oneOf: Choice[]; default: string };
+                variable: { oneOf: IChoice[]; default: string };
               };
             }[];
           };
@@ -196,7 +196,7 @@ describe('plot choices', () => {
   });
 
   it('repairs form edits: a variable the new dataset lacks becomes its first one worth plotting', () => {
-    const config: PlotConfig = { follow: false, datasets: [1], series: [] };
+    const config: IPlotConfig = { follow: false, datasets: [1], series: [] };
     const edited = normalizeSeries(
       config,
       [{ dataset: 4, variable: 'amplitude', mode: 'markers', color: '' }],
@@ -254,7 +254,7 @@ describe('plot choices', () => {
   it("offers in the form only the variables of each series' own dataset", () => {
     const schema = seriesSchema(known, [
       { id: 1, name: 's1' }
-    ]) as unknown as FormSchema;
+    ]) as unknown as IFormSchema;
     const item = schema.properties.series.items;
     expect(item.properties.dataset.oneOf.map(o => o.const)).toEqual([
       1, 2, 3, 4

@@ -1,14 +1,14 @@
 /** Datasets as the store holds them, shaped like the bootstrap process types' outputs. */
-import { Dataset, Variable } from '../src/api';
-import { Theme } from '../src/plot/theme';
+import { IDataset, IVariable } from '../src/api';
+import { ITheme } from '../src/plot/theme';
 import { makeDataset } from './factories';
 
 /** A NetCDF output of process `id`, version 1. */
 export function dataset(
   id: number,
-  variables: Variable[],
-  extra: Partial<Dataset> = {}
-): Dataset {
+  variables: IVariable[],
+  extra: Partial<IDataset> = {}
+): IDataset {
   return makeDataset(id, id, {
     name: 'data.nc',
     key: `1/processes/${id}/v1/data.nc`,
@@ -19,7 +19,7 @@ export function dataset(
   });
 }
 
-export const signal = (id: number, units = 'mm/s'): Dataset =>
+export const signal = (id: number, units = 'mm/s'): IDataset =>
   dataset(
     id,
     [
@@ -39,7 +39,7 @@ export const signal = (id: number, units = 'mm/s'): Dataset =>
     { name: 'signal.nc' }
   );
 
-export const spectrum = (id: number): Dataset =>
+export const spectrum = (id: number): IDataset =>
   dataset(
     id,
     [
@@ -59,7 +59,7 @@ export const spectrum = (id: number): Dataset =>
     { name: 'spectrum.nc' }
   );
 
-export const survey = (id: number): Dataset =>
+export const survey = (id: number): IDataset =>
   dataset(
     id,
     [
@@ -85,7 +85,7 @@ export const survey = (id: number): Dataset =>
     { name: 'survey.nc' }
   );
 
-export const THEME: Theme = {
+export const THEME: ITheme = {
   paper: '#fff',
   plot: '#fff',
   font: '#111',

@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, DatasetView, NagelfluhClient, ViewQuery } from '../src/api';
-import type { GraphDiv, Layout, Trace } from '../src/plot/plotly';
+import {
+  ApiError,
+  IDatasetView,
+  NagelfluhClient,
+  IViewQuery
+} from '../src/api';
+import type { IGraphDiv, Layout, Trace } from '../src/plot/plotly';
 
 /** Plotly stand-in: records what it was asked to draw and lets a test fire relayout events. */
 const plotly = vi.hoisted(() => ({
@@ -13,7 +18,7 @@ vi.mock('../src/plot/plotly', async original => ({
   loadPlotly: async () => ({
     react: async (element: HTMLElement, data: Trace[], layout: Layout) => {
       plotly.drawn.push({ data, layout });
-      const graph = element as GraphDiv;
+      const graph = element as IGraphDiv;
       graph.on = (_event, handler) => {
         plotly.relayout = handler;
       };
@@ -25,9 +30,9 @@ vi.mock('../src/plot/plotly', async original => ({
 }));
 
 const { SeriesGraph } = await import('../src/plot/graph');
-type Resolved = import('../src/plot/graph').ResolvedSeries;
+type Resolved = import('../src/plot/graph').IResolvedSeries;
 
-function view(query: ViewQuery, total = 100000): DatasetView {
+function view(query: IViewQuery, total = 100000): IDatasetView {
   const points = Math.min(query.points ?? 2000, total);
   return {
     dimension: 'time',
@@ -76,8 +81,8 @@ class NoResize {
 }
 
 describe('plot graph', () => {
-  let calls: { id: number; query: ViewQuery }[];
-  let answer: (id: number, query: ViewQuery) => Promise<DatasetView>;
+  let calls: { id: number; query: IViewQuery }[];
+  let answer: (id: number, query: IViewQuery) => Promise<IDatasetView>;
   let graph: InstanceType<typeof SeriesGraph>;
 
   beforeEach(() => {
@@ -87,7 +92,7 @@ describe('plot graph', () => {
     calls = [];
     answer = async (_id, query) => view(query);
     const client = {
-      datasetView: (id: number, query: ViewQuery) => {
+      datasetView: (id: number, query: IViewQuery) => {
         calls.push({ id, query });
         return answer(id, query);
       }

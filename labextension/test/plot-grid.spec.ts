@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DatasetGrid, GridQuery, NagelfluhClient } from '../src/api';
+import { IDatasetGrid, IGridQuery, NagelfluhClient } from '../src/api';
 import {
   EMPTY_CONFIG,
   seriesSchema,
@@ -16,9 +16,9 @@ import {
   buildGridFigure,
   gridQuery,
   gridStatusText,
-  ResolvedGrid
+  IResolvedGrid
 } from '../src/plot/grid';
-import type { GraphDiv, Layout, Trace } from '../src/plot/plotly';
+import type { IGraphDiv, Layout, Trace } from '../src/plot/plotly';
 import { rangeChanges } from '../src/plot/zoom';
 import { dataset, survey, THEME } from './plot-fixtures';
 
@@ -32,7 +32,7 @@ vi.mock('../src/plot/plotly', async original => ({
   loadPlotly: async () => ({
     react: async (element: HTMLElement, data: Trace[], layout: Layout) => {
       plotly.drawn.push({ data, layout });
-      const graph = element as GraphDiv;
+      const graph = element as IGraphDiv;
       graph.on = (_event, handler) => {
         plotly.relayout = handler;
       };
@@ -72,7 +72,7 @@ const model = (id: number) =>
     { name: 'model.nc', dims: { latitude: 15, longitude: 20 } }
   );
 
-const resolved: ResolvedGrid = {
+const resolved: IResolvedGrid = {
   dataset: 7,
   variable: 'density_contrast',
   mode: 'heatmap',
@@ -86,9 +86,9 @@ const resolved: ResolvedGrid = {
 };
 
 function grid(
-  query: GridQuery,
+  query: IGridQuery,
   total: [number, number] = [1000, 1200]
-): DatasetGrid {
+): IDatasetGrid {
   const zoomed = query.x0 !== undefined;
   const inRange: [number, number] = zoomed ? [100, 120] : total;
   const shape: [number, number] = [
@@ -275,7 +275,7 @@ class NoResize {
 const settle = () => new Promise(resolve => setTimeout(resolve, 0));
 
 describe('plot graph with a grid', () => {
-  let calls: { id: number; query: GridQuery }[];
+  let calls: { id: number; query: IGridQuery }[];
   let graph: InstanceType<typeof SeriesGraph>;
 
   beforeEach(() => {
@@ -284,7 +284,7 @@ describe('plot graph with a grid', () => {
     plotly.relayout = null;
     calls = [];
     const client = {
-      datasetGrid: async (id: number, query: GridQuery) => {
+      datasetGrid: async (id: number, query: IGridQuery) => {
         calls.push({ id, query });
         return grid(query);
       },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildFigure, PlotSeries } from '../src/plot/traces';
+import { buildFigure, IPlotSeries } from '../src/plot/traces';
 import { THEME } from './plot-fixtures';
 
 const series = (
@@ -7,7 +7,7 @@ const series = (
   unit: string,
   xUnit = 's',
   color = '#1f77b4'
-): PlotSeries => ({
+): IPlotSeries => ({
   label,
   mode: 'lines',
   color,

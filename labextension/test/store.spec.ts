@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ServerConnection } from '@jupyterlab/services';
-import { BrokenType, NagelfluhClient, Process, TypeListing } from '../src/api';
+import {
+  IBrokenType,
+  NagelfluhClient,
+  IProcess,
+  ITypeListing
+} from '../src/api';
 import { EventStream, NagelfluhEvent, Target } from '../src/events';
 import { Selection } from '../src/selection';
 import { ProjectStore } from '../src/store';
@@ -8,14 +13,14 @@ import { makeDataset, makeProcess, makeVersion } from './factories';
 
 /** The store's REST and event sides, answered from memory (copies, as over the wire); single fetches are counted. */
 class Fakes {
-  processes: Process[] = [];
+  processes: IProcess[] = [];
   single: number[] = [];
   listener: ((event: NagelfluhEvent) => void) | null = null;
   release: () => void = () => undefined;
   private gate = new Promise<void>(resolve => (this.release = resolve));
 
   rates = { cpu_hour: 0, memory_gib_hour: 0 };
-  types: TypeListing = { items: [], next: null };
+  types: ITypeListing = { items: [], next: null };
 
   client = {
     projects: async () => ({ items: [], next: null }),
@@ -56,7 +61,7 @@ function clientAnswering(answer: () => Response): NagelfluhClient {
   return new NagelfluhClient(settings);
 }
 
-const FFT_BROKEN: BrokenType = {
+const FFT_BROKEN: IBrokenType = {
   name: 'fft',
   entry_point: 'fft = nagelfluh_runner.bootstrap.fft:FFT',
   environment: 'local',

@@ -3,8 +3,8 @@ import { Contents } from '@jupyterlab/services';
 import { unzipSync } from 'fflate';
 import { plottableDatasets } from '../src/plot/datasets';
 import {
-  Folder,
-  FolderFile,
+  IFolder,
+  IFolderFile,
   HIDDEN_HINT,
   MAX_ZIP_FILES,
   StoreError,
@@ -33,7 +33,7 @@ const V3_TREE: Record<string, string> = {
   'x/c/0': 'x-chunk'
 };
 
-function filesOf(tree: Record<string, string>): FolderFile[] {
+function filesOf(tree: Record<string, string>): IFolderFile[] {
   return Object.entries(tree).map(([path, content]) => {
     const blob = new Blob([content]);
     return { path, size: blob.size, read: async () => blob };
@@ -190,7 +190,7 @@ describe('telling a Zarr store from another folder', () => {
   });
 
   it('refuses a store a ZIP without ZIP64 cannot hold', () => {
-    const many: FolderFile[] = Array.from(
+    const many: IFolderFile[] = Array.from(
       { length: MAX_ZIP_FILES },
       (_, i) => ({
         path: `c/${i}`,
@@ -250,7 +250,7 @@ describe('walking a folder', () => {
     } as unknown as DataTransfer;
     const [first, second, ...rest] = droppedItems(transfer);
     expect(first).toBe(file);
-    expect((second as Folder).name).toBe('model.zarr');
+    expect((second as IFolder).name).toBe('model.zarr');
     expect(rest).toEqual([]);
     // a browser without entries: the files alone
     expect(

@@ -2,16 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { Contents, ServerConnection } from '@jupyterlab/services';
 import {
   ApiError,
-  Dataset,
+  IDataset,
   NagelfluhClient,
-  Project,
-  UploadOptions,
+  IProject,
+  IUploadOptions,
   authHeaders
 } from '../src/api';
 import { EventStream } from '../src/events';
 import { Selection } from '../src/selection';
 import { ProjectStore } from '../src/store';
-import { Folder } from '../src/stores';
+import { IFolder } from '../src/stores';
 import {
   AskName,
   Uploads,
@@ -176,16 +176,16 @@ class Scene {
     project: number;
     name: string;
     body: Blob;
-    options: UploadOptions;
+    options: IUploadOptions;
   }[] = [];
-  answers: ((call: Scene['calls'][number]) => Promise<Dataset>)[] = [];
+  answers: ((call: Scene['calls'][number]) => Promise<IDataset>)[] = [];
   asked: { reason: string; suggestion: string }[] = [];
   reply: string | null = null;
   store: ProjectStore;
   uploads: Uploads;
 
-  constructor(datasets: Dataset[] = []) {
-    const project: Project = { id: 1, name: 'Field work', members: [] };
+  constructor(datasets: IDataset[] = []) {
+    const project: IProject = { id: 1, name: 'Field work', members: [] };
     const client = {
       projects: async () => ({ items: [project], next: null }),
       processTypes: async () => ({ items: [], next: null }),
@@ -197,12 +197,12 @@ class Scene {
         project: number,
         name: string,
         body: Blob,
-        options: UploadOptions
+        options: IUploadOptions
       ) => {
         const call = { project, name, body, options };
         this.calls.push(call);
         const next = this.answers.shift();
-        return next ? next(call) : new Promise<Dataset>(() => undefined);
+        return next ? next(call) : new Promise<IDataset>(() => undefined);
       }
     } as unknown as NagelfluhClient;
     const events = {
@@ -336,7 +336,7 @@ describe('uploads of the side panel and the file browser', () => {
       phases.push(...scene.uploads.transfers.map(t => t.phase))
     );
     scene.answers.push(call => created(call, 30));
-    const folder: Folder = {
+    const folder: IFolder = {
       name: 'model.zarr',
       files: async () =>
         [
@@ -365,7 +365,7 @@ describe('uploads of the side panel and the file browser', () => {
 
   it('list a folder that is no Zarr store as failed, saying why, and send nothing', async () => {
     const scene = await new Scene().start();
-    const folder: Folder = {
+    const folder: IFolder = {
       name: 'photos',
       files: async () => [
         { path: 'outcrop.jpg', size: 3, read: async () => new Blob(['jpg']) }

@@ -2,12 +2,12 @@
  * Side-by-side rows of two versions' parameters and resources, with the rows
  * the server's structured diff names marked as changed.
  */
-import { Change, Comparison, Resources } from '../api';
+import { IChange, IComparison, IResources } from '../api';
 import { joinPointer, splitPointer } from './schema';
 
 export type Section = 'parameters' | 'resources';
 
-export interface CompareRow {
+export interface ICompareRow {
   section: Section;
   /** JSON pointer inside the section, as the diff names it. */
   path: string;
@@ -15,12 +15,12 @@ export interface CompareRow {
   left: string | undefined;
   right: string | undefined;
   /** How the value changed, null when both versions agree. */
-  op: Change['op'] | null;
+  op: IChange['op'] | null;
 }
 
-export interface Snapshot {
+export interface ISnapshot {
   parameters: Record<string, unknown>;
-  resources: Resources;
+  resources: IResources;
 }
 
 /**
@@ -60,9 +60,9 @@ export function formatValue(value: unknown): string | undefined {
 
 /** The change that covers a row: the same path, or an ancestor that changed as a whole. */
 function changeAt(
-  changes: readonly Change[],
+  changes: readonly IChange[],
   path: string
-): Change | undefined {
+): IChange | undefined {
   return changes.find(
     change =>
       change.path === '/' ||
@@ -75,8 +75,8 @@ function sectionRows(
   section: Section,
   left: unknown,
   right: unknown,
-  changes: readonly Change[]
-): CompareRow[] {
+  changes: readonly IChange[]
+): ICompareRow[] {
   const a = flatten(left);
   const b = flatten(right);
   const paths = [...a.keys(), ...[...b.keys()].filter(path => !a.has(path))];
@@ -97,10 +97,10 @@ function sectionRows(
 
 /** The rows of the compare table: every field of either version, parameters first. */
 export function compareRows(
-  left: Snapshot,
-  right: Snapshot,
-  comparison: Comparison
-): CompareRow[] {
+  left: ISnapshot,
+  right: ISnapshot,
+  comparison: IComparison
+): ICompareRow[] {
   return [
     ...sectionRows(
       'parameters',

@@ -6,14 +6,14 @@
  */
 import * as React from 'react';
 import { RJSFSchema } from '@rjsf/utils';
-import { BrokenType, Environment, Process, ProcessType } from '../api';
-import { NagelfluhContext } from '../context';
+import { IBrokenType, IEnvironment, IProcess, IProcessType } from '../api';
+import { INagelfluhContext } from '../context';
 import { useSignal } from './hooks';
-import { RunDraft, RunFormFields, onCtrlEnter, useRunForm } from './runform';
+import { IRunDraft, RunFormFields, onCtrlEnter, useRunForm } from './runform';
 import { defaultName, initialParameters } from './schema';
 
 /** What the create form holds; kept by the widget so that switching modes loses nothing. */
-export interface CreateDraft extends RunDraft {
+export interface ICreateDraft extends IRunDraft {
   environment: string;
   type: string;
   name: string;
@@ -22,8 +22,8 @@ export interface CreateDraft extends RunDraft {
 }
 
 /** Environments as the server lists them, or as the types name them if that list fails. */
-function useEnvironments(ctx: NagelfluhContext): Environment[] {
-  const [environments, setEnvironments] = React.useState<Environment[] | null>(
+function useEnvironments(ctx: INagelfluhContext): IEnvironment[] {
+  const [environments, setEnvironments] = React.useState<IEnvironment[] | null>(
     null
   );
   React.useEffect(() => {
@@ -50,9 +50,9 @@ function useEnvironments(ctx: NagelfluhContext): Environment[] {
 }
 
 function typesOf(
-  types: readonly ProcessType[],
-  environment: Environment | undefined
-): ProcessType[] {
+  types: readonly IProcessType[],
+  environment: IEnvironment | undefined
+): IProcessType[] {
   if (!environment) {
     return [];
   }
@@ -65,18 +65,18 @@ function typesOf(
 
 /** The broken types of an environment, or of every environment while none is chosen. */
 function brokenOf(
-  broken: readonly BrokenType[],
-  environment: Environment | undefined
-): BrokenType[] {
+  broken: readonly IBrokenType[],
+  environment: IEnvironment | undefined
+): IBrokenType[] {
   return broken.filter(
     type => !environment || type.environment === environment.name
   );
 }
 
 export function CreatePanel(props: {
-  ctx: NagelfluhContext;
-  draft: { current: CreateDraft | null };
-  onCreated(process: Process): void;
+  ctx: INagelfluhContext;
+  draft: { current: ICreateDraft | null };
+  onCreated(process: IProcess): void;
 }): JSX.Element {
   const { ctx } = props;
   useSignal(ctx.store.changed);
@@ -111,7 +111,7 @@ export function CreatePanel(props: {
     };
   }, [environment, typeName, name, nameEdited, parameters, resources]);
 
-  const chooseType = (type: ProcessType | undefined) => {
+  const chooseType = (type: IProcessType | undefined) => {
     setTypeName(type?.name ?? '');
     form.reset(type ? initialParameters(type.schema as RJSFSchema) : {});
     setNameError(null);

@@ -6,10 +6,10 @@
  */
 import * as React from 'react';
 import { RJSFSchema } from '@rjsf/utils';
-import { Comparison, Process, Version } from '../api';
-import { NagelfluhContext } from '../context';
+import { IComparison, IProcess, IVersion } from '../api';
+import { INagelfluhContext } from '../context';
 import { badgeColor, badgeOf, badgeText, latest } from '../states';
-import { CompareRow, compareRows, defaultPair, pathLabel } from './compare';
+import { ICompareRow, compareRows, defaultPair, pathLabel } from './compare';
 import { readableError } from './errors';
 import { formatCredits, formatTime, runTime } from './format';
 import { useSignal } from './hooks';
@@ -18,7 +18,7 @@ import { MessageArea, RunFormFields, onCtrlEnter, useRunForm } from './runform';
 
 const CANCELLABLE = new Set(['queued', 'running']);
 
-export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
+export function EditPanel(props: { ctx: INagelfluhContext }): JSX.Element {
   const { ctx } = props;
   useSignal(ctx.store.changed);
   const [processId, setProcessId] = React.useState<number | null>(
@@ -70,7 +70,7 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
     }
   }
 
-  const refresh = async (id: number): Promise<Process | null> => {
+  const refresh = async (id: number): Promise<IProcess | null> => {
     try {
       const fresh = await ctx.client.process(id);
       ctx.store.upsert(fresh);
@@ -119,20 +119,20 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
     setBusy(false);
   };
 
-  const cancel = (v: Version) =>
+  const cancel = (v: IVersion) =>
     act(v.process, async () => {
       await ctx.client.cancel(v.process, v.version);
       return `Cancel requested for version ${v.version}.`;
     });
 
-  const restore = (v: Version) =>
+  const restore = (v: IVersion) =>
     act(v.process, async () => {
       const created = await ctx.client.restore(v.process, v.version);
       ctx.selection.select(v.process, created.version);
       return `Version ${created.version} runs the parameters of version ${v.version} again.`;
     });
 
-  const choose = (v: Version) => ctx.selection.select(v.process, v.version);
+  const choose = (v: IVersion) => ctx.selection.select(v.process, v.version);
 
   if (processId === null) {
     return (
@@ -221,12 +221,12 @@ export function EditPanel(props: { ctx: NagelfluhContext }): JSX.Element {
 }
 
 function VersionsTable(props: {
-  process: Process;
+  process: IProcess;
   chosen: number | null;
   busy: boolean;
-  onChoose(v: Version): void;
-  onCancel(v: Version): void;
-  onRestore(v: Version): void;
+  onChoose(v: IVersion): void;
+  onCancel(v: IVersion): void;
+  onRestore(v: IVersion): void;
 }): JSX.Element {
   const versions = [...props.process.versions].reverse();
   return (
@@ -355,8 +355,8 @@ function RowButton(props: {
 }
 
 function ComparePanel(props: {
-  ctx: NagelfluhContext;
-  process: Process;
+  ctx: INagelfluhContext;
+  process: IProcess;
   onError(text: string): void;
 }): JSX.Element {
   const { ctx, process } = props;
@@ -373,11 +373,11 @@ function ComparePanel(props: {
       ? [picked.v1, picked.v2]
       : defaultPair(numbers);
   const [compared, setCompared] = React.useState<{
-    comparison: Comparison;
-    rows: CompareRow[];
+    comparison: IComparison;
+    rows: ICompareRow[];
   } | null>(null);
   const [busy, setBusy] = React.useState(false);
-  const shownPair = (c: Comparison) =>
+  const shownPair = (c: IComparison) =>
     c.process === process.id && c.v1 === v1 && c.v2 === v2;
   const result = compared && shownPair(compared.comparison) ? compared : null;
 
@@ -461,11 +461,11 @@ function ComparePanel(props: {
 }
 
 function CompareTable(props: {
-  comparison: Comparison;
-  rows: CompareRow[];
+  comparison: IComparison;
+  rows: ICompareRow[];
 }): JSX.Element {
   const { comparison, rows } = props;
-  const sections: [string, CompareRow[]][] = [
+  const sections: [string, ICompareRow[]][] = [
     ['Parameters', rows.filter(row => row.section === 'parameters')],
     ['Resources', rows.filter(row => row.section === 'resources')]
   ];

@@ -4,10 +4,10 @@
  * the name on their own inputs), everything else as one readable sentence.
  */
 import { ErrorSchema, RJSFSchema, deepEquals } from '@rjsf/utils';
-import { ApiError, FieldError, Resources } from '../api';
+import { ApiError, IFieldError, IResources } from '../api';
 import { getPointer, joinPointer, resolveRef, splitPointer } from './schema';
 
-export type ResourceKey = keyof Resources;
+export type ResourceKey = keyof IResources;
 
 export const RESOURCE_KEYS: readonly ResourceKey[] = [
   'cpu',
@@ -16,9 +16,9 @@ export const RESOURCE_KEYS: readonly ResourceKey[] = [
 ];
 
 /** A 400's field errors sorted by where the editor shows them. */
-export interface MappedErrors {
+export interface IMappedErrors {
   /** Errors of parameters, their paths relative to the parameters object. */
-  parameters: FieldError[];
+  parameters: IFieldError[];
   resources: Partial<Record<ResourceKey, string>>;
   name: string | null;
   /** Errors no field shows. */
@@ -35,10 +35,10 @@ const REQUIRED = /^'([^']+)' is a required property$/;
  * property named in the message becomes part of the path.
  */
 export function mapServerErrors(
-  errors: readonly FieldError[],
+  errors: readonly IFieldError[],
   schema: RJSFSchema
-): MappedErrors {
-  const mapped: MappedErrors = {
+): IMappedErrors {
+  const mapped: IMappedErrors = {
     parameters: [],
     resources: {},
     name: null,
@@ -77,7 +77,7 @@ export function mapServerErrors(
 }
 
 /** rjsf's ErrorSchema of parameter errors (for `extraErrors`): `__errors` at each path. */
-export function toErrorSchema(errors: readonly FieldError[]): ErrorSchema {
+export function toErrorSchema(errors: readonly IFieldError[]): ErrorSchema {
   const root: ErrorSchema = {};
   for (const { path, message } of errors) {
     let node = root as Record<string, unknown>;
@@ -96,10 +96,10 @@ export function toErrorSchema(errors: readonly FieldError[]): ErrorSchema {
 
 /** The server's errors that still apply: those whose field the user has not changed since. */
 export function pruneErrors(
-  errors: readonly FieldError[],
+  errors: readonly IFieldError[],
   before: unknown,
   after: unknown
-): FieldError[] {
+): IFieldError[] {
   return errors.filter(error =>
     deepEquals(getPointer(before, error.path), getPointer(after, error.path))
   );

@@ -8,11 +8,11 @@ import * as React from 'react';
 import { FormComponent } from '@jupyterlab/ui-components';
 import { JSONObject } from '@lumino/coreutils';
 import { RJSFSchema, RegistryWidgetsType } from '@rjsf/utils';
-import { FieldError } from '../api';
-import { NagelfluhContext } from '../context';
+import { IFieldError } from '../api';
+import { INagelfluhContext } from '../context';
 import { toErrorSchema } from './errors';
 import { useSignal } from './hooks';
-import { DatasetPicker, EditorFormContext, datasetOptions } from './picker';
+import { DatasetPicker, IEditorFormContext, datasetOptions } from './picker';
 import {
   DATASET_WIDGET,
   editorValidator,
@@ -24,11 +24,11 @@ import {
 const WIDGETS: RegistryWidgetsType = { [DATASET_WIDGET]: DatasetPicker };
 
 export function ParametersForm(props: {
-  ctx: NagelfluhContext;
+  ctx: INagelfluhContext;
   schema: RJSFSchema;
   parameters: Record<string, unknown>;
   /** The server's field errors, paths relative to the parameters. */
-  serverErrors: readonly FieldError[];
+  serverErrors: readonly IFieldError[];
   liveValidate: boolean;
   armed: string | null;
   arm(pointer: string | null): void;
@@ -43,7 +43,7 @@ export function ParametersForm(props: {
     () => toErrorSchema(props.serverErrors),
     [props.serverErrors]
   );
-  const formContext: EditorFormContext = {
+  const formContext: IEditorFormContext = {
     defaultFormData: defaults,
     datasets: datasetOptions(ctx.store.datasets, id =>
       ctx.store.processById(id)
@@ -76,7 +76,7 @@ export function ParametersForm(props: {
 /** Move the keyboard focus to the field of the first error, so it can be fixed at once. */
 export function focusField(
   root: HTMLElement | null,
-  errors: readonly FieldError[]
+  errors: readonly IFieldError[]
 ): void {
   for (const error of errors) {
     const element = root?.querySelector<HTMLElement>(

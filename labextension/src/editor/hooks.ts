@@ -1,9 +1,9 @@
 /** React hooks tying the editor's panels to the shared store and selection. */
 import * as React from 'react';
 import { ISignal } from '@lumino/signaling';
-import { Dataset } from '../api';
-import { NagelfluhContext } from '../context';
-import { Selection, SelectionState } from '../selection';
+import { IDataset } from '../api';
+import { INagelfluhContext } from '../context';
+import { Selection, ISelectionState } from '../selection';
 import { readableError } from './errors';
 import { pickDataset } from './picker';
 
@@ -19,13 +19,13 @@ export function useSignal<S>(signal: ISignal<S, unknown>): void {
   }, [signal]);
 }
 
-export interface FlowPickHandlers {
+export interface IFlowPickHandlers {
   /** A process was selected while `pointer` was armed: fill it with `dataset`. */
-  picked(pointer: string, dataset: Dataset): void;
+  picked(pointer: string, dataset: IDataset): void;
   /** The selected process has nothing to pick, or could not be read. */
   failed(message: string): void;
   /** A selection change that was not a pick. */
-  follow?(state: SelectionState): void;
+  follow?(state: ISelectionState): void;
 }
 
 /**
@@ -36,12 +36,12 @@ export interface FlowPickHandlers {
  * show.
  */
 export function useFlowPick(
-  ctx: NagelfluhContext,
-  handlers: FlowPickHandlers
+  ctx: INagelfluhContext,
+  handlers: IFlowPickHandlers
 ): { armed: string | null; arm(pointer: string | null): void } {
   const [armed, setArmed] = React.useState<string | null>(null);
   const armedRef = React.useRef<string | null>(null);
-  const before = React.useRef<SelectionState | null>(null);
+  const before = React.useRef<ISelectionState | null>(null);
   const handlersRef = React.useRef(handlers);
   handlersRef.current = handlers;
 
@@ -87,7 +87,7 @@ export function useFlowPick(
   );
 
   React.useEffect(() => {
-    const onSelection = (_: Selection, state: SelectionState) => {
+    const onSelection = (_: Selection, state: ISelectionState) => {
       const pointer = armedRef.current;
       if (pointer === null) {
         handlersRef.current.follow?.(state);

@@ -7,19 +7,19 @@
 import * as React from 'react';
 import { RJSFSchema, WidgetProps, ariaDescribedByIds } from '@rjsf/utils';
 import { ReadonlyJSONObject } from '@lumino/coreutils';
-import { Dataset, Process } from '../api';
+import { IDataset, IProcess } from '../api';
 import { datasetRef, pointerOfId } from './schema';
 
-export interface DatasetOption {
+export interface IDatasetOption {
   value: string;
   label: string;
 }
 
 /** What the editor hands every widget of its form through rjsf's formContext. */
-export interface EditorFormContext {
+export interface IEditorFormContext {
   /** The type's defaults: JupyterLab's field template marks values that differ. */
   defaultFormData: Record<string, unknown>;
-  datasets: DatasetOption[];
+  datasets: IDatasetOption[];
   /** The JSON pointer of the dataset field waiting for a process pick, if any. */
   armed: string | null;
   arm(pointer: string | null): void;
@@ -27,9 +27,9 @@ export interface EditorFormContext {
 
 /** Datasets as the picker lists them, newest first, labelled "name — process/version". */
 export function datasetOptions(
-  datasets: readonly Dataset[],
-  processById: (id: number) => Process | undefined
-): DatasetOption[] {
+  datasets: readonly IDataset[],
+  processById: (id: number) => IProcess | undefined
+): IDatasetOption[] {
   return [...datasets]
     .sort((a, b) => b.id - a.id)
     .map(dataset => {
@@ -46,14 +46,14 @@ export function datasetOptions(
     });
 }
 
-export type Pick = { dataset: Dataset } | { error: string };
+export type Pick = { dataset: IDataset } | { error: string };
 
 /**
  * The dataset a pick of `process` means: the first output of the chosen
  * version, or of the latest version that has outputs when none is chosen (a
  * version still running has none yet).
  */
-export function pickDataset(process: Process, version: number | null): Pick {
+export function pickDataset(process: IProcess, version: number | null): Pick {
   if (version !== null) {
     const chosen = process.versions.find(v => v.version === version);
     const first = chosen?.outputs[0];
@@ -72,7 +72,7 @@ export function pickDataset(process: Process, version: number | null): Pick {
 }
 
 export function DatasetPicker(
-  props: WidgetProps<ReadonlyJSONObject, RJSFSchema, EditorFormContext>
+  props: WidgetProps<ReadonlyJSONObject, RJSFSchema, IEditorFormContext>
 ): JSX.Element {
   const {
     id,

@@ -4,13 +4,13 @@
  * a 402 is no surprise.
  */
 import * as React from 'react';
-import { ApiError, Resources } from '../api';
-import { NagelfluhContext } from '../context';
+import { ApiError, IResources } from '../api';
+import { INagelfluhContext } from '../context';
 import { ResourceKey, mapServerErrors, readableError } from './errors';
 import { formatCredits } from './format';
 
 /** The inputs' text as typed; parsed only when a run or an estimate needs it. */
-export interface ResourcesDraft {
+export interface IResourcesDraft {
   cpu: string;
   memory: string;
   deadline: string;
@@ -18,7 +18,7 @@ export interface ResourcesDraft {
 
 export type ResourceErrors = Partial<Record<ResourceKey, string>>;
 
-export function draftOf(resources: Resources): ResourcesDraft {
+export function draftOf(resources: IResources): IResourcesDraft {
   return {
     cpu: String(resources.cpu),
     memory: resources.memory,
@@ -32,8 +32,8 @@ const DECIMAL = /^(\d+\.?\d*|\.\d+)$/;
  * The resources a draft means, or what is wrong with its inputs. CPU is a
  * number of cores or a Kubernetes quantity (`500m`), which the server checks.
  */
-export function parseResources(draft: ResourcesDraft): {
-  resources: Resources | null;
+export function parseResources(draft: IResourcesDraft): {
+  resources: IResources | null;
   errors: ResourceErrors;
 } {
   const errors: ResourceErrors = {};
@@ -62,7 +62,7 @@ export function parseResources(draft: ResourcesDraft): {
   return { resources: { cpu, memory, deadline_seconds: deadline }, errors };
 }
 
-interface Estimate {
+interface IEstimate {
   estimated: number | null;
   errors: ResourceErrors;
   message: string | null;
@@ -70,10 +70,10 @@ interface Estimate {
 
 /** The server's estimate of `resources`, asked 400 ms after the last change. */
 function useEstimate(
-  ctx: NagelfluhContext,
-  resources: Resources | null
-): Estimate {
-  const [estimate, setEstimate] = React.useState<Estimate>({
+  ctx: INagelfluhContext,
+  resources: IResources | null
+): IEstimate {
+  const [estimate, setEstimate] = React.useState<IEstimate>({
     estimated: null,
     errors: {},
     message: null
@@ -121,7 +121,7 @@ function useEstimate(
 
 const FIELDS: {
   key: ResourceKey;
-  draft: keyof ResourcesDraft;
+  draft: keyof IResourcesDraft;
   label: string;
   testid: string;
   hint: string;
@@ -150,14 +150,14 @@ const FIELDS: {
 ];
 
 export function ResourcesFields(props: {
-  ctx: NagelfluhContext;
+  ctx: INagelfluhContext;
   idPrefix: string;
-  draft: ResourcesDraft;
+  draft: IResourcesDraft;
   /** Errors from a refused submit, shown until the input changes. */
   serverErrors: ResourceErrors;
   /** Show the inputs' own errors (after the first change or submit attempt). */
   showErrors: boolean;
-  onChange(draft: ResourcesDraft, changed: ResourceKey): void;
+  onChange(draft: IResourcesDraft, changed: ResourceKey): void;
 }): JSX.Element {
   const { ctx, draft, idPrefix } = props;
   const parsed = parseResources(draft);

@@ -7,11 +7,11 @@
  */
 import * as React from 'react';
 import { RJSFSchema } from '@rjsf/utils';
-import { ApiError, FieldError, Resources } from '../api';
-import { NagelfluhContext } from '../context';
-import { SelectionState } from '../selection';
+import { ApiError, IFieldError, IResources } from '../api';
+import { INagelfluhContext } from '../context';
+import { ISelectionState } from '../selection';
 import {
-  MappedErrors,
+  IMappedErrors,
   ResourceKey,
   mapServerErrors,
   pruneErrors,
@@ -21,19 +21,19 @@ import { ParametersForm, focusField } from './form';
 import { useFlowPick } from './hooks';
 import {
   ResourceErrors,
-  ResourcesDraft,
+  IResourcesDraft,
   ResourcesFields,
   draftOf,
   parseResources
 } from './resources';
 import { datasetRef, setPointer, validateParameters } from './schema';
 
-export interface Message {
+export interface IMessage {
   kind: 'error' | 'info';
   text: string;
 }
 
-export function MessageArea(props: { message: Message | null }): JSX.Element {
+export function MessageArea(props: { message: IMessage | null }): JSX.Element {
   const { message } = props;
   return (
     <div
@@ -59,9 +59,9 @@ export function onCtrlEnter(
   };
 }
 
-export interface RunDraft {
+export interface IRunDraft {
   parameters: Record<string, unknown>;
-  resources: ResourcesDraft;
+  resources: IResourcesDraft;
 }
 
 /**
@@ -69,24 +69,24 @@ export interface RunDraft {
  * the default resources; `follow` hears the selection changes that are not picks.
  */
 export function useRunForm(
-  ctx: NagelfluhContext,
-  initial: RunDraft | null,
-  follow?: (state: SelectionState) => void
+  ctx: INagelfluhContext,
+  initial: IRunDraft | null,
+  follow?: (state: ISelectionState) => void
 ) {
   const [parameters, setParameters] = React.useState<Record<string, unknown>>(
     initial?.parameters ?? {}
   );
-  const [resources, setResources] = React.useState<ResourcesDraft>(
+  const [resources, setResources] = React.useState<IResourcesDraft>(
     initial?.resources ?? draftOf(ctx.settings.values.defaultResources)
   );
   const [touched, setTouched] = React.useState(false);
-  const [parameterErrors, setParameterErrors] = React.useState<FieldError[]>(
+  const [parameterErrors, setParameterErrors] = React.useState<IFieldError[]>(
     []
   );
   const [resourceErrors, setResourceErrors] = React.useState<ResourceErrors>(
     {}
   );
-  const [message, setMessage] = React.useState<Message | null>(null);
+  const [message, setMessage] = React.useState<IMessage | null>(null);
   const [busy, setBusy] = React.useState(false);
   const root = React.useRef<HTMLDivElement>(null);
 
@@ -107,7 +107,7 @@ export function useRunForm(
   /** Start over from these parameters (and resources, when given): untouched, without their errors. */
   const reset = (
     next: Record<string, unknown>,
-    nextResources?: ResourcesDraft
+    nextResources?: IResourcesDraft
   ) => {
     setParameters(next);
     setParameterErrors([]);
@@ -125,7 +125,7 @@ export function useRunForm(
     setTouched(true);
   };
 
-  const changeResources = (next: ResourcesDraft, changed: ResourceKey) => {
+  const changeResources = (next: IResourcesDraft, changed: ResourceKey) => {
     setResources(next);
     setResourceErrors(({ [changed]: _, ...rest }) => rest);
   };
@@ -140,7 +140,7 @@ export function useRunForm(
     schema: RJSFSchema | undefined,
     what: string,
     missing: string | null = null
-  ): Resources | null => {
+  ): IResources | null => {
     const invalid = schema ? validateParameters(schema, parameters) : [];
     const parsed = parseResources(resources);
     if (invalid.length === 0 && parsed.resources && missing === null) {
@@ -171,7 +171,7 @@ export function useRunForm(
   const refused = (
     error: unknown,
     schema: RJSFSchema | undefined
-  ): MappedErrors | null => {
+  ): IMappedErrors | null => {
     if (!(error instanceof ApiError && error.status === 400)) {
       setMessage({ kind: 'error', text: readableError(error) });
       return null;
@@ -215,7 +215,7 @@ export type RunForm = ReturnType<typeof useRunForm>;
  * the resources with their estimate, the message area and the run button.
  */
 export function RunFormFields(props: {
-  ctx: NagelfluhContext;
+  ctx: INagelfluhContext;
   form: RunForm;
   schema: RJSFSchema | undefined;
   fallback: React.ReactNode;

@@ -7,7 +7,7 @@
 import { RJSFSchema, UiSchema, getDefaultFormState } from '@rjsf/utils';
 import { customizeValidator } from '@rjsf/validator-ajv8';
 import { ReadonlyJSONObject } from '@lumino/coreutils';
-import { FieldError } from '../api';
+import { IFieldError } from '../api';
 
 /** The JSON Schema format of a parameter that holds a dataset reference (DESIGN §2). */
 export const DATASET_FORMAT = 'nagelfluh-dataset';
@@ -268,12 +268,12 @@ export function defaultName(type: string, existing: readonly string[]): string {
 export function validateParameters(
   schema: RJSFSchema,
   data: Record<string, unknown>
-): FieldError[] {
+): IFieldError[] {
   const { errorSchema } = editorValidator.validateFormData(
     data as ReadonlyJSONObject,
     schema
   );
-  const found: FieldError[] = [];
+  const found: IFieldError[] = [];
   const walk = (node: unknown, segments: string[]) => {
     if (!node || typeof node !== 'object') {
       return;

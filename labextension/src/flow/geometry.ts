@@ -2,9 +2,9 @@
  * Viewport and drawing geometry of the flow view, kept pure so that zooming,
  * fitting, edge shapes and keyboard moves are tested without a browser.
  */
-import { Point } from './layout';
+import { IPoint } from './layout';
 
-export interface Rect {
+export interface IRect {
   x: number;
   y: number;
   width: number;
@@ -12,7 +12,7 @@ export interface Rect {
 }
 
 /** Screen = graph × k + (x, y). */
-export interface Transform {
+export interface ITransform {
   x: number;
   y: number;
   k: number;
@@ -25,7 +25,7 @@ export function clampZoom(k: number): number {
   return Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, k));
 }
 
-export function boundsOf(rects: Iterable<Rect>): Rect | null {
+export function boundsOf(rects: Iterable<IRect>): IRect | null {
   let x0 = Infinity;
   let y0 = Infinity;
   let x1 = -Infinity;
@@ -43,12 +43,12 @@ export function boundsOf(rects: Iterable<Rect>): Rect | null {
 
 /** The transform showing all of `bounds` centred, never magnified past `maxK` (a lone node stays readable, not huge). */
 export function fitTransform(
-  bounds: Rect | null,
+  bounds: IRect | null,
   viewWidth: number,
   viewHeight: number,
   padding = 32,
   maxK = 1.25
-): Transform {
+): ITransform {
   if (!bounds || viewWidth <= 0 || viewHeight <= 0) {
     return { x: padding, y: padding, k: 1 };
   }
@@ -68,11 +68,11 @@ export function fitTransform(
 
 /** Zoom by `factor` keeping the graph point under the screen point (cx, cy) in place. */
 export function zoomAt(
-  t: Transform,
+  t: ITransform,
   factor: number,
   cx: number,
   cy: number
-): Transform {
+): ITransform {
   const k = clampZoom(t.k * factor);
   const ratio = k / t.k;
   return { k, x: cx - (cx - t.x) * ratio, y: cy - (cy - t.y) * ratio };
@@ -80,12 +80,12 @@ export function zoomAt(
 
 /** Pan as little as needed to bring `rect` (graph coordinates) into view with a margin. */
 export function reveal(
-  t: Transform,
-  rect: Rect,
+  t: ITransform,
+  rect: IRect,
   viewWidth: number,
   viewHeight: number,
   margin = 24
-): Transform {
+): ITransform {
   const shift = (start: number, size: number, view: number) => {
     if (size + 2 * margin > view) {
       return view / 2 - (start + size / 2);
@@ -118,9 +118,9 @@ function round(value: number): number {
  * head is a separate closed path so that all heads can share one element.
  */
 export function edgePath(
-  from: Rect,
-  to: Rect,
-  bends: readonly Point[]
+  from: IRect,
+  to: IRect,
+  bends: readonly IPoint[]
 ): { line: string; head: string } {
   const tip = { x: to.x, y: to.y + to.height / 2 };
   const points = [
@@ -143,7 +143,7 @@ export function edgePath(
 
 export type Direction = 'left' | 'right' | 'up' | 'down';
 
-const DIRECTIONS: Record<Direction, Point> = {
+const DIRECTIONS: Record<Direction, IPoint> = {
   left: { x: -1, y: 0 },
   right: { x: 1, y: 0 },
   up: { x: 0, y: -1 },
@@ -155,8 +155,8 @@ const DIRECTIONS: Record<Direction, Point> = {
  * direction, sideways distance counting double so the move stays on its line.
  */
 export function nearestInDirection(
-  from: Point,
-  candidates: readonly { id: string; center: Point }[],
+  from: IPoint,
+  candidates: readonly { id: string; center: IPoint }[],
   direction: Direction
 ): string | null {
   const d = DIRECTIONS[direction];

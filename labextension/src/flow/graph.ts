@@ -7,10 +7,10 @@
  * visible. Pure: built from the store's processes and a dataset lookup, so it is
  * tested without a server and rebuilt cheaply on every store change.
  */
-import { Dataset, Process } from '../api';
+import { IDataset, IProcess } from '../api';
 import { Badge, badgeOf, latest } from '../states';
 
-export interface ProcessNode {
+export interface IProcessNode {
   kind: 'process';
   id: string;
   processId: number;
@@ -23,16 +23,16 @@ export interface ProcessNode {
   message: string | null;
 }
 
-export interface DatasetNode {
+export interface IDatasetNode {
   kind: 'dataset';
   id: string;
   datasetId: number;
   name: string;
 }
 
-export type FlowNode = ProcessNode | DatasetNode;
+export type FlowNode = IProcessNode | IDatasetNode;
 
-export interface FlowEdge {
+export interface IFlowEdge {
   from: string;
   to: string;
   /** The consumer's latest version uses it (older versions' links are drawn faded). */
@@ -40,9 +40,9 @@ export interface FlowEdge {
   datasets: number[];
 }
 
-export interface FlowGraph {
+export interface IFlowGraph {
   nodes: FlowNode[];
-  edges: FlowEdge[];
+  edges: IFlowEdge[];
 }
 
 export const PROCESS_SIZE = { width: 200, height: 56 };
@@ -73,12 +73,12 @@ export function edgeKey(from: string, to: string): string {
  * process joins the end and the layout of the others barely moves.
  */
 export function buildGraph(
-  processes: readonly Process[],
-  lookup: (id: number) => Dataset | undefined
-): FlowGraph {
+  processes: readonly IProcess[],
+  lookup: (id: number) => IDataset | undefined
+): IFlowGraph {
   const ordered = [...processes].sort((a, b) => a.id - b.id);
   const inProject = new Set(ordered.map(p => p.id));
-  const produced = new Map<number, Dataset>();
+  const produced = new Map<number, IDataset>();
   for (const process of ordered) {
     for (const version of process.versions) {
       for (const dataset of version.outputs) {
@@ -101,8 +101,8 @@ export function buildGraph(
       message: version?.message ?? null
     };
   });
-  const datasetNodes = new Map<number, DatasetNode>();
-  const edges = new Map<string, FlowEdge>();
+  const datasetNodes = new Map<number, IDatasetNode>();
+  const edges = new Map<string, IFlowEdge>();
   for (const process of ordered) {
     const newest = latest(process);
     for (const version of process.versions) {
@@ -149,12 +149,12 @@ export function buildGraph(
 }
 
 /** What decides the layout: the node and edge sets (not states, names or edge styles). */
-export function layoutKey(graph: FlowGraph): string {
+export function layoutKey(graph: IFlowGraph): string {
   return `${graph.nodes.map(n => n.id).join(',')}|${graph.edges.map(e => edgeKey(e.from, e.to)).join(',')}`;
 }
 
 /** What decides how edges are drawn once nodes are placed. */
-export function edgesKey(graph: FlowGraph): string {
+export function edgesKey(graph: IFlowGraph): string {
   return graph.edges
     .map(e => `${edgeKey(e.from, e.to)}${e.current ? '' : '~'}`)
     .join(',');

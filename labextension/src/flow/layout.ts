@@ -17,23 +17,23 @@
  * Pure and deterministic: the same input gives the same picture.
  */
 
-export interface LayoutNode {
+export interface ILayoutNode {
   id: string;
   width: number;
   height: number;
 }
 
-export interface LayoutEdge {
+export interface ILayoutEdge {
   from: string;
   to: string;
 }
 
-export interface Point {
+export interface IPoint {
   x: number;
   y: number;
 }
 
-export interface LayoutOptions {
+export interface ILayoutOptions {
   /** Horizontal space between layers. */
   layerGap: number;
   /** Vertical space between nodes of a layer. */
@@ -55,16 +55,16 @@ export interface LayoutOptions {
   maxLayerNodes: number;
 }
 
-export interface Layout {
+export interface ILayout {
   /** Top-left corner of every node. */
-  positions: Map<string, Point>;
+  positions: Map<string, IPoint>;
   /** Bends of edges spanning several layers, source to target, by `${from}>${to}`. */
-  routes: Map<string, Point[]>;
+  routes: Map<string, IPoint[]>;
   width: number;
   height: number;
 }
 
-export const DEFAULT_LAYOUT_OPTIONS: LayoutOptions = {
+export const DEFAULT_LAYOUT_OPTIONS: ILayoutOptions = {
   layerGap: 80,
   nodeGap: 20,
   componentGap: 48,
@@ -74,10 +74,10 @@ export const DEFAULT_LAYOUT_OPTIONS: LayoutOptions = {
 };
 
 export function layout(
-  nodes: readonly LayoutNode[],
-  edges: readonly LayoutEdge[],
-  options: Partial<LayoutOptions> = {}
-): Layout {
+  nodes: readonly ILayoutNode[],
+  edges: readonly ILayoutEdge[],
+  options: Partial<ILayoutOptions> = {}
+): ILayout {
   const opts = { ...DEFAULT_LAYOUT_OPTIONS, ...options };
   const index = new Map(nodes.map((node, i) => [node.id, i]));
   const pairs: [number, number][] = [];
@@ -123,7 +123,7 @@ export function layout(
     componentPairs.set(root, list);
   }
 
-  const components: Component[] = [];
+  const components: IComponent[] = [];
   const lone: number[] = [];
   for (const [root, list] of members) {
     if (list.length === 1) {
@@ -136,8 +136,8 @@ export function layout(
   }
   components.sort((a, b) => b.size - a.size || a.first - b.first);
 
-  const positions = new Map<string, Point>();
-  const routes = new Map<string, Point[]>();
+  const positions = new Map<string, IPoint>();
+  const routes = new Map<string, IPoint[]>();
   const gap = opts.componentGap;
   const cellWidth = maxOf(lone, i => nodes[i].width);
   const cellHeight = maxOf(lone, i => nodes[i].height);
@@ -202,23 +202,23 @@ export function layout(
   return { positions, routes, width, height };
 }
 
-interface Component {
+interface IComponent {
   /** Node count, for packing big components first. */
   size: number;
   /** Smallest input index, for a stable packing order. */
   first: number;
-  positions: Map<number, Point>;
-  routes: Map<string, Point[]>;
+  positions: Map<number, IPoint>;
+  routes: Map<string, IPoint[]>;
   width: number;
   height: number;
 }
 
 function layoutComponent(
-  nodes: readonly LayoutNode[],
+  nodes: readonly ILayoutNode[],
   members: number[],
   pairs: [number, number][],
-  opts: LayoutOptions
-): Component {
+  opts: ILayoutOptions
+): IComponent {
   const n = members.length;
   const local = new Map(members.map((global, i) => [global, i]));
   const out: number[][] = members.map(() => []);
@@ -509,7 +509,7 @@ function layoutComponent(
     return columnX[l] + subColumn(node) * (cell[l] + subGap);
   };
 
-  const positions = new Map<number, Point>();
+  const positions = new Map<number, IPoint>();
   for (let i = 0; i < n; i++) {
     const l = layerOf[i];
     positions.set(members[i], {
@@ -523,8 +523,8 @@ function layoutComponent(
    * towards that row); entering one that is not the first, along the gap above
    * its target's row; through a wrapped layer, along the gap its bend snapped to.
    */
-  const bendsOf = (chain: number[]): Point[] => {
-    const bends: Point[] = [];
+  const bendsOf = (chain: number[]): IPoint[] => {
+    const bends: IPoint[] = [];
     const first = chain[0];
     const last = chain[chain.length - 1];
     const lf = layerOf[first];
@@ -556,7 +556,7 @@ function layoutComponent(
     }
     return bends;
   };
-  const routes = new Map<string, Point[]>();
+  const routes = new Map<string, IPoint[]>();
   for (const [a, b] of edges) {
     const flipped = reversed.has(`${a}>${b}`);
     const bends = bendsOf(chains.get(flipped ? `${b}>${a}` : `${a}>${b}`)!);
@@ -591,7 +591,7 @@ function wrapLimit(
   pitch: number[],
   cell: number[],
   subGap: number,
-  opts: LayoutOptions
+  opts: ILayoutOptions
 ): number {
   const size = (limit: number) => {
     let width = -opts.layerGap;

@@ -7,7 +7,7 @@
  * memory held is the text plus a few bytes a line (times are stored as
  * numbers, not strings).
  */
-import { LogLine } from '../api';
+import { ILogLine } from '../api';
 
 const CHUNK_BITS = 14;
 /** Lines per chunk. */
@@ -17,7 +17,7 @@ const CHUNK_MASK = CHUNK_SIZE - 1;
 /** The streams known in advance; others get codes as they appear. */
 const KNOWN_STREAMS = ['stdout', 'stderr', 'system'];
 
-interface Chunk {
+interface IChunk {
   seq: Float64Array;
   stream: Uint8Array;
   /** Unix time in seconds. */
@@ -25,7 +25,7 @@ interface Chunk {
   text: string[];
 }
 
-function newChunk(): Chunk {
+function newChunk(): IChunk {
   return {
     seq: new Float64Array(CHUNK_SIZE),
     stream: new Uint8Array(CHUNK_SIZE),
@@ -50,7 +50,7 @@ export class LogBuffer {
    * skipped, so a replay overlapping what is stored never duplicates a line.
    * Returns how many lines were added.
    */
-  append(lines: readonly LogLine[]): number {
+  append(lines: readonly ILogLine[]): number {
     let added = 0;
     for (const line of lines) {
       if (line.seq <= this._lastSeq) {
@@ -110,7 +110,7 @@ export class LogBuffer {
     return code;
   }
 
-  private _chunks: Chunk[] = [];
+  private _chunks: IChunk[] = [];
   private _length = 0;
   private _lastSeq = 0;
   private _streams: string[] = [...KNOWN_STREAMS];

@@ -12,7 +12,7 @@
 /** The tallest spacer used, safely below every browser's limit. */
 export const MAX_SCROLL_HEIGHT = 8_000_000;
 
-export interface Metrics {
+export interface IMetrics {
   /** Number of rows. */
   rows: number;
   /** Height of one row, px. */
@@ -23,7 +23,7 @@ export interface Metrics {
   maxHeight?: number;
 }
 
-export interface Range {
+export interface IRange {
   /** First row to render. */
   first: number;
   /** One past the last row to render. */
@@ -33,26 +33,26 @@ export interface Range {
 }
 
 /** The height the spacer gives the scroll content. */
-export function scrollHeight(m: Metrics): number {
+export function scrollHeight(m: IMetrics): number {
   return Math.min(m.rows * m.rowHeight, m.maxHeight ?? MAX_SCROLL_HEIGHT);
 }
 
 /** The largest scrollTop: the end of the log. */
-export function maxScrollTop(m: Metrics): number {
+export function maxScrollTop(m: IMetrics): number {
   return Math.max(0, scrollHeight(m) - m.viewport);
 }
 
 /** Rows that fit in the viewport (fractional). */
-function rowsInView(m: Metrics): number {
+function rowsInView(m: IMetrics): number {
   return m.viewport / m.rowHeight;
 }
 
-function isScaled(m: Metrics): boolean {
+function isScaled(m: IMetrics): boolean {
   return m.rows * m.rowHeight > scrollHeight(m);
 }
 
 /** The (fractional) row at the top of the viewport for a scrollTop. */
-export function topRow(m: Metrics, scrollTop: number): number {
+export function topRow(m: IMetrics, scrollTop: number): number {
   const top = Math.min(Math.max(scrollTop, 0), maxScrollTop(m));
   if (!isScaled(m)) {
     return top / m.rowHeight;
@@ -63,7 +63,7 @@ export function topRow(m: Metrics, scrollTop: number): number {
 }
 
 /** The scrollTop that puts (fractional) `row` at the top of the viewport. */
-export function scrollTopFor(m: Metrics, row: number): number {
+export function scrollTopFor(m: IMetrics, row: number): number {
   if (!isScaled(m)) {
     return Math.min(Math.max(row * m.rowHeight, 0), maxScrollTop(m));
   }
@@ -73,7 +73,7 @@ export function scrollTopFor(m: Metrics, row: number): number {
 }
 
 /** Whether a scrollTop shows the last row (within `slack` px). */
-export function isAtEnd(m: Metrics, scrollTop: number, slack = 2): boolean {
+export function isAtEnd(m: IMetrics, scrollTop: number, slack = 2): boolean {
   return scrollTop >= maxScrollTop(m) - slack;
 }
 
@@ -83,10 +83,10 @@ export function isAtEnd(m: Metrics, scrollTop: number, slack = 2): boolean {
  * scroll height it was computed from.
  */
 export function visibleRange(
-  m: Metrics,
+  m: IMetrics,
   scrollTop: number,
   overscan = 10
-): Range {
+): IRange {
   if (m.rows === 0 || m.rowHeight <= 0) {
     return { first: 0, last: 0, offset: 0 };
   }

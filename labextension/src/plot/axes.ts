@@ -6,9 +6,9 @@
  * titles carry the unit, so a reader never has to guess which scale a curve
  * uses.
  */
-import { Theme } from './theme';
+import { ITheme } from './theme';
 
-export interface AxisAssignment {
+export interface IAxisAssignment {
   /** The unit of each axis, in order of first appearance. */
   units: string[];
   /** For each series, the index of its axis in `units`. */
@@ -16,7 +16,7 @@ export interface AxisAssignment {
 }
 
 /** Assign series (given by unit; '' is dimensionless) to axes, one axis per distinct unit. */
-export function assignAxes(units: readonly string[]): AxisAssignment {
+export function assignAxes(units: readonly string[]): IAxisAssignment {
   const axes: string[] = [];
   const axisOf = units.map(unit => {
     const index = axes.indexOf(unit);
@@ -42,7 +42,7 @@ export function axisKey(direction: 'x' | 'y', index: number): string {
 /** Pixels between stacked extra axes: room for tick labels and a title. */
 export const AXIS_OFFSET_PX = 80;
 
-export interface AxisInfo {
+export interface IAxisInfo {
   unit: string;
   /** What the axis shows, e.g. "Signal amplitude"; the unit is added. */
   title: string;
@@ -50,7 +50,7 @@ export interface AxisInfo {
   color?: string;
 }
 
-export interface AxesLayout {
+export interface IAxesLayout {
   /** Layout entries keyed 'xaxis', 'xaxis2', ... or 'yaxis', ... */
   axes: Record<string, Record<string, unknown>>;
   /** The fraction of the other direction's extent the plot area keeps: [0, end] or [start, 1]. */
@@ -58,7 +58,7 @@ export interface AxesLayout {
 }
 
 /** An axis title that always names the unit: "Signal amplitude [mm/s]". */
-export function axisTitle(info: AxisInfo): string {
+export function axisTitle(info: IAxisInfo): string {
   return info.unit ? `${info.title} [${info.unit}]` : info.title;
 }
 
@@ -69,10 +69,10 @@ export function axisTitle(info: AxisInfo): string {
  */
 export function axesLayout(
   direction: 'x' | 'y',
-  axes: readonly AxisInfo[],
+  axes: readonly IAxisInfo[],
   size: number,
-  theme: Theme
-): AxesLayout {
+  theme: ITheme
+): IAxesLayout {
   const other = direction === 'x' ? 'y' : 'x';
   const near = direction === 'x' ? 'bottom' : 'left';
   const far = direction === 'x' ? 'top' : 'right';

@@ -12,12 +12,12 @@
 import type { GeometryObject, Topology } from 'topojson-specification';
 import { feature, mesh } from 'topojson-client';
 import { Trace } from './plotly';
-import { Theme } from './theme';
+import { ITheme } from './theme';
 
 export type Position = [number, number];
 export type Ring = Position[];
 
-export interface BaseMap {
+export interface IBaseMap {
   /** Outer rings of land polygons. */
   land: Ring[];
   /** Inner rings (lakes, inland seas), drawn in the water colour over the land. */
@@ -85,8 +85,8 @@ export function splitAtAntimeridian(line: readonly Position[]): Position[][] {
 }
 
 /** Land rings, holes and borders of a world-atlas topology (objects `land` and `countries`). */
-export function baseMapOf(topology: Topology): BaseMap {
-  const map: BaseMap = { land: [], holes: [], borders: [] };
+export function baseMapOf(topology: Topology): IBaseMap {
+  const map: IBaseMap = { land: [], holes: [], borders: [] };
   const landObject = topology.objects.land as GeometryObject | undefined;
   if (landObject) {
     const land = feature(topology, landObject);
@@ -138,7 +138,7 @@ export function joinWithGaps(parts: readonly Position[][]): {
 }
 
 /** Land, lakes and borders as scatter traces in the theme's colours, not hoverable. */
-export function baseMapTraces(map: BaseMap, theme: Theme): Trace[] {
+export function baseMapTraces(map: IBaseMap, theme: ITheme): Trace[] {
   const common = {
     type: 'scatter',
     mode: 'lines',
@@ -169,10 +169,10 @@ export function baseMapTraces(map: BaseMap, theme: Theme): Trace[] {
   ];
 }
 
-let loading: Promise<BaseMap> | null = null;
+let loading: Promise<IBaseMap> | null = null;
 
 /** The bundled base map, converted once; its JSON is a chunk of its own, loaded on first use. */
-export function loadBaseMap(): Promise<BaseMap> {
+export function loadBaseMap(): Promise<IBaseMap> {
   if (!loading) {
     loading = import('world-atlas/countries-110m.json').then(module =>
       baseMapOf((module.default ?? module) as unknown as Topology)

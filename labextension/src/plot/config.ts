@@ -5,7 +5,7 @@
  * and keep the choices consistent (a series' variable always belongs to its
  * dataset, every series has a colour).
  */
-import { Dataset, Process } from '../api';
+import { IDataset, IProcess } from '../api';
 import {
   datasetLabel,
   defaultVariables,
@@ -51,7 +51,7 @@ export function fitMode(mode: Mode | undefined, grid: boolean): Mode {
     : 'lines';
 }
 
-export interface SeriesConfig {
+export interface ISeriesConfig {
   dataset: number;
   variable: string;
   mode: Mode;
@@ -59,14 +59,14 @@ export interface SeriesConfig {
   visible: boolean;
 }
 
-export interface PlotConfig {
+export interface IPlotConfig {
   /** Show the outputs of the selected process version, following the selection. */
   follow: boolean;
   datasets: number[];
-  series: SeriesConfig[];
+  series: ISeriesConfig[];
 }
 
-export const EMPTY_CONFIG: PlotConfig = {
+export const EMPTY_CONFIG: IPlotConfig = {
   follow: true,
   datasets: [],
   series: []
@@ -88,7 +88,7 @@ export const PALETTE = [
 
 /** The first palette colour no series uses yet (cycling once all are taken). */
 export function nextColor(
-  series: readonly Pick<SeriesConfig, 'color'>[]
+  series: readonly Pick<ISeriesConfig, 'color'>[]
 ): string {
   const used = new Set(series.map(s => s.color.toLowerCase()));
   return (
@@ -102,10 +102,10 @@ export function nextColor(
  * axis, so a survey plots its anomaly alone, not beside its coordinates.
  */
 export function defaultSeries(
-  dataset: Dataset,
-  existing: readonly SeriesConfig[]
-): SeriesConfig[] {
-  const added: SeriesConfig[] = [];
+  dataset: IDataset,
+  existing: readonly ISeriesConfig[]
+): ISeriesConfig[] {
+  const added: ISeriesConfig[] = [];
   for (const variable of defaultVariables(dataset)) {
     added.push({
       dataset: dataset.id,
@@ -123,10 +123,10 @@ export function defaultSeries(
  * their settings, datasets that are new get a series for each variable.
  */
 export function withDatasets(
-  config: PlotConfig,
+  config: IPlotConfig,
   ids: readonly number[],
-  known: readonly Dataset[]
-): PlotConfig {
+  known: readonly IDataset[]
+): IPlotConfig {
   const chosen = [...new Set(ids)];
   const series = config.series.filter(s => chosen.includes(s.dataset));
   for (const id of chosen) {
@@ -144,11 +144,11 @@ export function withDatasets(
  * a 1-D variable removes the grids.
  */
 export function toggleVariable(
-  config: PlotConfig,
+  config: IPlotConfig,
   dataset: number,
   variable: string,
   grid = false
-): PlotConfig {
+): IPlotConfig {
   const shown = config.series.some(
     s => s.dataset === dataset && s.variable === variable
   );
@@ -177,11 +177,11 @@ export function toggleVariable(
  * gets a default, and each series' dataset joins the chosen datasets.
  */
 export function normalizeSeries(
-  config: PlotConfig,
-  edited: readonly Partial<SeriesConfig>[],
-  known: readonly Dataset[]
-): PlotConfig {
-  const series: SeriesConfig[] = [];
+  config: IPlotConfig,
+  edited: readonly Partial<ISeriesConfig>[],
+  known: readonly IDataset[]
+): IPlotConfig {
+  const series: ISeriesConfig[] = [];
   for (const item of edited) {
     const dataset = known.find(d => d.id === item.dataset);
     if (!dataset) {
@@ -213,7 +213,7 @@ export function normalizeSeries(
 }
 
 /** A stored config if it has the right shape, else null (an old or foreign value). */
-export function parseConfig(value: unknown): PlotConfig | null {
+export function parseConfig(value: unknown): IPlotConfig | null {
   if (!value || typeof value !== 'object') {
     return null;
   }
@@ -227,7 +227,7 @@ export function parseConfig(value: unknown): PlotConfig | null {
   }
   const datasets = raw.datasets.filter((d): d is number => Number.isInteger(d));
   const series = raw.series.filter(
-    (s): s is SeriesConfig =>
+    (s): s is ISeriesConfig =>
       !!s &&
       typeof s === 'object' &&
       Number.isInteger(s.dataset) &&
@@ -241,7 +241,7 @@ export function parseConfig(value: unknown): PlotConfig | null {
 
 /** The NetCDF outputs of a version that have something to plot: what "follow" shows. */
 export function followedDatasets(
-  outputs: readonly Dataset[] | undefined
+  outputs: readonly IDataset[] | undefined
 ): number[] {
   return plottableDatasets(outputs ?? []).map(d => d.id);
 }
@@ -251,8 +251,8 @@ export function followedDatasets(
  * dataset (a JSON Schema dependency, which rjsf resolves per array item).
  */
 export function seriesSchema(
-  datasets: readonly Dataset[],
-  processes: readonly Pick<Process, 'id' | 'name'>[]
+  datasets: readonly IDataset[],
+  processes: readonly Pick<IProcess, 'id' | 'name'>[]
 ): Record<string, unknown> {
   return {
     type: 'object',

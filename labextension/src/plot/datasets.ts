@@ -5,39 +5,41 @@
  * Pure functions over the store's dataset metadata, so the views need no
  * request to know what to offer.
  */
-import { Dataset, Process, Variable } from '../api';
+import { IDataset, IProcess, IVariable } from '../api';
 
 export const NETCDF = 'application/x-netcdf';
 export const ZARR = 'application/x-zarr';
 
-export function isNetCDF(dataset: Pick<Dataset, 'mime_type'>): boolean {
+export function isNetCDF(dataset: Pick<IDataset, 'mime_type'>): boolean {
   return dataset.mime_type === NETCDF;
 }
 
 /** NetCDF or a Zarr store: arrays the server's dataset view serves. */
-export function isViewable(dataset: Pick<Dataset, 'mime_type'>): boolean {
+export function isViewable(dataset: Pick<IDataset, 'mime_type'>): boolean {
   return dataset.mime_type === NETCDF || dataset.mime_type === ZARR;
 }
 
 /** A variable whose name is its only dimension's: the x of that dimension. */
-export function isCoordinate(variable: Variable): boolean {
+export function isCoordinate(variable: IVariable): boolean {
   return variable.dims?.length === 1 && variable.dims[0] === variable.name;
 }
 
 /** A 2-D variable: drawn as a grid (heatmap or contours), alone in its figure. */
-export function isGrid(variable: Pick<Variable, 'dims'> | undefined): boolean {
+export function isGrid(variable: Pick<IVariable, 'dims'> | undefined): boolean {
   return variable?.dims?.length === 2;
 }
 
 /** The 2-D variables of a dataset. */
-export function gridVariables(dataset: Pick<Dataset, 'variables'>): Variable[] {
+export function gridVariables(
+  dataset: Pick<IDataset, 'variables'>
+): IVariable[] {
   return dataset.variables.filter(v => isGrid(v));
 }
 
 /** The variables a user would plot: everything 1-D but coordinate variables, then the 2-D grids. */
 export function plottableVariables(
-  dataset: Pick<Dataset, 'variables'>
-): Variable[] {
+  dataset: Pick<IDataset, 'variables'>
+): IVariable[] {
   return [
     ...dataset.variables.filter(v => v.dims?.length === 1 && !isCoordinate(v)),
     ...gridVariables(dataset)
@@ -49,7 +51,7 @@ export function plottableVariables(
  * longitude, a time, or another dimension's index (a `station` number along
  * `point`). Such a variable is offered but not plotted by default.
  */
-function isPlacing(variable: Variable, dims: Record<string, number>): boolean {
+function isPlacing(variable: IVariable, dims: Record<string, number>): boolean {
   const name = variable.name.toLowerCase();
   const units = unitOf(variable).toLowerCase();
   return (
@@ -69,8 +71,8 @@ function isPlacing(variable: Variable, dims: Record<string, number>): boolean {
  * stations), or every 1-D variable when all of them place the data.
  */
 export function defaultVariables(
-  dataset: Pick<Dataset, 'variables' | 'dims'>
-): Variable[] {
+  dataset: Pick<IDataset, 'variables' | 'dims'>
+): IVariable[] {
   const plottable = plottableVariables(dataset).filter(v => !isGrid(v));
   const measured = plottable.filter(v => !isPlacing(v, dataset.dims));
   if (measured.length > 0) {
@@ -82,27 +84,27 @@ export function defaultVariables(
 }
 
 export function variableOf(
-  dataset: Pick<Dataset, 'variables'> | undefined,
+  dataset: Pick<IDataset, 'variables'> | undefined,
   name: string
-): Variable | undefined {
+): IVariable | undefined {
   return dataset?.variables.find(v => v.name === name);
 }
 
 /** The dimension a 1-D variable runs along (null when it is not 1-D). */
-export function dimensionOf(variable: Variable | undefined): string | null {
+export function dimensionOf(variable: IVariable | undefined): string | null {
   return variable?.dims?.length === 1 ? variable.dims[0] : null;
 }
 
 /** The coordinate variable of a dimension, if the dataset has one. */
 export function coordinateOf(
-  dataset: Pick<Dataset, 'variables'>,
+  dataset: Pick<IDataset, 'variables'>,
   dimension: string
-): Variable | undefined {
+): IVariable | undefined {
   return dataset.variables.find(v => v.name === dimension && isCoordinate(v));
 }
 
 /** NetCDF datasets and Zarr stores with something to plot, newest first. */
-export function plottableDatasets(datasets: readonly Dataset[]): Dataset[] {
+export function plottableDatasets(datasets: readonly IDataset[]): IDataset[] {
   return datasets
     .filter(d => isViewable(d) && plottableVariables(d).length > 0)
     .sort((a, b) => b.id - a.id);
@@ -110,8 +112,8 @@ export function plottableDatasets(datasets: readonly Dataset[]): Dataset[] {
 
 /** "s1 v2 · signal.nc": which process run made it, then its name (uploads: just the name). */
 export function datasetLabel(
-  dataset: Dataset,
-  processes: readonly Pick<Process, 'id' | 'name'>[]
+  dataset: IDataset,
+  processes: readonly Pick<IProcess, 'id' | 'name'>[]
 ): string {
   const process = processes.find(p => p.id === dataset.process);
   if (!process) {
@@ -122,7 +124,7 @@ export function datasetLabel(
 
 /** "Signal amplitude [mm/s]": what axis titles, legends and colour bars say. */
 export function variableLabel(
-  variable: Pick<Variable, 'name' | 'long_name' | 'units'>
+  variable: Pick<IVariable, 'name' | 'long_name' | 'units'>
 ): string {
   const name = variable.long_name || variable.name;
   const units = unitOf(variable);
@@ -130,7 +132,7 @@ export function variableLabel(
 }
 
 /** The unit string as axes compare it: trimmed, absent for dimensionless. */
-export function unitOf(variable: Pick<Variable, 'units'> | undefined): string {
+export function unitOf(variable: Pick<IVariable, 'units'> | undefined): string {
   return (variable?.units ?? '').trim();
 }
 
@@ -151,11 +153,11 @@ const LONGITUDE_UNITS = new Set([
   'degree_e'
 ]);
 
-export interface GeoVariables {
-  latitude: Variable;
-  longitude: Variable;
+export interface IGeoVariables {
+  latitude: IVariable;
+  longitude: IVariable;
   /** The variables along the same dimension a map can colour points by. */
-  values: Variable[];
+  values: IVariable[];
 }
 
 /**
@@ -164,8 +166,8 @@ export interface GeoVariables {
  * same dimension; null when it has none.
  */
 export function geoVariables(
-  dataset: Pick<Dataset, 'variables'>
-): GeoVariables | null {
+  dataset: Pick<IDataset, 'variables'>
+): IGeoVariables | null {
   const oneD = dataset.variables.filter(v => v.dims?.length === 1);
   const find = (units: Set<string>, names: Set<string>) =>
     oneD.find(v => units.has(unitOf(v).toLowerCase())) ??
@@ -191,14 +193,14 @@ export function geoVariables(
 }
 
 /** NetCDF datasets and Zarr stores with latitude and longitude (points, or a lat/lon grid), newest first. */
-export function mappableDatasets(datasets: readonly Dataset[]): Dataset[] {
+export function mappableDatasets(datasets: readonly IDataset[]): IDataset[] {
   return datasets
     .filter(d => isViewable(d) && mapLayersOf(d) !== null)
     .sort((a, b) => b.id - a.id);
 }
 
 /** Whether a variable is a latitude (by CF units, else by name). */
-function isLatitude(variable: Variable | undefined): boolean {
+function isLatitude(variable: IVariable | undefined): boolean {
   return (
     !!variable &&
     (LATITUDE_UNITS.has(unitOf(variable).toLowerCase()) ||
@@ -207,7 +209,7 @@ function isLatitude(variable: Variable | undefined): boolean {
 }
 
 /** Whether a variable is a longitude (by CF units, else by name). */
-function isLongitude(variable: Variable | undefined): boolean {
+function isLongitude(variable: IVariable | undefined): boolean {
   return (
     !!variable &&
     (LONGITUDE_UNITS.has(unitOf(variable).toLowerCase()) ||
@@ -215,11 +217,11 @@ function isLongitude(variable: Variable | undefined): boolean {
   );
 }
 
-export interface GeoGrid {
+export interface IGeoGrid {
   /** The 2-D variable, e.g. density_contrast over (latitude, longitude). */
-  variable: Variable;
-  latitude: Variable;
-  longitude: Variable;
+  variable: IVariable;
+  latitude: IVariable;
+  longitude: IVariable;
 }
 
 /**
@@ -227,8 +229,8 @@ export interface GeoGrid {
  * (y, x) whose coordinate variables are a latitude and a longitude, in that
  * order (the server answers a grid's first dimension as its y).
  */
-export function geoGrids(dataset: Pick<Dataset, 'variables'>): GeoGrid[] {
-  const grids: GeoGrid[] = [];
+export function geoGrids(dataset: Pick<IDataset, 'variables'>): IGeoGrid[] {
+  const grids: IGeoGrid[] = [];
   for (const variable of gridVariables(dataset)) {
     const [ydim, xdim] = variable.dims ?? [];
     const latitude = coordinateOf(dataset, ydim);
@@ -247,10 +249,10 @@ export function geoGrids(dataset: Pick<Dataset, 'variables'>): GeoGrid[] {
 
 /** What the map can draw of a dataset: its lat/lon grids first (as rasters), else its points; null if nothing. */
 export function mapLayersOf(
-  dataset: Pick<Dataset, 'variables'>
+  dataset: Pick<IDataset, 'variables'>
 ):
-  | { kind: 'grid'; grids: GeoGrid[] }
-  | { kind: 'points'; geo: GeoVariables }
+  | { kind: 'grid'; grids: IGeoGrid[] }
+  | { kind: 'points'; geo: IGeoVariables }
   | null {
   const grids = geoGrids(dataset);
   if (grids.length > 0) {

@@ -9,27 +9,27 @@
  */
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
-import { ApiError, DatasetGrid, DatasetView, NagelfluhClient } from '../api';
+import { ApiError, IDatasetGrid, IDatasetView, NagelfluhClient } from '../api';
 import {
   buildGridFigure,
   gridQuery,
   gridStatusText,
-  ResolvedGrid
+  IResolvedGrid
 } from './grid';
-import { GraphDiv, PLOT_CONFIG, PlotlyApi } from './plotly';
+import { IGraphDiv, PLOT_CONFIG, IPlotlyApi } from './plotly';
 import { PlotlyDiv } from './plotlydiv';
-import { buildFigure, PlotSeries, SeriesLook } from './traces';
+import { buildFigure, IPlotSeries, ISeriesLook } from './traces';
 import {
   needsMorePoints,
   pointsFor,
   rangeChanges,
   statusText,
-  ViewSummary,
+  IViewSummary,
   XRange
 } from './zoom';
 
 /** A series with everything needed to fetch and draw it, resolved from config and metadata. */
-export interface ResolvedSeries extends SeriesLook {
+export interface IResolvedSeries extends ISeriesLook {
   dataset: number;
   variable: string;
   dimension: string;
@@ -37,30 +37,30 @@ export interface ResolvedSeries extends SeriesLook {
   xVariable: string | null;
 }
 
-export interface GraphStatus {
+export interface IGraphStatus {
   loading: boolean;
   text: string;
   errors: string[];
 }
 
-interface Group {
+interface IGroup {
   dataset: number;
   xVariable: string | null;
   xUnit: string;
   variables: string[];
 }
 
-interface Fetched {
-  view: DatasetView | null;
+interface IFetched {
+  view: IDatasetView | null;
   error: string | null;
 }
 
-interface FetchedGrid {
-  view: DatasetGrid | null;
+interface IFetchedGrid {
+  view: IDatasetGrid | null;
   error: string | null;
 }
 
-function groupKey(s: Pick<ResolvedSeries, 'dataset' | 'dimension'>): string {
+function groupKey(s: Pick<IResolvedSeries, 'dataset' | 'dimension'>): string {
   return `${s.dataset}|${s.dimension}`;
 }
 
@@ -77,11 +77,11 @@ export class SeriesGraph implements IDisposable {
     return this._div.node;
   }
 
-  get statusChanged(): ISignal<this, GraphStatus> {
+  get statusChanged(): ISignal<this, IGraphStatus> {
     return this._statusChanged;
   }
 
-  get status(): GraphStatus {
+  get status(): IGraphStatus {
     return this._status;
   }
 
@@ -94,8 +94,8 @@ export class SeriesGraph implements IDisposable {
    * gets its own figure); fetches only what is not already here.
    */
   setSeries(
-    series: readonly ResolvedSeries[],
-    grid: ResolvedGrid | null = null
+    series: readonly IResolvedSeries[],
+    grid: IResolvedGrid | null = null
   ): void {
     const signature = JSON.stringify(grid ? { grid } : series);
     if (signature === this._signature) {
@@ -137,8 +137,8 @@ export class SeriesGraph implements IDisposable {
     Signal.clearData(this);
   }
 
-  private _groups(): Map<string, Group> {
-    const groups = new Map<string, Group>();
+  private _groups(): Map<string, IGroup> {
+    const groups = new Map<string, IGroup>();
     for (const s of this._series) {
       const key = groupKey(s);
       const group = groups.get(key) ?? {
@@ -188,7 +188,7 @@ export class SeriesGraph implements IDisposable {
       }
       this._wanted.set(key, request);
       this._inflight++;
-      const keep = (fetched: Fetched) => {
+      const keep = (fetched: IFetched) => {
         if (this._wanted.get(key) === request) {
           this._fetched.set(key, fetched);
         }
@@ -225,7 +225,7 @@ export class SeriesGraph implements IDisposable {
   }
 
   /** Fetch the grid at the plot's pixel size over the zoomed ranges, unless that is what is here. */
-  private _refreshGrid(grid: ResolvedGrid): void {
+  private _refreshGrid(grid: IResolvedGrid): void {
     const size = {
       width: this.node.clientWidth,
       height: this.node.clientHeight || this.node.clientWidth
@@ -244,7 +244,7 @@ export class SeriesGraph implements IDisposable {
     if (this._gridWanted !== request) {
       this._gridWanted = request;
       this._inflight++;
-      const keep = (fetched: FetchedGrid) => {
+      const keep = (fetched: IFetchedGrid) => {
         if (this._gridWanted === request) {
           this._gridFetched = fetched;
         }
@@ -274,8 +274,8 @@ export class SeriesGraph implements IDisposable {
   }
 
   private async _drawGrid(
-    plotly: PlotlyApi,
-    grid: ResolvedGrid
+    plotly: IPlotlyApi,
+    grid: IResolvedGrid
   ): Promise<void> {
     const fetched = this._gridFetched;
     const errors: string[] = [];
@@ -323,15 +323,15 @@ export class SeriesGraph implements IDisposable {
     });
   }
 
-  private _listen(graph: GraphDiv): void {
+  private _listen(graph: IGraphDiv): void {
     if (!this._listening) {
       this._listening = true;
       graph.on('plotly_relayout', event => this._onRelayout(event));
     }
   }
 
-  private _plotSeries(): PlotSeries[] {
-    const out: PlotSeries[] = [];
+  private _plotSeries(): IPlotSeries[] {
+    const out: IPlotSeries[] = [];
     // What only the fetch needs is split off, so a drawn series carries its look alone.
     for (const { dataset, variable, dimension, xVariable, ...look } of this
       ._series) {
@@ -352,7 +352,7 @@ export class SeriesGraph implements IDisposable {
     if (this.node.clientWidth === 0) {
       return;
     }
-    let plotly: PlotlyApi;
+    let plotly: IPlotlyApi;
     try {
       plotly = await this._div.load();
     } catch (error) {
@@ -397,7 +397,7 @@ export class SeriesGraph implements IDisposable {
     } catch (error) {
       errors.push(`The plot could not be drawn: ${error}`);
     }
-    const views: ViewSummary[] = [];
+    const views: IViewSummary[] = [];
     for (const fetched of this._fetched.values()) {
       if (fetched.view) {
         views.push({
@@ -487,21 +487,21 @@ export class SeriesGraph implements IDisposable {
     }
   }
 
-  private _setStatus(status: GraphStatus): void {
+  private _setStatus(status: IGraphStatus): void {
     this._status = status;
     this._statusChanged.emit(status);
   }
 
-  private _series: ResolvedSeries[] = [];
-  private _grid: ResolvedGrid | null = null;
+  private _series: IResolvedSeries[] = [];
+  private _grid: IResolvedGrid | null = null;
   private _gridRanges: { x: XRange; y: XRange } = { x: null, y: null };
   private _gridSize = { width: 0, height: 0 };
   private _gridWanted = '';
-  private _gridFetched: FetchedGrid | null = null;
+  private _gridFetched: IFetchedGrid | null = null;
   private _signature = '';
   /** The request each group's answer must match to be kept. */
   private _wanted = new Map<string, string>();
-  private _fetched = new Map<string, Fetched>();
+  private _fetched = new Map<string, IFetched>();
   /** The series signature of the last draw: a hidden graph draws when it is shown. */
   private _drawn = '';
   private _ranges = new Map<string, XRange>();
@@ -512,8 +512,8 @@ export class SeriesGraph implements IDisposable {
   private _inflight = 0;
   private _div: PlotlyDiv;
   private _listening = false;
-  private _status: GraphStatus = { loading: false, text: '', errors: [] };
-  private _statusChanged = new Signal<this, GraphStatus>(this);
+  private _status: IGraphStatus = { loading: false, text: '', errors: [] };
+  private _statusChanged = new Signal<this, IGraphStatus>(this);
 }
 
 function sameRange(a: XRange, b: XRange): boolean {

@@ -5,15 +5,15 @@
  * asks for the visible x and y ranges again, at full resolution when they are
  * small enough.
  */
-import { DatasetGrid, GridQuery } from '../api';
+import { IDatasetGrid, IGridQuery } from '../api';
 import { axisTitle } from './axes';
 import { GridMode } from './config';
-import { Figure, Trace } from './plotly';
-import { plotCanvas, Theme } from './theme';
+import { IFigure, Trace } from './plotly';
+import { plotCanvas, ITheme } from './theme';
 import { XRange } from './zoom';
 
 /** A grid series resolved from the config and the dataset's metadata. */
-export interface ResolvedGrid {
+export interface IResolvedGrid {
   dataset: number;
   variable: string;
   mode: GridMode;
@@ -38,12 +38,12 @@ function cells(pixels: number): number {
 
 /** The grid request: one cell per pixel of the plot, within the zoomed ranges if any. */
 export function gridQuery(
-  grid: Pick<ResolvedGrid, 'variable'>,
+  grid: Pick<IResolvedGrid, 'variable'>,
   size: { width: number; height: number },
   xRange: XRange = null,
   yRange: XRange = null
-): GridQuery {
-  const query: GridQuery = {
+): IGridQuery {
+  const query: IGridQuery = {
     z: grid.variable,
     width: cells(size.width),
     height: cells(size.height)
@@ -61,18 +61,18 @@ export function gridQuery(
 
 /** "Density contrast [kg/m^3]": the colour bar's title. */
 export function colorBarTitle(
-  grid: Pick<ResolvedGrid, 'zTitle' | 'unit'>
+  grid: Pick<IResolvedGrid, 'zTitle' | 'unit'>
 ): string {
   return axisTitle({ title: grid.zTitle, unit: grid.unit });
 }
 
 export function buildGridFigure(
-  grid: ResolvedGrid,
-  view: DatasetGrid,
-  theme: Theme,
+  grid: IResolvedGrid,
+  view: IDatasetGrid,
+  theme: ITheme,
   size: { width: number; height: number },
   uirevision: string
-): Figure {
+): IFigure {
   const unit = grid.unit ? ` ${grid.unit}` : '';
   const xUnit = grid.xUnit ? ` ${grid.xUnit}` : '';
   const yUnit = grid.yUnit ? ` ${grid.yUnit}` : '';
@@ -136,7 +136,7 @@ export function buildGridFigure(
 
 /** "decimated: 120 × 200 of 600 × 1000 cells", or "15 × 15 cells"; a zoom adds the whole grid's size. */
 export function gridStatusText(
-  view: Pick<DatasetGrid, 'shape' | 'in_range' | 'total' | 'decimated'>
+  view: Pick<IDatasetGrid, 'shape' | 'in_range' | 'total' | 'decimated'>
 ): string {
   const size = (pair: [number, number]) => `${pair[0]} × ${pair[1]}`;
   const zoomed =

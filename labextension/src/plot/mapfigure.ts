@@ -11,12 +11,12 @@
  * on tiles a `choroplethmap` of one square per cell (MapLibre has no heatmap
  * of given values; `densitymap` would smear them into a density).
  */
-import { BaseMap, baseMapTraces } from './basemap';
-import { Figure, Trace } from './plotly';
-import { Theme } from './theme';
+import { IBaseMap, baseMapTraces } from './basemap';
+import { IFigure, Trace } from './plotly';
+import { ITheme } from './theme';
 import { rangeChanges, XRange } from './zoom';
 
-export interface MapPoints {
+export interface IMapPoints {
   lon: (number | null)[];
   lat: (number | null)[];
   /** The colouring variable's values; null colours every point alike. */
@@ -29,7 +29,7 @@ export interface MapPoints {
 }
 
 /** A variable on a latitude × longitude grid: rows along `lat`, columns along `lon`. */
-export interface MapGrid {
+export interface IMapGrid {
   lon: (number | null)[];
   lat: (number | null)[];
   z: (number | null)[][];
@@ -40,7 +40,7 @@ export interface MapGrid {
   title: string;
 }
 
-export interface MapView {
+export interface IMapView {
   lon: [number, number];
   lat: [number, number];
 }
@@ -51,7 +51,7 @@ export function fitView(
   lat: readonly (number | null)[],
   margin = 0.1,
   minSpan = 0.02
-): MapView {
+): IMapView {
   const located = lon
     .map((x, i) => [x, lat[i]] as const)
     .filter(
@@ -86,7 +86,7 @@ export function aspectRatio(latitude: number): number {
 }
 
 /** The MapLibre zoom at which `view` fits a `width` x `height` pixel map (512-pixel world at zoom 0). */
-export function zoomFor(view: MapView, width: number, height: number): number {
+export function zoomFor(view: IMapView, width: number, height: number): number {
   const mercator = (lat: number) =>
     Math.log(
       Math.tan(Math.PI / 4 + (Math.max(-85, Math.min(85, lat)) * Math.PI) / 360)
@@ -136,7 +136,7 @@ export function colorScale(values: readonly (number | null)[]): {
 }
 
 /** Split points into those with a value (coloured) and those without (drawn grey). */
-function splitPoints(points: MapPoints): {
+function splitPoints(points: IMapPoints): {
   valued: number[];
   missing: number[];
 } {
@@ -157,7 +157,7 @@ function splitPoints(points: MapPoints): {
 }
 
 /** The colour bar of a map layer, alike for points and grids: its title names the unit. */
-function colorBarStyle(title: string, theme: Theme): Record<string, unknown> {
+function colorBarStyle(title: string, theme: ITheme): Record<string, unknown> {
   return {
     title: { text: title, side: 'right', font: { color: theme.font } },
     tickfont: { color: theme.font },
@@ -170,7 +170,7 @@ function colorBarStyle(title: string, theme: Theme): Record<string, unknown> {
 const SECOND_COLORBAR_X = 1.16;
 
 /** Every value of a grid, for its colour scale. */
-function gridValues(grid: MapGrid): (number | null)[] {
+function gridValues(grid: IMapGrid): (number | null)[] {
   return grid.z.flat();
 }
 
@@ -193,8 +193,8 @@ export function cellEdges(centres: readonly (number | null)[]): number[] {
 
 /** The raster layer of a grid: a heatmap on the offline map, a choropleth of square cells on tiles. */
 export function gridTrace(
-  grid: MapGrid,
-  theme: Theme,
+  grid: IMapGrid,
+  theme: ITheme,
   type: 'heatmap' | 'choroplethmap'
 ): Trace {
   const unit = grid.unit ? ` ${grid.unit}` : '';
@@ -276,7 +276,7 @@ export function gridTrace(
 }
 
 /** The extent of a grid's cell centres, for fitting the view. */
-export function gridExtent(grid: Pick<MapGrid, 'lon' | 'lat'>): {
+export function gridExtent(grid: Pick<IMapGrid, 'lon' | 'lat'>): {
   lon: (number | null)[];
   lat: (number | null)[];
 } {
@@ -290,9 +290,9 @@ export function gridExtent(grid: Pick<MapGrid, 'lon' | 'lat'>): {
 
 /** The data layers in drawing order: the grid (if any) below the points (if any). */
 function dataTraces(
-  points: MapPoints | null,
-  grid: MapGrid | null,
-  theme: Theme,
+  points: IMapPoints | null,
+  grid: IMapGrid | null,
+  theme: ITheme,
   kind: 'offline' | 'tiles'
 ): Trace[] {
   const traces: Trace[] = [];
@@ -321,8 +321,8 @@ function markerSize(count: number): number {
 
 /** The point traces, for either a cartesian ('scatter') or a tile ('scattermap') map. */
 function pointTraces(
-  points: MapPoints,
-  theme: Theme,
+  points: IMapPoints,
+  theme: ITheme,
   type: 'scatter' | 'scattermap',
   colorbarX?: number
 ): Trace[] {
@@ -391,7 +391,10 @@ function pointTraces(
   return traces;
 }
 
-function baseLayout(theme: Theme, uirevision: string): Record<string, unknown> {
+function baseLayout(
+  theme: ITheme,
+  uirevision: string
+): Record<string, unknown> {
   return {
     paper_bgcolor: theme.paper,
     plot_bgcolor: theme.water,
@@ -416,13 +419,13 @@ function baseLayout(theme: Theme, uirevision: string): Record<string, unknown> {
 
 /** Points over the bundled base map, fitted to `view`, in true shape at its mid latitude. */
 export function offlineMapFigure(
-  points: MapPoints | null,
-  base: BaseMap,
-  theme: Theme,
-  view: MapView,
+  points: IMapPoints | null,
+  base: IBaseMap,
+  theme: ITheme,
+  view: IMapView,
   uirevision: string,
-  grid: MapGrid | null = null
-): Figure {
+  grid: IMapGrid | null = null
+): IFigure {
   const axis = {
     color: theme.font,
     gridcolor: theme.grid,
@@ -481,14 +484,14 @@ function onTop(traces: Trace[], overlay: boolean): Trace[] {
 
 /** Points on a MapLibre map of the configured raster tiles, centred and zoomed to `view`. */
 export function tileMapFigure(
-  points: MapPoints | null,
+  points: IMapPoints | null,
   tiles: { url: string; attribution: string },
-  theme: Theme,
-  view: MapView,
+  theme: ITheme,
+  view: IMapView,
   size: { width: number; height: number },
   uirevision: string,
-  grid: MapGrid | null = null
-): Figure {
+  grid: IMapGrid | null = null
+): IFigure {
   return {
     data: dataTraces(points, grid, theme, 'tiles'),
     layout: {

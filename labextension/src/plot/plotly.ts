@@ -7,13 +7,13 @@
 export type Trace = Record<string, unknown>;
 export type Layout = Record<string, unknown>;
 
-export interface Figure {
+export interface IFigure {
   data: Trace[];
   layout: Layout;
 }
 
 /** What Plotly adds to the div it draws into. */
-export interface GraphDiv extends HTMLDivElement {
+export interface IGraphDiv extends HTMLDivElement {
   on(
     event: 'plotly_relayout',
     handler: (event: Record<string, unknown>) => void
@@ -21,23 +21,23 @@ export interface GraphDiv extends HTMLDivElement {
   removeAllListeners?(event: string): void;
 }
 
-export interface PlotlyApi {
+export interface IPlotlyApi {
   react(
     element: HTMLElement,
     data: Trace[],
     layout: Layout,
     config?: Record<string, unknown>
-  ): Promise<GraphDiv>;
+  ): Promise<IGraphDiv>;
   purge(element: HTMLElement): void;
   Plots: { resize(element: HTMLElement): Promise<void> | void };
 }
 
-let loading: Promise<PlotlyApi> | null = null;
+let loading: Promise<IPlotlyApi> | null = null;
 
-export function loadPlotly(): Promise<PlotlyApi> {
+export function loadPlotly(): Promise<IPlotlyApi> {
   if (!loading) {
     loading = import('plotly.js-dist-min').then(
-      module => (module.default ?? module) as PlotlyApi
+      module => (module.default ?? module) as IPlotlyApi
     );
     loading.catch(() => {
       loading = null;

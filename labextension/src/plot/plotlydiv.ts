@@ -6,8 +6,8 @@
  * size to draw at).
  */
 import { IDisposable } from '@lumino/disposable';
-import { loadPlotly, PlotlyApi, SerialDraw } from './plotly';
-import { readTheme, Theme, watchTheme } from './theme';
+import { loadPlotly, IPlotlyApi, SerialDraw } from './plotly';
+import { readTheme, ITheme, watchTheme } from './theme';
 
 export class PlotlyDiv implements IDisposable {
   /** `draw` makes the figure; `resized` hears that the shown div changed size. */
@@ -34,12 +34,12 @@ export class PlotlyDiv implements IDisposable {
 
   readonly node: HTMLDivElement;
 
-  get theme(): Theme {
+  get theme(): ITheme {
     return this._theme;
   }
 
   /** Plotly once a draw has loaded it, else null. */
-  get plotly(): PlotlyApi | null {
+  get plotly(): IPlotlyApi | null {
     return this._plotly;
   }
 
@@ -47,7 +47,7 @@ export class PlotlyDiv implements IDisposable {
     return this._disposed;
   }
 
-  async load(): Promise<PlotlyApi> {
+  async load(): Promise<IPlotlyApi> {
     this._plotly = this._plotly ?? (await loadPlotly());
     return this._plotly;
   }
@@ -69,8 +69,8 @@ export class PlotlyDiv implements IDisposable {
   }
 
   private _drawing: SerialDraw;
-  private _plotly: PlotlyApi | null = null;
-  private _theme: Theme;
+  private _plotly: IPlotlyApi | null = null;
+  private _theme: ITheme;
   private _themeWatch: IDisposable;
   private _resize: ResizeObserver;
   private _frame = 0;

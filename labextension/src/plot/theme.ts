@@ -5,7 +5,7 @@
  */
 import { IDisposable } from '@lumino/disposable';
 
-export interface Theme {
+export interface ITheme {
   /** Paper (around the plot area) background. */
   paper: string;
   /** Plot area background. */
@@ -23,7 +23,7 @@ export interface Theme {
   light: boolean;
 }
 
-const FALLBACK: Theme = {
+const FALLBACK: ITheme = {
   paper: '#ffffff',
   plot: '#ffffff',
   font: 'rgba(0, 0, 0, 0.87)',
@@ -42,7 +42,7 @@ const FALLBACK: Theme = {
  * number of pixels apart, so a resize redraws) in the theme's colours and font.
  */
 export function plotCanvas(
-  theme: Theme,
+  theme: ITheme,
   size: { width: number; height: number }
 ) {
   return {
@@ -56,7 +56,7 @@ export function plotCanvas(
 }
 
 /** The current theme's colours, read from the CSS variables on `element` (document.body). */
-export function readTheme(element: HTMLElement = document.body): Theme {
+export function readTheme(element: HTMLElement = document.body): ITheme {
   const style = getComputedStyle(element);
   const value = (name: string, fallback: string) =>
     style.getPropertyValue(name).trim() || fallback;
@@ -83,7 +83,7 @@ export function readTheme(element: HTMLElement = document.body): Theme {
  * CSS is in place; the colours are read on the next frame so they are final.
  */
 export function watchTheme(
-  onChange: (theme: Theme) => void,
+  onChange: (theme: ITheme) => void,
   element: HTMLElement = document.body
 ): IDisposable {
   let frame = 0;

@@ -3,13 +3,13 @@
  * of its unit and the x axis of its x unit (a signal in seconds and its
  * spectrum in hertz get a bottom and a top axis), coloured by the theme.
  */
-import { axesLayout, AxisInfo, assignAxes, axisId } from './axes';
+import { axesLayout, IAxisInfo, assignAxes, axisId } from './axes';
 import { LineMode } from './config';
-import { Figure, Trace } from './plotly';
-import { plotCanvas, Theme } from './theme';
+import { IFigure, Trace } from './plotly';
+import { plotCanvas, ITheme } from './theme';
 
 /** A series apart from its data: how it is named, drawn and put on axes. The graph keeps it while the data is fetched. */
-export interface SeriesLook {
+export interface ISeriesLook {
   /** Legend entry, e.g. "s1 v1 · amplitude". */
   label: string;
   mode: LineMode;
@@ -21,12 +21,12 @@ export interface SeriesLook {
   xUnit: string;
 }
 
-export interface PlotSeries extends SeriesLook {
+export interface IPlotSeries extends ISeriesLook {
   x: (number | null)[];
   y: (number | null)[];
 }
 
-export interface PlotFigure extends Figure {
+export interface IPlotFigure extends IFigure {
   /** The x unit of each x axis, in axis order: how a zoom on 'xaxis2' finds its series. */
   xUnits: string[];
 }
@@ -41,9 +41,9 @@ function joinTitles(titles: readonly string[]): string {
 
 function axisInfos(
   assignment: { units: string[]; axisOf: number[] },
-  series: readonly PlotSeries[],
-  title: (s: PlotSeries) => string
-): AxisInfo[] {
+  series: readonly IPlotSeries[],
+  title: (s: IPlotSeries) => string
+): IAxisInfo[] {
   return assignment.units.map((unit, index) => {
     const on = series.filter((_, i) => assignment.axisOf[i] === index);
     return {
@@ -56,11 +56,11 @@ function axisInfos(
 }
 
 export function buildFigure(
-  series: readonly PlotSeries[],
-  theme: Theme,
+  series: readonly IPlotSeries[],
+  theme: ITheme,
   size: { width: number; height: number },
   uirevision: string
-): PlotFigure {
+): IPlotFigure {
   const xs = assignAxes(series.map(s => s.xUnit));
   const ys = assignAxes(series.map(s => s.unit));
   const yLayout = axesLayout(

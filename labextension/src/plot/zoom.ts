@@ -85,7 +85,7 @@ export function needsMorePoints(points: number, width: number): boolean {
   return pointsFor(width) > points * 1.25;
 }
 
-export interface ViewSummary {
+export interface IViewSummary {
   /** Points received. */
   shown: number;
   /** Points in the requested range on the server. */
@@ -100,11 +100,11 @@ export interface ViewSummary {
  * the data, else "100000 points"; a zoomed range also says how many the whole
  * dataset has.
  */
-export function statusText(views: readonly ViewSummary[]): string {
+export function statusText(views: readonly IViewSummary[]): string {
   if (views.length === 0) {
     return '';
   }
-  const sum = (pick: (v: ViewSummary) => number) =>
+  const sum = (pick: (v: IViewSummary) => number) =>
     views.reduce((n, v) => n + pick(v), 0);
   const shown = sum(v => v.shown);
   const inRange = sum(v => v.inRange);

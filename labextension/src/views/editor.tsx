@@ -7,8 +7,8 @@ import * as React from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
-import { NagelfluhContext } from '../context';
-import { CreateDraft, CreatePanel } from '../editor/create';
+import { INagelfluhContext } from '../context';
+import { ICreateDraft, CreatePanel } from '../editor/create';
 import { EditPanel } from '../editor/edit';
 
 export type EditorMode = 'create' | 'edit';
@@ -19,7 +19,7 @@ function modeOf(args: ReadonlyPartialJSONObject): EditorMode | null {
 
 export class EditorWidget extends ReactWidget {
   constructor(
-    private readonly ctx: NagelfluhContext,
+    private readonly ctx: INagelfluhContext,
     mode: EditorMode
   ) {
     super();
@@ -90,11 +90,11 @@ export class EditorWidget extends ReactWidget {
   }
 
   private _mode: EditorMode;
-  private readonly _draft: { current: CreateDraft | null } = { current: null };
+  private readonly _draft: { current: ICreateDraft | null } = { current: null };
 }
 
 export function create(
-  ctx: NagelfluhContext,
+  ctx: INagelfluhContext,
   args: ReadonlyPartialJSONObject
 ): Widget {
   return new EditorWidget(ctx, modeOf(args) ?? 'create');

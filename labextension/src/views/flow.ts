@@ -19,11 +19,11 @@ import {
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import { CommandIds } from '../commands';
-import { NagelfluhContext } from '../context';
+import { INagelfluhContext } from '../context';
 import { badgeColor, badgeText } from '../states';
 import {
   DATASET_SIZE,
-  FlowGraph,
+  IFlowGraph,
   FlowNode,
   buildGraph,
   edgeKey,
@@ -34,11 +34,11 @@ import {
   PROCESS_SIZE,
   processNodeId
 } from '../flow/graph';
-import { Layout, Point, layout } from '../flow/layout';
+import { ILayout, IPoint, layout } from '../flow/layout';
 import {
   Direction,
-  Rect,
-  Transform,
+  IRect,
+  ITransform,
   boundsOf,
   edgePath,
   fitTransform,
@@ -62,7 +62,7 @@ const PILL_WIDTH = 70;
 /** Dragged node positions of a project: node id → top-left corner. */
 type Positions = Record<string, [number, number]>;
 
-interface NodeView {
+interface INodeView {
   g: SVGGElement;
   title: SVGTitleElement;
   name: SVGTextElement | SVGTSpanElement;
@@ -85,7 +85,7 @@ type Gesture =
       pointer: number;
       startX: number;
       startY: number;
-      origin: Transform;
+      origin: ITransform;
     }
   | {
       kind: 'node';
@@ -93,21 +93,21 @@ type Gesture =
       id: string;
       startX: number;
       startY: number;
-      origin: Point;
+      origin: IPoint;
       moved: boolean;
     };
 
 type EdgeClass = 'current' | 'old' | 'selected';
 
 export function create(
-  ctx: NagelfluhContext,
+  ctx: INagelfluhContext,
   _args: ReadonlyPartialJSONObject
 ): Widget {
   return new FlowView(ctx);
 }
 
 export class FlowView extends Widget {
-  constructor(ctx: NagelfluhContext) {
+  constructor(ctx: INagelfluhContext) {
     super();
     this._ctx = ctx;
     this.addClass('nf-Flow');
@@ -308,7 +308,7 @@ export class FlowView extends Widget {
     this._applySelection(false);
   }
 
-  private _showMessage(graph: FlowGraph): void {
+  private _showMessage(graph: IFlowGraph): void {
     const { store, selection } = this._ctx;
     let text = '';
     if (store.error && graph.nodes.length === 0) {
@@ -352,7 +352,7 @@ export class FlowView extends Widget {
   }
 
   /** Create views for new nodes and drop those of nodes that are gone. */
-  private _reconcile(graph: FlowGraph): void {
+  private _reconcile(graph: IFlowGraph): void {
     const present = new Set(graph.nodes.map(node => node.id));
     for (const [id, view] of this._views) {
       if (!present.has(id)) {
@@ -373,7 +373,7 @@ export class FlowView extends Widget {
     }
   }
 
-  private _processView(process: number): NodeView {
+  private _processView(process: number): INodeView {
     const { width, height } = PROCESS_SIZE;
     const g = svg('g', {
       class: 'nf-FlowNode',
@@ -440,7 +440,7 @@ export class FlowView extends Widget {
     };
   }
 
-  private _datasetView(dataset: number): NodeView {
+  private _datasetView(dataset: number): INodeView {
     const { width, height } = DATASET_SIZE;
     const g = svg('g', {
       class: 'nf-FlowDataset',
@@ -537,7 +537,7 @@ export class FlowView extends Widget {
   }
 
   /** The thin bar along a running node's bottom edge. */
-  private _progress(view: NodeView, progress: number | null): void {
+  private _progress(view: INodeView, progress: number | null): void {
     if (progress === null) {
       view.progress?.remove();
       view.progress = null;
@@ -561,7 +561,7 @@ export class FlowView extends Widget {
   }
 
   /** A dragged position when the user moved the node, else the layout's. */
-  private _position(id: string): Point | undefined {
+  private _position(id: string): IPoint | undefined {
     const saved =
       this._project === null
         ? undefined
@@ -571,7 +571,7 @@ export class FlowView extends Widget {
       : this._placement?.positions.get(id);
   }
 
-  private _rect(id: string): Rect | undefined {
+  private _rect(id: string): IRect | undefined {
     const view = this._views.get(id);
     const point = this._position(id);
     return view && point
@@ -755,7 +755,7 @@ export class FlowView extends Widget {
   }
 
   private _fit(): void {
-    const rects: Rect[] = [];
+    const rects: IRect[] = [];
     for (const id of this._views.keys()) {
       const rect = this._rect(id);
       if (rect) {
@@ -774,7 +774,7 @@ export class FlowView extends Widget {
     this._setTransform(zoomAt(this._transform, factor, width / 2, height / 2));
   }
 
-  private _setTransform(t: Transform): void {
+  private _setTransform(t: ITransform): void {
     this._transform = t;
     this._viewport.setAttribute(
       'transform',
@@ -999,7 +999,7 @@ export class FlowView extends Widget {
       if (!from) {
         return;
       }
-      const candidates: { id: string; center: Point }[] = [];
+      const candidates: { id: string; center: IPoint }[] = [];
       for (const other of this._views.keys()) {
         const rect =
           other !== id && isProcessNodeId(other)
@@ -1050,7 +1050,7 @@ export class FlowView extends Widget {
     this._applySelection(false);
   }
 
-  private readonly _ctx: NagelfluhContext;
+  private readonly _ctx: INagelfluhContext;
   private readonly _svg = svg('svg', {});
   private readonly _viewport = svg('g', {});
   private readonly _nodes = svg('g', {});
@@ -1062,16 +1062,16 @@ export class FlowView extends Widget {
   >();
   private readonly _message = document.createElement('div');
   private readonly _status = document.createElement('span');
-  private readonly _views = new Map<string, NodeView>();
+  private readonly _views = new Map<string, INodeView>();
   /** Dragged positions per project, once loaded from the state database. */
   private readonly _positions = new Map<number, Positions>();
   private readonly _loadingPositions = new Set<number>();
-  private _graph: FlowGraph | null = null;
-  private _placement: Layout | null = null;
+  private _graph: IFlowGraph | null = null;
+  private _placement: ILayout | null = null;
   private _layoutKey = '';
   private _edgesKey = '';
   private _project: number | null = null;
-  private _transform: Transform = { x: 0, y: 0, k: 1 };
+  private _transform: ITransform = { x: 0, y: 0, k: 1 };
   /** Keep the whole graph in view until the user pans or zooms. */
   private _autoFit = true;
   private _fitPending = false;
@@ -1111,7 +1111,7 @@ function setIfChanged(element: Element, name: string, value: string): void {
   }
 }
 
-function center(rect: Rect): Point {
+function center(rect: IRect): IPoint {
   return { x: rect.x + rect.width / 2, y: rect.y + rect.height / 2 };
 }
 

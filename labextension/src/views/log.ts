@@ -14,13 +14,13 @@ import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { IDisposable } from '@lumino/disposable';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
-import { LogLine, Version } from '../api';
-import { NagelfluhContext, SettingsValues } from '../context';
+import { ILogLine, IVersion } from '../api';
+import { INagelfluhContext, ISettingsValues } from '../context';
 import { ConnectionStatus, NagelfluhEvent } from '../events';
 import { LogBuffer } from '../log/buffer';
 import { LogFilter, highlighter } from '../log/filter';
 import {
-  Metrics,
+  IMetrics,
   isAtEnd,
   maxScrollTop,
   scrollHeight,
@@ -51,18 +51,18 @@ const CONNECTION_TEXT: Record<ConnectionStatus, string> = {
   closed: 'disconnected, reconnecting…'
 };
 
-interface Target {
+interface ITarget {
   process: number;
   version: number;
 }
 
-interface RunState {
-  state: Version['state'];
+interface IRunState {
+  state: IVersion['state'];
   reason: string | null;
 }
 
 /** One pooled row element and the buffer line it shows. */
-interface Row {
+interface IRow {
   node: HTMLDivElement;
   seq: HTMLSpanElement;
   time: HTMLSpanElement;
@@ -72,7 +72,7 @@ interface Row {
 }
 
 export function create(
-  ctx: NagelfluhContext,
+  ctx: INagelfluhContext,
   args: ReadonlyPartialJSONObject
 ): Widget {
   return new LogView(ctx, args);
@@ -80,7 +80,7 @@ export function create(
 
 export class LogView extends Widget {
   constructor(
-    private readonly ctx: NagelfluhContext,
+    private readonly ctx: INagelfluhContext,
     args: ReadonlyPartialJSONObject = {}
   ) {
     super();
@@ -238,7 +238,7 @@ export class LogView extends Widget {
   }
 
   /** The version to show: the selected one, or the selected process's latest. */
-  private _wanted(): Target | null {
+  private _wanted(): ITarget | null {
     const { selection, store } = this.ctx;
     const process = selection.process;
     if (process === null) {
@@ -276,7 +276,7 @@ export class LogView extends Widget {
     this._updateStatus();
   }
 
-  private _storeVersion(): Version | undefined {
+  private _storeVersion(): IVersion | undefined {
     const target = this._target;
     return target
       ? this.ctx.store
@@ -286,7 +286,7 @@ export class LogView extends Widget {
   }
 
   /** Drop what is shown and the old subscription; load and follow `target`. */
-  private _switch(target: Target | null): void {
+  private _switch(target: ITarget | null): void {
     this._generation += 1;
     this._subscription?.dispose();
     this._subscription = null;
@@ -310,7 +310,7 @@ export class LogView extends Widget {
   }
 
   /** Fetch the stored history, then follow live from its last seq. */
-  private async _load(target: Target, generation: number): Promise<void> {
+  private async _load(target: ITarget, generation: number): Promise<void> {
     try {
       for (;;) {
         const page = await this.ctx.client.logs(
@@ -371,7 +371,7 @@ export class LogView extends Widget {
   }
 
   /** Store new lines and schedule a frame; returns how many were new. */
-  private _append(lines: readonly LogLine[]): number {
+  private _append(lines: readonly ILogLine[]): number {
     const added = this._buffer.append(lines);
     if (added > 0) {
       this._filter.update();
@@ -404,7 +404,7 @@ export class LogView extends Widget {
     }
   }
 
-  private _onSettings(_: unknown, values: SettingsValues): void {
+  private _onSettings(_: unknown, values: ISettingsValues): void {
     if (!this._followTouched && values.followLogs !== this._follow) {
       this._setFollow(values.followLogs);
     }
@@ -464,7 +464,7 @@ export class LogView extends Widget {
     }
     const filter = this._filter;
     const scroller = this._scroller;
-    const metrics: Metrics = {
+    const metrics: IMetrics = {
       rows: filter.length,
       rowHeight: ROW_HEIGHT,
       viewport: scroller.clientHeight
@@ -514,7 +514,7 @@ export class LogView extends Widget {
     this._updateStatus();
   }
 
-  private _fill(row: Row, index: number, highlight: RegExp | null): void {
+  private _fill(row: IRow, index: number, highlight: RegExp | null): void {
     const buffer = this._buffer;
     const seq = String(buffer.seq(index));
     const stream = buffer.stream(index);
@@ -648,11 +648,11 @@ export class LogView extends Widget {
 
   private _buffer = new LogBuffer();
   private _filter = new LogFilter(this._buffer);
-  private _target: Target | null = null;
+  private _target: ITarget | null = null;
   private _subscription: IDisposable | null = null;
   /** Bumped on every version switch, so answers for an older one are dropped. */
   private _generation = 0;
-  private _runState: RunState | null = null;
+  private _runState: IRunState | null = null;
   private _loading = false;
   private _error: string | null = null;
   private _follow: boolean;
@@ -661,7 +661,7 @@ export class LogView extends Widget {
   /** Bumped when every row must be redrawn (filter, timestamps, version). */
   private _stamp = 0;
   private _frame = 0;
-  private _metrics: Metrics = { rows: 0, rowHeight: ROW_HEIGHT, viewport: 0 };
+  private _metrics: IMetrics = { rows: 0, rowHeight: ROW_HEIGHT, viewport: 0 };
   /** The (fractional) row at the top of the viewport as last drawn or scrolled. */
   private _topRow = 0;
   /** A row to bring back to the top on the next frame (content changed under a paused view). */
@@ -672,7 +672,7 @@ export class LogView extends Widget {
   private _timeKey = NaN;
   private _timeText = '';
   private _pickerSignature = '';
-  private _pool: Row[] = [];
+  private _pool: IRow[] = [];
   private readonly _versionSelect: HTMLSelectElement;
   private readonly _filterInput: HTMLInputElement;
   private readonly _followButton: HTMLButtonElement;
@@ -709,7 +709,7 @@ function button(
   return node;
 }
 
-function newRow(): Row {
+function newRow(): IRow {
   const node = element('div', 'nf-Log-line');
   node.dataset.testid = 'nf-log-line';
   const seq = element('span', 'nf-Log-seq');

@@ -13,13 +13,19 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { JSONObject, ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 import React from 'react';
-import { ApiError, Dataset, DatasetGrid, DatasetView, Variable } from '../api';
-import { NagelfluhContext } from '../context';
+import {
+  ApiError,
+  IDataset,
+  IDatasetGrid,
+  IDatasetView,
+  IVariable
+} from '../api';
+import { INagelfluhContext } from '../context';
 import { loadBaseMap } from '../plot/basemap';
 import { GraphHost } from '../plot/host';
 import {
   datasetLabel,
-  GeoGrid,
+  IGeoGrid,
   isViewable,
   mapLayersOf,
   mappableDatasets,
@@ -30,20 +36,20 @@ import { gridQuery, gridStatusText } from '../plot/grid';
 import {
   fitView,
   gridExtent,
-  MapGrid,
+  IMapGrid,
   mapRangeChanges,
-  MapPoints,
+  IMapPoints,
   offlineMapFigure,
   tileMapFigure
 } from '../plot/mapfigure';
-import { GraphDiv, PLOT_CONFIG } from '../plot/plotly';
+import { IGraphDiv, PLOT_CONFIG } from '../plot/plotly';
 import { PlotlyDiv } from '../plot/plotlydiv';
 import { MAX_POINTS, statusText, XRange } from '../plot/zoom';
 
 const STATE_PREFIX = 'nagelfluh-lab:map:';
 
 export function create(
-  ctx: NagelfluhContext,
+  ctx: INagelfluhContext,
   args: ReadonlyPartialJSONObject
 ): Widget {
   const view = new MapView(ctx);
@@ -51,13 +57,13 @@ export function create(
   return view;
 }
 
-interface MapChoice {
+interface IMapChoice {
   dataset: number | null;
   variable: string | null;
 }
 
 class MapView extends ReactWidget {
-  constructor(private readonly ctx: NagelfluhContext) {
+  constructor(private readonly ctx: INagelfluhContext) {
     super();
     this.addClass('nf-MapView');
     this.node.dataset.testid = 'nf-map';
@@ -157,11 +163,11 @@ class MapView extends ReactWidget {
   }
 
   private async _load(project: number | null): Promise<void> {
-    let saved: MapChoice | null = null;
+    let saved: IMapChoice | null = null;
     if (project !== null && this.ctx.state) {
       try {
         const value = (await this.ctx.state.fetch(STATE_PREFIX + project)) as
-          Partial<MapChoice> | undefined;
+          Partial<IMapChoice> | undefined;
         if (value && typeof value.dataset === 'number') {
           const variable =
             typeof value.variable === 'string' ? value.variable : null;
@@ -183,7 +189,7 @@ class MapView extends ReactWidget {
   }
 
   /** Choose a dataset (its first variable unless one is named) and keep the choice for the project. */
-  private _choose(choice: MapChoice): void {
+  private _choose(choice: IMapChoice): void {
     const variables = colourVariables(
       this.ctx.store.dataset(choice.dataset ?? -1)
     );
@@ -283,7 +289,7 @@ class MapView extends ReactWidget {
    * Fetch a lat/lon grid at about one cell per pixel of the map (fewer cells on
    * tiles), within the zoomed longitude/latitude ranges if any, then draw.
    */
-  private _refreshGrid(dataset: Dataset, grid: GeoGrid): void {
+  private _refreshGrid(dataset: IDataset, grid: IGeoGrid): void {
     const tiled = !!this.ctx.settings.values.mapTilesUrl;
     const stations = this._stationsOf(dataset);
     const key = `${dataset.id}|${grid.variable.name}|${tiled ? 'tiles' : 'offline'}|${stations?.dataset.id ?? ''}`;
@@ -387,8 +393,8 @@ class MapView extends ReactWidget {
    * markers so the grid keeps the only colour bar.
    */
   private _stationsOf(
-    grid: Dataset
-  ): { dataset: Dataset; latitude: Variable; longitude: Variable } | null {
+    grid: IDataset
+  ): { dataset: IDataset; latitude: IVariable; longitude: IVariable } | null {
     if (grid.process === null) {
       return null;
     }
@@ -491,7 +497,7 @@ class MapView extends ReactWidget {
     }
   }
 
-  private _listen(graph: GraphDiv): void {
+  private _listen(graph: IGraphDiv): void {
     if (!this._listening) {
       this._listening = true;
       graph.on('plotly_relayout', event => this._onRelayout(event));
@@ -518,9 +524,9 @@ class MapView extends ReactWidget {
   private _project: number | null | undefined = undefined;
   private _loaded = false;
   private _activeKey = '';
-  private _choice: MapChoice = { dataset: null, variable: null };
+  private _choice: IMapChoice = { dataset: null, variable: null };
   private _fetchedKey = '';
-  private _layers: { points: MapPoints | null; grid: MapGrid | null } | null =
+  private _layers: { points: IMapPoints | null; grid: IMapGrid | null } | null =
     null;
   private _status = '';
   private _error: string | null = null;
@@ -550,13 +556,13 @@ function sameRange(a: XRange, b: XRange): boolean {
 const MAX_TILE_CELLS_SIDE = 150;
 
 /** What the map shows first of a version's outputs: its lat/lon grid (its points drawn over it), else the newest. */
-function firstToMap(datasets: readonly Dataset[]): Dataset | undefined {
+function firstToMap(datasets: readonly IDataset[]): IDataset | undefined {
   const mappable = mappableDatasets(datasets);
   return mappable.find(d => mapLayersOf(d)?.kind === 'grid') ?? mappable[0];
 }
 
 /** What the Colour choice offers: a dataset's lat/lon grids, else the variables its points can be coloured by. */
-function colourVariables(dataset: Dataset | undefined): Variable[] {
+function colourVariables(dataset: IDataset | undefined): IVariable[] {
   const layers = dataset ? mapLayersOf(dataset) : null;
   if (!layers) {
     return [];
@@ -567,7 +573,7 @@ function colourVariables(dataset: Dataset | undefined): Variable[] {
 }
 
 /** A grid answer as a map raster: rows along latitude, columns along longitude. */
-function gridOf(view: DatasetGrid, variable: Variable): MapGrid {
+function gridOf(view: IDatasetGrid, variable: IVariable): IMapGrid {
   return {
     lon: view.x.values,
     lat: view.y.values,
@@ -580,10 +586,10 @@ function gridOf(view: DatasetGrid, variable: Variable): MapGrid {
 
 /** A view of x = longitude, y = [latitude, variable?] as map points. */
 function pointsOf(
-  view: DatasetView,
+  view: IDatasetView,
   latitude: string,
-  variable: Variable | null
-): MapPoints {
+  variable: IVariable | null
+): IMapPoints {
   const column = (name: string | undefined) =>
     view.y.find(c => c.name === name)?.values ?? null;
   return {
@@ -596,10 +602,10 @@ function pointsOf(
   };
 }
 
-interface MapPanelProps {
-  datasets: Dataset[];
+interface IMapPanelProps {
+  datasets: IDataset[];
   processes: { id: number; name: string }[];
-  dataset: Dataset | undefined;
+  dataset: IDataset | undefined;
   variables: { name: string; label: string }[];
   variable: string | null;
   status: string;
@@ -611,7 +617,7 @@ interface MapPanelProps {
   onVariable(name: string): void;
 }
 
-function MapPanel(props: MapPanelProps): React.ReactElement {
+function MapPanel(props: IMapPanelProps): React.ReactElement {
   let hint = '';
   if (props.datasets.length === 0) {
     hint =

@@ -13,8 +13,8 @@ import { JSONObject, ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 import validator from '@rjsf/validator-ajv8';
 import React from 'react';
-import { Dataset } from '../api';
-import { NagelfluhContext } from '../context';
+import { IDataset } from '../api';
+import { INagelfluhContext } from '../context';
 import {
   EMPTY_CONFIG,
   fitMode,
@@ -23,9 +23,9 @@ import {
   LineMode,
   normalizeSeries,
   parseConfig,
-  PlotConfig,
+  IPlotConfig,
   SERIES_UI_SCHEMA,
-  SeriesConfig,
+  ISeriesConfig,
   seriesSchema,
   toggleVariable,
   withDatasets
@@ -41,8 +41,8 @@ import {
   variableLabel,
   variableOf
 } from '../plot/datasets';
-import { GraphStatus, ResolvedSeries, SeriesGraph } from '../plot/graph';
-import { ResolvedGrid } from '../plot/grid';
+import { IGraphStatus, IResolvedSeries, SeriesGraph } from '../plot/graph';
+import { IResolvedGrid } from '../plot/grid';
 import { GraphHost } from '../plot/host';
 
 const STATE_PREFIX = 'nagelfluh-lab:plot:';
@@ -51,7 +51,7 @@ const STATE_PREFIX = 'nagelfluh-lab:plot:';
 const formValidator = validator as unknown as IFormComponentProps['validator'];
 
 export function create(
-  ctx: NagelfluhContext,
+  ctx: INagelfluhContext,
   args: ReadonlyPartialJSONObject
 ): Widget {
   const view = new PlotView(ctx);
@@ -60,7 +60,7 @@ export function create(
 }
 
 class PlotView extends ReactWidget {
-  constructor(private readonly ctx: NagelfluhContext) {
+  constructor(private readonly ctx: INagelfluhContext) {
     super();
     this.addClass('nf-PlotView');
     this.node.dataset.testid = 'nf-plot';
@@ -153,7 +153,7 @@ class PlotView extends ReactWidget {
   }
 
   private async _load(project: number | null): Promise<void> {
-    let config: PlotConfig | null = null;
+    let config: IPlotConfig | null = null;
     if (project !== null && this.ctx.state) {
       try {
         config = parseConfig(
@@ -191,7 +191,7 @@ class PlotView extends ReactWidget {
   }
 
   /** With "follow" on, the chosen datasets are the selected version's outputs. */
-  private _followed(config: PlotConfig): PlotConfig {
+  private _followed(config: IPlotConfig): IPlotConfig {
     if (!config.follow) {
       return config;
     }
@@ -205,7 +205,7 @@ class PlotView extends ReactWidget {
       : withDatasets(config, ids, [...outputs, ...this.ctx.store.datasets]);
   }
 
-  private _setConfig(config: PlotConfig): void {
+  private _setConfig(config: IPlotConfig): void {
     const changed = JSON.stringify(config) !== JSON.stringify(this._config);
     this._config = config;
     this._pushSeries();
@@ -223,8 +223,8 @@ class PlotView extends ReactWidget {
     const store = this.ctx.store;
     const chosen = this._config.series.filter(s => s.visible);
     const datasets = new Set(chosen.map(s => s.dataset));
-    const resolved: ResolvedSeries[] = [];
-    let grid: ResolvedGrid | null = null;
+    const resolved: IResolvedSeries[] = [];
+    let grid: IResolvedGrid | null = null;
     for (const s of chosen) {
       const dataset = store.dataset(s.dataset);
       const variable = variableOf(dataset, s.variable);
@@ -281,17 +281,17 @@ class PlotView extends ReactWidget {
 
   private _graph: SeriesGraph;
   private _project: number | null | undefined = undefined;
-  private _config: PlotConfig = EMPTY_CONFIG;
+  private _config: IPlotConfig = EMPTY_CONFIG;
   private _loaded = false;
   private _pending: number[] | null = null;
   private _sidebar = true;
 }
 
-interface PanelProps {
-  config: PlotConfig;
-  datasets: Dataset[];
+interface IPanelProps {
+  config: IPlotConfig;
+  datasets: IDataset[];
   processes: { id: number; name: string }[];
-  status: GraphStatus;
+  status: IGraphStatus;
   graph: HTMLElement;
   loaded: boolean;
   sidebar: boolean;
@@ -299,10 +299,10 @@ interface PanelProps {
   onFollow(follow: boolean): void;
   onDataset(id: number, on: boolean): void;
   onVariable(id: number, name: string): void;
-  onSeries(series: Partial<SeriesConfig>[]): void;
+  onSeries(series: Partial<ISeriesConfig>[]): void;
 }
 
-function PlotPanel(props: PanelProps): React.ReactElement {
+function PlotPanel(props: IPanelProps): React.ReactElement {
   const { config, datasets, processes, status } = props;
   const chosen = datasets.filter(d => config.datasets.includes(d.id));
   const visible = config.series.filter(
@@ -445,7 +445,7 @@ function PlotPanel(props: PanelProps): React.ReactElement {
                 showModifiedFromDefault={false}
                 onChange={e =>
                   props.onSeries(
-                    (e.formData?.series ?? []) as Partial<SeriesConfig>[]
+                    (e.formData?.series ?? []) as Partial<ISeriesConfig>[]
                   )
                 }
               />
