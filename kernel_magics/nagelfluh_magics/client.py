@@ -14,7 +14,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from itertools import takewhile
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,7 +45,7 @@ class NagelfluhError(Exception):
         self.details = details
 
     @property
-    def fields(self) -> list[dict]:
+    def fields(self) -> list[dict[str, Any]]:
         if not isinstance(self.details, list):
             return []
         return [d for d in self.details if isinstance(d, dict) and "path" in d]
@@ -149,18 +148,18 @@ class _Sending:
 class _Subscription:
     """One subscription of an events stream and how far it got, to renew it from there."""
 
-    def __init__(self, spec: dict) -> None:
+    def __init__(self, spec: dict[str, Any]) -> None:
         self.target = {k: v for k, v in spec.items() if k != "since"}
         self.since = spec.get("since", 0)
 
-    def matches(self, event: dict) -> bool:
+    def matches(self, event: dict[str, Any]) -> bool:
         if "project" in self.target:
             return event.get("project") == self.target["project"]
         return event.get("process") == self.target["process"] and self.target.get(
             "version", event.get("version")
         ) == event.get("version")
 
-    def note(self, event: dict) -> None:
+    def note(self, event: dict[str, Any]) -> None:
         if "process" not in self.target:
             return
         self.target.setdefault("version", event["version"])  # renewals stay on this version
@@ -205,10 +204,10 @@ class Client:
         method: str,
         path: str,
         *,
-        params: dict | None = None,
+        params: dict[str, Any] | None = None,
         json_body: Any = None,
         data: Any = None,
-        headers: dict | None = None,
+        headers: dict[str, str] | None = None,
         expect_json: bool = True,
         stream: bool = False,
     ) -> Any:
@@ -241,10 +240,10 @@ class Client:
 
     # --------------------------------------------------------------- catalog
 
-    def environments(self) -> list[dict]:
+    def environments(self) -> list[dict[str, Any]]:
         return self._get("environments")["items"]
 
-    def environment(self, name: str) -> dict:
+    def environment(self, name: str) -> dict[str, Any]:
         return self._get(f"environments/{name}")
 
     def register_environment(
@@ -256,13 +255,13 @@ class Client:
         *,
         project: int | None = None,
         installation: bool = False,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Register an environment from an image, or refresh it with a new one (the
         server runs the image's ``python -m nagelfluh_runner schema``; Kubernetes
         executor only). It is yours alone, or ``project``'s, or with ``installation``
         (admins only) every user's. With ``wait``, returns once the registration is
         over (or ``timeout`` seconds have passed): see its ``state`` and ``message``."""
-        body: dict = {"name": name, "image": image}
+        body: dict[str, Any] = {"name": name, "image": image}
         if project is not None:
             body["project"] = project
         if installation:
@@ -274,11 +273,11 @@ class Client:
             env = self.environment(name)
         return env
 
-    def types(self) -> list[dict]:
+    def types(self) -> list[dict[str, Any]]:
         """Process types with their parameter schemas."""
         return self.type_listing()["items"]
 
-    def type_listing(self) -> dict:
+    def type_listing(self) -> dict[str, Any]:
         """``{"items": [TYPE...], "broken": [...]}``: the types, and those whose code
         failed to load, each ``{"name", "entry_point", "environment", "error"}``
         (an older server lists none)."""
@@ -286,15 +285,15 @@ class Client:
         listing.setdefault("broken", [])
         return listing
 
-    def process_type(self, name: str) -> dict:
+    def process_type(self, name: str) -> dict[str, Any]:
         return self._get(f"process-types/{name}")
 
     # -------------------------------------------------------------- projects
 
-    def projects(self) -> list[dict]:
+    def projects(self) -> list[dict[str, Any]]:
         return self._get("projects")["items"]
 
-    def create_project(self, name: str) -> dict:
+    def create_project(self, name: str) -> dict[str, Any]:
         return self._post("projects", {"name": name})
 
     # ------------------------------------------------------------- processes
@@ -302,13 +301,13 @@ class Client:
     def submit(
         self,
         process_type: str,
-        parameters: dict | None = None,
+        parameters: dict[str, Any] | None = None,
         *,
         project: int | None = None,
         name: str | None = None,
-        resources: dict | None = None,
+        resources: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Create a process and run its version 1; the process.
 
         A connection that fails mid-request is retried with the same
@@ -328,23 +327,25 @@ class Client:
                     raise
         raise AssertionError("unreachable")
 
-    def process(self, process: int) -> dict:
+    def process(self, process: int) -> dict[str, Any]:
         """A process with all its versions."""
         return self._get(f"process/{process}")
 
     def process_page(
         self, project: int | None = None, cursor: str | None = None, limit: int | None = None
-    ) -> dict:
+    ) -> dict[str, Any]:
         """One page of processes, newest first: ``{"items", "next"}``."""
         return self._get("process", project=project, cursor=cursor, limit=limit)
 
-    def processes(self, project: int | None = None, limit: int | None = None) -> list[dict]:
+    def processes(
+        self, project: int | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         """Processes, newest first, following the pages up to ``limit`` (all by default)."""
         return self._pages("process", limit, project=project)
 
-    def _pages(self, path: str, limit: int | None, **params: Any) -> list[dict]:
+    def _pages(self, path: str, limit: int | None, **params: Any) -> list[dict[str, Any]]:
         """The items of a paged list, page after page, up to ``limit`` (all by default)."""
-        found: list[dict] = []
+        found: list[dict[str, Any]] = []
         cursor = None
         while limit is None or len(found) < limit:
             size = None if limit is None else min(1000, limit - len(found))
@@ -357,15 +358,18 @@ class Client:
 
     # -------------------------------------------------------------- versions
 
-    def version(self, process: int, version: int | None = None) -> dict:
+    def version(self, process: int, version: int | None = None) -> dict[str, Any]:
         """One version (the latest by default)."""
         if version is None:
             return self.process(process)["versions"][-1]
         return self._get(f"process/{process}/versions/{version}")
 
     def new_version(
-        self, process: int, parameters: dict | None = None, resources: dict | None = None
-    ) -> dict:
+        self,
+        process: int,
+        parameters: dict[str, Any] | None = None,
+        resources: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """A new version with new parameters and/or resources (the rest from the
         latest version), run at once."""
         body = {
@@ -373,23 +377,25 @@ class Client:
         }
         return self._post(f"process/{process}/versions", body)
 
-    def cancel(self, process: int, version: int) -> dict:
+    def cancel(self, process: int, version: int) -> dict[str, Any]:
         """Cancel a queued or running version; the version once it has ended."""
         return self._post(f"process/{process}/versions/{version}/cancel")
 
-    def restore(self, process: int, version: int) -> dict:
+    def restore(self, process: int, version: int) -> dict[str, Any]:
         """A new version with ``version``'s parameters, run at once."""
         return self._post(f"process/{process}/versions/{version}/restore")
 
-    def compare(self, process: int, v1: int, v2: int) -> dict:
+    def compare(self, process: int, v1: int, v2: int) -> dict[str, Any]:
         """The structured differences from v1 to v2."""
         return self._get(f"process/{process}/versions/compare", v1=v1, v2=v2)
 
-    def logs(self, process: int, version: int, since: int = 0, limit: int | None = None) -> dict:
+    def logs(
+        self, process: int, version: int, since: int = 0, limit: int | None = None
+    ) -> dict[str, Any]:
         """Persisted log lines after ``since``: ``{"items": [LINE...], "next": SEQ}``."""
         return self._get(f"process/{process}/versions/{version}/logs", since=since, limit=limit)
 
-    def log_lines(self, process: int, version: int, since: int = 0) -> Iterator[dict]:
+    def log_lines(self, process: int, version: int, since: int = 0) -> Iterator[dict[str, Any]]:
         """Every persisted line after ``since``, page after page."""
         while True:
             page = self.logs(process, version, since)
@@ -406,12 +412,12 @@ class Client:
         process: int | None = None,
         version: int | None = None,
         limit: int | None = None,
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """Datasets (of a project, or the outputs of a process or version), newest first,
         following the pages up to ``limit`` (all by default)."""
         return self._pages("dataset", limit, project=project, process=process, version=version)
 
-    def dataset_meta(self, dataset: int) -> dict:
+    def dataset_meta(self, dataset: int) -> dict[str, Any]:
         """Producer, key, MIME type, size, variables and their units."""
         return self._get(f"dataset/{dataset}/meta")
 
@@ -437,7 +443,7 @@ class Client:
         points: int | None = None,
         x0: float | None = None,
         x1: float | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Plot-ready columns of a NetCDF dataset, decimated by the server to about
         ``points`` values over ``[x0, x1]`` (minimum and maximum kept per bucket)."""
         params: dict[str, Any] = {"x": x, "points": points, "x0": x0, "x1": x1}
@@ -455,7 +461,7 @@ class Client:
         x1: float | None = None,
         y0: float | None = None,
         y1: float | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """A 2-D variable of a NetCDF dataset as a grid (rows along its first dimension),
         reduced by the server to at most ``height`` x ``width`` block means over the ranges."""
         return self._get(
@@ -467,10 +473,10 @@ class Client:
         self,
         project: int,
         name: str | None,
-        data: bytes | IO[bytes] | str | os.PathLike,
+        data: bytes | IO[bytes] | str | os.PathLike[str],
         content_type: str | None = None,
         progress: Callable[[int, int], None] | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Upload bytes, a binary file object, the file at a path or a Zarr store's
         folder as a dataset of ``project`` (stored under ``uploads/{name}``; ``name``
         None: the file's or folder's name); the new dataset.
@@ -495,11 +501,12 @@ class Client:
             raise ValueError("upload: a dataset name is needed for bytes or a file object")
         headers = {"Content-Type": content_type} if content_type else {}
         params = {"project": project, "name": name}
+        body: bytes | IO[bytes] | _Sending = data
         if progress is not None and (sized := _sized(data)) is not None:
-            data = _Sending(*sized, progress)
-        return self.request("POST", "dataset", params=params, data=data, headers=headers)
+            body = _Sending(*sized, progress)
+        return self.request("POST", "dataset", params=params, data=body, headers=headers)
 
-    def download(self, dataset: int, target: str | os.PathLike | IO[bytes]) -> int:
+    def download(self, dataset: int, target: str | os.PathLike[str] | IO[bytes]) -> int:
         """Write a dataset's bytes (a store's: its ZIP archive) to a path or a binary
         file object as they arrive, never whole in memory; the bytes written."""
         if isinstance(target, (str, os.PathLike)):
@@ -520,17 +527,19 @@ class Client:
 
     # --------------------------------------------------------------- billing
 
-    def estimate(self, resources: dict | None = None) -> dict:
+    def estimate(self, resources: dict[str, Any] | None = None) -> dict[str, Any]:
         """The HOLD a run with these resources would place (defaults filled in)."""
         return self._post("estimate", {"resources": resources or {}})
 
-    def account(self) -> dict:
+    def account(self) -> dict[str, Any]:
         """Balance and transactions (HOLD, DEBIT, RELEASE)."""
         return self._get("account")
 
     # ---------------------------------------------------------------- events
 
-    def events(self, *subscriptions: dict, timeout: float | None = None) -> Iterator[dict]:
+    def events(
+        self, *subscriptions: dict[str, Any], timeout: float | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Live events of versions (``{"process": ID, "version": V, "since": SEQ}``,
         version and since optional) and projects (``{"project": ID}``).
 
@@ -568,11 +577,11 @@ class Client:
                     raise NagelfluhError(
                         None, event["code"], event["message"], event.get("details")
                     )
-                sub = next((sub for sub in subs if sub.matches(event)), None)
-                if sub is not None:
-                    sub.note(event)
+                matched = next((sub for sub in subs if sub.matches(event)), None)
+                if matched is not None:
+                    matched.note(event)
                     if event["type"] == "resync":
-                        connection.send(sub.message())
+                        connection.send(matched.message())
                 yield event
         finally:
             if connection is not None:
@@ -591,7 +600,7 @@ class Client:
         connection.settimeout(timeout)
         return connection
 
-    def _receive(self, connection: websocket.WebSocket) -> dict:
+    def _receive(self, connection: websocket.WebSocket) -> dict[str, Any]:
         try:
             message = connection.recv()
         except websocket.WebSocketTimeoutException as error:
@@ -604,7 +613,7 @@ class Client:
         version: int | None = None,
         since: int = 0,
         timeout: float | None = None,
-    ) -> Iterator[dict]:
+    ) -> Iterator[dict[str, Any]]:
         """The events of one version until it has ended: its ``state`` changes,
         ``progress``, ``datasets`` (outputs, in batches) and ``log`` events whose lines follow
         ``since`` without gaps or duplicates, the last ones included.
@@ -622,8 +631,12 @@ class Client:
             if kind == "log":
                 lines = [line for line in event["lines"] if line["seq"] > last]
                 if lines and lines[0]["seq"] > last + 1:
-                    stored = self.log_lines(process, version, last)
-                    gap = takewhile(lambda line, first=lines[0]["seq"]: line["seq"] < first, stored)
+                    first: int = lines[0]["seq"]
+                    gap = []
+                    for line in self.log_lines(process, version, last):
+                        if line["seq"] >= first:
+                            break
+                        gap.append(line)
                     lines = [*gap, *lines]
                 if lines:
                     last = lines[-1]["seq"]
@@ -638,7 +651,7 @@ class Client:
 
     def follow_logs(
         self, process: int, version: int | None = None, since: int = 0
-    ) -> Iterator[dict]:
+    ) -> Iterator[dict[str, Any]]:
         """Log lines (``{"seq", "time", "stream", "line"}``) of a version from
         ``since`` on, live, without gaps or duplicates, until the version ends."""
         for event in self.follow(process, version, since):

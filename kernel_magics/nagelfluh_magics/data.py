@@ -27,7 +27,7 @@ class DataError(ValueError):
     """A dataset that cannot be read the way asked (its message is one line for the user)."""
 
 
-def kind(meta: dict) -> str | None:
+def kind(meta: dict[str, Any]) -> str | None:
     """``"netcdf"``, ``"zarr"`` (a store), ``"csv"``, ``"tsv"`` or None, from the MIME
     type (a store: or its key) or else the name."""
     mime, name = meta["mime_type"], meta["name"].lower()

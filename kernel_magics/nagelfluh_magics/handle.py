@@ -18,14 +18,16 @@ class ProcessHandle:
     """Version ``version`` of process ``process``, refreshed from the server on
     demand (``refresh()``), so a handle kept in a variable stays true."""
 
-    def __init__(self, client: Client, process: int, version: int, info: dict | None = None):
+    def __init__(
+        self, client: Client, process: int, version: int, info: dict[str, Any] | None = None
+    ):
         self.client = client
         self.process = process
         self.version = version
         self.info = info if info is not None else client.version(process, version)
 
     @classmethod
-    def of(cls, client: Client, version_info: dict) -> ProcessHandle:
+    def of(cls, client: Client, version_info: dict[str, Any]) -> ProcessHandle:
         return cls(client, version_info["process"], version_info["version"], version_info)
 
     @property
@@ -46,7 +48,7 @@ class ProcessHandle:
         return self.state in TERMINAL
 
     @property
-    def outputs(self) -> list[dict]:
+    def outputs(self) -> list[dict[str, Any]]:
         """The output datasets, oldest first (known once the version has completed).
         A version carries only its first ones; the rest come from the dataset list."""
         outputs = self.info["outputs"]
@@ -55,7 +57,7 @@ class ProcessHandle:
             self.info["outputs"] = outputs = sorted(listed, key=lambda d: d["id"])
         return outputs
 
-    def output(self, name: str) -> dict:
+    def output(self, name: str) -> dict[str, Any]:
         """The output dataset called ``name`` (e.g. ``"signal.nc"``)."""
         for dataset in self.outputs:
             if dataset["name"] == name:

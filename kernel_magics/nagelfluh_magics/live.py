@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from itertools import groupby
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .states import state_text
 
@@ -93,14 +93,14 @@ class TextProgress:
         self._print(state_text(state, reason))
 
 
-def print_lines(lines: list[dict]) -> None:
+def print_lines(lines: list[dict[str, Any]]) -> None:
     """Log lines to the cell: stderr lines on stderr (drawn apart), the rest on stdout."""
     for stream, run in groupby(lines, key=lambda line: line["stream"]):
         out = sys.stderr if stream == "stderr" else sys.stdout
         print("\n".join(line["line"] for line in run), file=out, flush=True)
 
 
-def wait(client: Client, process: int, version: int, show: bool = True) -> dict | None:
+def wait(client: Client, process: int, version: int, show: bool = True) -> dict[str, Any] | None:
     """Follow a version until it ends; with ``show``, print its log lines and
     draw its progress. The last ``state`` event (None if none came)."""
     progress: Progress | None = None

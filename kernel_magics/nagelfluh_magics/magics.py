@@ -12,6 +12,7 @@ import json
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -34,7 +35,7 @@ class _HelpShown(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    commands: argparse._SubParsersAction | None = None
+    commands: argparse._SubParsersAction[_Parser] | None = None
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
@@ -151,10 +152,12 @@ def build_parser() -> _Parser:
     return parser
 
 
-def _parameters(cell: str | None) -> dict:
+def _parameters(cell: str | None) -> dict[str, Any]:
     """The cell body as YAML (when PyYAML is installed) or JSON: a mapping."""
     if not cell or not cell.strip():
         return {}
+    parse: Callable[[str], Any]
+    errors: tuple[type[Exception], ...]
     try:
         import yaml
     except ImportError:
@@ -177,7 +180,7 @@ def _when(timestamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else ""
 
 
-def _state(info: dict) -> str:
+def _state(info: dict[str, Any]) -> str:
     return state_text(info["state"], info.get("reason"))
 
 
@@ -326,7 +329,7 @@ class NagelMagics(Magics):
         )
         return Table(["id", "name", "project", "type", "bytes"], [row], [dataset])
 
-    def _project(self, wanted: int | None) -> dict:
+    def _project(self, wanted: int | None) -> dict[str, Any]:
         """The project ``wanted`` (your first if None), with the name messages show."""
         for project in self.client.projects():
             if wanted in (None, project["id"]):

@@ -21,6 +21,8 @@ from .data import ARRAYS, DELIMITERS, DataError, kind, table_columns
 from .live import widgets_available
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .client import Client
 
 DEFAULT_POINTS = 2000
@@ -50,7 +52,7 @@ class Series:
     y: list[Column]
     decimated: bool = False
     refinable: bool = False  # the server can send more detail for a narrower x range
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def fetch_series(
@@ -120,14 +122,14 @@ def axis_key(letter: str, index: int) -> str:
     return f"{letter}axis" + (str(index + 1) if index else "")
 
 
-def axes_layout(letter: str, titles: list[str]) -> tuple[dict, list[float]]:
+def axes_layout(letter: str, titles: list[str]) -> tuple[dict[str, Any], list[float]]:
     """One axis per title: the first where axes usually are, the second on the
     opposite side, further ones outside these, alternately, each ``AXIS_OFFSET``
     further out. Also the domain left for the plot along the other direction."""
     sides = ("left", "right") if letter == "y" else ("bottom", "top")
     count = len(titles)
     domain = [AXIS_OFFSET * max(0, (count - 1) // 2), 1 - AXIS_OFFSET * max(0, (count - 2) // 2)]
-    layout: dict[str, dict] = {}
+    layout: dict[str, dict[str, Any]] = {}
     for index, title in enumerate(titles):
         axis: dict[str, Any] = {"title": {"text": title}}
         if index:
@@ -154,7 +156,7 @@ def _group_titles(columns: list[Column], groups: list[int]) -> list[str]:
     return titles
 
 
-def grid_variable(meta: dict, y: list[str] | tuple[str, ...] = ()) -> str | None:
+def grid_variable(meta: dict[str, Any], y: list[str] | tuple[str, ...] = ()) -> str | None:
     """The 2-D variable of a NetCDF dataset to show as a heatmap: the one ``y`` names,
     or, when ``y`` is empty and the dataset has no 1-D data variable, its first 2-D
     one; None for a line plot. Variables of unknown dims (no manifest) count as 1-D."""
@@ -255,7 +257,7 @@ class Refiner:
                 f"{axis_key('x', xg)}.range",
             )
 
-    def refine(self, xg: int, x_range: tuple | list | None) -> None:
+    def refine(self, xg: int, x_range: tuple[Any, ...] | list[Any] | None) -> None:
         if not x_range or len(x_range) != 2:
             return
         x0, x1 = sorted(float(v) for v in x_range)
@@ -276,7 +278,7 @@ def heatmap(
     client: Client,
     dataset: int,
     name: str,
-    meta: dict,
+    meta: dict[str, Any],
     cells: int = GRID_CELLS,
     geographic: bool = False,
 ) -> go.Figure:
@@ -328,8 +330,8 @@ def _refine_grid(
     dataset: int,
     name: str,
     cells: int,
-    x_range: tuple | list | None,
-    y_range: tuple | list | None,
+    x_range: tuple[Any, ...] | list[Any] | None,
+    y_range: tuple[Any, ...] | list[Any] | None,
 ) -> None:
     """Fetch the visible part of a heatmap's grid again, at up to ``cells`` cells a side."""
     ranges: dict[str, float] = {}
@@ -345,7 +347,7 @@ def _refine_grid(
         trace.x, trace.y, trace.z = view["x"]["values"], view["y"]["values"], view["z"]["values"]
 
 
-def _coordinate(names: list[str], units: dict, spec: tuple[tuple[str, ...], ...]) -> str:
+def _coordinate(names: list[str], units: dict[str, Any], spec: tuple[tuple[str, ...], ...]) -> str:
     """The variable with a unit of ``spec[0]``, else one named as in ``spec[1]``."""
     unit_names, plain_names = spec
     for name in names:
@@ -367,6 +369,7 @@ def map_figure(client: Client, dataset: int, color: str | None = None) -> go.Fig
     ``$NAGELFLUH_MAP_TILES`` (``https://.../{z}/{x}/{y}.png``) when it is set."""
     meta = client.dataset_meta(dataset)
     found = kind(meta)
+    columns: dict[str, np.ndarray] = {}  # a table's, read here once
     if found in ARRAYS:
         names = [v["name"] for v in meta["variables"]]
         units = meta["units"]
@@ -447,7 +450,7 @@ def _span(values: list[float]) -> float:
     return max(values) - min(values) if values else 0.0
 
 
-def _raster_style(tiles: str) -> dict:
+def _raster_style(tiles: str) -> dict[str, Any]:
     """A MapLibre style of one raster layer: nothing else (fonts, sprites) is fetched."""
     return {
         "version": 8,

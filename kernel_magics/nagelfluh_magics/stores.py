@@ -14,7 +14,7 @@ import os
 import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 ZARR_MIME_TYPE = "application/x-zarr"
 ZIP_MIME_TYPE = "application/zip"
@@ -27,17 +27,17 @@ class StoreError(ValueError):
     """A folder that does not upload as a store, or an archive that is none (one line)."""
 
 
-def is_store_folder(directory: str | os.PathLike) -> bool:
+def is_store_folder(directory: str | os.PathLike[str]) -> bool:
     """Whether ``directory`` is the root of a Zarr store (v3 or v2)."""
     return any(os.path.isfile(os.path.join(directory, marker)) for marker in ROOT_MARKERS)
 
 
-def is_store_dataset(meta: dict) -> bool:
+def is_store_dataset(meta: dict[str, Any]) -> bool:
     """Whether a dataset (its JSON) is a store: so typed, or its key a prefix."""
     return meta.get("mime_type") == ZARR_MIME_TYPE or str(meta.get("key", "")).endswith("/")
 
 
-def store_files(directory: str | os.PathLike) -> list[tuple[str, Path]]:
+def store_files(directory: str | os.PathLike[str]) -> list[tuple[str, Path]]:
     """``(relative path, file)`` of every file of the store at ``directory``, sorted;
     StoreError if it is no Zarr store, holds no file, or links to another folder."""
     root = Path(directory)
@@ -58,12 +58,12 @@ def store_files(directory: str | os.PathLike) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def store_size(directory: str | os.PathLike) -> int:
+def store_size(directory: str | os.PathLike[str]) -> int:
     """The bytes of every file of a store (what its archive is about as big as)."""
     return sum(path.stat().st_size for _, path in store_files(directory))
 
 
-def zip_store(directory: str | os.PathLike, target: IO[bytes], top: str | None = None) -> None:
+def zip_store(directory: str | os.PathLike[str], target: IO[bytes], top: str | None = None) -> None:
     """Write the store at ``directory`` to ``target`` as a ZIP archive of stored
     members under ``top/`` (the folder's name by default), file by file in chunks."""
     files = store_files(directory)
@@ -87,7 +87,7 @@ def store_root(names: list[str]) -> str | None:
     return None
 
 
-def extract_store(archive: str | os.PathLike, directory: str | os.PathLike) -> Path:
+def extract_store(archive: str | os.PathLike[str], directory: str | os.PathLike[str]) -> Path:
     """Unpack a store's ZIP archive into ``directory``; the store's root folder there.
     StoreError if it is no ZIP, holds no store, or names a member outside itself."""
     target = Path(directory)

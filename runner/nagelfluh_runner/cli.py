@@ -68,6 +68,8 @@ def _reject_constant(name: str) -> None:
 
 def _json_env(environ: Mapping[str, str], name: str, default: str | None = None) -> Any:
     text = environ.get(name, default)
+    if text is None:
+        raise UsageError(f"missing environment variable {name}")
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except ValueError as error:

@@ -21,14 +21,15 @@ from nagelfluh_runner.storage import StorageKeyError, safe_key, safe_prefix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import builtins
     import os
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from typing import Any, BinaryIO, TextIO
 
     import xarray as xr
 
-    from nagelfluh_runner.netcdf import Variable
-    from nagelfluh_runner.storage import PendingWrite, Storage
+    from nagelfluh_runner.netcdf import Variable, VariableSpec
+    from nagelfluh_runner.storage import ByteReader, PendingWrite, Storage
 
 NETCDF_MIME_TYPE = "application/x-netcdf"
 NETCDF_FORMATS = ("netcdf3", "netcdf4")
@@ -122,7 +123,7 @@ class StorageContext:
             raise StorageKeyError(f"{key!r} is outside project {self.project}")
         return normal
 
-    def open_read(self, key: str, start: int = 0, end: int | None = None) -> BinaryIO:
+    def open_read(self, key: str, start: int = 0, end: int | None = None) -> ByteReader:
         return self.storage.open_read(self.readable_key(key), start, end)
 
     def read_bytes(self, key: str) -> bytes:
@@ -182,13 +183,14 @@ class StorageContext:
         mime_type: str = "application/octet-stream",
         *,
         title: str | None = None,
-        units: str | dict[str, str] | None = None,
+        units: str | Mapping[str, str | None] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Store ``data`` as output ``name``; ``units`` (one, or per column) go to the metadata."""
+        """Store ``data`` as output ``name``; ``units`` (one, or per column, None where a
+        column has none) go to the metadata."""
         metadata = dict(metadata or {})
         if units is not None:
-            metadata["units"] = units
+            metadata["units"] = units if isinstance(units, str) else dict(units)
         key = self.output_key(name)
         entry = self._entry(name, key, mime_type, title, metadata)
         with _Writing(key):
@@ -198,8 +200,8 @@ class StorageContext:
     def write_netcdf(
         self,
         name: str,
-        dims: dict[str, int] | None,
-        variables: dict[str, Variable | tuple],
+        dims: Mapping[str, int] | None,
+        variables: Mapping[str, VariableSpec],
         attrs: dict[str, Any] | None = None,
         *,
         title: str | None = None,
@@ -313,8 +315,8 @@ class StorageContext:
                 )
 
     def _upload(
-        self, key: str, files: list[tuple[str, str]], patched: dict[str, bytes]
-    ) -> list[tuple[str, int, str]]:
+        self, key: str, files: builtins.list[tuple[str, str]], patched: dict[str, bytes]
+    ) -> builtins.list[tuple[str, int, str]]:
         """Every file as the object ``key/relative``, ``patched`` ones from those bytes;
         ``(relative, size, sha256 hex)`` of what was written, hashed as it was sent."""
 

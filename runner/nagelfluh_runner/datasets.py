@@ -22,6 +22,8 @@ import warnings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import ModuleType
     from typing import Any
 
     import xarray as xr
@@ -54,7 +56,7 @@ def kind(raw: bytes, mime_type: str = "", name: str = "") -> str:
     raise DatasetFormatError("neither NetCDF-3, NetCDF-4/HDF5 nor CSV")
 
 
-def _xarray():
+def _xarray() -> ModuleType:
     try:
         import xarray
     except ImportError as error:
@@ -185,7 +187,7 @@ def netcdf_data(ds: xr.Dataset, variables: list[str] | None = None) -> NetCDFDat
     )
 
 
-def _attrs(attrs: dict) -> dict[str, Any]:
+def _attrs(attrs: Mapping[Any, Any]) -> dict[str, Any]:
     """Attributes as the NetCDF-3 reader gives them: text as str, one number as a scalar."""
     import numpy as np
 

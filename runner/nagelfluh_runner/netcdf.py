@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _NC_DIMENSION = 10
 _NC_VARIABLE = 11
@@ -42,6 +44,15 @@ class Variable:
     @property
     def units(self) -> str | None:
         return self.attrs.get("units")
+
+
+# What ``write_netcdf`` takes for a variable: a Variable, or ``(dims, data[, attrs])``
+# with the dims as names (one name alone may be a plain string) and any array-like data.
+VariableSpec: TypeAlias = (
+    Variable
+    | tuple[str | Sequence[str], ArrayLike]
+    | tuple[str | Sequence[str], ArrayLike, Mapping[str, Any]]
+)
 
 
 @dataclass
@@ -139,7 +150,7 @@ def _attrs(attrs: dict[str, Any]) -> bytes:
 
 
 def prepare(
-    dims: dict[str, int] | None, variables: dict[str, Variable | tuple]
+    dims: Mapping[str, int] | None, variables: Mapping[str, VariableSpec]
 ) -> tuple[dict[str, int], dict[str, Variable]]:
     """Dim lengths and variables exactly as they will be stored, or NetCDFError.
 
@@ -148,8 +159,13 @@ def prepare(
     sizes = dict(dims or {})
     result = {}
     for name, spec in variables.items():
-        var = spec if isinstance(spec, Variable) else Variable(*spec)
-        var_dims = (var.dims,) if isinstance(var.dims, str) else tuple(var.dims)
+        if isinstance(spec, Variable):
+            var = spec
+        else:
+            loose: tuple[Any, ...] = spec  # its parts are checked and converted below
+            var = Variable(*loose)
+        given: str | Sequence[str] = var.dims  # a plain string too, as a spec may give it
+        var_dims = (given,) if isinstance(given, str) else tuple(given)
         data = np.asarray(var.data)
         if data.dtype.kind in "US" and var_dims and data.ndim == len(var_dims) - 1:
             data = _chars(name, data, sizes.get(var_dims[-1]))
@@ -208,9 +224,9 @@ def _header(
 
 
 def write_netcdf(
-    target: str | os.PathLike | IO[bytes],
-    dims: dict[str, int] | None,
-    variables: dict[str, Variable | tuple],
+    target: str | os.PathLike[str] | IO[bytes],
+    dims: Mapping[str, int] | None,
+    variables: Mapping[str, VariableSpec],
     attrs: dict[str, Any] | None = None,
     *,
     offset64: bool = False,
@@ -257,7 +273,7 @@ class _Cursor:
         self.pos = 4
         self.offset_format = ">I" if version == 1 else ">Q"
 
-    def unpack(self, fmt: str) -> tuple:
+    def unpack(self, fmt: str) -> tuple[Any, ...]:
         values = struct.unpack_from(fmt, self.buffer, self.pos)
         self.pos += struct.calcsize(fmt)
         return values
@@ -285,7 +301,7 @@ class _Cursor:
         return count
 
     def attrs(self) -> dict[str, Any]:
-        attrs = {}
+        attrs: dict[str, Any] = {}
         for _ in range(self.list_header(_NC_ATTRIBUTE)):
             name = self.name()
             nc_type, count = self.unpack(">II")
@@ -301,7 +317,7 @@ class _Cursor:
         return attrs
 
 
-def _buffer(source: str | os.PathLike | bytes | IO[bytes]) -> bytes:
+def _buffer(source: str | os.PathLike[str] | bytes | IO[bytes]) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     if isinstance(source, (str, os.PathLike)):
@@ -311,7 +327,7 @@ def _buffer(source: str | os.PathLike | bytes | IO[bytes]) -> bytes:
 
 
 def read_netcdf(
-    source: str | os.PathLike | bytes | IO[bytes], variables: list[str] | None = None
+    source: str | os.PathLike[str] | bytes | IO[bytes], variables: list[str] | None = None
 ) -> NetCDFData:
     """Read a NetCDF-3 file (classic or 64-bit offset, with or without a record dim).
 

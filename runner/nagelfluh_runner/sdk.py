@@ -10,13 +10,16 @@ from nagelfluh_runner.protocol import DATASET_FORMAT, DATASET_READABLE, DATASET_
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, BinaryIO
+    from collections.abc import Callable
+    from typing import Any, NoReturn, TypeVar
 
     import xarray as xr
 
     from nagelfluh_runner.context import StorageContext
     from nagelfluh_runner.netcdf import NetCDFData
-    from nagelfluh_runner.storage import Storage
+    from nagelfluh_runner.storage import ByteReader, Storage
+
+    _T = TypeVar("_T")
 
 
 class ParameterError(ValueError):
@@ -46,7 +49,15 @@ class ProcessType:
     description: str = ""
     schema: dict[str, Any] = {"type": "object", "properties": {}}
 
-    def run(self, ctx: StorageContext, **params: Any) -> None:
+    def run(self, ctx: StorageContext, /, *args: Any, **params: Any) -> object:
+        """Do the work: ``ctx`` is the run's ``StorageContext``, ``params`` the
+        parameters, validated against ``schema`` (dataset inputs as ``InputDataset``).
+
+        A subclass declares the parameters it takes by name, e.g.
+        ``def run(self, ctx: StorageContext, seconds: float) -> None``: ``*args: Any,
+        **params: Any`` here leaves their names and types to it (a type checker
+        accepts any such override, and still checks ``ctx``). The runner calls
+        ``run(ctx, **params)`` and ignores what it returns."""
         raise NotImplementedError
 
     @classmethod
@@ -108,7 +119,7 @@ class InputDataset:
         self.path = path  # the parameter's JSON pointer, e.g. "/signal"
         self._storage = storage
         self._local: str | None = None
-        self._cleanup: Any = None
+        self._cleanup: Callable[[], object] | None = None
 
     def __repr__(self) -> str:
         return f"InputDataset(id={self.id!r}, key={self.key!r}, mime_type={self.mime_type!r})"
@@ -128,7 +139,7 @@ class InputDataset:
             return sum(size for _, size in self._storage.list_sizes(self.key))
         return self._storage.size(self.key)
 
-    def open(self, start: int = 0, end: int | None = None) -> BinaryIO:
+    def open(self, start: int = 0, end: int | None = None) -> ByteReader:
         """A streaming reader of the dataset's bytes ``[start, end)``."""
         self._one_object("open()")
         return self._storage.open_read(self.key, start, end)
@@ -210,7 +221,9 @@ class InputDataset:
                 raise IsADirectoryError(message)
             raise ParameterError(self.path, message)
 
-    def _read(self, reader: Any, variables: list[str] | None) -> Any:
+    def _read(
+        self, reader: Callable[[bytes, str, str, list[str] | None], _T], variables: list[str] | None
+    ) -> _T:
         from nagelfluh_runner.datasets import DatasetFormatError
 
         try:
@@ -244,7 +257,7 @@ class InputDataset:
         except (StoreError, StorageKeyError) as error:
             self._unreadable("is not a readable Zarr store", DatasetFormatError(str(error)))
 
-    def _unreadable(self, what: str, error: Exception) -> None:
+    def _unreadable(self, what: str, error: Exception) -> NoReturn:
         from nagelfluh_runner.datasets import DatasetFormatError
 
         message = f"dataset {self.id} ({self.name!r}) {what}: {error}"
@@ -255,7 +268,7 @@ class InputDataset:
 
 def parameter(
     kind: str, title: str, description: str, default: Any = None, **keywords: Any
-) -> dict:
+) -> dict[str, Any]:
     """Schema of one parameter; ``default`` is left out only where it is None."""
     schema = {"type": kind, "title": title, "description": description, **keywords}
     if default is not None:
@@ -263,7 +276,7 @@ def parameter(
     return schema
 
 
-def object_schema(properties: dict[str, Any], required: list[str] | None = None) -> dict:
+def object_schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
     """An object schema refusing unknown keys, so a misspelt parameter is an error, not ignored."""
     schema: dict[str, Any] = {
         "type": "object",

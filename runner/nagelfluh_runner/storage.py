@@ -15,8 +15,31 @@ import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import builtins
     from collections.abc import Callable, Iterator
+    from types import TracebackType
     from typing import Any, BinaryIO
+
+    from _typeshed import SupportsRead
+    from types_boto3_s3 import S3Client
+    from types_boto3_s3.type_defs import GetObjectRequestTypeDef
+    from typing_extensions import Protocol, Self
+
+    class ByteReader(Protocol):
+        """What ``open_read`` gives: a streaming reader of bytes, closed by ``with`` (an
+        open file, a range of one, or an S3 body, which cannot seek)."""
+
+        def read(self, size: int = -1, /) -> bytes: ...
+        def close(self) -> None: ...
+        def __enter__(self) -> Self: ...
+        def __exit__(
+            self,
+            exc_type: type[BaseException] | None,
+            exc: BaseException | None,
+            tb: TracebackType | None,
+            /,
+        ) -> None: ...
+
 
 _CHUNK = 1 << 20
 _TMP_PREFIX = ".nagelfluh-tmp-"
@@ -28,7 +51,7 @@ class StorageKeyError(ValueError):
     """A key that would escape its prefix or is not a plain relative path."""
 
 
-def safe_key(key: str) -> str:
+def safe_key(key: object) -> str:
     """Normalise a relative key (collapsing ``//``) or refuse it with StorageKeyError."""
     if not isinstance(key, str) or not key:
         raise StorageKeyError("empty storage key")
@@ -73,7 +96,7 @@ class Storage:
     # local disk gains nothing from more, an object store hides its latency so.
     write_concurrency = 1
 
-    def open_read(self, key: str, start: int = 0, end: int | None = None) -> BinaryIO:
+    def open_read(self, key: str, start: int = 0, end: int | None = None) -> ByteReader:
         """A streaming reader of bytes ``[start, end)`` of ``key`` (end clamped to the size)."""
         raise NotImplementedError
 
@@ -81,7 +104,7 @@ class Storage:
         with self.open_read(key) as reader:
             return reader.read()
 
-    def write_stream(self, key: str, fileobj: BinaryIO) -> int:
+    def write_stream(self, key: str, fileobj: SupportsRead[bytes]) -> int:
         """Store everything ``fileobj`` yields under ``key`` without holding it in memory."""
         raise NotImplementedError
 
@@ -118,7 +141,7 @@ class Storage:
         """Every key starting with ``prefix`` (a plain string prefix, as on S3), sorted."""
         raise NotImplementedError
 
-    def list_sizes(self, prefix: str) -> list[tuple[str, int]]:
+    def list_sizes(self, prefix: str) -> builtins.list[tuple[str, int]]:
         """``(key, size)`` of every key starting with ``prefix``, sorted by key."""
         return [(key, self.size(key)) for key in self.list(prefix)]
 
@@ -174,7 +197,7 @@ class _RangeReader:
         self._raw = raw
         self._remaining = remaining
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
         if n is None or n < 0 or n > self._remaining:
             n = self._remaining
         data = self._raw.read(n)
@@ -244,7 +267,7 @@ class FileStorage(Storage):
                 return True
         return False
 
-    def open_read(self, key: str, start: int = 0, end: int | None = None) -> BinaryIO:
+    def open_read(self, key: str, start: int = 0, end: int | None = None) -> ByteReader:
         _check_range(start, end)
         fd = self._open_plain(key)
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -255,7 +278,7 @@ class FileStorage(Storage):
             handle.seek(start)
         if end is None:
             return handle
-        return _RangeReader(handle, end - start)  # type: ignore[return-value]
+        return _RangeReader(handle, end - start)
 
     def _temporary(self, key: str) -> tuple[str, BinaryIO]:
         target = self.path(key)
@@ -265,7 +288,7 @@ class FileStorage(Storage):
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         return temp, os.fdopen(fd, "wb")
 
-    def write_stream(self, key: str, fileobj: BinaryIO) -> int:
+    def write_stream(self, key: str, fileobj: SupportsRead[bytes]) -> int:
         pending = self.open_write(key)
         with pending as handle:
             while chunk := fileobj.read(_CHUNK):
@@ -338,11 +361,11 @@ class _FullReader:
     sockets and request bodies return short reads all the time.
     """
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: SupportsRead[bytes]) -> None:
         self._raw = raw
         self.count = 0
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
         if n is None or n < 0:
             data = b"".join(iter(lambda: self._raw.read(_CHUNK), b""))
         else:
@@ -396,33 +419,36 @@ class S3Storage(Storage):
             "AWS_DEFAULT_REGION": region or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         }
         self.multipart_chunksize = multipart_chunksize
-        self._client: Any = None
+        self._client: S3Client | None = None
         import threading
 
         self._client_lock = threading.Lock()  # a store's objects are written from threads
 
     @property
-    def client(self) -> Any:
-        if self._client is not None:
-            return self._client
+    def client(self) -> S3Client:
+        client = self._client
+        if client is not None:
+            return client
         with self._client_lock:
-            if self._client is not None:
-                return self._client
-            import boto3
-            from botocore.config import Config
+            if self._client is None:  # unless another thread made it meanwhile
+                self._client = self._new_client()
+            return self._client
 
-            creds = self.credentials
-            self._client = boto3.session.Session().client(
-                "s3",
-                endpoint_url=self.endpoint,
-                aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-                aws_session_token=creds["AWS_SESSION_TOKEN"],
-                region_name=creds["AWS_DEFAULT_REGION"],
-                # Custom endpoints (MinIO, moto, GCS interop) want path-style addressing.
-                config=Config(s3={"addressing_style": "path" if self.endpoint else "auto"}),
-            )
-        return self._client
+    def _new_client(self) -> S3Client:
+        import boto3
+        from botocore.config import Config
+
+        creds = self.credentials
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=creds["AWS_SESSION_TOKEN"],
+            region_name=creds["AWS_DEFAULT_REGION"],
+            # Custom endpoints (MinIO, moto, GCS interop) want path-style addressing.
+            config=Config(s3={"addressing_style": "path" if self.endpoint else "auto"}),
+        )
 
     def _key(self, key: str) -> str:
         return self.base + safe_key(key)
@@ -448,11 +474,11 @@ class S3Storage(Storage):
             return False
         return all(item["Key"] != full for item in page.get("Contents", ()))
 
-    def open_read(self, key: str, start: int = 0, end: int | None = None) -> BinaryIO:
+    def open_read(self, key: str, start: int = 0, end: int | None = None) -> ByteReader:
         _check_range(start, end)
         from botocore.exceptions import ClientError
 
-        request = {"Bucket": self.bucket, "Key": self._key(key)}
+        request: GetObjectRequestTypeDef = {"Bucket": self.bucket, "Key": self._key(key)}
         if end is not None and end == start:
             self.size(key)
             import io
@@ -471,7 +497,7 @@ class S3Storage(Storage):
                 return io.BytesIO(b"")
             raise
 
-    def write_stream(self, key: str, fileobj: BinaryIO) -> int:
+    def write_stream(self, key: str, fileobj: SupportsRead[bytes]) -> int:
         from boto3.s3.transfer import TransferConfig
 
         counter = _FullReader(fileobj)
@@ -479,7 +505,8 @@ class S3Storage(Storage):
             multipart_threshold=self.multipart_chunksize,
             multipart_chunksize=self.multipart_chunksize,
         )
-        self.client.upload_fileobj(counter, self.bucket, self._key(key), Config=config)
+        # The stubs ask for an IO; boto3 documents (and s3transfer uses) read() alone.
+        self.client.upload_fileobj(counter, self.bucket, self._key(key), Config=config)  # type: ignore[arg-type]
         return counter.count
 
     def size(self, key: str) -> int:
@@ -502,7 +529,7 @@ class S3Storage(Storage):
     def list(self, prefix: str) -> list[str]:
         return sorted(self._iter_keys(safe_prefix(prefix)))
 
-    def list_sizes(self, prefix: str) -> list[tuple[str, int]]:
+    def list_sizes(self, prefix: str) -> builtins.list[tuple[str, int]]:
         """One listing gives the sizes too: no request per key."""
         paginator = self.client.get_paginator("list_objects_v2")
         found = []

@@ -77,7 +77,7 @@ def resolve(schema: Any, root: Any) -> Any:
     return schema
 
 
-def _follow(root: Any, ref: str) -> Any:
+def _follow(root: Any, ref: object) -> Any:
     if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")):
         raise ValueError(f"only local $ref pointers are supported: {ref!r}")
     target = root
@@ -153,7 +153,7 @@ def _equal(one: Any, two: Any) -> bool:
     return _unbool(one) == _unbool(two)
 
 
-def _check_number(schema: dict, instance: Any, path: str, out: list[Issue]) -> None:
+def _check_number(schema: dict[str, Any], instance: Any, path: str, out: list[Issue]) -> None:
     if "minimum" in schema and instance < schema["minimum"]:
         out.append(Issue(path, f"{instance!r} is less than the minimum of {schema['minimum']!r}"))
     if "maximum" in schema and instance > schema["maximum"]:
@@ -171,7 +171,11 @@ def _check_number(schema: dict, instance: Any, path: str, out: list[Issue]) -> N
 
 
 def _check_sized(
-    schema: dict, instance: str | list, path: str, out: list[Issue], words: tuple[str, str]
+    schema: dict[str, Any],
+    instance: str | list[Any],
+    path: str,
+    out: list[Issue],
+    words: tuple[str, str],
 ) -> None:
     low, high = words
     if low in schema and len(instance) < schema[low]:
@@ -182,7 +186,9 @@ def _check_sized(
         out.append(Issue(path, f"{instance!r} {text}"))
 
 
-def _check_object(schema: dict, instance: dict, path: str, root: Any, out: list[Issue]) -> None:
+def _check_object(
+    schema: dict[str, Any], instance: dict[str, Any], path: str, root: Any, out: list[Issue]
+) -> None:
     for name in schema.get("required", ()):
         if name not in instance:
             out.append(Issue(_pointer(path, name), f"{name!r} is a required property"))

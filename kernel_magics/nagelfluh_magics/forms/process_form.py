@@ -101,7 +101,7 @@ def _error_text(error: Exception) -> str:
     return str(message) if message else f"{type(error).__name__}: {error}"
 
 
-class ProcessForm(widgets.VBox):
+class ProcessForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
     """Parameters of one process type, its resources and cost, and a Submit button.
 
     ``client`` is duck-typed: ``process_type(name)``, ``datasets(project=)`` (a
@@ -248,7 +248,9 @@ class ProcessForm(widgets.VBox):
         finally:
             self.submit_button.disabled = False
         self.process = process
-        version = process["versions"][-1] if process.get("versions") else {"version": 1}
+        version: dict[str, Any] = (
+            process["versions"][-1] if process.get("versions") else {"version": 1}
+        )
         status = StatusWidget(
             self.client, process["id"], version["version"], state=version.get("state")
         )

@@ -95,7 +95,7 @@ def _bounds(schema: dict[str, Any]) -> tuple[float | None, float | None]:
 
 
 def _fits(schema: dict[str, Any], value: float) -> bool:
-    checks = {
+    checks: dict[str, Callable[[float], bool]] = {
         "minimum": lambda bound: value >= bound,
         "exclusiveMinimum": lambda bound: value > bound,
         "maximum": lambda bound: value <= bound,
@@ -204,7 +204,7 @@ class Field:
         else:
             self._assign(value)
         if self.include is not None:
-            self._tick(value is not MISSING)
+            self._tick(self.include, value is not MISSING)
 
     def _assign(self, value: Any) -> None:
         raise NotImplementedError
@@ -236,10 +236,10 @@ class Field:
         """Call ``callback(field)`` with the edited field on every edit at or below this one."""
         self._listeners.append(callback)
 
-    def _tick(self, value: bool) -> None:
+    def _tick(self, include: widgets.Checkbox, value: bool) -> None:
         self._ticking = True
         try:
-            self.include.value = value
+            include.value = value
         finally:
             self._ticking = False
 
@@ -250,7 +250,7 @@ class Field:
     def _touched(self, source: Field) -> None:
         """An edit at or below this field: it is now included; tell the listeners."""
         if self.include is not None and not self.include.value:
-            self._tick(True)
+            self._tick(self.include, True)
         self._notify(source)
 
     def _notify(self, source: Field) -> None:
@@ -400,8 +400,13 @@ class DatasetField(ScalarField):
             tooltip="Reload the project's datasets",
             layout=widgets.Layout(width="2.6em"),
         )
-        self.reload_button.on_click(lambda button: self.builder.form.reload_datasets())
+        self.reload_button.on_click(self._reload)
         return [self.reload_button]
+
+    def _reload(self, button: widgets.Button) -> None:
+        form = self.builder.form
+        assert form is not None, "a picker's button is on a built form"
+        form.reload_datasets()
 
     def _empty(self) -> None:
         return None
@@ -618,9 +623,9 @@ class _Builder:
         kind = _kind(schema)
         if kind == "dataset" and self.datasets_provider is None:
             kind = "string"
-        keywords = {"title": title, "optional": optional}
         if kind in ("number", "integer"):
-            return NumberField(schema, self, integer=kind == "integer", **keywords)
+            integer = kind == "integer"
+            return NumberField(schema, self, integer=integer, title=title, optional=optional)
         field_class: type[Field] = {
             "string": StringField,
             "boolean": BooleanField,
@@ -630,7 +635,7 @@ class _Builder:
             "array": ArrayField,
             "json": JsonField,
         }[kind]
-        return field_class(schema, self, **keywords)
+        return field_class(schema, self, title=title, optional=optional)
 
     def datasets(self, reload: bool = False) -> list[dict[str, Any]]:
         """The provider's datasets, asked once per form unless ``reload``."""
@@ -639,7 +644,7 @@ class _Builder:
         return self._datasets
 
 
-class SchemaForm(widgets.VBox):
+class SchemaForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
     """A form for a JSON Schema: ``.value`` is the JSON value, ``.errors()`` what is wrong.
 
     ``datasets_provider() -> [dataset, ...]`` (dicts with ``id``, ``name``,

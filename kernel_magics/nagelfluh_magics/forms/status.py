@@ -28,7 +28,7 @@ STATE_COLORS = {
 }
 
 
-class StatusWidget(widgets.VBox):
+class StatusWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
     """State, progress bar, last log lines and a Cancel button of one version.
 
     ``client`` needs ``follow(process_id, version)`` (an iterator of event

@@ -13,6 +13,8 @@ from nagelfluh_runner.sdk import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import numpy as np
 
     from nagelfluh_runner.context import StorageContext
@@ -217,8 +219,8 @@ def _write(
     output_format: str,
     stem: str,
     dims: dict[str, int],
-    variables: dict[str, tuple],
-    attrs: dict,
+    variables: dict[str, tuple[Any, ...]],
+    attrs: dict[str, Any],
     title: str,
 ) -> str:
     """Variables as ``stem.nc`` (NetCDF-3 or -4) or the Zarr store ``stem.zarr``; its name."""
