@@ -15,7 +15,18 @@
  * Components are then packed in rows, and nodes without any edge in a grid
  * below, so thousands of unrelated processes fill a rectangle, not one row.
  * Pure and deterministic: the same input gives the same picture.
+ *
+ * This module splits the graph into components and packs them; the steps
+ * live in layering.ts (1-3), ordering.ts (4), placement.ts (5-6) and
+ * routing.ts (columns and bends).
  */
+import { layerComponent } from './layering';
+import { maxOf } from './numbers';
+import { reduceCrossings } from './ordering';
+import { verticalPositions, wrapLayers } from './placement';
+import { IComponent, routeComponent } from './routing';
+
+export { isotonic } from './placement';
 
 export interface ILayoutNode {
   id: string;
@@ -79,6 +90,42 @@ export function layout(
   options: Partial<ILayoutOptions> = {}
 ): ILayout {
   const opts = { ...DEFAULT_LAYOUT_OPTIONS, ...options };
+  const pairs = indexPairs(nodes, edges);
+  const components: IComponent[] = [];
+  const lone: number[] = [];
+  for (const { members, pairs: linked } of connectedComponents(
+    nodes.length,
+    pairs
+  )) {
+    if (members.length === 1) {
+      lone.push(members[0]);
+    } else {
+      components.push(layoutComponent(nodes, members, linked, opts));
+    }
+  }
+  components.sort((a, b) => b.size - a.size || a.first - b.first);
+  return pack(nodes, components, lone, opts);
+}
+
+/** One component, steps 1 to 6 and its routes. */
+function layoutComponent(
+  nodes: readonly ILayoutNode[],
+  members: number[],
+  pairs: [number, number][],
+  opts: ILayoutOptions
+): IComponent {
+  const layered = layerComponent(nodes, members, pairs);
+  reduceCrossings(layered, opts.sweeps);
+  const grid = wrapLayers(layered, opts);
+  const y = verticalPositions(layered, grid, opts);
+  return routeComponent(nodes, members, layered, grid, y, opts);
+}
+
+/** Edges as pairs of node indices, without self-loops, duplicates or unknown ends. */
+function indexPairs(
+  nodes: readonly ILayoutNode[],
+  edges: readonly ILayoutEdge[]
+): [number, number][] {
   const index = new Map(nodes.map((node, i) => [node.id, i]));
   const pairs: [number, number][] = [];
   const seen = new Set<string>();
@@ -92,8 +139,18 @@ export function layout(
     seen.add(key);
     pairs.push([a, b]);
   }
+  return pairs;
+}
 
-  const parent = nodes.map((_, i) => i);
+/**
+ * Weakly connected components (union-find), each with its nodes in input
+ * order and its pairs, in the order of their smallest node.
+ */
+function connectedComponents(
+  count: number,
+  pairs: [number, number][]
+): { members: number[]; pairs: [number, number][] }[] {
+  const parent = Array.from({ length: count }, (_, i) => i);
   const find = (i: number): number => {
     while (parent[i] !== i) {
       parent[i] = parent[parent[i]];
@@ -108,42 +165,40 @@ export function layout(
       parent[Math.max(ra, rb)] = Math.min(ra, rb);
     }
   }
-  const members = new Map<number, number[]>();
-  const componentPairs = new Map<number, [number, number][]>();
-  nodes.forEach((_, i) => {
+  const byRoot = new Map<
+    number,
+    { members: number[]; pairs: [number, number][] }
+  >();
+  for (let i = 0; i < count; i++) {
     const root = find(i);
-    const list = members.get(root) ?? [];
-    list.push(i);
-    members.set(root, list);
-  });
+    const component = byRoot.get(root) ?? { members: [], pairs: [] };
+    component.members.push(i);
+    byRoot.set(root, component);
+  }
   for (const pair of pairs) {
-    const root = find(pair[0]);
-    const list = componentPairs.get(root) ?? [];
-    list.push(pair);
-    componentPairs.set(root, list);
+    byRoot.get(find(pair[0]))!.pairs.push(pair);
   }
+  return [...byRoot.values()];
+}
 
-  const components: IComponent[] = [];
-  const lone: number[] = [];
-  for (const [root, list] of members) {
-    if (list.length === 1) {
-      lone.push(list[0]);
-    } else {
-      components.push(
-        layoutComponent(nodes, list, componentPairs.get(root) ?? [], opts)
-      );
-    }
-  }
-  components.sort((a, b) => b.size - a.size || a.first - b.first);
-
+/**
+ * Components in rows, biggest first, each row as wide as makes the whole
+ * about `aspect` times as wide as tall; then the nodes without edges in a
+ * grid below them.
+ */
+function pack(
+  nodes: readonly ILayoutNode[],
+  components: IComponent[],
+  lone: number[],
+  opts: ILayoutOptions
+): ILayout {
   const positions = new Map<string, IPoint>();
   const routes = new Map<string, IPoint[]>();
   const gap = opts.componentGap;
-  const cellWidth = maxOf(lone, i => nodes[i].width);
-  const cellHeight = maxOf(lone, i => nodes[i].height);
-  const cellGapX = opts.nodeGap * 2;
-  let area = lone.length * (cellWidth + cellGapX) * (cellHeight + opts.nodeGap);
-  let widest = cellWidth;
+  const cell = loneCell(nodes, lone, opts);
+  let area =
+    lone.length * (cell.width + cell.gapX) * (cell.height + opts.nodeGap);
+  let widest = cell.width;
   for (const component of components) {
     area += (component.width + gap) * (component.height + gap);
     widest = Math.max(widest, component.width);
@@ -176,512 +231,52 @@ export function layout(
   let height = y + rowHeight;
   if (lone.length > 0) {
     const top = components.length > 0 ? height + gap : 0;
-    const columns = Math.max(
-      1,
-      Math.floor((targetWidth + cellGapX) / (cellWidth + cellGapX))
-    );
-    lone.forEach((i, k) => {
-      const node = nodes[i];
-      const column = k % columns;
-      const row = Math.floor(k / columns);
-      positions.set(node.id, {
-        x: column * (cellWidth + cellGapX) + (cellWidth - node.width) / 2,
-        y:
-          top +
-          row * (cellHeight + opts.nodeGap) +
-          (cellHeight - node.height) / 2
-      });
-    });
-    const rows = Math.ceil(lone.length / columns);
-    width = Math.max(
-      width,
-      Math.min(lone.length, columns) * (cellWidth + cellGapX) - cellGapX
-    );
-    height = top + rows * (cellHeight + opts.nodeGap) - opts.nodeGap;
+    const grid = placeLone(nodes, lone, cell, targetWidth, top, positions);
+    width = Math.max(width, grid.width);
+    height = top + grid.rows * (cell.height + cell.gapY) - cell.gapY;
   }
   return { positions, routes, width, height };
 }
 
-interface IComponent {
-  /** Node count, for packing big components first. */
-  size: number;
-  /** Smallest input index, for a stable packing order. */
-  first: number;
-  positions: Map<number, IPoint>;
-  routes: Map<string, IPoint[]>;
-  width: number;
-  height: number;
-}
-
-function layoutComponent(
+/** The cell of the grid of lone nodes: their widest and tallest, and the gap between columns. */
+function loneCell(
   nodes: readonly ILayoutNode[],
-  members: number[],
-  pairs: [number, number][],
+  lone: number[],
   opts: ILayoutOptions
-): IComponent {
-  const n = members.length;
-  const local = new Map(members.map((global, i) => [global, i]));
-  const out: number[][] = members.map(() => []);
-  const inDegree = new Array<number>(n).fill(0);
-  const edges = pairs.map(
-    ([a, b]) => [local.get(a)!, local.get(b)!] as [number, number]
-  );
-  for (const [a, b] of edges) {
-    out[a].push(b);
-    inDegree[b]++;
-  }
-
-  // 1. Break cycles: edges closing a cycle in a DFS (started at sources first) are reversed.
-  const reversed = new Set<string>();
-  const mark = new Array<number>(n).fill(0);
-  const roots = [...members.keys()].sort(
-    (a, b) => (inDegree[a] === 0 ? 0 : 1) - (inDegree[b] === 0 ? 0 : 1)
-  );
-  for (const root of roots) {
-    if (mark[root] !== 0) {
-      continue;
-    }
-    const stack: [number, number][] = [[root, 0]];
-    mark[root] = 1;
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1];
-      const [node, next] = top;
-      if (next < out[node].length) {
-        top[1]++;
-        const target = out[node][next];
-        if (mark[target] === 1) {
-          reversed.add(`${node}>${target}`);
-        } else if (mark[target] === 0) {
-          mark[target] = 1;
-          stack.push([target, 0]);
-        }
-      } else {
-        mark[node] = 2;
-        stack.pop();
-      }
-    }
-  }
-  const dag = new Map<string, [number, number]>();
-  for (const [a, b] of edges) {
-    const [u, v] = reversed.has(`${a}>${b}`) ? [b, a] : [a, b];
-    dag.set(`${u}>${v}`, [u, v]);
-  }
-
-  // 2. Longest-path layers in topological order, then sources moved next to their consumers.
-  const succ: number[][] = members.map(() => []);
-  const pred: number[][] = members.map(() => []);
-  for (const [u, v] of dag.values()) {
-    succ[u].push(v);
-    pred[v].push(u);
-  }
-  const layer = new Array<number>(n).fill(0);
-  const remaining = pred.map(list => list.length);
-  const queue = [...members.keys()].filter(i => remaining[i] === 0);
-  for (let head = 0; head < queue.length; head++) {
-    const u = queue[head];
-    for (const v of succ[u]) {
-      layer[v] = Math.max(layer[v], layer[u] + 1);
-      if (--remaining[v] === 0) {
-        queue.push(v);
-      }
-    }
-  }
-  for (let u = 0; u < n; u++) {
-    if (pred[u].length === 0 && succ[u].length > 0) {
-      // One layer before its nearest consumer.
-      layer[u] = -maxOf(succ[u], v => -layer[v]) - 1;
-    }
-  }
-
-  // 3. Dummy nodes on long edges; every segment then joins adjacent layers.
-  const height: number[] = members.map(g => nodes[g].height);
-  const width: number[] = members.map(g => nodes[g].width);
-  const layerOf = [...layer];
-  const up: number[][] = members.map(() => []);
-  const down: number[][] = members.map(() => []);
-  // Each layered edge's chain of nodes, from its upper to its lower layer.
-  const chains = new Map<string, number[]>();
-  for (const [key, [u, v]] of dag) {
-    const chain = [u];
-    let previous = u;
-    for (let l = layer[u] + 1; l < layer[v]; l++) {
-      const dummy = layerOf.length;
-      layerOf.push(l);
-      height.push(0);
-      width.push(0);
-      up.push([]);
-      down.push([]);
-      chain.push(dummy);
-      down[previous].push(dummy);
-      up[dummy].push(previous);
-      previous = dummy;
-    }
-    down[previous].push(v);
-    up[v].push(previous);
-    chain.push(v);
-    chains.set(key, chain);
-  }
-  const total = layerOf.length;
-  const layerCount = maxOf(layerOf, l => l) + 1;
-  let layers: number[][] = Array.from({ length: layerCount }, () => []);
-  for (let i = 0; i < total; i++) {
-    layers[layerOf[i]].push(i);
-  }
-
-  // 4. Crossing reduction.
-  const pos = new Array<number>(total).fill(0);
-  const number = (list: number[][]) =>
-    list.forEach(row => row.forEach((node, i) => (pos[node] = i)));
-  number(layers);
-  const reorder = (row: number[], neighbours: number[][]) => {
-    const keyed = row.map(node => {
-      const list = neighbours[node];
-      let sum = 0;
-      for (const other of list) {
-        sum += pos[other];
-      }
-      const bary = list.length > 0 ? sum / list.length : pos[node];
-      return { node, bary, was: pos[node] };
-    });
-    keyed.sort((a, b) => a.bary - b.bary || a.was - b.was);
-    keyed.forEach((item, i) => {
-      row[i] = item.node;
-      pos[item.node] = i;
-    });
-  };
-  const crossings = () => {
-    let count = 0;
-    for (let l = 0; l + 1 < layerCount; l++) {
-      const sequence: number[] = [];
-      for (const node of layers[l]) {
-        const targets = down[node].map(v => pos[v]).sort((a, b) => a - b);
-        sequence.push(...targets);
-      }
-      count += inversions(sequence, layers[l + 1].length);
-    }
-    return count;
-  };
-  let best = crossings();
-  let bestLayers = layers.map(row => [...row]);
-  let stale = 0;
-  for (let sweep = 0; sweep < opts.sweeps && best > 0; sweep++) {
-    for (let l = 1; l < layerCount; l++) {
-      reorder(layers[l], up);
-    }
-    for (let l = layerCount - 2; l >= 0; l--) {
-      reorder(layers[l], down);
-    }
-    const count = crossings();
-    if (count < best) {
-      best = count;
-      bestLayers = layers.map(row => [...row]);
-      stale = 0;
-    } else if (++stale >= 3) {
-      break;
-    }
-  }
-  layers = bestLayers;
-  number(layers);
-
-  // 5. Wrapping: a wrapped layer's nodes fill `depth` rows, sub-column after sub-column, in the crossing-reduced order.
-  const subGap = opts.nodeGap * 2;
-  const real = layers.map(row => row.filter(node => node < n));
-  const pitch = real.map(
-    row => maxOf(row, node => height[node]) + opts.nodeGap
-  );
-  const cell = real.map(row => maxOf(row, node => width[node]));
-  const limit = wrapLimit(
-    real.map(row => row.length),
-    pitch,
-    cell,
-    subGap,
-    opts
-  );
-  const columns = real.map(row =>
-    row.length > limit ? Math.ceil(row.length / limit) : 1
-  );
-  const depth = real.map((row, l) => Math.ceil(row.length / columns[l]));
-  const slot = new Array<number>(total).fill(0);
-  real.forEach(row => row.forEach((node, i) => (slot[node] = i)));
-  const gridRow = (node: number) => slot[node] % depth[layerOf[node]];
-  const subColumn = (node: number) =>
-    Math.floor(slot[node] / depth[layerOf[node]]);
-
-  // 6. Vertical positions (node centres).
-  const y = new Array<number>(total).fill(0);
-  const separation = (a: number, b: number) =>
-    (height[a] + height[b]) / 2 +
-    (a < n && b < n ? opts.nodeGap : opts.nodeGap / 2);
-  layers.forEach((row, l) => {
-    if (columns[l] > 1) {
-      real[l].forEach(node => (y[node] = gridRow(node) * pitch[l]));
-      return;
-    }
-    let offset = 0;
-    row.forEach((node, i) => {
-      if (i > 0) {
-        offset += separation(row[i - 1], node);
-      }
-      y[node] = offset;
-    });
-  });
-  const wish = (node: number, list: number[]) => {
-    let sum = 0;
-    for (const other of list) {
-      sum += y[other];
-    }
-    return list.length > 0 ? sum / list.length : y[node];
-  };
-  /** The block of a wrapped layer goes where its nodes' wishes average; bends through it snap to a gap between rows. */
-  const placeGrid = (l: number, neighbours: (node: number) => number[]) => {
-    let sum = 0;
-    let weight = 0;
-    for (const node of real[l]) {
-      const list = neighbours(node);
-      const w = list.length === 0 ? 0.05 : 1;
-      sum += w * (wish(node, list) - gridRow(node) * pitch[l]);
-      weight += w;
-    }
-    const shift = sum / weight;
-    for (const node of real[l]) {
-      y[node] = shift + gridRow(node) * pitch[l];
-    }
-    for (const node of layers[l]) {
-      if (node >= n) {
-        const target = wish(node, neighbours(node));
-        const lane = Math.round((target - shift) / pitch[l] + 0.5);
-        y[node] =
-          lane < 0 || lane > depth[l]
-            ? target
-            : shift + (lane - 0.5) * pitch[l];
-      }
-    }
-  };
-  const place = (l: number, neighbours: (node: number) => number[]) => {
-    if (columns[l] > 1) {
-      placeGrid(l, neighbours);
-      return;
-    }
-    const row = layers[l];
-    const targets: number[] = [];
-    const weights: number[] = [];
-    const offsets: number[] = [];
-    let offset = 0;
-    row.forEach((node, i) => {
-      if (i > 0) {
-        offset += separation(row[i - 1], node);
-      }
-      offsets.push(offset);
-      const list = neighbours(node);
-      targets.push(wish(node, list) - offset);
-      weights.push(list.length === 0 ? 0.05 : node >= n ? 2 : 1);
-    });
-    const fitted = isotonic(targets, weights);
-    row.forEach((node, i) => (y[node] = fitted[i] + offsets[i]));
-  };
-  for (let pass = 0; pass < 4; pass++) {
-    for (let l = 1; l < layerCount; l++) {
-      place(l, node => up[node]);
-    }
-    for (let l = layerCount - 2; l >= 0; l--) {
-      place(l, node => down[node]);
-    }
-  }
-  for (let l = 0; l < layerCount; l++) {
-    place(l, node => [...up[node], ...down[node]]);
-  }
-  let top = Infinity;
-  let bottom = -Infinity;
-  for (let i = 0; i < total; i++) {
-    top = Math.min(top, y[i] - height[i] / 2);
-    bottom = Math.max(bottom, y[i] + height[i] / 2);
-  }
-
-  const columnWidth = cell.map((w, l) => columns[l] * (w + subGap) - subGap);
-  const columnX: number[] = [];
-  let x = 0;
-  for (let l = 0; l < layerCount; l++) {
-    columnX.push(x);
-    x += columnWidth[l] + opts.layerGap;
-  }
-  const subColumnX = (node: number) => {
-    const l = layerOf[node];
-    return columnX[l] + subColumn(node) * (cell[l] + subGap);
-  };
-
-  const positions = new Map<number, IPoint>();
-  for (let i = 0; i < n; i++) {
-    const l = layerOf[i];
-    positions.set(members[i], {
-      x: subColumnX(i) + (cell[l] - width[i]) / 2,
-      y: y[i] - height[i] / 2 - top
-    });
-  }
-  /**
-   * Bends of a layered edge. Leaving a sub-column that is not its layer's
-   * last, the edge runs right along the gap below its source's row (a little
-   * towards that row); entering one that is not the first, along the gap above
-   * its target's row; through a wrapped layer, along the gap its bend snapped to.
-   */
-  const bendsOf = (chain: number[]): IPoint[] => {
-    const bends: IPoint[] = [];
-    const first = chain[0];
-    const last = chain[chain.length - 1];
-    const lf = layerOf[first];
-    if (subColumn(first) + 1 < columns[lf]) {
-      const lane = y[first] + pitch[lf] / 2 - opts.nodeGap / 4 - top;
-      bends.push(
-        { x: subColumnX(first) + cell[lf] + subGap, y: lane },
-        { x: columnX[lf] + columnWidth[lf], y: lane }
-      );
-    }
-    for (const d of chain.slice(1, -1)) {
-      const l = layerOf[d];
-      if (columns[l] > 1) {
-        bends.push(
-          { x: columnX[l], y: y[d] - top },
-          { x: columnX[l] + columnWidth[l], y: y[d] - top }
-        );
-      } else {
-        bends.push({ x: columnX[l] + columnWidth[l] / 2, y: y[d] - top });
-      }
-    }
-    if (subColumn(last) > 0) {
-      const ll = layerOf[last];
-      const lane = y[last] - pitch[ll] / 2 + opts.nodeGap / 4 - top;
-      bends.push(
-        { x: columnX[ll], y: lane },
-        { x: subColumnX(last) - subGap, y: lane }
-      );
-    }
-    return bends;
-  };
-  const routes = new Map<string, IPoint[]>();
-  for (const [a, b] of edges) {
-    const flipped = reversed.has(`${a}>${b}`);
-    const bends = bendsOf(chains.get(flipped ? `${b}>${a}` : `${a}>${b}`)!);
-    if (bends.length > 0) {
-      routes.set(
-        `${nodes[members[a]].id}>${nodes[members[b]].id}`,
-        flipped ? bends.reverse() : bends
-      );
-    }
-  }
+): { width: number; height: number; gapX: number; gapY: number } {
   return {
-    size: n,
-    first: members[0],
-    positions,
-    routes,
-    width: x - opts.layerGap,
-    height: bottom - top
+    width: maxOf(lone, i => nodes[i].width),
+    height: maxOf(lone, i => nodes[i].height),
+    gapX: opts.nodeGap * 2,
+    gapY: opts.nodeGap
   };
 }
 
-/**
- * Most rows a layer keeps before it wraps. Unlimited unless some layer holds
- * more than `maxLayerNodes` nodes and the component stands taller than wide (a
- * big but broad DAG stays plain: wrapping its layers would only tangle its
- * links); else the largest count with which the component, every layer cut
- * into balanced sub-columns of at most that many rows, is at least `aspect`
- * times as wide as tall. Sizes are estimated from stacked nodes; bisection
- * works as fewer rows make the component wider and shorter.
- */
-function wrapLimit(
-  counts: number[],
-  pitch: number[],
-  cell: number[],
-  subGap: number,
-  opts: ILayoutOptions
-): number {
-  const size = (limit: number) => {
-    let width = -opts.layerGap;
-    let height = 0;
-    counts.forEach((count, l) => {
-      const k = Math.max(1, Math.ceil(count / limit));
-      height = Math.max(height, Math.ceil(count / k) * pitch[l]);
-      width += k * (cell[l] + subGap) - subGap + opts.layerGap;
+/** Lone nodes in a grid of `cell`s at most `targetWidth` wide, from `top` down; returns its width and rows. */
+function placeLone(
+  nodes: readonly ILayoutNode[],
+  lone: number[],
+  cell: ReturnType<typeof loneCell>,
+  targetWidth: number,
+  top: number,
+  positions: Map<string, IPoint>
+): { width: number; rows: number } {
+  const columns = Math.max(
+    1,
+    Math.floor((targetWidth + cell.gapX) / (cell.width + cell.gapX))
+  );
+  lone.forEach((i, k) => {
+    const node = nodes[i];
+    const column = k % columns;
+    const row = Math.floor(k / columns);
+    positions.set(node.id, {
+      x: column * (cell.width + cell.gapX) + (cell.width - node.width) / 2,
+      y: top + row * (cell.height + cell.gapY) + (cell.height - node.height) / 2
     });
-    return { width, height };
+  });
+  return {
+    width:
+      Math.min(lone.length, columns) * (cell.width + cell.gapX) - cell.gapX,
+    rows: Math.ceil(lone.length / columns)
   };
-  const most = maxOf(counts, count => count);
-  const plain = size(most);
-  if (most <= opts.maxLayerNodes || plain.height <= plain.width) {
-    return Infinity;
-  }
-  let lo = 1;
-  let hi = most;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    const { width, height } = size(mid);
-    if (height * opts.aspect <= width) {
-      lo = mid;
-    } else {
-      hi = mid - 1;
-    }
-  }
-  return lo;
-}
-
-/** The largest of `f` over a list (0 for an empty one), without spreading big arrays into arguments. */
-function maxOf<T>(list: readonly T[], f: (item: T) => number): number {
-  let max = list.length > 0 ? -Infinity : 0;
-  for (const item of list) {
-    max = Math.max(max, f(item));
-  }
-  return max;
-}
-
-/** Inversions of a sequence of values in [0, size): the crossings between two layers. */
-function inversions(sequence: number[], size: number): number {
-  const tree = new Array<number>(size + 1).fill(0);
-  let count = 0;
-  for (let i = 0; i < sequence.length; i++) {
-    // Earlier values greater than this one cross it.
-    let seenUpTo = 0;
-    for (let j = sequence[i] + 1; j > 0; j -= j & -j) {
-      seenUpTo += tree[j];
-    }
-    count += i - seenUpTo;
-    for (let j = sequence[i] + 1; j <= size; j += j & -j) {
-      tree[j]++;
-    }
-  }
-  return count;
-}
-
-/**
- * The non-decreasing sequence closest to `values` in weighted least squares
- * (pool adjacent violators): positions in a layer, shifted by their minimum
- * offsets, must not decrease — that keeps the order and the spacing.
- */
-export function isotonic(
-  values: readonly number[],
-  weights: readonly number[]
-): number[] {
-  const mean: number[] = [];
-  const weight: number[] = [];
-  const count: number[] = [];
-  values.forEach((value, i) => {
-    mean.push(value);
-    weight.push(weights[i]);
-    count.push(1);
-    while (mean.length > 1 && mean[mean.length - 2] > mean[mean.length - 1]) {
-      const w = weight[weight.length - 2] + weight[weight.length - 1];
-      const m =
-        (mean[mean.length - 2] * weight[weight.length - 2] +
-          mean[mean.length - 1] * weight[weight.length - 1]) /
-        w;
-      const c = count[count.length - 2] + count[count.length - 1];
-      mean.splice(-2, 2, m);
-      weight.splice(-2, 2, w);
-      count.splice(-2, 2, c);
-    }
-  });
-  const result: number[] = [];
-  mean.forEach((m, b) => {
-    for (let k = 0; k < count[b]; k++) {
-      result.push(m);
-    }
-  });
-  return result;
 }
