@@ -28,7 +28,7 @@ import httpx
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from nagelfluh_lab.executors.base import RunKey, RunSpec
-from nagelfluh_lab.executors.local import run_environment
+from nagelfluh_lab.executors.contract import run_environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.servers import Server, running_server

@@ -20,12 +20,13 @@ from nagelfluh_runner.storage import Storage, open_storage
 from traitlets import Bool, Dict, Float, Instance, Integer, Set, Type, Unicode, default
 from traitlets.utils.importstring import import_item
 
+from .cluster.setup import NAMESPACE, QUEUE_NAME
 from .credentials import CredentialProvider, StaticCredentials
 from .db.session import Database
 from .executors.base import Executor
+from .executors.contract import BOOTSTRAP_IMAGE
 from .executors.local import LocalExecutor
 from .executors.schema import SchemaExtractor
-from .kubernetes.cluster import NAMESPACE, QUEUE_NAME
 from .resources import Resources, parse_cpu, parse_memory
 from .services import catalog
 from .services.billing import Billing
@@ -40,9 +41,9 @@ EVENT_SCHEMA = pathlib.Path(__file__).with_name("event_schemas") / "state.yaml"
 JUPYTER_IDENTITY_MODULE = IdentityProvider.__module__
 EXECUTORS = {
     "local": "nagelfluh_lab.executors.local.LocalExecutor",
-    "kubernetes": "nagelfluh_lab.executors.kubernetes.KubernetesExecutor",
+    "kubernetes": "nagelfluh_lab.cluster.executor.KubernetesExecutor",
 }
-KUBERNETES_SCHEMA_EXTRACTOR = "nagelfluh_lab.executors.k8s_schema.KubernetesSchemaExtractor"
+KUBERNETES_SCHEMA_EXTRACTOR = "nagelfluh_lab.cluster.schema.KubernetesSchemaExtractor"
 
 
 def _is_kubernetes(cls: type) -> bool:
@@ -258,7 +259,7 @@ class NagelfluhApp(ExtensionApp):
             )
         self.database.run_sync(
             lambda s: catalog.register_environment(
-                s, catalog.BOOTSTRAP_ENVIRONMENT, catalog.BOOTSTRAP_IMAGE, types, broken
+                s, catalog.BOOTSTRAP_ENVIRONMENT, BOOTSTRAP_IMAGE, types, broken
             )
         )
         self.hub = EventHub()

@@ -37,11 +37,11 @@ from traitlets import Bool, Enum, Float, Int, List, Unicode, default
 
 from . import limits, shim
 from .base import STDERR, STDOUT, Executor, LogTail, RunKey, RunOutcome, RunSpec
+from .contract import CANCELLED, GIB, MIB, exit_outcome, run_environment, threads
 from .lines import LineSplitter, LogBatcher
-from .quota import GIB, MIB, QuotaQueue, format_memory
+from .quota import QuotaQueue
 from .sandbox import Layout, SandboxUnavailable, bwrap_command, outermost, python_paths
 
-CANCELLED = RunOutcome("failed", "cancelled", "Process cancelled by user")
 HOME = "home"  # an unsandboxed run's home and scratch directory, inside its run directory
 SANDBOX_HOME = "/tmp"
 STREAMS = {shim.STDOUT: STDOUT, shim.STDERR: STDERR}
@@ -58,17 +58,6 @@ POLL_MAX_SECONDS = 0.1
 ADDRESS_SPACE_PER_THREAD = 64 * MIB
 # util-linux's rlimit wrapper, ~1 ms per start where limits.py costs ~6 ms.
 PRLIMIT = shutil.which("prlimit")
-
-# What a run killed by a signal that nagelfluh did not send was told. Only SIGKILL
-# means out of memory: it is what the kernel's OOM killer sends. A crash (SIGSEGV,
-# SIGABRT, SIGBUS) is a crash, whatever caused it.
-SIGNAL_CAUSES = {
-    signal.SIGSEGV: "segmentation fault: the program (or a library it uses) crashed",
-    signal.SIGBUS: "bus error: the program crashed",
-    signal.SIGABRT: "aborted: the program (or a library it uses) gave up",
-    signal.SIGFPE: "arithmetic fault: the program crashed",
-    signal.SIGILL: "illegal instruction: the program crashed",
-}
 
 
 class LocalExecutor(Executor):
@@ -497,7 +486,7 @@ class LocalExecutor(Executor):
 
     def _limited(self, spec: RunSpec) -> list[str]:
         address_space = (
-            spec.memory + self.address_space_allowance + _threads(spec) * ADDRESS_SPACE_PER_THREAD
+            spec.memory + self.address_space_allowance + threads(spec) * ADDRESS_SPACE_PER_THREAD
         )
         cpu_soft, cpu_hard = self._cpu_limits(spec)
         if PRLIMIT is not None:
@@ -527,90 +516,6 @@ class LocalExecutor(Executor):
             str(self.max_processes),
             *self.command,
         ]
-
-
-def run_environment(spec: RunSpec, run_dir: Path) -> dict[str, str]:
-    """The whole environment of a run: only what the contract names, so the
-    server's own environment (tokens, credentials) never reaches a process."""
-    threads = str(_threads(spec))
-    env = {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "HOME": str(run_dir),
-        "TMPDIR": str(run_dir),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "OMP_NUM_THREADS": threads,
-        "OPENBLAS_NUM_THREADS": threads,
-        "MKL_NUM_THREADS": threads,
-    }
-    if "LC_ALL" in os.environ:
-        env["LC_ALL"] = os.environ["LC_ALL"]
-    env.update(spec.storage_env)
-    env.setdefault(protocol.ENV_STORAGE_BASE, spec.storage_base)
-    env.update(
-        {
-            protocol.ENV_PROCESS_TYPE: spec.process_type,
-            protocol.ENV_PROCESS_ID: str(spec.key.process_id),
-            protocol.ENV_VERSION: str(spec.key.version),
-            protocol.ENV_PROJECT_ID: str(spec.project_id),
-            protocol.ENV_PARAMETERS_JSON: json.dumps(spec.parameters),
-            protocol.ENV_INPUT_DATASETS_JSON: json.dumps(spec.input_datasets),
-        }
-    )
-    return env
-
-
-def exit_outcome(returncode: int, memory: int, cpu_seconds: int) -> RunOutcome:
-    """How a process that ended on its own (not stopped by us) went."""
-    if returncode == protocol.EXIT_OK:
-        return RunOutcome("completed", exit_code=0)
-    if returncode < 0:
-        sig = _signal_name(-returncode)
-        exit_code = 128 - returncode
-        if -returncode == signal.SIGKILL:
-            return RunOutcome(
-                "failed",
-                "oom",
-                f"Killed by {sig}, which nagelfluh did not send: the kernel's out-of-memory "
-                f"killer, most likely (request {format_memory(memory)})",
-                exit_code,
-            )
-        if -returncode == signal.SIGXCPU:
-            return RunOutcome(
-                "failed",
-                "deadline",
-                f"CPU time limit of {cpu_seconds} s exceeded: process stopped",
-                exit_code,
-            )
-        cause = SIGNAL_CAUSES.get(-returncode)
-        return RunOutcome(
-            "failed", "error", f"Killed by {sig}" + (f" ({cause})" if cause else ""), exit_code
-        )
-    if returncode == protocol.EXIT_OOM:
-        return RunOutcome(
-            "failed",
-            "oom",
-            f"Out of memory: the process needed more than its request of {format_memory(memory)}",
-            returncode,
-        )
-    if returncode == protocol.EXIT_STORAGE:
-        return RunOutcome(
-            "failed",
-            "storage",
-            "Storage would not take an output (full, read-only or refusing; see the log): "
-            "what was written before stays under the version's own prefix, unregistered",
-            returncode,
-        )
-    if returncode == protocol.EXIT_USAGE:
-        return RunOutcome(
-            "failed",
-            "invalid",
-            "Exited with code 2: invalid parameters, "
-            "unknown process type or incomplete environment (see the log)",
-            returncode,
-        )
-    return RunOutcome("failed", "error", f"Exited with code {returncode}", returncode)
 
 
 @dataclass(eq=False)
@@ -762,17 +667,6 @@ def _clear_run_dir(run_dir: Path) -> None:
             if pid and shim.start_time(int(pid)) == record.get(start_field):
                 _signal_group(int(pid), signal.SIGKILL)
     shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def _threads(spec: RunSpec) -> int:
-    return max(1, math.ceil(spec.cpu))
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Generic, NamedTuple, TypeVar
 
-K = TypeVar("K", bound=Hashable)
+from .contract import format_memory
 
-GIB = 1024**3
-MIB = 1024**2
+K = TypeVar("K", bound=Hashable)
 
 
 class Request(NamedTuple):
@@ -29,12 +28,6 @@ def request(cpu: float, memory: int) -> Request:
 
 def format_cpu(millicpu: int) -> str:
     return f"{millicpu / 1000:g}"
-
-
-def format_memory(memory: int) -> str:
-    if memory >= GIB:
-        return f"{memory / GIB:.3g} GiB"
-    return f"{memory / MIB:.3g} MiB"
 
 
 class QuotaQueue(Generic[K]):

@@ -19,7 +19,6 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationFailed, field_erro
 from . import access
 
 BOOTSTRAP_ENVIRONMENT = "bootstrap"
-BOOTSTRAP_IMAGE = "nagelfluh-base-runner:latest"
 REGISTERING, READY, FAILED = "registering", "ready", "failed"
 # A DNS-1123 label: it becomes part of a schema Job's name and a label value.
 ENVIRONMENT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

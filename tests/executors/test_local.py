@@ -16,8 +16,9 @@ import pytest
 
 from nagelfluh_lab.executors import local
 from nagelfluh_lab.executors.base import LogTail, RunOutcome
+from nagelfluh_lab.executors.contract import CANCELLED
 from nagelfluh_lab.executors.lines import TRUNCATED
-from nagelfluh_lab.executors.local import ADDRESS_SPACE_PER_THREAD, CANCELLED
+from nagelfluh_lab.executors.local import ADDRESS_SPACE_PER_THREAD
 
 MIB = 1024**2
 GIB = 1024**3

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nagelfluh_lab.executors.quota import GIB, QuotaQueue
+from nagelfluh_lab.executors.contract import GIB
+from nagelfluh_lab.executors.quota import QuotaQueue
 
 
 def test_admits_in_order_and_lets_smaller_runs_pass_a_waiting_big_one():

@@ -12,13 +12,14 @@ import pytest
 import yaml
 from kubernetes.utils.quantity import parse_quantity
 
+from nagelfluh_lab.cluster import cli, manifests
+from nagelfluh_lab.cluster.setup import cluster_manifests
 from nagelfluh_lab.executors.base import RunKey, RunSpec
-from nagelfluh_lab.kubernetes import cli, manifests
-from nagelfluh_lab.kubernetes.cluster import cluster_manifests
 from tests.kubernetes.conftest import INSTALLATION
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+PYPROJECT = ROOT / "pyproject.toml"
 K8S_VERSIONS = ("1.29", kubernetes_validate.latest_version())
 KUEUE_API = "kueue.x-k8s.io/v1beta1"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -283,8 +284,11 @@ def test_command_refuses_a_quota_that_is_no_positive_quantity(argv, capsys):
 
 
 def test_console_script_nagelfluh_lab_is_the_cli():
+    # An install made before the CLI moved names its old path, which still leads here.
     [script] = entry_points(group="console_scripts", name="nagelfluh-lab")
     assert script.load() is cli.main
+    scripts = re.search(r"^\[project\.scripts\]\n(.*?)\n\n", PYPROJECT.read_text(), re.M | re.S)
+    assert scripts and scripts[1] == f'nagelfluh-lab = "{cli.__name__}:main"'
 
 
 # ---------------------------------------------------------------- Dockerfile

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from nagelfluh_lab.db.models import Environment
-from nagelfluh_lab.db.session import Database
-from nagelfluh_lab.executors.base import RunKey
-from nagelfluh_lab.kubernetes.manifests import (
+from nagelfluh_lab.cluster.manifests import (
     job_name,
     schema_job_manifest,
     schema_job_name,
 )
+from nagelfluh_lab.db.models import Environment
+from nagelfluh_lab.db.session import Database
+from nagelfluh_lab.executors.base import RunKey
 from tests.kubernetes.conftest import MakeImage
 from tests.kubernetes.sim import NAMESPACE, SimCluster
 from tests.server.conftest import Api, RuleAuthorizer

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from nagelfluh_lab.cluster.executor import KubernetesExecutor
+from nagelfluh_lab.cluster.manifests import job_name, storage_secret_name
 from nagelfluh_lab.executors.base import LogTail, RunKey, RunOutcome, RunSpec
-from nagelfluh_lab.executors.kubernetes import KubernetesExecutor
-from nagelfluh_lab.kubernetes.manifests import job_name, storage_secret_name
 from tests.executors.conftest import RecordingEvents
 from tests.kubernetes.conftest import INSTALLATION
 from tests.kubernetes.sim import NAMESPACE, SimCluster
@@ -173,7 +173,7 @@ async def test_log_is_what_the_process_printed_in_order_across_dropped_streams(
 
 async def test_watches_come_back_after_drops_and_re_list_when_history_is_gone(
         make_executor, make_spec, events, k8s_cluster, caplog):
-    caplog.set_level(logging.INFO, logger="nagelfluh_lab.executors.k8s_watch")
+    caplog.set_level(logging.INFO, logger="nagelfluh_lab.cluster.watch")
     # Reconnecting late, the watches miss the run's end, and then find their
     # resourceVersion compacted away: only a new list can show how it ended.
     executor = await make_executor(watch_backoff_seconds=1.0)

@@ -11,9 +11,7 @@ import kubernetes_validate
 import pytest
 from kubernetes.client import ApiClient
 
-from nagelfluh_lab.executors.base import RunKey, RunSpec
-from nagelfluh_lab.executors.local import run_environment
-from nagelfluh_lab.kubernetes.manifests import (
+from nagelfluh_lab.cluster.manifests import (
     job_manifest,
     job_name,
     owner_reference,
@@ -25,6 +23,8 @@ from nagelfluh_lab.kubernetes.manifests import (
     storage_credentials,
     storage_secret_name,
 )
+from nagelfluh_lab.executors.base import RunKey, RunSpec
+from nagelfluh_lab.executors.contract import run_environment
 from tests.kubernetes.conftest import INSTALLATION
 
 # The oldest Kubernetes current Kueue supports, and the newest schemas we have.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nagelfluh_lab.services.catalog import BOOTSTRAP_IMAGE
+from nagelfluh_lab.executors.contract import BOOTSTRAP_IMAGE
 from tests.kubernetes.test_environments import wait_environment
 from tests.kubernetes.test_server import (  # noqa: F401  (collected here, on the real cluster)
     test_sleep_and_synthetic_signal_run_to_completion_with_logs_and_outputs,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from nagelfluh_lab.executors.k8s_schema import KubernetesSchemaExtractor
+from nagelfluh_lab.cluster.manifests import schema_job_manifest, schema_job_name
+from nagelfluh_lab.cluster.schema import KubernetesSchemaExtractor
 from nagelfluh_lab.executors.schema import SchemaExtractionFailed
-from nagelfluh_lab.kubernetes.manifests import schema_job_manifest, schema_job_name
 from tests.kubernetes.conftest import INSTALLATION, MakeImage
 from tests.kubernetes.sim import NAMESPACE, SimCluster
 from tests.kubernetes.test_environments import GRAVITY, schema_jobs

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from nagelfluh_lab.app import NagelfluhApp
+from nagelfluh_lab.cluster.executor import KubernetesExecutor
+from nagelfluh_lab.cluster.manifests import job_name
 from nagelfluh_lab.db.models import Process, ProcessVersion, Project, ProjectMember, User
 from nagelfluh_lab.db.session import Database
 from nagelfluh_lab.executors.base import RunKey, RunSpec
-from nagelfluh_lab.executors.kubernetes import KubernetesExecutor
-from nagelfluh_lab.kubernetes.manifests import job_name
 from nagelfluh_lab.services.processes import append_logs
 from tests.executors.conftest import RecordingEvents
 from tests.kubernetes.sim import NAMESPACE, SimCluster

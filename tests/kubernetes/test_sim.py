@@ -17,13 +17,13 @@ from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 from nagelfluh_runner.protocol import MANIFEST_NAME, PROGRESS_PREFIX, version_prefix
 
-from nagelfluh_lab.executors.base import RunKey, RunSpec
-from nagelfluh_lab.kubernetes.manifests import (
+from nagelfluh_lab.cluster.manifests import (
     job_manifest,
     owner_reference,
     secret_manifest,
     storage_secret_name,
 )
+from nagelfluh_lab.executors.base import RunKey, RunSpec
 from tests.kubernetes.conftest import INSTALLATION
 from tests.kubernetes.sim import NAMESPACE
 

@@ -20,7 +20,7 @@ from nagelfluh_runner import registry
 
 from nagelfluh_lab.db.session import Database
 from nagelfluh_lab.executors.base import LogLine, RunOutcome
-from nagelfluh_lab.executors.local import exit_outcome
+from nagelfluh_lab.executors.contract import exit_outcome
 from nagelfluh_lab.services import catalog
 from nagelfluh_lab.services.processes import append_logs, with_reason_line
 from tests.server.conftest import seed_version

@@ -9,9 +9,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
+from nagelfluh_lab.cluster.manifests import check_installation
 from nagelfluh_lab.db.models import Base, Environment
 from nagelfluh_lab.db.session import MIGRATIONS, Database, make_engine
-from nagelfluh_lab.kubernetes.manifests import check_installation
 from tests.server.conftest import BACKENDS
 
 pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)

@@ -25,7 +25,7 @@ from nagelfluh_lab.credentials import (
     session_policy,
 )
 from nagelfluh_lab.executors.base import RunKey, RunSpec
-from nagelfluh_lab.executors.local import run_environment
+from nagelfluh_lab.executors.contract import run_environment
 from tests.storage.conftest import BASE
 
 CREDENTIAL_KEYS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
