@@ -20,3 +20,10 @@ export const flowIcon = new LabIcon({
     <path d="M9 5.5h3v6.5h3v1H12v6.5H9v-1h2V13H9.5v-1H11V6.5H9z"/>
   </g></svg>`
 });
+
+/** Zoom out: a minus sign, the companion of JupyterLab's addIcon for zoom in. */
+export const zoomOutIcon = new LabIcon({
+  name: 'nagelfluh-lab:zoom-out',
+  svgstr: `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16">
+  <path class="jp-icon3" fill="#616161" d="M19 13H5v-2h14z"/></svg>`
+});

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import './dragevent';
 import { IStateDB } from '@jupyterlab/statedb';
 import { ReadonlyPartialJSONValue } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
@@ -98,6 +97,19 @@ const node = (view: FlowView, id: number) =>
     `[data-testid="nf-flow-node"][data-process-id="${id}"]`
   )!;
 
+/** A toolbar button: JupyterLab's are React components, rendered asynchronously. */
+function rendered(view: Widget, testid: string): Promise<HTMLElement> {
+  return vi.waitFor(() => {
+    const button = view.node.querySelector<HTMLElement>(
+      `[data-testid="${testid}"]`
+    );
+    if (!button) {
+      throw new Error(`no ${testid} yet`);
+    }
+    return button;
+  });
+}
+
 function press(target: Element, type: string, x: number, y: number) {
   target.dispatchEvent(
     new MouseEvent(type, { bubbles: true, clientX: x, clientY: y, button: 0 })
@@ -125,9 +137,7 @@ describe('flow view', () => {
       'nf-flow-zoom-out',
       'nf-flow-relayout'
     ]) {
-      expect(
-        view.node.querySelector(`button[data-testid="${id}"]`)
-      ).not.toBeNull();
+      expect(await rendered(view, id)).not.toBeNull();
     }
     expect(node(view, 1).dataset.state).toBe('completed');
     expect(node(view, 2).dataset.state).toBe('running');
@@ -232,8 +242,9 @@ describe('flow view', () => {
     const element = node(view, 2);
     const before = element.getAttribute('transform');
     press(element.querySelector('rect')!, 'pointerdown', 100, 100);
-    press(view.node.querySelector('svg')!, 'pointermove', 130, 160);
-    press(view.node.querySelector('svg')!, 'pointerup', 130, 160);
+    const graph = view.node.querySelector('svg[data-testid="nf-flow"]')!;
+    press(graph, 'pointermove', 130, 160);
+    press(graph, 'pointerup', 130, 160);
     expect(selection.process).toBeNull();
     const dragged = element.getAttribute('transform');
     expect(dragged).not.toBe(before);
@@ -244,9 +255,7 @@ describe('flow view', () => {
     const reopened = await open(store, state, selection);
     expect(node(reopened, 2).getAttribute('transform')).toBe(dragged);
 
-    reopened.node
-      .querySelector<HTMLButtonElement>('[data-testid="nf-flow-relayout"]')!
-      .click();
+    (await rendered(reopened, 'nf-flow-relayout')).click();
     expect(node(reopened, 2).getAttribute('transform')).toBe(before);
     await settle();
     expect(state.values.has(POSITIONS_KEY + 1)).toBe(false);

@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import './dragevent';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import { ILogLine, IPage, IProcess, IVersion } from '../src/api';
