@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from .pointer import join, located, tokens
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -61,10 +63,6 @@ class Issue:
         return {"path": self.path, "message": self.message}
 
 
-def _pointer(path: str, token: str | int) -> str:
-    return f"{path}/{str(token).replace('~', '~0').replace('/', '~1')}"
-
-
 def resolve(schema: Any, root: Any) -> Any:
     """``schema`` with a local ``$ref`` followed (siblings of $ref are not merged)."""
     seen = set()
@@ -81,8 +79,7 @@ def _follow(root: Any, ref: object) -> Any:
     if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")):
         raise ValueError(f"only local $ref pointers are supported: {ref!r}")
     target = root
-    for raw in ref[2:].split("/") if ref != "#" else ():
-        token = raw.replace("~1", "/").replace("~0", "~")
+    for token in tokens(ref[1:]):
         target = target[int(token)] if isinstance(target, list) else target[token]
     return target
 
@@ -191,11 +188,11 @@ def _check_object(
 ) -> None:
     for name in schema.get("required", ()):
         if name not in instance:
-            out.append(Issue(_pointer(path, name), f"{name!r} is a required property"))
+            out.append(Issue(join(path, name), f"{name!r} is a required property"))
     properties = schema.get("properties", {})
     for name, subschema in properties.items():
         if name in instance:
-            _check(subschema, instance[name], _pointer(path, name), root, out)
+            _check(subschema, instance[name], join(path, name), root, out)
     extra = schema.get("additionalProperties", True)
     if extra is True:
         return
@@ -208,7 +205,7 @@ def _check_object(
         )
     elif isinstance(extra, dict):
         for name in extras:
-            _check(extra, instance[name], _pointer(path, name), root, out)
+            _check(extra, instance[name], join(path, name), root, out)
 
 
 def _check(schema: Any, instance: Any, path: str, root: Any, out: list[Issue]) -> None:
@@ -238,7 +235,7 @@ def _check(schema: Any, instance: Any, path: str, root: Any, out: list[Issue]) -
         _check_sized(schema, instance, path, out, ("minItems", "maxItems"))
         if "items" in schema:
             for index, item in enumerate(instance):
-                _check(schema["items"], item, _pointer(path, index), root, out)
+                _check(schema["items"], item, join(path, index), root, out)
     elif isinstance(instance, dict):
         _check_object(schema, instance, path, root, out)
 
@@ -246,23 +243,10 @@ def _check(schema: Any, instance: Any, path: str, root: Any, out: list[Issue]) -
 def _jsonschema_issues(schema: Any, instance: Any) -> list[Issue]:
     from jsonschema import Draft202012Validator
 
-    issues = []
-    for error in Draft202012Validator(schema).iter_errors(instance):
-        path = ""
-        for token in error.absolute_path:
-            path = _pointer(path, token)
-        if error.validator == "required":
-            missing = next(
-                (
-                    n
-                    for n in error.validator_value
-                    if error.message == f"{n!r} is a required property"
-                ),
-                None,
-            )
-            path = path if missing is None else _pointer(path, missing)
-        issues.append(Issue(path, error.message))
-    return issues
+    return [
+        Issue(pointer, error.message)
+        for pointer, error in located(Draft202012Validator(schema).iter_errors(instance))
+    ]
 
 
 def validate(schema: Any, instance: Any) -> list[Issue]:

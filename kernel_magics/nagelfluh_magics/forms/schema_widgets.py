@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import ipywidgets as widgets
+from nagelfluh_runner.pointer import escape, tokens
 
-from .validation import DATASET_FORMAT, escape, tokens, validation_errors
+from .validation import DATASET_FORMAT, validation_errors
 
 DatasetsProvider = Callable[[], list[dict[str, Any]]]
 

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
+from nagelfluh_runner.pointer import located, tokens
 
 DATASET_FORMAT = "nagelfluh-dataset"
 DATASET_PREFIX = "dataset:"
@@ -25,19 +26,6 @@ def is_dataset_reference(value: object) -> bool:
     return not isinstance(value, str) or re.fullmatch(rf"{DATASET_PREFIX}[0-9]+", value) is not None
 
 
-def escape(token: str | int) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
-def tokens(pointer: str) -> list[str]:
-    """The unescaped reference tokens of a JSON pointer (``""`` is the whole document)."""
-    if not pointer:
-        return []
-    if not pointer.startswith("/"):
-        raise ValueError(f"not a JSON pointer: {pointer!r}")
-    return [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
-
-
 def _message(error: Any) -> str:
     if error.validator == "format" and error.validator_value == DATASET_FORMAT:
         return f"{error.instance!r} is not a dataset reference ({DATASET_PREFIX}<id>)"
@@ -46,13 +34,9 @@ def _message(error: Any) -> str:
 
 def validation_errors(schema: dict[str, Any], value: Any) -> list[dict[str, str]]:
     """``[{"path", "message"}]`` for everything wrong with ``value``, ordered by path."""
-    found = []
-    for error in Draft202012Validator(schema, format_checker=FORMAT_CHECKER).iter_errors(value):
-        path = "".join(f"/{escape(token)}" for token in error.absolute_path)
-        if error.validator == "required":
-            expected = {f"{name!r} is a required property": name for name in error.validator_value}
-            missing = expected.get(error.message)
-            if missing is not None:
-                path = f"{path}/{escape(missing)}"
-        found.append({"path": path, "message": _message(error)})
+    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    found = [
+        {"path": path, "message": _message(error)}
+        for path, error in located(validator.iter_errors(value))
+    ]
     return sorted(found, key=lambda error: tokens(error["path"]))
