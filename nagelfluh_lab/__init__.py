@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("nagelfluh-lab")
 
 
 def _jupyter_server_extension_points() -> list[dict]:

@@ -26,6 +26,9 @@ command -v uv >/dev/null 2>&1 || python3 -m pip install -q --disable-pip-version
 [ -x .venv/bin/python ] || uv venv -q -p python3 .venv
 # The labextension is built below with the venv's own jlpm (uv's isolated build
 # environment has no jlpm on PATH), so the install skips the build hook.
+# A re-install writes the wheel's install.json through the link `jupyter-builder develop`
+# made into the built extension, where the next build would add it twice.
+rm -f nagelfluh_lab/labextension/install.json
 SKIP_JUPYTER_BUILDER=1 uv pip install -q -p .venv -c constraints.txt \
   -e ./runner -e ./kernel_magics -e ".[test]"
 

@@ -12,6 +12,8 @@ import zipfile
 
 import pytest
 
+from tests.packaging.test_version import VERSION
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -41,14 +43,14 @@ def test_server_wheel_ships_migrations_schemas_openapi_and_enables_itself(wheels
     assert "nagelfluh_lab/db/migrations/env.py" in names
     assert any(n.startswith("nagelfluh_lab/db/migrations/versions/0001") for n in names)
     assert (
-        "nagelfluh_lab-0.1.0.data/data/etc/jupyter/jupyter_server_config.d/nagelfluh_lab.json"
+        f"nagelfluh_lab-{VERSION}.data/data/etc/jupyter/jupyter_server_config.d/nagelfluh_lab.json"
         in names
     )
 
 
 def test_server_wheel_ships_the_prebuilt_side_panel_with_its_settings_schema(wheels):
     names = set(zipfile.ZipFile(wheels["nagelfluh_lab"]).namelist())
-    share = "nagelfluh_lab-0.1.0.data/data/share/jupyter/labextensions/nagelfluh-lab/"
+    share = f"nagelfluh_lab-{VERSION}.data/data/share/jupyter/labextensions/nagelfluh-lab/"
     assert share + "package.json" in names
     assert share + "install.json" in names
     assert share + "schemas/nagelfluh-lab/plugin.json" in names
@@ -57,10 +59,10 @@ def test_server_wheel_ships_the_prebuilt_side_panel_with_its_settings_schema(whe
 
 def test_runner_wheel_registers_the_bootstrap_types_and_needs_no_jupyter(wheels):
     archive = zipfile.ZipFile(wheels["nagelfluh_runner"])
-    entry_points = archive.read("nagelfluh_runner-0.1.0.dist-info/entry_points.txt").decode()
+    entry_points = archive.read(f"nagelfluh_runner-{VERSION}.dist-info/entry_points.txt").decode()
     for name in ("synthetic-signal", "fft", "synthetic-survey", "inversion", "sleep"):
         assert f"{name} = nagelfluh_runner.bootstrap." in entry_points
-    metadata = archive.read("nagelfluh_runner-0.1.0.dist-info/METADATA").decode()
+    metadata = archive.read(f"nagelfluh_runner-{VERSION}.dist-info/METADATA").decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist")]
     assert not any("jupyter" in line.lower() for line in requires)
 
@@ -95,7 +97,7 @@ def test_wheels_install_into_a_clean_environment_with_the_extension_enabled(whee
     )
     output = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
     assert "nagelfluh_lab enabled" in output
-    assert "nagelfluh_lab 0.1.0 OK" in output
+    assert f"nagelfluh_lab {VERSION} OK" in output
     labextensions = subprocess.run(
         [str(venv / "bin" / "jupyter"), "labextension", "list"],
         capture_output=True,
