@@ -149,6 +149,11 @@ def _dataset_binder(
 
 
 def _run(environ: Mapping[str, str]) -> int:
+    mismatch = protocol.contract_mismatch(
+        environ.get(protocol.ENV_CONTRACT_VERSION), protocol.RUNNER_SIDE, protocol.SERVER_SIDE
+    )
+    if mismatch:
+        raise UsageError(mismatch)
     missing = [name for name in _REQUIRED_ENV if not environ.get(name)]
     if missing:
         raise UsageError(f"missing environment variable {', '.join(missing)}")
@@ -244,23 +249,25 @@ def run(environ: Mapping[str, str] | None = None) -> int:
 
 
 def schema(names: list[str]) -> int:
-    """Print the named types, or every installed one that loads, as a JSON list; then,
-    if some entry points do not load, one line ``{"broken": [...]}`` naming each with
-    its error: one broken distribution in an image leaves the others registrable."""
+    """Print the named types, or every installed one that loads, as a JSON list; then
+    one line ``{"contract_version": N}``, the job contract this runner speaks; then, if
+    some entry points do not load, one line ``{"broken": [...]}`` naming each with its
+    error: one broken distribution in an image leaves the others registrable."""
     from nagelfluh_runner import registry
 
-    if not names:
+    broken: list[dict[str, str]] = []
+    if names:
+        try:
+            described = [registry.load(name).describe() for name in names]
+        except registry.UnknownProcessType as error:
+            _error(str(error))
+            return protocol.EXIT_USAGE
+    else:
         described, broken = registry.discover()
-        print(json.dumps(described, indent=2))
-        if broken:
-            print(json.dumps({"broken": broken}))
-        return protocol.EXIT_OK
-    try:
-        described = [registry.load(name).describe() for name in names]
-    except registry.UnknownProcessType as error:
-        _error(str(error))
-        return protocol.EXIT_USAGE
     print(json.dumps(described, indent=2))
+    print(json.dumps({protocol.MANIFEST_CONTRACT_VERSION: protocol.CONTRACT_VERSION}))
+    if broken:
+        print(json.dumps({"broken": broken}))
     return protocol.EXIT_OK
 
 

@@ -12,6 +12,8 @@ import json
 import sys
 
 from nagelfluh_runner.protocol import (
+    CONTRACT_VERSION,
+    MANIFEST_CONTRACT_VERSION,
     MANIFEST_NAME,
     PROGRESS_PREFIX,
     project_prefix,
@@ -390,6 +392,7 @@ class StorageContext:
 
     def manifest(self) -> dict[str, Any]:
         return {
+            MANIFEST_CONTRACT_VERSION: CONTRACT_VERSION,
             "process_type": self.process_type,
             "process": _json_id(self.process),
             "version": self.version,

@@ -6,6 +6,17 @@ install: the server imports these names, the job's pod only ever runs them.
 
 from __future__ import annotations
 
+# The version of this contract (the environment variables, the manifest, the exit
+# codes and the schema command's output). Runners live on in users' images long after
+# the server is upgraded, so both sides say which contract they speak: the executor
+# sets ENV_CONTRACT_VERSION, a runner that does not speak it exits with EXIT_USAGE
+# naming both; the runner writes the version into the manifest and into the schema
+# command's output, and the server refuses a version it does not speak. A runner
+# from before this field speaks contract 1 and says nothing: absent means 1.
+CONTRACT_VERSION = 1
+ENV_CONTRACT_VERSION = "NAGELFLUH_CONTRACT_VERSION"
+MANIFEST_CONTRACT_VERSION = "contract_version"
+
 # Environment variables the executor sets for ``python -m nagelfluh_runner run``.
 ENV_PROCESS_TYPE = "PROCESS_TYPE"
 ENV_PROCESS_ID = "PROCESS_ID"
@@ -43,6 +54,27 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_OOM = 3
 EXIT_STORAGE = 4
+
+
+RUNNER_SIDE = "the runner (nagelfluh-runner in the environment's image)"
+SERVER_SIDE = "the server (nagelfluh-lab)"
+
+
+def contract_mismatch(asked: object, mine: str, theirs: str) -> str | None:
+    """Why ``mine`` (speaking :data:`CONTRACT_VERSION`) cannot work with ``theirs``,
+    which speaks ``asked`` (None or "": a peer from before the field, speaking 1), or
+    None when they agree. The message names the side to upgrade."""
+    if asked is None or asked == "":
+        asked = 1
+    if isinstance(asked, bool) or not isinstance(asked, (int, str)) or not str(asked).isdigit():
+        return f"{theirs} sent job contract version {asked!r}, which is not a version"
+    if int(asked) == CONTRACT_VERSION:
+        return None
+    older = mine if int(asked) > CONTRACT_VERSION else theirs
+    return (
+        f"{mine} speaks job contract version {CONTRACT_VERSION} and {theirs} version "
+        f"{int(asked)}: upgrade {older}"
+    )
 
 
 def version_prefix(project_id: int | str, process_id: int | str, version: int | str) -> str:

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from nagelfluh_runner.protocol import CONTRACT_VERSION, ENV_CONTRACT_VERSION
 
 PROJECT = 7
 
@@ -31,6 +32,7 @@ class RunnerJobs:
             "PROJECT_ID": str(project),
             "PARAMETERS_JSON": json.dumps(params),
             "STORAGE_BASE": self.storage_base,
+            ENV_CONTRACT_VERSION: str(CONTRACT_VERSION),
         }
         if inputs is not None:
             env["INPUT_DATASETS_JSON"] = json.dumps(inputs)

@@ -12,7 +12,15 @@ import numpy as np
 import pytest
 import xarray as xr
 from nagelfluh_runner.bootstrap.gravity import MGAL, G
-from nagelfluh_runner.protocol import EXIT_FAILED, EXIT_OK, EXIT_OOM, EXIT_USAGE, parse_progress
+from nagelfluh_runner.protocol import (
+    CONTRACT_VERSION,
+    ENV_CONTRACT_VERSION,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_OOM,
+    EXIT_USAGE,
+    parse_progress,
+)
 
 
 def _progress(stdout: str) -> list[float]:
@@ -35,6 +43,7 @@ def test_synthetic_signal_writes_a_netcdf_with_units_and_a_manifest(jobs):
     assert progress == sorted(progress) and progress[-1] == 1.0
     assert "generating 160 samples at 80 Hz" in result.stdout
     manifest = jobs.manifest()
+    assert manifest["contract_version"] == CONTRACT_VERSION
     assert manifest["process_type"] == "synthetic-signal"
     assert (manifest["process"], manifest["version"], manifest["project"]) == (1, 1, 7)
     (signal,) = manifest["datasets"]
@@ -283,6 +292,41 @@ def _limit_address_space() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def test_a_runner_older_than_the_servers_contract_exits_2_saying_to_upgrade_it(jobs):
+    env = jobs.env("sleep", {"seconds": 0})
+    env[ENV_CONTRACT_VERSION] = str(CONTRACT_VERSION + 1)
+    assert _one_line_error(jobs.start(env), EXIT_USAGE) == (
+        f"the runner (nagelfluh-runner in the environment's image) speaks job contract "
+        f"version {CONTRACT_VERSION} and the server (nagelfluh-lab) version "
+        f"{CONTRACT_VERSION + 1}: upgrade the runner (nagelfluh-runner in the environment's image)"
+    )
+    assert not jobs.root.joinpath("7/processes/1/v1/_manifest.json").exists()
+
+
+def test_a_runner_newer_than_the_servers_contract_says_to_upgrade_the_server(jobs):
+    env = jobs.env("sleep", {"seconds": 0})
+    env[ENV_CONTRACT_VERSION] = "0"
+    assert _one_line_error(jobs.start(env), EXIT_USAGE).endswith(
+        "upgrade the server (nagelfluh-lab)"
+    )
+
+
+@pytest.mark.parametrize("value", ["one", "-1", "1.0"])
+def test_a_contract_version_that_is_no_number_is_a_usage_error(jobs, value):
+    env = jobs.env("sleep", {"seconds": 0})
+    env[ENV_CONTRACT_VERSION] = value
+    assert _one_line_error(jobs.start(env), EXIT_USAGE).startswith(
+        f"the server (nagelfluh-lab) sent job contract version {value!r}, which is not a version"
+    )
+
+
+def test_a_server_from_before_contract_versions_gets_contract_1(jobs):
+    env = jobs.env("sleep", {"seconds": 0})
+    del env[ENV_CONTRACT_VERSION]
+    assert jobs.start(env).returncode == EXIT_OK
+    assert jobs.manifest()["contract_version"] == 1
+
+
 def test_running_out_of_memory_exits_3_with_one_line(jobs):
     env = jobs.env("synthetic-signal", {"duration": 86400, "sample_rate": 100000})
     env["OPENBLAS_NUM_THREADS"] = "1"
@@ -290,14 +334,15 @@ def test_running_out_of_memory_exits_3_with_one_line(jobs):
     assert _one_line_error(result, EXIT_OOM).startswith("out of memory (")
 
 
-def test_schema_prints_every_installed_type_as_json():
+def test_schema_prints_every_installed_type_as_json_then_the_contract_it_speaks():
     result = subprocess.run(
         [sys.executable, "-m", "nagelfluh_runner", "schema"],
         capture_output=True,
         text=True,
         check=True,
     )
-    described = json.loads(result.stdout)
+    described, end = json.JSONDecoder().raw_decode(result.stdout)
+    assert json.loads(result.stdout[end:]) == {"contract_version": CONTRACT_VERSION}
     names = [d["name"] for d in described]
     assert {"fft", "inversion", "sleep", "synthetic-signal", "synthetic-survey"} <= set(names)
     for item in described:
@@ -314,7 +359,7 @@ def test_schema_of_named_types_and_bad_commands():
         )
 
     only = runner("schema", "sleep")
-    assert [d["name"] for d in json.loads(only.stdout)] == ["sleep"]
+    assert [d["name"] for d in json.JSONDecoder().raw_decode(only.stdout)[0]] == ["sleep"]
     assert _one_line_error(runner("schema", "nope"), EXIT_USAGE).startswith(
         "unknown process type 'nope'"
     )

@@ -11,6 +11,7 @@ import textwrap
 
 import pytest
 from nagelfluh_runner import registry
+from nagelfluh_runner.protocol import CONTRACT_VERSION
 from nagelfluh_runner.sdk import ProcessType
 
 BOOTSTRAP = ["fft", "inversion", "sleep", "synthetic-signal", "synthetic-survey"]
@@ -197,8 +198,9 @@ def test_schema_lists_the_types_that_load_then_the_broken_ones_on_a_line_of_thei
 
     described, end = json.JSONDecoder().raw_decode(result.stdout)
     assert {"echo", *BOOTSTRAP} <= {d["name"] for d in described}
-    assert json.loads(result.stdout[end:]) == {"broken": [{
+    after = [json.loads(line) for line in result.stdout[end:].splitlines() if line]
+    assert after == [{"contract_version": CONTRACT_VERSION}, {"broken": [{
         "name": "gone",
         "entry_point": "lab_missing_module:Gone",
         "error": "ModuleNotFoundError: No module named 'lab_missing_module'",
-    }]}
+    }]}]
