@@ -1,30 +1,32 @@
 """API errors: every failure a client can cause, with its HTTP status and JSON shape.
 
 Services raise these; the handlers' error mixin turns them (and anything else)
-into ``{"error": {"code", "message", "details"}}``.
+into ``{"error": {"code", "message", "details"}}`` (``shapes.Error``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
+
+from .shapes import Error, ErrorCode, ErrorDetails
 
 
 class ApiError(Exception):
-    status = 500
-    code = "internal"
+    status: ClassVar[int] = 500
+    code: ClassVar[ErrorCode] = "internal"
 
-    def __init__(self, message: str, details: Any = None) -> None:
+    def __init__(self, message: str, details: ErrorDetails = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Error:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
 class BadRequest(ApiError):
     status = 400
-    code = "bad_request"
+    code: ClassVar[ErrorCode] = "bad_request"  # not narrowed to itself: ValidationFailed
 
 
 class ValidationFailed(BadRequest):
@@ -79,5 +81,10 @@ class InsufficientStorage(ApiError):
 
 
 def field_error(path: str, message: str) -> ValidationFailed:
-    """A 400 naming one offending field by its JSON pointer."""
+    """A 400 naming one offending field by its JSON pointer (RFC 6901).
+
+    A pointer with a name from the request or a schema in it is made with
+    ``nagelfluh_runner.pointer.join``, which escapes ``~`` and ``/``: a client finds
+    the field by unescaping (``pointer.tokens``), so ``f"/{name}"`` would name
+    another field, or none, when the name holds either."""
     return ValidationFailed(f"{path}: {message}", [{"path": path, "message": message}])

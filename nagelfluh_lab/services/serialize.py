@@ -1,9 +1,11 @@
-"""ORM rows to the JSON shapes of DESIGN §5."""
+"""ORM rows to the JSON shapes of DESIGN §5 (``nagelfluh_lab.shapes``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
+from .. import shapes
 from ..db.models import (
     Dataset,
     Environment,
@@ -13,11 +15,11 @@ from ..db.models import (
     Project,
     Transaction,
 )
-from .billing import credits
+from .billing import MICRO, credits
 from .catalog import broken_json
 
 
-def project_json(project: Project) -> dict:
+def project_json(project: Project) -> shapes.Project:
     return {
         "id": project.id,
         "name": project.name,
@@ -26,22 +28,24 @@ def project_json(project: Project) -> dict:
     }
 
 
-def environment_json(env: Environment) -> dict:
-    described = {
+def environment_json(env: Environment) -> shapes.Environment:
+    described: shapes.Environment = {
         "name": env.name,
         "image": env.image,
         "process_types": [t.name for t in env.process_types],
-        "state": env.state,
+        "state": cast(shapes.EnvironmentState, env.state),
         "message": env.message,
         "requested_image": env.requested_image,
         "owner": _owner_json(env),
     }
     if env.broken:  # only where there are: GET process-types lists them always
-        described["broken"] = [broken_json(env, item) for item in env.broken]
+        described["broken"] = [
+            cast(shapes.BrokenProcessType, broken_json(env, item)) for item in env.broken
+        ]
     return described
 
 
-def _owner_json(env: Environment) -> dict | None:
+def _owner_json(env: Environment) -> shapes.UserOwner | shapes.ProjectOwner | None:
     """None for the installation's; else whose it is."""
     if env.owner_project_id is not None:
         return {"project": env.owner_project_id}
@@ -50,7 +54,7 @@ def _owner_json(env: Environment) -> dict | None:
     return None
 
 
-def type_json(record: ProcessTypeRecord) -> dict:
+def type_json(record: ProcessTypeRecord) -> shapes.ProcessType:
     return {
         "name": record.name,
         "title": record.title,
@@ -60,7 +64,7 @@ def type_json(record: ProcessTypeRecord) -> dict:
     }
 
 
-def dataset_json(dataset: Dataset) -> dict:
+def dataset_json(dataset: Dataset) -> shapes.Dataset:
     producer = dataset.producer
     meta = dataset.meta or {}
     return {
@@ -81,49 +85,52 @@ def dataset_json(dataset: Dataset) -> dict:
     }
 
 
-def dataset_meta_json(dataset: Dataset) -> dict:
+def dataset_meta_json(dataset: Dataset) -> shapes.DatasetMeta:
     producer = dataset.producer
     body = dataset_json(dataset)
-    body["producer"] = (
-        {
-            "process": producer.process_id,
-            "version": producer.number,
-            "type": producer.process.type_name,
-        }
-        if producer
-        else None
-    )
-    body["units"] = {v["name"]: v.get("units") for v in body["variables"]}
-    return body
-
-
-def state_event(version: ProcessVersion) -> dict:
-    """The ``state`` event of the events WebSocket for a version as it is now."""
     return {
-        "type": "state",
-        "process": version.process_id,
-        "version": version.number,
-        "state": version.state,
-        "reason": version.reason,
-        "message": version.message,
-        "progress": version.progress,
+        **body,
+        "producer": (
+            {
+                "process": producer.process_id,
+                "version": producer.number,
+                "type": producer.process.type_name,
+            }
+            if producer
+            else None
+        ),
+        "units": {v["name"]: v.get("units") for v in body["variables"]},
     }
 
 
-def version_json(version: ProcessVersion, outputs: Sequence[Dataset]) -> dict:
+def _status(version: ProcessVersion) -> shapes.VersionStatus:
+    return {
+        "process": version.process_id,
+        "version": version.number,
+        "state": cast(shapes.VersionState, version.state),
+        "reason": version.reason,
+        "message": version.message,
+    }
+
+
+def state_event(version: ProcessVersion) -> shapes.StateEvent:
+    """The ``state`` event of the events WebSocket for a version as it is now."""
+    return {"type": "state", **_status(version), "progress": version.progress}
+
+
+def version_json(version: ProcessVersion, outputs: Sequence[Dataset]) -> shapes.Version:
     """``outputs``: the first of its outputs (version_outputs.output_pages); all of
     them are pages of the dataset list, ``output_count`` says how many."""
-    fields = state_event(version)
-    del fields["type"]
     return {
-        **fields,
+        **_status(version),
+        "progress": version.progress,
         "parameters": version.parameters,
-        "resources": version.resources.to_json(),
+        "resources": cast(shapes.AppliedResources, version.resources.to_json()),
         "created": version.created,
         "started": version.started,
         "finished": version.finished,
         "cost": {
-            "estimated": credits(version.cost_estimated),
+            "estimated": _credits(version.cost_estimated),
             "actual": credits(version.cost_actual),
         },
         "inputs": sorted(i.dataset_id for i in version.inputs),
@@ -133,7 +140,7 @@ def version_json(version: ProcessVersion, outputs: Sequence[Dataset]) -> dict:
     }
 
 
-def process_json(process: Process, outputs: Mapping[int, Sequence[Dataset]]) -> dict:
+def process_json(process: Process, outputs: Mapping[int, Sequence[Dataset]]) -> shapes.Process:
     """``outputs``: the first outputs of each version, by version row id."""
     return {
         "id": process.id,
@@ -145,12 +152,17 @@ def process_json(process: Process, outputs: Mapping[int, Sequence[Dataset]]) -> 
     }
 
 
-def transaction_json(tx: Transaction) -> dict:
+def transaction_json(tx: Transaction) -> shapes.Transaction:
     return {
-        "kind": tx.kind,
-        "amount": credits(tx.amount),
+        "kind": cast(shapes.TransactionKind, tx.kind),
+        "amount": _credits(tx.amount),
         "process": tx.process_id,
         "version": tx.version,
         "project": tx.project_id,
         "time": tx.time,
     }
+
+
+def _credits(micro: int) -> float:
+    """``billing.credits`` of an amount that cannot be None, typed so."""
+    return micro / MICRO
