@@ -9,6 +9,7 @@ import { Selection } from '../src/selection';
 import { ProjectStore } from '../src/store';
 import { FlowView, POSITIONS_KEY } from '../src/views/flow';
 import { makeDataset, makeProcess, makeVersion } from './factories';
+import { rendered } from './toolbar';
 
 class FakeStore {
   changed = new Signal<this, void>(this);
@@ -96,19 +97,6 @@ const node = (view: FlowView, id: number) =>
   view.node.querySelector<SVGGElement>(
     `[data-testid="nf-flow-node"][data-process-id="${id}"]`
   )!;
-
-/** A toolbar button: JupyterLab's are React components, rendered asynchronously. */
-function rendered(view: Widget, testid: string): Promise<HTMLElement> {
-  return vi.waitFor(() => {
-    const button = view.node.querySelector<HTMLElement>(
-      `[data-testid="${testid}"]`
-    );
-    if (!button) {
-      throw new Error(`no ${testid} yet`);
-    }
-    return button;
-  });
-}
 
 function press(target: Element, type: string, x: number, y: number) {
   target.dispatchEvent(

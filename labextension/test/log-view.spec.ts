@@ -7,6 +7,7 @@ import { ConnectionStatus, NagelfluhEvent, Target } from '../src/events';
 import { Selection } from '../src/selection';
 import { LogView, PAGE_SIZE, ROW_HEIGHT } from '../src/views/log';
 import { makeProcess, makeVersion } from './factories';
+import { pressed, rendered } from './toolbar';
 
 const running = (process: number, n: number): IVersion =>
   makeVersion(process, n, { state: 'running' });
@@ -244,8 +245,8 @@ describe('log view', () => {
     fakes.selection.select(7, 1);
     open(10);
     await settle();
-    const follow = q<HTMLButtonElement>(view, 'nf-log-follow');
-    expect(follow.getAttribute('aria-pressed')).toBe('true');
+    const follow = await rendered(view, 'nf-log-follow');
+    await pressed(follow, true);
     const scroll = scroller(view);
     expect(scroll.scrollTop).toBe(1000 * ROW_HEIGHT - 10 * ROW_HEIGHT);
 
@@ -253,7 +254,7 @@ describe('log view', () => {
     scroll.dispatchEvent(new Event('scroll'));
     await settle();
     expect(view.follow).toBe(false);
-    expect(follow.getAttribute('aria-pressed')).toBe('false');
+    await pressed(follow, false);
     expect(rows(view).some(r => r.dataset.seq === '101')).toBe(true);
 
     // New lines keep the paused view where it is.
@@ -266,7 +267,7 @@ describe('log view', () => {
     await settle();
     expect(scroll.scrollTop).toBe(100 * ROW_HEIGHT);
 
-    q<HTMLButtonElement>(view, 'nf-log-end').click();
+    (await rendered(view, 'nf-log-end')).click();
     await settle();
     expect(view.follow).toBe(true);
     expect(scroll.scrollTop).toBe(1100 * ROW_HEIGHT - 10 * ROW_HEIGHT);
@@ -435,10 +436,10 @@ describe('log view', () => {
     await settle();
     const time = () => rows(view)[0].querySelector('.nf-Log-time')!.textContent;
     expect(time()).toBe('');
-    const toggle = q<HTMLButtonElement>(view, 'nf-log-timestamps');
+    const toggle = await rendered(view, 'nf-log-timestamps');
     toggle.click();
     await settle();
-    expect(toggle.getAttribute('aria-pressed')).toBe('true');
+    await pressed(toggle, true);
     expect(time()).toMatch(/^0?9:05:07\.250$/);
   });
 

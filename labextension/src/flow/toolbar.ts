@@ -4,12 +4,12 @@
  */
 import {
   Toolbar,
-  ToolbarButton,
   ToolbarButtonComponent,
   addIcon
 } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import { zoomOutIcon } from '../icons';
+import { ActionButton } from '../toolbar';
 import type { IFlowGraph } from './graph';
 
 export interface IFlowToolbarActions {
@@ -57,7 +57,7 @@ export class FlowToolbar extends Toolbar {
     ];
     for (const [name, props] of buttons) {
       const dataset = { testid: `nf-flow-${name}` };
-      this.addItem(name, new ToolbarButton({ ...props, dataset }));
+      this.addItem(name, new ActionButton({ ...props, dataset }));
     }
     this.addItem('spacer', Toolbar.createSpacerItem());
     this.addItem('status', this._status);
