@@ -13,9 +13,11 @@ import socket
 from typing import Any
 
 from kubernetes import config
-from kubernetes.client import ApiClient, Configuration
+from kubernetes.client import ApiClient, Configuration, V1Job
 from kubernetes.client.exceptions import ApiException
 from urllib3 import BaseHTTPResponse
+
+from .setup import KubeObject
 
 CONNECT_SECONDS = 10.0
 # Waiting reasons of a container whose image cannot be had.
@@ -69,7 +71,7 @@ def api_message(error: BaseException) -> str:
     """What went wrong, in the API server's words when it answered."""
     if isinstance(error, ApiException):
         try:
-            return json.loads(error.body)["message"]
+            return json.loads(error.body or "")["message"]
         except (TypeError, ValueError, KeyError):
             return f"{error.status} {error.reason}"
     return str(error) or type(error).__name__
@@ -82,7 +84,7 @@ def not_found(error: Exception) -> bool:
 # ------------------------------------------------------------------ reading objects
 
 
-def condition(obj: dict | None, kind: str) -> dict | None:
+def condition(obj: KubeObject | None, kind: str) -> KubeObject | None:
     if obj is None:
         return None
     return next(
@@ -90,22 +92,27 @@ def condition(obj: dict | None, kind: str) -> dict | None:
     )
 
 
-def _is_true(obj: dict | None, kind: str) -> bool:
+def _is_true(obj: KubeObject | None, kind: str) -> bool:
     found = condition(obj, kind)
     return found is not None and found["status"] == "True"
 
 
-def job_ended(job: dict) -> str | None:
+def job_ended(job: KubeObject) -> str | None:
     """``Complete`` or ``Failed`` once the Job has ended."""
     return next((kind for kind in ("Complete", "Failed") if _is_true(job, kind)), None)
 
 
-def container_status(pod: dict) -> dict:
+def job_labels(job: V1Job) -> dict[str, str]:
+    """The labels of a Job as the client's model holds it."""
+    return (job.metadata.labels if job.metadata is not None else None) or {}
+
+
+def container_status(pod: KubeObject) -> KubeObject:
     """The status of the pod's (only) container; empty before it has one."""
     return (pod.get("status", {}).get("containerStatuses") or [{}])[0]
 
 
-def pull_failure(pods: list[dict]) -> dict | None:
+def pull_failure(pods: list[KubeObject]) -> KubeObject | None:
     """The waiting state (reason, message) of a live pod that cannot pull its image."""
     for pod in pods:
         waiting = container_status(pod).get("state", {}).get("waiting", {})

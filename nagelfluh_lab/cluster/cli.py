@@ -8,7 +8,7 @@ import sys
 import yaml
 from kubernetes.utils.quantity import parse_quantity
 
-from .setup import CPU_QUOTA, MEMORY_QUOTA, NAMESPACE, cluster_manifests
+from .setup import CPU_QUOTA, MEMORY_QUOTA, NAMESPACE, KubeObject, cluster_manifests
 
 
 class _Dumper(yaml.SafeDumper):
@@ -24,7 +24,7 @@ _HEADER = """\
 """
 
 
-def render(manifests: list[dict]) -> str:
+def render(manifests: list[KubeObject]) -> str:
     """Manifests as one multi-document YAML stream, keys in the order they were written."""
     body = yaml.dump_all(manifests, Dumper=_Dumper, sort_keys=False, explicit_start=True)
     return _HEADER + body

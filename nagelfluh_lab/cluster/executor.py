@@ -41,6 +41,7 @@ from .api import (
     connect,
     container_status,
     job_ended,
+    job_labels,
     not_found,
     pull_failure,
 )
@@ -59,7 +60,7 @@ from .manifests import (
     storage_credentials,
     storage_secret_name,
 )
-from .setup import APP_LABEL, KUEUE_API, NAMESPACE, QUEUE_NAME, RUNNER_ACCOUNT
+from .setup import APP_LABEL, KUEUE_API, NAMESPACE, QUEUE_NAME, RUNNER_ACCOUNT, KubeObject
 from .watch import Informer, own_name, owner_job
 
 # Connections to the API server: three watches, a log per running pod, and calls.
@@ -185,6 +186,12 @@ class KubernetesExecutor(Executor):
         if self._api is not None:
             self._api.close()
 
+    @property
+    def _client(self) -> ApiClient:
+        """The API client ``start`` connected."""
+        assert self._api is not None, "the executor is not started"
+        return self._api
+
     async def submit(self, spec: RunSpec) -> None:
         """Track the run at once; its task creates the Job and reports queued."""
         if spec.key in self._runs:
@@ -215,7 +222,7 @@ class KubernetesExecutor(Executor):
                 return False
             self.log.warning("cannot look up the Job of %s: %s", key, api_message(error))
         else:
-            if not self._own(job.metadata.labels):
+            if not self._own(job_labels(job)):
                 return False
         self._track(spec, reported="running", tail=stored, seen=True, create=False)
         return True
@@ -347,22 +354,34 @@ class KubernetesExecutor(Executor):
         )
         try:
             try:
-                await asyncio.to_thread(self._core.create_namespaced_secret, self.namespace, secret)
+                await asyncio.to_thread(
+                    self._core.create_namespaced_secret,
+                    self.namespace,
+                    secret,  # type: ignore[arg-type]  # a dict does too: see _create_job
+                )
             except ApiException as error:
                 if error.status != 409:
                     raise
-                found = await asyncio.to_thread(
-                    self._core.read_namespaced_secret, secret["metadata"]["name"], self.namespace
-                )
-                owners = {ref.uid for ref in found.metadata.owner_references or []}
+                found = self._client.sanitize_for_serialization(
+                    await asyncio.to_thread(
+                        self._core.read_namespaced_secret,
+                        secret["metadata"]["name"],
+                        self.namespace,
+                    )
+                )["metadata"]
+                owners = {ref.get("uid") for ref in found.get("ownerReferences") or []}
                 if job["metadata"]["uid"] in owners:
                     return None  # made with the Job taken over
                 # Left by another installation's Job deleted to make room (the garbage
                 # collector may not have come to it yet): its credentials are not ours.
                 await self._delete_exactly(
-                    self._core.delete_namespaced_secret, found.metadata.name, found.metadata.uid
+                    self._core.delete_namespaced_secret, found["name"], found["uid"]
                 )
-                await asyncio.to_thread(self._core.create_namespaced_secret, self.namespace, secret)
+                await asyncio.to_thread(
+                    self._core.create_namespaced_secret,
+                    self.namespace,
+                    secret,  # type: ignore[arg-type]  # a dict does too: see _create_job
+                )
         except Exception as error:
             await self._delete_job_quietly(run)
             return RunOutcome(
@@ -370,7 +389,7 @@ class KubernetesExecutor(Executor):
             )
         return None
 
-    async def _create_job(self, run: _Run, manifest: dict) -> dict | RunOutcome:
+    async def _create_job(self, run: _Run, manifest: KubeObject) -> KubeObject | RunOutcome:
         """The run's Job, created or taken over; the outcome if another's is in the way.
 
         A Job of this name and installation is this run's, left by a previous server
@@ -389,9 +408,13 @@ class KubernetesExecutor(Executor):
         for _ in range(CLAIM_ATTEMPTS):
             try:
                 created = await asyncio.to_thread(
-                    self._batch.create_namespaced_job, self.namespace, manifest
+                    self._batch.create_namespaced_job,
+                    self.namespace,
+                    # The client takes a manifest as a dict too, though it annotates its
+                    # parameter as the model only (and serialises a dict as it is).
+                    manifest,  # type: ignore[arg-type]
                 )
-                return self._api.sanitize_for_serialization(created)
+                return self._client.sanitize_for_serialization(created)
             except ApiException as error:
                 if error.status != 409:
                     raise
@@ -403,7 +426,7 @@ class KubernetesExecutor(Executor):
                 if not_found(error):
                     continue  # deleted meanwhile: create it again
                 raise
-            existing = self._api.sanitize_for_serialization(found)
+            existing = self._client.sanitize_for_serialization(found)
             labels = existing["metadata"].get("labels") or {}
             if self._own(labels):
                 if (
@@ -451,7 +474,7 @@ class KubernetesExecutor(Executor):
         )
 
     async def _follow_state(
-        self, run: _Run, job: dict | None, pods: list[dict], workload: dict | None
+        self, run: _Run, job: KubeObject | None, pods: list[KubeObject], workload: KubeObject | None
     ) -> None:
         """Report running once a pod runs, and queued (with Kueue's message whenever
         it changes) before that, or again when Kueue preempts the run."""
@@ -470,7 +493,9 @@ class KubernetesExecutor(Executor):
             if run.reported != "queued" or message != run.message:
                 await self._report(run, "queued", message)
 
-    def _pull_state(self, run: _Run, pods: list[dict]) -> tuple[float | None, RunOutcome | None]:
+    def _pull_state(
+        self, run: _Run, pods: list[KubeObject]
+    ) -> tuple[float | None, RunOutcome | None]:
         """Seconds left before a failing image pull fails the run (None: no such
         failure), or the failure once that grace is over."""
         waiting = pull_failure(pods)
@@ -490,7 +515,7 @@ class KubernetesExecutor(Executor):
             "failed", "image", f"The image {run.spec.image} cannot be pulled: {run.pull_message}"
         )
 
-    async def _settle(self, run: _Run, job: dict) -> RunOutcome:
+    async def _settle(self, run: _Run, job: KubeObject) -> RunOutcome:
         """The outcome of an ended Job, from its conditions and its pods as they are
         now (the pod watch may lag behind the Job watch); reports running first if
         a pod ran unseen, and follows its log."""
@@ -502,7 +527,7 @@ class KubernetesExecutor(Executor):
             return RunOutcome("completed", exit_code=0)
         return _failure(job, pods, run.spec)
 
-    async def _current_pods(self, run: _Run) -> list[dict]:
+    async def _current_pods(self, run: _Run) -> list[KubeObject]:
         try:
             listed = await asyncio.to_thread(
                 self._core.list_namespaced_pod,
@@ -514,7 +539,7 @@ class KubernetesExecutor(Executor):
         except Exception as error:
             self.log.warning("cannot list the pods of %s: %s", run.name, api_message(error))
             return self._pods.of(run.name)
-        pods = self._api.sanitize_for_serialization(listed.items)
+        pods = self._client.sanitize_for_serialization(listed.items)
         return sorted(pods, key=lambda pod: pod["metadata"].get("creationTimestamp", ""))
 
     async def _delete_exactly(self, delete: Callable[..., Any], name: str, uid: str) -> None:
@@ -538,7 +563,7 @@ class KubernetesExecutor(Executor):
             if not_found(error):
                 return False
             raise
-        return self._own(job.metadata.labels)
+        return self._own(job_labels(job))
 
     async def _delete_job(self, run: _Run) -> None:
         """Delete the Job with its pods (Background: batch/v1 would orphan them) and,
@@ -563,7 +588,7 @@ class KubernetesExecutor(Executor):
 
     # ---------------------------------------------------------------- logs
 
-    def _follow_logs(self, run: _Run, pods: list[dict]) -> None:
+    def _follow_logs(self, run: _Run, pods: list[KubeObject]) -> None:
         """Follow each pod that left Pending, one after the other: a pod that replaces
         a preempted one starts after it ended, so its lines come after."""
         for pod in pods:
@@ -572,7 +597,7 @@ class KubernetesExecutor(Executor):
                 continue
             run.followed.add(uid)
             follower = PodLog(
-                self._api,
+                self._client,
                 self.namespace,
                 pod["metadata"]["name"],
                 run.batcher,
@@ -585,7 +610,7 @@ class KubernetesExecutor(Executor):
             run.log_tasks.append(asyncio.create_task(self._follow_pod(run, follower, previous)))
 
     @staticmethod
-    async def _follow_pod(run: _Run, follower: PodLog, previous: asyncio.Task | None) -> None:
+    async def _follow_pod(run: _Run, follower: PodLog, previous: asyncio.Task[None] | None) -> None:
         if previous is not None:
             await asyncio.wait([previous])
         run.tail = await follower.run(run.tail)
@@ -630,13 +655,13 @@ class _Run:
 # ------------------------------------------------------------------ reading objects
 
 
-def _started(pod: dict) -> bool:
+def _started(pod: KubeObject) -> bool:
     """Whether the pod's container runs or ran."""
     state = container_status(pod).get("state", {})
     return pod.get("status", {}).get("phase") == "Running" or "terminated" in state
 
 
-def _owned_by(objects: list[dict], job: dict | None) -> list[dict]:
+def _owned_by(objects: list[KubeObject], job: KubeObject | None) -> list[KubeObject]:
     """Those of ``objects`` (Kueue Workloads, which carry no Job labels) that ``job``
     owns: a Job of the same name from another installation has Workloads too."""
     if job is None:
@@ -649,7 +674,7 @@ def _owned_by(objects: list[dict], job: dict | None) -> list[dict]:
     ]
 
 
-def _eviction(workload: dict | None) -> str | None:
+def _eviction(workload: KubeObject | None) -> str | None:
     """Why Kueue took an admitted run's quota back (e.g. preempted it), if it did."""
     evicted = condition(workload, "Evicted")
     if evicted is None or evicted["status"] != "True":
@@ -657,7 +682,7 @@ def _eviction(workload: dict | None) -> str | None:
     return evicted.get("message") or "Evicted"
 
 
-def _quota_message(workload: dict | None) -> str | None:
+def _quota_message(workload: KubeObject | None) -> str | None:
     """Kueue's reason for not admitting the run (e.g. insufficient quota), if any."""
     reserved = condition(workload, "QuotaReserved")
     if reserved is None or reserved["status"] == "True":
@@ -665,7 +690,7 @@ def _quota_message(workload: dict | None) -> str | None:
     return reserved.get("message") or None
 
 
-def _failure(job: dict, pods: list[dict], spec: RunSpec) -> RunOutcome:
+def _failure(job: KubeObject, pods: list[KubeObject], spec: RunSpec) -> RunOutcome:
     """How a failed Job failed, in the contract's terms (``exit_outcome``) where they apply."""
     failed = condition(job, "Failed") or {}
     if failed.get("reason") == "DeadlineExceeded":

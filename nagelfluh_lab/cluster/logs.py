@@ -129,15 +129,15 @@ class PodLog:
             return tail
         # A thread of its own, not the loop's default executor: a long-lived reader
         # per running pod would exhaust that pool, which short calls need.
-        self._loop = asyncio.get_running_loop()
-        done = self._loop.create_future()
+        loop = self._loop = asyncio.get_running_loop()
+        done = loop.create_future()
 
         def follow() -> None:
             try:
                 self._follow()
             finally:
                 with contextlib.suppress(RuntimeError):  # the loop is closed
-                    self._loop.call_soon_threadsafe(_resolve, done)
+                    loop.call_soon_threadsafe(_resolve, done)
 
         threading.Thread(target=follow, name=f"k8s log {self._pod}", daemon=True).start()
         await done
@@ -251,6 +251,7 @@ class PodLog:
             self._waiting_lines += len(fresh)
             if not self._feeding:
                 self._feeding = True
+                assert self._loop is not None  # run() sets it before it starts the thread
                 self._loop.call_soon_threadsafe(self._start_feeding)
         return True
 
@@ -274,7 +275,7 @@ class PodLog:
             if at < tail.time:
                 return False
             self._seen += 1
-            if self._seen <= tail.count:
+            if self._seen <= tail.count_at_time:
                 return False
             self._tail = LogTail(at, self._seen)
             return True

@@ -34,7 +34,7 @@ from pathlib import Path
 from ..executors.base import RunKey, RunSpec
 from ..executors.contract import BOOTSTRAP_IMAGE, run_environment
 from ..resources import format_memory
-from .setup import APP_LABEL, NAMESPACE, QUEUE_LABEL, QUEUE_NAME
+from .setup import APP_LABEL, NAMESPACE, QUEUE_LABEL, QUEUE_NAME, KubeObject
 
 INSTALLATION_LABEL = "nagelfluh.app/installation"
 
@@ -124,13 +124,13 @@ def storage_credentials(spec: RunSpec) -> dict[str, str]:
     return {name: spec.storage_env[name] for name in CREDENTIAL_KEYS if name in spec.storage_env}
 
 
-def _env(spec: RunSpec, secret_name: str) -> list[dict]:
+def _env(spec: RunSpec, secret_name: str) -> list[KubeObject]:
     """The run's environment as the contract gives it (``run_environment``, the local
     executor's too, so both keep one contract); minus what it copies from the
     server's machine (the image brings its own), and with the credentials as
     references into the run's Secret."""
     values = run_environment(spec, Path(SCRATCH))
-    env = [
+    env: list[KubeObject] = [
         {"name": name, "value": value}
         for name, value in values.items()
         if name not in _HOST_ONLY and name not in CREDENTIAL_KEYS
@@ -151,7 +151,7 @@ def job_manifest(
     queue_name: str = QUEUE_NAME,
     service_account: str | None = None,
     scratch_size: str = "1Gi",
-) -> dict:
+) -> KubeObject:
     """The ``batch/v1`` Job that runs one version, suspended until Kueue admits it.
 
     ``secret_name`` is the run's Secret (:func:`secret_manifest`) the storage
@@ -188,7 +188,9 @@ def job_manifest(
     }
 
 
-def _container(image: str, command: list[str], env: list[dict], quantities: dict) -> dict:
+def _container(
+    image: str, command: list[str], env: list[KubeObject], quantities: dict[str, str]
+) -> KubeObject:
     """The one container of a pod: ``command`` in ``image``, requests = limits, locked down."""
     return {
         "name": CONTAINER,
@@ -208,9 +210,9 @@ def _container(image: str, command: list[str], env: list[dict], quantities: dict
     }
 
 
-def _pod_spec(container: dict, service_account: str | None, scratch_size: str) -> dict:
+def _pod_spec(container: KubeObject, service_account: str | None, scratch_size: str) -> KubeObject:
     """A pod that meets the "restricted" Pod Security Standard, with ``/scratch`` to write."""
-    pod_spec: dict = {
+    pod_spec: KubeObject = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -229,7 +231,7 @@ def _pod_spec(container: dict, service_account: str | None, scratch_size: str) -
     return pod_spec
 
 
-def owner_reference(job: dict) -> dict:
+def owner_reference(job: KubeObject) -> KubeObject:
     """An ownerReference to a created Job (it needs the uid the API server gave it).
 
     Pass the created Job as a dict, e.g. ``ApiClient().sanitize_for_serialization(v1_job)``.
@@ -245,8 +247,13 @@ def owner_reference(job: dict) -> dict:
 
 
 def secret_manifest(
-    spec: RunSpec, *, name: str, owner: dict, installation: str, namespace: str = NAMESPACE
-) -> dict:
+    spec: RunSpec,
+    *,
+    name: str,
+    owner: KubeObject,
+    installation: str,
+    namespace: str = NAMESPACE,
+) -> KubeObject:
     """The ``v1`` Secret holding the run's :func:`storage_credentials`.
 
     ``owner`` is :func:`owner_reference` of the run's created Job, so the Secret
@@ -302,7 +309,7 @@ def schema_job_manifest(
     command: list[str] = SCHEMA_COMMAND,
     cpu: str = "500m",
     memory: str = "512Mi",
-) -> dict:
+) -> KubeObject:
     """The ``batch/v1`` Job that prints the process types ``image`` offers.
 
     The pod is locked down like a run's, and gets no storage credentials nor
@@ -328,7 +335,7 @@ def schema_job_manifest(
     ]
     container = _container(image, command, env, {"cpu": cpu, "memory": memory})
     container["terminationMessagePolicy"] = "FallbackToLogsOnError"
-    spec: dict = {
+    spec: KubeObject = {
         "backoffLimit": 0,
         "ttlSecondsAfterFinished": SCHEMA_TTL_SECONDS_AFTER_FINISHED,
         "activeDeadlineSeconds": deadline_seconds,

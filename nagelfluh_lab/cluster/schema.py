@@ -17,6 +17,7 @@ from typing import Any
 from kubernetes.client import ApiClient, BatchV1Api, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 from traitlets import Float, Int, List, Unicode, default
+from urllib3 import BaseHTTPResponse
 
 from ..executors.schema import SchemaExtractionFailed, SchemaExtractor
 from .api import (
@@ -25,6 +26,7 @@ from .api import (
     connect,
     container_status,
     job_ended,
+    job_labels,
     not_found,
     pull_failure,
 )
@@ -36,7 +38,7 @@ from .manifests import (
     schema_job_name,
     schema_labels,
 )
-from .setup import NAMESPACE, RUNNER_ACCOUNT
+from .setup import NAMESPACE, RUNNER_ACCOUNT, KubeObject
 
 # The output of `schema` is a few KiB per type; more than this is not a schema listing.
 MAX_OUTPUT_BYTES = 8 * 2**20
@@ -134,7 +136,13 @@ class KubernetesSchemaExtractor(SchemaExtractor):
         )
         try:
             try:
-                await asyncio.to_thread(self._batch.create_namespaced_job, self.namespace, manifest)
+                await asyncio.to_thread(
+                    self._batch.create_namespaced_job,
+                    self.namespace,
+                    # The client takes a manifest as a dict too, though it annotates its
+                    # parameter as the model only (and serialises a dict as it is).
+                    manifest,  # type: ignore[arg-type]
+                )
                 return
             except ApiException as error:
                 if error.status != 409:
@@ -146,8 +154,7 @@ class KubernetesSchemaExtractor(SchemaExtractor):
             raise SchemaExtractionFailed(
                 f"Could not create the schema Job {name}: {api_message(error)}"
             ) from error
-        labels = existing.metadata.labels or {}
-        if schema_labels(environment, self.installation).items() - labels.items():
+        if schema_labels(environment, self.installation).items() - job_labels(existing).items():
             raise SchemaExtractionFailed(f"A Job named {name} exists already, for something else")
 
     async def _output(self, name: str, image: str) -> str:
@@ -197,13 +204,14 @@ class KubernetesSchemaExtractor(SchemaExtractor):
                 )
             await asyncio.sleep(self.poll_seconds)
 
-    async def _look(self, name: str) -> tuple[dict, list[dict]]:
+    async def _look(self, name: str) -> tuple[KubeObject, list[KubeObject]]:
         """The Job and its pods (oldest first), read in that order so that the pods
         are at least as recent as the Job."""
         job = await asyncio.to_thread(self._batch.read_namespaced_job, name, self.namespace)
         listed = await asyncio.to_thread(
             self._core.list_namespaced_pod, self.namespace, label_selector=f"job-name={name}"
         )
+        assert self._api is not None  # connected by start()
         pods = self._api.sanitize_for_serialization(listed.items)
         pods.sort(key=lambda pod: pod["metadata"].get("creationTimestamp", ""))
         return self._api.sanitize_for_serialization(job), pods
@@ -211,8 +219,10 @@ class KubernetesSchemaExtractor(SchemaExtractor):
     async def _read_log(self, pod: str) -> str:
         """The pod's whole log, unparsed (the client would parse JSON and answer its repr)."""
         try:
-            response = await asyncio.to_thread(
-                self._core.read_namespaced_pod_log,
+            # Unread (_preload_content=False), the client answers the urllib3 response,
+            # not the str its annotation promises.
+            response: BaseHTTPResponse = await asyncio.to_thread(
+                self._core.read_namespaced_pod_log,  # type: ignore[arg-type]
                 pod,
                 self.namespace,
                 container=CONTAINER,
@@ -233,7 +243,7 @@ class KubernetesSchemaExtractor(SchemaExtractor):
             )
         return data.decode("utf-8", "replace")
 
-    def _failure(self, job: dict, pods: list[dict]) -> str:
+    def _failure(self, job: KubeObject, pods: list[KubeObject]) -> str:
         """How the Job failed, with what its container said last."""
         command = " ".join(self.command)
         failed = condition(job, "Failed") or {}
@@ -269,7 +279,7 @@ class KubernetesSchemaExtractor(SchemaExtractor):
                 self.log.warning("cannot delete the schema Job %s: %s", name, api_message(error))
 
 
-def _progress(job: dict, pods: list[dict]) -> str:
+def _progress(job: KubeObject, pods: list[KubeObject]) -> str:
     """Where a Job that has not ended stands, for a message."""
     if job["spec"].get("suspend"):
         return "its Job is suspended, waiting for Kueue"

@@ -6,6 +6,12 @@ is their default rendering.
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+
+# A Kubernetes object (or a part of one) as plain JSON, as the API server sends it and
+# as kubectl applies it: the executor reads and writes objects so, not as client models.
+KubeObject: TypeAlias = dict[str, Any]
+
 NAMESPACE = "nagelfluh-jobs"
 QUEUE_NAME = "nagelfluh-queue"
 CLUSTER_QUEUE = "nagelfluh-cluster-queue"
@@ -21,7 +27,7 @@ CPU_QUOTA = "4"
 MEMORY_QUOTA = "8Gi"
 
 
-def _server_rules() -> list[dict]:
+def _server_rules() -> list[KubeObject]:
     """What the server's Kubernetes executor does, and nothing more.
 
     Jobs: submit, watch, cancel; and the schema Jobs that register environments
@@ -48,7 +54,7 @@ def _server_rules() -> list[dict]:
 
 def cluster_manifests(
     *, cpu: str = CPU_QUOTA, memory: str = MEMORY_QUOTA, namespace: str = NAMESPACE
-) -> list[dict]:
+) -> list[KubeObject]:
     """The set-up objects in the order ``kubectl apply`` needs them.
 
     ``cpu`` and ``memory`` are the ClusterQueue's nominal quotas (Kubernetes

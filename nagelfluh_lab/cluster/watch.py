@@ -25,6 +25,7 @@ from kubernetes.watch.watch import iter_resp_lines
 from urllib3 import BaseHTTPResponse
 
 from .api import CONNECT_SECONDS, api_message, interrupt, request
+from .setup import KubeObject
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 READ_MARGIN_SECONDS = 30.0
 
 
-def owner_job(obj: dict) -> str | None:
+def owner_job(obj: KubeObject) -> str | None:
     """The name of the Job that owns ``obj`` (a pod, a Kueue Workload)."""
     for ref in obj["metadata"].get("ownerReferences", []):
         if ref.get("kind") == "Job":
@@ -41,7 +42,7 @@ def owner_job(obj: dict) -> str | None:
     return None
 
 
-def own_name(obj: dict) -> str:
+def own_name(obj: KubeObject) -> str:
     return obj["metadata"]["name"]
 
 
@@ -61,7 +62,7 @@ class Informer:
         api: ApiClient,
         path: str,
         selector: str | None,
-        key: Callable[[dict], str | None],
+        key: Callable[[KubeObject], str | None],
         on_change: Callable[[str], None],
         *,
         backoff: float,
@@ -76,14 +77,14 @@ class Informer:
         self._backoff = backoff
         self._backoff_max = backoff_max
         self._timeout = timeout
-        self._by_job: dict[str, dict[str, dict]] = {}
+        self._by_job: dict[str, dict[str, KubeObject]] = {}
         self._stopped = threading.Event()
         self._version: str | None = None  # resourceVersion the watch goes on from
         self._response: BaseHTTPResponse | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
-    def of(self, job: str) -> list[dict]:
+    def of(self, job: str) -> list[KubeObject]:
         """The objects of Job ``job``, oldest first."""
         objects = self._by_job.get(job, {}).values()
         return sorted(objects, key=lambda obj: obj["metadata"].get("creationTimestamp", ""))
@@ -184,6 +185,7 @@ class Informer:
             response.release_conn()
 
     def _post(self, function: Callable[..., None], *args: Any) -> None:
+        assert self._loop is not None  # start() sets it before it starts the thread
         try:
             self._loop.call_soon_threadsafe(function, *args)
         except RuntimeError:  # the loop is closed: the server is gone
@@ -191,7 +193,7 @@ class Informer:
 
     # -- on the loop
 
-    def _apply(self, kind: str, obj: dict) -> None:
+    def _apply(self, kind: str, obj: KubeObject) -> None:
         job = self._key(obj)
         if job is None:
             return
@@ -204,7 +206,7 @@ class Informer:
             objects[own_name(obj)] = obj
         self._on_change(job)
 
-    def _replace(self, items: list[dict]) -> None:
+    def _replace(self, items: list[KubeObject]) -> None:
         """A fresh list: what is not in it is gone, whatever events were missed."""
         before = set(self._by_job)
         self._by_job = {}

@@ -7,6 +7,7 @@ exactly; the API shows credits.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -94,7 +95,7 @@ class Environment(Base):
     # Entry points it offers that could not be loaded or described, each
     # {"name", "entry_point", "error"}: listed beside its types, so a broken one
     # shows as broken instead of vanishing (None: none known).
-    broken: Mapped[list[dict] | None] = mapped_column(JSON, nullable=True)
+    broken: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
     # Neither set: the installation's (bootstrap, configured, or an admin's). Else the
     # user's own, or a project's: visible and usable by its owner or members only.
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
@@ -116,7 +117,7 @@ class ProcessTypeRecord(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     title: Mapped[str] = mapped_column(String(255), default="")
     description: Mapped[str] = mapped_column(Text, default="")
-    schema: Mapped[dict] = mapped_column(JSON)
+    schema: Mapped[dict[str, Any]] = mapped_column(JSON)
     environment: Mapped[Environment] = relationship(back_populates="process_types")
 
 
@@ -145,7 +146,7 @@ class ProcessVersion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
     number: Mapped[int] = mapped_column(Integer)
-    parameters: Mapped[dict] = mapped_column(JSON)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
     cpu: Mapped[float] = mapped_column(Float)
     memory: Mapped[int] = mapped_column(BigInteger)
     deadline_seconds: Mapped[float] = mapped_column(Float)
@@ -222,7 +223,7 @@ class Dataset(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     # "sha256:<hex>" of the stored bytes, computed by the server as it stored or checked them.
     digest: Mapped[str | None] = mapped_column(String(71), nullable=True)
-    meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created: Mapped[float] = mapped_column(Float, default=now)
     producer: Mapped[ProcessVersion | None] = relationship()
 

@@ -115,7 +115,9 @@ def upgrade(engine: Engine, wait: float = MIGRATION_WAIT_SECONDS) -> None:
     milliseconds = round(wait * 1000)
     with engine.connect() as connection:
         if sqlite:  # raw, outside any transaction: a PRAGMA through SQLAlchemy would begin one
-            connection.connection.driver_connection.execute(f"PRAGMA busy_timeout={milliseconds}")
+            raw = connection.connection.driver_connection
+            assert raw is not None  # None only once the connection is closed or invalidated
+            raw.execute(f"PRAGMA busy_timeout={milliseconds}")
         with connection.begin():
             if not sqlite:
                 connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")

@@ -8,7 +8,7 @@ persists states, assigns log ``seq`` numbers and settles billing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
@@ -35,8 +35,9 @@ class RunSpec:
     key: RunKey
     project_id: int
     process_type: str
-    parameters: dict
-    input_datasets: dict[str, dict]
+    parameters: dict[str, Any]  # JSON, valid against the process type's schema
+    # by dataset id: {"key", "mime_type", "name"} (protocol.ENV_INPUT_DATASETS_JSON)
+    input_datasets: dict[str, dict[str, str]]
     cpu: float  # cores
     memory: int  # bytes
     deadline_seconds: float
@@ -50,10 +51,12 @@ class LogTail(NamedTuple):
     restart skips what is stored: the time of its last line and how many stored
     lines have exactly that time (a pod's log, whose lines carry the kubelet's
     timestamps, is skipped by time), and how many lines of the run's own streams
-    are stored in all (a local run's log file is skipped by count)."""
+    are stored in all (a local run's log file is skipped by count).
+
+    Not ``count``: a field of that name would hide ``tuple.count``."""
 
     time: float
-    count: int
+    count_at_time: int
     lines: int = 0
 
 

@@ -31,7 +31,7 @@ MIB = 1024**2
 # What a run killed by a signal that nagelfluh did not send was told. Only SIGKILL
 # means out of memory: it is what the kernel's OOM killer sends. A crash (SIGSEGV,
 # SIGABRT, SIGBUS) is a crash, whatever caused it.
-SIGNAL_CAUSES = {
+SIGNAL_CAUSES: dict[int, str] = {
     signal.SIGSEGV: "segmentation fault: the program (or a library it uses) crashed",
     signal.SIGBUS: "bus error: the program crashed",
     signal.SIGABRT: "aborted: the program (or a library it uses) gave up",

@@ -438,7 +438,7 @@ class LocalExecutor(Executor):
         finally:
             reader.release()
 
-    def _outcome(self, run: _Run, status: dict | None) -> RunOutcome:
+    def _outcome(self, run: _Run, status: dict[str, Any] | None) -> RunOutcome:
         spec = run.spec
         if status is None and run.cancelled:
             return CANCELLED  # the shim took the SIGTERM before it could handle it
@@ -542,7 +542,7 @@ class _ShimHandle:
         if pidfd is None:
             self.exited.set_result(None)
         else:
-            self._loop.add_reader(pidfd, self._on_exit)
+            self._loop.add_reader(pidfd, self._on_exit, pidfd)
 
     @classmethod
     def find(cls, run_dir: Path) -> _ShimHandle | None:
@@ -565,8 +565,8 @@ class _ShimHandle:
             return None
         return cls(run_dir, int(record["pid"]), pidfd, own=False)
 
-    def _on_exit(self) -> None:
-        self._loop.remove_reader(self._pidfd)
+    def _on_exit(self, pidfd: int) -> None:
+        self._loop.remove_reader(pidfd)
         if self._own:
             try:
                 os.waitpid(self.pid, 0)
@@ -575,7 +575,7 @@ class _ShimHandle:
         if not self.exited.done():
             self.exited.set_result(None)
 
-    def status(self) -> dict | None:
+    def status(self) -> dict[str, Any] | None:
         return _read_json(self.run_dir / shim.STATUS_FILE)
 
     def cancel(self) -> None:
@@ -649,7 +649,7 @@ class _LogReader:
             self._fd = -1
 
 
-def _read_json(path: Path) -> dict | None:
+def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -29,6 +29,7 @@ import signal
 import struct
 import sys
 import time
+from collections.abc import Mapping
 
 SHIM_FILE = "shim.json"
 LOG_FILE = "output.log"
@@ -62,7 +63,7 @@ def start_time(pid: int) -> str | None:
     return stat.rpartition(")")[2].split()[19]
 
 
-def write_json(path: str, record: dict) -> None:
+def write_json(path: str, record: Mapping[str, object]) -> None:
     """Replace ``path`` atomically: a reader sees the old record or the new, whole."""
     temporary = f"{path}.{os.getpid()}.tmp"
     with open(temporary, "w") as handle:
@@ -232,7 +233,7 @@ class Shim:
 
     def _finish(self) -> None:
         status = self.status if self.status is not None else 0
-        record: dict = {
+        record: dict[str, object] = {
             "stop_reason": self.stop_reason,
             "finished": time.time(),
             "log_error": self.log_error,

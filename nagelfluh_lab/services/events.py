@@ -12,13 +12,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from itertools import count, groupby, repeat
 from json.encoder import encode_basestring_ascii
 from operator import itemgetter
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
-Topic = tuple  # ("version", process_id, version) or ("project", project_id)
+VersionTopic: TypeAlias = tuple[Literal["version"], int, int]  # ("version", process_id, version)
+ProjectTopic: TypeAlias = tuple[Literal["project"], int]  # ("project", project_id)
+Topic: TypeAlias = VersionTopic | ProjectTopic
+# An event as sent to clients: a JSON object keyed by "type", whose "lines", if any,
+# are a LogBatch; its other values are whatever JSON that type of event carries.
+Message: TypeAlias = dict[str, Any]
+# A log line as (time, stream, line): executors.base.LogLine, or a row read back.
+Line: TypeAlias = tuple[float, str, str]
 
 MAX_BATCH_LINES = 5000
 _LINE_KEYS = ("seq", "time", "stream", "line")
@@ -37,7 +44,7 @@ class LogBatch:
 
     __slots__ = ("_json", "first", "lines")
 
-    def __init__(self, first: int, lines: Sequence[tuple], encoded: str | None = None) -> None:
+    def __init__(self, first: int, lines: Sequence[Line], encoded: str | None = None) -> None:
         self.first = first
         self.lines = lines  # (time, stream, line) tuples
         self._json = encoded
@@ -54,10 +61,13 @@ class LogBatch:
         skip = max(0, seq - self.first + 1)
         return self if skip == 0 else LogBatch(self.first + skip, self.lines[skip:])
 
-    def rows(self) -> list[dict]:
+    def rows(self) -> list[dict[str, int | float | str]]:
         """As ``{"seq", "time", "stream", "line"}`` dicts (built in C, not per line in Python)."""
+        numbered: Iterator[tuple[int | float | str, ...]]
         numbered = map(tuple.__add__, zip(count(self.first)), self.lines)
-        return list(map(dict, map(zip, repeat(_LINE_KEYS), numbered)))
+        pairs: Iterator[Iterable[tuple[str, int | float | str]]]
+        pairs = map(zip, repeat(_LINE_KEYS), numbered)
+        return list(map(dict, pairs))
 
     def json(self) -> str:
         """The JSON array of line objects, built by C-level calls only: lines read
@@ -84,7 +94,7 @@ class LogBatch:
         return cls(batches[0].first, lines, encoded)
 
 
-def encode_event(message: dict) -> str:
+def encode_event(message: Message) -> str:
     """An event as the JSON text sent to clients."""
     batch = message.get("lines")
     if isinstance(batch, LogBatch):
@@ -93,31 +103,31 @@ def encode_event(message: dict) -> str:
     return json.dumps(message)
 
 
-def version_topic(process_id: int, version: int) -> Topic:
+def version_topic(process_id: int, version: int) -> VersionTopic:
     return ("version", process_id, version)
 
 
-def project_topic(project_id: int) -> Topic:
+def project_topic(project_id: int) -> ProjectTopic:
     return ("project", project_id)
 
 
 class Subscriber:
     """One client's outbound queue. ``send`` writes one message to the client."""
 
-    def __init__(self, send: Callable[[dict], Awaitable[None]], max_backlog_lines: int) -> None:
+    def __init__(self, send: Callable[[Message], Awaitable[None]], max_backlog_lines: int) -> None:
         self._send = send
         self.max_backlog_lines = max_backlog_lines
-        self._queue: deque[tuple[Topic, dict]] = deque()
+        self._queue: deque[tuple[Topic, Message]] = deque()
         self._backlog_lines = 0
         self._wakeup = asyncio.Event()
         self.topics: set[Topic] = set()
-        self.held: dict[Topic, list[dict]] = {}  # live messages held while a replay runs
+        self.held: dict[Topic, list[Message]] = {}  # live messages held while a replay runs
         self._held_lines: dict[Topic, int] = {}
         self.last_seq: dict[Topic, int] = {}
         self.hub: EventHub | None = None
         self._task = asyncio.ensure_future(self._pump())
 
-    def offer(self, topic: Topic, message: dict) -> None:
+    def offer(self, topic: Topic, message: Message) -> None:
         """Called by the hub for every live message; never blocks."""
         if topic in self.held:
             self.held[topic].append(message)
@@ -127,7 +137,7 @@ class Subscriber:
             return
         self.enqueue(topic, message)
 
-    def enqueue(self, topic: Topic, message: dict) -> None:
+    def enqueue(self, topic: Topic, message: Message) -> None:
         lines = len(message.get("lines", ()))
         if self._backlog_lines + lines > self.max_backlog_lines and lines:
             self.resync(topic)
@@ -138,7 +148,7 @@ class Subscriber:
 
     def resync(self, topic: Topic) -> None:
         """Drop this topic's backlog, stop following it and ask the client to resubscribe."""
-        kept: deque[tuple[Topic, dict]] = deque()
+        kept: deque[tuple[Topic, Message]] = deque()
         for item in self._queue:
             if item[0] == topic:
                 self._backlog_lines -= len(item[1].get("lines", ()))
@@ -183,16 +193,16 @@ class Subscriber:
         if self.hub is not None:
             self.hub.remove(topic, self)
 
-    def _drop_held(self, topic: Topic) -> list[dict]:
+    def _drop_held(self, topic: Topic) -> list[Message]:
         self._held_lines.pop(topic, None)
         return self.held.pop(topic, [])
 
-    async def send_now(self, topic: Topic, message: dict) -> None:
+    async def send_now(self, topic: Topic, message: Message) -> None:
         """Send directly (used by replays, which pace themselves on the client)."""
         self._note(topic, message)
         await self._send(message)
 
-    def _note(self, topic: Topic, message: dict) -> None:
+    def _note(self, topic: Topic, message: Message) -> None:
         if message.get("type") == "log" and message["lines"]:
             self.last_seq[topic] = message["lines"].last
 
@@ -207,7 +217,7 @@ class Subscriber:
                 self._note(topic, message)
                 await self._send(message)
 
-    def _coalesce(self, topic: Topic, message: dict) -> dict:
+    def _coalesce(self, topic: Topic, message: Message) -> Message:
         """Merge queued log messages of one topic into one, so a busy stream costs few frames."""
         if message.get("type") != "log":
             return message
@@ -236,7 +246,7 @@ class EventHub:
         self._subscribers: dict[Topic, set[Subscriber]] = {}
 
     def subscriber(
-        self, send: Callable[[dict], Awaitable[None]], max_backlog_lines: int
+        self, send: Callable[[Message], Awaitable[None]], max_backlog_lines: int
     ) -> Subscriber:
         subscriber = Subscriber(send, max_backlog_lines)
         subscriber.hub = self
@@ -252,6 +262,6 @@ class EventHub:
             if not subscribers:
                 del self._subscribers[topic]
 
-    def publish(self, topic: Topic, message: dict[str, Any]) -> None:
+    def publish(self, topic: Topic, message: Message) -> None:
         for subscriber in list(self._subscribers.get(topic, ())):
             subscriber.offer(topic, message)

@@ -6,14 +6,22 @@ millionth row as at the first and rows added meanwhile neither repeat nor vanish
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..errors import field_error
 from . import access
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+R = TypeVar("R", bound=_Identified)
 
 
 def page_size(value: str | None, maximum: int, default: int) -> int:
@@ -28,12 +36,12 @@ def page_size(value: str | None, maximum: int, default: int) -> int:
 
 def page(
     session: Session,
-    stmt: Select,
+    stmt: Select[R],
     id_column: InstrumentedAttribute[int],
     cursor: str | None,
     size: int,
-    serialize: Callable[[Sequence[Any]], list[dict]],
-) -> dict:
+    serialize: Callable[[list[R]], list[dict[str, Any]]],
+) -> dict[str, Any]:
     """One page of ``stmt``'s rows (the rows it selects carry ``id_column``)."""
     if cursor is not None:
         stmt = stmt.where(id_column < access.parse_id(cursor, "cursor"))

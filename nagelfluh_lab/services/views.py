@@ -13,8 +13,9 @@ cells over the x and y ranges: whole blocks of cells reduced to their mean
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -28,7 +29,11 @@ MAX_POINTS = 100_000
 DEFAULT_POINTS = 2_000
 MAX_CELLS_SIDE = 2_000
 DEFAULT_CELLS_SIDE = 500
-REDUCTIONS = {"mean": np.nanmean, "min": np.nanmin, "max": np.nanmax}
+REDUCTIONS: dict[str, Callable[..., np.ndarray]] = {
+    "mean": np.nanmean,
+    "min": np.nanmin,
+    "max": np.nanmax,
+}
 _MIN_MAX = MinMaxDownsampler()
 
 
@@ -88,8 +93,8 @@ def parse_view_request(
         if reduce is not None:
             raise field_error("/reduce", "only for a grid: name its variable with z")
         return ViewRequest(x, y, count, start, end)
-    for name, value in (("x", x), ("y", y or None), ("points", points)):
-        if value is not None:
+    for name, given in (("x", x), ("y", y or None), ("points", points)):
+        if given is not None:
             raise field_error(
                 f"/{name}", "not with z: a grid's axes are its dimensions' coordinates"
             )
@@ -117,7 +122,7 @@ def unreadable(name: str, mime_type: str, reason: object) -> BadRequest:
     )
 
 
-def view(data: xr.Dataset, request: ViewRequest) -> dict:
+def view(data: xr.Dataset, request: ViewRequest) -> dict[str, Any]:
     """The requested variables along one dimension (or a 2-D grid), decimated; 400s
     name the field at fault."""
     if request.z is not None:
@@ -139,7 +144,7 @@ def view(data: xr.Dataset, request: ViewRequest) -> dict:
     x_name = request.x or (dim if numeric_coordinate else None)
     x_values = (
         np.asarray(data.variables[x_name].values, dtype=float)
-        if x_name
+        if x_name is not None
         else np.arange(data.sizes[dim], dtype=float)
     )
     columns = {name: np.asarray(data.variables[name].values, dtype=float) for name in names}
@@ -174,7 +179,8 @@ def _check_1d(data: xr.Dataset, name: str, path: str) -> None:
     dims = data.variables[name].dims
     if len(dims) == 2:
         raise field_error(
-            path, f"{name!r} is two-dimensional ({', '.join(dims)}): ask for it as z={name}"
+            path,
+            f"{name!r} is two-dimensional ({', '.join(map(str, dims))}): ask for it as z={name}",
         )
     if len(dims) != 1:
         raise field_error(path, f"{name!r} is not one-dimensional: its dims are {dims}")
@@ -212,8 +218,10 @@ def _decimate(index: np.ndarray, ys: list[np.ndarray], points: int) -> np.ndarra
     return np.unique(np.concatenate(chosen))
 
 
-def _column(data: xr.Dataset, name: str | None, values: np.ndarray, index: np.ndarray) -> dict:
-    attrs = data.variables[name].attrs if name else {}
+def _column(
+    data: xr.Dataset, name: Hashable | None, values: np.ndarray, index: np.ndarray
+) -> dict[str, Any]:
+    attrs = data.variables[name].attrs if name is not None else {}
     picked = values[index]
     return {
         "name": name,
@@ -223,7 +231,7 @@ def _column(data: xr.Dataset, name: str | None, values: np.ndarray, index: np.nd
     }
 
 
-def grid(data: xr.Dataset, request: ViewRequest) -> dict:
+def grid(data: xr.Dataset, request: ViewRequest) -> dict[str, Any]:
     """The 2-D variable ``request.z`` over its two dimensions (rows along the first,
     y, columns along the second, x), in at most height x width blocks of cells."""
     name = request.z
@@ -232,7 +240,7 @@ def grid(data: xr.Dataset, request: ViewRequest) -> dict:
         raise field_error("/z", f"no variable {name!r}; there are {_names(data)}")
     var = data.variables[name]
     if len(var.dims) != 2:
-        dims = ", ".join(var.dims) or "none"
+        dims = ", ".join(map(str, var.dims)) or "none"
         raise field_error(
             "/z", f"{name!r} has {len(var.dims)} dimension(s) ({dims}); a grid needs two"
         )
@@ -268,7 +276,7 @@ def grid(data: xr.Dataset, request: ViewRequest) -> dict:
     }
 
 
-def _axis(data: xr.Dataset, dim: str) -> tuple[str | None, np.ndarray]:
+def _axis(data: xr.Dataset, dim: Hashable) -> tuple[Hashable | None, np.ndarray]:
     """The dimension's coordinate variable and its values, or None and the indices."""
     coordinate = data.variables.get(dim)
     if coordinate is not None and coordinate.dims == (dim,):
