@@ -20,7 +20,6 @@ import { formatDuration, runTime, toDate } from '../src/editor/format';
 import {
   DATASET_WIDGET,
   defaultName,
-  getPointer,
   idOfPointer,
   initialParameters,
   itemTitle,
@@ -30,6 +29,7 @@ import {
   uiSchemaFor,
   validateParameters
 } from '../src/editor/schema';
+import { valueAt } from '../src/pointer';
 import { makeDataset, makeProcess, makeVersion } from './factories';
 import bootstrap from './fixtures/process-types.json';
 
@@ -120,7 +120,7 @@ describe('form generation from a type schema', () => {
     expect(data.duration).toBe(10);
     expect(data.units).toBe('mm/s');
     expect(data.components).toHaveLength(3);
-    expect(getPointer(data, '/components/1/frequency')).toBe(12.5);
+    expect(valueAt(data, '/components/1/frequency')).toBe(12.5);
     expect(initialParameters(schemaOf('fft'))).toMatchObject({
       window: 'hann',
       detrend: true
@@ -305,14 +305,32 @@ describe('server refusals on the fields', () => {
     });
   });
 
-  it('shows a missing required property on that property', () => {
+  it('shows a missing required property on that property, where the server reports it', () => {
     const mapped = mapServerErrors(
-      [{ path: '/parameters', message: "'signal' is a required property" }],
+      [
+        {
+          path: '/parameters/signal',
+          message: "'signal' is a required property"
+        }
+      ],
       fft
     );
     expect(mapped.parameters).toEqual([
-      { path: '/signal', message: 'is required' }
+      { path: '/signal', message: "'signal' is a required property" }
     ]);
+  });
+
+  it('finds a field whose name holds / or ~ by its escaped pointer', () => {
+    const mapped = mapServerErrors(
+      [{ path: '/parameters/a~1b~0c', message: 'is wrong' }],
+      fft
+    );
+    expect(mapped.parameters).toEqual([
+      { path: '/a~1b~0c', message: 'is wrong' }
+    ]);
+    expect(toErrorSchema(mapped.parameters)).toEqual({
+      'a/b~c': { __errors: ['is wrong'] }
+    });
   });
 
   it('shows a nonexistent dataset on the dataset field', () => {

@@ -3,7 +3,7 @@
  * the server's structured diff names marked as changed.
  */
 import { IChange, IComparison, IResources } from '../api';
-import { joinPointer, splitPointer } from './schema';
+import * as jsonPointer from '../pointer';
 
 export type Section = 'parameters' | 'resources';
 
@@ -41,7 +41,7 @@ export function flatten(value: unknown): Map<string, unknown> {
         return;
       }
     }
-    leaves.set(joinPointer(at), current);
+    leaves.set(jsonPointer.join('', ...at), current);
   };
   visit(value, []);
   return leaves;
@@ -128,6 +128,6 @@ export function defaultPair(numbers: readonly number[]): [number, number] {
 
 /** A pointer as a field label: `/components/0/frequency` → `components › 0 › frequency`. */
 export function pathLabel(path: string): string {
-  const segments = splitPointer(path);
+  const segments = jsonPointer.tokens(path);
   return segments.length > 0 ? segments.join(' › ') : '(all)';
 }

@@ -5,7 +5,8 @@
  */
 import { ErrorSchema, RJSFSchema, deepEquals } from '@rjsf/utils';
 import { ApiError, IFieldError, IResources } from '../api';
-import { getPointer, joinPointer, resolveRef, splitPointer } from './schema';
+import * as jsonPointer from '../pointer';
+import { resolveRef } from './schema';
 
 export type ResourceKey = keyof IResources;
 
@@ -25,14 +26,12 @@ export interface IMappedErrors {
   other: string[];
 }
 
-const REQUIRED = /^'([^']+)' is a required property$/;
-
 /**
  * Sort field errors by field. Paths are JSON pointers either under
  * `/parameters` or, for some answers, relative to the parameters themselves
  * (`/duration`); the schema tells the latter from the request's own fields.
- * jsonschema reports a missing required property at its parent, so the
- * property named in the message becomes part of the path.
+ * The server reports a missing required property at the property's own
+ * pointer, so the path alone says where every error belongs.
  */
 export function mapServerErrors(
   errors: readonly IFieldError[],
@@ -46,15 +45,13 @@ export function mapServerErrors(
   };
   const properties = resolveRef(schema, schema).properties ?? {};
   for (const { path, message } of errors) {
-    const segments = splitPointer(path);
+    const segments = jsonPointer.tokens(path);
     const [head, ...rest] = segments;
     if (head === 'parameters' || (head !== undefined && head in properties)) {
       const inside = head === 'parameters' ? rest : segments;
-      const required = REQUIRED.exec(message);
-      const pointer = [...inside, ...(required ? [required[1]] : [])];
       mapped.parameters.push({
-        path: joinPointer(pointer),
-        message: required ? 'is required' : message
+        path: jsonPointer.join('', ...inside),
+        message
       });
     } else if (
       head === 'resources' &&
@@ -81,7 +78,7 @@ export function toErrorSchema(errors: readonly IFieldError[]): ErrorSchema {
   const root: ErrorSchema = {};
   for (const { path, message } of errors) {
     let node = root as Record<string, unknown>;
-    for (const segment of splitPointer(path)) {
+    for (const segment of jsonPointer.tokens(path)) {
       const child = (node[segment] ?? {}) as Record<string, unknown>;
       node[segment] = child;
       node = child;
@@ -101,7 +98,10 @@ export function pruneErrors(
   after: unknown
 ): IFieldError[] {
   return errors.filter(error =>
-    deepEquals(getPointer(before, error.path), getPointer(after, error.path))
+    deepEquals(
+      jsonPointer.valueAt(before, error.path),
+      jsonPointer.valueAt(after, error.path)
+    )
   );
 }
 

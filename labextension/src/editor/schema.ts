@@ -8,6 +8,7 @@ import { RJSFSchema, UiSchema, getDefaultFormState } from '@rjsf/utils';
 import { customizeValidator } from '@rjsf/validator-ajv8';
 import { ReadonlyJSONObject } from '@lumino/coreutils';
 import { IFieldError } from '../api';
+import * as jsonPointer from '../pointer';
 
 /** The JSON Schema format of a parameter that holds a dataset reference (DESIGN §2). */
 export const DATASET_FORMAT = 'nagelfluh-dataset';
@@ -53,7 +54,7 @@ export function resolveRef(schema: RJSFSchema, root: RJSFSchema): RJSFSchema {
     !seen.has(current.$ref)
   ) {
     seen.add(current.$ref);
-    const target = getPointer(root, current.$ref.slice(1));
+    const target = jsonPointer.valueAt(root, current.$ref.slice(1));
     if (!target || typeof target !== 'object') {
       return current;
     }
@@ -134,39 +135,9 @@ export function initialParameters(
   return (filled ?? {}) as Record<string, unknown>;
 }
 
-export function escapePointer(segment: string): string {
-  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-export function splitPointer(pointer: string): string[] {
-  if (pointer === '' || pointer === '/') {
-    return [];
-  }
-  return pointer
-    .replace(/^\//, '')
-    .split('/')
-    .map(part => part.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-export function joinPointer(segments: readonly string[]): string {
-  return segments.map(segment => `/${escapePointer(segment)}`).join('');
-}
-
-/** The value at a JSON pointer, or undefined when the path does not exist. */
-export function getPointer(data: unknown, pointer: string): unknown {
-  let current: unknown = data;
-  for (const segment of splitPointer(pointer)) {
-    if (current === null || typeof current !== 'object') {
-      return undefined;
-    }
-    current = (current as Record<string, unknown>)[segment];
-  }
-  return current;
-}
-
 /** A copy of `data` with the value at `pointer` replaced; missing containers are created. */
 export function setPointer<T>(data: T, pointer: string, value: unknown): T {
-  const segments = splitPointer(pointer);
+  const segments = jsonPointer.tokens(pointer);
   const put = (current: unknown, index: number): unknown => {
     if (index === segments.length) {
       return value;
@@ -235,12 +206,12 @@ export function pointerOfId(id: string, schema: RJSFSchema): string | null {
     return null;
   };
   const segments = walk(id.slice(ID_PREFIX.length), schema, []);
-  return segments === null ? null : joinPointer(segments);
+  return segments === null ? null : jsonPointer.join('', ...segments);
 }
 
 /** The rjsf id of the field at a JSON pointer (the inverse of `pointerOfId`). */
 export function idOfPointer(pointer: string): string {
-  return [ID_PREFIX, ...splitPointer(pointer)].join(ID_SEPARATOR);
+  return [ID_PREFIX, ...jsonPointer.tokens(pointer)].join(ID_SEPARATOR);
 }
 
 /**
@@ -283,7 +254,7 @@ export function validateParameters(
     )) {
       if (key === '__errors') {
         for (const message of child as string[]) {
-          found.push({ path: joinPointer(segments), message });
+          found.push({ path: jsonPointer.join('', ...segments), message });
         }
       } else {
         walk(child, [...segments, key]);
