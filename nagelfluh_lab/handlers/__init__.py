@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-from .api import (
-    AccountHandler,
-    CancelHandler,
-    CompareHandler,
-    DatasetHandler,
-    DatasetMetaHandler,
-    DatasetsHandler,
-    DatasetViewHandler,
+from .account import AccountHandler, EstimateHandler
+from .base import NotFoundHandler
+from .datasets import DatasetHandler, DatasetMetaHandler, DatasetsHandler, DatasetViewHandler
+from .environments import (
     EnvironmentHandler,
     EnvironmentsHandler,
-    EstimateHandler,
+    ProcessTypeHandler,
+    ProcessTypesHandler,
+)
+from .events import EventsHandler
+from .openapi import OpenAPIHandler
+from .processes import (
+    CancelHandler,
+    CompareHandler,
     LogsHandler,
     ProcessesHandler,
     ProcessHandler,
-    ProcessTypeHandler,
-    ProcessTypesHandler,
-    ProjectsHandler,
     RestoreHandler,
     VersionHandler,
     VersionsHandler,
 )
-from .base import NotFoundHandler
-from .events import EventsHandler
-from .openapi import OpenAPIHandler
+from .projects import ProjectsHandler
 
 PREFIX = "nagelfluh/api"
 ID = r"(\d+)"

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from jupyter_core.utils import ensure_async
-from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..errors import ApiError, BadRequest, NotFound, field_error
+from ..db.session import Database
+from ..errors import ApiError, BadRequest, NotFound, ValidationFailed, field_error
 from ..services.access import natural
+from ..services.datasets import DatasetService
+from ..services.environments import EnvironmentService
+from ..services.processes import ProcessService
 
 if TYPE_CHECKING:
     from ..app import NagelfluhApp
+
+Method = TypeVar("Method", bound=Callable[..., Awaitable[None]])
+Service = TypeVar("Service")
 
 # What jupyter_server's authorizer is asked about, one resource per kind of thing, with
 # the actions read (GET), write (creating or changing data) and execute (running
@@ -111,7 +119,23 @@ class NagelfluhHandler(ErrorMixin, ExtensionHandlerMixin, APIHandler):
 
     @property
     def app(self) -> NagelfluhApp:
-        return self.extensionapp
+        return cast("NagelfluhApp", self.extensionapp)
+
+    @property
+    def database(self) -> Database:
+        return _started(self.app.database)
+
+    @property
+    def processes(self) -> ProcessService:
+        return _started(self.app.processes)
+
+    @property
+    def datasets(self) -> DatasetService:
+        return _started(self.app.datasets)
+
+    @property
+    def environments(self) -> EnvironmentService:
+        return _started(self.app.environments)
 
     @property
     def user_name(self) -> str:
@@ -154,10 +178,33 @@ class NagelfluhHandler(ErrorMixin, ExtensionHandlerMixin, APIHandler):
             raise field_error(path, "holds a lone UTF-16 surrogate, which is not text")
         return body
 
+    def json_object(self) -> dict[str, Any]:
+        """The body's JSON, which must be an object."""
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise ValidationFailed(
+                "the body must be a JSON object", [{"path": "/", "message": "must be an object"}]
+            )
+        return body
+
     def reply(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
+
+
+def authorized_to(action: str) -> Callable[[Method], Method]:
+    """jupyter_server's ``@authorized(action)``, typed: its own signature types only the
+    bare ``@authorized``, which asks for the action the HTTP method implies."""
+    decorator: Callable[[Method], Method] = authorized(action)
+    return decorator
+
+
+def _started(service: Service | None) -> Service:
+    """One of the app's services, which exist once the extension has loaded."""
+    if service is None:
+        raise RuntimeError("the nagelfluh extension has not loaded")
+    return service
 
 
 def _lone_surrogate(value: Any) -> str | None:

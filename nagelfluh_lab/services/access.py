@@ -6,12 +6,18 @@ other people's work cannot even be probed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Process, Project, ProjectMember, User
+from ..db.session import Database
 from ..errors import NotFound, field_error
+
+T = TypeVar("T")
 
 DEFAULT_PROJECT_NAME = "My project"
 # Ids (and log seqs) are the databases' signed 64-bit integers: a larger number names
@@ -33,6 +39,11 @@ def ensure_user(session: Session, name: str) -> User:
         return session.scalars(select(User).where(User.name == name)).one()
     create_project(session, user, DEFAULT_PROJECT_NAME)
     return user
+
+
+async def as_user(db: Database, user_name: str, query: Callable[[Session, User], T]) -> T:
+    """``query`` run in one transaction for the user named ``user_name``."""
+    return await db.run(lambda session: query(session, ensure_user(session, user_name)))
 
 
 def create_project(session: Session, user: User, name: object) -> Project:

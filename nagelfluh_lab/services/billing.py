@@ -7,6 +7,7 @@ the configured starting balance, never stored, so it cannot drift.
 from __future__ import annotations
 
 import math
+from typing import overload
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,6 +20,12 @@ MICRO = 1_000_000
 HOLD, DEBIT, RELEASE = "HOLD", "DEBIT", "RELEASE"
 
 
+@overload
+def credits(micro: int) -> float: ...
+@overload
+def credits(micro: None) -> None: ...
+@overload
+def credits(micro: int | None) -> float | None: ...
 def credits(micro: int | None) -> float | None:
     return None if micro is None else micro / MICRO
 
@@ -58,6 +65,14 @@ class Billing:
         ).all()
         totals = {kind: int(total) for kind, total in rows}
         return self.start_of(user) - totals.get(HOLD, 0) + totals.get(RELEASE, 0)
+
+    def ledger(self, session: Session, user: User) -> list[Transaction]:
+        """The user's transactions, oldest first."""
+        return list(
+            session.scalars(
+                select(Transaction).where(Transaction.user_id == user.id).order_by(Transaction.id)
+            )
+        )
 
     def hold(self, session: Session, user: User, version: ProcessVersion, project_id: int) -> None:
         """Place the estimated cost on hold, or refuse with 402 if the balance can't cover it."""

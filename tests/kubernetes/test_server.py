@@ -15,7 +15,7 @@ from nagelfluh_lab.cluster.manifests import job_name
 from nagelfluh_lab.db.models import Process, ProcessVersion, Project, ProjectMember, User
 from nagelfluh_lab.db.session import Database
 from nagelfluh_lab.executors.base import RunKey, RunSpec
-from nagelfluh_lab.services.processes import append_logs
+from nagelfluh_lab.services.log_store import append_logs
 from tests.executors.conftest import RecordingEvents
 from tests.kubernetes.sim import NAMESPACE, SimCluster
 from tests.server.conftest import Api

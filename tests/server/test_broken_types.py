@@ -22,7 +22,8 @@ from nagelfluh_lab.db.session import Database
 from nagelfluh_lab.executors.base import LogLine, RunOutcome
 from nagelfluh_lab.executors.contract import exit_outcome
 from nagelfluh_lab.services import catalog
-from nagelfluh_lab.services.processes import append_logs, with_reason_line
+from nagelfluh_lab.services.log_store import append_logs
+from nagelfluh_lab.services.run_lifecycle import with_reason_line
 from tests.server.conftest import seed_version
 from tests.server.test_openapi import check_response, load_document
 from tests.servers import Server, running_server
@@ -237,7 +238,7 @@ def version_log(db_url):
         if lines:
             logged = [LogLine(float(i), stream, line) for i, (stream, line) in enumerate(lines)]
             db.run_sync(lambda s: append_logs(s, version_id, logged))
-        return db.run_sync(lambda s: with_reason_line(s, version_id, outcome, outcome.message))
+        return db.run_sync(lambda s: with_reason_line(s, version_id, outcome))
 
     yield message
     db.close()

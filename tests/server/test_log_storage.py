@@ -6,7 +6,7 @@ import pytest
 
 from nagelfluh_lab.db.session import Database
 from nagelfluh_lab.executors.base import LogLine
-from nagelfluh_lab.services.processes import append_logs, read_logs
+from nagelfluh_lab.services.log_store import append_logs, read_logs
 from tests.server.conftest import BACKENDS, seed_version
 
 pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)

@@ -1,4 +1,5 @@
-"""REST handlers of DESIGN §5: parse, authorize, call a service, serialize."""
+"""REST handlers of datasets (DESIGN §5): uploads streamed in, bytes streamed out
+(single ranges honoured, Zarr stores as ZIP archives), metadata and views."""
 
 from __future__ import annotations
 
@@ -10,191 +11,13 @@ from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
 from nagelfluh_runner.stores import is_store
-from sqlalchemy import select
 from tornado import web
 
-from ..db.models import Transaction
 from ..errors import field_error
-from ..resources import parse_resources
-from ..services import access
-from ..services.billing import credits
 from ..services.datasets import DatasetFile
-from ..services.serialize import project_json, transaction_json
 from ..services.views import parse_view_request
 from ..storage_errors import storage_error
-from .base import ACCOUNT, DATASETS, ENVIRONMENTS, PROCESSES, PROJECTS, NagelfluhHandler
-
-
-class EnvironmentsHandler(NagelfluhHandler):
-    auth_resource = ENVIRONMENTS
-
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
-        self.reply(await self.app.environments.list(self.user_name))
-
-    @web.authenticated
-    @authorized
-    async def post(self) -> None:
-        """202: the registration goes on in the background (see the environment's state)."""
-        body = self.json_body()
-        admin = await self.is_admin()
-        self.reply(await self.app.environments.register(self.user_name, body, admin), 202)
-
-
-class EnvironmentHandler(NagelfluhHandler):
-    auth_resource = ENVIRONMENTS
-
-    @web.authenticated
-    @authorized
-    async def get(self, name: str) -> None:
-        self.reply(await self.app.environments.get(self.user_name, name))
-
-
-class ProcessTypesHandler(NagelfluhHandler):
-    auth_resource = ENVIRONMENTS
-
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
-        self.reply(await self.app.environments.types(self.user_name))
-
-
-class ProcessTypeHandler(NagelfluhHandler):
-    auth_resource = ENVIRONMENTS
-
-    @web.authenticated
-    @authorized
-    async def get(self, name: str) -> None:
-        self.reply(await self.app.environments.type(self.user_name, name))
-
-
-class ProjectsHandler(NagelfluhHandler):
-    auth_resource = PROJECTS
-
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
-        def query(session: object) -> list[dict]:
-            user = access.ensure_user(session, self.user_name)
-            return [project_json(p) for p in access.user_projects(session, user)]
-
-        self.reply({"items": await self.app.database.run(query), "next": None})
-
-    @web.authenticated
-    @authorized
-    async def post(self) -> None:
-        body = self.json_body()
-
-        def create(session: object) -> dict:
-            user = access.ensure_user(session, self.user_name)
-            name = body.get("name") if isinstance(body, dict) else None
-            return project_json(access.create_project(session, user, name))
-
-        self.reply(await self.app.database.run(create), 201)
-
-
-class ProcessesHandler(NagelfluhHandler):
-    auth_resource = PROCESSES
-
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
-        self.reply(
-            await self.app.processes.list_processes(
-                self.user_name,
-                self.get_query_argument("project", None),
-                self.get_query_argument("cursor", None),
-                self.get_query_argument("limit", None),
-            )
-        )
-
-    @web.authenticated
-    @authorized("execute")
-    async def post(self) -> None:
-        key = self.request.headers.get("Idempotency-Key")
-        if key is not None and not 1 <= len(key) <= 255:
-            raise field_error("/Idempotency-Key", "must be 1 to 255 characters")
-        self.reply(await self.app.processes.create(self.user_name, self.json_body(), key), 201)
-
-
-class ProcessHandler(NagelfluhHandler):
-    auth_resource = PROCESSES
-
-    @web.authenticated
-    @authorized
-    async def get(self, process_id: str) -> None:
-        self.reply(await self.app.processes.get_process(self.user_name, process_id))
-
-
-class VersionsHandler(NagelfluhHandler):
-    auth_resource = PROCESSES
-
-    @web.authenticated
-    @authorized("execute")
-    async def post(self, process_id: str) -> None:
-        body = self.json_body()
-        self.reply(await self.app.processes.add_version(self.user_name, process_id, body), 201)
-
-
-class VersionHandler(NagelfluhHandler):
-    auth_resource = PROCESSES
-
-    @web.authenticated
-    @authorized
-    async def get(self, process_id: str, version: str) -> None:
-        self.reply(await self.app.processes.get_version(self.user_name, process_id, version))
-
-
-class CancelHandler(NagelfluhHandler):
-    auth_resource = PROCESSES
-
-    @web.authenticated
-    @authorized("execute")
-    async def post(self, process_id: str, version: str) -> None:
-        self.reply(await self.app.processes.cancel(self.user_name, process_id, version))
-
-
-class RestoreHandler(NagelfluhHandler):
-    auth_resource = PROCESSES
-
-    @web.authenticated
-    @authorized("execute")
-    async def post(self, process_id: str, version: str) -> None:
-        self.reply(await self.app.processes.restore(self.user_name, process_id, version), 201)
-
-
-class CompareHandler(NagelfluhHandler):
-    auth_resource = PROCESSES
-
-    @web.authenticated
-    @authorized
-    async def get(self, process_id: str) -> None:
-        self.reply(
-            await self.app.processes.compare(
-                self.user_name,
-                process_id,
-                self.get_query_argument("v1", None),
-                self.get_query_argument("v2", None),
-            )
-        )
-
-
-class LogsHandler(NagelfluhHandler):
-    auth_resource = PROCESSES
-
-    @web.authenticated
-    @authorized
-    async def get(self, process_id: str, version: str) -> None:
-        self.reply(
-            await self.app.processes.logs(
-                self.user_name,
-                process_id,
-                version,
-                self.get_query_argument("since", None),
-                self.get_query_argument("limit", None),
-            )
-        )
+from .base import DATASETS, NagelfluhHandler
 
 
 @web.stream_request_body
@@ -240,7 +63,7 @@ class DatasetsHandler(NagelfluhHandler):
     @authorized
     async def get(self) -> None:
         self.reply(
-            await self.app.datasets.list(
+            await self.datasets.list(
                 self.user_name,
                 self.get_query_argument("project", None),
                 self.get_query_argument("process", None),
@@ -256,7 +79,7 @@ class DatasetsHandler(NagelfluhHandler):
         if self._spool_error is not None:
             raise storage_error(self._spool_error, "the upload could not be received")
         self._spool.seek(0)
-        created = await self.app.datasets.upload(
+        created = await self.datasets.upload(
             self.user_name,
             self.get_query_argument("project", None),
             self.get_query_argument("name", None),
@@ -295,7 +118,7 @@ class DatasetHandler(NagelfluhHandler):
     @web.authenticated
     @authorized
     async def get(self, dataset_id: str) -> None:
-        file = await self.app.datasets.file(self.user_name, dataset_id)
+        file = await self.datasets.file(self.user_name, dataset_id)
         if is_store(file.key):
             await self._archive(file)
             return
@@ -307,7 +130,7 @@ class DatasetHandler(NagelfluhHandler):
             self.set_status(206)
             self.set_header("Content-Range", f"bytes {start}-{end - 1}/{file.size}")
         self.set_header("Content-Length", str(end - start))
-        await self._send(self.app.datasets.open(file, start, end))
+        await self._send(self.datasets.open(file, start, end))
 
     async def _archive(self, file: DatasetFile) -> None:
         """A Zarr store as a ZIP archive, made as it is sent: no length known ahead,
@@ -315,7 +138,7 @@ class DatasetHandler(NagelfluhHandler):
         self.set_header("Accept-Ranges", "none")
         self.set_header("Content-Type", "application/zip")
         self.set_header("Content-Disposition", _content_disposition(f"{file.name}.zip"))
-        await self._send(self.app.datasets.open(file, 0, file.size))
+        await self._send(self.datasets.open(file, 0, file.size))
 
     async def _send(self, stream: BinaryIO) -> None:
         """Stream to the client, reading storage off the event loop (S3 or a slow disk
@@ -388,7 +211,7 @@ class DatasetViewHandler(NagelfluhHandler):
             y1=self.get_query_argument("y1", None),
             reduce=self.get_query_argument("reduce", None),
         )
-        self.reply(await self.app.datasets.view(self.user_name, dataset_id, request))
+        self.reply(await self.datasets.view(self.user_name, dataset_id, request))
 
 
 class DatasetMetaHandler(NagelfluhHandler):
@@ -397,57 +220,4 @@ class DatasetMetaHandler(NagelfluhHandler):
     @web.authenticated
     @authorized
     async def get(self, dataset_id: str) -> None:
-        self.reply(await self.app.datasets.meta(self.user_name, dataset_id))
-
-
-class EstimateHandler(NagelfluhHandler):
-    auth_resource = ACCOUNT
-
-    @web.authenticated
-    @authorized("read")
-    async def post(self) -> None:
-        body = self.json_body()
-        if not isinstance(body, dict):
-            raise field_error("/", "must be an object with a resources field")
-        # {"resources": {...}}, or the bare resources: not both, nor a null.
-        extra = sorted(set(body) - {"resources"}) if "resources" in body else []
-        if extra:
-            raise field_error(f"/{extra[0]}", "unknown field: the resources go in /resources")
-        if body.get("resources", body) is None:
-            raise field_error("/resources", "must be an object")
-        resources = parse_resources(
-            body.get("resources", body), self.app.processes.default_resources
-        )
-        billing = self.app.processes.billing
-        self.reply(
-            {
-                "resources": resources.to_json(),
-                "estimated": credits(billing.estimate(resources)),
-                "rates": {
-                    "cpu_hour": billing.rate_cpu_hour,
-                    "memory_gib_hour": billing.rate_memory_gib_hour,
-                },
-            }
-        )
-
-
-class AccountHandler(NagelfluhHandler):
-    auth_resource = ACCOUNT
-
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
-        billing = self.app.processes.billing
-
-        def query(session: object) -> dict:
-            user = access.ensure_user(session, self.user_name)
-            rows = session.scalars(
-                select(Transaction).where(Transaction.user_id == user.id).order_by(Transaction.id)
-            )
-            return {
-                "user": user.name,
-                "balance": credits(billing.balance(session, user)),
-                "transactions": [transaction_json(t) for t in rows],
-            }
-
-        self.reply(await self.app.database.run(query))
+        self.reply(await self.datasets.meta(self.user_name, dataset_id))

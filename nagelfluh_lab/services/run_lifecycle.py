@@ -1,0 +1,361 @@
+"""The run lifecycle: versions handed to the executor, and followed until they end.
+
+This is the executor's only partner (it implements ``ExecutorEvents``): it
+persists every state change and log batch first, then publishes it, so the
+database is always at least as new as anything a client saw. It persists them
+with ``Database.run_durable``: a busy or unreachable database delays an event
+(and, through ``run_logs``, the executor's reading) but never drops it. The end
+of a run settles its bill, whatever way it ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nagelfluh_runner.storage import Storage
+from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy.orm import Session
+
+from ..credentials import CredentialProvider, CredentialsError
+from ..db.models import TERMINAL, Dataset, Environment, ProcessTypeRecord, ProcessVersion
+from ..db.session import Database
+from ..executors.base import SYSTEM, Executor, LogLine, LogTail, RunKey, RunOutcome, RunSpec
+from .billing import Billing
+from .events import EventHub, LogBatch, project_topic, version_topic
+from .log_store import append_logs, last_output_line, stored_tail
+from .manifest_ingestion import Ingestion
+from .submission import run_spec
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("pending", "queued", "running")
+# The runner prints why it gave up as its last line, with this prefix (exit codes 1, 2, 4).
+RUNNER_ERROR_PREFIX = "nagelfluh-runner: error: "
+REASON_LINE_LIMIT = 500
+CANCEL_WAIT_SECONDS = 30
+
+StateListener = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class _Run:
+    """What is remembered about a run in flight, to avoid a lookup per log batch."""
+
+    version_id: int
+    project_id: int
+    done: asyncio.Event
+    writing: asyncio.Future[None] | None = None  # the log batch being stored, at most one
+
+    async def drain(self) -> None:
+        """Wait until every log batch handed in so far is stored and published."""
+        if self.writing is not None:
+            await self.writing
+
+
+@dataclass
+class RunLifecycle:
+    """Binds itself to ``executor``. ``server_id`` names this server among those sharing
+    the database: the runs it starts are recorded as its own, and it takes up no other
+    server's."""
+
+    db: Database
+    executor: Executor
+    storage: Storage
+    billing: Billing
+    hub: EventHub
+    credentials: CredentialProvider
+    server_id: str
+    on_state: StateListener
+    _runs: dict[RunKey, _Run] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.ingestion = Ingestion(self.db, self.storage)
+        self.executor.bind(self)
+
+    def active_count(self) -> int:
+        return len(self._runs)
+
+    def owns(self, version: ProcessVersion) -> bool:
+        """Whether this server runs ``version``. One from before servers were recorded
+        has none, and is taken up as before by whichever server starts."""
+        return version.server in (None, self.server_id)
+
+    async def submit(self, spec: RunSpec, version_id: int) -> None:
+        self._track(spec, version_id)
+        await self._start(spec)
+
+    async def cancel(self, key: RunKey) -> None:
+        """Stop the run and wait (a while) until it has ended; a run the executor no
+        longer has ends here, as cancelled."""
+        run = self._runs.get(key)
+        if not await self.executor.cancel(key):
+            await self.run_finished(
+                key, RunOutcome("failed", "cancelled", "Process cancelled by user")
+            )
+        elif run is not None:
+            try:
+                await asyncio.wait_for(run.done.wait(), timeout=CANCEL_WAIT_SECONDS)
+            except asyncio.TimeoutError:
+                log.warning("cancel of %s did not finish within %d s", key, CANCEL_WAIT_SECONDS)
+
+    async def _start(self, spec: RunSpec) -> None:
+        """Hand a run to the executor with its storage credentials, minted now (an STS call
+        may take a moment, and credentials minted at create time could expire in the queue)."""
+        try:
+            env = await asyncio.to_thread(self.credentials.for_run, spec)
+        except CredentialsError as error:
+            await self.run_finished(
+                spec.key, RunOutcome("failed", "storage-credentials", str(error))
+            )
+            return
+        await self.executor.submit(dataclasses.replace(spec, storage_env=env))
+
+    def _track(self, spec: RunSpec, version_id: int) -> None:
+        self._runs[spec.key] = _Run(version_id, spec.project_id, asyncio.Event())
+
+    async def resume(self) -> None:
+        """After a restart: re-queue what waited, re-attach or fail what was running.
+
+        Only this server's own versions: another server on the same database may be
+        running its own right now, and failing or starting them a second time here
+        would lose them."""
+        # Running versions first: they hold their quota again before any waiting one is admitted.
+        found = sorted(await self.db.run(self._unfinished), key=lambda row: row[0] != "running")
+        for state, spec, version_id, tail in found:
+            if spec.key in self._runs:
+                # Submitted by a request served while this loaded: the server takes
+                # requests before its extensions have started.
+                continue
+            self._track(spec, version_id)
+            if state == "running" and not await self.executor.recover(spec.key, spec, tail):
+                await self.run_finished(
+                    spec.key,
+                    RunOutcome(
+                        "failed",
+                        "server-restart",
+                        "The server stopped while this process was running",
+                    ),
+                )
+            elif state != "running":
+                await self._start(spec)
+
+    def _unfinished(self, session: Session) -> list[tuple[str, RunSpec, int, LogTail | None]]:
+        """This server's versions that had not ended: state, spec, row id, and for a
+        running one where its stored log ends."""
+        versions = session.scalars(
+            select(ProcessVersion)
+            .where(
+                ProcessVersion.state.in_(ACTIVE),
+                or_(ProcessVersion.server.is_(None), ProcessVersion.server == self.server_id),
+            )
+            .order_by(ProcessVersion.created, ProcessVersion.id)
+        ).all()
+        out = []
+        for version in versions:
+            process = version.process
+            record = session.scalar(
+                select(ProcessTypeRecord).where(ProcessTypeRecord.name == process.type_name)
+            )
+            inputs = [session.get_one(Dataset, i.dataset_id) for i in version.inputs]
+            env = record.environment if record else Environment(name="missing", image=None)
+            tail = stored_tail(session, version.id) if version.state == "running" else None
+            spec = run_spec(process, version, env, inputs, self.storage.url)
+            out.append((version.state, spec, version.id, tail))
+        return out
+
+    # -------------------------------------------------------- executor events
+
+    async def run_queued(self, key: RunKey, message: str | None) -> None:
+        """Queued, or queued again: a preempted Kubernetes run waits for its queue anew.
+
+        Its start is forgotten then. Billing stays one HOLD per version, settled once
+        at the end for the time since the last start: an attempt the cluster
+        preempted is not charged, and nothing is charged twice.
+        """
+        await self._transition(key, "queued", None, message, from_states=ACTIVE, started=None)
+
+    async def run_started(self, key: RunKey) -> None:
+        await self._transition(
+            key, "running", None, None, from_states=("pending", "queued"), started=time.time()
+        )
+
+    async def run_logs(self, key: RunKey, lines: list[LogLine]) -> None:
+        """Store and publish a batch while the executor reads the next one.
+
+        Storing runs on the database thread; letting one batch be in flight
+        overlaps it with reading the pipe, and waiting for the previous one
+        keeps batches in order and the executor's backpressure intact: while the
+        database is stalled, the batch is retried and the executor reads no further.
+        """
+        run = self._runs.get(key)
+        if run is None or not lines:
+            return
+        await run.drain()
+        run.writing = asyncio.ensure_future(self._store_logs(key, run, lines))
+
+    async def _store_logs(self, key: RunKey, run: _Run, lines: list[LogLine]) -> None:
+        try:
+            first = await self.db.run_durable(lambda s: append_logs(s, run.version_id, lines))
+        except Exception:
+            # Not a stall (those are retried) but a bug: the run must still reach a final
+            # state; the failure is the server's to report.
+            log.exception("could not store %d log lines of %s", len(lines), key)
+            return
+        self._publish_lines(key, LogBatch(first, lines))
+
+    async def run_progress(self, key: RunKey, progress: float) -> None:
+        run = self._runs.get(key)
+        if run is None:
+            return
+        await run.drain()
+
+        def save(session: Session) -> None:
+            session.execute(
+                update(ProcessVersion)
+                .where(ProcessVersion.id == run.version_id)
+                .values(progress=progress)
+            )
+
+        await self.db.run_durable(save)
+        self._announce(
+            key,
+            run.project_id,
+            {
+                "type": "progress",
+                "process": key.process_id,
+                "version": key.version,
+                "progress": progress,
+            },
+        )
+
+    async def run_finished(self, key: RunKey, outcome: RunOutcome) -> None:
+        run = self._runs.get(key)
+        if run is None:
+            return
+        # Taken before waiting for the database: a stall must not be billed as run time.
+        finished = outcome.ended or time.time()
+        await run.drain()
+        ingested = await self.ingestion.ingest(
+            key,
+            run.version_id,
+            run.project_id,
+            outcome,
+            lambda event: self._announce(key, run.project_id, event),
+        )
+        if ingested is None:
+            self._forget(key, run)
+            return
+        state, reason = ingested.state, ingested.reason
+
+        def finish(session: Session) -> tuple[bool, LogBatch | None]:
+            """Whether this ended the version (not if it had already ended), and the
+            system line appended, if any. Nothing outlives a failed attempt."""
+            version = session.get(ProcessVersion, run.version_id)
+            if version is None or version.state in TERMINAL:
+                return False, None
+            tail = None
+            text = with_reason_line(session, version.id, ingested)
+            if text:
+                line = [LogLine(finished, SYSTEM, text)]
+                tail = LogBatch(append_logs(session, version.id, line), line)
+            version.state = state
+            version.reason = reason
+            version.message = text
+            version.finished = finished
+            if state == "completed":
+                version.progress = 1.0
+            ran = (finished - version.started) if version.started else 0.0
+            self.billing.settle(session, version, ran)
+            return True, tail
+
+        ended, tail = await self.db.run_durable(finish)
+        self._forget(key, run)
+        if not ended:
+            return
+        if tail is not None:
+            self._publish_lines(key, tail)
+        self._publish_state(key, run.project_id, state, reason, ingested.message)
+
+    def _forget(self, key: RunKey, run: _Run) -> None:
+        self._runs.pop(key, None)
+        run.done.set()
+
+    async def _transition(
+        self,
+        key: RunKey,
+        state: str,
+        reason: str | None,
+        message: str | None,
+        from_states: tuple[str, ...],
+        started: float | None,
+    ) -> None:
+        run = self._runs.get(key)
+        if run is None:
+            return
+        await run.drain()
+
+        def save(session: Session) -> bool:
+            values: dict[str, Any] = {
+                "state": state,
+                "reason": reason,
+                "message": message,
+                "started": started,
+            }
+            result = session.execute(
+                update(ProcessVersion)
+                .where(ProcessVersion.id == run.version_id, ProcessVersion.state.in_(from_states))
+                .values(**values)
+            )
+            return isinstance(result, CursorResult) and result.rowcount > 0
+
+        if await self.db.run_durable(save):
+            self._publish_state(key, run.project_id, state, reason, message)
+
+    def _publish_lines(self, key: RunKey, lines: LogBatch) -> None:
+        self.hub.publish(
+            version_topic(key.process_id, key.version),
+            {"type": "log", "process": key.process_id, "version": key.version, "lines": lines},
+        )
+
+    def _publish_state(
+        self, key: RunKey, project_id: int, state: str, reason: str | None, message: str | None
+    ) -> None:
+        event = {
+            "type": "state",
+            "process": key.process_id,
+            "version": key.version,
+            "state": state,
+            "reason": reason,
+            "message": message,
+        }
+        self._announce(key, project_id, event)
+        self.on_state({**event, "project": project_id})
+
+    def _announce(self, key: RunKey, project_id: int, event: dict[str, Any]) -> None:
+        """Publish to the version's subscribers and to its project's."""
+        self.hub.publish(version_topic(key.process_id, key.version), event)
+        self.hub.publish(project_topic(project_id), event)
+
+
+def with_reason_line(session: Session, version_id: int, outcome: RunOutcome) -> str | None:
+    """The outcome's message, and for a run that exited on its own with a bare "Exited
+    with code N", the last line it printed: the runner's one-line reason (a bad
+    parameter, a type that cannot be loaded) or a traceback's exception, so a versions
+    table shows why."""
+    message = outcome.message
+    generic = f"Exited with code {outcome.exit_code}"
+    if outcome.state != "failed" or not message or not message.startswith(generic):
+        return message
+    line = last_output_line(session, version_id)
+    if line is None:
+        return message
+    line = line.removeprefix(RUNNER_ERROR_PREFIX)
+    if len(line) > REASON_LINE_LIMIT:
+        line = line[: REASON_LINE_LIMIT - 3] + "..."
+    return f"{generic}: {line}"
