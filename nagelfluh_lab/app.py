@@ -11,6 +11,7 @@ import socket
 import sys
 import time
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from jupyter_core.paths import jupyter_config_path, jupyter_data_dir, jupyter_runtime_dir
 from jupyter_server.auth.identity import IdentityProvider
@@ -35,6 +36,9 @@ from .services.environments import EnvironmentService
 from .services.events import EventHub
 from .services.processes import ProcessService
 
+if TYPE_CHECKING:
+    from .cluster.executor import KubernetesExecutor
+
 EVENT_SCHEMA_ID = "https://nagelfluh.dev/events/nagelfluh-lab/state/v1"
 EVENT_SCHEMA = pathlib.Path(__file__).with_name("event_schemas") / "state.yaml"
 # Jupyter's own token/password providers; JupyterHub's and custom ones live elsewhere.
@@ -52,6 +56,11 @@ def _is_kubernetes(cls: type) -> bool:
     a subclass exists only once its base's module is imported."""
     module = sys.modules.get(EXECUTORS["kubernetes"].rpartition(".")[0])
     return module is not None and issubclass(cls, module.KubernetesExecutor)
+
+
+def _runs_on_kubernetes(executor: object) -> TypeGuard[KubernetesExecutor]:
+    """Whether ``executor`` is the Kubernetes executor (see ``_is_kubernetes``)."""
+    return _is_kubernetes(type(executor))
 
 
 class NagelfluhApp(ExtensionApp):
@@ -187,7 +196,7 @@ class NagelfluhApp(ExtensionApp):
     datasets = Instance(DatasetService, allow_none=True)
     environments = Instance(EnvironmentService, allow_none=True)
     runner_executor = Instance(Executor, allow_none=True)
-    _sweep: asyncio.Task | None = None
+    _sweep: asyncio.Task[None] | None = None
 
     @default("db_url")
     def _default_db_url(self) -> str:
@@ -228,7 +237,9 @@ class NagelfluhApp(ExtensionApp):
     @property
     def installation(self) -> str:
         """The database's id, which the Kubernetes executor and schema extractor label
-        their objects with (see ``kubernetes.manifests``)."""
+        their objects with (see ``cluster.manifests``)."""
+        if self.database is None:
+            raise AttributeError("installation: the database is not open yet")
         return self.database.installation
 
     def _data_dir(self) -> pathlib.Path:
@@ -298,7 +309,7 @@ class NagelfluhApp(ExtensionApp):
                     f"not {self.executor!r}"
                 )
             cls = import_item(EXECUTORS[self.executor])
-        options: dict = {}
+        options: dict[str, Any] = {}
         if issubclass(cls, LocalExecutor):
             if self.local_quota_cpu:
                 options["quota_cpu"] = self.local_quota_cpu
@@ -312,7 +323,11 @@ class NagelfluhApp(ExtensionApp):
         executor = cls(parent=self, **options)
         if isinstance(executor, LocalExecutor):
             executor.hidden_paths = [*executor.hidden_paths, *self._secret_paths()]
-        if kubernetes and self.storage_url.startswith("file:") and not executor.allow_local_storage:
+        if (
+            _runs_on_kubernetes(executor)
+            and self.storage_url.startswith("file:")
+            and not executor.allow_local_storage
+        ):
             raise ValueError(
                 f"The Kubernetes executor cannot use file storage ({self.storage_url}): "
                 "its pods run on the cluster's nodes, which cannot reach this server's "
@@ -323,7 +338,7 @@ class NagelfluhApp(ExtensionApp):
     def _make_schema_extractor(self) -> SchemaExtractor | None:
         cls = self.schema_extractor_class
         if cls is None:
-            if not _is_kubernetes(type(self.runner_executor)):
+            if not _runs_on_kubernetes(self.runner_executor):
                 return None
             cls = import_item(KUBERNETES_SCHEMA_EXTRACTOR)
         return cls(parent=self)
@@ -346,7 +361,7 @@ class NagelfluhApp(ExtensionApp):
         if logger is not None and EVENT_SCHEMA_ID not in logger.schemas.schema_ids:
             logger.register_event_schema(EVENT_SCHEMA)
 
-    def _on_state(self, event: dict) -> None:
+    def _on_state(self, event: dict[str, Any]) -> None:
         """Mirror state changes on jupyter_server's event bus and keep the server 'active'."""
         self.settings["last_activity_times"]["nagelfluh"] = datetime.now(timezone.utc)
         logger = getattr(self.serverapp, "event_logger", None)
@@ -367,19 +382,24 @@ class NagelfluhApp(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp: object) -> None:
         if self.freeze_gc_at_start:
             gc.freeze()
-        await self.runner_executor.start()
-        await self.processes.resume()
-        await self.environments.start()
-        self._sweep = asyncio.create_task(self._sweep_uploads())
+        executor, processes = self.runner_executor, self.processes
+        environments, datasets = self.environments, self.datasets
+        # all made by initialize_settings, which the server calls first
+        assert executor is not None and processes is not None
+        assert environments is not None and datasets is not None
+        await executor.start()
+        await processes.resume()
+        await environments.start()
+        self._sweep = asyncio.create_task(self._sweep_uploads(datasets))
 
-    async def _sweep_uploads(self) -> None:
+    async def _sweep_uploads(self, datasets: DatasetService) -> None:
         """In the background: a start must not wait on listing storage."""
         try:
-            await self.datasets.sweep_uploads(self.upload_sweep_grace_seconds)
+            await datasets.sweep_uploads(self.upload_sweep_grace_seconds)
         except Exception:
             self.log.warning("could not sweep abandoned uploads", exc_info=True)
         try:
-            await self.datasets.describe_old_uploads()
+            await datasets.describe_old_uploads()
         except Exception:
             self.log.warning("could not describe uploads stored before", exc_info=True)
 

@@ -62,7 +62,7 @@ class CredentialsError(RuntimeError):
     """STS gave no credentials for a run (unreachable, role not assumable, duration too long)."""
 
 
-def policy_text(policy: dict) -> str:
+def policy_text(policy: dict[str, Any]) -> str:
     """The compact JSON STS receives and counts against MAX_SESSION_POLICY."""
     return json.dumps(policy, separators=(",", ":"))
 
@@ -73,7 +73,7 @@ def session_policy(
     project_id: int | str,
     process_id: int | str,
     version: int | str,
-) -> dict:
+) -> dict[str, Any]:
     """The IAM policy of one run: read and list ``{base}{project}/``, write
     ``{base}{project}/processes/{id}/v{version}/``.
 
@@ -89,7 +89,7 @@ def session_policy(
     base = base_prefix if not base_prefix or base_prefix.endswith("/") else base_prefix + "/"
     project = base + project_prefix(project_id)
     objects = f"arn:aws:s3:::{bucket}/"
-    policy = {
+    policy: dict[str, Any] = {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -176,7 +176,7 @@ class StsCredentials(CredentialProvider):
     ).tag(config=True)
 
     @validate("max_duration_seconds")
-    def _check_max_duration(self, proposal: dict) -> int:
+    def _check_max_duration(self, proposal: dict[str, Any]) -> int:
         value = proposal["value"]
         if not STS_MIN_SECONDS <= value <= STS_MAX_SECONDS:
             raise TraitError(f"max_duration_seconds must be {STS_MIN_SECONDS}..{STS_MAX_SECONDS}")
@@ -190,15 +190,16 @@ class StsCredentials(CredentialProvider):
             )
         if not self.role_arn:
             raise TraitError("StsCredentials.role_arn is not set")
+        self._s3: S3Storage = self.storage
         # Refuse a prefix that cannot fit at start-up rather than at the first run.
-        session_policy(self.storage.bucket, self.storage.base, LONGEST_ID, LONGEST_ID, LONGEST_ID)
+        session_policy(self._s3.bucket, self._s3.base, LONGEST_ID, LONGEST_ID, LONGEST_ID)
 
     @cached_property
     def _sts(self) -> Any:
         """An STS client signed with the server's own storage credentials."""
         import boto3
 
-        credentials = self.storage.credentials
+        credentials = self._s3.credentials
         return boto3.session.Session().client(
             "sts",
             endpoint_url=self.sts_endpoint or None,
@@ -223,7 +224,7 @@ class StsCredentials(CredentialProvider):
     def for_run(self, spec: RunSpec) -> dict[str, str]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        storage = self.storage
+        storage = self._s3
         policy = session_policy(
             storage.bucket, storage.base, spec.project_id, spec.key.process_id, spec.key.version
         )

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from .errors import field_error
+from .shapes import AppliedResources
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 # Kubernetes' <quantity>: a sign, a decimal number, then a binary (Ki...) or decimal SI
@@ -70,7 +71,7 @@ class Resources:
     memory: int
     deadline_seconds: float
 
-    def to_json(self) -> dict:
+    def to_json(self) -> AppliedResources:
         return {
             "cpu": self.cpu,
             "memory": format_memory(self.memory),

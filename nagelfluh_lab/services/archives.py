@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from nagelfluh_runner.storage import Storage, StorageKeyError, safe_key
 from nagelfluh_runner.stores import MAX_OBJECTS, store_digest, store_root
@@ -41,11 +41,12 @@ def store_members(body: BinaryIO) -> tuple[zipfile.ZipFile, str] | None:
         archive = zipfile.ZipFile(body)
         root = store_root(info.filename for info in archive.infolist())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        root = None
-    if root is None:
-        body.seek(0)
-        return None
-    return archive, root
+        pass
+    else:
+        if root is not None:
+            return archive, root
+    body.seek(0)
+    return None
 
 
 def unpack(
@@ -99,7 +100,7 @@ class _Budget:
 class _MeasuringReader:
     """Reads through a member, hashing and counting what passes against the budget."""
 
-    def __init__(self, raw: BinaryIO, budget: _Budget) -> None:
+    def __init__(self, raw: IO[bytes], budget: _Budget) -> None:
         self._raw = raw
         self._budget = budget
         self._hash = hashlib.sha256()
@@ -142,7 +143,7 @@ class StoreArchive:
     def close(self) -> None:
         self._chunks.close()
 
-    def _generate(self) -> Iterator[bytes]:
+    def _generate(self) -> Generator[bytes, None, None]:
         sink = _Sink()
         with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
             for key in self._storage.list(self._prefix):
@@ -176,6 +177,10 @@ class _Sink:
 
     def flush(self) -> None:
         return None
+
+    def close(self) -> None:
+        """Nothing to release; zipfile asks for it of a file it writes, never calls it
+        on one it was handed."""
 
     def take(self) -> bytes:
         out = bytes(self._buffer)

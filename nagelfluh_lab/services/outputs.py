@@ -117,7 +117,7 @@ def _sha256(storage: Storage, key: str) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def _load(storage: Storage, key: str) -> dict:
+def _load(storage: Storage, key: str) -> dict[str, Any]:
     try:
         if storage.size(key) > MAX_MANIFEST_BYTES:
             raise ManifestError(f"{MANIFEST_NAME} is larger than {MAX_MANIFEST_BYTES} bytes")
