@@ -125,7 +125,7 @@ def version_json(version: ProcessVersion, outputs: Sequence[Dataset]) -> shapes.
         **_status(version),
         "progress": version.progress,
         "parameters": version.parameters,
-        "resources": cast(shapes.AppliedResources, version.resources.to_json()),
+        "resources": version.resources.to_json(),
         "created": version.created,
         "started": version.started,
         "finished": version.finished,
