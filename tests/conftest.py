@@ -4,12 +4,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol, TypeVar
 
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+# Property tests draw the same examples in every run (derandomize, no example
+# database), so CI fails for a change and never for a draw, and no deadline trips on
+# a loaded machine. `HYPOTHESIS_PROFILE=explore` draws new examples each run (and keeps
+# what fails in .hypothesis/) when hunting for bugs.
+settings.register_profile("repeatable", derandomize=True, database=None, deadline=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 class Startable(Protocol):
