@@ -35,7 +35,7 @@ import json
 import math
 import re
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nagelfluh_runner.protocol import project_prefix, version_prefix
 from nagelfluh_runner.storage import S3Storage, Storage
@@ -43,6 +43,9 @@ from traitlets import Instance, Integer, TraitError, Unicode, validate
 from traitlets.config import LoggingConfigurable
 
 from .executors.base import RunKey, RunSpec
+
+if TYPE_CHECKING:
+    from types_boto3_sts import STSClient
 
 MAX_SESSION_POLICY = 2048  # STS's limit on the plaintext of an inline session policy
 STS_MIN_SECONDS = 900
@@ -195,7 +198,7 @@ class StsCredentials(CredentialProvider):
         session_policy(self._s3.bucket, self._s3.base, LONGEST_ID, LONGEST_ID, LONGEST_ID)
 
     @cached_property
-    def _sts(self) -> Any:
+    def _sts(self) -> STSClient:
         """An STS client signed with the server's own storage credentials."""
         import boto3
 
