@@ -110,60 +110,25 @@ class Inversion(ProcessType):
     ) -> None:
         import numpy as np
 
-        from nagelfluh_runner.bootstrap.gravity import local_xy, prism_gz
-
         if thickness >= 2 * depth:
             raise ParameterError(
                 "/thickness", f"{thickness:g} m cells at {depth:g} m reach the surface"
             )
-        ctx.log(f"reading {survey.name} (dataset {survey.id})")
-        data = survey.arrays(["latitude", "longitude", variable])
-        if variable not in data.variables:
-            raise ParameterError("/variable", f"{survey.name} has no variable {variable!r}")
-        observed = data[variable].data.astype(float).ravel()
-        latitude = data["latitude"].data.astype(float).ravel()
-        longitude = data["longitude"].data.astype(float).ravel()
-        units = data[variable].units
-        if units != "mGal":
-            ctx.log(f"warning: {variable!r} is in {units!r}, treated as mGal")
-        pad_lat = padding * np.ptp(latitude)
-        pad_lon = padding * np.ptp(longitude)
-        lat_edges = np.linspace(latitude.min() - pad_lat, latitude.max() + pad_lat, ny + 1)
-        lon_edges = np.linspace(longitude.min() - pad_lon, longitude.max() + pad_lon, nx + 1)
-        cell_lat = (lat_edges[:-1] + lat_edges[1:]) / 2
-        cell_lon = (lon_edges[:-1] + lon_edges[1:]) / 2
-        lat0, lon0 = float(np.mean(lat_edges)), float(np.mean(lon_edges))
-        east, north = local_xy(latitude, longitude, lat0, lon0)
-        grid_lat, grid_lon = np.meshgrid(cell_lat, cell_lon, indexing="ij")
-        cell_east, cell_north = local_xy(grid_lat.ravel(), grid_lon.ravel(), lat0, lon0)
-        edge_east, edge_north = local_xy(lat_edges, lon_edges, lat0, lon0)
-        half_east = float(np.ptp(edge_east)) / nx / 2
-        half_north = float(np.ptp(edge_north)) / ny / 2
+        stations = _Stations.read(ctx, survey, variable)
+        grid = _Grid(stations, nx, ny, padding)
         ctx.log(
-            f"{observed.size} stations, {nx * ny} cells of {2 * half_east:.0f} m x "
-            f"{2 * half_north:.0f} m x {thickness:g} m centred at {depth:g} m depth"
+            f"{stations.observed.size} stations, {nx * ny} cells of {2 * grid.half_east:.0f} m x "
+            f"{2 * grid.half_north:.0f} m x {thickness:g} m centred at {depth:g} m depth"
         )
-        top, bottom = depth - thickness / 2, depth + thickness / 2
-        kernel = np.empty((observed.size, nx * ny))
-        for step, (lo, hi) in enumerate(chunks(observed.size, _ROW_CHUNKS), 1):
-            kernel[lo:hi] = prism_gz(
-                east[lo:hi], north[lo:hi], cell_east, cell_north, half_east, half_north, top, bottom
-            )
-            ctx.progress(0.6 * step / _ROW_CHUNKS)
+        kernel = grid.sensitivity(ctx, stations, depth - thickness / 2, depth + thickness / 2)
         ctx.log("sensitivity matrix built")
-        rough = _roughening(nx, ny, regularization)
-        gtg = kernel.T @ kernel
-        ltl = rough.T @ rough
-        scale = np.trace(gtg) / np.trace(ltl)
-        model = np.linalg.solve(
-            gtg + regularization_weight**2 * scale * ltl + 1e-12 * scale * np.eye(nx * ny),
-            kernel.T @ observed,
-        )
+        model = _solve(kernel, stations.observed, _roughening(nx, ny, regularization),
+                       regularization_weight)  # fmt: skip
         ctx.progress(0.8)
         predicted = kernel @ model
-        residual = observed - predicted
+        residual = stations.observed - predicted
         rms = float(np.sqrt(np.mean(residual**2)))
-        data_rms = float(np.sqrt(np.mean(observed**2)))
+        data_rms = float(np.sqrt(np.mean(stations.observed**2)))
         ctx.log(
             f"{regularization} regularisation, lambda {regularization_weight:g}: "
             f"RMS misfit {rms:.4g} mGal (data RMS {data_rms:.4g} mGal)"
@@ -183,8 +148,8 @@ class Inversion(ProcessType):
             "model",
             {"latitude": ny, "longitude": nx},
             {
-                "latitude": (("latitude",), cell_lat, {"units": "degrees_north"}),
-                "longitude": (("longitude",), cell_lon, {"units": "degrees_east"}),
+                "latitude": (("latitude",), grid.cell_lat, {"units": "degrees_north"}),
+                "longitude": (("longitude",), grid.cell_lon, {"units": "degrees_east"}),
                 "density_contrast": (
                     ("latitude", "longitude"),
                     model.reshape(ny, nx),
@@ -200,11 +165,11 @@ class Inversion(ProcessType):
             ctx,
             output_format,
             "misfit",
-            {"station": observed.size},
+            {"station": stations.observed.size},
             {
-                "latitude": (station, latitude, {"units": "degrees_north"}),
-                "longitude": (station, longitude, {"units": "degrees_east"}),
-                "observed": (station, observed, {**mgal, "long_name": "Observed anomaly"}),
+                "latitude": (station, stations.latitude, {"units": "degrees_north"}),
+                "longitude": (station, stations.longitude, {"units": "degrees_east"}),
+                "observed": (station, stations.observed, {**mgal, "long_name": "Observed anomaly"}),
                 "predicted": (station, predicted, {**mgal, "long_name": "Predicted anomaly"}),
                 "residual": (station, residual, {**mgal, "long_name": "Observed - predicted"}),
             },
@@ -212,6 +177,85 @@ class Inversion(ProcessType):
             "Inversion misfit",
         )
         ctx.log(f"wrote {model_name} and {misfit_name}")
+
+
+class _Stations:
+    """The survey's stations: where they are and the anomaly observed there (mGal)."""
+
+    def __init__(self, latitude: np.ndarray, longitude: np.ndarray, observed: np.ndarray) -> None:
+        self.latitude, self.longitude, self.observed = latitude, longitude, observed
+
+    @classmethod
+    def read(cls, ctx: StorageContext, survey: InputDataset, variable: str) -> _Stations:
+        ctx.log(f"reading {survey.name} (dataset {survey.id})")
+        data = survey.arrays(["latitude", "longitude", variable])
+        if variable not in data.variables:
+            raise ParameterError("/variable", f"{survey.name} has no variable {variable!r}")
+        units = data[variable].units
+        if units != "mGal":
+            ctx.log(f"warning: {variable!r} is in {units!r}, treated as mGal")
+        return cls(
+            *(data[name].data.astype(float).ravel() for name in ("latitude", "longitude", variable))
+        )
+
+
+class _Grid:
+    """The layer's cells: a regular latitude/longitude grid over the stations, widened by
+    ``padding`` of the survey's extent on each side, in local metres around its centre."""
+
+    def __init__(self, stations: _Stations, nx: int, ny: int, padding: float) -> None:
+        import numpy as np
+
+        from nagelfluh_runner.bootstrap.gravity import local_xy
+
+        latitude, longitude = stations.latitude, stations.longitude
+        pad_lat = padding * np.ptp(latitude)
+        pad_lon = padding * np.ptp(longitude)
+        lat_edges = np.linspace(latitude.min() - pad_lat, latitude.max() + pad_lat, ny + 1)
+        lon_edges = np.linspace(longitude.min() - pad_lon, longitude.max() + pad_lon, nx + 1)
+        self.cell_lat = (lat_edges[:-1] + lat_edges[1:]) / 2
+        self.cell_lon = (lon_edges[:-1] + lon_edges[1:]) / 2
+        lat0, lon0 = float(np.mean(lat_edges)), float(np.mean(lon_edges))
+        self.station_east, self.station_north = local_xy(latitude, longitude, lat0, lon0)
+        grid_lat, grid_lon = np.meshgrid(self.cell_lat, self.cell_lon, indexing="ij")
+        self.east, self.north = local_xy(grid_lat.ravel(), grid_lon.ravel(), lat0, lon0)
+        edge_east, edge_north = local_xy(lat_edges, lon_edges, lat0, lon0)
+        self.half_east = float(np.ptp(edge_east)) / nx / 2
+        self.half_north = float(np.ptp(edge_north)) / ny / 2
+
+    def sensitivity(
+        self, ctx: StorageContext, stations: _Stations, top: float, bottom: float
+    ) -> np.ndarray:
+        """G: the anomaly at each station of a unit density contrast in each cell, built
+        in row chunks that report progress up to 0.6."""
+        import numpy as np
+
+        from nagelfluh_runner.bootstrap.gravity import prism_gz
+
+        east, north = self.station_east, self.station_north
+        kernel = np.empty((stations.observed.size, self.east.size))
+        for step, (lo, hi) in enumerate(chunks(stations.observed.size, _ROW_CHUNKS), 1):
+            kernel[lo:hi] = prism_gz(
+                east[lo:hi], north[lo:hi], self.east, self.north, self.half_east,
+                self.half_north, top, bottom,
+            )  # fmt: skip
+            ctx.progress(0.6 * step / _ROW_CHUNKS)
+        return kernel
+
+
+def _solve(
+    kernel: np.ndarray, observed: np.ndarray, rough: np.ndarray, weight: float
+) -> np.ndarray:
+    """m of (G^T G + lambda^2 s L^T L) m = G^T d, s making lambda dimensionless."""
+    import numpy as np
+
+    gtg = kernel.T @ kernel
+    ltl = rough.T @ rough
+    scale = np.trace(gtg) / np.trace(ltl)
+    size = kernel.shape[1]
+    return np.linalg.solve(
+        gtg + weight**2 * scale * ltl + 1e-12 * scale * np.eye(size), kernel.T @ observed
+    )
 
 
 def _write(
