@@ -6,177 +6,48 @@
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import type { components } from './generated/openapi';
 
-export type State = 'pending' | 'queued' | 'running' | 'completed' | 'failed';
+/**
+ * The API's bodies, as generated from openapi.json (`jlpm generate:api`; a
+ * spec fails when the generated file is out of date). The names the views use
+ * are aliases of the document's schemas.
+ */
+type Schemas = components['schemas'];
+
+export type State = Schemas['Version']['state'];
 
 /** How many outputs a version carries inline (the server's version_outputs.INLINE). */
 export const INLINE_OUTPUTS = 100;
 
-export interface IResources {
-  cpu: number | string;
-  memory: string;
-  deadline_seconds: number;
-}
-
-export interface IVariable {
-  name: string;
-  units?: string | null;
-  long_name?: string | null;
-  dims?: string[];
-}
-
-export interface IDataset {
-  id: number;
-  project: number;
-  name: string;
-  key: string;
-  mime_type: string;
-  size: number;
-  created: number;
-  process: number | null;
-  version: number | null;
-  title?: string | null;
-  variables: IVariable[];
-  dims: Record<string, number>;
-}
-
-export interface IVersion {
-  process: number;
-  version: number;
-  state: State;
-  reason: string | null;
-  message: string | null;
-  progress: number | null;
-  parameters: Record<string, unknown>;
-  resources: IResources;
-  created: number;
-  started: number | null;
-  finished: number | null;
-  cost: { estimated: number; actual: number | null };
-  inputs: number[];
-  /** The first INLINE_OUTPUTS outputs, oldest first; the rest are pages of `dataset`. */
-  outputs: IDataset[];
-  output_count: number;
-  log_lines: number;
-}
-
-export interface IProcess {
-  id: number;
-  project: number;
-  type: string;
-  name: string;
-  created: number;
-  versions: IVersion[];
-}
-
-export interface IProject {
-  id: number;
-  name: string;
-  members: { user: string; role: string }[];
-}
-
-export interface IProcessType {
-  name: string;
-  title: string;
-  description: string;
-  environment: string;
-  schema: Record<string, any>;
-}
-
+export type IResources = Schemas['Resources'];
+export type IVariable = Schemas['DatasetVariable'];
+export type IDataset = Schemas['Dataset'];
+/** A version; `outputs` holds the first INLINE_OUTPUTS, the rest are pages of `dataset`. */
+export type IVersion = Schemas['Version'];
+export type IProcess = Schemas['Process'];
+export type IProject = Schemas['Project'];
+export type IProcessType = Schemas['ProcessType'];
 /** A process type whose code failed to load: listed so that a user sees why it is missing. */
-export interface IBrokenType {
-  name: string;
-  entry_point: string;
-  environment: string;
-  error: string;
-}
+export type IBrokenType = Schemas['BrokenProcessType'];
+/** `GET process-types`: the types, and the broken ones. */
+export type ITypeListing = Schemas['ProcessTypeList'];
+export type IEnvironment = Schemas['Environment'];
+export type ILogLine = Schemas['LogLine'];
+export type ITransaction = Schemas['Transaction'];
+export type IAccount = Schemas['Account'];
+/** One difference between two versions, addressed by JSON pointer. */
+export type IChange = Schemas['Change'];
+export type IComparison = Schemas['Compare'];
+export type IViewColumn = Schemas['ViewColumn'];
+export type IDatasetView = Schemas['DatasetView'];
+/** A 2-D variable as a grid of at most height x width cells (GET dataset/{id}/view?z=...). */
+export type IDatasetGrid = Schemas['DatasetGrid'];
 
-/** `GET process-types`: the types, and the broken ones (absent from servers that predate them). */
-export interface ITypeListing extends IPage<IProcessType> {
-  broken?: IBrokenType[];
-}
-
-export interface IEnvironment {
-  name: string;
-  image: string | null;
-  process_types: string[];
-}
-
-export interface ILogLine {
-  seq: number;
-  time: number;
-  stream: string;
-  line: string;
-}
-
-export interface ITransaction {
-  kind: 'HOLD' | 'DEBIT' | 'RELEASE';
-  amount: number;
-  process: number | null;
-  version: number | null;
-  time: number;
-}
-
-export interface IAccount {
-  balance: number;
-  transactions: ITransaction[];
-}
-
+/** A page of a listing. */
 export interface IPage<T> {
   items: T[];
   next: string | number | null;
-}
-
-/** One difference between two versions, addressed by JSON pointer. */
-export interface IChange {
-  path: string;
-  op: 'added' | 'removed' | 'changed';
-  old: unknown;
-  new: unknown;
-}
-
-export interface IComparison {
-  process: number;
-  v1: number;
-  v2: number;
-  parameters: IChange[];
-  resources: IChange[];
-  equal: boolean;
-}
-
-export interface IViewColumn {
-  name: string | null;
-  units: string | null;
-  long_name: string | null;
-  values: (number | null)[];
-}
-
-export interface IDatasetView {
-  dimension: string;
-  total: number;
-  in_range: number;
-  decimated: boolean;
-  x: IViewColumn;
-  y: IViewColumn[];
-}
-
-/** A 2-D variable as a grid of at most height x width cells (GET dataset/{id}/view?z=...). */
-export interface IDatasetGrid {
-  dataset: number;
-  /** [ydim, xdim] */
-  dims: [string, string];
-  /** [NY, NX] of the whole variable. */
-  total: [number, number];
-  /** [ny, nx] within the requested ranges. */
-  in_range: [number, number];
-  /** [rows, cols] sent. */
-  shape: [number, number];
-  block: [number, number];
-  reduce: string;
-  decimated: boolean;
-  x: IViewColumn;
-  y: IViewColumn;
-  z: Omit<IViewColumn, 'values'> & { values: (number | null)[][] };
 }
 
 export interface IGridQuery {
@@ -199,10 +70,7 @@ export interface IViewQuery {
 }
 
 /** One offending field of a 400 answer: its JSON pointer and what is wrong. */
-export interface IFieldError {
-  path: string;
-  message: string;
-}
+export type IFieldError = Pick<Schemas['FieldError'], 'path' | 'message'>;
 
 export class ApiError extends Error {
   constructor(

@@ -7,60 +7,22 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 import { IDisposable } from '@lumino/disposable';
-import { ILogLine, State, IDataset } from './api';
+import { ILogLine } from './api';
+import type { components } from './generated/openapi';
 
-export interface ILogEvent {
-  type: 'log';
-  process: number;
-  version: number;
-  lines: ILogLine[];
-}
+/** The server's events, as generated from openapi.json (see api.ts). */
+type Schemas = components['schemas'];
 
-export interface IStateEvent {
-  type: 'state';
-  process: number;
-  version: number;
-  state: State;
-  reason: string | null;
-  message?: string | null;
-  progress?: number | null;
-}
-
-export interface IProgressEvent {
-  type: 'progress';
-  process: number;
-  version: number;
-  progress: number;
-}
-
+export type ILogEvent = Schemas['LogEvent'];
+export type IStateEvent = Schemas['StateEvent'];
+export type IProgressEvent = Schemas['ProgressEvent'];
 /** Outputs of a version, registered in batches as its run ends. */
-export interface IDatasetsEvent {
-  type: 'datasets';
-  process: number;
-  version: number;
-  datasets: IDataset[];
-}
+export type IDatasetsEvent = Schemas['DatasetsEvent'];
+export type IErrorEvent = Schemas['ErrorEvent'];
+/** A subscription fell behind: its listener should reload what it shows. */
+export type IResyncEvent = Schemas['ResyncEvent'];
 
-export interface IErrorEvent {
-  type: 'error';
-  code: string;
-  message: string;
-  request?: unknown;
-}
-
-/** A project subscription fell behind: its listener should reload what it shows. */
-export interface IResyncEvent {
-  type: 'resync';
-  project: number;
-}
-
-export type NagelfluhEvent =
-  | ILogEvent
-  | IStateEvent
-  | IProgressEvent
-  | IDatasetsEvent
-  | IErrorEvent
-  | IResyncEvent;
+export type NagelfluhEvent = Schemas['ServerEvent'];
 
 export type Target =
   { project: number } | { process: number; version?: number };

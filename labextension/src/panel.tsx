@@ -254,8 +254,7 @@ function ProcessRow(props: {
 }): JSX.Element {
   const version = latest(props.process);
   const badge = badgeOf(version);
-  const progress =
-    version?.state === 'running' ? (version.progress ?? null) : null;
+  const progress = version?.state === 'running' ? version.progress : null;
   return (
     <li
       role="treeitem"

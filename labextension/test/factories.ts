@@ -17,11 +17,14 @@ export function makeDataset(
     key: '',
     mime_type: 'application/json',
     size: 1,
+    digest: null,
     created: 0,
     process,
     version: process === null ? null : 1,
+    title: null,
     variables: [],
     dims: {},
+    metadata: {},
     ...extra
   };
 }
@@ -38,7 +41,7 @@ export function makeVersion(
     state: 'completed',
     reason: null,
     message: null,
-    progress: null,
+    progress: 0,
     parameters: {},
     resources: { cpu: 1, memory: '512Mi', deadline_seconds: 60 },
     created: 0,

@@ -43,7 +43,7 @@ function proc(
   type: string,
   state: State,
   inputs: number[] = [],
-  progress: number | null = null
+  progress = 0
 ): IProcess {
   return makeProcess(id, type, [
     makeVersion(id, 1, {
@@ -129,8 +129,9 @@ describe('flow view', () => {
     }
     expect(node(view, 1).dataset.state).toBe('completed');
     expect(node(view, 2).dataset.state).toBe('running');
+    // The server reports progress 0 until a running process says more.
     expect(node(view, 2).getAttribute('aria-label')).toBe(
-      'fft-2, fft, version 1, running'
+      'fft-2, fft, version 1, running 0%'
     );
     expect(
       view.node.querySelector('.nf-Flow-edge.nf-mod-current')!.getAttribute('d')

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ILogLine } from '../src/api';
-import { CHUNK_SIZE, LogBuffer } from '../src/log/buffer';
+import { CHUNK_SIZE, LineInput, LogBuffer } from '../src/log/buffer';
 import { LogFilter } from '../src/log/filter';
 
 const TIME = Date.UTC(2024, 4, 1, 12) / 1000;
@@ -10,8 +9,8 @@ function lines(
   to: number,
   text = (seq: number) => `line ${seq}`,
   stream = 'stdout'
-): ILogLine[] {
-  const out: ILogLine[] = [];
+): LineInput[] {
+  const out: LineInput[] = [];
   for (let seq = from; seq <= to; seq++) {
     out.push({ seq, time: TIME, stream, line: text(seq) });
   }

@@ -15,7 +15,7 @@ const running = (process: number, n: number): IVersion =>
 function makeLines(
   from: number,
   to: number,
-  stream = 'stdout',
+  stream: ILogLine['stream'] = 'stdout',
   text = (seq: number) => `line ${seq}`
 ): ILogLine[] {
   return Array.from({ length: to - from + 1 }, (_, i) => ({

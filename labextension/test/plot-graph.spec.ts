@@ -35,6 +35,7 @@ type Resolved = import('../src/plot/graph').IResolvedSeries;
 function view(query: IViewQuery, total = 100000): IDatasetView {
   const points = Math.min(query.points ?? 2000, total);
   return {
+    dataset: 1,
     dimension: 'time',
     total,
     in_range: query.x0 === undefined ? total : 5000,

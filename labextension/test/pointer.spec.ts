@@ -15,7 +15,11 @@ describe('JSON pointers', () => {
   });
 
   it('reads back the tokens it wrote', () => {
-    for (const names of [['a/b', '~1', 'c~'], ['a', ''], ['0', 'x y']]) {
+    for (const names of [
+      ['a/b', '~1', 'c~'],
+      ['a', ''],
+      ['0', 'x y']
+    ]) {
       expect(tokens(join('', ...names))).toEqual(names);
     }
     expect(tokens('')).toEqual([]);

@@ -20,7 +20,7 @@ class Fakes {
   private gate = new Promise<void>(resolve => (this.release = resolve));
 
   rates = { cpu_hour: 0, memory_gib_hour: 0 };
-  types: ITypeListing = { items: [], next: null };
+  types: ITypeListing = { items: [], next: null, broken: [] };
 
   client = {
     projects: async () => ({ items: [], next: null }),
@@ -86,7 +86,8 @@ describe('project store', () => {
         process: process.id,
         version: 1,
         state: 'completed',
-        reason: null
+        reason: null,
+        message: null
       });
     }
     fakes.release();
@@ -109,14 +110,16 @@ describe('project store', () => {
       process: 7,
       version: 1,
       state: 'queued',
-      reason: null
+      reason: null,
+      message: null
     });
     fakes.listener?.({
       type: 'state',
       process: 7,
       version: 1,
       state: 'running',
-      reason: null
+      reason: null,
+      message: null
     });
     expect(fakes.single).toEqual([]);
     fakes.release();
@@ -198,14 +201,16 @@ describe('project store', () => {
       process: 3,
       version: 1,
       state: 'completed',
-      reason: null
+      reason: null,
+      message: null
     });
     fakes.listener?.({
       type: 'state',
       process: 3,
       version: 1,
       state: 'completed',
-      reason: null
+      reason: null,
+      message: null
     });
     await settle();
     expect(finished).toEqual([1]);

@@ -185,7 +185,12 @@ class Scene {
   uploads: Uploads;
 
   constructor(datasets: IDataset[] = []) {
-    const project: IProject = { id: 1, name: 'Field work', members: [] };
+    const project: IProject = {
+      id: 1,
+      name: 'Field work',
+      created: 0,
+      members: []
+    };
     const client = {
       projects: async () => ({ items: [project], next: null }),
       processTypes: async () => ({ items: [], next: null }),

@@ -21,11 +21,17 @@ export interface ICreateDraft extends IRunDraft {
   nameEdited: boolean;
 }
 
+/** What the form shows of an environment. */
+type EnvironmentListing = Pick<
+  IEnvironment,
+  'name' | 'image' | 'process_types'
+>;
+
 /** Environments as the server lists them, or as the types name them if that list fails. */
-function useEnvironments(ctx: INagelfluhContext): IEnvironment[] {
-  const [environments, setEnvironments] = React.useState<IEnvironment[] | null>(
-    null
-  );
+function useEnvironments(ctx: INagelfluhContext): EnvironmentListing[] {
+  const [environments, setEnvironments] = React.useState<
+    EnvironmentListing[] | null
+  >(null);
   React.useEffect(() => {
     let live = true;
     ctx.client.environments().then(
@@ -51,7 +57,7 @@ function useEnvironments(ctx: INagelfluhContext): IEnvironment[] {
 
 function typesOf(
   types: readonly IProcessType[],
-  environment: IEnvironment | undefined
+  environment: EnvironmentListing | undefined
 ): IProcessType[] {
   if (!environment) {
     return [];
@@ -66,7 +72,7 @@ function typesOf(
 /** The broken types of an environment, or of every environment while none is chosen. */
 function brokenOf(
   broken: readonly IBrokenType[],
-  environment: IEnvironment | undefined
+  environment: EnvironmentListing | undefined
 ): IBrokenType[] {
   return broken.filter(
     type => !environment || type.environment === environment.name

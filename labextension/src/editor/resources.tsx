@@ -21,7 +21,7 @@ export type ResourceErrors = Partial<Record<ResourceKey, string>>;
 export function draftOf(resources: IResources): IResourcesDraft {
   return {
     cpu: String(resources.cpu),
-    memory: resources.memory,
+    memory: String(resources.memory),
     deadline: String(resources.deadline_seconds)
   };
 }

@@ -96,8 +96,7 @@ export function buildGraph(
       type: process.type,
       badge: badgeOf(version),
       version: version?.version ?? null,
-      progress:
-        version?.state === 'running' ? (version.progress ?? null) : null,
+      progress: version?.state === 'running' ? version.progress : null,
       message: version?.message ?? null
     };
   });

@@ -9,6 +9,9 @@
  */
 import { ILogLine } from '../api';
 
+/** A line to store: the API's, or one of a stream the API does not name yet. */
+export type LineInput = Omit<ILogLine, 'stream'> & { stream: string };
+
 const CHUNK_BITS = 14;
 /** Lines per chunk. */
 export const CHUNK_SIZE = 1 << CHUNK_BITS;
@@ -50,7 +53,7 @@ export class LogBuffer {
    * skipped, so a replay overlapping what is stored never duplicates a line.
    * Returns how many lines were added.
    */
-  append(lines: readonly ILogLine[]): number {
+  append(lines: readonly LineInput[]): number {
     let added = 0;
     for (const line of lines) {
       if (line.seq <= this._lastSeq) {

@@ -138,7 +138,7 @@ export function buildGridFigure(
 export function gridStatusText(
   view: Pick<IDatasetGrid, 'shape' | 'in_range' | 'total' | 'decimated'>
 ): string {
-  const size = (pair: [number, number]) => `${pair[0]} × ${pair[1]}`;
+  const size = (pair: number[]) => `${pair[0]} × ${pair[1]}`;
   const zoomed =
     view.in_range[0] !== view.total[0] || view.in_range[1] !== view.total[1];
   const whole = zoomed ? ` in range (${size(view.total)} in all)` : '';
