@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from tornado.web import RequestHandler
+
 from .account import AccountHandler, EstimateHandler
 from .base import NotFoundHandler
 from .datasets import DatasetHandler, DatasetMetaHandler, DatasetsHandler, DatasetViewHandler
@@ -28,7 +32,9 @@ from .projects import ProjectsHandler
 PREFIX = "nagelfluh/api"
 ID = r"(\d+)"
 
-ROUTES: list[tuple[str, type]] = [
+Handler = type[RequestHandler]
+
+ROUTES: list[tuple[str, Handler]] = [
     ("environments", EnvironmentsHandler),
     (r"environments/([^/]+)", EnvironmentHandler),
     ("process-types", ProcessTypesHandler),
@@ -53,7 +59,7 @@ ROUTES: list[tuple[str, type]] = [
 ]
 
 
-def routes() -> list[tuple]:
+def routes() -> list[tuple[str, Handler] | tuple[str, Handler, dict[str, Any]]]:
     """ROUTES under PREFIX; a handler whose route has ids is told so (``path_ids``)."""
     return [
         (f"{PREFIX}/{path}", handler, {"path_ids": True})

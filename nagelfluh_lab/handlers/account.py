@@ -8,8 +8,6 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..errors import field_error
-from ..resources import parse_resources
-from ..services import account
 from .base import ACCOUNT, NagelfluhHandler, authorized_to
 
 
@@ -19,8 +17,7 @@ class EstimateHandler(NagelfluhHandler):
     @web.authenticated
     @authorized_to("read")
     async def post(self) -> None:
-        resources = parse_resources(self._resources(), self.processes.default_resources)
-        self.reply(account.estimate(self.processes.billing, resources))
+        self.reply(self.account.estimate(self._resources()))
 
     def _resources(self) -> Any:
         """The body's resources: ``{"resources": {...}}``, or the bare resources; not
@@ -43,5 +40,4 @@ class AccountHandler(NagelfluhHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        billing = self.processes.billing
-        self.reply(await account.statement(self.database, billing, self.user_name))
+        self.reply(await self.account.statement(self.user_name))

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..db.session import Database
-from ..errors import ApiError, BadRequest, NotFound, ValidationFailed, field_error
+from .. import shapes
+from ..errors import ApiError, NotFound
 from ..services.access import natural
+from ..services.account import AccountService
 from ..services.datasets import DatasetService
 from ..services.environments import EnvironmentService
 from ..services.processes import ProcessService
+from ..services.projects import ProjectService
+from . import request_body
 
 if TYPE_CHECKING:
     from ..app import NagelfluhApp
+
+    # The mixin's methods run on a Jupyter handler: typed as one, inheriting nothing.
+    _Handler = JupyterHandler
+else:
+    _Handler = object
 
 Method = TypeVar("Method", bound=Callable[..., Awaitable[None]])
 Service = TypeVar("Service")
@@ -36,7 +43,7 @@ PROJECTS = "nagelfluh:projects"
 ACCOUNT = "nagelfluh:account"
 ADMIN = "nagelfluh:admin"
 API = "nagelfluh:api"
-_CODES = {
+_CODES: dict[int, shapes.ErrorCode] = {
     400: "bad_request",
     403: "forbidden",
     404: "not_found",
@@ -48,7 +55,7 @@ _CODES = {
 }
 
 
-class ErrorMixin:
+class ErrorMixin(_Handler):
     """Turns every exception into the uniform ``{"error": {...}}`` JSON, never a traceback."""
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
@@ -110,7 +117,7 @@ class NagelfluhHandler(ErrorMixin, ExtensionHandlerMixin, APIHandler):
         super().initialize(name)
         self.path_ids = path_ids
 
-    async def prepare(self) -> None:
+    async def prepare(self) -> None:  # type: ignore[override]  # as APIHandler's own
         """An id in the path outside 1 to ``access.MAX_ID`` names nothing: 404 for every
         method (the CORS preflight too), before a service hands it to the database."""
         await super().prepare()
@@ -122,20 +129,26 @@ class NagelfluhHandler(ErrorMixin, ExtensionHandlerMixin, APIHandler):
         return cast("NagelfluhApp", self.extensionapp)
 
     @property
-    def database(self) -> Database:
-        return _started(self.app.database)
-
-    @property
     def processes(self) -> ProcessService:
-        return _started(self.app.processes)
+        return started(self.app.processes)
 
     @property
     def datasets(self) -> DatasetService:
-        return _started(self.app.datasets)
+        return started(self.app.datasets)
 
     @property
     def environments(self) -> EnvironmentService:
-        return _started(self.app.environments)
+        return started(self.app.environments)
+
+    @property
+    def projects(self) -> ProjectService:
+        return ProjectService(started(self.app.database))
+
+    @property
+    def account(self) -> AccountService:
+        processes = self.processes
+        database = started(self.app.database)
+        return AccountService(database, processes.billing, processes.default_resources)
 
     @property
     def user_name(self) -> str:
@@ -161,31 +174,12 @@ class NagelfluhHandler(ErrorMixin, ExtensionHandlerMixin, APIHandler):
         )
 
     def json_body(self) -> Any:
-        """The body's JSON: a 400 unless it is JSON text, naming the field that holds a
-        lone UTF-16 surrogate (``"\\ud800"`` is valid JSON but no text: storing it fails).
-        Python's extensions are refused too: ``NaN`` and numbers beyond a float (``1e999``
-        would be stored as ``Infinity``, which no answer may carry)."""
-        if not self.request.body:
-            return {}
-        try:
-            body = json.loads(
-                self.request.body, parse_constant=_not_json, parse_float=_finite_float
-            )
-        except (ValueError, RecursionError) as error:  # also bytes that are not UTF-8
-            raise BadRequest(f"the body is not valid JSON: {error}", {"path": "/"}) from error
-        path = _lone_surrogate(body)
-        if path is not None:
-            raise field_error(path, "holds a lone UTF-16 surrogate, which is not text")
-        return body
+        """The body's JSON (``{}`` if there is none): see ``request_body.parse_json``."""
+        return request_body.parse_json(self.request.body)
 
     def json_object(self) -> dict[str, Any]:
         """The body's JSON, which must be an object."""
-        body = self.json_body()
-        if not isinstance(body, dict):
-            raise ValidationFailed(
-                "the body must be a JSON object", [{"path": "/", "message": "must be an object"}]
-            )
-        return body
+        return request_body.json_object(self.json_body())
 
     def reply(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -200,54 +194,11 @@ def authorized_to(action: str) -> Callable[[Method], Method]:
     return decorator
 
 
-def _started(service: Service | None) -> Service:
+def started(service: Service | None) -> Service:
     """One of the app's services, which exist once the extension has loaded."""
     if service is None:
         raise RuntimeError("the nagelfluh extension has not loaded")
     return service
-
-
-def _lone_surrogate(value: Any) -> str | None:
-    """The JSON pointer of a key or string in ``value`` holding a lone UTF-16 surrogate,
-    its surrogates escaped so that the answer and the log stay text; walked without
-    recursion, as deep as ``json.loads`` went."""
-    stack: list[tuple[str, Any]] = [("", value)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, str) and not _is_text(node):
-            return _escaped(path)
-        if isinstance(node, dict):
-            for key, child in node.items():
-                pointer = f"{path}/{key.replace('~', '~0').replace('/', '~1')}"
-                if not _is_text(key):
-                    return _escaped(pointer)
-                stack.append((pointer, child))
-        elif isinstance(node, list):
-            stack.extend((f"{path}/{index}", child) for index, child in enumerate(node))
-    return None
-
-
-def _not_json(constant: str) -> None:
-    raise ValueError(f"{constant} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text} is beyond a 64-bit float")
-    return value
-
-
-def _is_text(value: str) -> bool:
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _escaped(value: str) -> str:
-    return value.encode(errors="backslashreplace").decode()
 
 
 class NotFoundHandler(NagelfluhHandler):

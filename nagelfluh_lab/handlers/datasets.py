@@ -6,18 +6,22 @@ from __future__ import annotations
 import asyncio
 import re
 import tempfile
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
 from nagelfluh_runner.stores import is_store
 from tornado import web
+from tornado.http1connection import HTTP1Connection
 
 from ..errors import field_error
 from ..services.datasets import DatasetFile
 from ..services.views import parse_view_request
 from ..storage_errors import storage_error
 from .base import DATASETS, NagelfluhHandler
+
+if TYPE_CHECKING:
+    from ..services.datasets import ByteStream
 
 
 @web.stream_request_body
@@ -26,16 +30,17 @@ class DatasetsHandler(NagelfluhHandler):
 
     auth_resource = DATASETS
 
-    _spool: tempfile.SpooledTemporaryFile | None = None
+    _spool: tempfile.SpooledTemporaryFile[bytes] | None = None
     _spool_error: OSError | None = None  # the server's own temporary space ran out
 
-    async def prepare(self) -> None:
+    async def prepare(self) -> None:  # type: ignore[override]  # as APIHandler's own
         await super().prepare()
         if self.request.method == "POST":
             # Checked before the body streams in, not after gigabytes of it.
             if self.current_user is None or not await self.allowed("write", DATASETS):
                 raise web.HTTPError(403, f"not authorized to write on {DATASETS}")
-            self.request.connection.set_max_body_size(self.app.max_upload_bytes)
+            connection = cast(HTTP1Connection, self.request.connection)  # tornado's server's
+            connection.set_max_body_size(self.app.max_upload_bytes)
             self._spool = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)
 
     def data_received(self, chunk: bytes) -> None:
@@ -78,13 +83,15 @@ class DatasetsHandler(NagelfluhHandler):
     async def post(self) -> None:
         if self._spool_error is not None:
             raise storage_error(self._spool_error, "the upload could not be received")
-        self._spool.seek(0)
+        spool = self._spool
+        assert spool is not None, "prepare spools every POST it lets through"
+        spool.seek(0)
         created = await self.datasets.upload(
             self.user_name,
             self.get_query_argument("project", None),
             self.get_query_argument("name", None),
             _media_type(self.request.headers.get("Content-Type")),
-            self._spool,
+            cast(BinaryIO, spool),  # binary, as its type parameter says
             self.app.max_upload_bytes,
         )
         self.reply(created, 201)
@@ -140,7 +147,7 @@ class DatasetHandler(NagelfluhHandler):
         self.set_header("Content-Disposition", _content_disposition(f"{file.name}.zip"))
         await self._send(self.datasets.open(file, 0, file.size))
 
-    async def _send(self, stream: BinaryIO) -> None:
+    async def _send(self, stream: ByteStream) -> None:
         """Stream to the client, reading storage off the event loop (S3 or a slow disk
         would stall every other request)."""
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, cast
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import ws_authenticated
@@ -13,9 +14,12 @@ from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..errors import ServiceUnavailable
-from ..services.events import encode_event
+from ..services.events import Message, encode_event
 from ..services.subscriptions import EventSession
-from .base import PROCESSES, ErrorMixin
+from .base import PROCESSES, ErrorMixin, started
+
+if TYPE_CHECKING:
+    from ..app import NagelfluhApp
 
 # WebSocket close code 1013, "Try Again Later" (RFC 6455 registry).
 TRY_AGAIN_LATER = 1013
@@ -44,16 +48,16 @@ class EventsHandler(
 
     def open(self, *args: str, **kwargs: str) -> None:
         super().open(*args, **kwargs)
-        app = self.extensionapp
+        app = cast("NagelfluhApp", self.extensionapp)
         self.session = EventSession(
-            app.database,
-            app.hub,
+            started(app.database),
+            started(app.hub),
             app.user_name(self.current_user, self.identity_provider),
             self._send,
             app.ws_backlog_lines,
         )
 
-    async def _send(self, message: dict) -> None:
+    async def _send(self, message: Message) -> None:
         try:
             await self.write_message(encode_event(message))
         except WebSocketClosedError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..services import projects
 from .base import PROJECTS, NagelfluhHandler
 
 
@@ -15,11 +14,11 @@ class ProjectsHandler(NagelfluhHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply(await projects.list_projects(self.database, self.user_name))
+        self.reply(await self.projects.list(self.user_name))
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         body = self.json_body()
         name = body.get("name") if isinstance(body, dict) else None
-        self.reply(await projects.create_project(self.database, self.user_name, name), 201)
+        self.reply(await self.projects.create(self.user_name, name), 201)

@@ -16,6 +16,7 @@ from typing import Any
 
 from nagelfluh_runner.storage import Storage
 
+from .. import shapes
 from ..db.session import Database
 from ..executors.base import RunKey, RunOutcome
 from . import version_outputs
@@ -53,7 +54,7 @@ class Ingestion:
                 outcome, state="failed", reason="manifest", message=str(error)
             )
 
-        def publish(datasets: list[dict[str, Any]]) -> None:
+        def publish(datasets: list[shapes.Dataset]) -> None:
             announce(
                 {
                     "type": "datasets",

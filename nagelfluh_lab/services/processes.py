@@ -80,8 +80,8 @@ class ProcessService:
 
     async def list_processes(
         self, user_name: str, project: str | None, cursor: str | None, size: int
-    ) -> Json:
-        def query(session: Session, user: User) -> Json:
+    ) -> shapes.ProcessPage:
+        def query(session: Session, user: User) -> shapes.ProcessPage:
             projects = access.visible_project_ids(session, user, project)
             stmt = select(Process).where(Process.project_id.in_(projects))
             return page(

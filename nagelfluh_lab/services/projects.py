@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
 from .. import shapes
@@ -11,19 +13,22 @@ from . import access
 from .serialize import project_json
 
 
-async def list_projects(db: Database, user_name: str) -> shapes.ProjectList:
-    """The user's projects, oldest first, in one page (a user has few)."""
+@dataclass(frozen=True)
+class ProjectService:
+    db: Database
 
-    def query(session: Session, user: User) -> list[shapes.Project]:
-        return [project_json(p) for p in access.user_projects(session, user)]
+    async def list(self, user_name: str) -> shapes.ProjectList:
+        """The user's projects, oldest first, in one page (a user has few)."""
 
-    return {"items": await access.as_user(db, user_name, query), "next": None}
+        def query(session: Session, user: User) -> list[shapes.Project]:
+            return [project_json(p) for p in access.user_projects(session, user)]
 
+        return {"items": await access.as_user(self.db, user_name, query), "next": None}
 
-async def create_project(db: Database, user_name: str, name: object) -> shapes.Project:
-    """A new project named ``name``, its creator its owner (a 400 unless a name)."""
-    return await access.as_user(
-        db,
-        user_name,
-        lambda session, user: project_json(access.create_project(session, user, name)),
-    )
+    async def create(self, user_name: str, name: object) -> shapes.Project:
+        """A new project named ``name``, its creator its owner (a 400 unless a name)."""
+        return await access.as_user(
+            self.db,
+            user_name,
+            lambda session, user: project_json(access.create_project(session, user, name)),
+        )
