@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from nagelfluh_magics.forms import SchemaForm
-from nagelfluh_magics.forms.schema_widgets import ArrayField, DatasetField, ObjectField
+from nagelfluh_magics.forms.fields import ArrayField, DatasetField, ObjectField
 from nagelfluh_runner.registry import describe_all
 from nagelfluh_runner.validation import validate
 

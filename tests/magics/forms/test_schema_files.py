@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from nagelfluh_magics.forms import SchemaForm
-from nagelfluh_magics.forms.schema_widgets import Field
+from nagelfluh_magics.forms.fields import Field
 from nagelfluh_runner.validation import apply_defaults
 
 CASES = sorted((Path(__file__).parent / "schemas").glob("*.json"))
