@@ -37,7 +37,9 @@ class Field:
     # Fields whose widget can show "no value" need no include checkbox.
     can_be_empty = False
 
-    def __init__(self, schema: dict[str, Any], builder: FieldBuilder, *, title: str, optional: bool):
+    def __init__(
+        self, schema: dict[str, Any], builder: FieldBuilder, *, title: str, optional: bool
+    ):
         self.schema = schema
         self.builder = builder
         self.parent: Field | None = None
@@ -161,7 +163,9 @@ class Field:
 class ScalarField(Field):
     """A field edited by one control widget; subclasses convert between it and JSON."""
 
-    def __init__(self, schema: dict[str, Any], builder: FieldBuilder, *, title: str, optional: bool):
+    def __init__(
+        self, schema: dict[str, Any], builder: FieldBuilder, *, title: str, optional: bool
+    ):
         super().__init__(schema, builder, title=title, optional=optional)
         self.control = self._make_control()
         self._initial = copy.deepcopy(schema["default"]) if "default" in schema else self._empty()
@@ -365,7 +369,9 @@ class JsonField(ScalarField):
 class ObjectField(Field):
     """A titled sub-box of one field per property; unknown properties pass through."""
 
-    def __init__(self, schema: dict[str, Any], builder: FieldBuilder, *, title: str, optional: bool):
+    def __init__(
+        self, schema: dict[str, Any], builder: FieldBuilder, *, title: str, optional: bool
+    ):
         super().__init__(schema, builder, title=title, optional=optional)
         self.label.style.font_weight = "bold"
         required = set(schema.get("required", []))
@@ -422,7 +428,9 @@ class ArrayField(Field):
     the length valid; a value set from code may break either, and is flagged.
     """
 
-    def __init__(self, schema: dict[str, Any], builder: FieldBuilder, *, title: str, optional: bool):
+    def __init__(
+        self, schema: dict[str, Any], builder: FieldBuilder, *, title: str, optional: bool
+    ):
         super().__init__(schema, builder, title=title, optional=optional)
         self.label.style.font_weight = "bold"
         self.item_schema = builder.resolve(schema["items"])
