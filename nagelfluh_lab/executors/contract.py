@@ -73,6 +73,7 @@ def run_environment(spec: RunSpec, run_dir: Path) -> dict[str, str]:
     env.setdefault(protocol.ENV_STORAGE_BASE, spec.storage_base)
     env.update(
         {
+            protocol.ENV_CONTRACT_VERSION: str(protocol.CONTRACT_VERSION),
             protocol.ENV_PROCESS_TYPE: spec.process_type,
             protocol.ENV_PROCESS_ID: str(spec.key.process_id),
             protocol.ENV_VERSION: str(spec.key.version),

@@ -21,7 +21,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from nagelfluh_runner.protocol import MANIFEST_NAME, version_prefix
+from nagelfluh_runner.protocol import (
+    MANIFEST_CONTRACT_VERSION,
+    MANIFEST_NAME,
+    RUNNER_SIDE,
+    SERVER_SIDE,
+    contract_mismatch,
+    version_prefix,
+)
 from nagelfluh_runner.storage import Storage, StorageKeyError, safe_key
 from nagelfluh_runner.stores import MAX_OBJECTS, is_store, store_digest
 
@@ -63,6 +70,11 @@ def read_outputs(storage: Storage, project: int, process: int, version: int) -> 
                 f"{MANIFEST_NAME} claims {field} {manifest[field]!r}; this run is "
                 f"{field} {expected}"
             )
+    mismatch = contract_mismatch(
+        manifest.get(MANIFEST_CONTRACT_VERSION), SERVER_SIDE, RUNNER_SIDE
+    )
+    if mismatch:
+        raise ManifestError(mismatch)
     entries = manifest.get("datasets")
     if not isinstance(entries, list):
         raise ManifestError(f"{MANIFEST_NAME} has no list of datasets")

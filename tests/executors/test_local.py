@@ -70,6 +70,7 @@ async def test_process_sees_the_contract_and_nothing_else_of_the_server_environm
         "PWD": "/tmp",
         "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
         "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
+        "NAGELFLUH_CONTRACT_VERSION": "1",
         "PROCESS_TYPE": "test", "PROCESS_ID": str(with_base.key.process_id), "VERSION": "1",
         "PROJECT_ID": "7", "PARAMETERS_JSON": '{"n": [1, 2]}',
         "INPUT_DATASETS_JSON": '{"3": {"key": "7/uploads/a.csv"}}',

@@ -213,6 +213,7 @@ def test_pod_gets_the_same_environment_as_a_local_run_but_the_hosts_own(name):
 def test_pod_environment_is_the_runner_contract_with_scratch_as_home():
     spec = make_spec(cpu=2.25)
     assert pod_env(*run_manifests(spec)) == {
+        "NAGELFLUH_CONTRACT_VERSION": "1",
         "PROCESS_TYPE": "fft",
         "PROCESS_ID": "12",
         "VERSION": "3",

@@ -13,6 +13,7 @@ import json
 import sys
 
 import pytest
+from nagelfluh_runner.protocol import CONTRACT_VERSION
 
 PROGRAM = r"""
 import json, os, sys
@@ -186,6 +187,22 @@ async def test_forged_manifest_fails_the_run_and_registers_nothing(
     assert (await api.get("dataset"))["items"] == []
     logs = (await api.get(f"process/{done['process']}/versions/1/logs"))["items"]
     assert logs[-1]["stream"] == "system" and said in logs[-1]["line"]
+
+
+async def test_a_manifest_of_a_newer_job_contract_fails_the_run_saying_what_to_upgrade(
+        api, plan_file):
+    """A runner speaking a contract this server does not (one built for a newer server,
+    which ignored the version the server asked for) registers nothing."""
+    done = await _run(api, plan_file, {
+        "write": {"out.txt": "42\n"}, "claims": {"contract_version": CONTRACT_VERSION + 1},
+        "datasets": [_entry("{prefix}out.txt")]})
+
+    assert (done["state"], done["reason"]) == ("failed", "manifest"), done
+    assert done["message"] == (
+        f"the server (nagelfluh-lab) speaks job contract version {CONTRACT_VERSION} and the "
+        f"runner (nagelfluh-runner in the environment's image) version {CONTRACT_VERSION + 1}: "
+        "upgrade the server (nagelfluh-lab)")
+    assert done["outputs"] == [] and (await api.get("dataset"))["items"] == []
 
 
 async def test_a_version_cannot_claim_an_earlier_versions_output(api, plan_file):
