@@ -102,11 +102,26 @@ export interface IUploadOptions {
   signal?: AbortSignal;
 }
 
+/** What an upload does with its XMLHttpRequest (a test hands in a fake). */
+export interface IUploadRequest {
+  readonly upload: { onprogress: ((event: ProgressEvent) => void) | null };
+  onload: ((event: ProgressEvent) => void) | null;
+  onerror: ((event: ProgressEvent) => void) | null;
+  onabort: ((event: ProgressEvent) => void) | null;
+  readonly status: number;
+  readonly statusText: string;
+  readonly responseText: string;
+  open(method: string, url: string): void;
+  setRequestHeader(name: string, value: string): void;
+  send(body: Blob): void;
+  abort(): void;
+}
+
 export class NagelfluhClient {
   constructor(
     readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings(),
-    /** Makes the requests of uploads (tests hand in a fake). */
-    private readonly newRequest: () => XMLHttpRequest = () =>
+    /** Makes the requests of uploads. */
+    private readonly newRequest: () => IUploadRequest = () =>
       new XMLHttpRequest()
   ) {}
 

@@ -29,8 +29,18 @@ export type Target =
 
 export type ConnectionStatus = 'connecting' | 'open' | 'closed';
 
-/** What the stream needs from a WebSocket constructor (a test passes a fake). */
-export type SocketFactory = (url: string) => WebSocket;
+/** What the stream does with a WebSocket (a test passes a fake). */
+export interface ISocket {
+  readonly readyState: number;
+  onopen: ((event: Event) => void) | null;
+  onmessage: ((message: MessageEvent) => void) | null;
+  onclose: ((event: CloseEvent) => void) | null;
+  send(data: string): void;
+  close(): void;
+}
+
+/** Opens the stream's WebSocket. */
+export type SocketFactory = (url: string) => ISocket;
 
 interface ISubscription {
   target: Target;
@@ -244,7 +254,7 @@ export class EventStream implements IDisposable {
     }
   }
 
-  private _socket: WebSocket | null = null;
+  private _socket: ISocket | null = null;
   private _subscriptions = new Set<ISubscription>();
   private _status: ConnectionStatus = 'closed';
   private _statusChanged = new Signal<this, ConnectionStatus>(this);

@@ -34,10 +34,24 @@ export const TERMINAL: ReadonlySet<State> = new Set<State>([
   'failed'
 ]);
 
+/** The requests the store makes (and the uploads, through `store.client`). */
+export type StoreClient = Pick<
+  NagelfluhClient,
+  | 'projects'
+  | 'processTypes'
+  | 'estimate'
+  | 'processes'
+  | 'datasets'
+  | 'account'
+  | 'process'
+  | 'createProject'
+  | 'upload'
+>;
+
 export class ProjectStore implements IDisposable {
   constructor(
-    readonly client: NagelfluhClient,
-    readonly events: EventStream,
+    readonly client: StoreClient,
+    readonly events: Pick<EventStream, 'subscribe'>,
     readonly selection: Selection
   ) {
     selection.changed.connect(this._onSelection, this);

@@ -179,8 +179,38 @@ export function bytesOf(blob: Blob): Promise<Uint8Array> {
   });
 }
 
+/** What the walk uses of the File and Directory Entries API. */
+export interface IEntry {
+  readonly name: string;
+  readonly isFile: boolean;
+  readonly isDirectory: boolean;
+}
+
+export interface IFileEntry extends IEntry {
+  file(resolve: (file: File) => void, reject?: (error: Error) => void): void;
+}
+
+export interface IDirectoryEntry extends IEntry {
+  createReader(): {
+    readEntries(
+      resolve: (entries: IEntry[]) => void,
+      reject?: (error: Error) => void
+    ): void;
+  };
+}
+
+/** What a drop offers (a DataTransfer): its items, with entries where the browser has them, and its files. */
+export interface IDrop {
+  readonly items?: ArrayLike<{
+    readonly kind: string;
+    webkitGetAsEntry(): IEntry | null;
+    getAsFile(): File | null;
+  }>;
+  readonly files: ArrayLike<File>;
+}
+
 /** What a drop carries, in its order: files as they are, folders to walk. */
-export function droppedItems(transfer: DataTransfer): (File | IFolder)[] {
+export function droppedItems(transfer: IDrop): (File | IFolder)[] {
   // Entries must be taken while the drop event runs: the items are gone after it.
   const items = Array.from(transfer.items ?? []).filter(
     item => item.kind === 'file'
@@ -192,7 +222,7 @@ export function droppedItems(transfer: DataTransfer): (File | IFolder)[] {
   for (const item of items) {
     const entry = item.webkitGetAsEntry();
     if (entry?.isDirectory) {
-      found.push(entryFolder(entry as FileSystemDirectoryEntry));
+      found.push(entryFolder(entry as IDirectoryEntry));
     } else {
       const file = item.getAsFile();
       if (file) {
@@ -204,21 +234,19 @@ export function droppedItems(transfer: DataTransfer): (File | IFolder)[] {
 }
 
 /** A dropped folder, walked through the File and Directory Entries API. */
-export function entryFolder(root: FileSystemDirectoryEntry): IFolder {
+export function entryFolder(root: IDirectoryEntry): IFolder {
   const walk = async (
-    directory: FileSystemDirectoryEntry,
+    directory: IDirectoryEntry,
     below: string
   ): Promise<IFolderFile[]> => {
     const files: IFolderFile[] = [];
     for (const entry of await allEntries(directory)) {
       const path = below + entry.name;
       if (entry.isDirectory) {
-        files.push(
-          ...(await walk(entry as FileSystemDirectoryEntry, `${path}/`))
-        );
+        files.push(...(await walk(entry as IDirectoryEntry, `${path}/`)));
       } else if (entry.isFile) {
         const file = await new Promise<File>((resolve, reject) =>
-          (entry as FileSystemFileEntry).file(resolve, reject)
+          (entry as IFileEntry).file(resolve, reject)
         );
         files.push({ path, size: file.size, read: async () => file });
       }
@@ -229,13 +257,11 @@ export function entryFolder(root: FileSystemDirectoryEntry): IFolder {
 }
 
 /** Every entry of a directory: a reader answers in batches (of 100 in Chrome) until an empty one. */
-async function allEntries(
-  directory: FileSystemDirectoryEntry
-): Promise<FileSystemEntry[]> {
+async function allEntries(directory: IDirectoryEntry): Promise<IEntry[]> {
   const reader = directory.createReader();
-  const entries: FileSystemEntry[] = [];
+  const entries: IEntry[] = [];
   for (;;) {
-    const batch = await new Promise<FileSystemEntry[]>((resolve, reject) =>
+    const batch = await new Promise<IEntry[]>((resolve, reject) =>
       reader.readEntries(resolve, reject)
     );
     if (batch.length === 0) {

@@ -283,7 +283,9 @@ export function freeName(name: string, taken: ReadonlySet<string>): string {
 }
 
 /** Whether a drag carries files from the desktop (not text, nor an item of Lab's own drags). */
-export function carriesFiles(transfer: DataTransfer | null): boolean {
+export function carriesFiles(
+  transfer: Pick<DataTransfer, 'types'> | null
+): boolean {
   return Array.from(transfer?.types ?? []).includes('Files');
 }
 

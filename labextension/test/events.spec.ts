@@ -1,15 +1,20 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ILogLine } from '../src/api';
-import { ConnectionStatus, EventStream, NagelfluhEvent } from '../src/events';
+import {
+  ConnectionStatus,
+  EventStream,
+  ISocket,
+  NagelfluhEvent
+} from '../src/events';
 
 /** A WebSocket the test drives: it records what the stream sends and plays the server. */
-class FakeSocket {
+class FakeSocket implements ISocket {
   static all: FakeSocket[] = [];
   readyState = 0;
   sent: any[] = [];
-  onopen: (() => void) | null = null;
-  onmessage: ((message: { data: string }) => void) | null = null;
-  onclose: (() => void) | null = null;
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((message: MessageEvent) => void) | null = null;
+  onclose: ((event: CloseEvent) => void) | null = null;
 
   constructor(readonly url: string) {
     FakeSocket.all.push(this);
@@ -29,11 +34,13 @@ class FakeSocket {
 
   open(): void {
     this.readyState = 1;
-    this.onopen?.();
+    this.onopen?.(new Event('open'));
   }
 
   receive(event: unknown): void {
-    this.onmessage?.({ data: JSON.stringify(event) });
+    this.onmessage?.(
+      new MessageEvent('message', { data: JSON.stringify(event) })
+    );
   }
 
   /** The connection goes away (network, server restart). */
@@ -42,7 +49,7 @@ class FakeSocket {
       return;
     }
     this.readyState = 3;
-    this.onclose?.();
+    this.onclose?.(new CloseEvent('close'));
   }
 }
 
@@ -61,7 +68,7 @@ function log(from: number, to: number, process = 7, version = 2) {
 
 function stream(): EventStream {
   return new EventStream(() => 'ws://server/nagelfluh/api/events', {
-    factory: url => new FakeSocket(url) as unknown as WebSocket,
+    factory: url => new FakeSocket(url),
     reconnectDelay: 100,
     maxReconnectDelay: 1000
   });

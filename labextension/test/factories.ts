@@ -2,6 +2,7 @@
  * Records as the API returns them, for the specs: every field filled with a
  * plain default, so that a test names only the fields it is about.
  */
+import { Contents } from '@jupyterlab/services';
 import { IDataset, IProcess, IVersion } from '../src/api';
 
 /** A dataset; one with a `process` is that process's output of version 1 unless `extra` says otherwise. */
@@ -70,5 +71,22 @@ export function makeProcess(
     created: 0,
     versions,
     ...extra
+  };
+}
+
+/** A model of Lab's contents API: a file named after the end of its path unless `fields` say otherwise. */
+export function makeContentsModel(
+  fields: Partial<Contents.IModel> & Pick<Contents.IModel, 'path'>
+): Contents.IModel {
+  return {
+    name: fields.path.split('/').pop() ?? '',
+    type: 'file',
+    writable: true,
+    created: '',
+    last_modified: '',
+    mimetype: '',
+    content: null,
+    format: null,
+    ...fields
   };
 }

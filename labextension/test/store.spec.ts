@@ -6,47 +6,44 @@ import {
   IProcess,
   ITypeListing
 } from '../src/api';
-import { EventStream, NagelfluhEvent, Target } from '../src/events';
+import { NagelfluhEvent } from '../src/events';
 import { Selection } from '../src/selection';
 import { ProjectStore } from '../src/store';
 import { makeDataset, makeProcess, makeVersion } from './factories';
+import { FakeClient, FakeEvents } from './fakes';
 
 /** The store's REST and event sides, answered from memory (copies, as over the wire); single fetches are counted. */
 class Fakes {
   processes: IProcess[] = [];
   single: number[] = [];
-  listener: ((event: NagelfluhEvent) => void) | null = null;
   release: () => void = () => undefined;
   private gate = new Promise<void>(resolve => (this.release = resolve));
 
   rates = { cpu_hour: 0, memory_gib_hour: 0 };
   types: ITypeListing = { items: [], next: null, broken: [] };
 
-  client = {
-    projects: async () => ({ items: [], next: null }),
-    processTypes: async () => structuredClone(this.types),
-    estimate: async () => ({ estimated: 0, rates: this.rates }),
-    processes: async () => {
+  client = new FakeClient();
+  events = new FakeEvents();
+
+  constructor() {
+    this.client.processTypes = async () => structuredClone(this.types);
+    this.client.estimate = async () => ({ estimated: 0, rates: this.rates });
+    this.client.processes = async () => {
       await this.gate;
       return structuredClone(this.processes);
-    },
-    datasets: async () => [],
-    account: async () => ({ balance: 0, transactions: [] }),
-    process: async (id: number) => {
+    };
+    this.client.process = async (id: number) => {
       this.single.push(id);
       const known = this.processes.find(p => p.id === id);
       return structuredClone(
         known ?? makeProcess(id, 'sleep', [makeVersion(id, 1)])
       );
-    }
-  } as unknown as NagelfluhClient;
+    };
+  }
 
-  events = {
-    subscribe: (_: Target, listener: (event: NagelfluhEvent) => void) => {
-      this.listener = listener;
-      return { isDisposed: false, dispose: () => undefined };
-    }
-  } as unknown as EventStream;
+  get listener(): ((event: NagelfluhEvent) => void) | null {
+    return this.events.listener;
+  }
 }
 
 const settle = () => new Promise(resolve => setTimeout(resolve, 0));

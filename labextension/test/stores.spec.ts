@@ -3,6 +3,10 @@ import { Contents } from '@jupyterlab/services';
 import { unzipSync } from 'fflate';
 import { plottableDatasets } from '../src/plot/datasets';
 import {
+  IDirectoryEntry,
+  IDrop,
+  IEntry,
+  IFileEntry,
   IFolder,
   IFolderFile,
   HIDDEN_HINT,
@@ -19,7 +23,7 @@ import {
   storeRoot,
   zipStore
 } from '../src/stores';
-import { makeDataset } from './factories';
+import { makeContentsModel, makeDataset } from './factories';
 
 const text = (value: string) => new TextEncoder().encode(value);
 
@@ -66,9 +70,9 @@ async function membersOf(archive: Blob): Promise<{
 function directoryEntry(
   name: string,
   tree: Record<string, string>
-): FileSystemDirectoryEntry {
+): IDirectoryEntry {
   const children = new Map<string, Record<string, string>>();
-  const files: FileSystemEntry[] = [];
+  const files: IFileEntry[] = [];
   for (const [path, content] of Object.entries(tree)) {
     const slash = path.indexOf('/');
     if (slash < 0) {
@@ -77,14 +81,14 @@ function directoryEntry(
         name: path,
         isFile: true,
         isDirectory: false,
-        file: (resolve: (file: File) => void) => resolve(file)
-      } as unknown as FileSystemFileEntry);
+        file: resolve => resolve(file)
+      });
     } else {
       const [top, rest] = [path.slice(0, slash), path.slice(slash + 1)];
       children.set(top, { ...(children.get(top) ?? {}), [rest]: content });
     }
   }
-  const entries: FileSystemEntry[] = [
+  const entries: IEntry[] = [
     ...files,
     ...[...children].map(([child, sub]) => directoryEntry(child, sub))
   ];
@@ -95,14 +99,14 @@ function directoryEntry(
     createReader: () => {
       let at = 0;
       return {
-        readEntries: (resolve: (batch: FileSystemEntry[]) => void) => {
+        readEntries: (resolve: (batch: IEntry[]) => void) => {
           const batch = entries.slice(at, at + 2);
           at += batch.length;
           setTimeout(() => resolve(batch), 0);
         }
       };
     }
-  } as unknown as FileSystemDirectoryEntry;
+  };
 }
 
 describe('zipping a Zarr store’s folder', () => {
@@ -227,35 +231,25 @@ describe('walking a folder', () => {
   it('takes a drop’s folders to walk and its files as they are, in the drop’s order', () => {
     const file = new File(['CDF'], 'survey.nc');
     const directory = directoryEntry('model.zarr', V3_TREE);
-    const item = (entry: FileSystemEntry, asFile: File | null) =>
-      ({
-        kind: 'file',
-        webkitGetAsEntry: () => entry,
-        getAsFile: () => asFile
-      }) as unknown as DataTransferItem;
-    const transfer = {
+    const item = (entry: IEntry, asFile: File | null) => ({
+      kind: 'file',
+      webkitGetAsEntry: () => entry,
+      getAsFile: () => asFile
+    });
+    const transfer: IDrop = {
       items: [
-        item(
-          {
-            isDirectory: false,
-            isFile: true,
-            name: 'survey.nc'
-          } as FileSystemEntry,
-          file
-        ),
+        item({ isDirectory: false, isFile: true, name: 'survey.nc' }, file),
         item(directory, null),
         { kind: 'string', webkitGetAsEntry: () => null, getAsFile: () => null }
       ],
       files: [file]
-    } as unknown as DataTransfer;
+    };
     const [first, second, ...rest] = droppedItems(transfer);
     expect(first).toBe(file);
     expect((second as IFolder).name).toBe('model.zarr');
     expect(rest).toEqual([]);
     // a browser without entries: the files alone
-    expect(
-      droppedItems({ items: [], files: [file] } as unknown as DataTransfer)
-    ).toEqual([file]);
+    expect(droppedItems({ items: [], files: [file] })).toEqual([file]);
   });
 
   it('chosen with the folder picker: files grouped by the folder their path starts with', async () => {
@@ -283,12 +277,11 @@ describe('walking a folder', () => {
         asked.push(`${options.type}:${path}`);
         if (options.type === 'file') {
           const relative = path.slice(root.length + 1);
-          return {
+          return makeContentsModel({
             path,
             format: 'base64',
-            content: btoa(tree[relative]),
-            mimetype: ''
-          } as unknown as Contents.IModel;
+            content: btoa(tree[relative])
+          });
         }
         const below = path === root ? '' : `${path.slice(root.length + 1)}/`;
         const names = new Set<string>();
@@ -304,11 +297,7 @@ describe('walking a folder', () => {
             content.push({ name, path: `${path}/${name}`, type, size });
           }
         }
-        return {
-          path,
-          type: 'directory',
-          content
-        } as unknown as Contents.IModel;
+        return makeContentsModel({ path, type: 'directory', content });
       }
     };
     const folder = contentsFolder(contents, root);

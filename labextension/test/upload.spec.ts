@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { Contents, ServerConnection } from '@jupyterlab/services';
+import { ServerConnection } from '@jupyterlab/services';
 import {
   ApiError,
   IDataset,
   NagelfluhClient,
   IProject,
   IUploadOptions,
+  IUploadRequest,
   authHeaders
 } from '../src/api';
-import { EventStream } from '../src/events';
 import { Selection } from '../src/selection';
 import { ProjectStore } from '../src/store';
 import { IFolder } from '../src/stores';
@@ -20,10 +20,11 @@ import {
   formatBytes,
   freeName
 } from '../src/upload';
-import { makeDataset } from './factories';
+import { makeContentsModel, makeDataset } from './factories';
+import { FakeClient, FakeEvents } from './fakes';
 
 /** An XMLHttpRequest as far as uploads use it; the test plays the server's part. */
-class FakeRequest {
+class FakeRequest implements IUploadRequest {
   method = '';
   url = '';
   headers: Record<string, string> = {};
@@ -32,12 +33,10 @@ class FakeRequest {
   statusText = '';
   responseText = '';
   aborted = false;
-  upload: { onprogress: ((event: Partial<ProgressEvent>) => void) | null } = {
-    onprogress: null
-  };
-  onload: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  onabort: (() => void) | null = null;
+  upload: IUploadRequest['upload'] = { onprogress: null };
+  onload: IUploadRequest['onload'] = null;
+  onerror: IUploadRequest['onerror'] = null;
+  onabort: IUploadRequest['onabort'] = null;
 
   open(method: string, url: string): void {
     this.method = method;
@@ -54,17 +53,19 @@ class FakeRequest {
 
   abort(): void {
     this.aborted = true;
-    this.onabort?.();
+    this.onabort?.(new ProgressEvent('abort'));
   }
 
   sent(loaded: number, total: number): void {
-    this.upload.onprogress?.({ loaded, total, lengthComputable: true });
+    this.upload.onprogress?.(
+      new ProgressEvent('progress', { loaded, total, lengthComputable: true })
+    );
   }
 
   answer(status: number, body: unknown): void {
     this.status = status;
     this.responseText = JSON.stringify(body);
-    this.onload?.();
+    this.onload?.(new ProgressEvent('load'));
   }
 }
 
@@ -80,7 +81,7 @@ function clientWithFakeRequests(token = 'secret'): {
   const client = new NagelfluhClient(settings, () => {
     const request = new FakeRequest();
     requests.push(request);
-    return request as unknown as XMLHttpRequest;
+    return request;
   });
   return { client, requests };
 }
@@ -153,7 +154,7 @@ describe('uploading through the API client', () => {
   it('tells a connection that broke off from an upload the user cancelled', async () => {
     const { client, requests } = clientWithFakeRequests();
     const broken = client.upload(1, 'big.nc', new Blob(['x']));
-    requests[0].onerror?.();
+    requests[0].onerror?.(new ProgressEvent('error'));
     await expect(broken).rejects.toMatchObject({ status: 0, code: 'network' });
     const controller = new AbortController();
     const cancelled = client.upload(1, 'big.nc', new Blob(['x']), {
@@ -181,6 +182,7 @@ class Scene {
   answers: ((call: Scene['calls'][number]) => Promise<IDataset>)[] = [];
   asked: { reason: string; suggestion: string }[] = [];
   reply: string | null = null;
+  client: FakeClient;
   store: ProjectStore;
   uploads: Uploads;
 
@@ -191,28 +193,17 @@ class Scene {
       created: 0,
       members: []
     };
-    const client = {
-      projects: async () => ({ items: [project], next: null }),
-      processTypes: async () => ({ items: [], next: null }),
-      estimate: async () => ({ estimated: 0, rates: {} }),
-      processes: async () => [],
-      datasets: async () => datasets,
-      account: async () => ({ balance: 0, transactions: [] }),
-      upload: (
-        project: number,
-        name: string,
-        body: Blob,
-        options: IUploadOptions
-      ) => {
-        const call = { project, name, body, options };
-        this.calls.push(call);
-        const next = this.answers.shift();
-        return next ? next(call) : new Promise<IDataset>(() => undefined);
-      }
-    } as unknown as NagelfluhClient;
-    const events = {
-      subscribe: () => ({ isDisposed: false, dispose: () => undefined })
-    } as unknown as EventStream;
+    const client = new FakeClient();
+    client.projects = async () => ({ items: [project], next: null });
+    client.datasets = async () => datasets;
+    client.upload = (project, name, body, options = {}) => {
+      const call = { project, name, body, options };
+      this.calls.push(call);
+      const next = this.answers.shift();
+      return next ? next(call) : new Promise<IDataset>(() => undefined);
+    };
+    this.client = client;
+    const events = new FakeEvents();
     this.store = new ProjectStore(client, events, new Selection(null));
     const askName: AskName = async (reason, suggestion) => {
       this.asked.push({ reason, suggestion });
@@ -393,9 +384,7 @@ describe('uploads of the side panel and the file browser', () => {
   it('stop a running upload when cancelled from the panel', async () => {
     const { client, requests } = clientWithFakeRequests();
     const scene = await new Scene().start();
-    (
-      scene.store.client as unknown as { upload: NagelfluhClient['upload'] }
-    ).upload = client.upload.bind(client);
+    scene.client.upload = client.upload.bind(client);
     const uploading = scene.uploads.upload('slow.nc', new Blob(['x']));
     scene.uploads.cancel(scene.uploads.transfers[0].id);
     expect(await uploading).toBeNull();
@@ -416,25 +405,20 @@ describe('upload helpers', () => {
   it('decode a file the contents API read as base64 to its exact bytes and type', async () => {
     const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
     const base64 = btoa(String.fromCharCode(...bytes));
-    const model = {
-      name: 'raw.nc',
+    const model = makeContentsModel({
       path: 'data/raw.nc',
       format: 'base64',
       mimetype: 'application/x-netcdf',
       content: base64.replace(/(.{76})/g, '$1\n') // the server breaks base64 into lines
-    } as unknown as Contents.IModel;
+    });
     const blob = blobOfContents(model);
     expect(blob.type).toBe('application/x-netcdf');
     expect(await bytesOf(blob)).toEqual(bytes);
   });
 
   it('take only drags that carry desktop files', () => {
-    expect(carriesFiles({ types: ['Files'] } as unknown as DataTransfer)).toBe(
-      true
-    );
-    expect(
-      carriesFiles({ types: ['text/plain'] } as unknown as DataTransfer)
-    ).toBe(false);
+    expect(carriesFiles({ types: ['Files'] })).toBe(true);
+    expect(carriesFiles({ types: ['text/plain'] })).toBe(false);
     expect(carriesFiles(null)).toBe(false);
   });
 
