@@ -1,13 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { IStateDB } from '@jupyterlab/statedb';
 import { ReadonlyPartialJSONValue } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import { IDataset, IProcess, State } from '../src/api';
-import { INagelfluhContext } from '../src/context';
 import { Selection } from '../src/selection';
-import { ProjectStore } from '../src/store';
-import { FlowView, POSITIONS_KEY } from '../src/views/flow';
+import { FlowView, IFlowContext, POSITIONS_KEY } from '../src/views/flow';
 import { makeDataset, makeProcess, makeVersion } from './factories';
 import { rendered } from './toolbar';
 
@@ -71,12 +68,12 @@ async function open(
   state: FakeState,
   selection: Selection
 ): Promise<FlowView> {
-  const ctx = {
-    store: store as unknown as ProjectStore,
+  const ctx: IFlowContext = {
+    store,
     selection,
-    state: state as unknown as IStateDB,
+    state,
     app: { commands: { execute: vi.fn() } }
-  } as unknown as INagelfluhContext;
+  };
   const view = new FlowView(ctx);
   Widget.attach(view, document.body);
   widgets.push(view);

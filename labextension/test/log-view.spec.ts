@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import { ILogLine, IPage, IProcess, IVersion } from '../src/api';
-import { INagelfluhContext, Settings } from '../src/context';
+import { Settings } from '../src/context';
 import { ConnectionStatus, NagelfluhEvent, Target } from '../src/events';
 import { Selection } from '../src/selection';
-import { LogView, PAGE_SIZE, ROW_HEIGHT } from '../src/views/log';
+import { ILogContext, LogView, PAGE_SIZE, ROW_HEIGHT } from '../src/views/log';
 import { makeProcess, makeVersion } from './factories';
 import { pressed, rendered } from './toolbar';
 
@@ -26,12 +27,61 @@ function makeLines(
   }));
 }
 
+/** The project store as the log view reads it: processes from memory. */
+class FakeStore {
+  changed = new Signal<this, void>(this);
+  processes = new Map<number, IProcess>();
+
+  constructor(private readonly _selection: Selection) {}
+
+  processById(id: number | null): IProcess | undefined {
+    return id === null ? undefined : this.processes.get(id);
+  }
+
+  get activeVersion(): IVersion | undefined {
+    const process = this.processById(this._selection.process);
+    return (
+      process?.versions.find(v => v.version === this._selection.version) ??
+      process?.versions.at(-1)
+    );
+  }
+}
+
+interface ISubscription {
+  target: Target;
+  since: number;
+  listener: (event: NagelfluhEvent) => void;
+  disposed: boolean;
+}
+
+/** The events WebSocket as the log view uses it: subscriptions are recorded for the test to play. */
+class FakeEvents {
+  status: ConnectionStatus = 'open';
+  statusChanged = new Signal<this, ConnectionStatus>(this);
+  subscriptions: ISubscription[] = [];
+
+  subscribe(
+    target: Target,
+    listener: (event: NagelfluhEvent) => void,
+    since = 0
+  ): IDisposable {
+    const subscription = { target, since, listener, disposed: false };
+    this.subscriptions.push(subscription);
+    return {
+      isDisposed: false,
+      dispose: () => {
+        subscription.disposed = true;
+      }
+    };
+  }
+}
+
 /** The parts of the context the log view uses, as fakes the test drives. */
 class Fakes {
   selection = new Selection(null);
   settings = new Settings();
-  processes = new Map<number, IProcess>();
-  storeChanged = new Signal<this, void>(this);
+  store = new FakeStore(this.selection);
+  events = new FakeEvents();
   /** Stored lines per "process:version". */
   stored = new Map<string, ILogLine[]>();
   requests: {
@@ -42,88 +92,50 @@ class Fakes {
   }[] = [];
   /** When set, history requests wait for this promise. */
   gate: Promise<void> | null = null;
-  subscriptions: {
-    target: Target;
-    since: number;
-    listener: (event: NagelfluhEvent) => void;
-    disposed: boolean;
-  }[] = [];
-  status: ConnectionStatus = 'open';
-  statusChanged = new Signal<this, ConnectionStatus>(this);
 
-  ctx(): INagelfluhContext {
-    const fakes = this;
-    const store = {
-      changed: this.storeChanged,
-      processById: (id: number | null) =>
-        id === null ? undefined : fakes.processes.get(id),
-      get activeVersion() {
-        const process = store.processById(fakes.selection.process);
-        return (
-          process?.versions.find(v => v.version === fakes.selection.version) ??
-          process?.versions.at(-1)
-        );
-      }
-    };
-    const client = {
-      logs: async (
-        process: number,
-        version: number,
-        since: number,
-        limit: number
-      ): Promise<IPage<ILogLine>> => {
-        fakes.requests.push({ process, version, since, limit });
-        if (fakes.gate) {
-          await fakes.gate;
-        }
-        const all = fakes.stored.get(`${process}:${version}`) ?? [];
-        const items = all.filter(l => l.seq > since).slice(0, limit);
-        return { items, next: items.at(-1)?.seq ?? since };
-      }
-    };
-    const events = {
-      get status() {
-        return fakes.status;
-      },
-      statusChanged: this.statusChanged,
-      subscribe: (
-        target: Target,
-        listener: (event: NagelfluhEvent) => void,
-        since = 0
-      ) => {
-        const subscription = { target, since, listener, disposed: false };
-        fakes.subscriptions.push(subscription);
-        return {
-          isDisposed: false,
-          dispose: () => {
-            subscription.disposed = true;
-          }
-        };
-      }
-    };
+  ctx(): ILogContext {
     return {
-      client,
-      events,
+      client: this,
+      events: this.events,
       selection: this.selection,
-      store,
+      store: this.store,
       settings: this.settings
-    } as unknown as INagelfluhContext;
+    };
+  }
+
+  async logs(
+    process: number,
+    version: number,
+    since: number,
+    limit = 5000
+  ): Promise<IPage<ILogLine>> {
+    this.requests.push({ process, version, since, limit });
+    if (this.gate) {
+      await this.gate;
+    }
+    const all = this.stored.get(`${process}:${version}`) ?? [];
+    const items = all.filter(l => l.seq > since).slice(0, limit);
+    return { items, next: items.at(-1)?.seq ?? since };
   }
 
   addProcess(id: number, versions: IVersion[]): void {
-    this.processes.set(
+    this.store.processes.set(
       id,
       makeProcess(id, 'sleep', versions, { name: `p${id}` })
     );
   }
 
-  get live() {
+  get subscriptions(): ISubscription[] {
+    return this.events.subscriptions;
+  }
+
+  get live(): ISubscription[] {
     return this.subscriptions.filter(s => !s.disposed);
   }
 
   setStatus(status: ConnectionStatus): void {
-    this.status = status;
-    this.statusChanged.emit(status);
+    this.events.status = status;
+    this.events.statusChanged.emit(status);
   }
 }
 
@@ -401,8 +413,8 @@ describe('log view', () => {
     fakes.setStatus('closed');
     expect(status.textContent).toContain('reconnecting');
     expect(status.dataset.connection).toBe('closed');
-    fakes.processes.get(7)!.versions[0].state = 'completed';
-    fakes.storeChanged.emit();
+    fakes.store.processes.get(7)!.versions[0].state = 'completed';
+    fakes.store.changed.emit();
     expect(status.dataset.state).toBe('completed');
     expect(status.textContent).toContain('completed');
   });

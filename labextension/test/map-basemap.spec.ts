@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Topology } from 'topojson-specification';
 import countries from 'world-atlas/countries-110m.json';
 import {
   baseMapOf,
   baseMapTraces,
   drawnRings,
+  isTopology,
   joinWithGaps,
   splitAtAntimeridian,
   unwrapRing
@@ -85,7 +85,11 @@ describe('offline base map', () => {
   });
 
   it('turns the bundled Natural Earth topology into land, lakes and borders without network', () => {
-    const map = baseMapOf(countries as unknown as Topology);
+    const topology: unknown = countries;
+    if (!isTopology(topology)) {
+      throw new Error('world-atlas is no TopoJSON topology');
+    }
+    const map = baseMapOf(topology);
     expect(map.land.length).toBeGreaterThan(100);
     expect(map.borders.length).toBeGreaterThan(100);
     expect(map.land.every(r => jumps(r) === 0)).toBe(true);

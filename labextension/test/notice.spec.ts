@@ -5,22 +5,13 @@ import { Notifier, ProgressNotice, QUIET_MS } from '../src/notice';
 class Recorder {
   shown = new Map<string, [string, string, unknown]>();
 
-  notifier = {
-    emit: (
-      message: string,
-      type: string,
-      options: { autoClose?: unknown } = {}
-    ) => {
+  notifier: Notifier = {
+    emit: (message, type = 'default', options = {}) => {
       const id = String(this.shown.size + 1);
       this.shown.set(id, [type, message, options.autoClose]);
       return id;
     },
-    update: (args: {
-      id: string;
-      message?: string;
-      type?: string;
-      autoClose?: unknown;
-    }) => {
+    update: args => {
       const [type, message, autoClose] = this.shown.get(args.id)!;
       this.shown.set(args.id, [
         args.type ?? type,
@@ -29,7 +20,7 @@ class Recorder {
       ]);
       return true;
     }
-  } as unknown as Notifier;
+  };
 
   get list(): [string, string, unknown][] {
     return [...this.shown.values()];

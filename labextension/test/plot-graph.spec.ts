@@ -1,10 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  ApiError,
-  IDatasetView,
-  NagelfluhClient,
-  IViewQuery
-} from '../src/api';
+import { ApiError, IDatasetGrid, IDatasetView, IViewQuery } from '../src/api';
 import type { IGraphDiv, Layout, Trace } from '../src/plot/plotly';
 
 /** Plotly stand-in: records what it was asked to draw and lets a test fire relayout events. */
@@ -96,8 +91,11 @@ describe('plot graph', () => {
       datasetView: (id: number, query: IViewQuery) => {
         calls.push({ id, query });
         return answer(id, query);
+      },
+      datasetGrid: async (): Promise<IDatasetGrid> => {
+        throw new Error('no grid expected');
       }
-    } as unknown as NagelfluhClient;
+    };
     graph = new SeriesGraph(client);
     Object.defineProperty(graph.node, 'clientWidth', { value: 800 });
     Object.defineProperty(graph.node, 'clientHeight', { value: 400 });

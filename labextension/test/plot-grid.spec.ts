@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { IDatasetGrid, IGridQuery, NagelfluhClient } from '../src/api';
+import { IDatasetGrid, IDatasetView, IGridQuery } from '../src/api';
 import {
   EMPTY_CONFIG,
   seriesSchema,
@@ -288,10 +288,10 @@ describe('plot graph with a grid', () => {
         calls.push({ id, query });
         return grid(query);
       },
-      datasetView: async () => {
+      datasetView: async (): Promise<IDatasetView> => {
         throw new Error('no 1-D view expected');
       }
-    } as unknown as NagelfluhClient;
+    };
     graph = new SeriesGraph(client);
     Object.defineProperty(graph.node, 'clientWidth', { value: 800 });
     Object.defineProperty(graph.node, 'clientHeight', { value: 400 });

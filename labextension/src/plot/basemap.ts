@@ -85,6 +85,18 @@ export function splitAtAntimeridian(line: readonly Position[]): Position[][] {
 }
 
 /** Land rings, holes and borders of a world-atlas topology (objects `land` and `countries`). */
+/** Whether `json` is a TopoJSON topology (checked, not assumed, of the bundled JSON). */
+export function isTopology(json: unknown): json is Topology {
+  return (
+    typeof json === 'object' &&
+    json !== null &&
+    'type' in json &&
+    json.type === 'Topology' &&
+    'objects' in json &&
+    'arcs' in json
+  );
+}
+
 export function baseMapOf(topology: Topology): IBaseMap {
   const map: IBaseMap = { land: [], holes: [], borders: [] };
   const landObject = topology.objects.land as GeometryObject | undefined;
@@ -174,9 +186,13 @@ let loading: Promise<IBaseMap> | null = null;
 /** The bundled base map, converted once; its JSON is a chunk of its own, loaded on first use. */
 export function loadBaseMap(): Promise<IBaseMap> {
   if (!loading) {
-    loading = import('world-atlas/countries-110m.json').then(module =>
-      baseMapOf((module.default ?? module) as unknown as Topology)
-    );
+    loading = import('world-atlas/countries-110m.json').then(module => {
+      const json: unknown = module.default ?? module;
+      if (!isTopology(json)) {
+        throw new Error('the bundled base map is no TopoJSON topology');
+      }
+      return baseMapOf(json);
+    });
     loading.catch(() => {
       loading = null;
     });

@@ -65,7 +65,12 @@ function groupKey(s: Pick<IResolvedSeries, 'dataset' | 'dimension'>): string {
 }
 
 export class SeriesGraph implements IDisposable {
-  constructor(private readonly client: NagelfluhClient) {
+  constructor(
+    private readonly client: Pick<
+      NagelfluhClient,
+      'datasetView' | 'datasetGrid'
+    >
+  ) {
     this._div = new PlotlyDiv(
       'nf-plot-graph',
       () => this._drawNow(),

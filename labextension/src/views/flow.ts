@@ -15,10 +15,14 @@
  * graph. It owns what ties them together: the graph, its layout, the selection.
  */
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { CommandRegistry } from '@lumino/commands';
 import { Message } from '@lumino/messaging';
+import { ISignal } from '@lumino/signaling';
 import { PanelLayout, Widget } from '@lumino/widgets';
 import { CommandIds } from '../commands';
 import { INagelfluhContext } from '../context';
+import { Selection } from '../selection';
+import { ProjectStore } from '../store';
 import { FlowCamera } from '../flow/camera';
 import type { ITransform } from '../flow/geometry';
 import { FlowGestures } from '../flow/gestures';
@@ -35,13 +39,25 @@ import {
 import { FlowKeyboard } from '../flow/keyboard';
 import { ILayout, IPoint, layout } from '../flow/layout';
 import { FlowMessage } from '../flow/message';
-import { DraggedPositions } from '../flow/positions';
+import { DraggedPositions, PositionsDB } from '../flow/positions';
 import { FlowScene } from '../flow/scene';
 import { FlowToolbar } from '../flow/toolbar';
 
 export { POSITIONS_KEY } from '../flow/positions';
 
 const ZOOM_STEP = 1.25;
+
+/** What the flow view uses of the extension's context. */
+export interface IFlowContext {
+  readonly store: Pick<
+    ProjectStore,
+    'processes' | 'dataset' | 'loading' | 'error'
+  > & { readonly changed: ISignal<unknown, void> };
+  readonly selection: Selection;
+  /** Where dragged positions are kept; none keeps them as long as the view. */
+  readonly state: PositionsDB | null;
+  readonly app: { readonly commands: Pick<CommandRegistry, 'execute'> };
+}
 
 export function create(
   ctx: INagelfluhContext,
@@ -51,7 +67,7 @@ export function create(
 }
 
 export class FlowView extends Widget {
-  constructor(ctx: INagelfluhContext) {
+  constructor(ctx: IFlowContext) {
     super();
     this._ctx = ctx;
     this.addClass('nf-Flow');
@@ -351,7 +367,7 @@ export class FlowView extends Widget {
     this._applySelection(false);
   }
 
-  private readonly _ctx: INagelfluhContext;
+  private readonly _ctx: IFlowContext;
   private readonly _toolbar: FlowToolbar;
   private readonly _scene: FlowScene;
   private readonly _camera: FlowCamera;

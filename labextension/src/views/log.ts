@@ -13,19 +13,36 @@
  */
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Message } from '@lumino/messaging';
+import { ISignal } from '@lumino/signaling';
 import { PanelLayout, Widget } from '@lumino/widgets';
-import { ILogLine, IVersion } from '../api';
-import { INagelfluhContext, ISettingsValues } from '../context';
+import { ILogLine, IVersion, NagelfluhClient } from '../api';
+import { INagelfluhContext, ISettingsValues, Settings } from '../context';
+import { ConnectionStatus, EventStream } from '../events';
 import { LogBuffer } from '../log/buffer';
 import { ILogTarget, IRunState, LogFeed } from '../log/feed';
 import { LogFilter } from '../log/filter';
 import { LogScroller } from '../log/scroller';
 import { LogStatusLine } from '../log/status';
 import { LogToolbar } from '../log/toolbar';
+import { Selection } from '../selection';
 import { badgeOf, stateText } from '../states';
+import { ProjectStore } from '../store';
 
 export { PAGE_SIZE } from '../log/feed';
 export { ROW_HEIGHT } from '../log/scroller';
+
+/** What the log view uses of the extension's context. */
+export interface ILogContext {
+  readonly client: Pick<NagelfluhClient, 'logs'>;
+  readonly events: Pick<EventStream, 'subscribe' | 'status'> & {
+    readonly statusChanged: ISignal<unknown, ConnectionStatus>;
+  };
+  readonly selection: Selection;
+  readonly store: Pick<ProjectStore, 'processById' | 'activeVersion'> & {
+    readonly changed: ISignal<unknown, void>;
+  };
+  readonly settings: Settings;
+}
 
 export function create(
   ctx: INagelfluhContext,
@@ -36,7 +53,7 @@ export function create(
 
 export class LogView extends Widget {
   constructor(
-    private readonly ctx: INagelfluhContext,
+    private readonly ctx: ILogContext,
     args: ReadonlyPartialJSONObject = {}
   ) {
     super();
