@@ -16,6 +16,8 @@ import pathlib
 from functools import reduce
 from typing import Any
 
+from nagelfluh_runner.pointer import tokens
+
 import nagelfluh_lab
 
 DOCUMENT_FILE = pathlib.Path(nagelfluh_lab.__file__).parent / "openapi.json"
@@ -31,8 +33,9 @@ def lookup(root: dict, ref: str) -> Any:
     """What a local ``#/...`` reference names in ``root``."""
     assert ref.startswith("#/"), f"{ref} is not a local reference"
     node: Any = root
-    for part in ref[2:].split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
+    for part in tokens(ref[1:]):
+        assert isinstance(node, dict) and part in node, f"{ref} does not resolve"
+        node = node[part]
     return node
 
 

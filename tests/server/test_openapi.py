@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 from typing import Any
 
@@ -14,22 +13,17 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from tornado.web import RequestHandler
 
-import nagelfluh_lab
 from nagelfluh_lab import errors
 from nagelfluh_lab.handlers import ROUTES, base
+from tests.openapi_shapes import load_document, lookup
 from tests.server.conftest import ws_recv
 
-DOCUMENT_FILE = pathlib.Path(nagelfluh_lab.__file__).parent / "openapi.json"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # Route groups and the type of the path parameter they become in the document.
 GROUPS = {r"(\d+)": "integer", r"([^/]+)": "string"}
 GROUP = re.compile("|".join(re.escape(g) for g in GROUPS))
 PLACEHOLDER = re.compile(r"\{([^}/]+)\}")
 DOCUMENT_URI = "urn:nagelfluh-openapi"
-
-
-def load_document() -> dict:
-    return json.loads(DOCUMENT_FILE.read_text())
 
 
 def implemented_methods(handler: type) -> set[str]:
@@ -79,17 +73,7 @@ def path_parameters(document: dict, path: str, method: str) -> dict[str, dict]:
 def resolve(document: dict, node: Any) -> Any:
     """Follow a local ``$ref`` (``#/a/b``) to what it names; anything else as it is."""
     while isinstance(node, dict) and "$ref" in node:
-        node = pointer(document, node["$ref"])
-    return node
-
-
-def pointer(document: dict, ref: str) -> Any:
-    assert ref.startswith("#/"), f"{ref} is not a reference into the document"
-    node: Any = document
-    for part in ref[2:].split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
-        assert isinstance(node, dict) and part in node, f"{ref} does not resolve"
-        node = node[part]
+        node = lookup(document, node["$ref"])
     return node
 
 
@@ -173,7 +157,7 @@ def test_every_ref_resolves_and_servers_point_at_the_api():
     found = refs(document)
     assert found, "the document uses no $ref at all"
     for ref in found:
-        pointer(document, ref)
+        lookup(document, ref)
     assert all(s["url"].endswith("/nagelfluh/api") for s in document["servers"])
 
 
