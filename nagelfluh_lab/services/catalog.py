@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import jsonschema
 from nagelfluh_runner import registry
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Environment, ProcessTypeRecord, User
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from ..shapes import BrokenProcessType, ErrorDetails, FieldError
 from . import access
 
 BOOTSTRAP_ENVIRONMENT = "bootstrap"
@@ -29,6 +30,15 @@ MAX_BROKEN = 1000
 MAX_BROKEN_TEXT = 2000
 _DATASET_REF = re.compile(rf"^{DATASET_REF_PREFIX}[1-9][0-9]*$")
 
+# A process type as ``python -m nagelfluh_runner schema`` describes it: {"name", "title",
+# "description", "schema"}, the schema a JSON Schema.
+Described: TypeAlias = dict[str, Any]
+# An entry point that could not be used, as the runner's registry.discover reports it and
+# Environment.broken stores it: {"name", "entry_point", "error"} (broken_json: the API's).
+Broken: TypeAlias = dict[str, str]
+# A JSON Schema, or the part of one that describes a field.
+Schema: TypeAlias = dict[str, Any]
+
 _format_checker = jsonschema.FormatChecker()
 
 
@@ -41,8 +51,8 @@ def register_environment(
     session: Session,
     name: str,
     image: str | None,
-    types: list[dict],
-    broken: list[dict] | None = None,
+    types: list[Described],
+    broken: list[Broken] | None = None,
 ) -> Environment:
     """Create or refresh an environment and the process types it offers, taking over
     types of the same name from other environments (the server's own come first);
@@ -58,7 +68,7 @@ def register_environment(
     return env
 
 
-def _store_types(session: Session, env: Environment, types: list[dict]) -> None:
+def _store_types(session: Session, env: Environment, types: list[Described]) -> None:
     """Make ``types`` (as ``schema`` describes them) the types of ``env``, and only them."""
     by_name = {t.name: t for t in env.process_types}
     for described in types:
@@ -227,7 +237,11 @@ def _attempt(
 
 
 def complete_registration(
-    session: Session, name: str, attempt: int, types: list[dict], broken: list[dict] | None = None
+    session: Session,
+    name: str,
+    attempt: int,
+    types: list[Described],
+    broken: list[Broken] | None = None,
 ) -> Environment | None:
     """Store what ``attempt`` found: the types it offers, and its image as the one in
     use; ``broken``, the entry points of the image that could not be used, are shown
@@ -303,7 +317,7 @@ def get_environment(session: Session, name: str, user: User) -> Environment:
     return env
 
 
-def parse_schema_output(output: str) -> tuple[list[dict], list[dict]]:
+def parse_schema_output(output: str) -> tuple[list[Described], list[Broken]]:
     """What ``python -m nagelfluh_runner schema`` printed in an image, as ``(types,
     broken)``: a JSON list of ``{"name", "title", "description", "schema"}``, then, from
     runners that report them, one line ``{"broken": [{"name", "entry_point", "error"}]}``
@@ -329,7 +343,7 @@ def parse_schema_output(output: str) -> tuple[list[dict], list[dict]]:
     return types, sorted(broken + _reported_broken(text[end:]), key=lambda b: b["name"])
 
 
-def _reported_broken(rest: str) -> list[dict]:
+def _reported_broken(rest: str) -> list[Broken]:
     """The runner's ``{"broken": [...]}`` line after the list, each field cut to
     MAX_BROKEN_TEXT characters; none if absent. ValueError if it is malformed."""
     line = next((ln for ln in rest.splitlines() if ln.startswith('{"broken"')), None)
@@ -380,7 +394,7 @@ def check_described(item: object, where: str) -> str | None:
     return None
 
 
-def installed_types() -> tuple[list[dict], list[dict]]:
+def installed_types() -> tuple[list[Described], list[Broken]]:
     """The process types of the server's own Python (its ``nagelfluh.process_types`` entry
     points), each on its own: ``(types, broken)``. A type whose module fails to import,
     that names no ProcessType, or whose description fails ``check_described`` (its
@@ -392,11 +406,13 @@ def installed_types() -> tuple[list[dict], list[dict]]:
     return types, sorted(broken + unusable, key=lambda b: b["name"])
 
 
-def split_described(described: list, points: dict[str, str]) -> tuple[list[dict], list[dict]]:
+def split_described(
+    described: list[Any], points: dict[str, str]
+) -> tuple[list[Described], list[Broken]]:
     """The usable types among ``described`` and, broken, those whose description fails
     ``check_described`` or is no storable JSON (``points``: entry points by name)."""
-    types: list[dict] = []
-    broken: list[dict] = []
+    types: list[Described] = []
+    broken: list[Broken] = []
     for index, item in enumerate(described, 1):
         name = str(item.get("name")) if isinstance(item, dict) else f"process type {index}"
         try:
@@ -410,8 +426,8 @@ def split_described(described: list, points: dict[str, str]) -> tuple[list[dict]
         if problem is None:
             types.append(item)
         else:
-            error = problem.removeprefix(f"process type {name!r}: ")
-            broken.append({"name": name, "entry_point": points.get(name, ""), "error": error})
+            reason = problem.removeprefix(f"process type {name!r}: ")
+            broken.append({"name": name, "entry_point": points.get(name, ""), "error": reason})
     return types, broken
 
 
@@ -436,7 +452,7 @@ def process_types(session: Session, user: User) -> list[ProcessTypeRecord]:
     )
 
 
-def broken_types(session: Session, user: User) -> list[dict]:
+def broken_types(session: Session, user: User) -> list[BrokenProcessType]:
     """The broken entry points of the environments ``user`` may use, by name."""
     found = [
         broken_json(env, item) for env in environments(session, user) for item in env.broken or ()
@@ -444,7 +460,7 @@ def broken_types(session: Session, user: User) -> list[dict]:
     return sorted(found, key=lambda b: (b["name"], b["environment"]))
 
 
-def broken_json(env: Environment, item: dict) -> dict:
+def broken_json(env: Environment, item: Broken) -> BrokenProcessType:
     return {
         "name": item.get("name", ""),
         "entry_point": item.get("entry_point", ""),
@@ -478,12 +494,12 @@ def get_type(
                     f"process type {name!r} of environment {broken['environment']!r} is "
                     f"installed but broken: {broken['error']}"
                 )
-        details = [{"path": path, "message": message}] if path else {"type": name}
+        details: ErrorDetails = [{"path": path, "message": message}] if path else {"type": name}
         raise (ValidationFailed(message, details) if path else NotFound(message, details))
     return record
 
 
-def validate_parameters(schema: dict, parameters: Any) -> dict:
+def validate_parameters(schema: Schema, parameters: Any) -> dict[str, Any]:
     """Parameters with defaults applied, or a 400 naming every offending field."""
     if parameters is None:
         parameters = {}
@@ -496,7 +512,7 @@ def validate_parameters(schema: dict, parameters: Any) -> dict:
     validator = jsonschema.Draft202012Validator(schema, format_checker=_format_checker)
     errors = sorted(validator.iter_errors(complete), key=lambda e: list(e.absolute_path))
     if errors:
-        details = [
+        details: list[FieldError] = [
             {
                 "path": "/parameters" + "".join(f"/{p}" for p in error.absolute_path),
                 "schema_path": "/" + "/".join(str(p) for p in error.absolute_schema_path),
@@ -509,16 +525,16 @@ def validate_parameters(schema: dict, parameters: Any) -> dict:
     return complete
 
 
-def dataset_refs(schema: dict, value: Any, path: str = "/parameters") -> list[tuple[str, int]]:
+def dataset_refs(schema: Schema, value: Any, path: str = "/parameters") -> list[tuple[str, int]]:
     """Every ``dataset:<id>`` in ``value`` held by a field of format nagelfluh-dataset."""
     return [(where, dataset_id) for where, dataset_id, _ in dataset_fields(schema, value, path)]
 
 
 def dataset_fields(
-    schema: dict, value: Any, path: str = "/parameters"
-) -> list[tuple[str, int, dict]]:
+    schema: Schema, value: Any, path: str = "/parameters"
+) -> list[tuple[str, int, Schema]]:
     """``dataset_refs`` with the schema of the field that holds each reference."""
-    found: list[tuple[str, int, dict]] = []
+    found: list[tuple[str, int, Schema]] = []
     if schema.get("format") == DATASET_FORMAT and isinstance(value, str):
         if _DATASET_REF.match(value):
             found.append((path, int(value[len(DATASET_REF_PREFIX) :]), schema))
@@ -532,7 +548,7 @@ def dataset_fields(
     return found
 
 
-def unreadable_reason(schema: dict, dataset_meta: dict | None) -> str | None:
+def unreadable_reason(schema: Schema, dataset_meta: dict[str, Any] | None) -> str | None:
     """Why a dataset cannot go into a field whose schema asks for a readable dataset
     (``x-nagelfluh-readable``): the server found no variables in it (an opaque upload,
     or an output written as plain bytes). None when it may go there."""

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import xarray as xr
 from nagelfluh_runner.protocol import uploads_prefix
@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from .. import shapes
 from ..db.models import Dataset, ProcessVersion, Project, Upload
 from ..db.session import Database
 from ..errors import Conflict, NotFound, field_error
@@ -48,6 +49,14 @@ class DatasetFile:
     name: str
     mime_type: str
     size: int
+
+
+class ByteStream(Protocol):
+    """What ``open`` gives: bytes read a chunk at a time, then closed (a stored file,
+    a range of one, or a store's archive made as it is read)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+    def close(self) -> None: ...
 
 
 class HashingReader:
@@ -76,7 +85,7 @@ class _Stored:
         self.mime_type = mime_type
         self.size = size
         self.digest = ""
-        self.metadata: dict = {}
+        self.metadata: dict[str, Any] = {}
 
     def write(self, storage: Storage, body: BinaryIO, max_unpacked: int) -> None:
         found = archives.store_members(body)
@@ -105,11 +114,11 @@ class DatasetService:
         version: str | None,
         cursor: str | None,
         limit: str | None,
-    ) -> dict:
+    ) -> shapes.DatasetList:
         """The caller's datasets, or those of one process or version, newest first."""
         size = page_size(limit, MAX_PAGE, DEFAULT_PAGE)
 
-        def query(session: Session) -> dict:
+        def query(session: Session) -> shapes.DatasetList:
             user = access.ensure_user(session, user_name)
             projects = access.visible_project_ids(session, user, project)
             stmt = (
@@ -130,7 +139,7 @@ class DatasetService:
 
         return await self.db.run(query)
 
-    async def meta(self, user_name: str, dataset_id: str) -> dict:
+    async def meta(self, user_name: str, dataset_id: str) -> shapes.DatasetMeta:
         return await self.db.run(lambda s: dataset_meta_json(self._get(s, user_name, dataset_id)))
 
     async def file(self, user_name: str, dataset_id: str) -> DatasetFile:
@@ -140,7 +149,7 @@ class DatasetService:
 
         return await self.db.run(query)
 
-    async def view(self, user_name: str, dataset_id: str, request: ViewRequest) -> dict:
+    async def view(self, user_name: str, dataset_id: str, request: ViewRequest) -> dict[str, Any]:
         """Plot-ready, decimated columns of a NetCDF or CSV dataset (see ``views``)."""
         file = await self.file(user_name, dataset_id)
         if file.size > formats.MAX_READ_BYTES:
@@ -159,7 +168,7 @@ class DatasetService:
             except formats.FormatError as error:
                 raise views.unreadable(file.name, file.mime_type, error) from error
 
-    def open(self, file: DatasetFile, start: int, end: int) -> BinaryIO:
+    def open(self, file: DatasetFile, start: int, end: int) -> ByteStream:
         """The bytes ``[start, end)`` of a file; of a store, its ZIP archive, whole."""
         if is_store(file.key):
             return archives.StoreArchive(self.storage, file.key, file.name.rsplit("/", 1)[-1])
@@ -174,7 +183,7 @@ class DatasetService:
         content_type: str | None,
         body: BinaryIO,
         max_unpacked: int,
-    ) -> dict:
+    ) -> shapes.Dataset:
         """Store an uploaded file under ``{project}/uploads/`` and register it as a dataset;
         a ZIP archive of a Zarr store is unpacked into a store (at most ``max_unpacked``
         bytes), any other body stored as it is.
@@ -205,7 +214,9 @@ class DatasetService:
         key = f"{uploads_prefix(project_id)}{int(time.time())}-{secrets.token_hex(6)}/{relative}"
         mime = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
-        def register(session: Session, stored: _Stored, described: dict) -> dict:
+        def register(
+            session: Session, stored: _Stored, described: dict[str, Any]
+        ) -> shapes.Dataset:
             user = access.ensure_user(session, user_name)
             metadata = {"uploaded_by": user.name, **stored.metadata, **described["metadata"]}
             dataset = Dataset(
@@ -247,7 +258,7 @@ class DatasetService:
             await self._discard(stored.key)
             raise
 
-    async def _describe(self, stored: _Stored, name: str) -> dict:
+    async def _describe(self, stored: _Stored, name: str) -> dict[str, Any]:
         """The stored upload's ``dims`` and ``variables`` (see ``formats``) and, in
         ``metadata``, its ``format``; a file that cannot be read (or is over
         ``formats.MAX_READ_BYTES``) stays opaque: no variables, and why in ``metadata``."""
@@ -255,7 +266,7 @@ class DatasetService:
             limit = formats.MAX_READ_BYTES // 2**20
             return {"metadata": {"not_described": f"larger than {limit} MiB"}}
 
-        def read() -> dict:
+        def read() -> dict[str, Any]:
             if is_store(stored.key):
                 return formats.describe_store(self.storage, stored.key)
             raw = self.storage.read_bytes(stored.key)
@@ -328,8 +339,8 @@ class DatasetService:
             ]
             return (rows[-1].id if rows else None), todo
 
-        def update(session: Session, id: int, described: dict) -> None:
-            dataset = session.get(Dataset, id)
+        def update(session: Session, id: int, described: dict[str, Any]) -> None:
+            dataset = session.get_one(Dataset, id)
             old = dict(dataset.meta or {})
             metadata = {**old.get("metadata", {}), **described["metadata"]}
             dataset.meta = {**old, **described, "metadata": metadata}
@@ -388,7 +399,7 @@ def _reading(file: DatasetFile) -> Iterator[None]:
         raise storage_error(error, f"{file.name!r} could not be read") from error
 
 
-def _described(meta: dict | None) -> bool:
+def _described(meta: dict[str, Any] | None) -> bool:
     """Whether an upload was described when stored (readable or found opaque)."""
     metadata = (meta or {}).get("metadata") or {}
     return "format" in metadata or "not_described" in metadata
@@ -407,5 +418,5 @@ def _stamp(relative: str) -> float:
     return float(seconds) if name and seconds.isdigit() and token else float("inf")
 
 
-def _datasets_json(rows: Sequence[Dataset]) -> list[dict]:
+def _datasets_json(rows: Sequence[Dataset]) -> list[shapes.Dataset]:
     return [dataset_json(d) for d in rows]

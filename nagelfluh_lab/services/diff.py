@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..shapes import Change
 
-def diff(old: Any, new: Any, path: str = "") -> list[dict]:
+
+def diff(old: Any, new: Any, path: str = "") -> list[Change]:
     """Changes from ``old`` to ``new`` as ``{"path", "op", "old", "new"}``, by JSON pointer."""
     if isinstance(old, dict) and isinstance(new, dict):
-        changes: list[dict] = []
+        changes: list[Change] = []
         for key in sorted(set(old) | set(new), key=str):
             sub = f"{path}/{key}"
             if key not in new:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from nagelfluh_runner.registry import GROUP
 from sqlalchemy.orm import Session
 
+from .. import shapes
 from ..db.models import User
 from ..db.session import Database
 from ..errors import field_error
@@ -43,18 +44,18 @@ class EnvironmentService:
         self.log = log
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def list(self, user_name: str) -> dict:
+    async def list(self, user_name: str) -> shapes.EnvironmentList:
         envs = await self._as_user(
             user_name, lambda s, u: [environment_json(e) for e in catalog.environments(s, u)]
         )
         return {"items": envs, "next": None}
 
-    async def get(self, user_name: str, name: str) -> dict:
+    async def get(self, user_name: str, name: str) -> shapes.Environment:
         return await self._as_user(
             user_name, lambda s, u: environment_json(catalog.get_environment(s, name, u))
         )
 
-    async def types(self, user_name: str) -> dict:
+    async def types(self, user_name: str) -> shapes.ProcessTypeList:
         """The usable types, and beside them the broken ones (entry points that could
         not be loaded), so that a broken one shows up as such instead of vanishing."""
         types, broken = await self._as_user(
@@ -66,14 +67,14 @@ class EnvironmentService:
         )
         return {"items": types, "next": None, "broken": broken}
 
-    async def type(self, user_name: str, name: str) -> dict:
+    async def type(self, user_name: str, name: str) -> shapes.ProcessType:
         return await self._as_user(user_name, lambda s, u: type_json(catalog.get_type(s, name, u)))
 
     async def _as_user(self, user_name: str, query: Callable[[Session, User], T]) -> T:
         """``query(session, user)`` as ``user_name``: what it sees depends on who asks."""
         return await self.db.run(lambda s: query(s, access.ensure_user(s, user_name)))
 
-    async def register(self, user_name: str, body: Any, admin: bool) -> dict:
+    async def register(self, user_name: str, body: Any, admin: bool) -> shapes.Environment:
         """Start registering ``{"name", "image"}`` (for a project, or for the installation
         if ``admin``); the environment as it is now."""
         request = catalog.validate_registration(body)
@@ -86,7 +87,7 @@ class EnvironmentService:
                 f"installed packages' {GROUP!r} entry points (found when the server starts)",
             )
 
-        def start(session: Session) -> tuple[dict, int]:
+        def start(session: Session) -> tuple[shapes.Environment, int]:
             user = access.ensure_user(session, user_name)
             if request.installation:
                 owner = catalog.INSTALLATION
@@ -102,7 +103,7 @@ class EnvironmentService:
             return environment_json(env), env.attempt
 
         env, attempt = await self.db.run(start)
-        self._extract(request.name, request.image, attempt)
+        self._extract(self.extractor, request.name, request.image, attempt)
         return env
 
     async def start(self) -> None:
@@ -120,8 +121,10 @@ class EnvironmentService:
                     f"The server was restarted with the {self.executor!r} executor, which "
                     "cannot register environments from images",
                 )
+            elif image is None:  # set with the state by request_registration: never so
+                await self._fail(name, attempt, "The registration under way names no image")
             else:
-                self._extract(name, image, attempt)
+                self._extract(self.extractor, name, image, attempt)
 
     async def stop(self) -> None:
         """Cancel the registrations under way (their Jobs stay, for the next start)."""
@@ -132,19 +135,21 @@ class EnvironmentService:
         if self.extractor is not None:
             await self.extractor.stop()
 
-    def _extract(self, name: str, image: str, attempt: int) -> None:
+    def _extract(self, extractor: SchemaExtractor, name: str, image: str, attempt: int) -> None:
         task = asyncio.create_task(
-            self._register(name, image, attempt), name=f"nagelfluh environment {name}"
+            self._register(extractor, name, image, attempt), name=f"nagelfluh environment {name}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _register(self, name: str, image: str, attempt: int) -> None:
+    async def _register(
+        self, extractor: SchemaExtractor, name: str, image: str, attempt: int
+    ) -> None:
         """Extract, then record the outcome: the only writer of the attempt's end, so it
         waits out a stalled database rather than leave the environment registering."""
         try:
             try:
-                output = await self.extractor.extract(name, image, attempt)
+                output = await extractor.extract(name, image, attempt)
                 types, broken = catalog.parse_schema_output(output)
             except SchemaExtractionFailed as error:
                 message = str(error)

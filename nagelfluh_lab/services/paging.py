@@ -7,10 +7,11 @@ millionth row as at the first and rows added meanwhile neither repeat nor vanish
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from typing_extensions import TypedDict  # generic TypedDicts before Python 3.11
 
 from ..errors import field_error
 from . import access
@@ -22,6 +23,14 @@ class _Identified(Protocol):
 
 
 R = TypeVar("R", bound=_Identified)
+Item = TypeVar("Item")
+
+
+class Page(TypedDict, Generic[Item]):
+    """Of the shape of the API's pages (shapes.ProcessPage, shapes.DatasetList)."""
+
+    items: list[Item]
+    next: str | None
 
 
 def page_size(value: str | None, maximum: int, default: int) -> int:
@@ -40,8 +49,8 @@ def page(
     id_column: InstrumentedAttribute[int],
     cursor: str | None,
     size: int,
-    serialize: Callable[[list[R]], list[dict[str, Any]]],
-) -> dict[str, Any]:
+    serialize: Callable[[list[R]], list[Item]],
+) -> Page[Item]:
     """One page of ``stmt``'s rows (the rows it selects carry ``id_column``)."""
     if cursor is not None:
         stmt = stmt.where(id_column < access.parse_id(cursor, "cursor"))

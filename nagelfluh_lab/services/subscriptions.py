@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -12,8 +13,16 @@ from ..db.models import Process, ProcessVersion
 from ..db.session import Database
 from ..errors import ApiError, BadRequest, NotFound, ServiceUnavailable, field_error
 from . import access
-from .events import EventHub, Subscriber, Topic, project_topic, version_topic
-from .processes import read_logs
+from .events import (
+    EventHub,
+    Message,
+    Subscriber,
+    Topic,
+    VersionTopic,
+    project_topic,
+    version_topic,
+)
+from .log_store import read_logs
 from .serialize import state_event
 
 REPLAY_PAGE = 5000
@@ -25,7 +34,7 @@ class EventSession:
         db: Database,
         hub: EventHub,
         user_name: str,
-        send: Callable[[dict], Awaitable[None]],
+        send: Callable[[Message], Awaitable[None]],
         max_backlog_lines: int,
     ) -> None:
         self.db = db
@@ -55,12 +64,12 @@ class EventSession:
     async def _topic(self, target: Any) -> Topic:
         return (await self._resolve(target))[0]
 
-    async def _resolve(self, target: Any) -> tuple[Topic, dict]:
+    async def _resolve(self, target: Any) -> tuple[Topic, Message]:
         """The topic of a subscription target and its current state, checked for access."""
         if not isinstance(target, dict) or not ({"process", "project"} & set(target)):
             raise field_error("/subscribe", "name a process (and version) or a project")
 
-        def query(session: Session) -> tuple[Topic, dict]:
+        def query(session: Session) -> tuple[Topic, Message]:
             user = access.ensure_user(session, self.user_name)
             if "process" in target:
                 process = access.get_process(session, user, target["process"])
@@ -95,17 +104,19 @@ class EventSession:
         try:
             for state in current["states"]:
                 await self.subscriber.send_now(topic, state)
-            if is_version:
+            if topic[0] == "version":
                 self.subscriber.last_seq[topic] = since
                 await self._replay(topic, current["version_id"], since)
         finally:
             if is_version and topic in self.subscriber.topics:
                 self.subscriber.release(topic)
 
-    async def _replay(self, topic: Topic, version_id: int, since: int) -> None:
+    async def _replay(self, topic: VersionTopic, version_id: int, since: int) -> None:
         after = since
         while topic in self.subscriber.topics:
-            batch = await self.db.run(lambda s, a=after: read_logs(s, version_id, a, REPLAY_PAGE))
+            batch = await self.db.run(
+                partial(read_logs, version_id=version_id, after=after, limit=REPLAY_PAGE)
+            )
             if not batch:
                 return
             await self.subscriber.send_now(

@@ -10,10 +10,12 @@ events stream gets one message per batch instead of one per output.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import shapes
 from ..db.models import TERMINAL, Dataset, ProcessVersion
 from ..db.session import Database
 from .outputs import Output
@@ -23,7 +25,9 @@ INLINE = 100
 BATCH = 1000
 
 
-def first_outputs(session: Session, versions: Collection[ProcessVersion]) -> dict[int, list]:
+def first_outputs(
+    session: Session, versions: Collection[ProcessVersion]
+) -> dict[int, list[Dataset]]:
     """The first ``INLINE`` outputs of each of ``versions``, oldest first, by version row
     id. Versions with few outputs share one query; each big one reads only its first."""
     small = [v.id for v in versions if 0 < v.output_count <= INLINE]
@@ -40,7 +44,7 @@ def first_outputs(session: Session, versions: Collection[ProcessVersion]) -> dic
     return first
 
 
-Publish = Callable[[list[dict]], None]
+Publish = Callable[[list[shapes.Dataset]], None]
 
 
 async def register(
@@ -57,7 +61,9 @@ async def register(
     todo = [o for o in outputs if o.key not in registered]
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
-        saved = await db.run_durable(lambda s, b=batch: _save(s, version_id, project_id, b))
+        saved = await db.run_durable(
+            partial(_save, version_id=version_id, project_id=project_id, batch=batch)
+        )
         if saved is None:
             return False
         publish(saved)
@@ -66,7 +72,7 @@ async def register(
 
 def _save(
     session: Session, version_id: int, project_id: int, batch: Sequence[Output]
-) -> list[dict] | None:
+) -> list[shapes.Dataset] | None:
     version = session.get(ProcessVersion, version_id)
     if version is None or version.state in TERMINAL:
         return None
