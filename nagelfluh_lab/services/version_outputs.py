@@ -36,7 +36,8 @@ def first_outputs(
     loaded = select(Dataset).options(selectinload(Dataset.producer)).order_by(Dataset.id)
     if small:
         for dataset in session.scalars(loaded.where(Dataset.version_id.in_(small))):
-            first[dataset.version_id].append(dataset)  # type: ignore[index]
+            assert dataset.version_id is not None  # it is one of ``small``
+            first[dataset.version_id].append(dataset)
     for version_id in big:
         first[version_id] = list(
             session.scalars(loaded.where(Dataset.version_id == version_id).limit(INLINE))
