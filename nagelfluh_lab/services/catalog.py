@@ -9,7 +9,15 @@ from typing import Any, TypeAlias
 
 import jsonschema
 from nagelfluh_runner import registry
-from nagelfluh_runner.protocol import DATASET_FORMAT, DATASET_READABLE, DATASET_REF_PREFIX
+from nagelfluh_runner.protocol import (
+    DATASET_FORMAT,
+    DATASET_READABLE,
+    DATASET_REF_PREFIX,
+    MANIFEST_CONTRACT_VERSION,
+    RUNNER_SIDE,
+    SERVER_SIDE,
+    contract_mismatch,
+)
 from nagelfluh_runner.validation import apply_defaults
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
@@ -339,18 +347,31 @@ def parse_schema_output(output: str) -> tuple[list[Described], list[Broken]]:
     twice = sorted({n for n in names if isinstance(n, str) and names.count(n) > 1})
     if twice:
         raise ValueError(f"process type {twice[0]!r} is listed twice")
+    try:
+        contract = _reported(text[end:], MANIFEST_CONTRACT_VERSION)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"its job contract version is malformed: {error}") from None
+    mismatch = contract_mismatch(contract, SERVER_SIDE, RUNNER_SIDE)
+    if mismatch:
+        raise ValueError(mismatch)
     types, broken = split_described(described, {})
     return types, sorted(broken + _reported_broken(text[end:]), key=lambda b: b["name"])
+
+
+def _reported(rest: str, field: str) -> object:
+    """The value in the runner's line ``{"<field>": ...}`` after the list; None if
+    there is none (runners from before it). ValueError if the line is not JSON."""
+    line = next((ln for ln in rest.splitlines() if ln.startswith(f'{{"{field}"')), None)
+    return None if line is None else json.loads(line)[field]
 
 
 def _reported_broken(rest: str) -> list[Broken]:
     """The runner's ``{"broken": [...]}`` line after the list, each field cut to
     MAX_BROKEN_TEXT characters; none if absent. ValueError if it is malformed."""
-    line = next((ln for ln in rest.splitlines() if ln.startswith('{"broken"')), None)
-    if line is None:
-        return []
     try:
-        reported = json.loads(line)["broken"]
+        reported = _reported(rest, "broken")
+        if reported is None:
+            return []
         if not isinstance(reported, list) or len(reported) > MAX_BROKEN:
             raise ValueError(f"not a list of at most {MAX_BROKEN}")
         return [

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from nagelfluh_runner.protocol import CONTRACT_VERSION
 from sqlalchemy import select
 
 from nagelfluh_lab.db.models import Environment
@@ -128,6 +129,28 @@ def test_the_runners_own_schema_output_is_accepted():
     types, broken = parse_schema_output(output)
     assert {"sleep", "fft"} <= {t["name"] for t in types}
     assert broken == []
+
+
+def test_an_image_whose_runner_speaks_a_newer_job_contract_is_refused_saying_what_to_upgrade():
+    output = json.dumps([described()]) + f'\n{{"contract_version": {CONTRACT_VERSION + 1}}}\n'
+    with pytest.raises(ValueError) as refused:
+        parse_schema_output(output)
+    assert str(refused.value) == (
+        f"the server (nagelfluh-lab) speaks job contract version {CONTRACT_VERSION} and the "
+        f"runner (nagelfluh-runner in the environment's image) version {CONTRACT_VERSION + 1}: "
+        "upgrade the server (nagelfluh-lab)"
+    )
+
+
+@pytest.mark.parametrize("line", ['{"contract_version": 1', '{"contract_version": "one"}'])
+def test_a_contract_version_line_that_is_no_version_is_refused(line):
+    with pytest.raises(ValueError, match="contract version"):
+        parse_schema_output(json.dumps([described()]) + "\n" + line + "\n")
+
+
+def test_an_image_whose_runner_predates_contract_versions_speaks_contract_1():
+    types, broken = parse_schema_output(json.dumps([described()]))
+    assert [t["name"] for t in types] == ["grid"] and broken == []
 
 
 def test_lines_before_the_list_are_skipped():
