@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything the test suite needs, then runs it: lint, the whole pytest
+# Installs everything the test suite needs, then runs it: lint, type checks, the whole pytest
 # suite (SQLite and PostgreSQL), and a check that no handler is unauthenticated.
 # This is exactly what CI runs (.ci/run). Extra arguments go to pytest.
 set -euo pipefail
@@ -40,9 +40,11 @@ SKIP_JUPYTER_BUILDER=1 uv pip install -q -p .venv -c constraints.txt \
   jlpm install --immutable >/dev/null
   jlpm build
   jlpm typecheck  # sources and unit tests together
+  jlpm lint:check  # ESLint, Prettier and Stylelint with the extension template's settings
   jlpm vitest run
 )
 .venv/bin/jupyter-builder develop --overwrite . >/dev/null
 
 .venv/bin/ruff check .
+.venv/bin/mypy nagelfluh_lab runner/nagelfluh_runner kernel_magics/nagelfluh_magics  # strict: [tool.mypy]
 exec .venv/bin/pytest "$@"
