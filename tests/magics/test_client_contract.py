@@ -2,14 +2,14 @@
 
 The client cannot import the server's models (it runs in the kernel's environment), so it
 is checked against the document instead, by watching it work: a scenario calls every
-method of ``Client`` and ``ProcessHandle`` against a real server, with the client's HTTP
-session and events socket wrapped. Each request must be a documented operation (method
+method of ``Client`` and ``ProcessHandle``, then the ``%nagel`` commands, against a real
+server, with the client's HTTP session and events socket wrapped. Each request must be a documented operation (method
 and path, query parameters, headers, a JSON body that fits the request schema); each
 message sent on the events socket a ``ClientMessage``; and every answer and event hands
 the client JSON objects that note each field read from them, which must be a property
 of the schema the document gives for that answer. A field the client reads that the
-server does not document (renamed, dropped, misspelt) fails here, wherever the client or
-the handle reads it.
+server does not document (renamed, dropped, misspelt) fails here, wherever the client,
+the handle or the magics read it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 import websocket
+from IPython.core.error import UsageError
 from nagelfluh_magics import Client, NagelfluhError, ProcessHandle
+from nagelfluh_magics.magics import NagelMagics
 from nagelfluh_runner.netcdf import write_netcdf
 
 from tests.magics.conftest import wait_until_ended
@@ -189,7 +191,8 @@ class RecordingSocket:
 
 @pytest.fixture(scope="module")
 def recorded(server) -> Iterator[Recording]:
-    """What a scenario of every Client and ProcessHandle method did and read."""
+    """What a scenario of every Client and ProcessHandle method and %nagel command did
+    and read."""
     recording = Recording()
     answers = response_schemas(DOCUMENT)
     events = component(DOCUMENT, "ServerEvent")
@@ -260,6 +263,32 @@ def scenario(client: Client) -> None:
     upload = client.upload(project, f"grid-{uuid.uuid4().hex[:6]}.nc", grid, "application/x-netcdf")
     client.dataset_grid(upload["id"], "z")
     client.account()
+    survey = client.submit("synthetic-survey", {"nx": 3, "ny": 2}, project=project)["id"]
+    stations = wait_until_ended(client, survey)["outputs"][0]["id"]
+    magics(NagelMagics(client=client), project, process, dataset, stations)
+
+
+def magics(nagel: NagelMagics, project: int, process: int, dataset: int, stations: int) -> None:
+    """The %nagel commands, each reading the client's answers its own way."""
+    for line in [
+        "types",
+        f"ls --project {project}",
+        f"datasets --project {project}",
+        f"datasets --process {process}/1",
+        f"versions {process}",
+        f"diff {process} 1 2",
+        f"logs {process}/1",
+        f"logs {process} --follow",
+        f"load {dataset}",
+        f"plot {dataset}",
+        f"map {stations}",
+        f"new sleep --project {project}",
+        f"restore {process} 1 --wait",
+    ]:
+        nagel.nagel(line)
+    nagel.nagel(f"run sleep --project {project} --wait", "seconds: 0")
+    with pytest.raises(UsageError):  # its latest version has ended: a 409 error answer
+        nagel.nagel(f"cancel {process}")
 
 
 def test_every_request_and_message_of_the_client_is_documented(recorded):
