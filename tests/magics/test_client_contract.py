@@ -3,13 +3,13 @@
 The client cannot import the server's models (it runs in the kernel's environment), so it
 is checked against the document instead, by watching it work: a scenario calls every
 method of ``Client`` and ``ProcessHandle``, then the ``%nagel`` commands, against a real
-server, with the client's HTTP session and events socket wrapped. Each request must be a documented operation (method
-and path, query parameters, headers, a JSON body that fits the request schema); each
-message sent on the events socket a ``ClientMessage``; and every answer and event hands
-the client JSON objects that note each field read from them, which must be a property
-of the schema the document gives for that answer. A field the client reads that the
-server does not document (renamed, dropped, misspelt) fails here, wherever the client,
-the handle or the magics read it.
+server, with the client's HTTP session and events socket wrapped. Each request must be
+a documented operation (method and path, query parameters, headers, a JSON body that
+fits the request schema); each message sent on the events socket a ``ClientMessage``;
+and every answer and event hands the client JSON objects that note each field read from
+them, which must be a property of the schema the document gives for that answer. A
+field the client reads that the server does not document (renamed, dropped, misspelt)
+fails here, wherever the client, the handle or the magics read it.
 """
 
 from __future__ import annotations
