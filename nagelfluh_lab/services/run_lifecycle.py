@@ -58,11 +58,12 @@ class _Run:
             await self.writing
 
 
-@dataclass
+@dataclass(eq=False)
 class RunLifecycle:
-    """Binds itself to ``executor``. ``server_id`` names this server among those sharing
-    the database: the runs it starts are recorded as its own, and it takes up no other
-    server's."""
+    """This server's runs in flight, from submission to their end: it binds itself to
+    ``executor``, whose events it receives. ``server_id`` names this server among those
+    sharing the database: the runs it starts are recorded as its own, and it takes up
+    no other server's."""
 
     db: Database
     executor: Executor
