@@ -15,7 +15,7 @@ from ..db.models import (
     Project,
     Transaction,
 )
-from .billing import MICRO, credits
+from .billing import credits
 from .catalog import broken_json
 
 
@@ -128,7 +128,7 @@ def version_json(version: ProcessVersion, outputs: Sequence[Dataset]) -> shapes.
         "started": version.started,
         "finished": version.finished,
         "cost": {
-            "estimated": _credits(version.cost_estimated),
+            "estimated": credits(version.cost_estimated),
             "actual": credits(version.cost_actual),
         },
         "inputs": sorted(i.dataset_id for i in version.inputs),
@@ -153,14 +153,9 @@ def process_json(process: Process, outputs: Mapping[int, Sequence[Dataset]]) -> 
 def transaction_json(tx: Transaction) -> shapes.Transaction:
     return {
         "kind": cast(shapes.TransactionKind, tx.kind),
-        "amount": _credits(tx.amount),
+        "amount": credits(tx.amount),
         "process": tx.process_id,
         "version": tx.version,
         "project": tx.project_id,
         "time": tx.time,
     }
-
-
-def _credits(micro: int) -> float:
-    """``billing.credits`` of an amount that cannot be None, typed so."""
-    return micro / MICRO
