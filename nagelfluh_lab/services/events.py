@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import count, groupby, repeat
 from json.encoder import encode_basestring_ascii
 from operator import itemgetter
@@ -22,8 +22,9 @@ VersionTopic: TypeAlias = tuple[Literal["version"], int, int]  # ("version", pro
 ProjectTopic: TypeAlias = tuple[Literal["project"], int]  # ("project", project_id)
 Topic: TypeAlias = VersionTopic | ProjectTopic
 # An event as sent to clients: a JSON object keyed by "type", whose "lines", if any,
-# are a LogBatch; its other values are whatever JSON that type of event carries.
-Message: TypeAlias = dict[str, Any]
+# are a LogBatch; its other values are whatever JSON that type of event carries. Never
+# changed once published (a Mapping, so the shapes' event TypedDicts are ones too).
+Message: TypeAlias = Mapping[str, Any]
 # A log line as (time, stream, line): executors.base.LogLine, or a row read back.
 Line: TypeAlias = tuple[float, str, str]
 

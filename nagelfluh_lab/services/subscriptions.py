@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typing_extensions import NotRequired, TypedDict
 
 from ..db.models import Process, ProcessVersion
 from ..db.session import Database
 from ..errors import ApiError, BadRequest, NotFound, ServiceUnavailable, field_error
+from ..shapes import StateEvent
 from . import access
 from .events import (
     EventHub,
@@ -26,6 +28,14 @@ from .log_store import read_logs
 from .serialize import state_event
 
 REPLAY_PAGE = 5000
+
+
+class _Current(TypedDict):
+    """Where a subscription target is now: the state of its versions (a project's
+    newest ones) and, of a version, its row's id."""
+
+    states: list[StateEvent]
+    version_id: NotRequired[int]
 
 
 class EventSession:
@@ -64,12 +74,12 @@ class EventSession:
     async def _topic(self, target: Any) -> Topic:
         return (await self._resolve(target))[0]
 
-    async def _resolve(self, target: Any) -> tuple[Topic, Message]:
+    async def _resolve(self, target: Any) -> tuple[Topic, _Current]:
         """The topic of a subscription target and its current state, checked for access."""
         if not isinstance(target, dict) or not ({"process", "project"} & set(target)):
             raise field_error("/subscribe", "name a process (and version) or a project")
 
-        def query(session: Session) -> tuple[Topic, Message]:
+        def query(session: Session) -> tuple[Topic, _Current]:
             user = access.ensure_user(session, self.user_name)
             if "process" in target:
                 process = access.get_process(session, user, target["process"])
