@@ -13,63 +13,40 @@ import {
 import {
   ICommandPalette,
   InputDialog,
-  MainAreaWidget,
-  Notification,
-  WidgetTracker,
-  showDialog,
-  Dialog
+  Notification
 } from '@jupyterlab/apputils';
-import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
-import { Contents } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
-import {
-  ToolbarButton,
-  launchIcon,
-  refreshIcon
-} from '@jupyterlab/ui-components';
-import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
-import { Widget } from '@lumino/widgets';
 import { NagelfluhClient } from './api';
 import { CommandIds } from './commands';
-import {
-  INagelfluhContext,
-  Settings,
-  ISettingsValues,
-  ViewKind
-} from './context';
+import { INagelfluhContext, Settings, ISettingsValues } from './context';
 import { EventStream } from './events';
-import { flowIcon, nagelfluhIcon } from './icons';
-import { ProgressNotice } from './notice';
 import { SidePanel } from './panel';
-import { popOutKind, popOutUrl } from './popout';
+import { registerUploadCommand } from './plugin/browserupload';
+import { registerCommands } from './plugin/commands';
+import { VIEWS, ViewOpener } from './plugin/opener';
+import { popOutKind } from './popout';
 import { Selection } from './selection';
 import { stateText } from './states';
 import { ProjectStore } from './store';
-import { contentsFolder } from './stores';
-import { Uploads, blobOfContents } from './upload';
-import * as editorView from './views/editor';
-import * as flowView from './views/flow';
-import * as logView from './views/log';
-import * as mapView from './views/map';
-import * as plotView from './views/plot';
+import { Uploads } from './upload';
 
 const PLUGIN_ID = 'nagelfluh-lab:plugin';
 
-type ViewFactory = (
-  ctx: INagelfluhContext,
-  args: ReadonlyPartialJSONObject
-) => Widget;
-
-const VIEWS: Record<ViewKind, { label: string; factory: ViewFactory }> = {
-  flow: { label: 'Flow', factory: flowView.create },
-  editor: { label: 'Process editor', factory: editorView.create },
-  log: { label: 'Log', factory: logView.create },
-  plot: { label: 'Plot', factory: plotView.create },
-  map: { label: 'Map', factory: mapView.create }
-};
+/** Commands in the palette, under Nagelfluh. */
+const PALETTE = [
+  CommandIds.openPanel,
+  CommandIds.newProcess,
+  CommandIds.openEditor,
+  CommandIds.openFlow,
+  CommandIds.openLog,
+  CommandIds.openPlot,
+  CommandIds.openMap,
+  CommandIds.cancelActive,
+  CommandIds.refresh
+];
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -95,298 +72,29 @@ const plugin: JupyterFrontEndPlugin<void> = {
     state: IStateDB | null,
     browsers: IFileBrowserFactory | null
   ) => {
-    const client = new NagelfluhClient();
-    const settings = new Settings();
-    const events = new EventStream(() => client.eventsUrl());
-    const selection = new Selection();
-    const store = new ProjectStore(client, events, selection);
-    const uploads = new Uploads(store, askUploadName);
-    const ctx: INagelfluhContext = {
-      app,
-      client,
-      events,
-      selection,
-      store,
-      uploads,
-      settings,
-      state
-    };
+    const ctx = createContext(app, state);
+    const { store, selection } = ctx;
     const poppedOut = popOutKind(window.location.href);
+    loadSettings(ctx, registry);
 
-    settings.changed.connect((_, values: ISettingsValues) =>
-      events.configure(values.reconnectDelay, values.maxReconnectDelay)
-    );
-    if (registry) {
-      void registry.load(PLUGIN_ID).then(loaded => {
-        const apply = () =>
-          settings.update(
-            loaded.composite as unknown as Partial<ISettingsValues>
-          );
-        loaded.changed.connect(apply);
-        apply();
-      });
+    const opener = new ViewOpener(ctx, poppedOut !== null);
+    const panel = new SidePanel(ctx, app.commands);
+    registerCommands(ctx, opener, panel.id);
+    registerUploadCommand(ctx, browsers);
+    for (const command of PALETTE) {
+      palette?.addItem({ command, category: 'Nagelfluh' });
     }
 
-    const tracker = new WidgetTracker<MainAreaWidget>({
-      namespace: 'nagelfluh-views'
-    });
-    let counter = 0;
-
-    const openView = (
-      kind: ViewKind,
-      args: ReadonlyPartialJSONObject = {}
-    ): MainAreaWidget => {
-      const existing = tracker.find(
-        w => w.content.node.dataset.nfKind === kind && w.isAttached
-      );
-      if (existing && !args.fresh) {
-        const content = existing.content as Widget & {
-          configure?(a: ReadonlyPartialJSONObject): void;
-        };
-        content.configure?.(args);
-        app.shell.activateById(existing.id);
-        return existing;
-      }
-      const content = VIEWS[kind].factory(ctx, args);
-      content.node.dataset.nfKind = kind;
-      const widget = new MainAreaWidget({ content });
-      widget.id =
-        typeof args.id === 'string'
-          ? args.id
-          : `nagelfluh-${kind}-${Date.now()}-${counter++}`;
-      widget.title.label = content.title.label || VIEWS[kind].label;
-      widget.title.icon = kind === 'flow' ? flowIcon : nagelfluhIcon;
-      widget.title.closable = true;
-      widget.addClass('nf-View');
-      if (!poppedOut) {
-        widget.toolbar.addItem(
-          'pop-out',
-          new ToolbarButton({
-            icon: launchIcon,
-            className: 'nf-PopOut',
-            tooltip: 'Pop out into its own window',
-            onClick: () =>
-              void app.commands.execute(CommandIds.popOut, { kind })
-          })
-        );
-      }
-      app.shell.add(widget, 'main');
-      void tracker.add(widget);
-      app.shell.activateById(widget.id);
-      return widget;
-    };
-
-    const commands = app.commands;
-    const viewCommand = (
-      id: string,
-      kind: ViewKind,
-      label: string,
-      args: ReadonlyPartialJSONObject = {}
-    ) =>
-      commands.addCommand(id, {
-        label,
-        caption: `Open the Nagelfluh ${VIEWS[kind].label.toLowerCase()} view`,
-        icon: kind === 'flow' ? flowIcon : nagelfluhIcon,
-        execute: () => {
-          openView(kind, args);
-        }
-      });
-    viewCommand(CommandIds.openFlow, 'flow', 'Open Flow View');
-    viewCommand(CommandIds.openLog, 'log', 'Open Log View');
-    viewCommand(CommandIds.openPlot, 'plot', 'Open Plot View');
-    viewCommand(CommandIds.openMap, 'map', 'Open Map View');
-    viewCommand(
-      CommandIds.openEditor,
-      'editor',
-      'Edit Active Process (Versions)',
-      { mode: 'edit' }
-    );
-    commands.addCommand(CommandIds.newProcess, {
-      label: 'New Nagelfluh Process',
-      caption: 'Create a process from a form generated from its type’s schema',
-      icon: nagelfluhIcon,
-      execute: () => {
-        openView('editor', { mode: 'create' });
-      }
-    });
-    commands.addCommand(CommandIds.openView, {
-      label: 'Open Nagelfluh View',
-      execute: args => {
-        openView(args.kind as ViewKind, args);
-      }
-    });
-    commands.addCommand(CommandIds.popOut, {
-      label: args =>
-        `Pop Out ${VIEWS[(args.kind as ViewKind) ?? 'flow']?.label ?? 'View'}`,
-      caption:
-        'Open this view in its own browser window, kept in sync with the selection',
-      icon: launchIcon,
-      execute: args => {
-        const current = tracker.currentWidget;
-        const kind =
-          (args.kind as ViewKind) ??
-          (current?.content.node.dataset.nfKind as ViewKind) ??
-          'flow';
-        const appUrl = URLExt.join(
-          PageConfig.getBaseUrl(),
-          PageConfig.getOption('appUrl') || 'lab'
-        );
-        window.open(
-          popOutUrl(kind, appUrl),
-          `nagelfluh-${kind}`,
-          'popup,width=1000,height=720'
-        );
-      }
-    });
-    commands.addCommand(CommandIds.openPanel, {
-      label: 'Show Nagelfluh Panel',
-      icon: nagelfluhIcon,
-      execute: () => app.shell.activateById(panel.id)
-    });
-    commands.addCommand(CommandIds.refresh, {
-      label: 'Refresh Nagelfluh Processes',
-      icon: refreshIcon,
-      execute: () => store.reload()
-    });
-    commands.addCommand(CommandIds.cancelActive, {
-      label: 'Cancel Active Nagelfluh Version',
-      isEnabled: () =>
-        ['queued', 'running'].includes(store.activeVersion?.state ?? ''),
-      execute: async () => {
-        const version = store.activeVersion;
-        if (!version) {
-          return;
-        }
-        const answer = await showDialog({
-          title: 'Cancel run',
-          body: `Cancel version ${version.version} of process ${version.process}?`,
-          buttons: [
-            Dialog.cancelButton({ label: 'Keep running' }),
-            Dialog.warnButton({ label: 'Cancel run' })
-          ]
-        });
-        if (answer.button.accept) {
-          try {
-            await client.cancel(version.process, version.version);
-          } catch (error) {
-            Notification.error(`Cancel failed: ${(error as Error).message}`);
-          }
-        }
-      }
-    });
-    /** Files and folders selected in the file browser the user last used. */
-    const selectedItems = (): Contents.IModel[] => [
-      ...(browsers?.tracker.currentWidget?.selectedItems() ?? [])
-    ];
-    const uploadFromContents = async (item: Contents.IModel): Promise<void> => {
-      const folder = item.type === 'directory';
-      const what = folder ? `the Zarr store ${item.name}` : item.name;
-      const notice = new ProgressNotice(
-        `Uploading ${what} to Nagelfluh…`,
-        Notification
-      );
-      try {
-        let dataset;
-        if (folder) {
-          // A folder goes as a Zarr store: its files read through the contents API, zipped here.
-          dataset = await uploads.uploadFolder(
-            contentsFolder(app.serviceManager.contents, item.path),
-            notice.progress
-          );
-        } else {
-          // A file in base64, even a notebook: the bytes as they are, whatever the file holds.
-          const model = await app.serviceManager.contents.get(item.path, {
-            type: 'file',
-            format: 'base64',
-            content: true
-          });
-          dataset = await uploads.upload(
-            item.name,
-            blobOfContents(model),
-            notice.progress
-          );
-        }
-        if (!dataset) {
-          await notice.end(`${item.name} was not uploaded.`, 'info');
-          return;
-        }
-        const project =
-          store.projects.find(p => p.id === dataset.project)?.name ??
-          dataset.project;
-        await notice.end(
-          `${item.name} is now dataset ${dataset.id} “${dataset.name}” of project “${project}”.`,
-          'success'
-        );
-      } catch (error) {
-        await notice.end(
-          `${item.name} was not uploaded: ${(error as Error).message}`,
-          'error'
-        );
-      }
-    };
-    commands.addCommand(CommandIds.uploadFile, {
-      label: 'Upload to Nagelfluh',
-      caption:
-        'Upload the selected files, or Zarr stores’ folders, as datasets of the active Nagelfluh project',
-      icon: nagelfluhIcon,
-      isVisible: () => selectedItems().length > 0,
-      execute: async () => {
-        for (const item of selectedItems()) {
-          await uploadFromContents(item);
-        }
-      }
-    });
-
-    if (palette) {
-      for (const command of [
-        CommandIds.openPanel,
-        CommandIds.newProcess,
-        CommandIds.openEditor,
-        CommandIds.openFlow,
-        CommandIds.openLog,
-        CommandIds.openPlot,
-        CommandIds.openMap,
-        CommandIds.cancelActive,
-        CommandIds.refresh
-      ]) {
-        palette.addItem({ command, category: 'Nagelfluh' });
-      }
-    }
-    if (launcher && !poppedOut) {
-      launcher.add({
+    if (!poppedOut) {
+      launcher?.add({
         command: CommandIds.newProcess,
         category: 'Other',
         rank: 1
       });
-    }
-
-    const panel = new SidePanel(ctx, commands);
-    if (!poppedOut) {
       app.shell.add(panel, 'left', { rank: 600 });
       restorer?.add(panel, panel.id);
-      store.finished.connect((_, { process, version }) => {
-        if (!settings.values.notifyOnFinish) {
-          return;
-        }
-        const text = `${process.name} v${version.version} ${stateText(version)}`;
-        const actions = [
-          {
-            label: 'Show log',
-            callback: () => {
-              selection.select(process.id, version.version);
-              openView('log');
-            }
-          }
-        ];
-        if (version.state === 'completed') {
-          Notification.success(text, { autoClose: 5000, actions });
-        } else {
-          Notification.error(text, { autoClose: 10000, actions });
-        }
-      });
-    }
-    if (restorer && !poppedOut) {
-      void restorer.restore(tracker, {
+      notifyWhenFinished(ctx, opener);
+      void restorer?.restore(opener.tracker, {
         command: CommandIds.openView,
         args: widget => ({
           kind: widget.content.node.dataset.nfKind ?? 'flow',
@@ -406,12 +114,69 @@ const plugin: JupyterFrontEndPlugin<void> = {
           labShell.mode = 'single-document';
         }
         selection.askOthers();
-        openView(poppedOut, { fresh: true });
+        opener.open(poppedOut, { fresh: true });
         document.title = `Nagelfluh ${VIEWS[poppedOut].label}`;
       }
     });
   }
 };
+
+/** The client, event stream, selection, store, uploads and settings every view shares. */
+function createContext(
+  app: JupyterFrontEnd,
+  state: IStateDB | null
+): INagelfluhContext {
+  const client = new NagelfluhClient();
+  const settings = new Settings();
+  const events = new EventStream(() => client.eventsUrl());
+  const selection = new Selection();
+  const store = new ProjectStore(client, events, selection);
+  const uploads = new Uploads(store, askUploadName);
+  settings.changed.connect((_, values: ISettingsValues) =>
+    events.configure(values.reconnectDelay, values.maxReconnectDelay)
+  );
+  return { app, client, events, selection, store, uploads, settings, state };
+}
+
+/** Keep the settings up to date with the user's (schema/plugin.json). */
+function loadSettings(
+  { settings }: INagelfluhContext,
+  registry: ISettingRegistry | null
+): void {
+  void registry?.load(PLUGIN_ID).then(loaded => {
+    const apply = () =>
+      settings.update(loaded.composite as unknown as Partial<ISettingsValues>);
+    loaded.changed.connect(apply);
+    apply();
+  });
+}
+
+/** A notification when a version's run ends (if the settings want one), offering its log. */
+function notifyWhenFinished(
+  { store, settings, selection }: INagelfluhContext,
+  opener: ViewOpener
+): void {
+  store.finished.connect((_, { process, version }) => {
+    if (!settings.values.notifyOnFinish) {
+      return;
+    }
+    const text = `${process.name} v${version.version} ${stateText(version)}`;
+    const actions = [
+      {
+        label: 'Show log',
+        callback: () => {
+          selection.select(process.id, version.version);
+          opener.open('log');
+        }
+      }
+    ];
+    if (version.state === 'completed') {
+      Notification.success(text, { autoClose: 5000, actions });
+    } else {
+      Notification.error(text, { autoClose: 10000, actions });
+    }
+  });
+}
 
 /** Ask for another name for an upload the server refused under its own (taken, or invalid). */
 async function askUploadName(
