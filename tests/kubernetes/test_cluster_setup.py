@@ -319,12 +319,16 @@ def test_runner_image_installs_only_the_runner_from_paths_that_exist():
     steps = dockerfile()
     assert steps[0][0] == "FROM" and re.fullmatch(r"python:3\.\d+-slim", steps[0][1])
     copies = [shlex.split(args) for op, args in steps if op in ("COPY", "ADD")]
-    assert copies == [["runner/", "/tmp/nagelfluh-runner/"]]
+    # The runner, and the one file its version is read from (../labextension/package.json).
+    assert copies == [
+        ["runner/", "/tmp/nagelfluh/runner/"],
+        ["labextension/package.json", "/tmp/nagelfluh/labextension/package.json"],
+    ]
     for *sources, _ in copies:
-        assert all((ROOT / source).is_dir() for source in sources)
+        assert all((ROOT / source).exists() for source in sources)
     installs = [args for op, args in steps if op == "RUN" and "pip install" in args]
     assert len(installs) == 1
-    assert shlex.split(installs[0])[:3] == ["pip", "install", "/tmp/nagelfluh-runner[s3,data]"]
+    assert shlex.split(installs[0])[:3] == ["pip", "install", "/tmp/nagelfluh/runner[s3,data]"]
     assert not [args for _, args in steps if "jupyter" in args.lower()]
     # What `pip install runner[s3]` brings, from the installed runner's metadata.
     requirements = requires("nagelfluh-runner")
@@ -333,6 +337,7 @@ def test_runner_image_installs_only_the_runner_from_paths_that_exist():
     ignore = (DEPLOY / "Dockerfile.runner.dockerignore").read_text().splitlines()
     patterns = [line.strip() for line in ignore if line.strip() and line[0] != "#"]
     assert patterns[0] == "*" and "!runner/" in patterns
+    assert "!labextension/package.json" in patterns
 
 
 def test_runner_image_default_command_is_the_jobs_command():

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from nagelfluh_runner.protocol import CONTRACT_VERSION
 
 from nagelfluh_lab.cluster.manifests import schema_job_manifest, schema_job_name
 from nagelfluh_lab.cluster.schema import KubernetesSchemaExtractor
@@ -48,8 +49,10 @@ async def test_output_is_what_schema_printed_in_the_image(
 
     output = await extractor.extract("geo", image, 1)
 
-    names = [described["name"] for described in json.loads(output)]
+    described, end = json.JSONDecoder().raw_decode(output)
+    names = [d["name"] for d in described]
     assert "gravity-grid" in names and "sleep" in names
+    assert json.loads(output[end:]) == {"contract_version": CONTRACT_VERSION}
     assert schema_jobs(k8s_cluster) == []
 
 
