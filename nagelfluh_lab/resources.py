@@ -19,6 +19,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from nagelfluh_runner.pointer import join
+
 from .errors import field_error
 from .shapes import AppliedResources
 
@@ -141,7 +143,7 @@ def parse_resources(body: Any, defaults: Resources) -> Resources:
         raise field_error("/resources", "must be an object with cpu, memory, deadline_seconds")
     unknown = set(body) - {"cpu", "memory", "deadline_seconds"}
     if unknown:
-        raise field_error(f"/resources/{sorted(unknown)[0]}", "unknown resource")
+        raise field_error(join("/resources", sorted(unknown)[0]), "unknown resource")
     return Resources(
         cpu=parse_cpu(body["cpu"]) if "cpu" in body else defaults.cpu,
         memory=parse_memory(body["memory"]) if "memory" in body else defaults.memory,

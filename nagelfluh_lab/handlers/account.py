@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
+from nagelfluh_runner.pointer import join
 from tornado import web
 
 from ..errors import field_error
@@ -27,7 +28,7 @@ class EstimateHandler(NagelfluhHandler):
             raise field_error("/", "must be an object with a resources field")
         extra = sorted(set(body) - {"resources"}) if "resources" in body else []
         if extra:
-            raise field_error(f"/{extra[0]}", "unknown field: the resources go in /resources")
+            raise field_error(join("", extra[0]), "unknown field: the resources go in /resources")
         resources = body.get("resources", body)
         if resources is None:
             raise field_error("/resources", "must be an object")

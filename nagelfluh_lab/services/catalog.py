@@ -9,6 +9,7 @@ from typing import Any, TypeAlias
 
 import jsonschema
 from nagelfluh_runner import registry
+from nagelfluh_runner.pointer import join, located, tokens
 from nagelfluh_runner.protocol import (
     DATASET_FORMAT,
     DATASET_READABLE,
@@ -128,9 +129,8 @@ def validate_registration(body: Any) -> Registration:
         raise field_error("/", "must be an object with the fields name and image")
     unknown = sorted(body.keys() - {"name", "image", "project", "installation"})
     if unknown:
-        pointer = unknown[0].replace("~", "~0").replace("/", "~1")
         raise field_error(
-            f"/{pointer}",
+            join("", unknown[0]),
             "unknown field; an environment has a name, an image and optionally a project "
             "or installation: true",
         )
@@ -407,7 +407,7 @@ def check_described(item: object, where: str) -> str | None:
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as error:
-        path = "".join(f"/{part}" for part in error.absolute_path)
+        path = join("", *error.absolute_path)
         return (
             f"process type {name!r}: its schema is not a valid JSON Schema "
             f"at {path or '/'}: {error.message}"
@@ -531,15 +531,18 @@ def validate_parameters(schema: Schema, parameters: Any) -> dict[str, Any]:
         )
     complete = apply_defaults(schema, parameters)
     validator = jsonschema.Draft202012Validator(schema, format_checker=_format_checker)
-    errors = sorted(validator.iter_errors(complete), key=lambda e: list(e.absolute_path))
-    if errors:
+    # A missing property is named at its own pointer, where a form has its field.
+    located_errors = sorted(
+        located(validator.iter_errors(complete)), key=lambda found: tokens(found[0])
+    )
+    if located_errors:
         details: list[FieldError] = [
             {
-                "path": "/parameters" + "".join(f"/{p}" for p in error.absolute_path),
-                "schema_path": "/" + "/".join(str(p) for p in error.absolute_schema_path),
+                "path": "/parameters" + pointer,
+                "schema_path": join("", *error.absolute_schema_path),
                 "message": error.message,
             }
-            for error in errors
+            for pointer, error in located_errors
         ]
         first = details[0]
         raise ValidationFailed(f"{first['path']}: {first['message']}", details)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from nagelfluh_runner.pointer import join
 from nagelfluh_runner.storage import Storage
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -176,7 +177,7 @@ class ProcessService:
         by default). Restoring is adding a version with nothing changed from an old one."""
         unknown = set(body) - VERSION_FIELDS
         if unknown:
-            raise field_error(f"/{sorted(unknown)[0]}", "unknown field")
+            raise field_error(join("", sorted(unknown)[0]), "unknown field")
 
         def add(session: Session, user: User) -> tuple[shapes.Version, Submission]:
             process = access.get_process(session, user, process_id)

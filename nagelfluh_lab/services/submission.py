@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from nagelfluh_runner.pointer import join
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -80,7 +81,7 @@ class Submitter:
         the version's row id."""
         unknown = set(body) - PROCESS_FIELDS
         if unknown:
-            raise field_error(f"/{sorted(unknown)[0]}", "unknown field")
+            raise field_error(join("", sorted(unknown)[0]), "unknown field")
         for field in ("parameters", "resources"):
             if field in body and body[field] is None:  # absent takes defaults; null is no object
                 raise field_error(f"/{field}", "must be an object")

@@ -10,40 +10,16 @@ from nagelfluh_runner.pointer import tokens
 NAME = "a/b~c"
 
 
-def unescaped(where: str) -> pytest.MarkDecorator:
-    """A call site that still writes ``f"/{name}"``: strict, so that its fix is noticed."""
-    return pytest.mark.xfail(strict=True, reason=f"{where} does not escape the name")
-
-
 @pytest.mark.parametrize(
     ("route", "body", "field"),
     [
-        pytest.param(
-            "process",
-            {"type": "sleep", NAME: 1},
-            [NAME],
-            marks=unescaped("services/submission.py (unknown field)"),
-        ),
-        pytest.param(
-            "process/{process}/versions",
-            {NAME: 1},
-            [NAME],
-            marks=unescaped("services/processes.py add_version (unknown field)"),
-        ),
-        pytest.param(
-            "process",
-            {"type": "sleep", "resources": {NAME: 1}},
-            ["resources", NAME],
-            marks=unescaped("resources.py parse_resources (unknown resource)"),
-        ),
-        pytest.param(
-            "estimate",
-            {"resources": {}, NAME: 1},
-            [NAME],
-            marks=unescaped("handlers/account.py (unknown field)"),
-        ),
-        pytest.param("environments", {"name": "geo", "image": "geo:1", NAME: 1}, [NAME]),
+        ("process", {"type": "sleep", NAME: 1}, [NAME]),
+        ("process/{process}/versions", {NAME: 1}, [NAME]),
+        ("process", {"type": "sleep", "resources": {NAME: 1}}, ["resources", NAME]),
+        ("estimate", {"resources": {}, NAME: 1}, [NAME]),
+        ("environments", {"name": "geo", "image": "geo:1", NAME: 1}, [NAME]),
     ],
+    ids=["process", "version", "resource", "estimate", "environment"],
 )
 async def test_an_unknown_field_is_named_by_its_escaped_pointer(api, route, body, field):
     process = (await api.submit("sleep", {"seconds": 0}))["id"]
@@ -51,3 +27,11 @@ async def test_an_unknown_field_is_named_by_its_escaped_pointer(api, route, body
     assert code == 400, answer
     [detail] = answer["error"]["details"]
     assert tokens(detail["path"]) == field, detail
+
+
+async def test_a_missing_parameter_is_named_at_its_own_pointer_not_its_parent(api):
+    """Where a form has the field to mark; no client reads jsonschema's English for it."""
+    code, answer = await api.call("POST", "process", {"type": "fft", "parameters": {}})
+    assert code == 400, answer
+    assert [d["path"] for d in answer["error"]["details"]] == ["/parameters/signal"]
+    assert answer["error"]["details"][0]["schema_path"] == "/required"
