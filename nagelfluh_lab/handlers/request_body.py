@@ -7,6 +7,8 @@ import json
 import math
 from typing import Any
 
+from nagelfluh_runner.pointer import join
+
 from ..errors import BadRequest, ValidationFailed, field_error
 
 
@@ -47,12 +49,12 @@ def _lone_surrogate(value: Any) -> str | None:
             return _escaped(path)
         if isinstance(node, dict):
             for key, child in node.items():
-                pointer = f"{path}/{key.replace('~', '~0').replace('/', '~1')}"
+                pointer = join(path, key)
                 if not _is_text(key):
                     return _escaped(pointer)
                 stack.append((pointer, child))
         elif isinstance(node, list):
-            stack.extend((f"{path}/{index}", child) for index, child in enumerate(node))
+            stack.extend((join(path, index), child) for index, child in enumerate(node))
     return None
 
 
