@@ -565,10 +565,10 @@ def dataset_fields(
     elif isinstance(value, dict):
         for name, sub in (schema.get("properties") or {}).items():
             if name in value:
-                found += dataset_fields(sub, value[name], f"{path}/{name}")
+                found += dataset_fields(sub, value[name], join(path, name))
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(value):
-            found += dataset_fields(schema["items"], item, f"{path}/{index}")
+            found += dataset_fields(schema["items"], item, join(path, index))
     return found
 
 

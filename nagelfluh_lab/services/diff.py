@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nagelfluh_runner.pointer import join
+
 from ..shapes import Change
 
 
@@ -12,7 +14,7 @@ def diff(old: Any, new: Any, path: str = "") -> list[Change]:
     if isinstance(old, dict) and isinstance(new, dict):
         changes: list[Change] = []
         for key in sorted(set(old) | set(new), key=str):
-            sub = f"{path}/{key}"
+            sub = join(path, key)
             if key not in new:
                 changes.append({"path": sub, "op": "removed", "old": old[key], "new": None})
             elif key not in old:
@@ -24,7 +26,7 @@ def diff(old: Any, new: Any, path: str = "") -> list[Change]:
         return [
             c
             for i, (a, b) in enumerate(zip(old, new, strict=True))
-            for c in diff(a, b, f"{path}/{i}")
+            for c in diff(a, b, join(path, i))
         ]
     if _same(old, new):
         return []

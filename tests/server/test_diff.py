@@ -22,3 +22,11 @@ def test_nested_changes_are_addressed_by_json_pointer():
         {"path": "/components/0/frequency", "op": "changed", "old": 5.0, "new": 7},
         {"path": "/units", "op": "added", "old": None, "new": "nm"},
     ]
+
+
+def test_a_parameter_name_with_slash_or_tilde_is_escaped_in_the_change_path():
+    """So that a client unescaping the pointer finds that very parameter."""
+    assert diff({"a/b": 1, "m~n": {"x": 1}}, {"a/b": 2, "m~n": {"x": 2}}) == [
+        {"path": "/a~1b", "op": "changed", "old": 1, "new": 2},
+        {"path": "/m~0n/x", "op": "changed", "old": 1, "new": 2},
+    ]
