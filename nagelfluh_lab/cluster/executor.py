@@ -53,6 +53,7 @@ from .manifests import (
     check_installation,
     job_manifest,
     job_name,
+    labelled_run,
     owner_reference,
     run_labels,
     secret_manifest,
@@ -177,11 +178,7 @@ class KubernetesExecutor(Executor):
         cluster, and the next server finds them again through ``recover``."""
         for informer in self._informers:
             informer.stop()
-        runs = list(self._runs.values())
-        for run in runs:
-            run.stop_logs()
-            run.task.cancel()
-        await asyncio.gather(*(run.task for run in runs), return_exceptions=True)
+        await asyncio.gather(*map(self.abandon, list(self._runs)))
         await asyncio.gather(*(informer.join() for informer in self._informers))
         if self._api is not None:
             self._api.close()
@@ -226,6 +223,23 @@ class KubernetesExecutor(Executor):
                 return False
         self._track(spec, reported="running", tail=stored, seen=True, create=False)
         return True
+
+    def adoptable(self) -> list[RunKey]:
+        """The runs whose Jobs (this installation's) the watch lists but no run here
+        follows: another server's, alive (its lease keeps them its own) or dead."""
+        if not self._informers:
+            return []
+        keys = (labelled_run(obj["metadata"].get("labels") or {}) for obj in self._jobs.objects())
+        return [key for key in keys if key is not None and key not in self._runs]
+
+    async def abandon(self, key: RunKey) -> None:
+        """Stop following the run quietly, as ``stop`` does for all of them."""
+        run = self._runs.get(key)
+        if run is None:
+            return
+        run.stop_logs()
+        run.task.cancel()
+        await asyncio.gather(run.task, return_exceptions=True)
 
     # ---------------------------------------------------------------- tracking
 

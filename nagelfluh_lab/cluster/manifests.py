@@ -95,6 +95,14 @@ def _key_labels(key: RunKey, installation: str) -> dict[str, str]:
     }
 
 
+def labelled_run(labels: dict[str, str]) -> RunKey | None:
+    """The run whose key ``labels`` (a Job's) carry, if they carry one."""
+    try:
+        return RunKey(int(labels["process-id"]), int(labels["version"]))
+    except (KeyError, ValueError):
+        return None
+
+
 def run_labels(key: RunKey, project_id: int, installation: str) -> dict[str, str]:
     """Labels of every object of a run (Job, pod, Secret): what watches select on."""
     return {**_key_labels(key, installation), "project-id": _fit(str(project_id))}

@@ -89,6 +89,10 @@ class Informer:
         objects = self._by_job.get(job, {}).values()
         return sorted(objects, key=lambda obj: obj["metadata"].get("creationTimestamp", ""))
 
+    def objects(self) -> list[KubeObject]:
+        """Every object in the copy."""
+        return [obj for objects in self._by_job.values() for obj in objects.values()]
+
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(

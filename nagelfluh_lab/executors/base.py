@@ -141,3 +141,15 @@ class Executor(LoggingConfigurable):
         ends (None: no line yet), so that lines already stored are not reported again.
         """
         raise NotImplementedError
+
+    def adoptable(self) -> list[RunKey] | None:
+        """Runs this executor sees but does not follow: those another server sharing the
+        database started, which this one takes over (``recover``, ``submit``) once their
+        server has died. None if runs live on the machine of the server that started
+        them, so that no other server can ever take them over (the local executor)."""
+        return None
+
+    async def abandon(self, key: RunKey) -> None:
+        """Stop following a run without reporting anything: another server has taken it
+        over. The run itself goes on."""
+        raise NotImplementedError

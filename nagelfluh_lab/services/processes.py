@@ -77,6 +77,9 @@ class ProcessService:
     async def resume(self) -> None:
         await self.runs.resume()
 
+    async def stop(self) -> None:
+        await self.runs.stop()
+
     # ----------------------------------------------------------------- queries
 
     async def list_processes(

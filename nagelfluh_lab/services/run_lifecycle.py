@@ -2,17 +2,20 @@
 
 This is the executor's only partner (it implements ``ExecutorEvents``): it
 persists every state change and log batch first, then publishes it, so the
-database is always at least as new as anything a client saw. What it persists is
-journaled in the same transaction for the other servers sharing the database
-(``event_relay``). It persists them
+database is always at least as new as anything a client saw. It persists them
 with ``Database.run_durable``: a busy or unreachable database delays an event
 (and, through ``run_logs``, the executor's reading) but never drops it. The end
 of a run settles its bill, whatever way it ended.
+
+Servers sharing a PostgreSQL database each follow the runs they hold the lease of
+(``leases``), and take over, every ``lease_scan_seconds``, the Kubernetes runs whose
+server died: exactly one server follows, finishes and bills each run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nagelfluh_runner.storage import Storage
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..credentials import CredentialProvider, CredentialsError
@@ -29,8 +32,8 @@ from ..db.models import TERMINAL, Dataset, Environment, ProcessTypeRecord, Proce
 from ..db.session import Database
 from ..executors.base import SYSTEM, Executor, LogLine, LogTail, RunKey, RunOutcome, RunSpec
 from .billing import Billing
-from .event_relay import Journal
 from .events import EventHub, LogBatch, project_topic, version_topic
+from .leases import LeasesUnavailable, open_leases
 from .log_store import append_logs, last_output_line, stored_tail
 from .manifest_ingestion import Ingestion
 from .submission import run_spec
@@ -42,6 +45,8 @@ ACTIVE = ("pending", "queued", "running")
 RUNNER_ERROR_PREFIX = "nagelfluh-runner: error: "
 REASON_LINE_LIMIT = 500
 CANCEL_WAIT_SECONDS = 30
+# How often a server sharing its database looks for runs to take over.
+LEASE_SCAN_SECONDS = 5.0
 
 StateListener = Callable[[dict[str, Any]], None]
 
@@ -66,7 +71,7 @@ class RunLifecycle:
     """This server's runs in flight, from submission to their end: it binds itself to
     ``executor``, whose events it receives. ``server_id`` names this server among those
     sharing the database: the runs it starts are recorded as its own, and it takes up
-    no other server's."""
+    another server's only once it holds the run's lease (that server died)."""
 
     db: Database
     executor: Executor
@@ -76,12 +81,14 @@ class RunLifecycle:
     credentials: CredentialProvider
     server_id: str
     on_state: StateListener
+    lease_scan_seconds: float = LEASE_SCAN_SECONDS
     _runs: dict[RunKey, _Run] = field(default_factory=dict, init=False)
+    _scan: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.journal = Journal.of(self.db, self.server_id)
-        self.ingestion = Ingestion(self.db, self.storage, self.journal)
+        self.ingestion = Ingestion(self.db, self.storage)
         self.executor.bind(self)
+        self.leases = open_leases(self.db, self.executor.adoptable() is not None)
 
     def active_count(self) -> int:
         return len(self._runs)
@@ -93,7 +100,16 @@ class RunLifecycle:
 
     async def submit(self, spec: RunSpec, version_id: int) -> None:
         self._track(spec, version_id)
+        await self._lease(version_id)  # a new version's is free
         await self._start(spec)
+
+    async def stop(self) -> None:
+        """Stop taking runs over and give up the leases: call once the executor has
+        stopped, so that whoever takes the runs over is alone with them."""
+        if self._scan is not None:
+            self._scan.cancel()
+            await asyncio.gather(self._scan, return_exceptions=True)
+        await self.leases.close()
 
     async def cancel(self, key: RunKey) -> None:
         """Stop the run and wait (a while) until it has ended; a run the executor no
@@ -133,26 +149,93 @@ class RunLifecycle:
         # Running versions first: they hold their quota again before any waiting one is admitted.
         found = sorted(await self.db.run(self._unfinished), key=lambda row: row[0] != "running")
         for state, spec, version_id, tail in found:
-            if spec.key in self._runs:
-                # Submitted by a request served while this loaded: the server takes
-                # requests before its extensions have started.
-                continue
-            self._track(spec, version_id)
-            if state == "running" and not await self.executor.recover(spec.key, spec, tail):
-                await self.run_finished(
-                    spec.key,
-                    RunOutcome(
-                        "failed",
-                        "server-restart",
-                        "The server stopped while this process was running",
-                    ),
-                )
-            elif state != "running":
-                await self._start(spec)
+            # One submitted by a request served while this loaded (the server takes
+            # requests before its extensions have started) is followed already; one
+            # whose lease another server holds was taken over while this one was down.
+            if spec.key not in self._runs and await self._lease(version_id):
+                await self._take_up(state, spec, version_id, tail)
+        if self.leases.shared:
+            self._scan = asyncio.create_task(self._keep_leases(), name="nagelfluh leases")
+
+    async def _take_up(
+        self, state: str, spec: RunSpec, version_id: int, tail: LogTail | None
+    ) -> None:
+        """Follow a version no executor here follows: re-attach to it if it was running,
+        else hand it to the executor again (a Kubernetes executor takes its Job over)."""
+        self._track(spec, version_id)
+        if state == "running" and not await self.executor.recover(spec.key, spec, tail):
+            await self.run_finished(
+                spec.key,
+                RunOutcome(
+                    "failed", "server-restart", "The server stopped while this process was running"
+                ),
+            )
+        elif state != "running":
+            await self._start(spec)
+
+    async def _lease(self, version_id: int) -> bool:
+        """Whether this server may follow the version: it holds its lease now, or the
+        leases cannot be told (the next scan settles it)."""
+        try:
+            return await self.leases.take(version_id)
+        except LeasesUnavailable:
+            return True
+
+    async def _keep_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_scan_seconds)
+            try:
+                await self.scan_leases()
+            except LeasesUnavailable as error:
+                log.warning("cannot reach the leases (%s): trying again", error)
+            except Exception:
+                log.exception("the lease scan failed; trying again")
+
+    async def scan_leases(self) -> None:
+        """Give up the runs whose lease another server took (this one's lease connection
+        failed meanwhile), and take over those whose server died: the executor's runs
+        that no server holds the lease of and that have not ended."""
+        leased = await self.leases.survey()
+        for key, run in list(self._runs.items()):
+            if not await self.leases.take(run.version_id):
+                log.warning("%s was taken over by another server: no longer followed here", key)
+                await self.executor.abandon(key)
+                await self._forget(key, run)
+        keys = self.executor.adoptable()
+        if not keys:
+            return
+        leased.update(run.version_id for run in self._runs.values())
+        for version_id in await self.db.run(lambda s: _orphans(s, keys, leased)):
+            if await self.leases.take(version_id):
+                await self._adopt(version_id)
+
+    async def _adopt(self, version_id: int) -> None:
+        """Take over the version whose lease this server has just taken, if it has not
+        ended meanwhile: record it as this server's, then follow it as after a restart."""
+
+        def claim(session: Session) -> tuple[str, RunSpec, int, LogTail | None, str] | None:
+            version = session.get(ProcessVersion, version_id, with_for_update=True)
+            if version is None or version.state not in ACTIVE:
+                return None
+            previous = version.server or "none"
+            version.server = self.server_id
+            return (*self._unfinished_row(session, version), previous)
+
+        found = None
+        try:
+            found = await self.db.run(claim)
+        finally:
+            if found is None:  # ended meanwhile, or the database failed: not this one's
+                with contextlib.suppress(LeasesUnavailable):
+                    await self.leases.release(version_id)
+        if found is None:
+            return
+        state, spec, _, tail, previous = found
+        log.info("taking over %s (%s) from server %s, which stopped", spec.key, state, previous)
+        await self._take_up(state, spec, version_id, tail)
 
     def _unfinished(self, session: Session) -> list[tuple[str, RunSpec, int, LogTail | None]]:
-        """This server's versions that had not ended: state, spec, row id, and for a
-        running one where its stored log ends."""
+        """This server's versions that had not ended: ``_unfinished_row`` of each."""
         versions = session.scalars(
             select(ProcessVersion)
             .where(
@@ -161,18 +244,22 @@ class RunLifecycle:
             )
             .order_by(ProcessVersion.created, ProcessVersion.id)
         ).all()
-        out = []
-        for version in versions:
-            process = version.process
-            record = session.scalar(
-                select(ProcessTypeRecord).where(ProcessTypeRecord.name == process.type_name)
-            )
-            inputs = [session.get_one(Dataset, i.dataset_id) for i in version.inputs]
-            env = record.environment if record else Environment(name="missing", image=None)
-            tail = stored_tail(session, version.id) if version.state == "running" else None
-            spec = run_spec(process, version, env, inputs, self.storage.url)
-            out.append((version.state, spec, version.id, tail))
-        return out
+        return [self._unfinished_row(session, version) for version in versions]
+
+    def _unfinished_row(
+        self, session: Session, version: ProcessVersion
+    ) -> tuple[str, RunSpec, int, LogTail | None]:
+        """A version that has not ended: state, spec, row id, and for a running one where
+        its stored log ends."""
+        process = version.process
+        record = session.scalar(
+            select(ProcessTypeRecord).where(ProcessTypeRecord.name == process.type_name)
+        )
+        inputs = [session.get_one(Dataset, i.dataset_id) for i in version.inputs]
+        env = record.environment if record else Environment(name="missing", image=None)
+        tail = stored_tail(session, version.id) if version.state == "running" else None
+        spec = run_spec(process, version, env, inputs, self.storage.url)
+        return version.state, spec, version.id, tail
 
     # -------------------------------------------------------- executor events
 
@@ -205,13 +292,8 @@ class RunLifecycle:
         run.writing = asyncio.ensure_future(self._store_logs(key, run, lines))
 
     async def _store_logs(self, key: RunKey, run: _Run, lines: list[LogLine]) -> None:
-        def store(session: Session) -> int:
-            first = append_logs(session, run.version_id, lines)
-            self.journal.log(session, run.version_id, first, len(lines))
-            return first
-
         try:
-            first = await self.db.run_durable(store)
+            first = await self.db.run_durable(lambda s: append_logs(s, run.version_id, lines))
         except Exception:
             # Not a stall (those are retried) but a bug: the run must still reach a final
             # state; the failure is the server's to report.
@@ -231,7 +313,6 @@ class RunLifecycle:
                 .where(ProcessVersion.id == run.version_id)
                 .values(progress=progress)
             )
-            self.journal.progress(session, run.version_id, progress)
 
         await self.db.run_durable(save)
         self._announce(
@@ -260,22 +341,23 @@ class RunLifecycle:
             lambda event: self._announce(key, run.project_id, event),
         )
         if ingested is None:
-            self._forget(key, run)
+            await self._forget(key, run)
             return
         state, reason = ingested.state, ingested.reason
 
         def finish(session: Session) -> tuple[bool, LogBatch | None]:
             """Whether this ended the version (not if it had already ended), and the
-            system line appended, if any. Nothing outlives a failed attempt."""
-            version = session.get(ProcessVersion, run.version_id)
-            if version is None or version.state in TERMINAL:
+            system line appended, if any. Nothing outlives a failed attempt. The row is
+            locked, and a version another server took over is left to it: two servers
+            cannot both end it, nor both settle its bill."""
+            version = session.get(ProcessVersion, run.version_id, with_for_update=True)
+            if version is None or version.state in TERMINAL or not self.owns(version):
                 return False, None
             tail = None
             text = with_reason_line(session, version.id, ingested)
             if text:
                 line = [LogLine(finished, SYSTEM, text)]
                 tail = LogBatch(append_logs(session, version.id, line), line)
-                self.journal.log(session, version.id, tail.first, 1)
             version.state = state
             version.reason = reason
             version.message = text
@@ -284,20 +366,23 @@ class RunLifecycle:
                 version.progress = 1.0
             ran = (finished - version.started) if version.started else 0.0
             self.billing.settle(session, version, ran)
-            self.journal.state(session, version.id, state, reason, ingested.message)
             return True, tail
 
         ended, tail = await self.db.run_durable(finish)
-        self._forget(key, run)
+        await self._forget(key, run)
         if not ended:
             return
         if tail is not None:
             self._publish_lines(key, tail)
         self._publish_state(key, run.project_id, state, reason, ingested.message)
 
-    def _forget(self, key: RunKey, run: _Run) -> None:
+    async def _forget(self, key: RunKey, run: _Run) -> None:
+        """Stop following the run here and give its lease up (once it has ended, or
+        another server holds it)."""
         self._runs.pop(key, None)
         run.done.set()
+        with contextlib.suppress(LeasesUnavailable):  # lost with the connection anyway
+            await self.leases.release(run.version_id)
 
     async def _transition(
         self,
@@ -322,13 +407,14 @@ class RunLifecycle:
             }
             result = session.execute(
                 update(ProcessVersion)
-                .where(ProcessVersion.id == run.version_id, ProcessVersion.state.in_(from_states))
+                .where(
+                    ProcessVersion.id == run.version_id,
+                    ProcessVersion.state.in_(from_states),
+                    or_(ProcessVersion.server.is_(None), ProcessVersion.server == self.server_id),
+                )
                 .values(**values)
             )
-            changed = isinstance(result, CursorResult) and result.rowcount > 0
-            if changed:
-                self.journal.state(session, run.version_id, state, reason, message)
-            return changed
+            return isinstance(result, CursorResult) and result.rowcount > 0
 
         if await self.db.run_durable(save):
             self._publish_state(key, run.project_id, state, reason, message)
@@ -375,3 +461,21 @@ def with_reason_line(session: Session, version_id: int, outcome: RunOutcome) -> 
     if len(line) > REASON_LINE_LIMIT:
         line = line[: REASON_LINE_LIMIT - 3] + "..."
     return f"{generic}: {line}"
+
+
+def _orphans(session: Session, keys: list[RunKey], leased: set[int]) -> list[int]:
+    """The ids of the versions of ``keys`` that have not ended and whose ids are not in
+    ``leased``: taken over as they come, oldest first."""
+    return list(
+        session.scalars(
+            select(ProcessVersion.id)
+            .where(
+                tuple_(ProcessVersion.process_id, ProcessVersion.number).in_(
+                    [(key.process_id, key.version) for key in keys]
+                ),
+                ProcessVersion.state.in_(ACTIVE),
+                ProcessVersion.id.not_in(leased),
+            )
+            .order_by(ProcessVersion.id)
+        )
+    )

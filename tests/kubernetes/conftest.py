@@ -15,14 +15,37 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from textwrap import dedent
+from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
+from nagelfluh_lab.db.models import Process, ProcessVersion, Project, ProjectMember, User
 from tests.kubernetes.sim import SimCluster
 from tests.server.conftest import Api, HeaderIdentityProvider
 
 # The installation (database id) of executors and extractors made without a database.
 INSTALLATION = "3f9a1c0e7b2d4a65"
+
+
+def seed_version(session: Session, **fields: Any) -> ProcessVersion:
+    """Version 1 of a new ``sleep`` process of user "tester" in a new project, 0.5 CPU
+    and 256 MiB for at most 60 s, with ``fields`` (its ``state`` and ``parameters`` at
+    least) and, made by it, ``version.process``."""
+    user, project = User(name="tester"), Project(name="Seeded")
+    session.add_all([user, project])
+    session.flush()
+    project.members.append(ProjectMember(user_id=user.id))
+    process = Process(project_id=project.id, type_name="sleep", name="seeded",
+                      created_by=user.id)
+    session.add(process)
+    session.flush()
+    version = ProcessVersion(process_id=process.id, number=1, cpu=0.5, memory=256 << 20,
+                             deadline_seconds=60, created_by=user.id, **fields)
+    version.process = process
+    session.add(version)
+    session.flush()
+    return version
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ import pytest
 from nagelfluh_lab.app import NagelfluhApp
 from nagelfluh_lab.cluster.executor import KubernetesExecutor
 from nagelfluh_lab.cluster.manifests import job_name
-from nagelfluh_lab.db.models import Process, ProcessVersion, Project, ProjectMember, User
+from nagelfluh_lab.db.models import ProcessVersion
 from nagelfluh_lab.db.session import Database
 from nagelfluh_lab.executors.base import RunKey, RunSpec
 from nagelfluh_lab.services.log_store import append_logs
 from tests.executors.conftest import RecordingEvents
+from tests.kubernetes.conftest import seed_version
 from tests.kubernetes.sim import NAMESPACE, SimCluster
 from tests.server.conftest import Api
 
@@ -86,20 +87,9 @@ def left_running(tmp_path: Path, kubeconfig: Path, jp_asyncio_loop) -> dict:
     db = Database(f"sqlite:///{tmp_path / 'nagelfluh.db'}")
 
     def seed(session) -> tuple[int, int]:
-        user = User(name="tester")
-        project = Project(name="Restarted")
-        session.add_all([user, project])
-        session.flush()
-        project.members.append(ProjectMember(user_id=user.id))
-        process = Process(project_id=project.id, type_name="sleep", name="long",
-                          created_by=user.id)
-        session.add(process)
-        session.flush()
-        session.add(ProcessVersion(
-            process_id=process.id, number=1, parameters={"seconds": 2}, cpu=0.5,
-            memory=256 << 20, deadline_seconds=60, state="running", created_by=user.id,
-            started=time.time()))
-        return project.id, process.id
+        version = seed_version(session, parameters={"seconds": 2}, state="running",
+                               started=time.time())
+        return version.process.project_id, version.process_id
 
     project_id, process_id = db.run_sync(seed)
     spec = RunSpec(key=RunKey(process_id, 1), project_id=project_id, process_type="sleep",
