@@ -33,6 +33,7 @@ from .services import catalog
 from .services.billing import Billing
 from .services.datasets import UPLOAD_GRACE_SECONDS, DatasetService
 from .services.environments import EnvironmentService
+from .services.event_relay import EventRelay
 from .services.events import EventHub
 from .services.processes import ProcessService
 
@@ -140,6 +141,13 @@ class NagelfluhApp(ExtensionApp):
         "deleted (their server died); younger ones are spared, another server sharing the "
         "storage may still be receiving them. A single server may set 0.",
     ).tag(config=True)
+    events_poll_seconds = Float(
+        5.0,
+        min=0.1,
+        help="With servers sharing a PostgreSQL database: how often this one reads the "
+        "events the others stored even without a notification (it reads them at once "
+        "when notified, and after every reconnect of its listening connection).",
+    ).tag(config=True)
     ws_backlog_lines = Integer(
         200_000,
         help="Log lines a slow WebSocket client may fall behind before it is told to resync.",
@@ -192,6 +200,7 @@ class NagelfluhApp(ExtensionApp):
     database = Instance(Database, allow_none=True)
     storage = Instance(Storage, allow_none=True)
     hub = Instance(EventHub, allow_none=True)
+    relay = Instance(EventRelay, allow_none=True)
     processes = Instance(ProcessService, allow_none=True)
     datasets = Instance(DatasetService, allow_none=True)
     environments = Instance(EnvironmentService, allow_none=True)
@@ -274,6 +283,10 @@ class NagelfluhApp(ExtensionApp):
             )
         )
         self.hub = EventHub()
+        if self.database.engine.dialect.name == "postgresql":
+            self.relay = EventRelay(
+                self.database, self.hub, self.server_id, self.events_poll_seconds
+            )
         self.runner_executor = self._make_executor()
         self.processes = ProcessService(
             self.database,
@@ -387,6 +400,8 @@ class NagelfluhApp(ExtensionApp):
         # all made by initialize_settings, which the server calls first
         assert executor is not None and processes is not None
         assert environments is not None and datasets is not None
+        if self.relay is not None:
+            await self.relay.start()
         await executor.start()
         await processes.resume()
         await environments.start()
@@ -406,6 +421,8 @@ class NagelfluhApp(ExtensionApp):
     async def stop_extension(self) -> None:
         if self._sweep is not None:
             self._sweep.cancel()
+        if self.relay is not None:
+            await self.relay.stop()
         if self.environments is not None:
             await self.environments.stop()
         if self.runner_executor is not None:

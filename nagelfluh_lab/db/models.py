@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -267,4 +268,33 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
     process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
+    created: Mapped[float] = mapped_column(Float, default=now)
+
+
+class Event(Base):
+    """A live event a server stored, for the other servers sharing a PostgreSQL database
+    (``services.event_relay``): written in the transaction that stores what it announces,
+    and announced by NOTIFY (a trigger) when that commits. It holds where the content
+    is, not the content: a log event the seqs ``first``..``last`` of the version's
+    lines, a datasets event the ids ``first``..``last`` of its outputs; a state or
+    progress event the new values in ``data``, as no other row keeps them.
+
+    ``xid`` is the writing transaction's id (PostgreSQL fills it in): a reader that
+    takes only events of transactions older than every one still running never sees
+    a later event before an earlier one commits, so ``(xid, id)`` is a cursor without
+    gaps. Rows are deleted once older than any reader can need. SQLite, one server's
+    database, never writes any.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_xid_id", "xid", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    xid: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue())
+    origin: Mapped[str] = mapped_column(String(16))  # event_relay.origin_of(the writer's server_id)
+    kind: Mapped[str] = mapped_column(String(8))  # log, state, progress, datasets
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    first: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created: Mapped[float] = mapped_column(Float, default=now)

@@ -263,6 +263,10 @@ class EventHub:
             if not subscribers:
                 del self._subscribers[topic]
 
+    def follows(self, topic: Topic) -> bool:
+        """Whether any subscriber follows ``topic``."""
+        return topic in self._subscribers
+
     def publish(self, topic: Topic, message: Message) -> None:
         for subscriber in list(self._subscribers.get(topic, ())):
             subscriber.offer(topic, message)

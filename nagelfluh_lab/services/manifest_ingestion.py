@@ -15,20 +15,24 @@ from collections.abc import Callable
 from typing import Any
 
 from nagelfluh_runner.storage import Storage
+from sqlalchemy.orm import Session
 
 from .. import shapes
 from ..db.session import Database
 from ..executors.base import RunKey, RunOutcome
 from . import version_outputs
+from .event_relay import Journal
 from .outputs import ManifestError, read_outputs
 
 
 @dataclasses.dataclass(frozen=True)
 class Ingestion:
-    """Where a run's outputs are read from and registered in."""
+    """Where a run's outputs are read from and registered in, and the journal their
+    registration is announced to other servers in."""
 
     db: Database
     storage: Storage
+    journal: Journal
 
     async def ingest(
         self,
@@ -64,8 +68,11 @@ class Ingestion:
                 }
             )
 
+        def record(session: Session, ids: list[int]) -> None:
+            self.journal.datasets(session, version_id, ids)
+
         if outputs and not await version_outputs.register(
-            self.db, version_id, project_id, outputs, publish
+            self.db, version_id, project_id, outputs, publish, record
         ):
             return None
         return outcome

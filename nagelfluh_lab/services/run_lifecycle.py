@@ -2,7 +2,9 @@
 
 This is the executor's only partner (it implements ``ExecutorEvents``): it
 persists every state change and log batch first, then publishes it, so the
-database is always at least as new as anything a client saw. It persists them
+database is always at least as new as anything a client saw. What it persists is
+journaled in the same transaction for the other servers sharing the database
+(``event_relay``). It persists them
 with ``Database.run_durable``: a busy or unreachable database delays an event
 (and, through ``run_logs``, the executor's reading) but never drops it. The end
 of a run settles its bill, whatever way it ended.
@@ -32,6 +34,7 @@ from ..db.models import TERMINAL, Dataset, Environment, ProcessTypeRecord, Proce
 from ..db.session import Database
 from ..executors.base import SYSTEM, Executor, LogLine, LogTail, RunKey, RunOutcome, RunSpec
 from .billing import Billing
+from .event_relay import Journal
 from .events import EventHub, LogBatch, project_topic, version_topic
 from .leases import LeasesUnavailable, open_leases
 from .log_store import append_logs, last_output_line, stored_tail
@@ -86,7 +89,8 @@ class RunLifecycle:
     _scan: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.ingestion = Ingestion(self.db, self.storage)
+        self.journal = Journal.of(self.db, self.server_id)
+        self.ingestion = Ingestion(self.db, self.storage, self.journal)
         self.executor.bind(self)
         self.leases = open_leases(self.db, self.executor.adoptable() is not None)
 
@@ -292,8 +296,13 @@ class RunLifecycle:
         run.writing = asyncio.ensure_future(self._store_logs(key, run, lines))
 
     async def _store_logs(self, key: RunKey, run: _Run, lines: list[LogLine]) -> None:
+        def store(session: Session) -> int:
+            first = append_logs(session, run.version_id, lines)
+            self.journal.log(session, run.version_id, first, len(lines))
+            return first
+
         try:
-            first = await self.db.run_durable(lambda s: append_logs(s, run.version_id, lines))
+            first = await self.db.run_durable(store)
         except Exception:
             # Not a stall (those are retried) but a bug: the run must still reach a final
             # state; the failure is the server's to report.
@@ -313,6 +322,7 @@ class RunLifecycle:
                 .where(ProcessVersion.id == run.version_id)
                 .values(progress=progress)
             )
+            self.journal.progress(session, run.version_id, progress)
 
         await self.db.run_durable(save)
         self._announce(
@@ -358,6 +368,7 @@ class RunLifecycle:
             if text:
                 line = [LogLine(finished, SYSTEM, text)]
                 tail = LogBatch(append_logs(session, version.id, line), line)
+                self.journal.log(session, version.id, tail.first, 1)
             version.state = state
             version.reason = reason
             version.message = text
@@ -366,6 +377,7 @@ class RunLifecycle:
                 version.progress = 1.0
             ran = (finished - version.started) if version.started else 0.0
             self.billing.settle(session, version, ran)
+            self.journal.state(session, version.id, state, reason, ingested.message)
             return True, tail
 
         ended, tail = await self.db.run_durable(finish)
@@ -414,7 +426,10 @@ class RunLifecycle:
                 )
                 .values(**values)
             )
-            return isinstance(result, CursorResult) and result.rowcount > 0
+            changed = isinstance(result, CursorResult) and result.rowcount > 0
+            if changed:
+                self.journal.state(session, run.version_id, state, reason, message)
+            return changed
 
         if await self.db.run_durable(save):
             self._publish_state(key, run.project_id, state, reason, message)

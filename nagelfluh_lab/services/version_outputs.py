@@ -46,12 +46,24 @@ def first_outputs(
 
 
 Publish = Callable[[list[shapes.Dataset]], None]
+# Called in the transaction that registers a batch, with its datasets' ids.
+Record = Callable[[Session, list[int]], None]
+
+
+def _record_nothing(session: Session, ids: list[int]) -> None:
+    """The default ``record``."""
 
 
 async def register(
-    db: Database, version_id: int, project_id: int, outputs: Sequence[Output], publish: Publish
+    db: Database,
+    version_id: int,
+    project_id: int,
+    outputs: Sequence[Output],
+    publish: Publish,
+    record: Record = _record_nothing,
 ) -> bool:
-    """Register ``outputs`` as datasets of the version, publishing each batch's datasets.
+    """Register ``outputs`` as datasets of the version, publishing each batch's datasets
+    (after ``record`` has seen them in the batch's transaction).
 
     Outputs already registered (a server that died half-way through is finishing the
     run again) are skipped, so each is registered once. False if the version ended
@@ -63,7 +75,7 @@ async def register(
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
         saved = await db.run_durable(
-            partial(_save, version_id=version_id, project_id=project_id, batch=batch)
+            partial(_save, version_id=version_id, project_id=project_id, batch=batch, record=record)
         )
         if saved is None:
             return False
@@ -72,7 +84,7 @@ async def register(
 
 
 def _save(
-    session: Session, version_id: int, project_id: int, batch: Sequence[Output]
+    session: Session, version_id: int, project_id: int, batch: Sequence[Output], record: Record
 ) -> list[shapes.Dataset] | None:
     version = session.get(ProcessVersion, version_id)
     if version is None or version.state in TERMINAL:
@@ -94,4 +106,5 @@ def _save(
     session.add_all(datasets)
     version.output_count += len(datasets)
     session.flush()
+    record(session, [d.id for d in datasets])
     return [dataset_json(d) for d in datasets]

@@ -1,0 +1,337 @@
+"""A real JupyterHub for the tests: ``jupyterhub`` from PyPI behind its own proxy
+(configurable-http-proxy from npm, installed by scripts/install-hub-proxy.sh), a
+fixed-password authenticator, and every user's single-user server (``jupyter lab``
+with this extension) spawned as a local process against one shared database.
+
+SimpleLocalProcessSpawner runs each user's server as the Hub's own OS user in a home
+of its own: LocalProcessSpawner would need a system account per user (``useradd`` on
+the machine, as root), which a test run must not leave behind on a developer's machine
+or CI's. Users are told apart by the Hub's identity, which is what the extension
+authorizes by; the OS user is the same for all, as it is for every pod under z2jh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.servers import Server, clean_env
+from tests.ui.browser import lab_config
+
+PROXY = Path(__file__).resolve().parent / "node_modules" / ".bin" / "configurable-http-proxy"
+USERS = ("alice", "bob")
+PASSWORD = "nagelfluh-hub-tests"  # the authenticator's one password for every user
+ACTIVITY_SECONDS = 2  # how often a single-user server tells the Hub when it was last active
+READY_SECONDS = 120
+HARNESS = "harness"  # the Hub service whose token the tests administer the Hub with
+CULLER = "idle-culler"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(predicate, timeout: float, what: str, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(interval)
+    return value
+
+
+@dataclass
+class Hub:
+    """A running Hub: ``url`` is the proxy's public address, where users go."""
+
+    root: Path
+    url: str
+    api_url: str
+    tokens: dict[str, str]  # service name -> its API token
+    pids: set[int] = field(default_factory=set)  # single-user servers it spawned
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "hub.log"
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"token {self.tokens[HARNESS]}"}
+        return requests.request(method, self.api_url + path, headers=headers, timeout=30, **kwargs)
+
+    def user_model(self, name: str) -> dict:
+        response = self.api("GET", f"users/{name}")
+        response.raise_for_status()
+        return response.json()
+
+    def server_model(self, name: str) -> dict | None:
+        """The user's default server as the Hub sees it, or None when it has none."""
+        return self.user_model(name)["servers"].get("")
+
+    def login(self, name: str) -> str:
+        """A new API token of ``name``'s own, as the user would make on the token page."""
+        response = self.api("POST", f"users/{name}/tokens", json={"note": "tests/hub"})
+        response.raise_for_status()
+        return response.json()["token"]
+
+    def start_server(self, name: str) -> None:
+        """Start ``name``'s server unless it runs; return once it answers through the proxy."""
+        _wait(
+            lambda: (self.server_model(name) or {}).get("pending") != "stop",
+            60,
+            f"{name}'s server to finish stopping",
+        )  # a culled one may be on its way out
+        if not self.server_model(name):
+            response = self.api("POST", f"users/{name}/server")
+            assert response.status_code in (201, 202), response.text
+        model = _wait(
+            lambda: (s := self.server_model(name)) and s["ready"] and s,
+            READY_SECONDS,
+            f"{name}'s server",
+        )
+        self.pids.add(model["state"]["pid"])
+
+    def stop_server(self, name: str) -> None:
+        response = self.api("DELETE", f"users/{name}/server")
+        assert response.status_code in (202, 204, 400), response.text  # 400: not running
+        _wait(lambda: self.server_model(name) is None, 60, f"{name}'s server to stop")
+
+    def user_server(self, name: str, token: str) -> Server:
+        """``name``'s running server as tests/servers.py's ``Server``, reached through the
+        proxy with the user's own token (so page objects and API helpers work as is)."""
+        model = self.server_model(name)
+        assert model is not None and model["ready"], f"{name} has no running server"
+        return Server(
+            self.url.rstrip("/") + model["url"],
+            token,
+            model["state"]["pid"],
+            self.root / "users" / name,
+        )
+
+    def start_culler(self, timeout: int, every: int) -> subprocess.Popen:
+        """jupyterhub-idle-culler as the Hub's ``idle-culler`` service, started by the test
+        (not the Hub), so servers are at risk only while a test means them to be."""
+        env = clean_env(
+            JUPYTERHUB_API_TOKEN=self.tokens[CULLER], JUPYTERHUB_API_URL=self.api_url.rstrip("/")
+        )  # the culler adds the /
+        with open(self.root / "culler.log", "ab") as log:
+            return subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "jupyterhub_idle_culler",
+                    f"--timeout={timeout}",
+                    f"--cull-every={every}",
+                ],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+
+def call(
+    server: Server, method: str, path: str, token: str | None = None, **kwargs: Any
+) -> requests.Response:
+    """The extension's API on ``server`` through the Hub's proxy, with the user's token
+    (or ``token``, someone else's)."""
+    headers = {"Authorization": f"token {token or server.token}"}
+    return requests.request(
+        method, server.api_url + path, headers=headers, timeout=30, allow_redirects=False, **kwargs
+    )
+
+
+def submit_sleep(server: Server, name: str, seconds: float) -> dict:
+    response = call(
+        server,
+        "POST",
+        "process",
+        json={
+            "type": "sleep",
+            "name": name,
+            "parameters": {"seconds": seconds},
+            "resources": {"cpu": 1, "deadline_seconds": 120},
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def wait_state(server: Server, process: int, *states: str, timeout: float = 60) -> dict:
+    """Version 1 of ``process`` once it is in one of ``states``."""
+    path = f"process/{process}/versions/1"
+    return _wait(
+        lambda: (v := call(server, "GET", path).json())["state"] in states and v,
+        timeout,
+        f"process {process} to be {' or '.join(states)}",
+    )
+
+
+def _user_config(home: Path, db_url: str, storage: Path) -> dict:
+    """Every user's server: the extension on the one shared database and storage."""
+    return {
+        "ServerApp": {
+            "allow_root": True,  # the tests and CI run as root; the spawner keeps that user
+            "root_dir": str(home),
+            "jpserver_extensions": {"nagelfluh_lab": True},
+        },
+        "NagelfluhApp": {
+            "db_url": db_url,
+            "storage_url": storage.as_uri(),
+            "local_quota_cpu": 2.0,
+            "local_quota_memory": "4Gi",
+            "default_memory": "512Mi",
+        },
+        "LocalExecutor": {
+            "work_dir": str(home / "work"),
+            "kill_grace_seconds": 1.0,
+            "stop_runs_on_shutdown": True,
+        },
+        **lab_config(home),
+    }
+
+
+def _hub_config(root: Path, ports: dict[str, int], tokens: dict[str, str]) -> str:
+    users = root / "users"
+    settings = {
+        "JupyterHub": {
+            "bind_url": f"http://127.0.0.1:{ports['public']}",
+            "hub_bind_url": f"http://127.0.0.1:{ports['hub']}",
+            "db_url": f"sqlite:///{root / 'jupyterhub.sqlite'}",
+            "cookie_secret_file": str(root / "cookie_secret"),
+            "pid_file": str(root / "hub.pid"),
+            "authenticator_class": "shared-password",
+            "spawner_class": "simple",
+            "activity_resolution": 1,  # keep every activity report (default: 30 s apart)
+            "last_activity_interval": ACTIVITY_SECONDS,
+            "services": [{"name": name, "api_token": token} for name, token in tokens.items()],
+            "load_roles": [
+                {"name": "admin", "services": [HARNESS]},
+                {
+                    "name": CULLER,
+                    "services": [CULLER],
+                    "scopes": [
+                        "list:users",
+                        "read:users:activity",
+                        "read:servers",
+                        "delete:servers",
+                    ],
+                },
+            ],
+        },
+        "ConfigurableHTTPProxy": {
+            "command": [str(PROXY)],
+            "api_url": f"http://127.0.0.1:{ports['proxy_api']}",
+            "pid_file": str(root / "proxy.pid"),
+        },
+        "Authenticator": {"allowed_users": list(USERS)},
+        "SharedPasswordAuthenticator": {"user_password": PASSWORD},
+        "Spawner": {
+            "cmd": [sys.executable, "-m", "jupyterhub.singleuser"],
+            "default_url": "/lab",
+            "start_timeout": READY_SECONDS,
+            "http_timeout": READY_SECONDS,
+        },
+        "SimpleLocalProcessSpawner": {"home_dir_template": f"{users}/{{username}}"},
+    }
+    lines = [
+        f"c.{section}.{name} = {value!r}"
+        for section, values in settings.items()
+        for name, value in values.items()
+    ]
+    # per user: a callable of the spawner, which the Hub calls at every spawn
+    lines.append(
+        "c.Spawner.environment = {"
+        f"'JUPYTERHUB_ACTIVITY_INTERVAL': '{ACTIVITY_SECONDS}', "
+        + ", ".join(
+            f"'JUPYTER_{kind.upper()}_DIR': "
+            f"lambda spawner: '{users}/' + spawner.user.name + '/{kind}'"
+            for kind in ("config", "data", "runtime")
+        )
+        + "}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def running_hub(root: Path, db_url: str) -> Iterator[Hub]:
+    """The Hub and its proxy on free ports, its users' homes under ``root``; on exit the
+    Hub stops its servers and proxy, and whatever outlived it is killed."""
+    if not PROXY.exists():
+        raise RuntimeError(f"{PROXY} is missing: run scripts/install-hub-proxy.sh")
+    storage = root / "storage"
+    storage.mkdir(parents=True)
+    for name in USERS:
+        home = root / "users" / name
+        (home / "config").mkdir(parents=True)
+        (home / "config" / "jupyter_server_config.json").write_text(
+            json.dumps(_user_config(home, db_url, storage))
+        )
+    ports = {name: _free_port() for name in ("public", "hub", "proxy_api")}
+    tokens = {HARNESS: secrets.token_hex(16), CULLER: secrets.token_hex(16)}
+    (root / "jupyterhub_config.py").write_text(_hub_config(root, ports, tokens))
+    with open(root / "hub.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(root / "jupyterhub_config.py")],
+            cwd=root,
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    hub = Hub(
+        root,
+        f"http://127.0.0.1:{ports['public']}/",
+        f"http://127.0.0.1:{ports['public']}/hub/api/",
+        tokens,
+    )
+    try:
+        _wait_until_ready(hub, process)
+        yield hub
+    finally:
+        _stop(hub, process)
+
+
+def _wait_until_ready(hub: Hub, process: subprocess.Popen) -> None:
+    def answers() -> bool:
+        if process.poll() is not None:
+            tail = hub.log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the Hub exited; its log ends:\n{tail}")
+        with contextlib.suppress(requests.RequestException):
+            return hub.api("GET", "users").status_code == 200
+        return False
+
+    _wait(answers, READY_SECONDS, "the Hub behind its proxy")
+
+
+def _stop(hub: Hub, process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)  # the Hub stops its servers and its proxy
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    proxy = hub.root / "proxy.pid"
+    leftovers = set(hub.pids)
+    if proxy.exists():
+        leftovers.add(int(proxy.read_text()))
+    for pid in leftovers:
+        with contextlib.suppress(OSError):  # gone already, as it should be
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"jupyterhub" in command or b"configurable-http-proxy" in command:
+                os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,70 @@
+"""The Hub's idle culler (jupyterhub-idle-culler, a Hub service) against servers running
+the extension: an idle server is culled, a server with a run going is not (DESIGN §5)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.hub.hub import ACTIVITY_SECONDS, Hub, call, submit_sleep, wait_state
+
+pytestmark = pytest.mark.postgres
+
+TIMEOUT = 8  # seconds idle before the culler stops a server
+EVERY = 2  # how often it looks
+
+
+@pytest.fixture
+def start_culler(hub: Hub, servers) -> Iterator[Callable[[], None]]:
+    """``start_culler()`` starts the culler (once the test has set the scene, so nothing
+    it did before counts as idleness); it is stopped after the test."""
+    started: list[subprocess.Popen] = []
+    yield lambda: started.append(hub.start_culler(TIMEOUT, EVERY))
+    for process in started:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _culled_within(hub: Hub, name: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if hub.server_model(name) is None:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_the_idle_culler_stops_a_server_nobody_uses(hub: Hub, start_culler):
+    start_culler()
+    assert _culled_within(hub, "bob", TIMEOUT + 2 * EVERY + 2 * ACTIVITY_SECONDS + 10)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "the extension marks activity only when a run changes state: its current_activity() "
+        "is read by jupyter_server's own shutdown_no_activity alone, never by JupyterHub, so "
+        "a run that outlasts the culler's timeout leaves the server looking idle to the Hub"
+    ),
+)
+def test_the_idle_culler_leaves_a_server_alone_while_its_user_has_a_run_going(
+    hub: Hub, servers, start_culler
+):
+    alice = servers["alice"]
+    process = submit_sleep(alice, "long-nap", 60)["id"]
+    wait_state(alice, process, "running", timeout=30)
+    # from here on nobody touches alice's server: only her run keeps it busy
+    start_culler()
+    try:
+        assert not _culled_within(hub, "alice", TIMEOUT + 3 * EVERY + 2 * ACTIVITY_SECONDS + 6)
+    finally:
+        if hub.server_model("alice") is not None:
+            call(alice, "POST", f"process/{process}/versions/1/cancel")
