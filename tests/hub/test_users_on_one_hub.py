@@ -3,9 +3,13 @@ against one PostgreSQL: each sees their own work, and only through the Hub's ide
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import websocket
 
 from tests.hub.hub import call, submit_sleep, wait_state
+from tests.servers import Server
 
 pytestmark = pytest.mark.postgres
 
@@ -35,3 +39,47 @@ def test_a_user_sees_none_of_another_users_work_on_the_shared_database(servers):
     assert process["id"] not in {item["id"] for item in call(bob, "GET", "process").json()["items"]}
     # and bob's own token opens nothing on alice's server: the Hub's identity decides
     assert call(alice, "GET", "projects", token=bob.token).status_code == 403
+
+
+def _events(server: Server) -> websocket.WebSocket:
+    """The extension's events WebSocket through the Hub's proxy, with the user's token."""
+    url = "ws" + server.api_url.removeprefix("http") + "events"
+    header = [f"Authorization: token {server.token}"]
+    return websocket.create_connection(url, header=header, timeout=30)
+
+
+def _until(events: websocket.WebSocket, last) -> list[dict]:
+    """The messages received up to and including the first for which ``last`` holds."""
+    received = [json.loads(events.recv())]
+    while not last(received[-1]):
+        received.append(json.loads(events.recv()))
+    return received
+
+
+def test_a_user_hears_no_events_of_another_users_run_on_another_server(servers):
+    alice, bob = servers["alice"], servers["bob"]
+    own_project = call(bob, "GET", "projects").json()["items"][0]["id"]
+    events = _events(bob)
+    try:
+        events.send(json.dumps({"subscribe": {"project": own_project}}))
+        theirs = submit_sleep(alice, "alice-unheard", 0.2)
+        received: list[dict] = []
+        for target in ({"process": theirs["id"]}, {"project": theirs["project"]}):
+            events.send(json.dumps({"subscribe": target}))
+            received += _until(events, lambda message: message["type"] == "error")
+        refusals = [message["code"] for message in received if message["type"] == "error"]
+        assert refusals == ["not_found", "not_found"]
+        wait_state(alice, theirs["id"], "completed")
+
+        # bob's own run, after alice's: his project's events arrive, none of hers
+        mine = submit_sleep(bob, "bob-heard", 0)
+        received += _until(
+            events,
+            lambda message: (
+                message.get("process") == mine["id"] and message.get("state") == "completed"
+            ),
+        )
+    finally:
+        events.close()
+    heard = {message.get("process") for message in received if message["type"] != "error"}
+    assert mine["id"] in heard and theirs["id"] not in heard
