@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from nagelfluh_runner.context import StorageContext
-from nagelfluh_runner.protocol import PROGRESS_PREFIX, parse_progress
+from nagelfluh_runner.protocol import CONTRACT_VERSION, PROGRESS_PREFIX, parse_progress
 from nagelfluh_runner.storage import StorageKeyError, open_storage
 
 
@@ -152,6 +152,7 @@ def test_manifest_lists_outputs_under_the_version_prefix(ctx, storage):
     stored = json.loads(storage.read_bytes("7/processes/3/v2/_manifest.json"))
     assert stored == manifest
     assert manifest == {
+        "contract_version": CONTRACT_VERSION,
         "process_type": "test",
         "process": 3,
         "version": 2,

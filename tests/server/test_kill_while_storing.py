@@ -122,7 +122,7 @@ def test_kill_9_mid_upload_leaves_nothing_half_stored_and_keeps_what_was_registe
         [dataset] = _get(second, "dataset")["items"]
         got = requests.get(second.api_url + f"dataset/{dataset['id']}", headers=second.headers,
                            timeout=30)
-        assert got.content == b"registered before the kill\n"
+        assert got.content == b"registered before the kill\n", got.text
         again = _upload(second, project, name, body, kind)
         assert again.status_code == 201, again.text  # the name was not taken by the wreck
         assert _get(second, f"dataset/{again.json()['id']}/meta")["variables"]
