@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests import postgres
-from tests.hub.hub import USERS, Hub, running_hub
+from tests.hub.hub import READER, USERS, Hub, running_hub
 from tests.server.conftest import pg_port  # noqa: F401  (the session's PostgreSQL cluster)
 from tests.servers import Server
 from tests.ui.conftest import jp_asyncio_loop, jp_server_cleanup  # noqa: F401  (as tests/ui)
@@ -22,12 +22,13 @@ def hub(tmp_path_factory, pg_port) -> Iterator[Hub]:  # noqa: F811
 
 @pytest.fixture(scope="session")
 def tokens(hub: Hub) -> dict[str, str]:
-    return {name: hub.login(name) for name in USERS}
+    return {name: hub.login(name) for name in (*USERS, READER)}
 
 
 @pytest.fixture
 def servers(hub: Hub, tokens: dict[str, str]) -> dict[str, Server]:
-    """Every user's server, started (again, if a test stopped or culled it)."""
+    """The servers of the users who may run processes, started (again, if a test stopped
+    or culled one)."""
     for name in USERS:
         hub.start_server(name)
     return {name: hub.user_server(name, tokens[name]) for name in USERS}

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,7 +33,23 @@ from tests.servers import Server, clean_env
 from tests.ui.browser import lab_config
 
 PROXY = Path(__file__).resolve().parent / "node_modules" / ".bin" / "configurable-http-proxy"
-USERS = ("alice", "bob")
+USERS = ("alice", "bob")  # users who may run processes (the Hub grants them the scope)
+READER = "carol"  # a user without that scope: she may look, not run
+SCOPES_CONFIG = Path(__file__).resolve().parent / "scopes_config.py"
+# the top-level README's JupyterHub example: custom scopes for what a user may do
+CUSTOM_SCOPES = {
+    "custom:nagelfluh:execute:nagelfluh:processes": {"description": "run processes"},
+    "custom:nagelfluh:write:nagelfluh:datasets": {"description": "upload files"},
+    "custom:nagelfluh:write:nagelfluh:projects": {"description": "create projects"},
+    "custom:nagelfluh:write:nagelfluh:environments": {"description": "own environments"},
+    "custom:nagelfluh:write:nagelfluh:admin": {"description": "installation environments"},
+}
+# what alice and bob are granted, each on their own server
+RUN_SCOPES = [
+    "custom:nagelfluh:execute:nagelfluh:processes!user",
+    "custom:nagelfluh:write:nagelfluh:datasets!user",
+    "custom:nagelfluh:write:nagelfluh:projects!user",
+]
 PASSWORD = "nagelfluh-hub-tests"  # the authenticator's one password for every user
 ACTIVITY_SECONDS = 2  # how often a single-user server tells the Hub when it was last active
 READY_SECONDS = 120
@@ -219,8 +236,14 @@ def _hub_config(root: Path, ports: dict[str, int], tokens: dict[str, str]) -> st
             "activity_resolution": 1,  # keep every activity report (default: 30 s apart)
             "last_activity_interval": ACTIVITY_SECONDS,
             "services": [{"name": name, "api_token": token} for name, token in tokens.items()],
+            "custom_scopes": CUSTOM_SCOPES,
             "load_roles": [
                 {"name": "admin", "services": [HARNESS]},
+                {
+                    "name": "nagelfluh-users",
+                    "users": list(USERS),
+                    "scopes": RUN_SCOPES,
+                },
                 {
                     "name": CULLER,
                     "services": [CULLER],
@@ -238,11 +261,13 @@ def _hub_config(root: Path, ports: dict[str, int], tokens: dict[str, str]) -> st
             "api_url": f"http://127.0.0.1:{ports['proxy_api']}",
             "pid_file": str(root / "proxy.pid"),
         },
-        "Authenticator": {"allowed_users": list(USERS)},
+        "Authenticator": {"allowed_users": [*USERS, READER]},
         "SharedPasswordAuthenticator": {"user_password": PASSWORD},
         "Spawner": {
             "cmd": [sys.executable, "-m", "jupyterhub.singleuser"],
             "default_url": "/lab",
+            # a browser's login token carries them too, not only access to the server
+            "oauth_client_allowed_scopes": RUN_SCOPES,
             "start_timeout": READY_SECONDS,
             "http_timeout": READY_SECONDS,
         },
@@ -275,12 +300,13 @@ def running_hub(root: Path, db_url: str) -> Iterator[Hub]:
         raise RuntimeError(f"{PROXY} is missing: run scripts/install-hub-proxy.sh")
     storage = root / "storage"
     storage.mkdir(parents=True)
-    for name in USERS:
+    for name in (*USERS, READER):
         home = root / "users" / name
         (home / "config").mkdir(parents=True)
         (home / "config" / "jupyter_server_config.json").write_text(
             json.dumps(_user_config(home, db_url, storage))
         )
+        shutil.copy(SCOPES_CONFIG, home / "config" / "jupyter_server_config.py")
     ports = {name: _free_port() for name in ("public", "hub", "proxy_api")}
     tokens = {HARNESS: secrets.token_hex(16), CULLER: secrets.token_hex(16)}
     (root / "jupyterhub_config.py").write_text(_hub_config(root, ports, tokens))

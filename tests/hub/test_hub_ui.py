@@ -1,6 +1,7 @@
 """A user meets the extension through JupyterHub in a browser: logs in at the Hub,
 lands in their own JupyterLab behind the Hub's proxy, and runs a process from the
-side panel's form."""
+side panel's form. Her server runs the README's scope authorizer, so this also shows
+that the token her browser gets at login carries the Hub's run scope."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Two users on one JupyterHub, each with a server of their own running the extension
+"""Users on one JupyterHub, each with a server of their own running the extension
 against one PostgreSQL: each sees their own work, and only through the Hub's identity."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pytest
 import websocket
 
-from tests.hub.hub import call, submit_sleep, wait_state
+from tests.hub.hub import READER, Hub, call, submit_sleep, wait_state
 from tests.servers import Server
 
 pytestmark = pytest.mark.postgres
@@ -83,3 +83,15 @@ def test_a_user_hears_no_events_of_another_users_run_on_another_server(servers):
         events.close()
     heard = {message.get("process") for message in received if message["type"] != "error"}
     assert mine["id"] in heard and theirs["id"] not in heard
+
+
+def test_a_user_without_the_hubs_run_scope_may_look_but_not_start_a_process(
+    hub: Hub, tokens: dict[str, str]
+):
+    hub.start_server(READER)
+    reader = hub.user_server(READER, tokens[READER])
+    assert call(reader, "GET", "process-types").status_code == 200
+    assert call(reader, "GET", "projects").status_code == 200
+    refused = call(reader, "POST", "process", json={"type": "sleep", "parameters": {"seconds": 0}})
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"]
