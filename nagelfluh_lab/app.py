@@ -410,7 +410,7 @@ class NagelfluhApp(ExtensionApp):
     async def _sweep_uploads(self, datasets: DatasetService) -> None:
         """In the background: a start must not wait on listing storage."""
         try:
-            await datasets.sweep_uploads(self.upload_sweep_grace_seconds)
+            await datasets.sweep_uploads(self.upload_sweep_grace_seconds, datasets.created)
         except Exception:
             self.log.warning("could not sweep abandoned uploads", exc_info=True)
         try:

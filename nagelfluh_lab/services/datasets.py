@@ -8,6 +8,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import math
 import mimetypes
 import secrets
 import time
@@ -105,6 +106,9 @@ class DatasetService:
     def __init__(self, db: Database, storage: Storage) -> None:
         self.db = db
         self.storage = storage
+        # Uploads to this server begin after it was made (before the server listens):
+        # the start-up sweep spares what began since, however small its grace.
+        self.created = time.time()
 
     async def list(
         self,
@@ -284,11 +288,15 @@ class DatasetService:
         kind = described.pop("format")
         return {**described, "metadata": {"format": kind}}
 
-    async def sweep_uploads(self, grace: float = UPLOAD_GRACE_SECONDS) -> int:
+    async def sweep_uploads(
+        self, grace: float = UPLOAD_GRACE_SECONDS, begun_before: float = math.inf
+    ) -> int:
         """Delete what uploads begun over ``grace`` seconds ago stored but never
         registered (their server died before it could), and their half-written files;
-        returns how many. The grace spares uploads another server is still receiving."""
-        before = time.time() - grace
+        returns how many. The grace spares uploads another server is still receiving;
+        ``begun_before`` spares this server's own (the registered ones are read before
+        storage is listed, so one finishing meanwhile would look abandoned)."""
+        before = min(time.time() - grace, begun_before)
         projects = await self.db.run_durable(
             lambda s: {
                 p: set(s.scalars(select(Dataset.key).join(Upload).where(Upload.project_id == p)))
@@ -302,7 +310,7 @@ class DatasetService:
             removed += await asyncio.to_thread(self.storage.remove_partial, prefix, before)
             for key in await asyncio.to_thread(self.storage.list, prefix):
                 relative = key[len(prefix) :]
-                if _folder(relative) not in kept and _stamp(relative) < before:
+                if _folder(relative) not in kept and _stamp(relative) + 1 <= before:
                     await asyncio.to_thread(self.storage.delete, key)
                     removed += 1
         if removed:
@@ -411,8 +419,9 @@ def _folder(relative: str) -> str:
 
 
 def _stamp(relative: str) -> float:
-    """When the upload of ``{time}-{random}/{name}`` began; infinity for any other
-    key (from before uploads were stamped: the sweep leaves those alone)."""
+    """When the upload of ``{time}-{random}/{name}`` began, in whole seconds (it began
+    within the second after); infinity for any other key (from before uploads were
+    stamped: the sweep leaves those alone)."""
     folder, _, name = relative.partition("/")
     seconds, _, token = folder.partition("-")
     return float(seconds) if name and seconds.isdigit() and token else float("inf")

@@ -91,3 +91,24 @@ async def test_what_abandoned_uploads_left_is_swept_and_nothing_else(api, jp_ser
     assert recent.exists()
     code, data = await api.call("GET", f"dataset/{kept['id']}")
     assert (code, data) == (200, b"registered")
+
+
+async def test_the_start_up_sweep_never_takes_this_servers_own_upload_for_a_wreck(
+        api, jp_serverapp, tmp_path):
+    """Whatever the grace: the sweep reads what is registered, then lists storage, so an
+    upload to this server that registers in between (or is still arriving) looked
+    abandoned, and a registered upload lost its bytes (found by the kill -9 test)."""
+    await api.post("dataset", b"registered", project=1, name="kept.bin")
+    app = next(iter(jp_serverapp.extension_manager.extension_apps["nagelfluh_lab"]))
+    uploads = tmp_path / "storage" / "1" / "uploads"
+    started = app.datasets.created
+    # Begun in the second the service was made, or after it: this server's own.
+    own = [uploads / f"{int(started) + extra}-0a1b2{extra}" / "arriving.bin" for extra in (0, 1)]
+    wreck = uploads / f"{int(started) - 1}-9f8e7d" / "wreck.bin"
+    for path in (*own, wreck):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x")
+
+    assert await app.datasets.sweep_uploads(grace=-1e9, begun_before=started) == 1
+
+    assert all(path.exists() for path in own) and not wreck.exists()
