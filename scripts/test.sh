@@ -44,6 +44,7 @@ SKIP_JUPYTER_BUILDER=1 uv pip install -q -p .venv -c constraints.txt \
   jlpm vitest run
 )
 .venv/bin/jupyter-builder develop --overwrite . >/dev/null
+bash scripts/install-hub-proxy.sh  # JupyterHub's proxy for tests/hub (npm, from tests/hub/package-lock.json)
 
 .venv/bin/ruff check .
 .venv/bin/mypy nagelfluh_lab runner/nagelfluh_runner kernel_magics/nagelfluh_magics  # strict: [tool.mypy]
