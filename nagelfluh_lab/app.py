@@ -6,6 +6,7 @@ import asyncio
 import gc
 import getpass
 import hashlib
+import os
 import pathlib
 import socket
 import sys
@@ -141,6 +142,21 @@ class NagelfluhApp(ExtensionApp):
         "deleted (their server died); younger ones are spared, another server sharing the "
         "storage may still be receiving them. A single server may set 0.",
     ).tag(config=True)
+    activity_refresh_seconds = Float(
+        help="While a version is queued or running, the server is marked active this often, "
+        "so that JupyterHub (which reads the server's last activity every "
+        "JUPYTERHUB_ACTIVITY_INTERVAL seconds) and its idle culler leave it alone. "
+        "Default: half the Hub's interval under JupyterHub (at most 30 s), else 30 s.",
+    ).tag(config=True)
+
+    @default("activity_refresh_seconds")
+    def _activity_refresh_default(self) -> float:
+        try:
+            reported = float(os.environ.get("JUPYTERHUB_ACTIVITY_INTERVAL", "60"))
+        except ValueError:
+            reported = 60.0
+        return max(0.5, min(30.0, reported / 2))
+
     events_poll_seconds = Float(
         5.0,
         min=0.1,
@@ -206,6 +222,7 @@ class NagelfluhApp(ExtensionApp):
     environments = Instance(EnvironmentService, allow_none=True)
     runner_executor = Instance(Executor, allow_none=True)
     _sweep: asyncio.Task[None] | None = None
+    _activity: asyncio.Task[None] | None = None
 
     @default("db_url")
     def _default_db_url(self) -> str:
@@ -406,6 +423,15 @@ class NagelfluhApp(ExtensionApp):
         await processes.resume()
         await environments.start()
         self._sweep = asyncio.create_task(self._sweep_uploads(datasets))
+        self._activity = asyncio.create_task(self._keep_active(processes))
+
+    async def _keep_active(self, processes: ProcessService) -> None:
+        """JupyterHub asks the server when it was last active, which a run going on its own
+        (no browser open) would not otherwise change: the Hub would cull its server."""
+        while True:
+            await asyncio.sleep(self.activity_refresh_seconds)
+            if processes.active_count():
+                self.settings["last_activity_times"]["nagelfluh"] = datetime.now(timezone.utc)
 
     async def _sweep_uploads(self, datasets: DatasetService) -> None:
         """In the background: a start must not wait on listing storage."""
@@ -419,8 +445,9 @@ class NagelfluhApp(ExtensionApp):
             self.log.warning("could not describe uploads stored before", exc_info=True)
 
     async def stop_extension(self) -> None:
-        if self._sweep is not None:
-            self._sweep.cancel()
+        for task in (self._sweep, self._activity):
+            if task is not None:
+                task.cancel()
         if self.relay is not None:
             await self.relay.stop()
         if self.environments is not None:

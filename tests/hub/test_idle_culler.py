@@ -46,15 +46,6 @@ def test_the_idle_culler_stops_a_server_nobody_uses(hub: Hub, start_culler):
     assert _culled_within(hub, "bob", TIMEOUT + 2 * EVERY + 2 * ACTIVITY_SECONDS + 10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "the extension marks activity only when a run changes state: its current_activity() "
-        "is read by jupyter_server's own shutdown_no_activity alone, never by JupyterHub, so "
-        "a run that outlasts the culler's timeout leaves the server looking idle to the Hub"
-    ),
-)
 def test_the_idle_culler_leaves_a_server_alone_while_its_user_has_a_run_going(
     hub: Hub, servers, start_culler
 ):

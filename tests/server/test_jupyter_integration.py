@@ -47,3 +47,29 @@ def test_unknown_executor_name_is_refused_with_the_choices():
     app = NagelfluhApp(executor="nonsense")
     with pytest.raises(ValueError, match="must be one of"):
         app._make_executor()
+
+
+@pytest.mark.parametrize("nagelfluh_config", [{"activity_refresh_seconds": 0.1}])
+async def test_a_run_going_on_its_own_keeps_the_server_active_for_jupyterhub(
+        api, jp_serverapp, nagelfluh_config):
+    """JupyterHub reads ``web_app.last_activity()`` and never asks the extension: without
+    a browser open, only the refresh keeps the Hub's idle culler off a server whose user
+    has a run going (tests/hub/test_idle_culler.py does this against a real Hub)."""
+    created = await api.submit("sleep", {"seconds": 30})
+    await api.wait(created["id"], states=("running",))
+    first = jp_serverapp.web_app.last_activity()
+    await asyncio.sleep(0.5)
+    assert jp_serverapp.web_app.last_activity() > first
+    await api.post(f"process/{created['id']}/versions/1/cancel", expect=200)
+    await api.wait(created["id"], states=("failed", "cancelled"))
+    await asyncio.sleep(0.3)
+    idle = jp_serverapp.web_app.settings["last_activity_times"]["nagelfluh"]
+    await asyncio.sleep(0.5)
+    assert jp_serverapp.web_app.settings["last_activity_times"]["nagelfluh"] == idle
+
+
+def test_under_jupyterhub_activity_is_refreshed_twice_per_reporting_interval(monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_ACTIVITY_INTERVAL", "4")
+    assert NagelfluhApp().activity_refresh_seconds == 2
+    monkeypatch.delenv("JUPYTERHUB_ACTIVITY_INTERVAL")
+    assert NagelfluhApp().activity_refresh_seconds == 30
