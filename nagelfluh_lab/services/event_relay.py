@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 
-import psycopg
 from sqlalchemy import BigInteger, delete, insert, literal_column, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
@@ -260,6 +259,8 @@ class EventRelay:
     async def _listen(self) -> None:
         """LISTEN, reconnecting whenever the connection is lost, and catch up after each
         connect on what was missed meanwhile."""
+        import psycopg  # PostgreSQL's driver is an extra: only a server using it listens
+
         delay = RECONNECT_FIRST_SECONDS
         while True:
             try:
