@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 
 import pytest
 
@@ -41,6 +42,17 @@ def _culled_within(hub: Hub, name: str, seconds: float) -> bool:
     return False
 
 
+def _wait_for_activity_after(hub: Hub, name: str, moment: datetime, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        model = hub.server_model(name)
+        last = model and model.get("last_activity")
+        if last and datetime.fromisoformat(last.replace("Z", "+00:00")) >= moment:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the Hub heard of no activity of {name} since {moment}")
+
+
 def test_the_idle_culler_stops_a_server_nobody_uses(hub: Hub, start_culler):
     start_culler()
     assert _culled_within(hub, "bob", TIMEOUT + 2 * EVERY + 2 * ACTIVITY_SECONDS + 10)
@@ -52,6 +64,10 @@ def test_the_idle_culler_leaves_a_server_alone_while_its_user_has_a_run_going(
     alice = servers["alice"]
     process = submit_sleep(alice, "long-nap", 60)["id"]
     wait_state(alice, process, "running", timeout=30)
+    running = datetime.now(timezone.utc)
+    # The Hub learns of activity every ACTIVITY_SECONDS: a culler started before then
+    # would judge the server by what it did before the run (up to TIMEOUT ago).
+    _wait_for_activity_after(hub, "alice", running, 3 * ACTIVITY_SECONDS + 10)
     # from here on nobody touches alice's server: only her run keeps it busy
     start_culler()
     try:
