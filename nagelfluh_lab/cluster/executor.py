@@ -74,6 +74,7 @@ CLAIM_WAIT_SECONDS = 0.5
 class KubernetesExecutor(Executor):
     """Runs versions as Kubernetes Jobs, admitted by Kueue."""
 
+    kind = "kubernetes"
     namespace = Unicode(NAMESPACE, help="Namespace of the runs' Jobs.").tag(config=True)
     queue_name = Unicode(QUEUE_NAME, help="Kueue LocalQueue the Jobs are queued in.").tag(
         config=True

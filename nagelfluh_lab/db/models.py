@@ -166,6 +166,8 @@ class ProcessVersion(Base):
     output_count: Mapped[int] = mapped_column(Integer, default=0)
     # The server that runs it (NagelfluhApp.server_id); None from before servers were told apart.
     server: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Its executor's ``kind``; None from before it was recorded.
+    executor: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     process: Mapped[Process] = relationship(back_populates="versions")
     inputs: Mapped[list[VersionInput]] = relationship(cascade="all, delete-orphan", lazy="selectin")

@@ -8,7 +8,7 @@ persists states, assigns log ``seq`` numbers and settles billing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
@@ -100,6 +100,9 @@ class Executor(LoggingConfigurable):
     """Runs versions. Subclasses are chosen by ``NagelfluhApp.executor_class``."""
 
     events: ExecutorEvents
+    # Recorded on every version it runs: a server takes over only versions of its own
+    # kind, whose runs it can follow (a Kubernetes server never starts a local one).
+    kind: ClassVar[str] = "custom"
 
     # Both executors deliver the lines they read through a ``lines.LogBatcher``.
     log_batch_lines = Int(5000, help="Deliver log lines in batches of at most this many.").tag(

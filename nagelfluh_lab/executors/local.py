@@ -63,6 +63,7 @@ PRLIMIT = shutil.which("prlimit")
 class LocalExecutor(Executor):
     """Runs versions on this machine, each under its own shim and sandbox."""
 
+    kind = "local"
     quota_cpu = Float(help="CPU cores that running versions may request in total.").tag(config=True)
     quota_memory = Int(help="Bytes of memory that running versions may request in total.").tag(
         config=True

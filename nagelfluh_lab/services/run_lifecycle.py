@@ -11,7 +11,8 @@ of a run settles its bill, whatever way it ended.
 
 Servers sharing a PostgreSQL database each follow the runs they hold the lease of
 (``leases``), and take over, every ``lease_scan_seconds``, the Kubernetes runs whose
-server died: exactly one server follows, finishes and bills each run.
+server died, whether their Job had been created or not: exactly one server follows,
+finishes and bills each run.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from nagelfluh_runner.storage import Storage
-from sqlalchemy import CursorResult, or_, select, tuple_, update
+from sqlalchemy import CursorResult, and_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..credentials import CredentialProvider, CredentialsError
@@ -104,8 +105,10 @@ class RunLifecycle:
 
     async def submit(self, spec: RunSpec, version_id: int) -> None:
         self._track(spec, version_id)
-        await self._lease(version_id)  # a new version's is free
-        await self._start(spec)
+        if await self._lease(version_id):  # a new version's is free, unless ...
+            await self._start(spec)
+        else:  # ... this server stalled so long that another took it up as stranded
+            self._runs.pop(spec.key, None)
 
     async def stop(self) -> None:
         """Stop taking runs over and give up the leases: call once the executor has
@@ -206,10 +209,13 @@ class RunLifecycle:
                 await self.executor.abandon(key)
                 await self._forget(key, run)
         keys = self.executor.adoptable()
-        if not keys:
+        if keys is None:
             return
         leased.update(run.version_id for run in self._runs.values())
-        for version_id in await self.db.run(lambda s: _orphans(s, keys, leased)):
+        # A pending version's server takes its lease as it stores it: one still pending
+        # and unleased after two scans lost its server before it reached the cluster.
+        stranded = Stranded(self.executor.kind, time.time() - 2 * self.lease_scan_seconds)
+        for version_id in await self.db.run(lambda s: _orphans(s, keys, stranded, leased)):
             if await self.leases.take(version_id):
                 await self._adopt(version_id)
 
@@ -478,19 +484,35 @@ def with_reason_line(session: Session, version_id: int, outcome: RunOutcome) -> 
     return f"{generic}: {line}"
 
 
-def _orphans(session: Session, keys: list[RunKey], leased: set[int]) -> list[int]:
-    """The ids of the versions of ``keys`` that have not ended and whose ids are not in
-    ``leased``: taken over as they come, oldest first."""
+class Stranded(NamedTuple):
+    """Pending versions of executor ``kind`` stored before ``before`` (a time)."""
+
+    kind: str
+    before: float
+
+
+def _orphans(
+    session: Session, keys: list[RunKey], stranded: Stranded, leased: set[int]
+) -> list[int]:
+    """The ids of the versions that have not ended, whose ids are not in ``leased``, and
+    that are either runs the executor sees (``keys``) or ``stranded``: taken over as they
+    come, oldest first."""
+    found = and_(
+        ProcessVersion.state == "pending",
+        ProcessVersion.executor == stranded.kind,
+        ProcessVersion.created < stranded.before,
+    )
+    if keys:
+        found = or_(
+            found,
+            tuple_(ProcessVersion.process_id, ProcessVersion.number).in_(
+                [(key.process_id, key.version) for key in keys]
+            ),
+        )
     return list(
         session.scalars(
             select(ProcessVersion.id)
-            .where(
-                tuple_(ProcessVersion.process_id, ProcessVersion.number).in_(
-                    [(key.process_id, key.version) for key in keys]
-                ),
-                ProcessVersion.state.in_(ACTIVE),
-                ProcessVersion.id.not_in(leased),
-            )
+            .where(found, ProcessVersion.state.in_(ACTIVE), ProcessVersion.id.not_in(leased))
             .order_by(ProcessVersion.id)
         )
     )

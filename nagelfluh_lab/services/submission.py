@@ -101,6 +101,7 @@ class Submitter:
             cost_estimated=self.billing.estimate(resources),
             created_by=user.id,
             server=self.server_id,
+            executor=self.executor.kind,
             inputs=[VersionInput(dataset_id=d.id) for d in inputs],
         )
         process.versions.append(version)

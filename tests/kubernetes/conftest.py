@@ -28,11 +28,11 @@ from tests.server.conftest import Api, HeaderIdentityProvider
 INSTALLATION = "3f9a1c0e7b2d4a65"
 
 
-def seed_version(session: Session, **fields: Any) -> ProcessVersion:
-    """Version 1 of a new ``sleep`` process of user "tester" in a new project, 0.5 CPU
-    and 256 MiB for at most 60 s, with ``fields`` (its ``state`` and ``parameters`` at
-    least) and, made by it, ``version.process``."""
-    user, project = User(name="tester"), Project(name="Seeded")
+def seed_version(session: Session, user_name: str = "tester", **fields: Any) -> ProcessVersion:
+    """Version 1 of a new ``sleep`` process of a new user (``user_name``) in a new project,
+    0.5 CPU and 256 MiB for at most 60 s, with ``fields`` (its ``state`` and
+    ``parameters`` at least) and, made by it, ``version.process``."""
+    user, project = User(name=user_name), Project(name="Seeded")
     session.add_all([user, project])
     session.flush()
     project.members.append(ProjectMember(user_id=user.id))

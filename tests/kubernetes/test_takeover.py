@@ -201,15 +201,18 @@ def make_stack(kubeconfig: Path, shared_db: str, tmp_path: Path,
     jp_asyncio_loop.run_until_complete(stop())
 
 
-def _seed(url: str, tmp_path: Path, server: str, state: str,
-          seconds: float = 2) -> tuple[RunSpec, int]:
-    """A version of ``sleep`` run by ``server`` in ``state``, its cost on hold."""
+def _seed(url: str, tmp_path: Path, server: str, state: str, seconds: float = 2,
+          executor: str = "kubernetes", age: float = 0) -> tuple[RunSpec, int]:
+    """A version of ``sleep`` run by ``server`` in ``state``, stored ``age`` seconds ago
+    for ``executor``, its cost on hold."""
     db = Database(url)
 
     def seed(session) -> tuple[int, int, int]:
         version = seed_version(
-            session, parameters={"seconds": seconds}, state=state, server=server,
-            cost_estimated=30_000_000, started=time.time() if state == "running" else None)
+            session, f"user-of-{server}", parameters={"seconds": seconds}, state=state,
+            server=server,
+            executor=executor, created=time.time() - age, cost_estimated=30_000_000,
+            started=time.time() if state == "running" else None)
         process = version.process
         session.add(Transaction(user_id=version.created_by, project_id=process.project_id,
                                 version_id=version.id, process_id=process.id, version=1,
@@ -295,3 +298,28 @@ async def test_a_live_servers_run_is_left_alone_until_its_lease_is_lost(
     ended = await _ended(shared_db, spec.key.process_id)
     assert (ended.state, ended.server) == ("completed", "second")
     assert _ledger(shared_db)[spec.key.process_id] == [HOLD, DEBIT, "RELEASE"]
+
+
+async def test_a_version_whose_server_died_before_creating_its_job_is_run_by_another(
+        make_stack, shared_db, tmp_path):
+    # stored, billed, then the server was culled before it created the Job
+    spec, _ = _seed(shared_db, tmp_path, "dead", "pending", age=10 * SCAN_SECONDS)
+    second = await make_stack("second")
+    await second.runs.resume()
+    await _until(lambda: second.follows(spec.key))
+    ended = await _ended(shared_db, spec.key.process_id)
+    assert (ended.state, ended.server) == ("completed", "second")
+    assert _ledger(shared_db)[spec.key.process_id] == [HOLD, DEBIT, "RELEASE"]
+
+
+async def test_a_pending_version_is_taken_over_only_by_a_server_of_its_executor_after_a_grace(
+        make_stack, shared_db, tmp_path):
+    local, _ = _seed(shared_db, tmp_path, "dead", "pending", executor="local",
+                     age=10 * SCAN_SECONDS)  # lives on its server's machine: waits for it
+    fresh, _ = _seed(shared_db, tmp_path, "alive", "pending")  # its server is storing it
+    second = await make_stack("second")
+    await second.runs.resume()
+    await _until(lambda: second.executor.adoptable() is not None)
+    await second.runs.scan_leases()
+    assert not second.follows(local.key) and not second.follows(fresh.key)
+    assert {v.state for v in _versions(shared_db).values()} == {"pending"}
