@@ -30,7 +30,7 @@ from .executors.contract import BOOTSTRAP_IMAGE
 from .executors.local import LocalExecutor
 from .executors.schema import SchemaExtractor
 from .resources import Resources, parse_cpu, parse_memory
-from .services import catalog
+from .services import catalog, provenance
 from .services.billing import Billing
 from .services.datasets import UPLOAD_GRACE_SECONDS, DatasetService
 from .services.environments import EnvironmentService
@@ -294,9 +294,17 @@ class NagelfluhApp(ExtensionApp):
                 item["entry_point"],
                 item["error"],
             )
+        self.runner_executor = self._make_executor()
+        # Local runs use this Python; in a cluster the bootstrap image's digest is unknown
+        # (no schema pod ran it), and its results are not cached.
+        identity = (
+            provenance.local_identity()
+            if self.runner_executor.kind == provenance.LOCAL
+            else catalog.Identity()
+        )
         self.database.run_sync(
             lambda s: catalog.register_environment(
-                s, catalog.BOOTSTRAP_ENVIRONMENT, BOOTSTRAP_IMAGE, types, broken
+                s, catalog.BOOTSTRAP_ENVIRONMENT, BOOTSTRAP_IMAGE, types, broken, identity
             )
         )
         self.hub = EventHub()
@@ -304,7 +312,6 @@ class NagelfluhApp(ExtensionApp):
             self.relay = EventRelay(
                 self.database, self.hub, self.server_id, self.events_poll_seconds
             )
-        self.runner_executor = self._make_executor()
         self.processes = ProcessService(
             self.database,
             self.runner_executor,

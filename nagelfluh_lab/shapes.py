@@ -37,6 +37,8 @@ ErrorCode = Literal[
 VersionState = Literal["pending", "queued", "running", "completed", "failed"]
 EnvironmentState = Literal["registering", "ready", "failed"]
 LogStream = Literal["stdout", "stderr", "system"]
+CacheStatus = Literal["hit", "miss", "waiting", "bypassed", "uncacheable"]
+ReproducibilityState = Literal["pending", "identical", "differs", "failed"]
 TransactionKind = Literal["HOLD", "DEBIT", "RELEASE"]
 Reduction = Literal["mean", "min", "max"]
 
@@ -106,6 +108,7 @@ class Environment(TypedDict):
     message: str | None
     requested_image: str | None
     owner: UserOwner | ProjectOwner | None
+    digest: str | None
     broken: NotRequired[list[BrokenProcessType]]
 
 
@@ -120,6 +123,8 @@ class ProcessType(TypedDict):
     description: str
     environment: str
     schema: dict[str, Any]
+    version: str | None
+    cacheable: bool
 
 
 class ProcessTypeList(TypedDict):
@@ -161,6 +166,7 @@ class Producer(TypedDict):
     process: int
     version: int
     type: str
+    provenance: Provenance | None
 
 
 class DatasetMeta(Dataset):
@@ -227,6 +233,66 @@ class Cost(TypedDict):
     actual: float | None
 
 
+class VersionRef(TypedDict):
+    process: int
+    version: int
+
+
+class Reproducibility(TypedDict):
+    state: ReproducibilityState
+    differing: list[str]
+
+
+class ProvenanceType(TypedDict):
+    name: str
+    version: str | None
+    cacheable: bool
+
+
+class ProvenanceEnvironment(TypedDict):
+    name: str
+    image: str | None
+    digest: str | None
+    image_digest: str | None
+    python: str | None
+
+
+class ProvenanceInput(TypedDict):
+    parameter: str
+    dataset: int
+    name: str
+    digest: str | None
+
+
+class ProvenanceOutput(TypedDict):
+    name: str
+    dataset: int
+    digest: str | None
+
+
+class CacheRecord(TypedDict):
+    status: CacheStatus
+    key: str | None
+    reason: str | None
+
+
+class Provenance(TypedDict):
+    """What exactly produced a version (stored as it is on the version's row)."""
+
+    process_type: ProvenanceType
+    runner_version: str | None
+    environment: ProvenanceEnvironment
+    parameters: dict[str, Any]
+    inputs: list[ProvenanceInput]
+    resources: AppliedResources
+    executor: str | None
+    started: float | None
+    finished: float | None
+    exit_code: int | None
+    outputs: list[ProvenanceOutput]
+    cache: CacheRecord
+
+
 class VersionStatus(TypedDict):
     """What a version and its ``state`` event both say about where its run is."""
 
@@ -249,6 +315,10 @@ class Version(VersionStatus):
     outputs: list[Dataset]
     output_count: int
     log_lines: int
+    cached_from: VersionRef | None
+    rerun_of: VersionRef | None
+    reproducibility: Reproducibility | None
+    provenance: Provenance | None
 
 
 class Process(TypedDict):

@@ -53,6 +53,10 @@ export function makeVersion(
     outputs: [],
     output_count: 0,
     log_lines: 0,
+    cached_from: null,
+    rerun_of: null,
+    reproducibility: null,
+    provenance: null,
     ...extra
   };
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from typing import Any
 
@@ -110,6 +111,23 @@ def job_labels(job: V1Job) -> dict[str, str]:
 def container_status(pod: KubeObject) -> KubeObject:
     """The status of the pod's (only) container; empty before it has one."""
     return (pod.get("status", {}).get("containerStatuses") or [{}])[0]
+
+
+_PINNED = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+
+
+def pinned_image(pods: list[KubeObject]) -> str | None:
+    """The image the last of ``pods`` to start ran, pinned by digest (``name@sha256:...``),
+    from its container status's ``imageID`` as kubelets report it (Docker's
+    ``docker-pullable://name@sha256:...``, containerd's ``registry/name@sha256:...``).
+    None if none started, or its runtime reports no repository digest (an image only
+    present locally): a digest that cannot be pulled again pins nothing."""
+    for pod in reversed(pods):
+        image_id = container_status(pod).get("imageID") or ""
+        reference = image_id.partition("://")[2] if "://" in image_id else image_id
+        if _PINNED.match(reference):
+            return reference
+    return None
 
 
 def pull_failure(pods: list[KubeObject]) -> KubeObject | None:

@@ -43,6 +43,7 @@ from .api import (
     job_ended,
     job_labels,
     not_found,
+    pinned_image,
     pull_failure,
 )
 from .logs import PodLog
@@ -538,9 +539,8 @@ class KubernetesExecutor(Executor):
         if any(map(_started, pods)) and run.reported != "running":
             await self._report(run, "running")
         self._follow_logs(run, pods)
-        if job_ended(job) == "Complete":
-            return RunOutcome("completed", exit_code=0)
-        return _failure(job, pods, run.spec)
+        ended = RunOutcome("completed", exit_code=0) if job_ended(job) == "Complete" else None
+        return dataclasses.replace(ended or _failure(job, pods, run.spec), image=pinned_image(pods))
 
     async def _current_pods(self, run: _Run) -> list[KubeObject]:
         try:

@@ -19,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from traitlets import Float, Int, List, Unicode, default
 from urllib3 import BaseHTTPResponse
 
-from ..executors.schema import SchemaExtractionFailed, SchemaExtractor
+from ..executors.schema import Extracted, SchemaExtractionFailed, SchemaExtractor
 from .api import (
     api_message,
     condition,
@@ -28,6 +28,7 @@ from .api import (
     job_ended,
     job_labels,
     not_found,
+    pinned_image,
     pull_failure,
 )
 from .manifests import (
@@ -108,7 +109,7 @@ class KubernetesSchemaExtractor(SchemaExtractor):
         if self._api is not None:
             self._api.close()
 
-    async def extract(self, environment: str, image: str, attempt: int) -> str:
+    async def extract(self, environment: str, image: str, attempt: int) -> Extracted:
         name = schema_job_name(environment, image, attempt, self.installation)
         await self._create(name, environment, image)
         try:
@@ -157,8 +158,9 @@ class KubernetesSchemaExtractor(SchemaExtractor):
         if schema_labels(environment, self.installation).items() - job_labels(existing).items():
             raise SchemaExtractionFailed(f"A Job named {name} exists already, for something else")
 
-    async def _output(self, name: str, image: str) -> str:
-        """The log of the Job's pod once it completed; raises how it failed otherwise."""
+    async def _output(self, name: str, image: str) -> Extracted:
+        """The log of the Job's pod once it completed, and the image it ran by digest;
+        raises how it failed otherwise."""
         patience = self.deadline_seconds + self.image_pull_grace_seconds + self.start_margin_seconds
         give_up = time.monotonic() + patience
         pull_since: float | None = None
@@ -181,7 +183,8 @@ class KubernetesSchemaExtractor(SchemaExtractor):
                         raise SchemaExtractionFailed(
                             f"The schema Job {name} completed, but its pod is gone with its log"
                         )
-                    return await self._read_log(pods[-1]["metadata"]["name"])
+                    output = await self._read_log(pods[-1]["metadata"]["name"])
+                    return Extracted(output, pinned_image(pods[-1:]))
                 if ended == "Failed":
                     raise SchemaExtractionFailed(self._failure(job, pods))
                 waiting = pull_failure(pods)

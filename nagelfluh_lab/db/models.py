@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     FetchedValue,
     Float,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -102,6 +104,10 @@ class Environment(Base):
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     owner_project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
     owner_user: Mapped[User | None] = relationship(lazy="selectin")
+    # What cache keys name it by: the image digest its schema pod ran, or the local
+    # interpreter's and distributions' digest; None while unresolved (nothing is cached).
+    digest: Mapped[str | None] = mapped_column(String(71), nullable=True)
+    runner_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     process_types: Mapped[list[ProcessTypeRecord]] = relationship(
         back_populates="environment",
         cascade="all, delete-orphan",
@@ -119,6 +125,9 @@ class ProcessTypeRecord(Base):
     title: Mapped[str] = mapped_column(String(255), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # ProcessType.version as the environment's runner described it (None: an old runner).
+    version: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    cacheable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     environment: Mapped[Environment] = relationship(back_populates="process_types")
 
 
@@ -169,8 +178,30 @@ class ProcessVersion(Base):
     # Its executor's ``kind``; None from before it was recorded.
     executor: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # services.provenance: what produced it (shapes.Provenance, but started and finished,
+    # which are the columns above); None from before it was recorded.
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # services.cache: the key of its work (None: not cacheable), the version whose outputs it
+    # reuses, the identical one it waits for, the one it re-runs exactly and how they compare.
+    cache_key: Mapped[str | None] = mapped_column(String(71), nullable=True, index=True)
+    cached_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_versions.id"), nullable=True
+    )
+    waiting_for_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_versions.id"), nullable=True
+    )
+    rerun_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_versions.id"), nullable=True
+    )
+    reproducibility: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     process: Mapped[Process] = relationship(back_populates="versions")
     inputs: Mapped[list[VersionInput]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    cached_from: Mapped[ProcessVersion | None] = relationship(
+        remote_side=[id], foreign_keys=[cached_from_id], lazy="selectin"
+    )
+    rerun_of: Mapped[ProcessVersion | None] = relationship(
+        remote_side=[id], foreign_keys=[rerun_of_id], lazy="selectin"
+    )
 
     @property
     def resources(self) -> Resources:

@@ -80,6 +80,9 @@ class RunOutcome:
     # When the run ended, if the executor knows (a local run that ended while the
     # server was down): billing counts the run's time, not the server's downtime.
     ended: float | None = field(default=None, compare=False)
+    # The image the run ran, pinned by digest (``name@sha256:...``), if the executor knows
+    # (a pod's status): what its provenance records and an exact re-run pins.
+    image: str | None = field(default=None, compare=False)
 
 
 class ExecutorEvents(Protocol):

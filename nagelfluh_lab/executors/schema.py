@@ -8,7 +8,17 @@ interface is about runs: only executors that run images have an extractor.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from traitlets.config import LoggingConfigurable
+
+
+class Extracted(NamedTuple):
+    """What the command printed, and the image it ran pinned by digest (``name@sha256:...``),
+    where the extractor can tell (a pod's status): the environment's digest in cache keys."""
+
+    output: str
+    image: str | None = None
 
 
 class SchemaExtractionFailed(Exception):
@@ -24,7 +34,7 @@ class SchemaExtractor(LoggingConfigurable):
     async def stop(self) -> None:
         """Disconnect. Extractions still under way are cancelled first by their callers."""
 
-    async def extract(self, environment: str, image: str, attempt: int) -> str:
+    async def extract(self, environment: str, image: str, attempt: int) -> Extracted:
         """The standard output of ``python -m nagelfluh_runner schema`` in ``image``.
 
         ``attempt`` numbers the registrations of ``environment``: called again with

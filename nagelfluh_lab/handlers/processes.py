@@ -86,6 +86,15 @@ class RestoreHandler(NagelfluhHandler):
         self.reply(await self.processes.restore(self.user_name, process_id, version), 201)
 
 
+class RerunHandler(NagelfluhHandler):
+    auth_resource = PROCESSES
+
+    @web.authenticated
+    @authorized_to("execute")
+    async def post(self, process_id: str, version: str) -> None:
+        self.reply(await self.processes.rerun(self.user_name, process_id, version), 201)
+
+
 class CompareHandler(NagelfluhHandler):
     auth_resource = PROCESSES
 

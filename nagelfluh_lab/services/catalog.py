@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -62,6 +63,7 @@ def register_environment(
     image: str | None,
     types: list[Described],
     broken: list[Broken] | None = None,
+    identity: Identity | None = None,
 ) -> Environment:
     """Create or refresh an environment and the process types it offers, taking over
     types of the same name from other environments (the server's own come first);
@@ -73,8 +75,21 @@ def register_environment(
     env.image = env.requested_image = image
     env.state, env.message = READY, None
     env.broken = list(broken or []) or None
+    env.digest, env.runner_version = identity or Identity()
     _store_types(session, env, types)
     return env
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What an environment's runs are recorded with: its digest in cache keys (None while
+    unresolved) and its runner's version."""
+
+    digest: str | None = None
+    runner_version: str | None = None
+
+    def __iter__(self) -> Iterator[str | None]:
+        return iter((self.digest, self.runner_version))
 
 
 def _store_types(session: Session, env: Environment, types: list[Described]) -> None:
@@ -90,6 +105,9 @@ def _store_types(session: Session, env: Environment, types: list[Described]) -> 
         record.title = described.get("title") or described["name"]
         record.description = described.get("description") or ""
         record.schema = described["schema"]
+        version = described.get("version")
+        record.version = version if isinstance(version, str) and 0 < len(version) <= 255 else None
+        record.cacheable = described.get("cacheable") is not False
         session.add(record)
     for stale in by_name.values():
         session.delete(stale)
@@ -250,6 +268,7 @@ def complete_registration(
     attempt: int,
     types: list[Described],
     broken: list[Broken] | None = None,
+    identity: Identity | None = None,
 ) -> Environment | None:
     """Store what ``attempt`` found: the types it offers, and its image as the one in
     use; ``broken``, the entry points of the image that could not be used, are shown
@@ -294,6 +313,7 @@ def complete_registration(
     _store_types(session, env, own)
     env.image, env.state, env.message = env.requested_image, READY, note
     env.broken = list(broken or []) or None
+    env.digest, env.runner_version = identity or Identity()
     return env
 
 
@@ -356,6 +376,17 @@ def parse_schema_output(output: str) -> tuple[list[Described], list[Broken]]:
         raise ValueError(mismatch)
     types, broken = split_described(described, {})
     return types, sorted(broken + _reported_broken(text[end:]), key=lambda b: b["name"])
+
+
+def reported_runner_version(output: str) -> str | None:
+    """The runner version the ``schema`` output's ``environment`` line reports (None from
+    runners before it, or where it is no short string)."""
+    line = next((ln for ln in output.splitlines() if ln.startswith('{"environment"')), None)
+    try:
+        reported = json.loads(line)["environment"]["runner_version"] if line else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return reported if isinstance(reported, str) and len(reported) <= 64 else None
 
 
 def _reported(rest: str, field: str) -> object:

@@ -22,7 +22,7 @@ from ..db.models import User
 from ..db.session import Database
 from ..errors import field_error
 from ..executors.schema import SchemaExtractionFailed, SchemaExtractor
-from . import access, catalog
+from . import access, catalog, provenance
 from .serialize import environment_json, type_json
 
 T = TypeVar("T")
@@ -149,8 +149,11 @@ class EnvironmentService:
         waits out a stalled database rather than leave the environment registering."""
         try:
             try:
-                output = await extractor.extract(name, image, attempt)
+                output, pinned = await extractor.extract(name, image, attempt)
                 types, broken = catalog.parse_schema_output(output)
+                identity = catalog.Identity(
+                    provenance.image_digest(pinned), catalog.reported_runner_version(output)
+                )
             except SchemaExtractionFailed as error:
                 message = str(error)
             except ValueError as error:
@@ -161,12 +164,19 @@ class EnvironmentService:
             else:
                 state = await self.db.run_durable(
                     lambda s: getattr(
-                        catalog.complete_registration(s, name, attempt, types, broken),
+                        catalog.complete_registration(s, name, attempt, types, broken, identity),
                         "state",
                         None,
                     )
                 )
                 self.log.info("environment %s from %s: %s", name, image, state or "superseded")
+                if identity.digest is None:
+                    self.log.warning(
+                        "environment %s: the digest of %s could not be resolved from its "
+                        "pod's status; its results will not be cached",
+                        name,
+                        image,
+                    )
                 return
             await self._fail(name, attempt, message)
         except Exception:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from .. import shapes
 from ..credentials import CredentialProvider
-from ..db.models import Process, ProcessVersion, User
+from ..db.models import TERMINAL, Process, ProcessVersion, User
 from ..db.session import Database
 from ..errors import Conflict, NotFound, field_error
 from ..executors.base import Executor, RunKey
@@ -43,7 +43,7 @@ from .submission import (
 from .version_outputs import first_outputs
 
 CANCELLABLE = ("queued", "running")
-VERSION_FIELDS = {"parameters", "resources"}
+VERSION_FIELDS = {"parameters", "resources", "cache"}
 
 Json = dict[str, Any]
 
@@ -69,7 +69,9 @@ class ProcessService:
         self.runs = RunLifecycle(
             db, executor, storage, billing, hub, credentials, server_id, on_state
         )
-        self.submitter = Submitter(billing, default_resources, executor, server_id, storage.url)
+        self.submitter = Submitter(
+            billing, default_resources, executor, server_id, storage, self.runs.journal
+        )
 
     def active_count(self) -> int:
         return self.runs.active_count()
@@ -170,7 +172,7 @@ class ProcessService:
             # A concurrent request with the same key won the race: answer with its process.
             result, submission = await access.as_user(self.db, user_name, create)
         if submission is not None:
-            await self.runs.submit(*submission)
+            await self.runs.accept(submission)
         return result
 
     async def add_version(
@@ -198,11 +200,43 @@ class ProcessService:
             return _version_json(session, process.versions[-1]), submission
 
         result, submission = await access.as_user(self.db, user_name, add)
-        await self.runs.submit(*submission)
+        await self.runs.accept(submission)
         return result
 
     async def restore(self, user_name: str, process_id: str, number: str) -> shapes.Version:
         return await self.add_version(user_name, process_id, {}, base=number)
+
+    async def rerun(self, user_name: str, process_id: str, number: str) -> shapes.Version:
+        """Re-run version ``number`` exactly: a new version from its provenance (parameters,
+        inputs, resources; on Kubernetes its image pinned by digest), the cache bypassed.
+        Once it ends, its outputs are compared with the original's (``reproducibility``)."""
+
+        def add(session: Session, user: User) -> tuple[shapes.Version, Submission]:
+            original = _version(session, user, process_id, number)
+            details = {"state": original.state, "reason": original.reason}
+            if original.state not in TERMINAL:
+                raise Conflict(
+                    f"version {original.number} is {original.state}; only a version that "
+                    "ended can be re-run",
+                    details,
+                )
+            if original.provenance is None:
+                raise Conflict(
+                    f"version {original.number} has no provenance record (it ran before "
+                    "they were kept): restore it instead",
+                    details,
+                )
+            process = original.process
+            record = catalog.get_type(session, process.type_name, user)
+            body = {"parameters": original.parameters, "resources": original.resources.to_json()}
+            submission = self.submitter.new_version(
+                session, user, process, record, body, rerun_of=original
+            )
+            return _version_json(session, process.versions[-1]), submission
+
+        result, submission = await access.as_user(self.db, user_name, add)
+        await self.runs.accept(submission)
+        return result
 
     async def cancel(self, user_name: str, process_id: str, number: str) -> shapes.Version:
         """Cancel a queued or running version of this server's (409 otherwise); the

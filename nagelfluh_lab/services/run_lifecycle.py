@@ -34,13 +34,15 @@ from ..credentials import CredentialProvider, CredentialsError
 from ..db.models import TERMINAL, Dataset, Environment, ProcessTypeRecord, ProcessVersion
 from ..db.session import Database
 from ..executors.base import SYSTEM, Executor, LogLine, LogTail, RunKey, RunOutcome, RunSpec
+from . import cache
 from .billing import Billing
 from .event_relay import Journal
 from .events import EventHub, LogBatch, project_topic, version_topic
 from .leases import LeasesUnavailable, open_leases
 from .log_store import append_logs, last_output_line, stored_tail
 from .manifest_ingestion import Ingestion
-from .submission import run_spec
+from .submission import Submission, run_spec
+from .version_outputs import BATCH
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,9 @@ REASON_LINE_LIMIT = 500
 CANCEL_WAIT_SECONDS = 30
 # How often a server sharing its database looks for runs to take over.
 LEASE_SCAN_SECONDS = 5.0
+# How often versions waiting for identical work look whether it ended (at once when it
+# ends on this server; this bounds the delay when it runs on another).
+WAIT_POLL_SECONDS = 0.25
 
 StateListener = Callable[[dict[str, Any]], None]
 
@@ -88,6 +93,10 @@ class RunLifecycle:
     lease_scan_seconds: float = LEASE_SCAN_SECONDS
     _runs: dict[RunKey, _Run] = field(default_factory=dict, init=False)
     _scan: asyncio.Task[None] | None = field(default=None, init=False)
+    # Versions waiting for identical work in flight (services.cache), by row id.
+    _waiting: dict[int, RunSpec] = field(default_factory=dict, init=False)
+    _waiter: asyncio.Task[None] | None = field(default=None, init=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def __post_init__(self) -> None:
         self.journal = Journal.of(self.db, self.server_id)
@@ -103,6 +112,82 @@ class RunLifecycle:
         has none, and is taken up as before by whichever server starts."""
         return version.server in (None, self.server_id)
 
+    async def accept(self, submission: Submission) -> None:
+        """Do what is left of a stored submission: announce its log notes, then announce
+        it completed from the cache, let it wait for identical work, or run it."""
+        key, project_id = submission.spec.key, submission.project_id
+        if submission.notes:
+            self._publish_lines(key, LogBatch(submission.first_note, submission.notes))
+        if submission.reused is not None:
+            self._publish_reused(key, project_id, submission.reused)
+        elif submission.waiting:
+            self._track(submission.spec, submission.version_id)
+            if await self._lease(submission.version_id):
+                self._wait(submission.spec, submission.version_id)
+                message = self._waiting_message(submission)
+                self._publish_state(key, project_id, "queued", None, message)
+            else:
+                self._runs.pop(key, None)
+        else:
+            await self.submit(submission.spec, submission.version_id)
+
+    @staticmethod
+    def _waiting_message(submission: Submission) -> str | None:
+        return submission.notes[-1].line if submission.notes else None
+
+    def _publish_reused(self, key: RunKey, project_id: int, reused: cache.Reused) -> None:
+        self._publish_lines(key, LogBatch(reused.first_seq, reused.log))
+        for start in range(0, len(reused.datasets), BATCH):
+            event = {
+                "type": "datasets",
+                "process": key.process_id,
+                "version": key.version,
+                "datasets": reused.datasets[start : start + BATCH],
+            }
+            self._announce(key, project_id, event)
+        self._publish_state(key, project_id, "completed", None, reused.state["message"])
+
+    def _wait(self, spec: RunSpec, version_id: int) -> None:
+        self._waiting[version_id] = spec
+        if self._waiter is None or self._waiter.done():
+            self._waiter = asyncio.create_task(self._watch_waiting(), name="nagelfluh cache waits")
+        self._wake.set()
+
+    async def _watch_waiting(self) -> None:
+        """Settle the waiting versions whenever a run ends here, and every
+        ``WAIT_POLL_SECONDS`` (the identical work may run on another server)."""
+        while self._waiting:
+            self._wake.clear()
+            for version_id, spec in list(self._waiting.items()):
+                try:
+                    await self._settle_waiting(version_id, spec)
+                except Exception:
+                    log.exception("could not settle %s, which waits for identical work", spec.key)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), WAIT_POLL_SECONDS)
+
+    async def _settle_waiting(self, version_id: int, spec: RunSpec) -> None:
+        """Once the work a version waits for has ended: complete the version from its
+        outputs, wait on for another identical version in flight, or run it."""
+        settled = await self.db.run_durable(
+            lambda s: cache.settle_waiting(s, self.storage, self.journal, self.billing, version_id)
+        )
+        if settled is None:
+            return
+        run = self._runs.get(spec.key)
+        if isinstance(settled, cache.Reused):
+            self._waiting.pop(version_id, None)
+            if run is not None:
+                self._publish_reused(spec.key, run.project_id, settled)
+                await self._forget(spec.key, run)
+        elif isinstance(settled, LogBatch):
+            self._waiting.pop(version_id, None)
+            self._publish_lines(spec.key, settled)
+            if run is not None:
+                await self._start(spec)
+        elif run is not None:  # another identical version is in flight: waiting on
+            self._publish_state(spec.key, run.project_id, "queued", None, settled)
+
     async def submit(self, spec: RunSpec, version_id: int) -> None:
         self._track(spec, version_id)
         if await self._lease(version_id):  # a new version's is free, unless ...
@@ -113,9 +198,10 @@ class RunLifecycle:
     async def stop(self) -> None:
         """Stop taking runs over and give up the leases: call once the executor has
         stopped, so that whoever takes the runs over is alone with them."""
-        if self._scan is not None:
-            self._scan.cancel()
-            await asyncio.gather(self._scan, return_exceptions=True)
+        for task in (self._scan, self._waiter):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.leases.close()
 
     async def cancel(self, key: RunKey) -> None:
@@ -155,11 +241,17 @@ class RunLifecycle:
         would lose them."""
         # Running versions first: they hold their quota again before any waiting one is admitted.
         found = sorted(await self.db.run(self._unfinished), key=lambda row: row[0] != "running")
+        waiting = await self.db.run(self._waiting_ids)
         for state, spec, version_id, tail in found:
             # One submitted by a request served while this loaded (the server takes
             # requests before its extensions have started) is followed already; one
             # whose lease another server holds was taken over while this one was down.
-            if spec.key not in self._runs and await self._lease(version_id):
+            if spec.key in self._runs or not await self._lease(version_id):
+                continue
+            if version_id in waiting:
+                self._track(spec, version_id)
+                self._wait(spec, version_id)
+            else:
                 await self._take_up(state, spec, version_id, tail)
         if self.leases.shared:
             self._scan = asyncio.create_task(self._keep_leases(), name="nagelfluh leases")
@@ -255,6 +347,18 @@ class RunLifecycle:
             .order_by(ProcessVersion.created, ProcessVersion.id)
         ).all()
         return [self._unfinished_row(session, version) for version in versions]
+
+    def _waiting_ids(self, session: Session) -> set[int]:
+        """This server's versions waiting for identical work (services.cache)."""
+        return set(
+            session.scalars(
+                select(ProcessVersion.id).where(
+                    ProcessVersion.state == "queued",
+                    ProcessVersion.waiting_for_id.is_not(None),
+                    or_(ProcessVersion.server.is_(None), ProcessVersion.server == self.server_id),
+                )
+            )
+        )
 
     def _unfinished_row(
         self, session: Session, version: ProcessVersion
@@ -379,10 +483,12 @@ class RunLifecycle:
             version.reason = reason
             version.message = text
             version.finished = finished
+            version.waiting_for_id = None
             if state == "completed":
                 version.progress = 1.0
             ran = (finished - version.started) if version.started else 0.0
             self.billing.settle(session, version, ran)
+            cache.record_end(session, version, ingested)
             self.journal.state(session, version.id, state, reason, ingested.message)
             return True, tail
 
@@ -396,8 +502,10 @@ class RunLifecycle:
 
     async def _forget(self, key: RunKey, run: _Run) -> None:
         """Stop following the run here and give its lease up (once it has ended, or
-        another server holds it)."""
+        another server holds it); versions waiting for identical work look again."""
         self._runs.pop(key, None)
+        self._waiting.pop(run.version_id, None)
+        self._wake.set()
         run.done.set()
         with contextlib.suppress(LeasesUnavailable):  # lost with the connection anyway
             await self.leases.release(run.version_id)

@@ -37,6 +37,7 @@ def environment_json(env: Environment) -> shapes.Environment:
         "message": env.message,
         "requested_image": env.requested_image,
         "owner": _owner_json(env),
+        "digest": env.digest,
     }
     if env.broken:  # only where there are: GET process-types lists them always
         described["broken"] = [broken_json(env, item) for item in env.broken]
@@ -59,6 +60,8 @@ def type_json(record: ProcessTypeRecord) -> shapes.ProcessType:
         "description": record.description,
         "environment": record.environment.name,
         "schema": record.schema,
+        "version": record.version,
+        "cacheable": record.cacheable,
     }
 
 
@@ -93,6 +96,7 @@ def dataset_meta_json(dataset: Dataset) -> shapes.DatasetMeta:
                 "process": producer.process_id,
                 "version": producer.number,
                 "type": producer.process.type_name,
+                "provenance": provenance_json(producer),
             }
             if producer
             else None
@@ -135,7 +139,23 @@ def version_json(version: ProcessVersion, outputs: Sequence[Dataset]) -> shapes.
         "outputs": [dataset_json(d) for d in outputs],
         "output_count": version.output_count,
         "log_lines": version.log_count,
+        "cached_from": version_ref(version.cached_from),
+        "rerun_of": version_ref(version.rerun_of),
+        "reproducibility": cast(shapes.Reproducibility | None, version.reproducibility),
+        "provenance": provenance_json(version),
     }
+
+
+def version_ref(version: ProcessVersion | None) -> shapes.VersionRef | None:
+    return None if version is None else {"process": version.process_id, "version": version.number}
+
+
+def provenance_json(version: ProcessVersion) -> shapes.Provenance | None:
+    """The stored record with the run's times, which the version's own columns keep."""
+    if version.provenance is None:
+        return None
+    stored = cast(shapes.Provenance, version.provenance)
+    return {**stored, "started": version.started, "finished": version.finished}
 
 
 def process_json(process: Process, outputs: Mapping[int, Sequence[Dataset]]) -> shapes.Process:

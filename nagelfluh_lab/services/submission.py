@@ -9,15 +9,20 @@ the spec to the run lifecycle once the transaction has committed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from nagelfluh_runner.pointer import join
+from nagelfluh_runner.storage import Storage
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import shapes
 from ..db.models import (
     Dataset,
     Environment,
@@ -29,14 +34,31 @@ from ..db.models import (
     VersionInput,
 )
 from ..errors import Conflict, field_error
-from ..executors.base import Executor, RunKey, RunSpec
+from ..executors.base import SYSTEM, Executor, LogLine, RunKey, RunSpec
 from ..resources import Resources, parse_resources
-from . import access, catalog
+from . import access, cache, catalog, provenance
 from .billing import Billing
+from .event_relay import Journal
+from .log_store import append_logs
 
-Submission = tuple[RunSpec, int]  # what to run, and the version's row id
+log = logging.getLogger(__name__)
 
-PROCESS_FIELDS = {"project", "type", "name", "parameters", "resources"}
+PROCESS_FIELDS = {"project", "type", "name", "parameters", "resources", "cache"}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A stored version and what is left to do once its transaction has committed: run
+    it, let it wait for identical work in flight (``waiting``), or announce that it
+    completed from the cache (``reused``)."""
+
+    spec: RunSpec
+    version_id: int
+    project_id: int
+    reused: cache.Reused | None = None
+    waiting: bool = False
+    notes: list[LogLine] = dataclasses.field(default_factory=list)
+    first_note: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,7 +69,8 @@ class Submitter:
     default_resources: Resources
     executor: Executor  # whose quota bounds what one run may request
     server_id: str  # the server that runs what it submits
-    storage_url: str
+    storage: Storage  # where a cache hit's outputs must still be
+    journal: Journal  # what a cache hit or a wait is announced to other servers in
 
     def new_process(
         self, session: Session, user: User, body: dict[str, Any]
@@ -76,15 +99,20 @@ class Submitter:
         process: Process,
         record: ProcessTypeRecord,
         body: dict[str, Any],
+        rerun_of: ProcessVersion | None = None,
     ) -> Submission:
-        """Validate and store a new version (HOLD placed); the spec to run it with, and
-        the version's row id."""
+        """Validate and store a new version (HOLD placed), decide what the cache makes of
+        it, and say what is left to do. ``rerun_of``: the version it re-runs exactly (its
+        image pinned, the cache bypassed)."""
         unknown = set(body) - PROCESS_FIELDS
         if unknown:
             raise field_error(join("", sorted(unknown)[0]), "unknown field")
-        for field in ("parameters", "resources"):
-            if field in body and body[field] is None:  # absent takes defaults; null is no object
-                raise field_error(f"/{field}", "must be an object")
+        for name in ("parameters", "resources"):
+            if name in body and body[name] is None:  # absent takes defaults; null is no object
+                raise field_error(f"/{name}", "must be an object")
+        use_cache = body.get("cache", True)
+        if not isinstance(use_cache, bool):
+            raise field_error("/cache", "must be true or false")
         parameters = catalog.validate_parameters(record.schema, body.get("parameters"))
         resources = parse_resources(body.get("resources"), self.default_resources)
         self._check_capacity(resources)
@@ -107,9 +135,100 @@ class Submitter:
         process.versions.append(version)
         session.flush()
         self.billing.hold(session, user, version, process.project_id)
+        made, digest = self._provenance(version, record, inputs, rerun_of)
+        version.provenance = dict(made)
+        if rerun_of is not None:
+            version.rerun_of_id = rerun_of.id
+            version.reproducibility = {"state": "pending", "differing": []}
         session.flush()
-        spec = run_spec(process, version, record.environment, inputs, self.storage_url)
-        return spec, version.id
+        spec = run_spec(process, version, record.environment, inputs, self.storage.url)
+        done = Submission(spec, version.id, process.project_id)
+        return self._decide(
+            session, version, made, cache.key_of(made, digest), done, use_cache, rerun_of
+        )
+
+    def _provenance(
+        self,
+        version: ProcessVersion,
+        record: ProcessTypeRecord,
+        inputs: list[Dataset],
+        rerun_of: ProcessVersion | None,
+    ) -> tuple[shapes.Provenance, str | None]:
+        """The new version's provenance, and the environment digest its cache key takes:
+        an exact re-run on Kubernetes runs the original's image, pinned by digest, hence
+        the original's code and runner, whatever is registered now."""
+        env, kind = record.environment, self.executor.kind
+        original = provenance.stored(rerun_of) if rerun_of is not None else None
+        image = env.image if original is None else provenance.rerun_image(original)
+        references = catalog.dataset_refs(record.schema, version.parameters)
+        made = provenance.record(
+            version,
+            record,
+            env,
+            provenance.input_records(references, inputs),
+            kind,
+            {"status": "miss", "key": None, "reason": None},
+            image,
+        )
+        digest = provenance.environment_digest(env, kind)
+        if original is not None and kind != provenance.LOCAL:
+            digest = provenance.image_digest(image) or digest
+            made["process_type"] = original["process_type"]
+            made["runner_version"] = original["runner_version"]
+            made["environment"] = {**made["environment"], "digest": digest}
+        return made, digest
+
+    def _decide(
+        self,
+        session: Session,
+        version: ProcessVersion,
+        record: shapes.Provenance,
+        decided: shapes.CacheRecord,
+        done: Submission,
+        use_cache: bool,
+        rerun_of: ProcessVersion | None,
+    ) -> Submission:
+        """What the cache makes of a new version (``decided``: its key, or why it has
+        none): complete it from identical completed work, let it wait for identical work
+        in flight, or run it (``done``)."""
+        key = version.cache_key = decided["key"]
+        project_id = done.project_id
+        notes: list[str] = []
+        if key is None:
+            log.info("%s is not cached: %s", done.spec.key, decided["reason"])
+        elif rerun_of is not None or not use_cache:
+            why = (
+                f"an exact re-run of version {rerun_of.number}"
+                if rerun_of is not None
+                else "the submission asked not to use the cache"
+            )
+            decided = {"status": "bypassed", "key": key, "reason": why}
+            notes.append(f"Cache bypassed: {why} (key {key})")
+        else:
+            cache.lock(session, key)
+            source = cache.reusable(session, self.storage, key, project_id, version.id)
+            if source is not None:
+                reused = cache.reuse(session, self.journal, version, source, key)
+                self.billing.settle(session, version, 0.0)
+                return dataclasses.replace(done, reused=reused)
+            first = cache.in_flight(session, key, project_id, version.id)
+            if first is not None:
+                message = cache.wait_message(first, key)
+                version.state, version.message = "queued", message
+                version.waiting_for_id = first.id
+                self.journal.state(session, version.id, "queued", None, message)
+                decided = {"status": "waiting", "key": key, "reason": message}
+                done = dataclasses.replace(done, waiting=True)
+                notes.append(message)
+        if rerun_of is not None:
+            notes.insert(0, rerun_note(rerun_of, record))
+        provenance.set_cache(version, decided)
+        if not notes:
+            return done
+        lines = [LogLine(time.time(), SYSTEM, note) for note in notes]
+        first_seq = append_logs(session, version.id, lines)
+        self.journal.log(session, version.id, first_seq, len(lines))
+        return dataclasses.replace(done, notes=lines, first_note=first_seq)
 
     def _check_capacity(self, resources: Resources) -> None:
         capacity = self.executor.capacity()
@@ -148,6 +267,33 @@ def resolve_inputs(
     return list(inputs.values())
 
 
+def rerun_note(original: ProcessVersion, record: shapes.Provenance) -> str:
+    """The first log line of an exact re-run: what it repeats, and what differs from then."""
+    then = provenance.stored(original)
+    note = f"Exact re-run of version {original.number}: its parameters, inputs and resources"
+    if record["environment"]["image"]:
+        note += f", image {record['environment']['image']}"
+    if then is None:
+        return note
+    changed = [
+        f"{what} was {old}, is {new}"
+        for what, old, new in (
+            (
+                "the process type's version",
+                then["process_type"]["version"],
+                record["process_type"]["version"],
+            ),
+            (
+                "the environment's digest",
+                then["environment"]["digest"],
+                record["environment"]["digest"],
+            ),
+        )
+        if old != new and record["executor"] == provenance.LOCAL
+    ]
+    return note + (f" (note: {'; '.join(changed)})" if changed else "")
+
+
 def run_spec(
     process: Process,
     version: ProcessVersion,
@@ -156,7 +302,11 @@ def run_spec(
     storage_url: str,
 ) -> RunSpec:
     """What the executor needs to run ``version``, but its storage credentials: those
-    are minted just before it starts (they could expire while it waits in a queue)."""
+    are minted just before it starts (they could expire while it waits in a queue).
+    Its image is the one its provenance recorded (pinned by digest for an exact re-run),
+    else its environment's."""
+    recorded = provenance.stored(version)
+    image = recorded["environment"]["image"] if recorded else None
     return RunSpec(
         key=RunKey(process.id, version.number),
         project_id=process.project_id,
@@ -169,7 +319,7 @@ def run_spec(
         memory=version.memory,
         deadline_seconds=version.deadline_seconds,
         storage_base=storage_url,
-        image=environment.image,
+        image=image or environment.image,
     )
 
 

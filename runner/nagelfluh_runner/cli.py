@@ -250,7 +250,8 @@ def run(environ: Mapping[str, str] | None = None) -> int:
 
 def schema(names: list[str]) -> int:
     """Print the named types, or every installed one that loads, as a JSON list; then
-    one line ``{"contract_version": N}``, the job contract this runner speaks; then, if
+    one line ``{"contract_version": N}``, the job contract this runner speaks; one line
+    ``{"environment": {"runner_version", "python", "digest"}}`` (``environment``); then, if
     some entry points do not load, one line ``{"broken": [...]}`` naming each with its
     error: one broken distribution in an image leaves the others registrable."""
     from nagelfluh_runner import registry
@@ -264,8 +265,11 @@ def schema(names: list[str]) -> int:
             return protocol.EXIT_USAGE
     else:
         described, broken = registry.discover()
+    from nagelfluh_runner import environment
+
     print(json.dumps(described, indent=2))
     print(json.dumps({protocol.MANIFEST_CONTRACT_VERSION: protocol.CONTRACT_VERSION}))
+    print(json.dumps({"environment": environment.describe()}))
     if broken:
         print(json.dumps({"broken": broken}))
     return protocol.EXIT_OK

@@ -350,7 +350,10 @@ class StorageContext:
             pool.shutdown(cancel_futures=True)
 
     def _source(self) -> str:
-        return f"nagelfluh {self.process_type or 'process'} {self.process} v{self.version}"
+        """The ``source`` attribute of NetCDF and Zarr outputs: the type that made them, not
+        the run (an id in the bytes would make every run's outputs differ, so no exact
+        re-run could find them identical; the dataset's producer names the run)."""
+        return f"nagelfluh {self.process_type or 'process'}"
 
     def _entry(
         self,

@@ -48,6 +48,13 @@ class ProcessType:
     title: str = ""
     description: str = ""
     schema: dict[str, Any] = {"type": "object", "properties": {}}
+    # Part of the cache key of the type's results. Empty: the SHA-256 of the module that
+    # defines the type, so that any change to it makes old results stale. Set it (and raise
+    # it whenever results would change) where the code that matters lives elsewhere too.
+    version: str = ""
+    # False for a type whose results are not a function of its parameters and inputs alone
+    # (randomness without a seed, the clock, the network): the server never reuses them.
+    cacheable: bool = True
 
     def run(self, ctx: StorageContext, /, *args: Any, **params: Any) -> object:
         """Do the work: ``ctx`` is the run's ``StorageContext``, ``params`` the
@@ -68,7 +75,27 @@ class ProcessType:
             "title": cls.title,
             "description": cls.description,
             "schema": cls.schema,
+            "version": cls.type_version(),
+            "cacheable": bool(cls.cacheable),
         }
+
+    @classmethod
+    def type_version(cls) -> str | None:
+        """``version`` if set, else ``sha256:`` of the source file of the type's module;
+        None if there is no such file (then its results are never cached)."""
+        if cls.version:
+            return str(cls.version)
+        import hashlib
+        import sys
+
+        path = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        if not path:
+            return None
+        try:
+            with open(path, "rb") as handle:
+                return "sha256:" + hashlib.sha256(handle.read()).hexdigest()
+        except OSError:
+            return None
 
 
 def dataset_parameter(title: str, description: str, *, readable: bool = False) -> dict[str, Any]:

@@ -47,13 +47,27 @@ async def test_output_is_what_schema_printed_in_the_image(
     extractor = await make_extractor()
     image = make_image("geo:1", GRAVITY, {"gravity-grid": "GravityGrid"})
 
-    output = await extractor.extract("geo", image, 1)
+    output, _ = await extractor.extract("geo", image, 1)
 
     described, end = json.JSONDecoder().raw_decode(output)
     names = [d["name"] for d in described]
     assert "gravity-grid" in names and "sleep" in names
-    assert json.loads(output[end:]) == {"contract_version": CONTRACT_VERSION}
+    contract, environment = output[end:].split()
+    assert json.loads(contract) == {"contract_version": CONTRACT_VERSION}
+    assert set(json.loads(environment)["environment"]) == {"runner_version", "python", "digest"}
     assert schema_jobs(k8s_cluster) == []
+
+
+async def test_the_image_the_schema_pod_ran_is_resolved_to_its_digest(
+    make_extractor: Make, make_image: MakeImage, k8s_cluster: SimCluster
+):
+    extractor = await make_extractor()
+    image = make_image("registry.example:5000/geo:1", GRAVITY, {"gravity-grid": "GravityGrid"})
+    k8s_cluster.knobs.digests[image] = "sha256:" + "ab" * 32
+
+    _, pinned = await extractor.extract("geo", image, 1)
+
+    assert pinned == "registry.example:5000/geo@sha256:" + "ab" * 32
 
 
 async def test_a_queue_name_queues_the_job_through_kueue(
@@ -62,7 +76,7 @@ async def test_a_queue_name_queues_the_job_through_kueue(
     extractor = await make_extractor(queue_name="nagelfluh-queue")
     image = make_image("geo:1", GRAVITY, {"gravity-grid": "GravityGrid"})
 
-    assert "gravity-grid" in await extractor.extract("geo", image, 1)
+    assert "gravity-grid" in (await extractor.extract("geo", image, 1)).output
 
 
 async def test_a_job_kueue_never_admits_fails_saying_it_waits_for_kueue(

@@ -51,7 +51,7 @@ def test_netcdf4_output_reads_back_with_units_and_is_described_alike(storage, tm
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         assert ds.attrs["title"] == "Grid"
         assert ds.attrs["n"] == 3
-        assert ds.attrs["source"] == "nagelfluh test 3 v2"
+        assert ds.attrs["source"] == "nagelfluh test"
         assert {n: ds[n].attrs["units"] for n in ("x", "y", "g")} == {
             "x": "m",
             "y": "km",

@@ -109,7 +109,7 @@ def test_a_zarr_output_reads_back_in_a_later_run_with_its_units_and_values(backe
     assert ds["gravity_anomaly"].attrs["units"] == "mGal"
     assert ds["latitude"].attrs["units"] == "degrees_north"
     assert ds.attrs["title"] == "Grid"
-    assert ds.attrs["source"] == "nagelfluh test 3 v2"
+    assert ds.attrs["source"] == "nagelfluh test"
     assert ds.attrs["survey"] == "test"
     np.testing.assert_array_equal(ds["gravity_anomaly"].values, _grid()["gravity_anomaly"].values)
     arrays = _input(backend, entry).arrays(["gravity_anomaly"])
@@ -155,7 +155,7 @@ def test_a_store_the_type_wrote_itself_is_uploaded_as_it_is_with_the_run_attribu
     assert entry["objects"] == len(files)
     assert entry["digest"] == store_digest(_stored_listing(storage, prefix))
     ds = _input(storage, entry).load()
-    assert (ds.attrs["title"], ds.attrs["source"]) == ("Own grid", "nagelfluh test 3 v2")
+    assert (ds.attrs["title"], ds.attrs["source"]) == ("Own grid", "nagelfluh test")
     np.testing.assert_array_equal(ds["gravity_anomaly"].values, _grid()["gravity_anomaly"].values)
 
 
@@ -190,7 +190,7 @@ def test_a_zarr_v2_store_written_by_xarray_reads_as_a_v3_one_does(storage, tmp_p
             assert ds.attrs == {
                 "survey": "test",
                 "title": "Old format",
-                "source": "nagelfluh test 3 v2",
+                "source": "nagelfluh test",
             }
             assert ds["gravity_anomaly"].attrs["units"] == "mGal"
 
@@ -435,7 +435,7 @@ def test_the_inversion_writes_a_zarr_model_equal_to_its_netcdf3_one(backend):
     )
     np.testing.assert_array_equal(store["latitude"].values, reference["latitude"].values)
     assert store.attrs["rms_misfit"] == pytest.approx(reference.attrs["rms_misfit"], rel=1e-12)
-    assert store.attrs["source"] == "nagelfluh inversion 3 v1"
+    assert store.attrs["source"] == "nagelfluh inversion"
 
 
 def test_a_zarr_output_chains_into_a_later_run_as_its_input(backend):

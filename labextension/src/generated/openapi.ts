@@ -199,7 +199,7 @@ export interface paths {
         put?: never;
         /**
          * Create a process and run its version 1
-         * @description Validates the parameters against the type's schema (400 `validation_failed` naming every offending field by JSON pointer, with the failing `schema_path`), checks that every `dataset:<id>` reference names a dataset of the project, places a HOLD of the estimated cost (402 `insufficient_balance` when the balance cannot cover it) and submits version 1. A repeated request with the same `Idempotency-Key` and the same body answers the process created the first time instead of creating another; the same key with a different body is a 409.
+         * @description Validates the parameters against the type's schema (400 `validation_failed` naming every offending field by JSON pointer, with the failing `schema_path`), checks that every `dataset:<id>` reference names a dataset of the project, places a HOLD of the estimated cost (402 `insufficient_balance` when the balance cannot cover it) and submits version 1. A repeated request with the same `Idempotency-Key` and the same body answers the process created the first time instead of creating another; the same key with a different body is a 409. Identical work is not computed twice: a submission whose cache key (the type's name and version, the environment's digest, the parameters with each dataset reference replaced by the dataset's content digest) matches a completed version of the project whose outputs are still stored answers with version 1 already `completed`, `cached_from` naming that version, the same outputs and a zero cost; one matching a version still running is `queued` until that ends, then completes from it (or runs, if it failed). `"cache": false` runs it anyway; types that opted out (`cacheable: false`) always run.
          */
         post: operations["createProcess"];
         delete?: never;
@@ -276,7 +276,7 @@ export interface paths {
         put?: never;
         /**
          * A new version with new parameters and/or resources, and run it
-         * @description Fields left out are taken from the latest version; `resources` are merged field by field. Validation, HOLD and errors as for `POST /process`.
+         * @description Fields left out are taken from the latest version; `resources` are merged field by field. Validation, HOLD and errors as for `POST /process`. `cache` is not taken from the latest version: it is true unless the request says false.
          */
         post: operations["createVersion"];
         delete?: never;
@@ -448,6 +448,52 @@ export interface paths {
         put?: never;
         /** A new version from this version's parameters and resources, and run it */
         post: operations["restoreVersion"];
+        delete?: never;
+        /**
+         * CORS preflight
+         * @description Answered by jupyter_server's API handler for cross-origin preflight requests: `Access-Control-Allow-Methods` and `Access-Control-Allow-Headers`, no body. Needs no authentication.
+         */
+        options: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Id of the process. */
+                    process_id: number;
+                    /** @description Version number within the process (1, 2, 3, ...). */
+                    version: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: components["responses"]["Preflight"];
+                404: components["responses"]["NotFound"];
+            };
+        };
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/process/{process_id}/versions/{version}/rerun": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the process. */
+                process_id: number;
+                /** @description Version number within the process (1, 2, 3, ...). */
+                version: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-run this version exactly: a new version from its provenance, the cache bypassed
+         * @description A new version with the original's parameters (the same input datasets) and resources, run even if its result is cached; on Kubernetes the image is pinned by the digest the original ran (`image@sha256:...`). Its `rerun_of` names the original, and once it ends its `reproducibility` compares its outputs' digests with the original's. 409 unless the version has ended and has a provenance record.
+         */
+        post: operations["rerunVersion"];
         delete?: never;
         /**
          * CORS preflight
@@ -900,6 +946,8 @@ export interface components {
             };
             /** @description Entry points this environment offers that could not be loaded or described (not in `process_types`); present only when there are any. `GET process-types` lists those of every environment the caller may use. */
             broken?: components["schemas"]["BrokenProcessType"][];
+            /** @description Its digest in cache keys: on Kubernetes the image digest resolved from the schema extraction pod's status, locally `sha256:` of the interpreter and installed distributions; null while unresolved (its results are not cached). */
+            digest: string | null;
         };
         /** @description All environments. */
         EnvironmentList: {
@@ -928,6 +976,10 @@ export interface components {
             environment: string;
             /** @description JSON Schema (draft 2020-12) of the parameters. A string field of `"format": "nagelfluh-dataset"` holds a dataset reference `dataset:<id>`. */
             schema: Record<string, unknown>;
+            /** @description The type's version (its `version` attribute, by default `sha256:` of its source module): part of the cache key, so changed code never reuses old results. Null where the environment's runner does not report it (its results are then not cached). */
+            version: string | null;
+            /** @description False for a type that opted out of result caching (`ProcessType.cacheable = False`). */
+            cacheable: boolean;
         };
         /** @description All usable process types, and the broken ones beside them. */
         ProcessTypeList: {
@@ -998,6 +1050,8 @@ export interface components {
                 version: number;
                 /** @description Process type name. */
                 type: string;
+                /** @description The producing version's provenance (null for one from before provenance was recorded). */
+                provenance: components["schemas"]["Provenance"] | null;
             } | null;
             /** @description Units by variable name. */
             units: {
@@ -1047,6 +1101,14 @@ export interface components {
             output_count: number;
             /** @description Number of persisted log lines (the last `seq`). */
             log_lines: number;
+            /** @description The version whose outputs this one reuses (a cache hit): same outputs, no run, no cost; null otherwise. */
+            cached_from: components["schemas"]["VersionRef"] | null;
+            /** @description The version this one re-runs exactly (`POST .../rerun`); null otherwise. */
+            rerun_of: components["schemas"]["VersionRef"] | null;
+            /** @description For an exact re-run, how its outputs compare with the original's; null otherwise. */
+            reproducibility: components["schemas"]["Reproducibility"] | null;
+            /** @description What exactly produced it; null for a version from before provenance was recorded. */
+            provenance: components["schemas"]["Provenance"] | null;
         };
         Process: {
             id: number;
@@ -1075,12 +1137,22 @@ export interface components {
             /** @description Validated against the type's schema; defaults are applied. */
             parameters?: Record<string, unknown>;
             resources?: components["schemas"]["Resources"];
+            /**
+             * @description False: run even if identical work completed before (the cache is bypassed for this submission).
+             * @default true
+             */
+            cache: boolean;
         };
         VersionCreate: {
             /** @description Default: the latest version's parameters. */
             parameters?: Record<string, unknown>;
             /** @description Merged into the latest version's resources. */
             resources?: components["schemas"]["Resources"];
+            /**
+             * @description False: run even if identical work completed before (the cache is bypassed for this submission).
+             * @default true
+             */
+            cache: boolean;
         };
         LogLine: {
             /** @description 1, 2, 3, ... per version, without gaps. */
@@ -1307,6 +1379,84 @@ export interface components {
                 long_name: string | null;
                 /** @description Rows; null where the value is NaN. */
                 values: (number | null)[][];
+            };
+        };
+        /** @description A version of a process. */
+        VersionRef: {
+            process: number;
+            version: number;
+        };
+        /** @description How an exact re-run's outputs compare with those of the version it re-ran, output by output (by name, by content digest). */
+        Reproducibility: {
+            /**
+             * @description `pending` until the re-run ends; `identical` when every output has the same name and digest as the original's; `differs` otherwise; `failed` when the re-run did not complete.
+             * @enum {string}
+             */
+            state: "pending" | "identical" | "differs" | "failed";
+            /** @description Names of the outputs whose digests differ, or that only one of the two versions has, sorted. */
+            differing: string[];
+        };
+        ProvenanceInput: {
+            /** @description JSON pointer of the parameter that names it, e.g. `/parameters/signal`. */
+            parameter: string;
+            dataset: number;
+            name: string;
+            /** @description `sha256:<hex>` of its content, recorded when it was stored; null for a dataset stored before digests were kept. */
+            digest: string | null;
+        };
+        ProvenanceOutput: {
+            name: string;
+            dataset: number;
+            /** @description `sha256:<hex>` of its content (a Zarr store's: of its listing of objects and their digests). */
+            digest: string | null;
+        };
+        /** @description What exactly produced a version: recorded at submit, completed as the run starts and ends. */
+        Provenance: {
+            process_type: {
+                name: string;
+                /** @description The type's own `version` attribute, by default `sha256:<hex>` of its source module; null where the environment's runner does not report it. */
+                version: string | null;
+                /** @description False for a type that opted out of the cache (not deterministic). */
+                cacheable: boolean;
+            };
+            /** @description Version of nagelfluh-runner in the environment; null if unknown. */
+            runner_version: string | null;
+            environment: {
+                name: string;
+                /** @description The image the run was asked to run (on Kubernetes; pinned as `name@sha256:...` for an exact re-run). */
+                image: string | null;
+                /** @description The environment's digest the cache key uses: on Kubernetes the image digest (`sha256:...`) resolved from a pod's status (`imageID`), locally `sha256:` of the interpreter's version and the installed distributions' names and versions. Null where it could not be resolved (then nothing is cached). */
+                digest: string | null;
+                /** @description On Kubernetes, the image digest the run's pod actually ran (from its container status), once known; null locally. */
+                image_digest: string | null;
+                /** @description Locally, the interpreter's implementation and version; null on Kubernetes. */
+                python: string | null;
+            };
+            /** @description Validated, with defaults applied. */
+            parameters: Record<string, unknown>;
+            /** @description The input datasets, by id and content digest. */
+            inputs: components["schemas"]["ProvenanceInput"][];
+            resources: components["schemas"]["Resources"];
+            /** @description `local` or `kubernetes`. */
+            executor: string | null;
+            /** @description Seconds since the Unix epoch (UTC), or null. */
+            started: number | null;
+            /** @description Seconds since the Unix epoch (UTC), or null. */
+            finished: number | null;
+            /** @description The runner's exit status, where the executor saw one (null for a cache hit, a cancelled or lost run). */
+            exit_code: number | null;
+            /** @description Its outputs' digests (the first 100; `GET dataset?process=&version=` has them all with `digest`). */
+            outputs: components["schemas"]["ProvenanceOutput"][];
+            cache: {
+                /**
+                 * @description `hit`: completed from an identical version's outputs (`cached_from`); `miss`: none found, so it runs (its result is reused by later identical work); `waiting`: an identical version is running, and this one completes from it once it ends (or runs itself if it fails); `bypassed`: asked not to use the cache (`"cache": false`, an exact re-run); `uncacheable`: the key cannot be formed (`reason` says why).
+                 * @enum {string}
+                 */
+                status: "hit" | "miss" | "waiting" | "bypassed" | "uncacheable";
+                /** @description `sha256:` of the canonical (type name, type version, environment digest, parameters with every dataset reference replaced by its content digest); null when uncacheable. */
+                key: string | null;
+                /** @description Why it hit, waited or could not be cached; null otherwise. */
+                reason: string | null;
             };
         };
     };
@@ -1845,6 +1995,38 @@ export interface operations {
             402: components["responses"]["InsufficientBalance"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    rerunVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Id of the process. */
+                process_id: number;
+                /** @description Version number within the process (1, 2, 3, ...). */
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new version. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Version"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            402: components["responses"]["InsufficientBalance"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

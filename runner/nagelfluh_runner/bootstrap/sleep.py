@@ -18,6 +18,8 @@ class Sleep(ProcessType):
         "Waits the given number of seconds, logging a tick and reporting progress "
         "every second. Writes no dataset: useful to try queues, cancel and deadlines."
     )
+    # Its work is the time it takes: a result reused from the cache would skip just that.
+    cacheable = False
     schema = object_schema(
         {
             "seconds": parameter(

@@ -35,6 +35,8 @@ class Knobs:
     # What an image brings: the environment its ENV lines set (say, a PYTHONPATH with the
     # packages it adds). Unlisted images are this machine's Python and nothing more.
     images: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The digest an image's tag names now (a push moves it); unlisted: one from its name.
+    digests: dict[str, str] = field(default_factory=dict)
     bookmark_seconds: float = 1.0
 
 

@@ -11,6 +11,11 @@ it as the real kubelet does (phases, container states, reasons, exit codes).
 - images in ``Knobs.missing_images`` wait in ErrImagePull / ImagePullBackOff; an
   image of ``Knobs.images`` adds its environment (as its ENV lines would), under the
   container's own;
+- a pulled image is resolved to its digest (``Knobs.digests``, else one derived from
+  its name), reported as the container status's ``imageID`` the way kubelets do
+  (``docker-pullable://name@sha256:...`` for a Docker Hub name, ``registry/name@sha256:...``
+  for one with a registry host); an image named by digest (``name@sha256:...``) runs
+  whichever tag has that digest;
 - ``limits.memory`` is enforced like a cgroup: resident memory above the limit
   gets SIGKILL, reason OOMKilled, exit code 137. RLIMIT_AS is only a ceiling
   (limit + 1 GiB) so a runaway allocation fails before it hurts the host: an
@@ -92,6 +97,7 @@ class Container:
         self.name: str = self.spec["name"]
         self.root = root
         self.log = ContainerLog()
+        self.image_id = ""  # set once the image is pulled
         self.state: dict = {"waiting": {"reason": "ContainerCreating"}}
         self.phase = "Pending"
         self.started = timestamp()
@@ -234,6 +240,22 @@ class Kubelet(Controller):
             if await container.stopped_within(RETRY_SECONDS * self.knobs.time_scale):
                 return None
 
+    def _digest(self, image: str) -> str:
+        """The digest ``image`` names now: its own if pinned, else its tag's."""
+        _, at, digest = image.rpartition("@")
+        if at:
+            return digest
+        return self.knobs.digests.get(image) or (
+            "sha256:" + hashlib.sha256(image.encode()).hexdigest())
+
+    def _tag_of(self, image: str) -> str:
+        """The image of ``Knobs.images`` that a pinned ``image`` names, else ``image``."""
+        if "@" not in image:
+            return image
+        digest = image.rpartition("@")[2]
+        tags = {*self.knobs.images, *self.knobs.digests}
+        return next((tag for tag in sorted(tags) if self._digest(tag) == digest), image)
+
     def _prepare(self, container: Container, attempt: int) -> dict[str, str] | tuple[str, str]:
         """The container's environment, or why it cannot start yet (reason, message)."""
         pod = self.store.get(PODS, container.namespace, container.pod)
@@ -252,8 +274,10 @@ class Kubelet(Controller):
             return ("ErrImagePull", f'rpc error: code = NotFound desc = failed to pull and unpack '
                                     f'image "{image}": failed to resolve reference "{image}": '
                                     f"{image}: not found")
+        tag = self._tag_of(image)
+        container.image_id = image_id(image, self._digest(image))
         env = {"PATH": DEFAULT_PATH, "HOSTNAME": container.pod, "HOME": str(container.root),
-               **self.knobs.images.get(image, {})}
+               **self.knobs.images.get(tag, {})}
         for var in spec.get("env", []):
             source = var.get("valueFrom")
             if source is None:
@@ -382,9 +406,22 @@ class Kubelet(Controller):
         started = container.waiting_reason() is None
         status["containerStatuses"] = [{
             "name": container.name, "image": container.spec["image"],
-            "imageID": f"sim://{container.spec['image']}" if started else "",
+            "imageID": container.image_id if started else "",
             **({"containerID": container.container_id} if started else {}),
             "ready": running, "started": running, "restartCount": 0,
             "state": container.state, "lastState": {},
         }]
         self.store.replace(PODS, pod, "status")
+
+
+def image_id(image: str, digest: str) -> str:
+    """The ``imageID`` a kubelet reports for ``image`` pulled as ``digest``: Docker's form
+    for a Docker Hub name, containerd's for one with a registry host."""
+    name = image.rpartition("@")[0] or image
+    last = name.rpartition("/")[2]
+    if ":" in last:  # a tag, not a registry's port
+        name = name[: len(name) - len(last)] + last.partition(":")[0]
+    first = name.partition("/")[0]
+    if "/" in name and ("." in first or ":" in first or first == "localhost"):
+        return f"{name}@{digest}"
+    return f"docker-pullable://{name}@{digest}"
