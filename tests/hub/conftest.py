@@ -9,6 +9,11 @@ import pytest
 
 from tests import postgres
 from tests.hub.hub import READER, USERS, Hub, running_hub
+from tests.kubernetes.conftest import (  # noqa: F401  (the simulated cluster)
+    k8s_cluster,
+    k8s_cluster_factory,
+    kubeconfig,
+)
 from tests.server.conftest import pg_port  # noqa: F401  (the session's PostgreSQL cluster)
 from tests.servers import Server
 from tests.ui.conftest import jp_asyncio_loop, jp_server_cleanup  # noqa: F401  (as tests/ui)
@@ -32,3 +37,12 @@ def servers(hub: Hub, tokens: dict[str, str]) -> dict[str, Server]:
     for name in USERS:
         hub.start_server(name)
     return {name: hub.user_server(name, tokens[name]) for name in USERS}
+
+
+@pytest.fixture
+def second(hub: Hub, tokens: dict[str, str], servers: dict[str, Server]) -> Server:
+    """alice's second server (a named server of her own, in a home of its own), as she
+    would open it in another tab: configured as every server on the Hub."""
+    hub.configure_server("alice", "second")
+    hub.start_server("alice", "second")
+    return hub.user_server("alice", tokens["alice"], "second")

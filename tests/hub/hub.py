@@ -22,12 +22,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
+import websocket
 
 from tests.servers import Server, clean_env
 from tests.ui.browser import lab_config
@@ -80,6 +81,8 @@ class Hub:
     url: str
     api_url: str
     tokens: dict[str, str]  # service name -> its API token
+    db_url: str  # the database every user's server shares
+    storage: Path  # and the storage
     pids: set[int] = field(default_factory=set)  # single-user servers it spawned
 
     @property
@@ -95,9 +98,10 @@ class Hub:
         response.raise_for_status()
         return response.json()
 
-    def server_model(self, name: str) -> dict | None:
-        """The user's default server as the Hub sees it, or None when it has none."""
-        return self.user_model(name)["servers"].get("")
+    def server_model(self, name: str, server: str = "") -> dict | None:
+        """The user's server (default: her default server) as the Hub sees it, or None
+        when it does not run."""
+        return self.user_model(name)["servers"].get(server)
 
     def login(self, name: str) -> str:
         """A new API token of ``name``'s own, as the user would make on the token page."""
@@ -105,43 +109,55 @@ class Hub:
         response.raise_for_status()
         return response.json()["token"]
 
-    def start_server(self, name: str) -> None:
-        """Start ``name``'s server unless it runs; return once it answers through the proxy."""
+    def home(self, name: str, server: str = "") -> Path:
+        """Where the user's server keeps its config, data and work: a named server has a
+        home of its own inside its user's, as a pod of its own would."""
+        home = self.root / "users" / name
+        return home / "servers" / server if server else home
+
+    def configure_server(self, name: str, server: str, **settings: dict[str, Any]) -> None:
+        """Configure the user's named server ``server`` (before it starts) as every server
+        on the Hub, with ``settings`` (a config section each) on top."""
+        _configure(self.home(name, server), self.db_url, self.storage, settings)
+
+    def start_server(self, name: str, server: str = "") -> None:
+        """Start the user's server unless it runs; return once it answers through the proxy."""
         _wait(
-            lambda: (self.server_model(name) or {}).get("pending") != "stop",
+            lambda: (self.server_model(name, server) or {}).get("pending") != "stop",
             60,
             f"{name}'s server to finish stopping",
         )  # a culled one may be on its way out
-        if not self.server_model(name):
-            response = self.api("POST", f"users/{name}/server")
+        if not self.server_model(name, server):
+            response = self.api("POST", _server_path(name, server))
             assert response.status_code in (201, 202), response.text
         model = _wait(
-            lambda: (s := self.server_model(name)) and s["ready"] and s,
+            lambda: (s := self.server_model(name, server)) and s["ready"] and s,
             READY_SECONDS,
-            f"{name}'s server",
+            f"{name}'s server {server!r}",
         )
         self.pids.add(model["state"]["pid"])
 
-    def stop_server(self, name: str) -> None:
-        response = self.api("DELETE", f"users/{name}/server")
+    def stop_server(self, name: str, server: str = "") -> None:
+        response = self.api("DELETE", _server_path(name, server))
         assert response.status_code in (202, 204, 400), response.text  # 400: not running
-        _wait(lambda: self.server_model(name) is None, 60, f"{name}'s server to stop")
+        _wait(lambda: self.server_model(name, server) is None, 60, f"{name}'s server to stop")
 
-    def user_server(self, name: str, token: str) -> Server:
-        """``name``'s running server as tests/servers.py's ``Server``, reached through the
+    def user_server(self, name: str, token: str, server: str = "") -> Server:
+        """The user's running server as tests/servers.py's ``Server``, reached through the
         proxy with the user's own token (so page objects and API helpers work as is)."""
-        model = self.server_model(name)
-        assert model is not None and model["ready"], f"{name} has no running server"
+        model = self.server_model(name, server)
+        assert model is not None and model["ready"], f"{name} has no running server {server!r}"
         return Server(
             self.url.rstrip("/") + model["url"],
             token,
             model["state"]["pid"],
-            self.root / "users" / name,
+            self.home(name, server),
         )
 
-    def start_culler(self, timeout: int, every: int) -> subprocess.Popen:
+    def start_culler(self, timeout: int, every: int, max_age: int = 0) -> subprocess.Popen:
         """jupyterhub-idle-culler as the Hub's ``idle-culler`` service, started by the test
-        (not the Hub), so servers are at risk only while a test means them to be."""
+        (not the Hub), so servers are at risk only while a test means them to be. It
+        culls servers idle for ``timeout`` seconds, and any older than ``max_age``."""
         env = clean_env(
             JUPYTERHUB_API_TOKEN=self.tokens[CULLER], JUPYTERHUB_API_URL=self.api_url.rstrip("/")
         )  # the culler adds the /
@@ -153,6 +169,7 @@ class Hub:
                     "jupyterhub_idle_culler",
                     f"--timeout={timeout}",
                     f"--cull-every={every}",
+                    f"--max-age={max_age}",
                 ],
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -170,6 +187,24 @@ def call(
     return requests.request(
         method, server.api_url + path, headers=headers, timeout=30, allow_redirects=False, **kwargs
     )
+
+
+def events_socket(server: Server) -> websocket.WebSocket:
+    """The extension's events WebSocket through the Hub's proxy, with the user's token."""
+    url = "ws" + server.api_url.removeprefix("http") + "events"
+    header = [f"Authorization: token {server.token}"]
+    return websocket.create_connection(url, header=header, timeout=30)
+
+
+def messages_until(
+    events: websocket.WebSocket, last: Callable[[dict], bool]
+) -> list[tuple[float, dict]]:
+    """The messages received (with the monotonic time each arrived) up to and including
+    the first for which ``last`` holds."""
+    received = [(time.monotonic(), json.loads(events.recv()))]
+    while not last(received[-1][1]):
+        received.append((time.monotonic(), json.loads(events.recv())))
+    return received
 
 
 def submit_sleep(server: Server, name: str, seconds: float) -> dict:
@@ -196,6 +231,21 @@ def wait_state(server: Server, process: int, *states: str, timeout: float = 60) 
         timeout,
         f"process {process} to be {' or '.join(states)}",
     )
+
+
+def _server_path(name: str, server: str) -> str:
+    return f"users/{name}/servers/{server}" if server else f"users/{name}/server"
+
+
+def _configure(home: Path, db_url: str, storage: Path, settings: dict[str, dict]) -> None:
+    """Write the config of the server living in ``home``: ``_user_config`` with
+    ``settings`` merged in, section by section, and the README's scope authorizer."""
+    config = _user_config(home, db_url, storage)
+    for section, values in settings.items():
+        config[section] = {**config.get(section, {}), **values}
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    (home / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
+    shutil.copy(SCOPES_CONFIG, home / "config" / "jupyter_server_config.py")
 
 
 def _user_config(home: Path, db_url: str, storage: Path) -> dict:
@@ -233,6 +283,7 @@ def _hub_config(root: Path, ports: dict[str, int], tokens: dict[str, str]) -> st
             "pid_file": str(root / "hub.pid"),
             "authenticator_class": "shared-password",
             "spawner_class": "simple",
+            "allow_named_servers": True,  # a user's second server, on the same database
             "activity_resolution": 1,  # keep every activity report (default: 30 s apart)
             "last_activity_interval": ACTIVITY_SECONDS,
             "services": [{"name": name, "api_token": token} for name, token in tokens.items()],
@@ -279,12 +330,14 @@ def _hub_config(root: Path, ports: dict[str, int], tokens: dict[str, str]) -> st
         for name, value in values.items()
     ]
     # per user: a callable of the spawner, which the Hub calls at every spawn
+    # per server: a callable of the spawner, which the Hub calls at every spawn (the
+    # home is Hub.home's)
+    home = f"'{users}/' + spawner.user.name + ('/servers/' + spawner.name if spawner.name else '')"
     lines.append(
         "c.Spawner.environment = {"
         f"'JUPYTERHUB_ACTIVITY_INTERVAL': '{ACTIVITY_SECONDS}', "
         + ", ".join(
-            f"'JUPYTER_{kind.upper()}_DIR': "
-            f"lambda spawner: '{users}/' + spawner.user.name + '/{kind}'"
+            f"'JUPYTER_{kind.upper()}_DIR': lambda spawner: {home} + '/{kind}'"
             for kind in ("config", "data", "runtime")
         )
         + "}"
@@ -301,12 +354,7 @@ def running_hub(root: Path, db_url: str) -> Iterator[Hub]:
     storage = root / "storage"
     storage.mkdir(parents=True)
     for name in (*USERS, READER):
-        home = root / "users" / name
-        (home / "config").mkdir(parents=True)
-        (home / "config" / "jupyter_server_config.json").write_text(
-            json.dumps(_user_config(home, db_url, storage))
-        )
-        shutil.copy(SCOPES_CONFIG, home / "config" / "jupyter_server_config.py")
+        _configure(root / "users" / name, db_url, storage, {})
     ports = {name: _free_port() for name in ("public", "hub", "proxy_api")}
     tokens = {HARNESS: secrets.token_hex(16), CULLER: secrets.token_hex(16)}
     (root / "jupyterhub_config.py").write_text(_hub_config(root, ports, tokens))
@@ -325,6 +373,8 @@ def running_hub(root: Path, db_url: str) -> Iterator[Hub]:
         f"http://127.0.0.1:{ports['public']}/",
         f"http://127.0.0.1:{ports['public']}/hub/api/",
         tokens,
+        db_url,
+        storage,
     )
     try:
         _wait_until_ready(hub, process)

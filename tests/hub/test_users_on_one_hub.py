@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-import websocket
 
-from tests.hub.hub import READER, Hub, call, submit_sleep, wait_state
-from tests.servers import Server
+from tests.hub.hub import READER, Hub, call, events_socket, messages_until, submit_sleep, wait_state
 
 pytestmark = pytest.mark.postgres
 
@@ -41,44 +39,32 @@ def test_a_user_sees_none_of_another_users_work_on_the_shared_database(servers):
     assert call(alice, "GET", "projects", token=bob.token).status_code == 403
 
 
-def _events(server: Server) -> websocket.WebSocket:
-    """The extension's events WebSocket through the Hub's proxy, with the user's token."""
-    url = "ws" + server.api_url.removeprefix("http") + "events"
-    header = [f"Authorization: token {server.token}"]
-    return websocket.create_connection(url, header=header, timeout=30)
-
-
-def _until(events: websocket.WebSocket, last) -> list[dict]:
-    """The messages received up to and including the first for which ``last`` holds."""
-    received = [json.loads(events.recv())]
-    while not last(received[-1]):
-        received.append(json.loads(events.recv()))
-    return received
-
-
 def test_a_user_hears_no_events_of_another_users_run_on_another_server(servers):
     alice, bob = servers["alice"], servers["bob"]
     own_project = call(bob, "GET", "projects").json()["items"][0]["id"]
-    events = _events(bob)
+    events = events_socket(bob)
     try:
         events.send(json.dumps({"subscribe": {"project": own_project}}))
         theirs = submit_sleep(alice, "alice-unheard", 0.2)
         received: list[dict] = []
         for target in ({"process": theirs["id"]}, {"project": theirs["project"]}):
             events.send(json.dumps({"subscribe": target}))
-            received += _until(events, lambda message: message["type"] == "error")
+            received += [m for _, m in messages_until(events, lambda m: m["type"] == "error")]
         refusals = [message["code"] for message in received if message["type"] == "error"]
         assert refusals == ["not_found", "not_found"]
         wait_state(alice, theirs["id"], "completed")
 
         # bob's own run, after alice's: his project's events arrive, none of hers
         mine = submit_sleep(bob, "bob-heard", 0)
-        received += _until(
-            events,
-            lambda message: (
-                message.get("process") == mine["id"] and message.get("state") == "completed"
-            ),
-        )
+        received += [
+            m
+            for _, m in messages_until(
+                events,
+                lambda message: (
+                    message.get("process") == mine["id"] and message.get("state") == "completed"
+                ),
+            )
+        ]
     finally:
         events.close()
     heard = {message.get("process") for message in received if message["type"] != "error"}
