@@ -164,6 +164,14 @@ class NagelfluhApp(ExtensionApp):
         "events the others stored even without a notification (it reads them at once "
         "when notified, and after every reconnect of its listening connection).",
     ).tag(config=True)
+    events_retention_seconds = Float(
+        3600.0,
+        min=1.0,
+        help="With servers sharing a PostgreSQL database: how long the events they store "
+        "for each other are kept (keep it far above events_poll_seconds). A server that "
+        "could not read them for longer (its database out of reach, its machine asleep) "
+        "tells its clients to resync from the database, so nothing is lost, only re-read.",
+    ).tag(config=True)
     ws_backlog_lines = Integer(
         200_000,
         help="Log lines a slow WebSocket client may fall behind before it is told to resync.",
@@ -310,7 +318,11 @@ class NagelfluhApp(ExtensionApp):
         self.hub = EventHub()
         if self.database.engine.dialect.name == "postgresql":
             self.relay = EventRelay(
-                self.database, self.hub, self.server_id, self.events_poll_seconds
+                self.database,
+                self.hub,
+                self.server_id,
+                self.events_poll_seconds,
+                self.events_retention_seconds,
             )
         self.processes = ProcessService(
             self.database,

@@ -49,9 +49,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "nagelfluh_events"
 PAGE = 1000
-# Events are kept this long: a reader cut off from the database for longer misses some.
-RETENTION_SECONDS = 3600.0
-PRUNE_EVERY_SECONDS = 300.0
+# Servers' clocks may differ this much (at most a quarter of the retention): events
+# are pruned by the clock of whichever server prunes them.
+CLOCK_SKEW_SECONDS = 60.0
 RECONNECT_FIRST_SECONDS = 0.5
 RECONNECT_MAX_SECONDS = 10.0
 # A notified event may be held back by an older transaction still running: how soon,
@@ -227,12 +227,21 @@ def _prune(session: Session, before: float) -> None:
 class EventRelay:
     """Publishes to this server's hub the events the other servers on the database store."""
 
-    def __init__(self, db: Database, hub: EventHub, server_id: str, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        hub: EventHub,
+        server_id: str,
+        poll_seconds: float,
+        retention_seconds: float,
+    ) -> None:
         self.db = db
         self.hub = hub
         self.origin = origin_of(server_id)
         self.poll_seconds = poll_seconds
+        self.retention_seconds = retention_seconds
         self.cursor: Cursor = (0, 0)
+        self._current_at = time.time()  # when the cursor was last known to be current
         self._awaited = 0  # the newest transaction of another server notified
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -245,6 +254,7 @@ class EventRelay:
         return f"nagelfluh-events {self.origin}"
 
     async def start(self) -> None:
+        self._current_at = time.time()
         self.cursor = await self.db.run_durable(_head)
         self._tasks = [
             asyncio.create_task(self._listen(), name="nagelfluh events listener"),
@@ -297,8 +307,9 @@ class EventRelay:
             self._wake.clear()
             try:
                 await self.catch_up()
-                if time.monotonic() - pruned > PRUNE_EVERY_SECONDS:
-                    await self.db.run(partial(_prune, before=time.time() - RETENTION_SECONDS))
+                if time.monotonic() - pruned > min(300.0, self.retention_seconds / 4):
+                    before = time.time() - self.retention_seconds
+                    await self.db.run(partial(_prune, before=before))
                     pruned = time.monotonic()
             except ServiceUnavailable:
                 log.info("the database is unavailable; other servers' events follow later")
@@ -316,8 +327,28 @@ class EventRelay:
             await asyncio.sleep(HELD_BACK_RETRY_SECONDS)
 
     async def _relay_page(self) -> bool:
-        """Publish the next page of events; whether it was full (more may follow)."""
+        """Publish the next page of events; whether it was full (more may follow).
+
+        A read made longer after the cursor was current than events are kept (the
+        database out of reach, the machine asleep, even in the middle of this read) may
+        have missed pruned ones: then this server starts again from the newest event,
+        and every subscriber of its resyncs from the database, where the log lines,
+        states and outputs themselves are kept."""
+        began = time.time()
         rows = await self.db.run(partial(_events_after, cursor=self.cursor, limit=PAGE))
+        skew = min(CLOCK_SKEW_SECONDS, self.retention_seconds / 4)
+        unread = time.time() - self._current_at
+        if unread > self.retention_seconds - skew:
+            log.warning(
+                "no events read for %.0f s, longer than they are kept: every subscriber "
+                "resyncs from the database",
+                unread,
+            )
+            self._current_at = time.time()
+            self.cursor = await self.db.run(_head)
+            self.hub.resync_all()
+            return False
+        self._current_at = began
         if not rows:
             return False
         # Which topics are followed is asked after the events were read: one followed

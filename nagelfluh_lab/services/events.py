@@ -124,7 +124,10 @@ class Subscriber:
         self.topics: set[Topic] = set()
         self.held: dict[Topic, list[Message]] = {}  # live messages held while a replay runs
         self._held_lines: dict[Topic, int] = {}
-        self.last_seq: dict[Topic, int] = {}
+        self.last_seq: dict[Topic, int] = {}  # the last line sent, per version
+        # The last line sent or queued: a line reaches the client once, even when a
+        # replay read it from the database before a relayed event brought it too.
+        self._queued_seq: dict[Topic, int] = {}
         self.hub: EventHub | None = None
         self._task = asyncio.ensure_future(self._pump())
 
@@ -139,13 +142,25 @@ class Subscriber:
         self.enqueue(topic, message)
 
     def enqueue(self, topic: Topic, message: Message) -> None:
+        if message.get("type") == "log":
+            batch = message["lines"].after(self._queued_seq.get(topic, 0))
+            if not batch:
+                return
+            if batch is not message["lines"]:
+                message = {**message, "lines": batch}
         lines = len(message.get("lines", ()))
         if self._backlog_lines + lines > self.max_backlog_lines and lines:
             self.resync(topic)
             return
+        if lines:
+            self._queued_seq[topic] = message["lines"].last
         self._queue.append((topic, message))
         self._backlog_lines += lines
         self._wakeup.set()
+
+    def start_at(self, topic: Topic, seq: int) -> None:
+        """The client has the version's lines up to ``seq``: send only those after it."""
+        self.last_seq[topic] = self._queued_seq[topic] = seq
 
     def resync(self, topic: Topic) -> None:
         """Drop this topic's backlog, stop following it and ask the client to resubscribe."""
@@ -160,6 +175,7 @@ class Subscriber:
         self.unfollow(topic)
         if topic[0] == "version":
             since = self.last_seq.get(topic, 0)
+            self._queued_seq[topic] = since
             self._queue.append(
                 (
                     topic,
@@ -181,11 +197,6 @@ class Subscriber:
     def release(self, topic: Topic) -> None:
         """End a replay: queue the live messages held meanwhile, minus lines already sent."""
         for message in self._drop_held(topic):
-            if message["type"] == "log":
-                lines = message["lines"].after(self.last_seq.get(topic, 0))
-                if not lines:
-                    continue
-                message = {**message, "lines": lines}
             self.enqueue(topic, message)
 
     def unfollow(self, topic: Topic) -> None:
@@ -205,7 +216,9 @@ class Subscriber:
 
     def _note(self, topic: Topic, message: Message) -> None:
         if message.get("type") == "log" and message["lines"]:
-            self.last_seq[topic] = message["lines"].last
+            last = message["lines"].last
+            self.last_seq[topic] = last
+            self._queued_seq[topic] = max(self._queued_seq.get(topic, 0), last)
 
     async def _pump(self) -> None:
         while True:
@@ -262,6 +275,12 @@ class EventHub:
             subscribers.discard(subscriber)
             if not subscribers:
                 del self._subscribers[topic]
+
+    def resync_all(self) -> None:
+        """Every subscriber of every topic resyncs: events may have been missed."""
+        for topic, subscribers in list(self._subscribers.items()):
+            for subscriber in list(subscribers):
+                subscriber.resync(topic)
 
     def follows(self, topic: Topic) -> bool:
         """Whether any subscriber follows ``topic``."""

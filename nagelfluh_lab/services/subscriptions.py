@@ -115,7 +115,7 @@ class EventSession:
             for state in current["states"]:
                 await self.subscriber.send_now(topic, state)
             if topic[0] == "version":
-                self.subscriber.last_seq[topic] = since
+                self.subscriber.start_at(topic, since)
                 await self._replay(topic, current["version_id"], since)
         finally:
             if is_version and topic in self.subscriber.topics:

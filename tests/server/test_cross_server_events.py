@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sqlite3
 import sys
 import threading
@@ -83,11 +85,13 @@ class Seen:
     states: list[str] = field(default_factory=list)
     progress: list[float] = field(default_factory=list)
     datasets: list[dict] = field(default_factory=list)
+    resyncs: int = 0  # times the server told it to resubscribe
 
 
 async def _follow(server: Server, subscribe: dict, lines: int, seen: Seen,
                   timeout: float = 90) -> None:
-    """Subscribe and read until the version's terminal state and ``lines`` lines came."""
+    """Subscribe and read until the version's terminal state and ``lines`` lines came;
+    resubscribe when told to resync, as the clients do."""
     ws = await websocket_connect(server.events_url)
     try:
         await ws.write_message(json.dumps({"subscribe": subscribe, "since": 0}))
@@ -98,8 +102,12 @@ async def _follow(server: Server, subscribe: dict, lines: int, seen: Seen,
             assert raw is not None, "the server closed the events WebSocket"
             message = json.loads(raw)
             kind = message["type"]
-            assert kind not in ("error", "resync"), message
-            if kind == "log":
+            assert kind != "error", message
+            if kind == "resync":
+                seen.resyncs += 1
+                await ws.write_message(
+                    json.dumps({"subscribe": subscribe, "since": message.get("since", 0)}))
+            elif kind == "log":
                 seen.seqs += [line["seq"] for line in message["lines"]]
                 seen.lines += message["lines"]
                 seen.log_times.append(time.time())
@@ -128,6 +136,12 @@ class Follower(threading.Thread):
             asyncio.run(self._follow)
         except BaseException as error:  # raised in the test by done()
             self.error = error
+
+    def wait_for_lines(self, count: int) -> None:
+        deadline = time.monotonic() + 60
+        while len(self.seen.seqs) < count:
+            assert time.monotonic() < deadline, f"{count} lines did not reach the subscriber"
+            time.sleep(0.02)
 
     def done(self) -> Seen:
         self.join(120)
@@ -158,6 +172,7 @@ def test_a_subscriber_on_another_server_sees_the_run_live_every_line_once_in_ord
         stored = _get(a, f"process/{created['id']}/versions/1/logs?limit=10000")["items"]
 
     assert finished["state"] == "completed"
+    assert on_b.resyncs == in_project.resyncs == 0
     assert on_b.seqs == list(range(1, len(stored) + 1))  # each once, in order, no gap
     assert on_b.lines == stored
     assert [line["line"] for line in stored if line["stream"] == "stdout"] == [
@@ -197,10 +212,7 @@ def test_a_server_whose_listening_connection_drops_replays_what_it_missed_once(
         [listener] = _listener_pids(shared_db, "server-b")
         created = _submit(a)
         following = Follower(b, {"process": created["id"], "version": 1}, lines)
-        deadline = time.monotonic() + 60
-        while len(following.seen.seqs) < 100:
-            assert time.monotonic() < deadline, "no lines reached the subscriber on b"
-            time.sleep(0.02)
+        following.wait_for_lines(100)
         _terminate(shared_db, listener)
         on_b = following.done()
         stored = _get(a, f"process/{created['id']}/versions/1/logs?limit=10000")["items"]
@@ -208,9 +220,34 @@ def test_a_server_whose_listening_connection_drops_replays_what_it_missed_once(
         b_log = b.log_path.read_text(errors="replace")
 
     assert on_b.seqs == list(range(1, len(stored) + 1))  # nothing lost, nothing twice
-    assert on_b.lines == stored and on_b.states[-1] == "completed"
+    assert on_b.lines == stored and on_b.states[-1] == "completed" and on_b.resyncs == 0
     assert len(relistening) == 1 and relistening != [listener]
     assert "not listening for other servers' events" in b_log
+
+
+@pytest.mark.postgres
+def test_a_server_that_read_no_events_for_longer_than_they_are_kept_loses_no_line(
+        tmp_path: Path, shared_db: str):
+    lines = 1500
+    # events kept 4 s: a server that reads none for longer misses some of them
+    settings = _settings(shared_db, lines, 0.01, events_retention_seconds=4.0,
+                         events_poll_seconds=0.5)
+    with (running_server(tmp_path / "a", server_id="server-a", **settings) as a,
+          running_server(tmp_path / "b", server_id="server-b", **settings) as b):
+        created = _submit(a)
+        following = Follower(b, {"process": created["id"], "version": 1}, lines)
+        following.wait_for_lines(100)
+        os.kill(b.pid, signal.SIGSTOP)  # b's machine sleeps; a runs on, pruning events
+        time.sleep(8)
+        os.kill(b.pid, signal.SIGCONT)
+        on_b = following.done()
+        stored = _get(a, f"process/{created['id']}/versions/1/logs?limit=10000")["items"]
+        b_log = b.log_path.read_text(errors="replace")
+
+    assert "longer than they are kept" in b_log
+    assert on_b.resyncs >= 1  # told to re-read from the database ...
+    assert on_b.seqs == list(range(1, len(stored) + 1))  # ... and so nothing lost, nothing twice
+    assert on_b.lines == stored and on_b.states[-1] == "completed"
 
 
 def test_on_sqlite_no_server_listens_and_no_event_is_journaled(tmp_path: Path):

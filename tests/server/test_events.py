@@ -219,6 +219,29 @@ async def test_live_lines_held_during_a_long_replay_are_bounded_too():
     sub.close()
 
 
+async def test_a_line_a_replay_sent_before_another_server_announced_it_is_not_sent_again():
+    # A subscriber on a server that relays another server's events: the replay reads
+    # lines 1-10 from the database before the relay has read the event announcing 9-12.
+    hub = EventHub()
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    sub = hub.subscriber(send, max_backlog_lines=1000)
+    topic = version_topic(1, 1)
+    sub.follow(topic, hold=True)
+    sub.start_at(topic, 0)
+    await sub.send_now(topic, _log(1, 10))  # the replay
+    sub.release(topic)
+    hub.publish(topic, _log(9, 4))  # relayed after the replay ended
+    hub.publish(topic, _log(13, 2))
+    await asyncio.sleep(0.01)
+    seqs = [row["seq"] for m in sent for row in m["lines"].rows()]
+    assert seqs == list(range(1, 15))
+    sub.close()
+
+
 def test_a_log_batch_encodes_to_the_documented_line_objects():
     batch = LogBatch(7, [(1.5, "stderr", 'say "hi" \u00e9\n')])
     event = json.loads(encode_event({"type": "log", "process": 3, "version": 2, "lines": batch}))
