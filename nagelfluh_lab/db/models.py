@@ -147,6 +147,8 @@ class Process(Base):
 
 # The states a version ends in; nothing changes a version in one of them.
 TERMINAL = ("completed", "failed")
+# The states of a version that has not ended.
+ACTIVE = ("pending", "queued", "running")
 
 
 class ProcessVersion(Base):

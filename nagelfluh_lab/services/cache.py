@@ -34,7 +34,7 @@ from sqlalchemy import insert, literal, select, text
 from sqlalchemy.orm import Session
 
 from .. import shapes
-from ..db.models import Dataset, Process, ProcessVersion
+from ..db.models import ACTIVE, Dataset, Process, ProcessVersion
 from ..executors.base import SYSTEM, LogLine, RunOutcome
 from . import provenance
 from .billing import Billing
@@ -43,17 +43,16 @@ from .events import LogBatch
 from .log_store import append_logs
 from .serialize import dataset_json
 
-ACTIVE = ("pending", "queued", "running")
 # The first key of the two-key advisory locks on cache keys (leases use 0x6E66).
 CACHE_LOCK_SPACE = 0x6E63  # "nc"
 # Completed versions of a key looked at for one whose outputs are all still there.
 CANDIDATES = 5
 
 
-def key_of(provenance: shapes.Provenance, environment_digest: str | None) -> shapes.CacheRecord:
-    """The cache record of the work ``provenance`` describes, in the environment of
+def key_of(record: shapes.Provenance, environment_digest: str | None) -> shapes.CacheRecord:
+    """The cache record of the work ``record`` (a provenance) describes, in the environment of
     ``environment_digest``: a key, or why there is none (status ``uncacheable``)."""
-    process_type = provenance["process_type"]
+    process_type = record["process_type"]
     name = process_type["name"]
     reason = None
     if not process_type["cacheable"]:
@@ -61,15 +60,15 @@ def key_of(provenance: shapes.Provenance, environment_digest: str | None) -> sha
     elif process_type["version"] is None:
         reason = f"the runner of process type {name!r} does not report the type's version"
     elif environment_digest is None:
-        reason = f"the digest of environment {provenance['environment']['name']!r} is unresolved"
+        reason = f"the digest of environment {record['environment']['name']!r} is unresolved"
     else:
-        missing = next((i for i in provenance["inputs"] if i["digest"] is None), None)
+        missing = next((i for i in record["inputs"] if i["digest"] is None), None)
         if missing is not None:
             reason = f"input dataset {missing['dataset']} has no content digest"
     if reason is not None:
         return {"status": "uncacheable", "key": None, "reason": reason}
-    parameters: Any = provenance["parameters"]
-    for reference in provenance["inputs"]:
+    parameters: Any = record["parameters"]
+    for reference in record["inputs"]:
         parameters = _replaced(parameters, tokens(reference["parameter"])[1:], reference["digest"])
     canonical = json.dumps(
         {

@@ -140,6 +140,18 @@ def set_cache(version: ProcessVersion, cache: shapes.CacheRecord) -> None:
         version.provenance = {**current, "cache": cache}
 
 
+def run_image(env: Environment, executor: str) -> str | None:
+    """The image a new version of ``env`` runs: the one it was registered from, pinned by
+    the digest its schema pod ran, so that what runs is what its types (and cache keys)
+    were taken from, whatever its tag names by now; its image as named where no digest
+    was resolved (then nothing is cached). None locally."""
+    if executor == LOCAL:
+        return None
+    if env.image is None or env.digest is None:
+        return env.image
+    return pinned(env.image, env.digest)
+
+
 def rerun_image(original: shapes.Provenance) -> str | None:
     """The image an exact re-run of ``original`` runs: the one its pod ran, pinned by
     digest; else its environment's digest; None where it ran locally (or nothing pins it)."""

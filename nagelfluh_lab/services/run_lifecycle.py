@@ -31,7 +31,7 @@ from sqlalchemy import CursorResult, and_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..credentials import CredentialProvider, CredentialsError
-from ..db.models import TERMINAL, Dataset, Environment, ProcessTypeRecord, ProcessVersion
+from ..db.models import ACTIVE, TERMINAL, Dataset, Environment, ProcessTypeRecord, ProcessVersion
 from ..db.session import Database
 from ..executors.base import SYSTEM, Executor, LogLine, LogTail, RunKey, RunOutcome, RunSpec
 from . import cache
@@ -46,7 +46,6 @@ from .version_outputs import BATCH
 
 log = logging.getLogger(__name__)
 
-ACTIVE = ("pending", "queued", "running")
 # The runner prints why it gave up as its last line, with this prefix (exit codes 1, 2, 4).
 RUNNER_ERROR_PREFIX = "nagelfluh-runner: error: "
 REASON_LINE_LIMIT = 500
@@ -246,13 +245,8 @@ class RunLifecycle:
             # One submitted by a request served while this loaded (the server takes
             # requests before its extensions have started) is followed already; one
             # whose lease another server holds was taken over while this one was down.
-            if spec.key in self._runs or not await self._lease(version_id):
-                continue
-            if version_id in waiting:
-                self._track(spec, version_id)
-                self._wait(spec, version_id)
-            else:
-                await self._take_up(state, spec, version_id, tail)
+            if spec.key not in self._runs and await self._lease(version_id):
+                await self._follow(state, spec, version_id, tail, version_id in waiting)
         if self.leases.shared:
             self._scan = asyncio.create_task(self._keep_leases(), name="nagelfluh leases")
 
@@ -315,13 +309,16 @@ class RunLifecycle:
         """Take over the version whose lease this server has just taken, if it has not
         ended meanwhile: record it as this server's, then follow it as after a restart."""
 
-        def claim(session: Session) -> tuple[str, RunSpec, int, LogTail | None, str] | None:
+        def claim(
+            session: Session,
+        ) -> tuple[str, RunSpec, int, LogTail | None, str, bool] | None:
             version = session.get(ProcessVersion, version_id, with_for_update=True)
             if version is None or version.state not in ACTIVE:
                 return None
             previous = version.server or "none"
             version.server = self.server_id
-            return (*self._unfinished_row(session, version), previous)
+            waiting = version.waiting_for_id is not None
+            return (*self._unfinished_row(session, version), previous, waiting)
 
         found = None
         try:
@@ -332,9 +329,20 @@ class RunLifecycle:
                     await self.leases.release(version_id)
         if found is None:
             return
-        state, spec, _, tail, previous = found
+        state, spec, _, tail, previous, waiting = found
         log.info("taking over %s (%s) from server %s, which stopped", spec.key, state, previous)
-        await self._take_up(state, spec, version_id, tail)
+        await self._follow(state, spec, version_id, tail, waiting)
+
+    async def _follow(
+        self, state: str, spec: RunSpec, version_id: int, tail: LogTail | None, waiting: bool
+    ) -> None:
+        """Follow a version that was another server's, or this one's before it restarted:
+        let it wait on for identical work, or take it up."""
+        if waiting:
+            self._track(spec, version_id)
+            self._wait(spec, version_id)
+        else:
+            await self._take_up(state, spec, version_id, tail)
 
     def _unfinished(self, session: Session) -> list[tuple[str, RunSpec, int, LogTail | None]]:
         """This server's versions that had not ended: ``_unfinished_row`` of each."""
@@ -603,12 +611,16 @@ def _orphans(
     session: Session, keys: list[RunKey], stranded: Stranded, leased: set[int]
 ) -> list[int]:
     """The ids of the versions that have not ended, whose ids are not in ``leased``, and
-    that are either runs the executor sees (``keys``) or ``stranded``: taken over as they
-    come, oldest first."""
-    found = and_(
-        ProcessVersion.state == "pending",
-        ProcessVersion.executor == stranded.kind,
-        ProcessVersion.created < stranded.before,
+    that are either runs the executor sees (``keys``), ``stranded``, or waiting for
+    identical work: taken over as they come, oldest first."""
+    found = or_(
+        and_(
+            ProcessVersion.state == "pending",
+            ProcessVersion.executor == stranded.kind,
+            ProcessVersion.created < stranded.before,
+        ),
+        # Waiting for identical work (services.cache): no Job yet, its server holds its lease.
+        and_(ProcessVersion.waiting_for_id.is_not(None), ProcessVersion.executor == stranded.kind),
     )
     if keys:
         found = or_(

@@ -159,7 +159,10 @@ class Submitter:
         the original's code and runner, whatever is registered now."""
         env, kind = record.environment, self.executor.kind
         original = provenance.stored(rerun_of) if rerun_of is not None else None
-        image = env.image if original is None else provenance.rerun_image(original)
+        if original is None:
+            image = provenance.run_image(env, kind)
+        else:
+            image = provenance.rerun_image(original)
         references = catalog.dataset_refs(record.schema, version.parameters)
         made = provenance.record(
             version,

@@ -91,6 +91,7 @@ async def test_registering_an_image_makes_its_process_types_ready_with_their_sch
         "message": None,
         "requested_image": "geo:1",
         "owner": {"user": "tester"},
+        "digest": None,
     }
     ready = await wait_environment(api, "geo")
     check_response(document, "/environments/{name}", "get", 200, ready)
@@ -116,7 +117,8 @@ async def test_a_process_of_a_registered_type_runs_in_the_environments_image(
 ):
     image = make_image("geo:1", GRAVITY, {"gravity-grid": "GravityGrid"}, env={"IMAGE_TAG": "1"})
     await api.post("environments", {"name": "geo", "image": image}, expect=202)
-    assert (await wait_environment(api, "geo"))["state"] == "ready"
+    ready = await wait_environment(api, "geo")
+    assert ready["state"] == "ready" and ready["digest"].startswith("sha256:")
 
     created = await api.submit("gravity-grid", {"spacing": 25})
     done = await api.wait(created["id"])
@@ -130,7 +132,8 @@ async def test_a_process_of_a_registered_type_runs_in_the_environments_image(
         job = client.BatchV1Api(api_client).read_namespaced_job(
             job_name(RunKey(created["id"], 1)), NAMESPACE
         )
-    assert job.spec.template.spec.containers[0].image == "geo:1"
+    # Pinned by the digest the schema pod ran (the simulated kubelet's for "geo:1").
+    assert job.spec.template.spec.containers[0].image == f"geo@{ready['digest']}"
 
 
 async def test_registering_a_bad_image_fails_with_the_pull_message(

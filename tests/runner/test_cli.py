@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import resource
 import subprocess
 import sys
@@ -334,7 +335,7 @@ def test_running_out_of_memory_exits_3_with_one_line(jobs):
     assert _one_line_error(result, EXIT_OOM).startswith("out of memory (")
 
 
-def test_schema_prints_every_installed_type_as_json_then_the_contract_it_speaks():
+def test_schema_prints_every_installed_type_as_json_then_the_contract_and_environment():
     result = subprocess.run(
         [sys.executable, "-m", "nagelfluh_runner", "schema"],
         capture_output=True,
@@ -342,11 +343,18 @@ def test_schema_prints_every_installed_type_as_json_then_the_contract_it_speaks(
         check=True,
     )
     described, end = json.JSONDecoder().raw_decode(result.stdout)
-    assert json.loads(result.stdout[end:]) == {"contract_version": CONTRACT_VERSION}
+    contract, environment = map(json.loads, result.stdout[end:].strip().splitlines())
+    assert contract == {"contract_version": CONTRACT_VERSION}
+    assert environment["environment"]["digest"].startswith("sha256:")
+    assert environment["environment"]["python"] == (
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
     names = [d["name"] for d in described]
     assert {"fft", "inversion", "sleep", "synthetic-signal", "synthetic-survey"} <= set(names)
     for item in described:
-        assert set(item) == {"name", "title", "description", "schema"}
+        assert set(item) == {"name", "title", "description", "schema", "version", "cacheable"}
+        assert item["version"].startswith("sha256:")
+    assert {d["name"]: d["cacheable"] for d in described}["sleep"] is False
     fft = next(d for d in described if d["name"] == "fft")
     assert fft["schema"]["properties"]["signal"]["format"] == "nagelfluh-dataset"
     assert fft["schema"]["required"] == ["signal"]

@@ -36,6 +36,8 @@ def test_every_bootstrap_type_loads_as_a_described_process_type():
             "title": cls.title,
             "description": cls.description,
             "schema": cls.schema,
+            "version": cls.type_version(),
+            "cacheable": cls.cacheable,
         }
         assert item["title"] and item["description"]
         assert item["schema"]["type"] == "object"
@@ -199,6 +201,8 @@ def test_schema_lists_the_types_that_load_then_the_broken_ones_on_a_line_of_thei
     described, end = json.JSONDecoder().raw_decode(result.stdout)
     assert {"echo", *BOOTSTRAP} <= {d["name"] for d in described}
     after = [json.loads(line) for line in result.stdout[end:].splitlines() if line]
+    assert [list(line) for line in after] == [["contract_version"], ["environment"], ["broken"]]
+    del after[1]
     assert after == [{"contract_version": CONTRACT_VERSION}, {"broken": [{
         "name": "gone",
         "entry_point": "lab_missing_module:Gone",

@@ -32,6 +32,7 @@ async def test_outputs_are_registered_with_units_from_the_manifest(api):
         "process": done["process"],
         "version": 1,
         "type": "synthetic-signal",
+        "provenance": done["provenance"],
     }
     assert meta["units"]["time"] == "s"
     assert meta["size"] == dataset["size"] > 0

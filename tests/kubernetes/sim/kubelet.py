@@ -15,7 +15,8 @@ it as the real kubelet does (phases, container states, reasons, exit codes).
   its name), reported as the container status's ``imageID`` the way kubelets do
   (``docker-pullable://name@sha256:...`` for a Docker Hub name, ``registry/name@sha256:...``
   for one with a registry host); an image named by digest (``name@sha256:...``) runs
-  whichever tag has that digest;
+  what a tag brought when it was pulled with that digest (after the tag moved on too),
+  else whichever tag has that digest now;
 - ``limits.memory`` is enforced like a cgroup: resident memory above the limit
   gets SIGKILL, reason OOMKilled, exit code 137. RLIMIT_AS is only a ceiling
   (limit + 1 GiB) so a runaway allocation fails before it hurts the host: an
@@ -168,6 +169,8 @@ class Kubelet(Controller):
         super().__init__(store, knobs)
         self._root = root
         self._containers: dict[str, Container] = {}
+        # What each digest pulled by tag brought: a registry keeps it after the tag moves.
+        self._contents: dict[str, dict[str, str]] = {}
         self.errors: list[BaseException] = []  # of pod tasks, re-raised when the cluster stops
 
     def container(self, uid: str) -> Container | None:
@@ -274,10 +277,13 @@ class Kubelet(Controller):
             return ("ErrImagePull", f'rpc error: code = NotFound desc = failed to pull and unpack '
                                     f'image "{image}": failed to resolve reference "{image}": '
                                     f"{image}: not found")
-        tag = self._tag_of(image)
-        container.image_id = image_id(image, self._digest(image))
+        digest = self._digest(image)
+        container.image_id = image_id(image, digest)
+        if "@" not in image:
+            self._contents[digest] = dict(self.knobs.images.get(image, {}))
+        contents = self._contents.get(digest) or self.knobs.images.get(self._tag_of(image), {})
         env = {"PATH": DEFAULT_PATH, "HOSTNAME": container.pod, "HOME": str(container.root),
-               **self.knobs.images.get(tag, {})}
+               **contents}
         for var in spec.get("env", []):
             source = var.get("valueFrom")
             if source is None:
