@@ -52,7 +52,7 @@ async def test_output_is_what_schema_printed_in_the_image(
     described, end = json.JSONDecoder().raw_decode(output)
     names = [d["name"] for d in described]
     assert "gravity-grid" in names and "sleep" in names
-    contract, environment = output[end:].split()
+    contract, environment = output[end:].strip().splitlines()
     assert json.loads(contract) == {"contract_version": CONTRACT_VERSION}
     assert set(json.loads(environment)["environment"]) == {"runner_version", "python", "digest"}
     assert schema_jobs(k8s_cluster) == []
