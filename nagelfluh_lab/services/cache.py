@@ -21,6 +21,7 @@ other (SQLite's write lock does the same for one server's).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import time
@@ -147,7 +148,7 @@ def reusable(
     )
     for candidate in candidates:
         outputs = session.scalars(select(Dataset.key).where(Dataset.version_id == candidate.id))
-        if all(_present(storage, key) for key in outputs):
+        if all_present(storage, list(outputs)):
             return candidate
     return None
 
@@ -164,11 +165,24 @@ def in_flight(
     )
 
 
-def _present(storage: Storage, key: str) -> bool:
+def all_present(storage: Storage, keys: list[str]) -> bool:
+    """Whether storage still holds every key (a store's: some object under it). One
+    listing of each folder the keys are in, not a request per key: this runs while the
+    submission holds the database, and a run may have a hundred thousand outputs."""
+    listed: dict[str, list[str]] = {}
     try:
-        return bool(storage.list(key)) if is_store(key) else storage.exists(key)
+        for key in keys:
+            folder = key.rstrip("/").rpartition("/")[0] + "/"
+            if folder not in listed:
+                listed[folder] = storage.list(folder)  # sorted
+            found = listed[folder]
+            at = bisect.bisect_left(found, key)
+            first = found[at] if at < len(found) else ""
+            if not (first.startswith(key) if is_store(key) else first == key):
+                return False
     except OSError:
         return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from nagelfluh_runner.storage import open_storage
 from sqlalchemy import update
 
 from nagelfluh_lab.db.models import Dataset
+from nagelfluh_lab.services import cache
 from tests.server.conftest import BACKENDS
 
 SIGNAL = {"duration": 1, "sample_rate": 100, "seed": 3}
@@ -306,3 +308,18 @@ async def test_another_users_version_cannot_be_re_run(api):
     )
 
     assert code == 404 and body["error"]["code"] == "not_found"
+
+
+def test_outputs_are_present_only_while_storage_holds_each_of_them(tmp_path):
+    storage = open_storage((tmp_path / "storage").as_uri())
+    prefix = "1/processes/1/v1/"
+    for key in ("grid.nc", "grid.nc.bak", "model.zarr/zarr.json", "model.zarr/c/0"):
+        storage.write_bytes(prefix + key, b"x")
+    outputs = [prefix + "grid.nc", prefix + "model.zarr/"]
+
+    assert cache.all_present(storage, outputs)
+    assert not cache.all_present(storage, [prefix + "grid"])  # a prefix of a key is no key
+    assert not cache.all_present(storage, [*outputs, prefix + "gone.nc"])
+    for key in ("model.zarr/zarr.json", "model.zarr/c/0"):
+        storage.delete(prefix + key)
+    assert not cache.all_present(storage, outputs)
