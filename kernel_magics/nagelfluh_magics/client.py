@@ -111,6 +111,12 @@ def _error_from(response: requests.Response) -> NagelfluhError:
         )
 
 
+def _cache_field(cache: bool) -> dict[str, bool]:
+    """The body's ``cache`` field, sent only to bypass the cache: a server that
+    predates the cache then still takes the request."""
+    return {} if cache else {"cache": False}
+
+
 def _sized(data: bytes | IO[bytes]) -> tuple[IO[bytes], int] | None:
     """``data`` as a file object with the number of bytes left in it, if it can tell."""
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -307,17 +313,20 @@ class Client:
         name: str | None = None,
         resources: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        cache: bool = True,
     ) -> dict[str, Any]:
         """Create a process and run its version 1; the process.
 
-        A connection that fails mid-request is retried with the same
-        ``Idempotency-Key`` (a fresh one by default), so a retry never starts a
-        second process.
+        Identical work that completed before makes version 1 complete at once from
+        its outputs (``cached_from``); ``cache=False`` runs it anyway. A connection
+        that fails mid-request is retried with the same ``Idempotency-Key`` (a fresh
+        one by default), so a retry never starts a second process.
         """
         body: dict[str, Any] = {"type": process_type, "parameters": parameters or {}}
         for key, value in (("project", project), ("name", name), ("resources", resources)):
             if value is not None:
                 body[key] = value
+        body.update(_cache_field(cache))
         headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
         for attempt in range(1, SUBMIT_ATTEMPTS + 1):
             try:
@@ -369,21 +378,36 @@ class Client:
         process: int,
         parameters: dict[str, Any] | None = None,
         resources: dict[str, Any] | None = None,
+        *,
+        cache: bool = True,
     ) -> dict[str, Any]:
         """A new version with new parameters and/or resources (the rest from the
-        latest version), run at once."""
+        latest version), run at once, or completed from the cache unless ``cache`` is
+        false."""
         body = {
             k: v for k, v in (("parameters", parameters), ("resources", resources)) if v is not None
         }
-        return self._post(f"process/{process}/versions", body)
+        return self._post(f"process/{process}/versions", {**body, **_cache_field(cache)})
 
     def cancel(self, process: int, version: int) -> dict[str, Any]:
         """Cancel a queued or running version; the version once it has ended."""
         return self._post(f"process/{process}/versions/{version}/cancel")
 
-    def restore(self, process: int, version: int) -> dict[str, Any]:
-        """A new version with ``version``'s parameters, run at once."""
-        return self._post(f"process/{process}/versions/{version}/restore")
+    def restore(self, process: int, version: int, *, cache: bool = True) -> dict[str, Any]:
+        """A new version with ``version``'s parameters, run at once. The restore route
+        takes no ``cache`` setting, so ``cache=False`` asks for a new version with
+        ``version``'s parameters and resources instead, which is the same version."""
+        if cache:
+            return self._post(f"process/{process}/versions/{version}/restore")
+        old = self.version(process, version)
+        return self.new_version(process, old["parameters"], old["resources"], cache=False)
+
+    def rerun(self, process: int, version: int) -> dict[str, Any]:
+        """Re-run an ended version exactly: a new version from its provenance (its
+        parameters, inputs and resources; on Kubernetes its image by digest), the cache
+        bypassed. Once it ends, its ``reproducibility`` tells whether its outputs'
+        digests match the original's."""
+        return self._post(f"process/{process}/versions/{version}/rerun")
 
     def compare(self, process: int, v1: int, v2: int) -> dict[str, Any]:
         """The structured differences from v1 to v2."""

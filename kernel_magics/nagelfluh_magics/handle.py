@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any
 
 from .client import TERMINAL
+from .provenance import reproducibility_text, version_ref
 from .states import state_text
+from .table import pairs_html
 
 SHOWN_OUTPUTS = 10  # a summary names this many outputs and counts the rest
 
@@ -65,6 +66,32 @@ class ProcessHandle:
         names = ", ".join(d["name"] for d in self.outputs) or "none"
         raise KeyError(f"{self.ref} has no output {name!r} (outputs: {names})")
 
+    @property
+    def provenance(self) -> dict[str, Any] | None:
+        """What exactly produced this version (type and its version, runner, environment
+        and its digest, parameters, inputs and outputs with digests, resources, times,
+        exit status, cache decision): the API's record, None for a version from before
+        provenance was kept. ``%nagel versions`` shows it readably."""
+        return self.info.get("provenance")
+
+    @property
+    def cached_from(self) -> dict[str, Any] | None:
+        """``{"process", "version"}`` whose outputs this version reuses (a cache hit)."""
+        return self.info.get("cached_from")
+
+    @property
+    def reproducibility(self) -> dict[str, Any] | None:
+        """For an exact re-run, ``{"state": "identical" | "differs" | "pending" |
+        "failed", "differing": [OUTPUT NAME...]}``; None for any other version."""
+        return self.info.get("reproducibility")
+
+    def rerun(self, wait: bool = False, show: bool = True) -> ProcessHandle:
+        """Re-run this (ended) version exactly, the cache bypassed; the new version's
+        handle, which once ended tells whether the outputs were reproduced
+        (``reproducibility``). With ``wait``, returns once it has ended (see ``wait``)."""
+        handle = ProcessHandle.of(self.client, self.client.rerun(self.process, self.version))
+        return handle.wait(show) if wait else handle
+
     def logs(self) -> list[str]:
         """The persisted log lines so far."""
         return [line["line"] for line in self.client.log_lines(self.process, self.version)]
@@ -93,6 +120,11 @@ class ProcessHandle:
             rows.append(("message", info["message"]))
         if info["state"] == "running":
             rows.append(("progress", f"{info.get('progress', 0):.0%}"))
+        if info.get("cached_from"):
+            rows.append(("cached from", version_ref(info["cached_from"])))
+        if info.get("rerun_of"):
+            rows.append(("re-run of", version_ref(info["rerun_of"])))
+            rows.append(("reproducibility", reproducibility_text(info.get("reproducibility"))))
         shown = info["outputs"][:SHOWN_OUTPUTS]
         outputs = ", ".join(f"{d['name']} (dataset {d['id']})" for d in shown)
         more = info.get("output_count", len(info["outputs"])) - len(shown)
@@ -104,9 +136,4 @@ class ProcessHandle:
         return "<ProcessHandle " + ", ".join(f"{k}: {v}" for k, v in self._summary()) + ">"
 
     def _repr_html_(self) -> str:
-        cells = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-            for k, v in self._summary()
-        )
-        return f"<table>{cells}</table>"
+        return pairs_html(self._summary())

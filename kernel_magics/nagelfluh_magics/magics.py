@@ -11,7 +11,6 @@ import argparse
 import json
 import shlex
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -23,8 +22,9 @@ from . import data, plots, stores
 from .client import Client, NagelfluhError
 from .handle import ProcessHandle
 from .live import Progress, TextProgress, WidgetProgress, print_lines, widgets_available
+from .provenance import VersionHistory
 from .states import state_text
-from .table import Table
+from .table import Table, when
 
 LS_LIMIT = 20
 PROGRESS_BYTES = 8 * 2**20  # an upload this big shows a progress bar
@@ -73,6 +73,14 @@ def _names(text: str) -> list[str]:
     return [name for name in text.split(",") if name]
 
 
+def _no_cache(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run even if identical work completed before (default: reuse its outputs)",
+    )
+
+
 def build_parser() -> _Parser:
     parser = _Parser(prog="%nagel", description="Run and inspect nagelfluh processes.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -110,6 +118,7 @@ def build_parser() -> _Parser:
     run.add_argument("--memory", help="memory, e.g. 512Mi")
     run.add_argument("--deadline", type=float, metavar="S", help="wall-clock limit in seconds")
     run.add_argument("--wait", action="store_true", help="stream logs and progress until it ends")
+    _no_cache(run)
     new = command("new", "A form of a type's parameters and resources, with cost and Submit.")
     new.add_argument("type", metavar="TYPE", help="process type (see %%nagel types)")
     new.add_argument("--project", type=_positive, help="project (default: your first)")
@@ -118,7 +127,9 @@ def build_parser() -> _Parser:
     logs.add_argument("--follow", action="store_true", help="keep printing until the run ends")
     cancel = command("cancel", "Cancel a queued or running version (the latest by default).")
     cancel.add_argument("ref", type=_reference, metavar="ID[/V]")
-    versions = command("versions", "Versions of a process: state, cost, parameters.")
+    versions = command(
+        "versions", "Versions of a process: state, cost, parameters, and how each was produced."
+    )
     versions.add_argument("process", type=_positive, metavar="ID")
     diff = command("diff", "What changed in parameters and resources from V1 to V2.")
     diff.add_argument("process", type=_positive, metavar="ID")
@@ -128,6 +139,17 @@ def build_parser() -> _Parser:
     restore.add_argument("process", type=_positive, metavar="ID")
     restore.add_argument("version", type=_positive, metavar="V")
     restore.add_argument("--wait", action="store_true", help="stream logs until it ends")
+    _no_cache(restore)
+    rerun = command(
+        "rerun",
+        "Re-run V (the latest by default) exactly, the cache bypassed, and tell whether "
+        "its outputs came out identical.",
+    )
+    rerun.add_argument("process", type=_positive, metavar="ID")
+    rerun.add_argument("version", type=_positive, nargs="?", metavar="V")
+    rerun.add_argument(
+        "--wait", action="store_true", help="stream logs until it ends, then show the verdict"
+    )
     load = command("load", "A dataset as an xarray Dataset (NetCDF) or pandas DataFrame (tables).")
     load.add_argument("dataset", type=_dataset, metavar="DATASET")
     plot = command(
@@ -174,10 +196,6 @@ def _parameters(cell: str | None) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise UsageError("%%nagel run: the parameters must be a mapping of names to values")
     return parsed
-
-
-def _when(timestamp: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else ""
 
 
 def _state(info: dict[str, Any]) -> str:
@@ -268,7 +286,7 @@ class NagelMagics(Magics):
                     p["type"],
                     latest["version"],
                     _state(latest),
-                    _when(p["created"]),
+                    when(p["created"]),
                 )
             )
         return Table(["id", "name", "type", "version", "state", "created"], rows, processes)
@@ -346,6 +364,7 @@ class NagelMagics(Magics):
             project=args.project,
             name=args.name,
             resources=resources or None,
+            cache=not args.no_cache,
         )
         handle = ProcessHandle.of(self.client, process["versions"][-1])
         return self._wait(handle) if args.wait else handle
@@ -391,20 +410,8 @@ class NagelMagics(Magics):
             self.client, self.client.cancel(process, self._latest(process, version))
         )
 
-    def _versions(self, args: argparse.Namespace, _cell: str | None) -> Table:
-        versions = self.client.process(args.process)["versions"]
-        rows = [
-            (
-                v["version"],
-                _state(v),
-                _when(v["created"]),
-                v["cost"]["actual"] if v["cost"]["actual"] is not None else v["cost"]["estimated"],
-                json.dumps(v["parameters"], separators=(",", ":")),
-            )
-            for v in versions
-        ]
-        columns = ["version", "state", "created", "cost", "parameters"]
-        return Table(columns, rows, versions, caption=f"process {args.process}")
+    def _versions(self, args: argparse.Namespace, _cell: str | None) -> VersionHistory:
+        return VersionHistory(args.process, self.client.process(args.process)["versions"])
 
     def _diff(self, args: argparse.Namespace, _cell: str | None) -> Table:
         diff = self.client.compare(args.process, args.v1, args.v2)
@@ -420,7 +427,15 @@ class NagelMagics(Magics):
         return Table(columns, rows, diff["parameters"] + diff["resources"], caption)
 
     def _restore(self, args: argparse.Namespace, _cell: str | None) -> ProcessHandle:
-        handle = ProcessHandle.of(self.client, self.client.restore(args.process, args.version))
+        restored = self.client.restore(args.process, args.version, cache=not args.no_cache)
+        handle = ProcessHandle.of(self.client, restored)
+        return self._wait(handle) if args.wait else handle
+
+    def _rerun(self, args: argparse.Namespace, _cell: str | None) -> ProcessHandle:
+        """The new version's handle; waited for, its summary says whether the outputs
+        were reproduced (its ``reproducibility``)."""
+        version = self._latest(args.process, args.version)
+        handle = ProcessHandle.of(self.client, self.client.rerun(args.process, version))
         return self._wait(handle) if args.wait else handle
 
     def _load(self, args: argparse.Namespace, _cell: str | None) -> Any:

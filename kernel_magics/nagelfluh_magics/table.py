@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,33 @@ def _text(value: Any) -> str:
 
 def _clip(cell: str) -> str:
     return cell if len(cell) <= MAX_CELL else cell[: MAX_CELL - 1] + "…"
+
+
+def when(timestamp: float | None) -> str:
+    """A time of the API (seconds since the epoch) in the kernel's local time; "" for none."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else ""
+
+
+def pairs_html(rows: Sequence[tuple[str, str]]) -> str:
+    """Labelled values as an HTML table, a value's lines kept apart (``<br>``)."""
+    cells = "".join(
+        f"<tr><th style='text-align:left;vertical-align:top'>{html.escape(label)}</th>"
+        f"<td style='text-align:left'>{'<br>'.join(map(html.escape, value.splitlines()))}</td></tr>"
+        for label, value in rows
+    )
+    return f"<table>{cells}</table>"
+
+
+def pairs_text(rows: Sequence[tuple[str, str]], indent: str = "  ") -> str:
+    """Labelled values as aligned text; a value's further lines under its first one.
+    Nothing is clipped: these are read one by one, not scanned in columns."""
+    width = max((len(label) for label, _ in rows), default=0)
+    lines = []
+    for label, value in rows:
+        first, *more = value.splitlines() or [""]
+        lines.append(f"{indent}{label.ljust(width)}  {first}".rstrip())
+        lines += [f"{indent}{' ' * width}  {line}" for line in more]
+    return "\n".join(lines)
 
 
 class Table:

@@ -41,6 +41,11 @@ def wait_until_ended(client: Client, process: int, version: int = 1, timeout: fl
     return info
 
 
+def version_rows(cell) -> list[str]:
+    """The summary table of ``%nagel versions`` (the provenance of each version follows it)."""
+    return cell.result["text/plain"].split("\n\n")[0].splitlines()
+
+
 @pytest.fixture(scope="session")
 def outputs(client) -> dict[str, dict]:
     """Output datasets the plot, map and load tests share: two signals in different

@@ -210,7 +210,8 @@ def test_a_client_that_falls_behind_resubscribes_and_misses_no_line(tmp_path):
             events.append(event)
             if event["type"] == "state" and event["state"] == "completed":
                 break
-        followed = client.submit("synthetic-signal", parameters)["id"]
+        # the same work again: run it (a cache hit would log one line)
+        followed = client.submit("synthetic-signal", parameters, cache=False)["id"]
         lines = [line["seq"] for line in client.follow_logs(followed)]
         total = client.version(followed)["log_lines"]
     assert "resync" in {e["type"] for e in events}

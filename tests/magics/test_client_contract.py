@@ -233,6 +233,7 @@ def scenario(client: Client) -> None:
     handle = ProcessHandle.of(client, created["versions"][-1])
     handle.wait(show=False)
     handle.logs()
+    assert handle.provenance is not None and handle.cached_from is None
     dataset = handle.outputs[0]["id"]
     repr(handle)
     handle._repr_html_()
@@ -257,6 +258,11 @@ def scenario(client: Client) -> None:
     wait_until_ended(client, process, 3)
     next(stream)
     stream.close()
+    rerun = handle.rerun(wait=True, show=False)
+    assert rerun.reproducibility is not None
+    repr(rerun)
+    client.new_version(process, {"duration": 1}, cache=False)
+    wait_until_ended(client, process, 5)
     grid = io.BytesIO()
     write_netcdf(grid, None, {"z": (("y", "x"), np.arange(6.0).reshape(2, 3), {"units": "m"})})
     grid.seek(0)
@@ -284,9 +290,11 @@ def magics(nagel: NagelMagics, project: int, process: int, dataset: int, station
         f"map {stations}",
         f"new sleep --project {project}",
         f"restore {process} 1 --wait",
+        f"restore {process} 1 --wait --no-cache",
+        f"rerun {process} --wait",
     ]:
         nagel.nagel(line)
-    nagel.nagel(f"run sleep --project {project} --wait", "seconds: 0")
+    nagel.nagel(f"run sleep --project {project} --wait --no-cache", "seconds: 0")
     with pytest.raises(UsageError):  # its latest version has ended: a 409 error answer
         nagel.nagel(f"cancel {process}")
 

@@ -14,7 +14,7 @@ import requests
 import websocket
 from nagelfluh_magics.magics import PROGRESS_BYTES
 
-from tests.magics.conftest import clean_env, wait_until_ended
+from tests.magics.conftest import clean_env, version_rows, wait_until_ended
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -35,7 +35,9 @@ def printed_json(kernel, expression: str):
 
 def test_help_lists_every_command_and_each_command_explains_itself(kernel):
     overview = kernel.run("%nagel help").stdout
-    commands = "types ls datasets upload run new logs cancel versions diff restore load plot map"
+    commands = (
+        "types ls datasets upload run new logs cancel versions diff restore rerun load plot map"
+    )
     commands = commands.split()
     for command in commands:
         assert f"\n  {command} " in overview, overview
@@ -206,7 +208,7 @@ def test_cancel_stops_a_running_sleep_and_every_listing_calls_it_cancelled(kerne
     listed = kernel.run("%nagel ls --limit 20").result["text/plain"].splitlines()
     row = next(line for line in listed[2:] if line.split()[0] == str(process))
     assert " cancelled " in row and "failed" not in row, row
-    versions = kernel.run(f"%nagel versions {process}").result["text/plain"].splitlines()
+    versions = version_rows(kernel.run(f"%nagel versions {process}"))
     assert versions[-1].split()[1] == "cancelled", versions
 
 
@@ -215,7 +217,7 @@ def test_versions_diff_and_restore(kernel, client):
     wait_until_ended(client, process)
     client.new_version(process, {"seconds": 0.1})
     wait_until_ended(client, process, 2)
-    versions = kernel.run(f"%nagel versions {process}").result["text/plain"].splitlines()
+    versions = version_rows(kernel.run(f"%nagel versions {process}"))
     assert [line.split()[0] for line in versions[3:]] == ["1", "2"]
     assert '{"seconds":0.1}' in versions[-1]
     diff = kernel.run(f"%nagel diff {process} 1 2").result

@@ -101,12 +101,30 @@ def _error_text(error: Exception) -> str:
     return str(message) if message else f"{type(error).__name__}: {error}"
 
 
+def _cache_checkbox(process_type: dict[str, Any]) -> widgets.Checkbox:
+    """Whether identical work done before may answer this submission. A type that opted
+    out of the cache (its results are not a function of its parameters) always runs,
+    so its box is unticked and cannot be ticked."""
+    cacheable = bool(process_type.get("cacheable", True))
+    return widgets.Checkbox(
+        value=cacheable,
+        disabled=not cacheable,
+        description="Use cached results",
+        indent=False,
+        tooltip=(
+            "Identical work that completed before completes this at once, at no cost"
+            if cacheable
+            else "This type's results are never cached: it always runs"
+        ),
+    )
+
+
 class ProcessForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
     """Parameters of one process type, its resources and cost, and a Submit button.
 
     ``client`` is duck-typed: ``process_type(name)``, ``datasets(project=)`` (a
     list, or a page ``{"items": [...]}``), ``estimate(resources)``,
-    ``submit(type_name, parameters, name=, resources=, project=)``, plus what
+    ``submit(type_name, parameters, name=, resources=, project=, cache=)``, plus what
     StatusWidget uses. Server errors are exceptions with ``.message`` and
     ``.details`` (``[{"path", "message"}]`` for a 400). ``parameters`` prefills
     the form (e.g. from an earlier version); estimates wait ``estimate_delay``
@@ -146,6 +164,7 @@ class ProcessForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type
             description="Submit", icon="play", button_style="primary"
         )
         self.submit_button.on_click(lambda button: self.submit())
+        self.use_cache = _cache_checkbox(self.process_type)
         self.statuses = widgets.VBox()
         header = widgets.HTML(
             f"<h3 style='margin:.2em 0'>{html.escape(title)}</h3>"
@@ -155,6 +174,7 @@ class ProcessForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type
             header,
             self.form,
             self.settings,
+            self.use_cache,
             widgets.HBox([self.submit_button, self.cost]),
             self.message,
             self.statuses,
@@ -241,6 +261,7 @@ class ProcessForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type
                 name=name,
                 resources=self.resources() or None,
                 project=self.project,
+                cache=self.use_cache.value or self.use_cache.disabled,  # disabled: uncacheable
             )
         except Exception as error:  # shown on the form: a button callback has nobody to raise to
             self._show_failure(error)

@@ -93,8 +93,9 @@ class FakeClient:
         name: str | None = None,
         resources: dict[str, Any] | None = None,
         project: int | None = None,
+        cache: bool = True,
     ) -> dict[str, Any]:
-        self._call("submit", type_name, copy.deepcopy(parameters), name, resources, project)
+        self._call("submit", type_name, copy.deepcopy(parameters), name, resources, project, cache)
         self.next_id += 1
         version = {"process": self.next_id, "version": 1, "state": "queued", "reason": None}
         return {"id": self.next_id, "project": project or 1, "type": type_name, "name": name,

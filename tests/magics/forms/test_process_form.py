@@ -158,6 +158,7 @@ def test_a_successful_submit_shows_a_live_status_of_the_new_version(client):
             "Amplitude spectrum (FFT)",
             {"cpu": "250m", "memory": "1Gi", "deadline_seconds": 3600},
             2,
+            True,
         )
     ]
     (status,) = form.statuses.children
