@@ -162,16 +162,16 @@ class VersionHistory:
         ]
         columns = ["version", "state", "created", "cost", "origin", "parameters"]
         self.summary = Table(columns, rows, versions, caption=f"process {process}")
-        self.provenance = [(v["version"], provenance_rows(v)) for v in versions]
+        self._blocks = [(v["version"], provenance_rows(v)) for v in versions]
 
     def __repr__(self) -> str:
-        blocks = [f"v{number} provenance\n{pairs_text(rows)}" for number, rows in self.provenance]
+        blocks = [f"v{number} provenance\n{pairs_text(rows)}" for number, rows in self._blocks]
         return "\n\n".join([repr(self.summary), *blocks])
 
     def _repr_html_(self) -> str:
         details = "".join(
             f"<details><summary>v{number} provenance</summary>{pairs_html(rows)}</details>"
-            for number, rows in self.provenance
+            for number, rows in self._blocks
         )
         title = html.escape(f"Provenance of process {self.process}'s versions")
         return f"{self.summary._repr_html_()}<p><b>{title}</b></p>{details}"

@@ -85,17 +85,23 @@ def test_an_exact_rerun_of_a_deterministic_type_reproduces_its_outputs(client, p
 
 
 def test_the_form_can_bypass_the_cache_except_for_a_type_that_is_never_cached(client, project):
-    client.submit("synthetic-signal", SIGNAL, project=project)
+    first = client.submit("synthetic-signal", SIGNAL, project=project)["id"]
+    wait_until_ended(client, first)
     assert ProcessForm(client, "sleep", project).use_cache.disabled
 
     form = ProcessForm(client, "synthetic-signal", project, estimate_delay=0)
     assert form.use_cache.value and not form.use_cache.disabled
     form.form.value = SIGNAL
+    cached = form.submit()
+    assert f"completed at once from the cache (process {first} v1)" in form.message.value
     form.use_cache.value = False
-    process = form.submit()
-    assert process is not None
-    ran = wait_until_ended(client, process["id"])
-    assert ran["cached_from"] is None and ran["provenance"]["cache"]["status"] == "bypassed"
+    ran = form.submit()
+
+    assert cached["versions"][0]["cached_from"] == {"process": first, "version": 1}
+    version = wait_until_ended(client, ran["id"])
+    assert version["cached_from"] is None and version["provenance"]["exit_code"] == 0
+    assert version["provenance"]["cache"]["status"] == "bypassed"
+    assert "from the cache" not in form.message.value
 
 
 def test_run_no_cache_runs_identical_work_again_in_a_notebook(kernel, client, project):

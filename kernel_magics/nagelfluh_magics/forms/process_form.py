@@ -13,6 +13,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..provenance import version_ref
 from .schema_widgets import SchemaForm
 from .status import StatusWidget
 
@@ -276,7 +277,9 @@ class ProcessForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type
             self.client, process["id"], version["version"], state=version.get("state")
         )
         self.statuses.children = (status, *self.statuses.children)
-        self._say(f"submitted: process {process['id']} v{version['version']}", OK_COLOR)
+        cached = version.get("cached_from")
+        hit = f", completed at once from the cache ({version_ref(cached)})" if cached else ""
+        self._say(f"submitted: process {process['id']} v{version['version']}{hit}", OK_COLOR)
         return process
 
     def _show_failure(self, error: Exception) -> None:
