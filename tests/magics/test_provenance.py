@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 
 import pytest
@@ -183,3 +184,20 @@ def test_versions_shows_how_each_version_was_produced(kernel, client, project):
     assert v3["cache"] == "bypassed: an exact re-run of version 1"
     html = cell.result["text/html"]
     assert html.count("<details>") == 3 and output["digest"][:19] in html
+
+
+def test_rerun_of_a_version_still_running_is_refused_in_one_line(kernel, client, project):
+    process = client.submit("sleep", {"seconds": 30}, project=project)["id"]
+    deadline = time.monotonic() + 30
+    while client.version(process, 1)["state"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    try:
+        cell = kernel.run(f"%nagel rerun {process} 1", fails=True)
+    finally:
+        client.cancel(process, 1)
+    (line,) = cell.stderr.strip().splitlines()
+    assert line == (
+        "UsageError: %nagel rerun: version 1 is running; only a version that ended "
+        "can be re-run (conflict 409)"
+    )
