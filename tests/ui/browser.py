@@ -26,7 +26,7 @@ def lab_config(root: Path) -> dict:
     (no network here), and ``window.jupyterapp`` for waiting on commands."""
     settings = root / "lab-settings"
     notification = settings / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
+    notification.mkdir(parents=True, exist_ok=True)
     (notification / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
