@@ -1,5 +1,6 @@
 """The example notebook Binder opens runs top to bottom against a real server, and
-shows what it promises: logs, plots, a map, the inversion's fit and a form."""
+shows what it promises: logs, plots, a map, the inversion's fit, a form and an exact
+re-run that reproduced its original."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def _figures(notebook) -> list[dict]:
     return figures
 
 
-def test_tour_notebook_runs_and_shows_logs_plots_map_and_form(server):
+def test_tour_notebook_runs_and_shows_logs_plots_map_form_and_a_reproduced_rerun(server):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(
         notebook,
@@ -64,6 +65,7 @@ def test_tour_notebook_runs_and_shows_logs_plots_map_and_form(server):
     assert "synthetic-survey" in text  # the types table
     assert "RMS misfit" in text  # the inversion's log, printed
     assert "density_contrast" in text  # the model, loaded with xarray
+    assert "reproducibility: identical" in text  # the signal, re-run exactly
     figures = _figures(notebook)
     titles = json.dumps(figures)
     assert len(figures) >= 4, "signal, spectrum, map and fit"
