@@ -1,5 +1,6 @@
 """A result is never reused once its type's code changed: the type's version (by default
 the digest of its module) is part of the cache key, and a server reads it when it starts.
+A version waiting for identical work waits on across a restart of its server.
 
 Against real ``jupyter server`` processes started twice on one database and storage,
 whose Python finds a user's distribution of process types (made in tmp), as after a
@@ -7,9 +8,11 @@ whose Python finds a user's distribution of process types (made in tmp), as afte
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,8 @@ import requests
 from tests.servers import Server, running_server
 
 MODULE = '''\
+import time
+
 from nagelfluh_runner import ProcessType
 
 
@@ -25,11 +30,14 @@ class Scale(ProcessType):
     name = "lab-scale"
     title = "Scale"
     description = "Writes its number times a factor."
-    schema = {"type": "object", "properties": {"x": {
-        "type": "number", "title": "x", "description": "The number.", "default": 1}}}
+    schema = {"type": "object", "properties": {
+        "x": {"type": "number", "title": "x", "description": "The number.", "default": 1},
+        "seconds": {"type": "number", "title": "Seconds", "description": "Time it takes.",
+                    "default": 0}}}
     {version}
 
-    def run(self, ctx, x):
+    def run(self, ctx, x, seconds):
+        time.sleep(seconds)
         ctx.write_bytes("out.txt", str(x * {factor}).encode(), "text/plain")
 '''
 
@@ -51,24 +59,50 @@ def _site(root: Path, factor: int, version: str = "") -> Path:
     return site
 
 
-def _submit(server: Server) -> dict:
-    """Submit the same work, and its version once it has ended."""
+def _post(server: Server, seconds: float = 0) -> int:
     created = requests.post(
         server.api_url + "process",
-        json={"type": "lab-scale", "parameters": {"x": 2}},
+        json={"type": "lab-scale", "parameters": {"x": 2, "seconds": seconds}},
         headers=server.headers,
         timeout=30,
     )
     assert created.status_code == 201, created.text
-    path = server.api_url + f"process/{created.json()['id']}/versions/1"
+    return created.json()["id"]
+
+
+def _until(server: Server, process: int, states: tuple[str, ...]) -> dict:
+    path = server.api_url + f"process/{process}/versions/1"
     deadline = time.monotonic() + 60
     while (version := requests.get(path, headers=server.headers, timeout=30).json())[
         "state"
-    ] not in ("completed", "failed"):
+    ] not in states:
         assert time.monotonic() < deadline, version
         time.sleep(0.05)
+    return version
+
+
+def _submit(server: Server) -> dict:
+    """Submit the same work, and its version once it has ended."""
+    version = _until(server, _post(server), ("completed", "failed"))
     assert version["state"] == "completed", version
     return version
+
+
+@contextlib.contextmanager
+def _server(root: Path, site: Path, **executor: object) -> Iterator[Server]:
+    """A server whose Python and runs find the distribution in ``site``."""
+    command = ["/usr/bin/env", f"PYTHONPATH={site}", sys.executable, "-m", "nagelfluh_runner"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(site))
+        with running_server(
+            root / "server",
+            local_executor={
+                "command": [*command, "run"],
+                "read_only_paths": [str(site)],
+                **executor,
+            },
+        ) as server:
+            yield server
 
 
 def _twice(root: Path, before: tuple[int, str], after: tuple[int, str]) -> tuple[dict, dict]:
@@ -76,15 +110,8 @@ def _twice(root: Path, before: tuple[int, str], after: tuple[int, str]) -> tuple
     version), then on one started again with it as ``after``."""
     versions = []
     for factor, version in (before, after):
-        site = _site(root, factor, version)
-        command = ["/usr/bin/env", f"PYTHONPATH={site}", sys.executable, "-m", "nagelfluh_runner"]
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("PYTHONPATH", str(site))
-            with running_server(
-                root / "server",
-                local_executor={"command": [*command, "run"], "read_only_paths": [str(site)]},
-            ) as server:
-                versions.append(_submit(server))
+        with _server(root, _site(root, factor, version)) as server:
+            versions.append(_submit(server))
     return versions[0], versions[1]
 
 
@@ -110,3 +137,19 @@ def test_a_declared_version_is_the_types_version_and_raising_it_misses(tmp_path)
 
     assert first["provenance"]["process_type"]["version"] == "1"
     assert second["cached_from"] is None
+
+
+def test_a_version_waiting_for_identical_work_waits_on_across_a_server_restart(tmp_path):
+    site = _site(tmp_path, 3)
+    with _server(tmp_path, site, stop_runs_on_shutdown=False) as server:
+        first = _post(server, seconds=6)
+        _until(server, first, ("running",))
+        second = _post(server, seconds=6)
+        assert _until(server, second, ("queued",))["message"].startswith("Waiting for process")
+    with _server(tmp_path, site) as server:  # the first run went on meanwhile
+        reused = _until(server, second, ("completed", "failed"))
+        ran = _until(server, first, ("completed", "failed"))
+
+    assert ran["state"] == "completed" and ran["cached_from"] is None
+    assert reused["cached_from"] == {"process": first, "version": 1}
+    assert reused["outputs"][0]["digest"] == ran["outputs"][0]["digest"]
