@@ -153,3 +153,52 @@ def test_a_version_waiting_for_identical_work_waits_on_across_a_server_restart(t
     assert ran["state"] == "completed" and ran["cached_from"] is None
     assert reused["cached_from"] == {"process": first, "version": 1}
     assert reused["outputs"][0]["digest"] == ran["outputs"][0]["digest"]
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("slow")
+    with _server(root, _site(root, 3)) as server:
+        yield server
+
+
+def _cancel(server: Server, process: int) -> dict:
+    response = requests.post(
+        server.api_url + f"process/{process}/versions/1/cancel", headers=server.headers, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _log(server: Server, process: int) -> list[str]:
+    response = requests.get(
+        server.api_url + f"process/{process}/versions/1/logs", headers=server.headers, timeout=30
+    )
+    return [line["line"] for line in response.json()["items"]]
+
+
+def test_a_version_waiting_for_identical_work_runs_itself_if_that_is_cancelled(slow_server):
+    first = _post(slow_server, seconds=60)
+    _until(slow_server, first, ("running",))
+    second = _post(slow_server, seconds=60)
+    assert _until(slow_server, second, ("queued",))["provenance"]["cache"]["status"] == "waiting"
+
+    _cancel(slow_server, first)
+    running = _until(slow_server, second, ("running", "completed", "failed"))
+
+    assert running["state"] == "running" and running["cached_from"] is None
+    assert running["provenance"]["cache"]["status"] == "miss"
+    assert "which this one waited for, failed: running itself" in _log(slow_server, second)[1]
+    _cancel(slow_server, second)
+
+
+def test_a_version_waiting_for_identical_work_can_be_cancelled(slow_server):
+    first = _post(slow_server, seconds=61)
+    second = _post(slow_server, seconds=61)
+    assert _until(slow_server, second, ("queued",))["provenance"]["cache"]["status"] == "waiting"
+
+    cancelled = _cancel(slow_server, second)
+
+    assert (cancelled["state"], cancelled["reason"]) == ("failed", "cancelled")
+    assert _until(slow_server, first, ("running",))["cached_from"] is None
+    _cancel(slow_server, first)
