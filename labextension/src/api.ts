@@ -43,6 +43,12 @@ export type IViewColumn = Schemas['ViewColumn'];
 export type IDatasetView = Schemas['DatasetView'];
 /** A 2-D variable as a grid of at most height x width cells (GET dataset/{id}/view?z=...). */
 export type IDatasetGrid = Schemas['DatasetGrid'];
+/** What exactly produced a version (type, environment, inputs and outputs by digest, cache decision). */
+export type IProvenance = Schemas['Provenance'];
+/** How an exact re-run's outputs compare with the original's. */
+export type IReproducibility = Schemas['Reproducibility'];
+/** A version of a process, as `cached_from` and `rerun_of` name it. */
+export type IVersionRef = Schemas['VersionRef'];
 
 /** A page of a listing. */
 export interface IPage<T> {
@@ -228,6 +234,8 @@ export class NagelfluhClient {
     name: string;
     parameters: Record<string, unknown>;
     resources: IResources;
+    /** False: run even if identical work completed before. */
+    cache?: boolean;
   }): Promise<IProcess> {
     return this.request('POST', 'process', {
       body,
@@ -237,7 +245,12 @@ export class NagelfluhClient {
 
   newVersion(
     id: number,
-    body: { parameters: Record<string, unknown>; resources?: IResources }
+    body: {
+      parameters: Record<string, unknown>;
+      resources?: IResources;
+      /** False: run even if identical work completed before. */
+      cache?: boolean;
+    }
   ): Promise<IVersion> {
     return this.request('POST', `process/${id}/versions`, { body });
   }
@@ -252,6 +265,11 @@ export class NagelfluhClient {
 
   restore(id: number, version: number): Promise<IVersion> {
     return this.request('POST', `process/${id}/versions/${version}/restore`);
+  }
+
+  /** Re-run a version exactly: a new version from its provenance, the cache bypassed (201). */
+  rerun(id: number, version: number): Promise<IVersion> {
+    return this.request('POST', `process/${id}/versions/${version}/rerun`);
   }
 
   compare(id: number, v1: number, v2: number): Promise<IComparison> {

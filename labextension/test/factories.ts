@@ -3,7 +3,7 @@
  * plain default, so that a test names only the fields it is about.
  */
 import { Contents } from '@jupyterlab/services';
-import { IDataset, IProcess, IVersion } from '../src/api';
+import { IDataset, IProcess, IProvenance, IVersion } from '../src/api';
 
 /** A dataset; one with a `process` is that process's output of version 1 unless `extra` says otherwise. */
 export function makeDataset(
@@ -92,5 +92,30 @@ export function makeContentsModel(
     content: null,
     format: null,
     ...fields
+  };
+}
+
+/** A provenance record of a local run of `synthetic-signal` that completed, unless `extra` says otherwise. */
+export function makeProvenance(extra: Partial<IProvenance> = {}): IProvenance {
+  return {
+    process_type: { name: 'synthetic-signal', version: null, cacheable: true },
+    runner_version: null,
+    environment: {
+      name: 'bootstrap',
+      image: null,
+      digest: null,
+      image_digest: null,
+      python: null
+    },
+    parameters: {},
+    inputs: [],
+    resources: { cpu: 1, memory: '512Mi', deadline_seconds: 60 },
+    executor: 'local',
+    started: 0,
+    finished: 1,
+    exit_code: 0,
+    outputs: [],
+    cache: { status: 'miss', key: null, reason: null },
+    ...extra
   };
 }

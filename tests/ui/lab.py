@@ -254,3 +254,49 @@ class Editor:
         expect(self.version_row(number)).to_have_attribute(
             "data-badge", re.compile(f"^({pattern})$"), timeout=timeout
         )
+
+    # --- provenance, the cache and exact re-runs ----------------------------------------
+
+    @property
+    def cache_box(self) -> Locator:
+        """The form's "Use cached results" checkbox (create and new-version forms alike)."""
+        return self.by_id("nf-editor-cache")
+
+    @property
+    def cache_hint(self) -> Locator:
+        """What the form says the cache does for the chosen type, or why it cannot."""
+        return self.root.locator(".nf-CacheField .nf-Hint")
+
+    def open_versions(self, name: str) -> Editor:
+        """Select a process in the side panel and open its versions."""
+        self.lab.open_panel()
+        self.lab.process_row(name).click()
+        self.lab.panel_button("Versions").click()
+        expect(self.root).to_have_attribute("data-mode", "edit")
+        return self
+
+    def run_new_version(self) -> None:
+        self.by_id("nf-version-run").click()
+
+    def row_button(self, test_id: str, number: int) -> Locator:
+        return self.root.locator(f'[data-testid="{test_id}"][data-version="{number}"]')
+
+    def rerun_exactly(self, number: int) -> None:
+        self.row_button("nf-version-rerun", number).click()
+
+    def provenance(self, number: int) -> Locator:
+        """Open a version's provenance details; the details."""
+        toggle = self.row_button("nf-version-details", number)
+        if toggle.get_attribute("aria-expanded") != "true":
+            toggle.click()
+        details = self.root.locator(f'[data-testid="nf-provenance"][data-version="{number}"]')
+        expect(details).to_be_visible()
+        return details
+
+    def cached_from(self, number: int) -> Locator:
+        """The cache-hit badge of a version's row (its link to the version it reused)."""
+        return self.version_row(number).get_by_test_id("nf-cached-from")
+
+    def reproducibility(self, number: int) -> Locator:
+        """An exact re-run's comparison with its original, as its row shows it."""
+        return self.version_row(number).get_by_test_id("nf-reproducibility")

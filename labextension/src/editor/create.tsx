@@ -9,6 +9,7 @@ import { RJSFSchema } from '@rjsf/utils';
 import { IBrokenType, IEnvironment, IProcess, IProcessType } from '../api';
 import { INagelfluhContext } from '../context';
 import { useSignal } from './hooks';
+import { cacheChoice, cacheField } from './provenance';
 import { IRunDraft, RunFormFields, onCtrlEnter, useRunForm } from './runform';
 import { defaultName, initialParameters } from './schema';
 
@@ -98,13 +99,14 @@ export function CreatePanel(props: {
   );
   const [nameError, setNameError] = React.useState<string | null>(null);
   const form = useRunForm(ctx, initial);
-  const { parameters, resources, busy, setMessage } = form;
+  const { parameters, resources, useCache, busy, setMessage } = form;
 
   const env = environments.find(e => e.name === environment);
   const types = typesOf(ctx.store.types, env);
   const broken = brokenOf(ctx.store.brokenTypes, env);
   const processType = types.find(type => type.name === typeName);
   const schema = processType?.schema as RJSFSchema | undefined;
+  const cache = cacheChoice(processType);
 
   React.useEffect(() => {
     props.draft.current = {
@@ -113,9 +115,18 @@ export function CreatePanel(props: {
       name,
       nameEdited,
       parameters,
-      resources
+      resources,
+      useCache
     };
-  }, [environment, typeName, name, nameEdited, parameters, resources]);
+  }, [
+    environment,
+    typeName,
+    name,
+    nameEdited,
+    parameters,
+    resources,
+    useCache
+  ]);
 
   const chooseType = (type: IProcessType | undefined) => {
     setTypeName(type?.name ?? '');
@@ -192,7 +203,8 @@ export function CreatePanel(props: {
         type: processType.name,
         name: trimmed,
         parameters,
-        resources: parsed
+        resources: parsed,
+        ...cacheField(useCache, cache)
       });
       ctx.store.upsert(process);
       props.draft.current = null;
@@ -325,6 +337,7 @@ export function CreatePanel(props: {
           </p>
         }
         idPrefix="nf-editor-create"
+        cache={cache}
         button={{
           testid: 'nf-editor-submit',
           label: busy ? 'Submitting…' : 'Create and run',

@@ -1,20 +1,23 @@
 /**
  * Edit mode: the versions of the active process (following the selection) with
- * their states, timings and cost; the chosen version's parameters and resources
- * in the form, run as a new version; cancel, restore, and a side-by-side
- * compare of two versions.
+ * their states, timings, cost and provenance (a cache hit names the version it
+ * reused, an exact re-run how its outputs compare); the chosen version's
+ * parameters and resources in the form, run as a new version; cancel, restore,
+ * re-run exactly, and a side-by-side compare of two versions.
  */
 import * as React from 'react';
 import { RJSFSchema } from '@rjsf/utils';
-import { IComparison, IProcess, IVersion } from '../api';
+import { IComparison, IProcess, IVersion, IVersionRef } from '../api';
 import { INagelfluhContext } from '../context';
 import { badgeColor, badgeOf, badgeText, latest } from '../states';
 import { ICompareRow, compareRows, defaultPair, pathLabel } from './compare';
 import { readableError } from './errors';
 import { formatCredits, formatTime, runTime } from './format';
 import { useSignal } from './hooks';
+import { cacheChoice, cacheField, rerunBlocked } from './provenance';
 import { draftOf } from './resources';
 import { MessageArea, RunFormFields, onCtrlEnter, useRunForm } from './runform';
+import { ProvenanceDetails, RowButton, VersionOrigin } from './versiondetails';
 
 const CANCELLABLE = new Set(['queued', 'running']);
 
@@ -42,6 +45,7 @@ export function EditPanel(props: { ctx: INagelfluhContext }): JSX.Element {
     type => type.name === process?.type
   );
   const schema = processType?.schema as RJSFSchema | undefined;
+  const cache = cacheChoice(processType);
 
   // A process selected before the store holds it (made elsewhere, another window).
   React.useEffect(() => {
@@ -103,7 +107,11 @@ export function EditPanel(props: { ctx: INagelfluhContext }): JSX.Element {
     if (!resources) {
       return;
     }
-    const body = { parameters: form.parameters, resources };
+    const body = {
+      parameters: form.parameters,
+      resources,
+      ...cacheField(form.useCache, cache)
+    };
     setBusy(true);
     try {
       const created = await ctx.client.newVersion(process.id, body);
@@ -132,7 +140,16 @@ export function EditPanel(props: { ctx: INagelfluhContext }): JSX.Element {
       return `Version ${created.version} runs the parameters of version ${v.version} again.`;
     });
 
+  const rerun = (v: IVersion) =>
+    act(v.process, async () => {
+      const created = await ctx.client.rerun(v.process, v.version);
+      ctx.selection.select(v.process, created.version);
+      return `Version ${created.version} re-runs version ${v.version} exactly; its outputs are compared with version ${v.version}'s when it ends.`;
+    });
+
   const choose = (v: IVersion) => ctx.selection.select(v.process, v.version);
+  const show = (ref: IVersionRef) =>
+    ctx.selection.select(ref.process, ref.version);
 
   if (processId === null) {
     return (
@@ -167,12 +184,16 @@ export function EditPanel(props: { ctx: INagelfluhContext }): JSX.Element {
         </span>
       </h2>
       <VersionsTable
+        key={process.id}
         process={process}
+        schema={schema}
         chosen={version?.version ?? null}
         busy={busy}
         onChoose={choose}
+        onShow={show}
         onCancel={v => void cancel(v)}
         onRestore={v => void restore(v)}
+        onRerun={v => void rerun(v)}
       />
       {version && (
         <section
@@ -200,6 +221,7 @@ export function EditPanel(props: { ctx: INagelfluhContext }): JSX.Element {
               </p>
             }
             idPrefix="nf-editor-edit"
+            cache={cache}
             button={{
               testid: 'nf-version-run',
               label: busy ? 'Working…' : 'Run new version',
@@ -220,15 +242,26 @@ export function EditPanel(props: { ctx: INagelfluhContext }): JSX.Element {
   );
 }
 
-function VersionsTable(props: {
-  process: IProcess;
-  chosen: number | null;
-  busy: boolean;
+/** What a version row does on the user's behalf. */
+interface IRowActions {
   onChoose(v: IVersion): void;
+  /** Select a version a badge names (a cache hit's source, a re-run's original). */
+  onShow(ref: IVersionRef): void;
   onCancel(v: IVersion): void;
   onRestore(v: IVersion): void;
-}): JSX.Element {
-  const versions = [...props.process.versions].reverse();
+  onRerun(v: IVersion): void;
+}
+
+function VersionsTable(
+  props: IRowActions & {
+    process: IProcess;
+    schema: RJSFSchema | undefined;
+    chosen: number | null;
+    busy: boolean;
+  }
+): JSX.Element {
+  const { process, chosen, ...shared } = props;
+  const versions = [...process.versions].reverse();
   return (
     <table className="nf-Versions" aria-label="Versions">
       <thead>
@@ -244,113 +277,128 @@ function VersionsTable(props: {
         </tr>
       </thead>
       <tbody>
-        {versions.map(v => {
-          const badge = badgeOf(v);
-          const chosen = v.version === props.chosen;
-          return (
-            <tr
-              key={v.version}
-              className={`nf-VersionRow${chosen ? ' nf-selected' : ''}`}
-              data-testid="nf-version-row"
-              data-version={v.version}
-              data-state={v.state}
-              data-badge={badge}
-              tabIndex={0}
-              aria-selected={chosen}
-              title={`Show the parameters of version ${v.version}`}
-              onClick={() => props.onChoose(v)}
-              onKeyDown={event => {
-                if (
-                  (event.key === 'Enter' || event.key === ' ') &&
-                  event.target === event.currentTarget
-                ) {
-                  event.preventDefault();
-                  props.onChoose(v);
-                }
-              }}
-            >
-              <td>v{v.version}</td>
-              <td>
-                <span
-                  className="nf-Badge"
-                  style={{ background: badgeColor(badge) }}
-                >
-                  {badgeText(badge)}
-                </span>
-                {v.state === 'running' && v.progress !== null && (
-                  <span className="nf-Muted">
-                    {' '}
-                    {Math.round(v.progress * 100)}%
-                  </span>
-                )}
-                {v.message && (
-                  <div className="nf-Muted nf-VersionMessage">{v.message}</div>
-                )}
-              </td>
-              <td>{formatTime(v.created)}</td>
-              <td>{runTime(v.started, v.finished)}</td>
-              <td>
-                {formatCredits(v.cost.estimated)} /{' '}
-                {formatCredits(v.cost.actual)}
-              </td>
-              <td className="nf-VersionActions">
-                {CANCELLABLE.has(v.state) && (
-                  <RowButton
-                    testid="nf-version-cancel"
-                    version={v.version}
-                    disabled={props.busy}
-                    label={`Cancel version ${v.version}`}
-                    onClick={() => props.onCancel(v)}
-                  >
-                    Cancel
-                  </RowButton>
-                )}
-                <RowButton
-                  testid="nf-version-restore"
-                  version={v.version}
-                  disabled={props.busy}
-                  label={`Restore version ${v.version}: run its parameters as a new version`}
-                  title="Run this version's parameters again as a new version"
-                  onClick={() => props.onRestore(v)}
-                >
-                  Restore
-                </RowButton>
-              </td>
-            </tr>
-          );
-        })}
+        {versions.map(v => (
+          <VersionRow
+            key={v.version}
+            {...shared}
+            version={v}
+            chosen={v.version === chosen}
+          />
+        ))}
       </tbody>
     </table>
   );
 }
 
-/** A button in a version row; its click does not reach the row, which would choose the version. */
-function RowButton(props: {
-  testid: string;
-  version: number;
-  disabled: boolean;
-  /** The accessible name: says which version the button acts on. */
-  label: string;
-  title?: string;
-  onClick(): void;
-  children: React.ReactNode;
-}): JSX.Element {
+/** A version's row, and under it, while open, its provenance. */
+function VersionRow(
+  props: IRowActions & {
+    version: IVersion;
+    schema: RJSFSchema | undefined;
+    chosen: boolean;
+    busy: boolean;
+  }
+): JSX.Element {
+  const { version: v, chosen } = props;
+  const [open, setOpen] = React.useState(false);
+  const badge = badgeOf(v);
+  const blocked = rerunBlocked(v);
   return (
-    <button
-      type="button"
-      className="jp-Button nf-Button"
-      data-testid={props.testid}
-      data-version={props.version}
-      disabled={props.disabled}
-      aria-label={props.label}
-      title={props.title}
-      onClick={event => {
-        event.stopPropagation();
-        props.onClick();
-      }}
-    >
-      {props.children}
-    </button>
+    <>
+      <tr
+        className={`nf-VersionRow${chosen ? ' nf-selected' : ''}`}
+        data-testid="nf-version-row"
+        data-version={v.version}
+        data-state={v.state}
+        data-badge={badge}
+        tabIndex={0}
+        aria-selected={chosen}
+        title={`Show the parameters of version ${v.version}`}
+        onClick={() => props.onChoose(v)}
+        onKeyDown={event => {
+          if (
+            (event.key === 'Enter' || event.key === ' ') &&
+            event.target === event.currentTarget
+          ) {
+            event.preventDefault();
+            props.onChoose(v);
+          }
+        }}
+      >
+        <td>v{v.version}</td>
+        <td>
+          <span className="nf-Badge" style={{ background: badgeColor(badge) }}>
+            {badgeText(badge)}
+          </span>
+          {v.state === 'running' && v.progress !== null && (
+            <span className="nf-Muted"> {Math.round(v.progress * 100)}%</span>
+          )}
+          {v.message && (
+            <div className="nf-Muted nf-VersionMessage">{v.message}</div>
+          )}
+          <VersionOrigin version={v} onSelect={props.onShow} />
+        </td>
+        <td>{formatTime(v.created)}</td>
+        <td>{runTime(v.started, v.finished)}</td>
+        <td>
+          {formatCredits(v.cost.estimated)} / {formatCredits(v.cost.actual)}
+        </td>
+        <td className="nf-VersionActions">
+          {CANCELLABLE.has(v.state) && (
+            <RowButton
+              testid="nf-version-cancel"
+              version={v.version}
+              disabled={props.busy}
+              label={`Cancel version ${v.version}`}
+              onClick={() => props.onCancel(v)}
+            >
+              Cancel
+            </RowButton>
+          )}
+          <RowButton
+            testid="nf-version-restore"
+            version={v.version}
+            disabled={props.busy}
+            label={`Restore version ${v.version}: run its parameters as a new version`}
+            title="Run this version's parameters again as a new version"
+            onClick={() => props.onRestore(v)}
+          >
+            Restore
+          </RowButton>
+          <RowButton
+            testid="nf-version-rerun"
+            version={v.version}
+            disabled={props.busy || blocked !== null}
+            label={`Re-run version ${v.version} exactly and compare its outputs`}
+            title={
+              blocked === null
+                ? "Run this version again from its provenance, without the cache, and compare the outputs' digests"
+                : `Version ${v.version} cannot be re-run: ${blocked}`
+            }
+            onClick={() => props.onRerun(v)}
+          >
+            Re-run exactly
+          </RowButton>
+          <RowButton
+            testid="nf-version-details"
+            version={v.version}
+            expanded={open}
+            label={`${open ? 'Hide' : 'Show'} the provenance of version ${v.version}`}
+            title="What exactly produced this version"
+            onClick={() => setOpen(!open)}
+          >
+            {open ? 'Hide details' : 'Details'}
+          </RowButton>
+        </td>
+      </tr>
+      {open && (
+        <tr className="nf-ProvenanceRow">
+          <td colSpan={6}>
+            <ProvenanceDetails version={v} schema={props.schema} />
+          </td>
+        </tr>
+      )}
+    </>
   );
 }
 

@@ -18,6 +18,7 @@ import {
   readableError
 } from './errors';
 import { ParametersForm, focusField } from './form';
+import { ICacheChoice } from './provenance';
 import { useFlowPick } from './hooks';
 import {
   ResourceErrors,
@@ -62,6 +63,8 @@ export function onCtrlEnter(
 export interface IRunDraft {
   parameters: Record<string, unknown>;
   resources: IResourcesDraft;
+  /** "Use cached results" is checked: identical work done before is reused. */
+  useCache: boolean;
 }
 
 /**
@@ -79,6 +82,7 @@ export function useRunForm(
   const [resources, setResources] = React.useState<IResourcesDraft>(
     initial?.resources ?? draftOf(ctx.settings.values.defaultResources)
   );
+  const [useCache, setUseCache] = React.useState(initial?.useCache ?? true);
   const [touched, setTouched] = React.useState(false);
   const [parameterErrors, setParameterErrors] = React.useState<IFieldError[]>(
     []
@@ -190,6 +194,7 @@ export function useRunForm(
   return {
     parameters,
     resources,
+    useCache,
     touched,
     parameterErrors,
     resourceErrors,
@@ -199,6 +204,7 @@ export function useRunForm(
     pick,
     setMessage,
     setBusy,
+    setUseCache,
     setTouched,
     reset,
     changeParameters,
@@ -210,9 +216,40 @@ export function useRunForm(
 
 export type RunForm = ReturnType<typeof useRunForm>;
 
+/** "Use cached results": checked by default, disabled (unchecked) with why for a type that is never cached. */
+function CacheField(props: {
+  idPrefix: string;
+  choice: ICacheChoice;
+  checked: boolean;
+  onChange(checked: boolean): void;
+}): JSX.Element {
+  const id = `${props.idPrefix}-cache`;
+  const { choice } = props;
+  return (
+    <div className="nf-CacheField">
+      <label htmlFor={id}>
+        <input
+          id={id}
+          type="checkbox"
+          data-testid="nf-editor-cache"
+          checked={choice.enabled && props.checked}
+          disabled={!choice.enabled}
+          aria-describedby={`${id}-hint`}
+          onChange={event => props.onChange(event.target.checked)}
+        />{' '}
+        Use cached results
+      </label>
+      <span id={`${id}-hint`} className="nf-Hint">
+        {choice.hint}
+      </span>
+    </div>
+  );
+}
+
 /**
  * The parameters form (`fallback` when there is no schema to show it with),
- * the resources with their estimate, the message area and the run button.
+ * the resources with their estimate, "Use cached results", the message area
+ * and the run button.
  */
 export function RunFormFields(props: {
   ctx: INagelfluhContext;
@@ -220,6 +257,7 @@ export function RunFormFields(props: {
   schema: RJSFSchema | undefined;
   fallback: React.ReactNode;
   idPrefix: string;
+  cache: ICacheChoice;
   button: { testid: string; label: string; title?: string; disabled: boolean };
   onSubmit(): void;
 }): JSX.Element {
@@ -248,6 +286,12 @@ export function RunFormFields(props: {
         serverErrors={form.resourceErrors}
         showErrors={form.touched}
         onChange={form.changeResources}
+      />
+      <CacheField
+        idPrefix={props.idPrefix}
+        choice={props.cache}
+        checked={form.useCache}
+        onChange={form.setUseCache}
       />
       <MessageArea message={form.message} />
       <div className="nf-Editor-actions">
