@@ -32,7 +32,7 @@ from nagelfluh_runner.pointer import tokens
 from nagelfluh_runner.storage import Storage
 from nagelfluh_runner.stores import is_store
 from sqlalchemy import insert, literal, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from .. import shapes
 from ..db.models import ACTIVE, Dataset, Process, ProcessVersion
@@ -279,6 +279,22 @@ def output_digests(session: Session, version_id: int) -> dict[str, str | None]:
         select(Dataset.name, Dataset.digest).where(Dataset.version_id == version_id)
     )
     return {name: digest for name, digest in rows}
+
+
+def waits_over(session: Session, version_ids: list[int]) -> set[int]:
+    """Those of the waiting versions ``version_ids`` with something to settle: the work
+    they wait for has ended, or they no longer wait. One query however many wait."""
+    awaited = aliased(ProcessVersion)
+    waiting = session.execute(
+        select(ProcessVersion.id)
+        .outerjoin(awaited, awaited.id == ProcessVersion.waiting_for_id)
+        .where(
+            ProcessVersion.id.in_(version_ids),
+            ProcessVersion.state == "queued",
+            awaited.state.in_(ACTIVE),
+        )
+    )
+    return set(version_ids) - set(waiting.scalars())
 
 
 def settle_waiting(

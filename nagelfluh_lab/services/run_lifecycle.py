@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 from nagelfluh_runner.storage import Storage
@@ -123,16 +124,12 @@ class RunLifecycle:
             self._track(submission.spec, submission.version_id)
             if await self._lease(submission.version_id):
                 self._wait(submission.spec, submission.version_id)
-                message = self._waiting_message(submission)
+                message = submission.notes[-1].line  # the wait's own note comes last
                 self._publish_state(key, project_id, "queued", None, message)
             else:
                 self._runs.pop(key, None)
         else:
             await self.submit(submission.spec, submission.version_id)
-
-    @staticmethod
-    def _waiting_message(submission: Submission) -> str | None:
-        return submission.notes[-1].line if submission.notes else None
 
     def _publish_reused(self, key: RunKey, project_id: int, reused: cache.Reused) -> None:
         self._publish_lines(key, LogBatch(reused.first_seq, reused.log))
@@ -157,11 +154,19 @@ class RunLifecycle:
         ``WAIT_POLL_SECONDS`` (the identical work may run on another server)."""
         while self._waiting:
             self._wake.clear()
-            for version_id, spec in list(self._waiting.items()):
+            waiting = list(self._waiting)
+            try:
+                ready = await self.db.run_durable(partial(cache.waits_over, version_ids=waiting))
+            except Exception:
+                log.exception("could not look at the work %d versions wait for", len(waiting))
+                ready = set()
+            for version_id in ready:
+                spec = self._waiting.get(version_id)  # None: it ended meanwhile
                 try:
-                    await self._settle_waiting(version_id, spec)
+                    if spec is not None:
+                        await self._settle_waiting(version_id, spec)
                 except Exception:
-                    log.exception("could not settle %s, which waits for identical work", spec.key)
+                    log.exception("could not settle version %d's wait", version_id)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), WAIT_POLL_SECONDS)
 
