@@ -135,7 +135,9 @@ def test_re_run_exactly_repeats_a_version_and_finds_its_outputs_identical(page: 
 def test_a_refused_re_run_shows_the_servers_message(page: LabPage):
     signal = page.submit("synthetic-signal", "refused-rerun", {"duration": 1, "seed": 7404})
     page.wait_version(signal["id"])
-    message = "version 1 has no provenance record (it ran before they were kept): restore it instead"
+    message = (
+        "version 1 has no provenance record (it ran before they were kept): restore it instead"
+    )
     page.page.route(
         re.compile(rf"/nagelfluh/api/process/{signal['id']}/versions/1/rerun(\?.*)?$"),
         lambda route: route.fulfill(
