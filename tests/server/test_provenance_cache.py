@@ -164,6 +164,20 @@ async def test_an_input_of_the_same_content_under_another_id_is_the_same_work(ap
     assert again["versions"][0]["cached_from"] == {"process": first["process"], "version": 1}
 
 
+async def test_identical_inputs_under_other_ids_give_identical_outputs(api):
+    # what a cache hit on another id's input reuses is what running it would have made
+    signal = await _completed(api, "synthetic-signal", SIGNAL)
+    copy = await _completed(api, "synthetic-signal", SIGNAL, cache=False)
+    assert copy["outputs"][0]["id"] != signal["outputs"][0]["id"]
+    spectra = [
+        await _completed(api, "fft", {"signal": f"dataset:{made['outputs'][0]['id']}"},
+                         cache=False)
+        for made in (signal, copy)
+    ]
+
+    assert _digests(spectra[0]) == _digests(spectra[1])
+
+
 async def test_cache_false_runs_identical_work_again(api):
     first = await _completed(api, "synthetic-signal", SIGNAL)
     forced = await _completed(api, "synthetic-signal", SIGNAL, cache=False)

@@ -142,7 +142,6 @@ class FFT(ProcessType):
                 ),
             },
             {
-                "input_dataset": signal.ref,
                 "input_variable": variable,
                 "window": window,
                 "detrend": int(detrend),

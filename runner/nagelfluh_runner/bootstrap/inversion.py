@@ -140,7 +140,6 @@ class Inversion(ProcessType):
             "regularization": regularization,
             "regularization_weight": regularization_weight,
             "rms_misfit": rms,
-            "input_dataset": survey.ref,
         }
         model_name = _write(
             ctx,
