@@ -9,7 +9,7 @@ from tests.ui.lab import LabPage
 
 def test_side_panel_shows_a_run_going_from_queued_to_completed_with_its_badge(page: LabPage):
     panel = page.open_panel()
-    process = page.submit("sleep", "nap-panel", {"seconds": 1.5})
+    process = page.submit("sleep", "nap-panel", {"seconds": 4})
     row = page.process_row("nap-panel")
     expect(row).to_be_visible()
     expect(row).to_have_attribute("data-process-id", str(process["id"]))
