@@ -47,7 +47,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from nagelfluh_runner.notebook_schema import PARAMETERS_TAG
+from nagelfluh_runner.notebook_schema import OUTPUT_DIR_VARIABLE, PARAMETERS_TAG
 from nagelfluh_runner.pointer import join
 from nagelfluh_runner.protocol import PROGRESS_PREFIX
 
@@ -60,7 +60,6 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 INJECTED_TAG = "injected-parameters"
-OUTPUT_DIR_VARIABLE = "nagelfluh_output_dir"
 ENV_OUTPUT_DIR = "NAGELFLUH_OUTPUT_DIR"
 EXECUTED_SUFFIX = ".executed.ipynb"
 NOTEBOOK_MIME_TYPE = "application/x-ipynb+json"

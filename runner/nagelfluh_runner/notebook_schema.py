@@ -102,6 +102,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 PARAMETERS_TAG = "parameters"
+# The variable a run sets to its output folder (notebook_run): no parameter may take it.
+OUTPUT_DIR_VARIABLE = "nagelfluh_output_dir"
 # Where a notebook's metadata holds its schema override.
 METADATA_KEY = "nagelfluh"
 DATASET_NAMES = frozenset({"dataset", "inputdataset"})
@@ -222,6 +224,12 @@ def _parameters(
                 parameters[-1].texts.append(text)
         elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
             parameter = _assignment(statement, comments)
+            if parameter.name == OUTPUT_DIR_VARIABLE:
+                raise NotebookSchemaError(
+                    f"{OUTPUT_DIR_VARIABLE!r} is set by the run to its output folder: "
+                    "it cannot be a parameter",
+                    statement.lineno,
+                )
             if parameter.name in seen:
                 raise NotebookSchemaError(
                     f"{parameter.name!r} is assigned twice (first on line "
