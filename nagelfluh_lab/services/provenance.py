@@ -15,6 +15,7 @@ import functools
 from typing import cast
 
 from nagelfluh_runner import environment as runner_environment
+from nagelfluh_runner import registry
 
 from .. import shapes
 from ..db.models import Dataset, Environment, ProcessTypeRecord, ProcessVersion
@@ -32,6 +33,18 @@ def local_identity() -> Identity:
     installed distribution), as the interpreter does not change under a running server."""
     described = runner_environment.describe()
     return Identity(described["digest"], described["runner_version"])
+
+
+def local_type_version(name: str, discovered: str | None) -> str | None:
+    """The version of a type of the server's own Python as its code is now. A local run
+    imports the type's module afresh, so a module edited under a running server (an
+    editable install) is new code whose version must not be the one read at start-up:
+    an old result would be reused for it. ``type_version`` hashes the module file as it
+    is now; a declared ``version`` stays the author's word."""
+    try:
+        return registry.load(name).type_version()
+    except Exception:  # gone or broken since start-up: the run will say so
+        return discovered
 
 
 def image_digest(pinned: str | None) -> str | None:

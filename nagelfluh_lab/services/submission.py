@@ -174,6 +174,10 @@ class Submitter:
             image,
         )
         digest = provenance.environment_digest(env, kind)
+        if kind == provenance.LOCAL:  # what the run will import, re-run or not
+            made["process_type"]["version"] = provenance.local_type_version(
+                record.name, record.version
+            )
         if original is not None and kind != provenance.LOCAL:
             digest = provenance.image_digest(image) or digest
             made["process_type"] = original["process_type"]

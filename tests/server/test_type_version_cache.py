@@ -126,6 +126,19 @@ def test_changing_a_types_code_makes_its_old_results_stale(tmp_path):
     assert second["outputs"][0]["digest"] != first["outputs"][0]["digest"]
 
 
+def test_a_type_edited_under_a_running_server_does_not_reuse_its_old_results(tmp_path):
+    with _server(tmp_path, _site(tmp_path, 3)) as server:
+        first = _submit(server)
+        _site(tmp_path, 5)  # an editable install, edited: the next run imports the new code
+        second = _submit(server)
+
+    assert second["cached_from"] is None
+    assert second["provenance"]["process_type"]["version"] != (
+        first["provenance"]["process_type"]["version"]
+    )
+    assert second["outputs"][0]["digest"] != first["outputs"][0]["digest"]
+
+
 def test_unchanged_code_reuses_results_across_server_restarts(tmp_path):
     first, second = _twice(tmp_path, (3, ""), (3, ""))
 
