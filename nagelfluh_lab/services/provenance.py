@@ -16,6 +16,7 @@ from typing import cast
 
 from nagelfluh_runner import environment as runner_environment
 from nagelfluh_runner import registry
+from nagelfluh_runner.sdk import ProcessType
 
 from .. import shapes
 from ..db.models import Dataset, Environment, ProcessTypeRecord, ProcessVersion
@@ -42,9 +43,17 @@ def local_type_version(name: str, discovered: str | None) -> str | None:
     an old result would be reused for it. ``type_version`` hashes the module file as it
     is now; a declared ``version`` stays the author's word."""
     try:
-        return registry.load(name).type_version()
+        return _local_type(name).type_version()
     except Exception:  # gone or broken since start-up: the run will say so
         return discovered
+
+
+@functools.cache
+def _local_type(name: str) -> type[ProcessType]:
+    """The class ``name`` means, found once: looking it up scans every distribution on
+    ``sys.path`` (milliseconds, inside the submission's transaction), while only the
+    module file's contents, which ``type_version`` reads each time, change under a server."""
+    return registry.load(name)
 
 
 def image_digest(pinned: str | None) -> str | None:
