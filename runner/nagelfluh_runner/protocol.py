@@ -30,6 +30,10 @@ ENV_STORAGE_ENDPOINT = "STORAGE_ENDPOINT"
 # map here as ``{"<id>": {"key": ..., "mime_type": ..., "name": ...}}``; a Zarr
 # store's key ends in ``/`` (``nagelfluh_runner.stores``).
 ENV_INPUT_DATASETS_JSON = "INPUT_DATASETS_JSON"
+# Addition to DESIGN §3: a project's own type (registered from a notebook or a function)
+# names no entry point; its run is given the storage key (relative to STORAGE_BASE, under
+# ``{PROJECT_ID}/types/``) of the exact notebook its version runs.
+ENV_NOTEBOOK = "NAGELFLUH_NOTEBOOK"
 
 DATASET_REF_PREFIX = "dataset:"
 DATASET_FORMAT = "nagelfluh-dataset"
