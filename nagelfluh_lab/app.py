@@ -36,6 +36,7 @@ from .services.datasets import UPLOAD_GRACE_SECONDS, DatasetService
 from .services.environments import EnvironmentService
 from .services.event_relay import EventRelay
 from .services.events import EventHub
+from .services.notebook_types import NotebookTypeService
 from .services.processes import ProcessService
 
 if TYPE_CHECKING:
@@ -228,6 +229,7 @@ class NagelfluhApp(ExtensionApp):
     processes = Instance(ProcessService, allow_none=True)
     datasets = Instance(DatasetService, allow_none=True)
     environments = Instance(EnvironmentService, allow_none=True)
+    notebook_types = Instance(NotebookTypeService, allow_none=True)
     runner_executor = Instance(Executor, allow_none=True)
     _sweep: asyncio.Task[None] | None = None
     _activity: asyncio.Task[None] | None = None
@@ -340,6 +342,7 @@ class NagelfluhApp(ExtensionApp):
             on_state=self._on_state,
         )
         self.datasets = DatasetService(self.database, self.storage)
+        self.notebook_types = NotebookTypeService(self.database, self.storage)
         self.environments = EnvironmentService(
             self.database,
             self._make_schema_extractor(),

@@ -117,6 +117,26 @@ class EnvironmentList(TypedDict):
     next: None
 
 
+ProcessTypeKind = Literal["package", "notebook", "function"]
+
+
+class TypeSource(TypedDict):
+    """The notebook a revision of a project's type runs: its contents path (None: sent as a
+    document) and its digest, which names it in storage."""
+
+    path: str | None
+    digest: str
+
+
+class TypeRevision(TypedDict):
+    revision: int
+    version: str
+    title: str
+    created: float
+    created_by: str
+    source: TypeSource
+
+
 class ProcessType(TypedDict):
     name: str
     title: str
@@ -125,6 +145,11 @@ class ProcessType(TypedDict):
     schema: dict[str, Any]
     version: str | None
     cacheable: bool
+    project: int | None  # None: a packaged (installation or environment) type
+    kind: ProcessTypeKind
+    revision: int | None
+    source: TypeSource | None
+    revisions: NotRequired[list[TypeRevision]]
 
 
 class ProcessTypeList(TypedDict):
@@ -247,6 +272,10 @@ class ProvenanceType(TypedDict):
     name: str
     version: str | None
     cacheable: bool
+    # Recorded since project types exist: "package", or a project's "notebook"/"function"
+    # type with the revision the version runs.
+    kind: NotRequired[ProcessTypeKind]
+    revision: NotRequired[int | None]
 
 
 class ProvenanceEnvironment(TypedDict):

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -116,19 +117,75 @@ class Environment(Base):
     )
 
 
+# The kinds of process type: a packaged class named by an entry point (the installation's,
+# or an environment image's), or a project's own, registered from a notebook or from a
+# function (stored as the notebook it generates).
+PACKAGE, NOTEBOOK, FUNCTION = "package", "notebook", "function"
+
+
 class ProcessTypeRecord(Base):
+    """A process type. A packaged one (``project_id`` None) has a name unique in the
+    installation; a project's own (a notebook or a function) a name unique in its project,
+    never an installation type's, and ``revision`` counts its registrations: its current
+    revision is the ``ProcessTypeRevision`` of that number (its notebook, its history)."""
+
     __tablename__ = "process_types"
+    __table_args__ = (
+        Index(
+            "uq_process_types_installation_name",
+            "name",
+            unique=True,
+            sqlite_where=text("project_id IS NULL"),
+            postgresql_where=text("project_id IS NULL"),
+        ),
+        UniqueConstraint("project_id", "name", name="uq_process_types_project_name"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"))
-    name: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(255), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     schema: Mapped[dict[str, Any]] = mapped_column(JSON)
     # ProcessType.version as the environment's runner described it (None: an old runner).
     version: Mapped[str | None] = mapped_column(String(255), nullable=True)
     cacheable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    kind: Mapped[str] = mapped_column(String(16), default=PACKAGE, server_default=PACKAGE)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
+    revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
     environment: Mapped[Environment] = relationship(back_populates="process_types")
+    revisions: Mapped[list[ProcessTypeRevision]] = relationship(
+        lazy="selectin", order_by="ProcessTypeRevision.number.desc()"
+    )
+
+    @property
+    def current(self) -> ProcessTypeRevision | None:
+        """The revision new versions run (None: a packaged type)."""
+        return next((r for r in self.revisions if r.number == self.revision), None)
+
+
+class ProcessTypeRevision(Base):
+    """One registration of a project's type: the exact notebook its versions run, stored
+    content-addressed (``key``), and the schema and texts it was registered with. A version
+    names the revision it was submitted with, so a queued version, a restart and an exact
+    re-run run that notebook, whatever was registered since."""
+
+    __tablename__ = "process_type_revisions"
+    __table_args__ = (UniqueConstraint("type_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type_id: Mapped[int] = mapped_column(ForeignKey("process_types.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(71))  # sha256:<hex> of the stored notebook
+    key: Mapped[str] = mapped_column(String(2048))
+    schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    # The Jupyter contents path it was registered from (None: sent as a document).
+    path: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    created: Mapped[float] = mapped_column(Float, default=now)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    creator: Mapped[User] = relationship(lazy="joined")
 
 
 class Process(Base):
@@ -196,6 +253,11 @@ class ProcessVersion(Base):
         ForeignKey("process_versions.id"), nullable=True
     )
     reproducibility: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The revision of a project's type it runs (None: a packaged type).
+    type_revision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_type_revisions.id"), nullable=True
+    )
+    type_revision: Mapped[ProcessTypeRevision | None] = relationship(lazy="selectin")
     process: Mapped[Process] = relationship(back_populates="versions")
     inputs: Mapped[list[VersionInput]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     cached_from: Mapped[ProcessVersion | None] = relationship(

@@ -44,6 +44,8 @@ class RunSpec:
     storage_base: str
     image: str | None = None
     storage_env: dict[str, str] = field(default_factory=dict)
+    # A project's type: its revision's notebook, a storage key (protocol.ENV_NOTEBOOK).
+    notebook: str | None = None
 
 
 class LogTail(NamedTuple):

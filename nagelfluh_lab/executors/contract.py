@@ -82,6 +82,8 @@ def run_environment(spec: RunSpec, run_dir: Path) -> dict[str, str]:
             protocol.ENV_INPUT_DATASETS_JSON: json.dumps(spec.input_datasets),
         }
     )
+    if spec.notebook is not None:
+        env[protocol.ENV_NOTEBOOK] = spec.notebook
     return env
 
 

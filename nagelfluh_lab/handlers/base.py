@@ -18,6 +18,7 @@ from ..services.access import natural
 from ..services.account import AccountService
 from ..services.datasets import DatasetService
 from ..services.environments import EnvironmentService
+from ..services.notebook_types import NotebookTypeService
 from ..services.processes import ProcessService
 from ..services.projects import ProjectService
 from . import request_body
@@ -139,6 +140,10 @@ class NagelfluhHandler(ErrorMixin, ExtensionHandlerMixin, APIHandler):
     @property
     def environments(self) -> EnvironmentService:
         return started(self.app.environments)
+
+    @property
+    def notebook_types(self) -> NotebookTypeService:
+        return started(self.app.notebook_types)
 
     @property
     def projects(self) -> ProjectService:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..errors import Forbidden, NotFound, field_error
+from ..shapes import FieldError
 from .base import ENVIRONMENTS, NagelfluhHandler
 
 
@@ -40,7 +45,42 @@ class ProcessTypesHandler(NagelfluhHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply(await self.environments.types(self.user_name))
+        project = self.get_query_argument("project", None)
+        self.reply(await self.environments.types(self.user_name, project))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """Register a notebook (sent, or at a contents path) as a type of a project: 201 for
+        a new type or revision, 200 when identical to the current revision."""
+        described, created = await self.notebook_types.register(
+            self.user_name, self.json_body(), self._read_notebook
+        )
+        self.reply(described, 201 if created else 200)
+
+    async def _read_notebook(self, path: str) -> dict[str, Any]:
+        """The notebook at ``path`` in the Jupyter contents, if the user may read them there."""
+        if not await self.allowed("read", "contents"):
+            raise Forbidden(
+                "not authorized to read the Jupyter contents",
+                [{"path": "/path", "message": "needs read access to contents"}],
+            )
+        try:
+            model = await ensure_async(
+                self.contents_manager.get(  # type: ignore[no-untyped-call]  # untyped upstream
+                    path, content=True, type="notebook"
+                )
+            )
+        except web.HTTPError as error:
+            if error.status_code == 404:
+                details: list[FieldError] = [{"path": "/path", "message": "not found"}]
+                raise NotFound(f"no notebook at {path!r}", details) from None
+            message = error.log_message or error.reason or "cannot be read"
+            raise field_error("/path", f"is not a readable notebook: {message}") from None
+        content = model.get("content")
+        if not isinstance(content, dict):
+            raise field_error("/path", "is not a notebook")
+        return content
 
 
 class ProcessTypeHandler(NagelfluhHandler):
@@ -49,4 +89,5 @@ class ProcessTypeHandler(NagelfluhHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.reply(await self.environments.type(self.user_name, name))
+        project = self.get_query_argument("project", None)
+        self.reply(await self.environments.type(self.user_name, name, project))

@@ -93,11 +93,14 @@ class Identity:
 
 
 def _store_types(session: Session, env: Environment, types: list[Described]) -> None:
-    """Make ``types`` (as ``schema`` describes them) the types of ``env``, and only them."""
-    by_name = {t.name: t for t in env.process_types}
+    """Make ``types`` (as ``schema`` describes them) the packaged types of ``env``, and only
+    them (projects' own types running in it stay)."""
+    by_name = {t.name: t for t in env.process_types if t.project_id is None}
     for described in types:
         record = by_name.pop(described["name"], None) or session.scalar(
-            select(ProcessTypeRecord).where(ProcessTypeRecord.name == described["name"])
+            select(ProcessTypeRecord).where(
+                ProcessTypeRecord.name == described["name"], ProcessTypeRecord.project_id.is_(None)
+            )
         )
         if record is None:
             record = ProcessTypeRecord(name=described["name"])
@@ -285,7 +288,10 @@ def complete_registration(
     holders = {
         record.name: record.environment
         for record in session.scalars(
-            select(ProcessTypeRecord).where(ProcessTypeRecord.name.in_([t["name"] for t in types]))
+            select(ProcessTypeRecord).where(
+                ProcessTypeRecord.name.in_([t["name"] for t in types]),
+                ProcessTypeRecord.project_id.is_(None),
+            )
         )
     }
     own = [t for t in types if t["name"] not in holders or holders[t["name"]].name == name]
@@ -492,14 +498,25 @@ def environments(session: Session, user: User) -> list[Environment]:
     return list(session.scalars(select(Environment).where(visible).order_by(Environment.name)))
 
 
-def process_types(session: Session, user: User) -> list[ProcessTypeRecord]:
-    visible = visible_to(user, access.project_ids(session, user))
+def process_types(
+    session: Session, user: User, project_id: int | None = None
+) -> list[ProcessTypeRecord]:
+    """The types ``user`` may use: the packaged ones of environments they may use, and their
+    projects' own (only ``project_id``'s, where it is given: the types usable there)."""
+    projects = access.project_ids(session, user)
+    own = _own_projects(projects, project_id)
     return list(
         session.scalars(
             select(ProcessTypeRecord)
             .join(Environment)
-            .where(visible)
-            .order_by(ProcessTypeRecord.name)
+            .where(
+                visible_to(user, projects),
+                or_(
+                    ProcessTypeRecord.project_id.is_(None),
+                    ProcessTypeRecord.project_id.in_(own),
+                ),
+            )
+            .order_by(ProcessTypeRecord.name, ProcessTypeRecord.project_id)
         )
     )
 
@@ -521,23 +538,43 @@ def broken_json(env: Environment, item: Broken) -> BrokenProcessType:
     }
 
 
+def _own_projects(projects: list[int], project_id: int | None) -> list[int]:
+    """The projects whose own types count: ``project_id`` if given (and one of the user's
+    ``projects``: another project's types are not there for them), else all of them."""
+    if project_id is None:
+        return projects
+    return [project_id] if project_id in projects else []
+
+
 def get_type(
-    session: Session, name: object, user: User, path: str | None = None
+    session: Session,
+    name: object,
+    user: User,
+    path: str | None = None,
+    project_id: int | None = None,
 ) -> ProcessTypeRecord:
-    """The type, if its environment is one ``user`` may use: else unknown, as if it were
-    not there (a 400 naming ``path`` where a request named it, else a 404)."""
-    record = (
-        session.scalar(
+    """The type ``name`` means in project ``project_id`` (its own type of that name, else the
+    installation's), if its environment is one ``user`` may use: else unknown, as if it were
+    not there (a 400 naming ``path`` where a request named it, else a 404). Without a
+    project, an installation type, else the one of ``user``'s projects that has one."""
+    record = None
+    if isinstance(name, str):
+        projects = access.project_ids(session, user)
+        own = _own_projects(projects, project_id)
+        candidates = session.scalars(
             select(ProcessTypeRecord)
             .join(Environment)
             .where(
                 ProcessTypeRecord.name == name,
-                visible_to(user, access.project_ids(session, user)),
+                visible_to(user, projects),
+                or_(
+                    ProcessTypeRecord.project_id.is_(None),
+                    ProcessTypeRecord.project_id.in_(own),
+                ),
             )
-        )
-        if isinstance(name, str)
-        else None
-    )
+            .order_by(ProcessTypeRecord.project_id.is_(None), ProcessTypeRecord.project_id)
+        ).all()
+        record = candidates[0] if candidates else None
     if record is None:
         message = f"unknown process type {name!r}"
         for broken in broken_types(session, user) if isinstance(name, str) else ():

@@ -23,7 +23,7 @@ from ..db.session import Database
 from ..errors import field_error
 from ..executors.schema import SchemaExtractionFailed, SchemaExtractor
 from . import access, catalog, provenance
-from .serialize import environment_json, type_json
+from .serialize import environment_json, type_detail_json, type_json
 
 T = TypeVar("T")
 
@@ -55,20 +55,33 @@ class EnvironmentService:
             user_name, lambda s, u: environment_json(catalog.get_environment(s, name, u))
         )
 
-    async def types(self, user_name: str) -> shapes.ProcessTypeList:
-        """The usable types, and beside them the broken ones (entry points that could
-        not be loaded), so that a broken one shows up as such instead of vanishing."""
-        types, broken = await self._as_user(
-            user_name,
-            lambda s, u: (
-                [type_json(t) for t in catalog.process_types(s, u)],
-                catalog.broken_types(s, u),
-            ),
-        )
+    async def types(self, user_name: str, project: str | None = None) -> shapes.ProcessTypeList:
+        """The usable types (in ``project`` if given: the installation's and its own), and
+        beside them the broken ones (entry points that could not be loaded), so that a
+        broken one shows up as such instead of vanishing."""
+
+        def query(
+            session: Session, user: User
+        ) -> tuple[list[shapes.ProcessType], list[shapes.BrokenProcessType]]:
+            project_id = _project_id(session, user, project)
+            return (
+                [type_json(t) for t in catalog.process_types(session, user, project_id)],
+                catalog.broken_types(session, user),
+            )
+
+        types, broken = await self._as_user(user_name, query)
         return {"items": types, "next": None, "broken": broken}
 
-    async def type(self, user_name: str, name: str) -> shapes.ProcessType:
-        return await self._as_user(user_name, lambda s, u: type_json(catalog.get_type(s, name, u)))
+    async def type(
+        self, user_name: str, name: str, project: str | None = None
+    ) -> shapes.ProcessType:
+        """The type ``name`` means (in ``project``, if given), with a project type's revisions."""
+        return await self._as_user(
+            user_name,
+            lambda s, u: type_detail_json(
+                catalog.get_type(s, name, u, project_id=_project_id(s, u, project))
+            ),
+        )
 
     async def _as_user(self, user_name: str, query: Callable[[Session, User], T]) -> T:
         """``query(session, user)`` as ``user_name``: what it sees depends on who asks."""
@@ -185,3 +198,8 @@ class EnvironmentService:
     async def _fail(self, name: str, attempt: int, message: str) -> None:
         self.log.warning("registering environment %s failed: %s", name, message)
         await self.db.run_durable(lambda s: catalog.fail_registration(s, name, attempt, message))
+
+
+def _project_id(session: Session, user: User, project: str | None) -> int | None:
+    """The project a query string names (404 unless the user's), or None."""
+    return None if project is None else access.get_project(session, user, project).id

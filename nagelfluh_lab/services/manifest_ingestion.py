@@ -1,5 +1,5 @@
-"""Manifest ingestion: the outputs a completed run lists in its ``_manifest.json``
-become datasets of its version.
+"""Manifest ingestion: the outputs a completed run (or one that failed after writing its
+manifest) lists in its ``_manifest.json`` become datasets of its version.
 
 The server reads the manifest when the run ends, so no network path from the job
 back to the server is needed (DESIGN §3). Its entries are checked against storage
@@ -46,14 +46,21 @@ class Ingestion:
         batch's ``datasets`` event handed to ``announce``): a failure with reason
         "manifest" if its manifest cannot be trusted, ``outcome`` itself otherwise (and
         for a run that did not complete); None if the version ended meanwhile, and
-        nothing more is registered for it."""
-        if outcome.state != "completed":
+        nothing more is registered for it.
+
+        A run that failed on its own (reason "error") and still wrote a manifest keeps
+        what it lists: a notebook's run lists the executed notebook, which shows the cell
+        that failed. Such a run stays failed, whatever its manifest holds."""
+        failed = outcome.state != "completed"
+        if failed and outcome.reason != "error":
             return outcome
         try:
             outputs = await asyncio.to_thread(
                 read_outputs, self.storage, project_id, key.process_id, key.version
             )
         except ManifestError as error:
+            if failed:
+                return outcome
             return dataclasses.replace(
                 outcome, state="failed", reason="manifest", message=str(error)
             )

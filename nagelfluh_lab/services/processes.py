@@ -187,7 +187,9 @@ class ProcessService:
         def add(session: Session, user: User) -> tuple[shapes.Version, Submission]:
             process = access.get_process(session, user, process_id)
             source = _version(session, user, process_id, base) if base else process.versions[-1]
-            record = catalog.get_type(session, process.type_name, user)
+            record = catalog.get_type(
+                session, process.type_name, user, project_id=process.project_id
+            )
             resources = body.get("resources", {})
             merged = {
                 **body,
@@ -227,7 +229,9 @@ class ProcessService:
                     details,
                 )
             process = original.process
-            record = catalog.get_type(session, process.type_name, user)
+            record = catalog.get_type(
+                session, process.type_name, user, project_id=process.project_id
+            )
             body = {"parameters": original.parameters, "resources": original.resources.to_json()}
             submission = self.submitter.new_version(
                 session, user, process, record, body, rerun_of=original

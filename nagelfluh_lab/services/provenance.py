@@ -96,6 +96,8 @@ def record(
             "name": type_record.name,
             "version": type_record.version,
             "cacheable": type_record.cacheable,
+            "kind": cast(shapes.ProcessTypeKind, type_record.kind),
+            "revision": None,
         },
         "runner_version": identity.runner_version,
         "environment": {

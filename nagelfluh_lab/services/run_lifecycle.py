@@ -380,7 +380,15 @@ class RunLifecycle:
         its stored log ends."""
         process = version.process
         record = session.scalar(
-            select(ProcessTypeRecord).where(ProcessTypeRecord.name == process.type_name)
+            select(ProcessTypeRecord)
+            .where(
+                ProcessTypeRecord.name == process.type_name,
+                or_(
+                    ProcessTypeRecord.project_id.is_(None),
+                    ProcessTypeRecord.project_id == process.project_id,
+                ),
+            )
+            .order_by(ProcessTypeRecord.project_id.is_(None))
         )
         inputs = [session.get_one(Dataset, i.dataset_id) for i in version.inputs]
         env = record.environment if record else Environment(name="missing", image=None)

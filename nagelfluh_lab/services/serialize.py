@@ -11,6 +11,7 @@ from ..db.models import (
     Environment,
     Process,
     ProcessTypeRecord,
+    ProcessTypeRevision,
     ProcessVersion,
     Project,
     Transaction,
@@ -32,7 +33,7 @@ def environment_json(env: Environment) -> shapes.Environment:
     described: shapes.Environment = {
         "name": env.name,
         "image": env.image,
-        "process_types": [t.name for t in env.process_types],
+        "process_types": [t.name for t in env.process_types if t.project_id is None],
         "state": cast(shapes.EnvironmentState, env.state),
         "message": env.message,
         "requested_image": env.requested_image,
@@ -54,6 +55,7 @@ def _owner_json(env: Environment) -> shapes.UserOwner | shapes.ProjectOwner | No
 
 
 def type_json(record: ProcessTypeRecord) -> shapes.ProcessType:
+    current = record.current
     return {
         "name": record.name,
         "title": record.title,
@@ -62,7 +64,33 @@ def type_json(record: ProcessTypeRecord) -> shapes.ProcessType:
         "schema": record.schema,
         "version": record.version,
         "cacheable": record.cacheable,
+        "project": record.project_id,
+        "kind": cast(shapes.ProcessTypeKind, record.kind),
+        "revision": record.revision if current is not None else None,
+        "source": revision_source(current) if current is not None else None,
     }
+
+
+def type_detail_json(record: ProcessTypeRecord) -> shapes.ProcessType:
+    """A type with the history of a project's type: every revision, newest first."""
+    described = type_json(record)
+    if record.project_id is not None:
+        described["revisions"] = [
+            {
+                "revision": r.number,
+                "version": r.digest,
+                "title": r.title,
+                "created": r.created,
+                "created_by": r.creator.name,
+                "source": revision_source(r),
+            }
+            for r in record.revisions
+        ]
+    return described
+
+
+def revision_source(revision: ProcessTypeRevision) -> shapes.TypeSource:
+    return {"path": revision.path, "digest": revision.digest}
 
 
 def dataset_json(dataset: Dataset) -> shapes.Dataset:

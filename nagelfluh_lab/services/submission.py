@@ -81,7 +81,7 @@ class Submitter:
             project = access.get_project(session, user, body["project"])
         else:
             project = access.user_projects(session, user)[0]
-        record = catalog.get_type(session, body.get("type"), user, "/type")
+        record = catalog.get_type(session, body.get("type"), user, "/type", project.id)
         name = body.get("name", record.title or record.name)
         if not isinstance(name, str) or not name.strip() or len(name) > 255:
             raise field_error("/name", "must be a non-empty string of at most 255 characters")
@@ -113,10 +113,14 @@ class Submitter:
         use_cache = body.get("cache", True)
         if not isinstance(use_cache, bool):
             raise field_error("/cache", "must be true or false")
-        parameters = catalog.validate_parameters(record.schema, body.get("parameters"))
+        # A project's type runs the revision its original ran (an exact re-run), else its
+        # current one; its schema is that revision's.
+        revision = (rerun_of.type_revision if rerun_of is not None else None) or record.current
+        schema = revision.schema if revision is not None else record.schema
+        parameters = catalog.validate_parameters(schema, body.get("parameters"))
         resources = parse_resources(body.get("resources"), self.default_resources)
         self._check_capacity(resources)
-        inputs = resolve_inputs(session, process.project_id, record.schema, parameters)
+        inputs = resolve_inputs(session, process.project_id, schema, parameters)
         number = (process.versions[-1].number + 1) if process.versions else 1
         version = ProcessVersion(
             process_id=process.id,
@@ -131,6 +135,7 @@ class Submitter:
             server=self.server_id,
             executor=self.executor.kind,
             inputs=[VersionInput(dataset_id=d.id) for d in inputs],
+            type_revision=revision,
         )
         process.versions.append(version)
         session.flush()
@@ -163,7 +168,9 @@ class Submitter:
             image = provenance.run_image(env, kind)
         else:
             image = provenance.rerun_image(original)
-        references = catalog.dataset_refs(record.schema, version.parameters)
+        revision = version.type_revision
+        schema = revision.schema if revision is not None else record.schema
+        references = catalog.dataset_refs(schema, version.parameters)
         made = provenance.record(
             version,
             record,
@@ -174,13 +181,18 @@ class Submitter:
             image,
         )
         digest = provenance.environment_digest(env, kind)
-        if kind == provenance.LOCAL:  # what the run will import, re-run or not
+        if revision is not None:  # a project's type: the notebook it runs names it
+            made["process_type"]["version"] = revision.digest
+            made["process_type"]["revision"] = revision.number
+        elif kind == provenance.LOCAL:  # what the run will import, re-run or not
             made["process_type"]["version"] = provenance.local_type_version(
                 record.name, record.version
             )
         if original is not None and kind != provenance.LOCAL:
             digest = provenance.image_digest(image) or digest
-            made["process_type"] = original["process_type"]
+            made["process_type"] = {**original["process_type"], **made["process_type"]}
+            if revision is None:  # a packaged type's code is the image's
+                made["process_type"]["version"] = original["process_type"]["version"]
             made["runner_version"] = original["runner_version"]
             made["environment"] = {**made["environment"], "digest": digest}
         return made, digest
@@ -327,6 +339,7 @@ def run_spec(
         deadline_seconds=version.deadline_seconds,
         storage_base=storage_url,
         image=image or environment.image,
+        notebook=version.type_revision.key if version.type_revision is not None else None,
     )
 
 
