@@ -11,6 +11,7 @@ _EXPORTS = {
     "ProcessType": "nagelfluh_runner.sdk",
     "ParameterError": "nagelfluh_runner.sdk",
     "InputDataset": "nagelfluh_runner.sdk",
+    "Dataset": "nagelfluh_runner.sdk",
     "parameter": "nagelfluh_runner.sdk",
     "object_schema": "nagelfluh_runner.sdk",
     "dataset_parameter": "nagelfluh_runner.sdk",
@@ -21,6 +22,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Dataset",
     "InputDataset",
     "NetCDFData",
     "ParameterError",
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from nagelfluh_runner.context import StorageContext
     from nagelfluh_runner.netcdf import NetCDFData, Variable
     from nagelfluh_runner.sdk import (
+        Dataset,
         InputDataset,
         ParameterError,
         ProcessType,

@@ -1,14 +1,15 @@
 """``python -m nagelfluh_runner run | schema``: the execution contract of DESIGN §3.
 
 ``run`` reads the job's environment, validates and binds the parameters,
-runs the type and writes ``_manifest.json``. Exit codes: 0 done, 1 the
-process raised (traceback on stderr) or its type could not be loaded (the
-traceback, then one line naming the type and the error), 2 bad invocation
-(one line on stderr), 3 out of memory (one line), 4 storage refused an output
-(one line). The one-line reasons start with ``nagelfluh-runner: error:`` and
-come last, so executors show them as the run's message. Only what the
-requested type needs is imported, so a trivial process starts nearly as fast
-as Python itself.
+runs the type and writes ``_manifest.json``; with ``NAGELFLUH_NOTEBOOK`` set it runs
+that stored notebook instead (``nagelfluh_runner.notebook_type``). Exit codes: 0
+done, 1 the process raised (traceback on stderr), its type could not be loaded (the
+traceback, then one line naming the type and the error) or a notebook's cell failed
+(one line naming the cell), 2 bad invocation (one line on stderr), 3 out of memory
+(one line), 4 storage refused an output (one line). The one-line reasons start with
+``nagelfluh-runner: error:`` (``protocol.RUNNER_ERROR_PREFIX``) and come last, so
+executors show them as the run's message. Only what the requested type needs is
+imported, so a trivial process starts nearly as fast as Python itself.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
+    from nagelfluh_runner.context import StorageContext
     from nagelfluh_runner.sdk import InputDataset
     from nagelfluh_runner.storage import Storage
 
@@ -43,6 +45,11 @@ class UsageError(Exception):
     """A bad invocation: reported as one line on stderr with exit code 2."""
 
 
+class RunFailed(Exception):
+    """The process failed and says why in one line (a notebook's failing cell): that
+    line on stderr, last, with exit code 1."""
+
+
 class TypeLoadError(Exception):
     """The requested type is installed but cannot start (its module fails to import,
     it is no ProcessType, it cannot be instantiated): its traceback, then one line
@@ -59,7 +66,7 @@ class TypeLoadError(Exception):
 def _error(message: str) -> None:
     sys.stdout.flush()
     one_line = " ".join(str(message).split())
-    print(f"nagelfluh-runner: error: {one_line}", file=sys.stderr, flush=True)
+    print(f"{protocol.RUNNER_ERROR_PREFIX}{one_line}", file=sys.stderr, flush=True)
 
 
 def _reject_constant(name: str) -> None:
@@ -82,7 +89,9 @@ def _json_env(environ: Mapping[str, str], name: str, default: str | None = None)
 def _bind_datasets(
     schema: Any, value: Any, path: str, root: Any, bind: Callable[[str, str], InputDataset]
 ) -> Any:
-    """``value`` with every ``format: nagelfluh-dataset`` string replaced by bind(path, ref)."""
+    """``value`` with every ``format: nagelfluh-dataset`` string replaced by bind(path, ref),
+    ``path`` the string's JSON pointer."""
+    from nagelfluh_runner.pointer import join
     from nagelfluh_runner.validation import resolve
 
     schema = resolve(schema, root)
@@ -94,13 +103,13 @@ def _bind_datasets(
         properties = schema.get("properties", {})
         extra = schema.get("additionalProperties", True)
         return {
-            name: _bind_datasets(properties.get(name, extra), item, f"{path}/{name}", root, bind)
+            name: _bind_datasets(properties.get(name, extra), item, join(path, name), root, bind)
             for name, item in value.items()
         }
     if isinstance(value, list):
         items = schema.get("items", True)
         return [
-            _bind_datasets(items, item, f"{path}/{i}", root, bind) for i, item in enumerate(value)
+            _bind_datasets(items, item, join(path, i), root, bind) for i, item in enumerate(value)
         ]
     return value
 
@@ -148,58 +157,116 @@ def _dataset_binder(
     return bind
 
 
+class Job:
+    """The run ``environ`` describes, checked: what packaged and notebook types share.
+    (A plain class: importing dataclasses would slow every runner's start.)"""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        type_name: str,
+        process_id: str,
+        project: str,
+        version: str,
+        params: dict[str, Any],
+    ) -> None:
+        self.environ = environ
+        self.type_name = type_name
+        self.process_id = process_id
+        self.project = project
+        self.version = version
+        self.params = params
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Job:
+        mismatch = protocol.contract_mismatch(
+            environ.get(protocol.ENV_CONTRACT_VERSION), protocol.RUNNER_SIDE, protocol.SERVER_SIDE
+        )
+        if mismatch:
+            raise UsageError(mismatch)
+        missing = [name for name in _REQUIRED_ENV if not environ.get(name)]
+        if missing:
+            raise UsageError(f"missing environment variable {', '.join(missing)}")
+        process_id = environ[protocol.ENV_PROCESS_ID]
+        project = environ[protocol.ENV_PROJECT_ID]
+        version = environ[protocol.ENV_VERSION]
+        if not version.isdigit() or int(version) < 1:
+            raise UsageError(f"{protocol.ENV_VERSION} must be a positive integer, not {version!r}")
+        for name, value in (
+            (protocol.ENV_PROJECT_ID, project),
+            (protocol.ENV_PROCESS_ID, process_id),
+        ):
+            if not value.replace("-", "").replace("_", "").isalnum() or not value.isascii():
+                raise UsageError(f"{name} must be letters, digits, '-' or '_', not {value!r}")
+        params = _json_env(environ, protocol.ENV_PARAMETERS_JSON)
+        return cls(
+            environ, environ[protocol.ENV_PROCESS_TYPE], process_id, project, version, params
+        )
+
+    def parameters(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The parameters with ``schema``'s defaults applied, or UsageError naming each
+        invalid one."""
+        from nagelfluh_runner.validation import apply_defaults, validate
+
+        params: dict[str, Any] = apply_defaults(schema, self.params)
+        issues = validate(schema, params)
+        if issues:
+            raise UsageError("; ".join(f"parameter {issue}" for issue in issues))
+        return params
+
+    def storage(self) -> Storage:
+        from nagelfluh_runner.storage import open_storage
+
+        try:
+            return open_storage(
+                self.environ[protocol.ENV_STORAGE_BASE],
+                self.environ.get(protocol.ENV_STORAGE_ENDPOINT) or None,
+            )
+        except ValueError as error:
+            raise UsageError(f"{protocol.ENV_STORAGE_BASE}: {error}") from None
+
+    def context(self, storage: Storage) -> StorageContext:
+        from nagelfluh_runner.context import StorageContext
+
+        return StorageContext(
+            storage, self.project, self.process_id, self.version, process_type=self.type_name
+        )
+
+    def bind_datasets(
+        self, schema: dict[str, Any], params: dict[str, Any], storage: Storage
+    ) -> tuple[dict[str, Any], list[InputDataset]]:
+        """``params`` with every dataset reference an InputDataset (from
+        INPUT_DATASETS_JSON, refusing what lies outside the project), and those made:
+        the run closes them at its end."""
+        inputs: list[InputDataset] = []
+        bind = _dataset_binder(self.environ, storage, self.project, inputs)
+        return _bind_datasets(schema, params, "", schema, bind), inputs
+
+
 def _run(environ: Mapping[str, str]) -> int:
-    mismatch = protocol.contract_mismatch(
-        environ.get(protocol.ENV_CONTRACT_VERSION), protocol.RUNNER_SIDE, protocol.SERVER_SIDE
-    )
-    if mismatch:
-        raise UsageError(mismatch)
-    missing = [name for name in _REQUIRED_ENV if not environ.get(name)]
-    if missing:
-        raise UsageError(f"missing environment variable {', '.join(missing)}")
-    type_name = environ[protocol.ENV_PROCESS_TYPE]
-    process_id = environ[protocol.ENV_PROCESS_ID]
-    project = environ[protocol.ENV_PROJECT_ID]
-    version = environ[protocol.ENV_VERSION]
-    if not version.isdigit() or int(version) < 1:
-        raise UsageError(f"{protocol.ENV_VERSION} must be a positive integer, not {version!r}")
-    for name, value in ((protocol.ENV_PROJECT_ID, project), (protocol.ENV_PROCESS_ID, process_id)):
-        if not value.replace("-", "").replace("_", "").isalnum() or not value.isascii():
-            raise UsageError(f"{name} must be letters, digits, '-' or '_', not {value!r}")
-    params = _json_env(environ, protocol.ENV_PARAMETERS_JSON)
+    job = Job.from_environ(environ)
+    if environ.get(protocol.ENV_NOTEBOOK):
+        from nagelfluh_runner import notebook_type
+
+        return notebook_type.run(job, environ[protocol.ENV_NOTEBOOK])
 
     from nagelfluh_runner import registry
-    from nagelfluh_runner.validation import apply_defaults, validate
 
     try:
-        process_type = registry.load(type_name)
+        process_type = registry.load(job.type_name)
     except registry.UnknownProcessType as error:
         raise UsageError(str(error)) from None
     except (Exception, SystemExit) as error:
-        raise TypeLoadError(type_name, error) from None
+        raise TypeLoadError(job.type_name, error) from None
     schema = process_type.schema
-    params = apply_defaults(schema, params)
-    issues = validate(schema, params)
-    if issues:
-        raise UsageError("; ".join(f"parameter {issue}" for issue in issues))
-
-    from nagelfluh_runner.context import StorageContext
-    from nagelfluh_runner.storage import open_storage
-
-    try:
-        storage = open_storage(
-            environ[protocol.ENV_STORAGE_BASE], environ.get(protocol.ENV_STORAGE_ENDPOINT) or None
-        )
-    except ValueError as error:
-        raise UsageError(f"{protocol.ENV_STORAGE_BASE}: {error}") from None
-    inputs: list[InputDataset] = []
-    bind = _dataset_binder(environ, storage, project, inputs)
-    params = _bind_datasets(schema, params, "", schema, bind)
-    ctx = StorageContext(storage, project, process_id, version, process_type=type_name)
+    params = job.parameters(schema)
+    storage = job.storage()
+    params, inputs = job.bind_datasets(schema, params, storage)
+    ctx = job.context(storage)
     try:
         instance = process_type()
     except Exception as error:
-        raise TypeLoadError(type_name, error) from None
+        raise TypeLoadError(job.type_name, error) from None
     try:
         instance.run(ctx, **params)
     finally:
@@ -223,6 +290,9 @@ def run(environ: Mapping[str, str] | None = None) -> int:
     except UsageError as error:
         _error(str(error))
         return protocol.EXIT_USAGE
+    except RunFailed as error:
+        _error(str(error))
+        return protocol.EXIT_FAILED
     except ParameterError as error:
         _error(f"parameter {error.path}: {error.message}")
         return protocol.EXIT_USAGE

@@ -304,6 +304,55 @@ class StorageContext:
         entry["digest"] = store_digest(listing)
         return self._record(entry, sum(size for _, size, _ in listing))
 
+    def write_file(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        mime_type: str | None = None,
+        *,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Store the local file ``path``, as it is, as output ``name``, described as the
+        other writing methods describe theirs: a NetCDF file (by its signature) gets the
+        ``dims`` and ``variables`` of ``write_netcdf``, and every variable must carry a
+        ``units`` attribute as there; a CSV file (by ``mime_type`` or the ``.csv`` name)
+        gets its columns as variables and their units (a ``name [units]`` header or a
+        units row, as inputs are read) also in ``metadata["units"]`` as ``write_bytes``
+        puts them, a column without units allowed. Both get ``metadata["format"]``. Any
+        other file is stored plain, with ``mime_type`` (default: guessed from the name).
+        A NetCDF or CSV file that does not read is refused (DatasetFormatError), as is a
+        NetCDF file when xarray is missing (ImportError: the ``data`` extra)."""
+        import os
+
+        from nagelfluh_runner.datasets import describe_file
+
+        local = os.fspath(path)
+        mime_type = mime_type or guess_mime_type(name)
+        described = describe_file(local, mime_type, name)
+        metadata = dict(metadata or {})
+        if described is not None:
+            found = described.pop("format")
+            file_title = described.pop("title")
+            title = title or file_title
+            if found in ("netcdf3", "netcdf4"):
+                mime_type = NETCDF_MIME_TYPE
+                for variable in described["variables"]:
+                    if not variable["units"]:
+                        raise ValueError(_no_units(name, variable["name"]))
+            else:
+                metadata.setdefault(
+                    "units", {v["name"]: v["units"] for v in described["variables"]}
+                )
+            metadata.setdefault("format", found)
+        key = self.output_key(name)
+        entry = self._entry(name, key, mime_type, title, metadata)
+        entry.update(described or {})
+        with open(local, "rb") as handle:  # a local file gone is the writer's fault
+            with _Writing(key):
+                size = self.storage.write_stream(key, handle)
+        return self._record(entry, size)
+
     def _check_store_name(self, relative: str) -> None:
         """A store may take neither an output's name nor a name that holds outputs."""
         for other, entry in self.outputs.items():
@@ -410,6 +459,19 @@ class StorageContext:
         with _Writing(self.prefix + MANIFEST_NAME):
             self.storage.write_bytes(self.prefix + MANIFEST_NAME, data)
         return manifest
+
+
+def guess_mime_type(name: str) -> str:
+    """The media type of a file by its name, from Python's own table (not the machine's
+    ``/etc/mime.types``: a run's outputs get the same type wherever it runs)."""
+    import mimetypes
+
+    from nagelfluh_runner.notebook_run import NOTEBOOK_MIME_TYPE
+
+    if name.lower().endswith(".ipynb"):
+        return NOTEBOOK_MIME_TYPE
+    guessed, _ = mimetypes.MimeTypes(filenames=()).guess_type(name, strict=False)
+    return guessed or "application/octet-stream"
 
 
 def _no_units(name: str, variable: str) -> str:

@@ -15,6 +15,7 @@ row of their own under it) are those the server describes uploads with
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -22,7 +23,7 @@ import warnings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
     from types import ModuleType
     from typing import Any
 
@@ -76,23 +77,28 @@ def read_xarray(
     NetCDF file's variables would take over ``max_decoded_bytes`` once decoded."""
     found = kind(raw, mime_type, name)
     xr = _xarray()
+    with _reading(f"reading a {found} dataset"):
+        if found == "csv":
+            return _subset(read_csv(raw, xr), variables)
+        engine = "scipy" if found == "netcdf3" else "h5netcdf"
+        return _open_loaded(xr, io.BytesIO(raw), engine, variables, max_decoded_bytes, cache=False)
+
+
+@contextlib.contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """Library warnings silenced; a missing library an ImportError naming the extra, and
+    any other failure (a damaged file fails in any library's own way) a
+    DatasetFormatError."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if found == "csv":
-                ds = read_csv(raw, xr)
-            else:
-                engine = "scipy" if found == "netcdf3" else "h5netcdf"
-                return _open_loaded(
-                    xr, io.BytesIO(raw), engine, variables, max_decoded_bytes, cache=False
-                )
+            yield
     except ImportError as error:
-        raise ImportError(f"reading a {found} dataset needs {error.name}: {_EXTRA_HINT}") from error
+        raise ImportError(f"{what} needs {error.name}: {_EXTRA_HINT}") from error
     except DatasetFormatError:
         raise
-    except Exception as error:  # a damaged file fails in any library's own way
+    except Exception as error:
         raise DatasetFormatError(f"{type(error).__name__}: {error}"[:500]) from error
-    return _subset(ds, variables)
 
 
 def read_zarr(
@@ -101,18 +107,10 @@ def read_zarr(
     """A Zarr directory store (v2 or v3) as an in-memory ``xarray.Dataset``, as
     ``read_xarray`` reads a file; DatasetFormatError if it does not read."""
     xr = _xarray()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return _open_loaded(
-                xr, directory, "zarr", variables, max_decoded_bytes, chunks=None, consolidated=None
-            )
-    except ImportError as error:
-        raise ImportError(f"reading a Zarr store needs {error.name}: {_EXTRA_HINT}") from error
-    except DatasetFormatError:
-        raise
-    except Exception as error:  # a damaged store fails in zarr's, numcodecs' or json's way
-        raise DatasetFormatError(f"{type(error).__name__}: {error}"[:500]) from error
+    with _reading("reading a Zarr store"):
+        return _open_loaded(
+            xr, directory, "zarr", variables, max_decoded_bytes, chunks=None, consolidated=None
+        )
 
 
 def _open_loaded(
@@ -245,6 +243,39 @@ def _number(cell: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def describe_file(path: str, mime_type: str = "", name: str = "") -> dict[str, Any] | None:
+    """What a local file holds, described as the runner describes its outputs: ``format``
+    (``kind``'s), ``dims``, ``variables`` (coordinates first, in the file's order) and
+    ``title`` (its ``title`` attribute, or None); None when it is no NetCDF file (by its
+    signature) nor a CSV file (by ``mime_type`` or ``name``). A NetCDF file is opened
+    lazily: only its header is read, whatever its size. DatasetFormatError if it does
+    not read as what it claims to be."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    try:
+        found = kind(head, mime_type, name)
+    except DatasetFormatError:
+        return None
+    xr = _xarray()
+    with _reading(f"describing a {found} file"):
+        if found == "csv":
+            with open(path, "rb") as handle:
+                ds = read_csv(handle.read(), xr)
+        else:
+            engine = "scipy" if found == "netcdf3" else "h5netcdf"
+            ds = xr.open_dataset(
+                path, engine=engine, decode_times=False, decode_timedelta=False, cache=False
+            )
+        with ds:
+            names = [*ds.coords, *ds.data_vars]
+            return {
+                "format": found,
+                "dims": {str(dim): int(size) for dim, size in ds.sizes.items()},
+                "variables": [describe_variable(str(n), ds[n].variable) for n in names],
+                "title": text_attribute(ds.attrs.get("title")),
+            }
 
 
 def describe_variable(name: str, var: Any) -> dict[str, Any]:

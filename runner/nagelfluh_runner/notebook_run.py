@@ -33,6 +33,8 @@ validated parameters, uploads what lands in ``output_dir`` and registers it.
 - **A failing cell** (an exception, a syntax error, the cell timeout, the kernel dying)
   raises :class:`NotebookCellError` naming the cell, after the executed notebook, error
   output included, is written: the user opens it to see what happened.
+- **The kernel's sockets** are encrypted (CurveZMQ, ``kernel_config``) where its
+  libraries can: the kernel then has no reason to warn about plain TCP in every log.
 - **The kernel** is shut down in every case (nbclient's ``finally``): gracefully after
   success or an error, so the notebook's open files are flushed, and at once after a
   timeout or dead kernel. The kernel runs in its own session and exits by itself if the
@@ -410,4 +412,27 @@ def _client(
         timeout=timeout,
         shutdown_kernel="graceful",
         skip_cells_with_tag=SKIP_TAG,
+        config=kernel_config(),
     )
+
+
+def kernel_config() -> Any:
+    """The traitlets config of the run's kernel manager: CurveZMQ encryption of the
+    kernel's sockets where the kernel supports it.
+
+    ipykernel 7 warns on every start over plain TCP ("Kernel is running over TCP without
+    encryption ...": any local user may connect to a loopback port) and names the
+    remedies: IPC sockets, or CurveZMQ keys the kernel manager provisions, which
+    jupyter_client >= 8.10 does with ``KernelManager.transport_encryption = "auto"`` for
+    a kernelspec declaring ``supported_encryption: ["curve"]`` (ipykernel's does). That
+    fixes what the warning is about, so it is no longer printed into every run's log.
+    Older jupyter_client (no such trait) or a libzmq without CURVE keep plain TCP:
+    setting an unknown trait would log a warning of its own."""
+    import zmq
+    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
+
+    config = Config()
+    if zmq.has("curve") and KernelManager.class_traits().get("transport_encryption"):
+        config.KernelManager.transport_encryption = "auto"
+    return config

@@ -30,6 +30,10 @@ ENV_STORAGE_ENDPOINT = "STORAGE_ENDPOINT"
 # map here as ``{"<id>": {"key": ..., "mime_type": ..., "name": ...}}``; a Zarr
 # store's key ends in ``/`` (``nagelfluh_runner.stores``).
 ENV_INPUT_DATASETS_JSON = "INPUT_DATASETS_JSON"
+# Addition for notebook and function types (issue 13): the stored notebook's key,
+# relative to STORAGE_BASE, under the run's own project (``types_prefix``). When it is
+# set, the runner executes that notebook instead of loading PROCESS_TYPE's entry point.
+ENV_NOTEBOOK = "NAGELFLUH_NOTEBOOK"
 # Addition to DESIGN §3: a project's own type (registered from a notebook or a function)
 # names no entry point; its run is given the storage key (relative to STORAGE_BASE, under
 # ``{PROJECT_ID}/types/``) of the exact notebook its version runs.
@@ -43,6 +47,10 @@ DATASET_FORMAT = "nagelfluh-dataset"
 DATASET_READABLE = "x-nagelfluh-readable"
 
 MANIFEST_NAME = "_manifest.json"
+
+# The runner's one-line reasons on stderr (a bad invocation, a failed notebook cell)
+# start with this and come last: executors show the last such line as the run's message.
+RUNNER_ERROR_PREFIX = "nagelfluh-runner: error: "
 
 # A stdout line ``##nagelfluh:progress 0.42`` reports progress (0-1). Progress
 # travels in the log stream because the log is the only channel a Kubernetes
@@ -88,6 +96,11 @@ def version_prefix(project_id: int | str, process_id: int | str, version: int | 
 
 def project_prefix(project_id: int | str) -> str:
     return f"{project_id}/"
+
+
+def types_prefix(project_id: int | str) -> str:
+    """Where a project's registered notebooks lie (relative to STORAGE_BASE)."""
+    return f"{project_id}/types/"
 
 
 def uploads_prefix(project_id: int | str) -> str:

@@ -118,6 +118,17 @@ def dataset_parameter(title: str, description: str, *, readable: bool = False) -
     return schema
 
 
+class Dataset(str):
+    """The annotation of a notebook's dataset parameter: ``survey: Dataset`` or, for one
+    the notebook reads as arrays, ``survey: Dataset["netcdf"]`` (``"csv"``, ``"zarr"``);
+    see ``notebook_schema``. ``from nagelfluh_runner import Dataset`` in the parameters
+    cell makes the annotation run. In a run the parameter's value is the local path of
+    the dataset's copy (a ``str``), so the annotation says what it is."""
+
+    def __class_getitem__(cls, format: str) -> type[Dataset]:
+        return cls
+
+
 class InputDataset:
     """A dataset a ``"format": "nagelfluh-dataset"`` parameter refers to, ready to read.
 
