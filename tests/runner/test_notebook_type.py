@@ -316,3 +316,20 @@ async def test_a_notebook_runs_in_the_local_executors_sandbox(tmp_path: Path, st
     outputs = by_key(manifest)
     assert units(outputs["scaled.nc"]) == {"depth": "m", "rho": "ohm m"}
     assert f"{TYPE}.executed.ipynb" in outputs
+
+
+def test_a_notebook_is_read_from_and_writes_to_s3_storage(s3_storage, jobs):
+    body = """
+import os
+open(os.path.join(nagelfluh_output_dir, "scale.txt"), "w").write(str(scale))
+"""
+    raw = json.dumps(notebook(body, parameters="scale = 1.0")).encode()
+    key = f"{PROJECT}/types/sha256-{hashlib.sha256(raw).hexdigest()}.ipynb"
+    s3_storage.write_bytes(key, raw)
+    env = {**jobs.env(TYPE, {"scale": 4.5}), **s3_storage.runner_env(), ENV_NOTEBOOK: key}
+    done = jobs.start(env)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(s3_storage.read_bytes(f"{PROJECT}/processes/1/v1/_manifest.json"))
+    outputs = by_key(manifest)
+    assert s3_storage.read_bytes(outputs["scale.txt"]["path"]) == b"4.5"
+    assert outputs[f"{TYPE}.executed.ipynb"]["mime_type"] == NOTEBOOK_MIME_TYPE
