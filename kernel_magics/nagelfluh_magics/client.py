@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -28,6 +29,13 @@ SUBMIT_ATTEMPTS = 3
 RECONNECTS = 3
 RECONNECT_DELAY = 0.2
 DOWNLOAD_CHUNK = 1 << 20
+
+
+def type_name(stem: str) -> str:
+    """A file's stem made a process type's name (``My analysis`` → ``My-analysis``): runs of
+    other characters than letters, digits, ``.``, ``_`` and ``-`` become one ``-``, and
+    the name starts with a letter or digit. The server's rule for a path it reads."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).lstrip("._-")
 
 
 class NagelfluhError(Exception):
@@ -279,20 +287,79 @@ class Client:
             env = self.environment(name)
         return env
 
-    def types(self) -> list[dict[str, Any]]:
-        """Process types with their parameter schemas."""
-        return self.type_listing()["items"]
+    def types(self, project: int | None = None) -> list[dict[str, Any]]:
+        """Process types with their parameter schemas (with ``project``: those usable
+        in it, the installation's and the project's own)."""
+        return self.type_listing(project)["items"]
 
-    def type_listing(self) -> dict[str, Any]:
+    def type_listing(self, project: int | None = None) -> dict[str, Any]:
         """``{"items": [TYPE...], "broken": [...]}``: the types, and those whose code
         failed to load, each ``{"name", "entry_point", "environment", "error"}``
         (an older server lists none)."""
-        listing = self._get("process-types")
+        listing = self._get("process-types", project=project)
         listing.setdefault("broken", [])
         return listing
 
-    def process_type(self, name: str) -> dict[str, Any]:
-        return self._get(f"process-types/{name}")
+    def process_type(self, name: str, project: int | None = None) -> dict[str, Any]:
+        """A type; with ``project``, that project's own type of that name first (with
+        its ``revisions`` for a notebook or function type)."""
+        return self._get(f"process-types/{name}", project=project)
+
+    def register(
+        self,
+        notebook: str | os.PathLike[str] | dict[str, Any],
+        project: int | None = None,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        environment: str | None = None,
+    ) -> dict[str, Any]:
+        """Register a notebook as a process type of ``project`` (your first by default),
+        or a new revision of the project's type of that name; the type.
+
+        ``notebook`` is a path, read here (the kernel need not share the server's
+        files), or a notebook as an nbformat-4 dict. Its ``parameters`` cell gives the
+        schema; ``name`` defaults to ``metadata.nagelfluh.name``, else the file's stem
+        made a name (``My analysis.ipynb`` → ``My-analysis``). The type answered has
+        ``"created": False`` when the notebook is identical to its current revision
+        (no new revision was made), else True. A notebook the server cannot read as a
+        type (e.g. a syntax error in its parameters cell) raises NagelfluhError whose
+        message names the line.
+        """
+        if isinstance(notebook, (str, os.PathLike)):
+            path = Path(notebook).expanduser()
+            try:
+                content = json.loads(path.read_text(encoding="utf-8"))
+            except OSError as error:
+                raise NagelfluhError(None, "no_notebook", f"cannot read {path}: {error}") from None
+            except ValueError as error:
+                raise NagelfluhError(
+                    None, "no_notebook", f"{path} is not a notebook (no JSON: {error})"
+                ) from None
+            metadata = content.get("metadata") if isinstance(content, dict) else None
+            settings = metadata.get("nagelfluh") if isinstance(metadata, dict) else None
+            if name is None and not (isinstance(settings, dict) and settings.get("name")):
+                name = type_name(path.stem)
+        else:
+            content = notebook
+        body: dict[str, Any] = {"project": self.default_project(project), "notebook": content}
+        fields = (("name", name), ("title", title), ("description", description))
+        body.update((key, value) for key, value in fields if value is not None)
+        if environment is not None:
+            body["environment"] = environment
+        response = self.request("POST", "process-types", json_body=body, expect_json=False)
+        registered: dict[str, Any] = response.json()
+        registered["created"] = response.status_code == 201
+        return registered
+
+    def default_project(self, project: int | None = None) -> int:
+        """``project``, or your first project's id when None."""
+        if project is not None:
+            return project
+        projects = self.projects()
+        if not projects:
+            raise NagelfluhError(None, "no_project", "you have no project yet: create one")
+        return int(projects[0]["id"])
 
     # -------------------------------------------------------------- projects
 

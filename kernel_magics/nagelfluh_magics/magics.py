@@ -20,6 +20,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from . import data, plots, stores
 from .client import Client, NagelfluhError
+from .functions import registration_text
 from .handle import ProcessHandle
 from .live import Progress, TextProgress, WidgetProgress, print_lines, widgets_available
 from .provenance import VersionHistory
@@ -167,6 +168,21 @@ def build_parser() -> _Parser:
     )
     plot.add_argument(
         "--points", type=_positive, default=plots.DEFAULT_POINTS, help="points the server sends"
+    )
+    register = command(
+        "register",
+        "Register a notebook as a process type of a project (its cell tagged 'parameters' "
+        "gives the form), or as a new revision of the project's type of that name.",
+    )
+    register.add_argument(
+        "notebook", metavar="NOTEBOOK", help="the .ipynb file (relative to the kernel's folder)"
+    )
+    register.add_argument(
+        "--name", help="type name (default: the notebook's metadata name, else its file name)"
+    )
+    register.add_argument("--project", type=_positive, help="project (default: your first)")
+    register.add_argument(
+        "--environment", help="environment whose Python runs it (default: the server's)"
     )
     map_ = command("map", "Map a dataset's latitude/longitude points, coloured by a variable.")
     map_.add_argument("dataset", type=_dataset, metavar="DATASET")
@@ -347,12 +363,25 @@ class NagelMagics(Magics):
         )
         return Table(["id", "name", "project", "type", "bytes"], [row], [dataset])
 
-    def _project(self, wanted: int | None) -> dict[str, Any]:
+    def _project(self, wanted: int | None, command: str = "upload") -> dict[str, Any]:
         """The project ``wanted`` (your first if None), with the name messages show."""
         for project in self.client.projects():
             if wanted in (None, project["id"]):
                 return project
-        raise UsageError(f"%nagel upload: you have no project {wanted or 'yet'}")
+        raise UsageError(f"%nagel {command}: you have no project {wanted or 'yet'}")
+
+    def _register(self, args: argparse.Namespace, _cell: str | None) -> None:
+        """Prints what was registered (a new type or revision), or that the notebook is
+        identical to the current revision; a notebook the server refuses is one line
+        naming the cell's line at fault."""
+        path = Path(args.notebook).expanduser()
+        if not path.is_file():
+            raise UsageError(f"%nagel register: no notebook {str(path)!r}")
+        project = self._project(args.project, "register")
+        registered = self.client.register(
+            path, project=project["id"], name=args.name, environment=args.environment
+        )
+        print(registration_text(registered))
 
     def _run(self, args: argparse.Namespace, cell: str | None) -> ProcessHandle:
         parameters = _parameters(cell)

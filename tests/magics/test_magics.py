@@ -36,7 +36,8 @@ def printed_json(kernel, expression: str):
 def test_help_lists_every_command_and_each_command_explains_itself(kernel):
     overview = kernel.run("%nagel help").stdout
     commands = (
-        "types ls datasets upload run new logs cancel versions diff restore rerun load plot map"
+        "types ls datasets upload run new logs cancel versions diff restore rerun load plot map "
+        "register"
     )
     commands = commands.split()
     for command in commands:
