@@ -95,6 +95,8 @@ def capture(function: Any, drop_decorator: str | None = None) -> Captured:
     name = function.__name__
     if name == "<lambda>":
         raise CaptureError("a lambda cannot be a process type: define the function with def")
+    if inspect.iscoroutinefunction(function) or inspect.isgeneratorfunction(function):
+        raise CaptureError(f"{name} is async or a generator: a process type is a plain def")
     if function.__qualname__ != name or function.__closure__:
         raise CaptureError(
             f"{name} is defined inside another function or class: define it at the "

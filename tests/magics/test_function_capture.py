@@ -290,6 +290,7 @@ def test_names_in_annotations_need_not_exist_in_the_run():
             ("NAN = float('nan')\n", "def f():\n    return NAN\n"),
             "f uses the global 'NAN' (a float)",
         ),
+        (("async def f():\n    return 1\n",), "f is async or a generator"),
     ],
 )
 def test_a_global_that_cannot_travel_is_an_error_naming_it_and_what_to_do(cells, says):
