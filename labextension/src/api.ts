@@ -28,6 +28,8 @@ export type IVersion = Schemas['Version'];
 export type IProcess = Schemas['Process'];
 export type IProject = Schemas['Project'];
 export type IProcessType = Schemas['ProcessType'];
+/** What a type is: a packaged ProcessType, or a project's registered notebook or function. */
+export type ITypeKind = IProcessType['kind'];
 /** A process type whose code failed to load: listed so that a user sees why it is missing. */
 export type IBrokenType = Schemas['BrokenProcessType'];
 /** `GET process-types`: the types, and the broken ones. */
@@ -101,6 +103,15 @@ export class ApiError extends Error {
   }
 }
 
+/** `POST process-types`: a notebook (its path in the Jupyter contents, or the document) made a type of a project. */
+export type INotebookRegistration = Schemas['TypeRegistration'];
+
+/** The registered type, and whether it is a new revision (201) or identical to the current one (200). */
+export interface IRegistered {
+  type: IProcessType;
+  created: boolean;
+}
+
 export interface IUploadOptions {
   /** Told the bytes sent so far and the total as the body goes out. */
   onProgress?: (sent: number, total: number) => void;
@@ -121,6 +132,12 @@ export interface IUploadRequest {
   setRequestHeader(name: string, value: string): void;
   send(body: Blob): void;
   abort(): void;
+}
+
+interface IRequestOptions {
+  query?: Record<string, unknown>;
+  body?: unknown;
+  headers?: Record<string, string>;
 }
 
 export class NagelfluhClient {
@@ -150,12 +167,17 @@ export class NagelfluhClient {
   async request<T>(
     method: string,
     path: string,
-    options: {
-      query?: Record<string, unknown>;
-      body?: unknown;
-      headers?: Record<string, string>;
-    } = {}
+    options: IRequestOptions = {}
   ): Promise<T> {
+    return (await this.send<T>(method, path, options)).data;
+  }
+
+  /** A request's JSON with its status, for the routes whose 200 and 201 mean different things. */
+  async send<T>(
+    method: string,
+    path: string,
+    options: IRequestOptions = {}
+  ): Promise<{ status: number; data: T }> {
     const init: RequestInit = {
       method,
       headers: { ...(options.headers ?? {}) }
@@ -165,13 +187,19 @@ export class NagelfluhClient {
       (init.headers as Record<string, string>)['Content-Type'] =
         'application/json';
     }
-    let response: Response;
+    const response = await this.fetch(this.url(path, options.query), init);
+    const data = answer<T>(
+      response.status,
+      response.statusText,
+      await response.text()
+    );
+    return { status: response.status, data };
+  }
+
+  /** A request through Jupyter's connection (its credentials); no answer at all is an ApiError `network`. */
+  private async fetch(url: string, init: RequestInit): Promise<Response> {
     try {
-      response = await ServerConnection.makeRequest(
-        this.url(path, options.query),
-        init,
-        this.settings
-      );
+      return await ServerConnection.makeRequest(url, init, this.settings);
     } catch (error) {
       throw new ApiError(
         0,
@@ -180,11 +208,6 @@ export class NagelfluhClient {
         null
       );
     }
-    return answer<T>(
-      response.status,
-      response.statusText,
-      await response.text()
-    );
   }
 
   /** Every item of a paginated list, following `next` cursors. */
@@ -208,8 +231,21 @@ export class NagelfluhClient {
     return this.request('GET', 'environments');
   }
 
-  processTypes(): Promise<ITypeListing> {
-    return this.request('GET', 'process-types');
+  /** The types usable in `project` (the installation's and the project's own), or the installation's alone. */
+  processTypes(project?: number | null): Promise<ITypeListing> {
+    return this.request('GET', 'process-types', {
+      query: { project: project ?? undefined }
+    });
+  }
+
+  /** Register a notebook as a process type of a project: a new type, or a new revision of the project's type of that name. */
+  async registerNotebook(body: INotebookRegistration): Promise<IRegistered> {
+    const { status, data } = await this.send<IProcessType>(
+      'POST',
+      'process-types',
+      { body }
+    );
+    return { type: data, created: status === 201 };
   }
 
   projects(): Promise<IPage<IProject>> {
@@ -291,6 +327,18 @@ export class NagelfluhClient {
 
   datasets(project: number): Promise<IDataset[]> {
     return this.all<IDataset>('dataset', { project });
+  }
+
+  /** A dataset's bytes as text (an executed notebook's JSON, a CSV table). */
+  async datasetText(id: number): Promise<string> {
+    const response = await this.fetch(this.url(`dataset/${id}`), {
+      method: 'GET'
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      answer<unknown>(response.status, response.statusText, text);
+    }
+    return text;
   }
 
   datasetMeta(

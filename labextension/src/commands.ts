@@ -12,4 +12,5 @@ export namespace CommandIds {
   export const cancelActive = 'nagelfluh:cancel-active';
   export const refresh = 'nagelfluh:refresh';
   export const uploadFile = 'nagelfluh:upload-file';
+  export const registerNotebook = 'nagelfluh:register-notebook';
 }

@@ -2,7 +2,8 @@
  * The JupyterLab plugin: side panel, the main-area views (flow, editor, log,
  * plot, map) as ordinary Lab widgets the dock panel can split, tab and restore,
  * pop-out windows, commands, launcher entry, settings, notifications, and
- * "Upload to Nagelfluh" in the file browser's context menu.
+ * "Upload to Nagelfluh" and "Register as Nagelfluh process type" in the file
+ * browser's context menu.
  */
 import {
   ILabShell,
@@ -26,6 +27,7 @@ import { EventStream } from './events';
 import { SidePanel } from './panel';
 import { registerUploadCommand } from './plugin/browserupload';
 import { registerCommands } from './plugin/commands';
+import { registerNotebookCommand } from './plugin/register';
 import { VIEWS, ViewOpener } from './plugin/opener';
 import { popOutKind } from './popout';
 import { Selection } from './selection';
@@ -81,6 +83,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const panel = new SidePanel(ctx, app.commands);
     registerCommands(ctx, opener, panel.id);
     registerUploadCommand(ctx, browsers);
+    registerNotebookCommand(ctx, browsers);
     for (const command of PALETTE) {
       palette?.addItem({ command, category: 'Nagelfluh' });
     }

@@ -9,17 +9,14 @@
 import * as React from 'react';
 import { InputDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { CommandRegistry } from '@lumino/commands';
-import {
-  ReactWidget,
-  closeIcon,
-  downloadIcon
-} from '@jupyterlab/ui-components';
+import { ReactWidget, closeIcon } from '@jupyterlab/ui-components';
 import { IProcess } from './api';
 import { INagelfluhContext } from './context';
 import { nagelfluhIcon } from './icons';
 import { badgeColor, badgeOf, badgeText, groupByType, latest } from './states';
 import { CommandIds } from './commands';
-import { downloadName, droppedItems, pickedFolders } from './stores';
+import { DownloadLink } from './download';
+import { droppedItems, pickedFolders } from './stores';
 import { ITransfer, carriesFiles, formatBytes } from './upload';
 
 /** Uploads listed by name; more are counted (the dataset picker offers them all). */
@@ -388,15 +385,11 @@ function UploadSection(props: { ctx: INagelfluhContext }): JSX.Element {
               <span className="nf-UploadRow-size">
                 {formatBytes(dataset.size)}
               </span>
-              <a
+              <DownloadLink
+                client={client}
+                dataset={dataset}
                 className="nf-UploadRow-download"
-                href={client.downloadUrl(dataset.id)}
-                download={downloadName(dataset)}
-                title={`Download ${downloadName(dataset)}`}
-                aria-label={`Download ${downloadName(dataset)}`}
-              >
-                <downloadIcon.react tag="span" elementSize="small" />
-              </a>
+              />
             </li>
           ))}
           {uploaded.length > SHOWN_UPLOADS && (

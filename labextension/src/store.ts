@@ -135,7 +135,7 @@ export class ProjectStore implements IDisposable {
     );
   }
 
-  /** Load projects and types; choose the first project if none is active. */
+  /** Load projects and the installation's types (a project's own come with it); choose the first project if none is active. */
   async start(): Promise<void> {
     try {
       const [projects, types, estimate] = await Promise.all([
@@ -169,7 +169,7 @@ export class ProjectStore implements IDisposable {
     return project;
   }
 
-  /** Fetch the active project's processes, datasets and the account afresh. */
+  /** Fetch the active project's processes, datasets, process types and the account afresh. */
   async reload(): Promise<void> {
     const project = this.selection.project;
     if (project === null) {
@@ -178,15 +178,18 @@ export class ProjectStore implements IDisposable {
     this._loading = true;
     this._changed.emit();
     try {
-      const [processes, datasets] = await Promise.all([
+      const [processes, datasets, types] = await Promise.all([
         this.client.processes(project),
-        this.client.datasets(project)
+        this.client.datasets(project),
+        this.client.processTypes(project)
       ]);
       if (project !== this.selection.project) {
         return;
       }
       this._processes = new Map(processes.map(p => [p.id, p]));
       this._datasets = new Map(datasets.map(d => [d.id, d]));
+      this._types = types.items;
+      this._brokenTypes = types.broken ?? [];
       this._succeeded();
     } catch (error) {
       this._failed(error);
@@ -218,6 +221,19 @@ export class ProjectStore implements IDisposable {
         this._datasets.set(dataset.id, dataset);
       }
     }
+    this._changed.emit();
+  }
+
+  /**
+   * Put a type this window just registered into the list (replacing the
+   * project's type of that name), so pickers offer it at once; a type of
+   * another project is not usable here.
+   */
+  addType(type: IProcessType): void {
+    if (type.project !== null && type.project !== this.selection.project) {
+      return;
+    }
+    this._types = [...this._types.filter(t => t.name !== type.name), type];
     this._changed.emit();
   }
 

@@ -3,7 +3,13 @@
  * plain default, so that a test names only the fields it is about.
  */
 import { Contents } from '@jupyterlab/services';
-import { IDataset, IProcess, IProvenance, IVersion } from '../src/api';
+import {
+  IDataset,
+  IProcess,
+  IProcessType,
+  IProvenance,
+  IVersion
+} from '../src/api';
 
 /** A dataset; one with a `process` is that process's output of version 1 unless `extra` says otherwise. */
 export function makeDataset(
@@ -118,4 +124,43 @@ export function makeProvenance(extra: Partial<IProvenance> = {}): IProvenance {
     cache: { status: 'miss', key: null, reason: null },
     ...extra
   };
+}
+
+/** A process type: packaged (the installation's) unless `extra` says otherwise. */
+export function makeType(
+  name: string,
+  extra: Partial<IProcessType> = {}
+): IProcessType {
+  return {
+    name,
+    title: name,
+    description: '',
+    environment: 'bootstrap',
+    schema: { type: 'object', properties: {} },
+    version: null,
+    cacheable: true,
+    project: null,
+    kind: 'package',
+    revision: null,
+    source: null,
+    ...extra
+  };
+}
+
+/** Revision `revision` of project 1's notebook type registered from `path`. */
+export function makeNotebookType(
+  name: string,
+  revision: number,
+  path: string | null = `${name}.ipynb`,
+  extra: Partial<IProcessType> = {}
+): IProcessType {
+  const digest = `sha256:${String(revision).repeat(64)}`;
+  return makeType(name, {
+    project: 1,
+    kind: 'notebook',
+    revision,
+    version: digest,
+    source: { path, digest },
+    ...extra
+  });
 }

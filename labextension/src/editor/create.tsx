@@ -8,10 +8,27 @@ import * as React from 'react';
 import { RJSFSchema } from '@rjsf/utils';
 import { IBrokenType, IEnvironment, IProcess, IProcessType } from '../api';
 import { INagelfluhContext } from '../context';
+import { sourceText, typeLabel } from '../notebooks';
 import { useSignal } from './hooks';
 import { cacheChoice, cacheField } from './provenance';
 import { IRunDraft, RunFormFields, onCtrlEnter, useRunForm } from './runform';
 import { defaultName, initialParameters } from './schema';
+
+/** A fresh draft for `type`: its environment, its defaults, the default resources. */
+export function draftFor(
+  type: IProcessType,
+  resources: IRunDraft['resources']
+): ICreateDraft {
+  return {
+    environment: type.environment,
+    type: type.name,
+    name: '',
+    nameEdited: false,
+    parameters: initialParameters(type.schema as RJSFSchema),
+    resources,
+    useCache: true
+  };
+}
 
 /** What the create form holds; kept by the widget so that switching modes loses nothing. */
 export interface ICreateDraft extends IRunDraft {
@@ -258,7 +275,7 @@ export function CreatePanel(props: {
             {types.length === 0 && <option value="">no process type</option>}
             {types.map(type => (
               <option key={type.name} value={type.name}>
-                {type.title || type.name}
+                {typeLabel(type)}
               </option>
             ))}
             {env &&
@@ -323,6 +340,11 @@ export function CreatePanel(props: {
       )}
       {processType && (
         <p className="nf-TypeDescription">{processType.description}</p>
+      )}
+      {processType && sourceText(processType) && (
+        <p className="nf-Muted nf-TypeSource" data-testid="nf-type-source">
+          {sourceText(processType)}
+        </p>
       )}
       <RunFormFields
         ctx={ctx}

@@ -2,7 +2,8 @@
  * Edit mode: the versions of the active process (following the selection) with
  * their states, timings, cost and provenance (a cache hit names the version it
  * reused, an exact re-run how its outputs compare); the chosen version's
- * parameters and resources in the form, run as a new version; cancel, restore,
+ * outputs (an executed notebook opens in the Lab), its parameters and
+ * resources in the form, run as a new version; cancel, restore,
  * re-run exactly, and a side-by-side compare of two versions.
  */
 import * as React from 'react';
@@ -15,6 +16,7 @@ import { readableError } from './errors';
 import { formatCredits, formatTime, runTime } from './format';
 import { useSignal } from './hooks';
 import { cacheChoice, cacheField, rerunBlocked } from './provenance';
+import { VersionOutputs } from './outputs';
 import { draftOf } from './resources';
 import { MessageArea, RunFormFields, onCtrlEnter, useRunForm } from './runform';
 import { ProvenanceDetails, RowButton, VersionOrigin } from './versiondetails';
@@ -195,6 +197,14 @@ export function EditPanel(props: { ctx: INagelfluhContext }): JSX.Element {
         onRestore={v => void restore(v)}
         onRerun={v => void rerun(v)}
       />
+      {version && (
+        <VersionOutputs
+          ctx={ctx}
+          process={process}
+          version={version}
+          onMessage={setMessage}
+        />
+      )}
       {version && (
         <section
           className="nf-EditorSection"

@@ -134,6 +134,6 @@ export function readableError(error: unknown): string {
   return capitalise(String(error));
 }
 
-function capitalise(text: string): string {
+export function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -13,6 +13,7 @@ import {
 } from '../api';
 import * as jsonPointer from '../pointer';
 import { flatten, formatValue, pathLabel } from './compare';
+import { kindText } from '../notebooks';
 import { formatTime, runTime } from './format';
 import { initialParameters } from './schema';
 
@@ -157,7 +158,12 @@ export function provenanceFacts(provenance: IProvenance): IFact[] {
   return [
     {
       label: 'Process type',
-      value: `${type.name} ${type.version ? shortDigest(type.version) : '(version unknown)'}`
+      value: [
+        `${type.name} ${type.version ? shortDigest(type.version) : '(version unknown)'}`,
+        kindText(type)
+      ]
+        .filter(Boolean)
+        .join(' · ')
     },
     { label: 'Runner', value: provenance.runner_version ?? 'unknown' },
     {

@@ -91,7 +91,11 @@ export interface paths {
          */
         get: operations["listProcessTypes"];
         put?: never;
-        post?: never;
+        /**
+         * Register a notebook as a process type of a project
+         * @description The schema is inferred from the notebook's cell tagged `parameters` (parsed, never run) and `metadata.nagelfluh.schema` (a JSON Merge Patch over it). The notebook is stored content-addressed in the project's storage; its digest is the type's `version`. Registering a name of the project again with other content (or another title, description or environment) makes the next revision: new versions run it, versions already made keep theirs. A bad notebook answers 400 naming `/notebook` or `/path`, the message naming the line of the parameters cell.
+         */
+        post: operations["registerProcessType"];
         delete?: never;
         /**
          * CORS preflight
@@ -976,10 +980,23 @@ export interface components {
             environment: string;
             /** @description JSON Schema (draft 2020-12) of the parameters. A string field of `"format": "nagelfluh-dataset"` holds a dataset reference `dataset:<id>`. */
             schema: Record<string, unknown>;
-            /** @description The type's version (its `version` attribute, by default `sha256:` of its source module): part of the cache key, so changed code never reuses old results. Null where the environment's runner does not report it (its results are then not cached). */
+            /** @description The type's version (its `version` attribute, by default `sha256:` of its source module): part of the cache key, so changed code never reuses old results. Null where the environment's runner does not report it (its results are then not cached). For a project's type, the digest of its current revision's notebook. */
             version: string | null;
             /** @description False for a type that opted out of result caching (`ProcessType.cacheable = False`). */
             cacheable: boolean;
+            /** @description The project whose own type it is (registered from a notebook or a function); null for a packaged type (the installation's or an environment image's). */
+            project: number | null;
+            /**
+             * @description `package`: a ProcessType class named by an entry point; `notebook`: a notebook with a `parameters` cell; `function`: a Python function, stored as the notebook the kernel side generated from it.
+             * @enum {string}
+             */
+            kind: "package" | "notebook" | "function";
+            /** @description A project's type: which registration new versions run (1, 2, 3, ...). Null for a packaged type. */
+            revision: number | null;
+            /** @description A project's type: the notebook its current revision runs. */
+            source: components["schemas"]["TypeSource"] | null;
+            /** @description Only from `GET process-types/{name}`, for a project's type: every revision, newest first. */
+            revisions?: components["schemas"]["TypeRevision"][];
         };
         /** @description All usable process types, and the broken ones beside them. */
         ProcessTypeList: {
@@ -1418,6 +1435,10 @@ export interface components {
                 version: string | null;
                 /** @description False for a type that opted out of the cache (not deterministic). */
                 cacheable: boolean;
+                /** @enum {string} */
+                kind?: "package" | "notebook" | "function";
+                /** @description The revision of a project's type the version ran. */
+                revision?: number | null;
             };
             /** @description Version of nagelfluh-runner in the environment; null if unknown. */
             runner_version: string | null;
@@ -1458,6 +1479,38 @@ export interface components {
                 /** @description Why it hit, waited or could not be cached; null otherwise. */
                 reason: string | null;
             };
+        };
+        TypeSource: {
+            /** @description The Jupyter contents path it was registered from; null where the notebook was sent as a document (`%nagel register`, a function). */
+            path: string | null;
+            /** @description `sha256:<hex>` of the stored notebook (outputs and execution counts stripped): it names the notebook in the project's storage, `{project}/types/sha256-<hex>.ipynb`. */
+            digest: string;
+        };
+        TypeRevision: {
+            revision: number;
+            version: string;
+            title: string;
+            created: number;
+            /** @description The user who registered it. */
+            created_by: string;
+            source: components["schemas"]["TypeSource"];
+        };
+        /** @description Exactly one of `notebook` and `path`. */
+        TypeRegistration: {
+            /** @description The project (of the caller's) the type belongs to. */
+            project: number;
+            /** @description The notebook, an nbformat 4 document. */
+            notebook?: Record<string, unknown>;
+            /** @description A notebook in the Jupyter contents (needs read access to contents). */
+            path?: string;
+            /** @description Default: `metadata.nagelfluh.name`, else the file name made a type name. */
+            name?: string;
+            /** @description Default: `metadata.nagelfluh.title`, else the first markdown heading, else the name. */
+            title?: string;
+            /** @description Default: `metadata.nagelfluh.description`, else the parameters cell's docstring. */
+            description?: string;
+            /** @description The environment whose Python (locally) or image (on Kubernetes) runs it; default `bootstrap`. */
+            environment?: string;
         };
     };
     responses: {
@@ -1651,7 +1704,10 @@ export interface operations {
     };
     listProcessTypes: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A project of the caller's: only the types usable there (the installation's and the project's own). */
+                project?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1672,9 +1728,52 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    getProcessType: {
+    registerProcessType: {
         parameters: {
             query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TypeRegistration"];
+            };
+        };
+        responses: {
+            /** @description Identical to the type's current revision: nothing new. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessType"];
+                };
+            };
+            /** @description A new type, or a new revision of the project's type of that name. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessType"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    getProcessType: {
+        parameters: {
+            query?: {
+                /** @description Resolve the name in this project of the caller's: its own type of that name first, else the installation's. */
+                project?: number;
+            };
             header?: never;
             path: {
                 /** @description Name of the process type. */
@@ -1684,7 +1783,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The process type. */
+            /** @description The process type; a project's type with its `revisions`. */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -48,8 +48,14 @@ export function registerCommands(
     label: 'New Nagelfluh Process',
     caption: 'Create a process from a form generated from its type’s schema',
     icon: nagelfluhIcon,
-    execute: () => {
-      opener.open('editor', { mode: 'create' });
+    execute: args => {
+      // `type`: start the form with that type (one just registered).
+      opener.open(
+        'editor',
+        typeof args.type === 'string'
+          ? { mode: 'create', type: args.type }
+          : { mode: 'create' }
+      );
     }
   });
   commands.addCommand(CommandIds.openView, {

@@ -8,7 +8,8 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 import { INagelfluhContext } from '../context';
-import { ICreateDraft, CreatePanel } from '../editor/create';
+import { ICreateDraft, CreatePanel, draftFor } from '../editor/create';
+import { draftOf } from '../editor/resources';
 import { EditPanel } from '../editor/edit';
 
 export type EditorMode = 'create' | 'edit';
@@ -40,8 +41,20 @@ export class EditorWidget extends ReactWidget {
     }
   }
 
-  /** Called when the view is opened again: `{mode}` switches between create and edit. */
+  /**
+   * Called when the view is opened again: `{mode}` switches between create and
+   * edit; `{type}` starts a new form for that process type (one just registered).
+   */
   configure(args: ReadonlyPartialJSONObject): void {
+    const type = this.ctx.store.types.find(t => t.name === args.type);
+    if (type) {
+      this._draft.current = draftFor(
+        type,
+        draftOf(this.ctx.settings.values.defaultResources)
+      );
+      this._fresh += 1;
+      this.update();
+    }
     const mode = modeOf(args);
     if (mode) {
       this.mode = mode;
@@ -77,6 +90,7 @@ export class EditorWidget extends ReactWidget {
         >
           {mode === 'create' ? (
             <CreatePanel
+              key={this._fresh}
               ctx={this.ctx}
               draft={this._draft}
               onCreated={() => (this.mode = 'edit')}
@@ -90,6 +104,8 @@ export class EditorWidget extends ReactWidget {
   }
 
   private _mode: EditorMode;
+  /** Counts the forms started afresh for a type: a new one replaces the panel's state. */
+  private _fresh = 0;
   private readonly _draft: { current: ICreateDraft | null } = { current: null };
 }
 
@@ -97,5 +113,7 @@ export function create(
   ctx: INagelfluhContext,
   args: ReadonlyPartialJSONObject
 ): Widget {
-  return new EditorWidget(ctx, modeOf(args) ?? 'create');
+  const widget = new EditorWidget(ctx, modeOf(args) ?? 'create');
+  widget.configure(args);
+  return widget;
 }
