@@ -129,6 +129,7 @@ def run_notebook(
     progress: Callable[[float], None] = progress_to_stdout,
     kernel_name: str = "python3",
     timeout: int | None = None,
+    cwd: Path | None = None,
 ) -> ExecutedNotebook:
     """Execute ``notebook`` (an nbformat dict, v4 or older) with ``parameters`` injected.
 
@@ -139,19 +140,22 @@ def run_notebook(
     replaced and nested dataset lists work. The executed notebook is written to
     ``output_dir / (name + ".executed.ipynb")``; ``output_dir`` is created if missing.
     ``timeout`` is the most seconds one cell may run (nbclient counts whole seconds).
-    ``log`` and ``progress`` fit ``StorageContext.log`` and ``.progress``.
+    ``log`` and ``progress`` fit ``StorageContext.log`` and ``.progress``. ``cwd`` is the
+    kernel's working folder (default: this process's); paths inside it are injected relative
+    to it, so that two runs in different folders execute, and record, the same cell.
 
     Raises NotebookCellError when a cell fails, ValueError for parameters that cannot be
     injected or a notebook nbformat rejects.
     """
     if not name or Path(name).name != name or name in (".", ".."):
         raise ValueError(f"name {name!r} is not a file name")
-    values = _with_paths(dict(parameters), paths or {})
-    source = injected_source(values, output_dir.resolve())
+    local = {pointer: _shown(where, cwd) for pointer, where in (paths or {}).items()}
+    values = _with_paths(dict(parameters), local)
+    source = injected_source(values, _shown(output_dir.resolve(), cwd))
     nb = _prepared(notebook, source)
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / f"{name}{EXECUTED_SUFFIX}"
-    client = _client(nb, path, _LiveLog(log), progress, kernel_name, timeout)
+    client = _client(nb, path, _LiveLog(log), progress, kernel_name, timeout, cwd)
     env = {**os.environ, ENV_OUTPUT_DIR: str(output_dir.resolve())}
     try:
         client.execute(env=env)
@@ -162,7 +166,15 @@ def run_notebook(
     return ExecutedNotebook(nb, path)
 
 
-def injected_source(parameters: Mapping[str, Any], output_dir: Path) -> str:
+def _shown(path: str | os.PathLike[str], cwd: Path | None) -> str:
+    """``path`` as the injected cell gives it: relative to ``cwd`` when it lies inside it."""
+    if cwd is None:
+        return str(path)
+    relative = os.path.relpath(os.path.abspath(path), cwd.resolve())
+    return str(path) if relative.startswith("..") else relative
+
+
+def injected_source(parameters: Mapping[str, Any], output_dir: str | os.PathLike[str]) -> str:
     """The injected cell's source: one ``name = literal`` line per parameter, then the
     output folder's variable."""
     lines = [INJECTED_HEADER]
@@ -237,6 +249,12 @@ def _nbformat() -> Any:
     return nbformat
 
 
+def read_document(raw: bytes) -> dict[str, Any]:
+    """A notebook file's bytes as nbformat 4 reads them: sources split into lines joined."""
+    node: dict[str, Any] = _nbformat().reads(raw.decode(), as_version=4)
+    return node
+
+
 def _prepared(notebook: Mapping[str, Any], source: str) -> NotebookNode:
     """A v4.5 copy of ``notebook`` with ``source`` injected after its parameters cell."""
     import copy
@@ -250,6 +268,7 @@ def _prepared(notebook: Mapping[str, Any], source: str) -> NotebookNode:
     cells = [cell for cell in nb.cells if INJECTED_TAG not in _tags(cell)]
     tagged = [i for i, cell in enumerate(cells) if PARAMETERS_TAG in _tags(cell)]
     injected = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
+    injected.id = INJECTED_TAG  # not a random one: the executed notebook repeats exactly
     cells.insert(tagged[0] + 1 if tagged else 0, injected)
     nb.cells = cells
     return nb
@@ -337,6 +356,7 @@ def _client(
     progress: Callable[[float], None],
     kernel_name: str,
     timeout: int | None,
+    cwd: Path | None = None,
 ) -> NotebookClient:
     """An nbclient NotebookClient that logs live, reports progress and raises a failing
     cell as NotebookCellError (the executed notebook to be written to ``path``)."""
@@ -412,6 +432,10 @@ def _client(
         timeout=timeout,
         shutdown_kernel="graceful",
         skip_cells_with_tag=SKIP_TAG,
+        # No start and end times in the cells' metadata: the executed notebook of an exact
+        # re-run compares identical when the cells printed the same.
+        record_timing=False,
+        resources={"metadata": {"path": str(cwd)}} if cwd is not None else {},
         config=kernel_config(),
     )
 

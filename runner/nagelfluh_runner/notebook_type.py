@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from nagelfluh_runner.cli import Job
     from nagelfluh_runner.context import StorageContext
+    from nagelfluh_runner.sdk import InputDataset
     from nagelfluh_runner.storage import Storage
 
 
@@ -72,15 +73,15 @@ def run(job: Job, key: str) -> int:
     failure: str | None = None
     try:
         try:
-            paths = {dataset.path or "": dataset.local_path() for dataset in inputs}
             executed = run_notebook(
                 notebook,
                 params,
                 output_dir=output_dir,
-                paths=paths,
+                paths=_linked_inputs(inputs, scratch / "inputs"),
                 name=job.type_name,
                 log=ctx.log,
                 progress=ctx.progress,
+                cwd=scratch,
             ).path
         except NotebookCellError as error:
             failure = f"cell {error.number} failed: {error.ename}: {error.evalue}"
@@ -119,9 +120,30 @@ def notebook_key(project: str, key: str) -> str:
     return normal
 
 
+def _linked_inputs(inputs: list[InputDataset], folder: Path) -> dict[str, Path]:
+    """Each input's local copy linked into ``folder`` under its dataset's file name (its
+    parameter's pointer, by which run_notebook places it), so the injected cell names
+    ``inputs/survey.nc`` in every run, wherever the copies were fetched to."""
+    from pathlib import Path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for dataset in inputs:
+        local = Path(dataset.local_path())
+        name = local.name
+        if (folder / name).exists() or (folder / name).is_symlink():
+            name = f"{len(paths) + 1}-{name}"
+        (folder / name).symlink_to(local.resolve(), target_is_directory=local.is_dir())
+        paths[dataset.path or ""] = folder / name
+    return paths
+
+
 def read_notebook(storage: Storage, key: str) -> dict[str, Any]:
-    """The notebook stored at ``key``, as JSON; UsageError if it is missing or no JSON
-    object."""
+    """The notebook stored at ``key``, read as nbformat reads a file (sources stored as lists
+    of lines, as nbformat writes them, joined again); UsageError if it is missing or no
+    JSON object."""
+    from nagelfluh_runner.notebook_run import read_document
+
     try:
         raw = storage.read_bytes(key)
     except FileNotFoundError:
@@ -132,7 +154,7 @@ def read_notebook(storage: Storage, key: str) -> dict[str, Any]:
         raise UsageError(f"the notebook {key} is not JSON: {error}") from None
     if not isinstance(notebook, dict):
         raise UsageError(f"the notebook {key} is not a JSON object")
-    return notebook
+    return read_document(raw)
 
 
 def store_outputs(ctx: StorageContext, output_dir: Path, executed: Path) -> list[str]:
