@@ -17,6 +17,7 @@ import copy
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -173,9 +174,12 @@ def _valid(notebook: dict[str, Any], where: str) -> nbformat.NotebookNode:
     if notebook.get("nbformat") != 4:
         raise field_error(where, "must be an nbformat 4 notebook (nbformat: 4)")
     try:
-        # Read as from a file: sources split into lines are joined again.
+        # The document as sent is checked against nbformat's schema before anything reads
+        # it; read as from a file, sources split into lines are joined again.
+        with warnings.catch_warnings():  # cells without ids (nbformat < 4.5) are valid
+            warnings.simplefilter("ignore")
+            nbformat.validate(copy.deepcopy(notebook), version=4)
         node = nbformat.reads(json.dumps(notebook), as_version=4)  # type: ignore[no-untyped-call]
-        nbformat.validate(node)
     except nbformat.ValidationError as error:
         raise field_error(where, f"is not a valid notebook: {error.message}") from None
     except (ValueError, TypeError) as error:

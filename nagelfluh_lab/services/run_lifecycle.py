@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
+from nagelfluh_runner.protocol import RUNNER_ERROR_PREFIX
 from nagelfluh_runner.storage import Storage
 from sqlalchemy import CursorResult, and_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -47,8 +48,6 @@ from .version_outputs import BATCH
 
 log = logging.getLogger(__name__)
 
-# The runner prints why it gave up as its last line, with this prefix (exit codes 1, 2, 4).
-RUNNER_ERROR_PREFIX = "nagelfluh-runner: error: "
 REASON_LINE_LIMIT = 500
 CANCEL_WAIT_SECONDS = 30
 # How often a server sharing its database looks for runs to take over.

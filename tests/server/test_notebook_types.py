@@ -244,7 +244,7 @@ async def test_versions_keep_the_revision_they_were_submitted_with(api):
     again = await api.post(f"process/{first['id']}/versions/1/rerun")
     rerun = await api.wait(first["id"], again["version"], timeout=120)
     assert rerun["provenance"]["process_type"]["revision"] == 1
-    assert rerun["reproducibility"]["state"] == "identical", rerun
+    assert rerun["reproducibility"]["state"] == "identical", rerun["reproducibility"]
     assert "revision two 1.0" not in await _log(api, first["id"], again["version"])
 
     newer = await api.post(f"process/{first['id']}/versions", {"parameters": {"scale": 1.0}})
