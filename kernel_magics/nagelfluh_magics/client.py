@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import tempfile
 import time
 import uuid
@@ -20,6 +19,7 @@ from typing import IO, Any
 
 import requests
 import websocket
+from nagelfluh_runner.notebook_schema import type_name_of
 
 from . import stores
 
@@ -29,13 +29,6 @@ SUBMIT_ATTEMPTS = 3
 RECONNECTS = 3
 RECONNECT_DELAY = 0.2
 DOWNLOAD_CHUNK = 1 << 20
-
-
-def type_name(stem: str) -> str:
-    """A file's stem made a process type's name (``My analysis`` → ``My-analysis``): runs of
-    other characters than letters, digits, ``.``, ``_`` and ``-`` become one ``-``, and
-    the name starts with a letter or digit. The server's rule for a path it reads."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).lstrip("._-")
 
 
 class NagelfluhError(Exception):
@@ -339,7 +332,7 @@ class Client:
             metadata = content.get("metadata") if isinstance(content, dict) else None
             settings = metadata.get("nagelfluh") if isinstance(metadata, dict) else None
             if name is None and not (isinstance(settings, dict) and settings.get("name")):
-                name = type_name(path.stem)
+                name = type_name_of(path.stem)
         else:
             content = notebook
         body: dict[str, Any] = {"project": self.default_project(project), "notebook": content}

@@ -57,7 +57,7 @@ from nagelfluh_runner.notebook_schema import (
     infer_schema,
     notebook_schema,
 )
-from nagelfluh_runner.notebook_schema import _title as parameter_title
+from nagelfluh_runner.notebook_schema import title_of as parameter_title
 from nagelfluh_runner.sdk import dataset_parameter
 
 from .capture import Captured, FunctionTypeError, capture

@@ -16,14 +16,13 @@ import asyncio
 import copy
 import hashlib
 import json
-import re
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import nbformat
-from nagelfluh_runner.notebook_schema import NotebookSchemaError, notebook_schema
+from nagelfluh_runner.notebook_schema import NotebookSchemaError, notebook_schema, type_name_of
 from nagelfluh_runner.pointer import join
 from nagelfluh_runner.storage import Storage
 from sqlalchemy import select
@@ -210,9 +209,7 @@ def _name_of(path: str | None) -> str | None:
     """A type name made of a path's file name: ``My analysis.ipynb`` → ``My-analysis``."""
     if path is None:
         return None
-    stem = path.rpartition("/")[2].removesuffix(SUFFIX)
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).lstrip("._-")[:255]
-    return name or None
+    return type_name_of(path.rpartition("/")[2].removesuffix(SUFFIX)) or None
 
 
 def _heading(node: nbformat.NotebookNode) -> str | None:

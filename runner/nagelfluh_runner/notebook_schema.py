@@ -718,16 +718,24 @@ def _type_order(kind: str) -> tuple[bool, str]:
 # The property, overrides and the final checks.
 
 
-def _title(name: str) -> str:
+def title_of(name: str) -> str:
     words = [w if len(w) > 1 and w.isupper() else w.lower() for w in _WORDS.findall(name)]
     if not words:
         return name
     return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
 
 
+def type_name_of(stem: str) -> str:
+    """A notebook file's stem made a process type's name (``My analysis`` → ``My-analysis``):
+    runs of characters other than letters, digits, ``.``, ``_`` and ``-`` become one ``-``,
+    and the name starts with a letter or digit (empty if nothing is left). The server names a
+    notebook registered by path so, and the kernel side one registered from a file."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).lstrip("._-")[:255]
+
+
 def _property(parameter: _Parameter) -> dict[str, Any]:
     text = " ".join(parameter.texts)
-    title = _title(parameter.name)
+    title = title_of(parameter.name)
     titled = _TITLED.fullmatch(text)
     if titled:
         title, text = titled.group(1).strip(), (titled.group(2) or "").strip()
