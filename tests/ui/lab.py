@@ -176,6 +176,15 @@ class LabPage:
         expect(menu).to_be_visible()
         return menu
 
+    def register_notebook_dialog(self, name: str) -> Locator:
+        """Right-click a notebook in the file browser and choose "Register as Nagelfluh
+        process type"; the dialog that asks for project, name and environment."""
+        menu = self.file_context_menu(name)
+        menu.get_by_text("Register as Nagelfluh process type", exact=True).click()
+        dialog = self.page.locator(".jp-Dialog")
+        expect(dialog.get_by_test_id("nf-register")).to_be_visible()
+        return dialog
+
     def toast(self, text: str) -> Locator:
         return self.page.locator(".Toastify__toast", has_text=text)
 
@@ -300,3 +309,16 @@ class Editor:
     def reproducibility(self, number: int) -> Locator:
         """An exact re-run's comparison with its original, as its row shows it."""
         return self.version_row(number).get_by_test_id("nf-reproducibility")
+
+    # --- outputs -------------------------------------------------------------------------
+
+    def outputs(self, number: int) -> Locator:
+        """The output rows of a version, as the Versions view lists them for the chosen one."""
+        return self.root.locator(
+            f'[data-testid="nf-version-outputs"][data-version="{number}"] .nf-OutputRow'
+        )
+
+    def open_in_lab(self, dataset_name: str) -> None:
+        """Press "Open in Lab" on an executed notebook among the chosen version's outputs."""
+        row = self.root.locator(".nf-OutputRow", has_text=dataset_name)
+        row.get_by_test_id("nf-open-in-lab").click()
