@@ -1723,7 +1723,9 @@ export interface operations {
                     "application/json": components["schemas"]["ProcessTypeList"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1792,6 +1794,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProcessType"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
