@@ -65,7 +65,7 @@ def run(job: Job, key: str) -> int:
         schema = notebook_schema(notebook)
     except NotebookSchemaError as error:
         raise UsageError(f"the notebook {key} gives no parameters schema: {error}") from None
-    params = job.parameters(schema)
+    params = as_declared(schema, job.parameters(schema))
     _, inputs = job.bind_datasets(schema, params, storage)
     ctx = job.context(storage)
     scratch = Path(tempfile.mkdtemp(prefix="nagelfluh-notebook-"))
@@ -118,6 +118,22 @@ def notebook_key(project: str, key: str) -> str:
             f"(they lie under {prefix})"
         )
     return normal
+
+
+def as_declared(schema: dict[str, Any], value: Any) -> Any:
+    """``value`` with every whole number where ``schema`` declares a number (not an integer)
+    made a float: JSON tells ``3`` from ``3.0`` no more than a form does, while the cell's
+    ``x: float = 1.0`` promises a float (``f"{x} Hz"`` would print ``3 Hz``)."""
+    types = schema.get("type")
+    declared = set(types) if isinstance(types, list) else {types}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value) if "number" in declared and "integer" not in declared else value
+    if isinstance(value, dict):
+        properties = schema.get("properties") or {}
+        return {k: as_declared(properties.get(k) or {}, v) for k, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [as_declared(schema["items"], item) for item in value]
+    return value
 
 
 def _linked_inputs(inputs: list[InputDataset], folder: Path) -> dict[str, Path]:

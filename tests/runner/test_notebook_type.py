@@ -333,3 +333,16 @@ open(os.path.join(nagelfluh_output_dir, "scale.txt"), "w").write(str(scale))
     outputs = by_key(manifest)
     assert s3_storage.read_bytes(outputs["scale.txt"]["path"]) == b"4.5"
     assert outputs[f"{TYPE}.executed.ipynb"]["mime_type"] == NOTEBOOK_MIME_TYPE
+
+
+def test_a_whole_number_for_a_float_parameter_arrives_as_a_float(tmp_path: Path):
+    jobs = RunnerJobs(tmp_path)
+    nb = notebook(
+        "print('SCALE', repr(scale), repr(sizes), repr(count))",
+        parameters="scale: float = 1.0\nsizes: list[float] = [0.5]\ncount = 2\n",
+    )
+
+    done = run_notebook_job(jobs, nb, {"scale": 3, "sizes": [1, 2], "count": 4})
+
+    assert done.returncode == 0, done.stderr
+    assert "SCALE 3.0 [1.0, 2.0] 4" in done.stdout.splitlines()
