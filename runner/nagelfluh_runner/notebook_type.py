@@ -52,9 +52,15 @@ if TYPE_CHECKING:
 def run(job: Job, key: str) -> int:
     """Run the notebook stored at ``key`` as ``job``; the exit code of the contract."""
     import shutil
+    import sys
     import tempfile
     from pathlib import Path
 
+    # nbformat imports jsonschema, which imports rfc3987_syntax where it is installed (as
+    # with jupyter_events, in a server's Python) for its "iri" format checks: a grammar
+    # built at import, ~1 s of every run. No notebook check uses that format; without it
+    # jsonschema skips those checks, as where the package is absent (an environment image).
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # None: not importable
     from nagelfluh_runner.notebook_run import NotebookCellError, run_notebook
     from nagelfluh_runner.notebook_schema import NotebookSchemaError, notebook_schema
 
