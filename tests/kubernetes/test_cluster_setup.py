@@ -328,7 +328,8 @@ def test_runner_image_installs_only_the_runner_from_paths_that_exist():
         assert all((ROOT / source).exists() for source in sources)
     installs = [args for op, args in steps if op == "RUN" and "pip install" in args]
     assert len(installs) == 1
-    assert shlex.split(installs[0])[:3] == ["pip", "install", "/tmp/nagelfluh/runner[s3,data,notebooks]"]
+    runner = "/tmp/nagelfluh/runner[s3,data,notebooks]"
+    assert shlex.split(installs[0])[:3] == ["pip", "install", runner]
     # No Jupyter server nor Lab: [notebooks] brings only a kernel and its client (nbclient).
     assert not [args for _, args in steps if "jupyter" in args.lower()]
     # What `pip install runner[s3]` brings, from the installed runner's metadata.
