@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import nbformat
 import numpy as np
 import pytest
 import websocket
@@ -30,6 +31,7 @@ from IPython.core.error import UsageError
 from nagelfluh_magics import Client, NagelfluhError, ProcessHandle
 from nagelfluh_magics.magics import NagelMagics
 from nagelfluh_runner.netcdf import write_netcdf
+from nbformat.v4 import new_code_cell, new_notebook
 
 from tests.magics.conftest import wait_until_ended
 from tests.openapi_shapes import component, load_document, lookup, response_schemas, shape
@@ -218,6 +220,12 @@ def recorded(server) -> Iterator[Recording]:
     yield recording
 
 
+def _notebook() -> dict:
+    """A notebook with a parameters cell, to register as a type."""
+    cell = new_code_cell("scale: float = 1.0\n", metadata={"tags": ["parameters"]})
+    return json.loads(nbformat.writes(new_notebook(cells=[cell, new_code_cell("print(scale)")])))
+
+
 def scenario(client: Client) -> None:
     environment = client.environments()[0]["name"]
     client.environment(environment)
@@ -227,6 +235,9 @@ def scenario(client: Client) -> None:
     client.process_type(client.types()[0]["name"])
     project = client.create_project(f"contract {uuid.uuid4().hex[:6]}")["id"]
     client.projects()
+    registered = client.register(_notebook(), project=project, name="contract-nb")
+    client.register(_notebook(), project=project, name="contract-nb")  # unchanged: 200
+    client.process_type(registered["name"], project=project)
     client.estimate({"cpu": "500m"})
     created = client.submit("synthetic-signal", {"duration": 1}, project=project)
     process = created["id"]
