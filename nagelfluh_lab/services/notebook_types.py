@@ -26,6 +26,7 @@ from nagelfluh_runner.notebook_schema import NotebookSchemaError, notebook_schem
 from nagelfluh_runner.pointer import join
 from nagelfluh_runner.storage import Storage
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import shapes
@@ -229,7 +230,6 @@ def register(
     """Store ``prepared`` as the project's type (a new one, or its next revision); False
     with the type as it is when it is identical to its current revision."""
     project = access.get_project(session, user, request.project)
-    environment = catalog.get_environment(session, request.environment, user)
     packaged = session.scalar(
         select(ProcessTypeRecord).where(
             ProcessTypeRecord.name == prepared.name, ProcessTypeRecord.project_id.is_(None)
@@ -247,7 +247,11 @@ def register(
             ProcessTypeRecord.name == prepared.name,
         )
         .with_for_update()
+        # Loaded afresh once locked: a copy loaded before (an environment's types) would
+        # hold the revisions as they were before another registration committed.
+        .execution_options(populate_existing=True)
     )
+    environment = catalog.get_environment(session, request.environment, user)
     if record is None:
         record = ProcessTypeRecord(name=prepared.name, project_id=project.id, revision=0)
         session.add(record)
@@ -311,7 +315,12 @@ class NotebookTypeService:
             record, created = register(session, user, request, prepared)
             return type_detail_json(record), created
 
-        return await access.as_user(self.db, user_name, save)
+        try:
+            return await access.as_user(self.db, user_name, save)
+        except IntegrityError:
+            # Another registration of this name made the type (or that revision number)
+            # first: this one, tried again, is its next revision, or identical to it.
+            return await access.as_user(self.db, user_name, save)
 
     def _store(self, key: str, data: bytes) -> None:
         try:

@@ -3,6 +3,7 @@ registration (sent or from the contents), its schema, revisions, who sees it, an
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import json
@@ -194,6 +195,21 @@ async def test_registering_changed_code_makes_a_new_revision_and_keeps_the_old(a
         (2, second["version"]),
         (1, first["version"]),
     ]
+
+
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+async def test_concurrent_registrations_of_one_new_name_each_make_a_revision(api):
+    project = await _project(api)
+    bodies = [
+        {"project": project, "name": "raced", "notebook": notebook(parameters=f"x: int = {n}\n")}
+        for n in range(4)
+    ]
+    answers = await asyncio.gather(*(api.call("POST", "process-types", b) for b in bodies))
+
+    assert [code for code, _ in answers] == [201] * 4, answers
+    assert sorted(body["revision"] for _, body in answers) == [1, 2, 3, 4]
+    history = (await api.get("process-types/raced", project=project))["revisions"]
+    assert [r["revision"] for r in history] == [4, 3, 2, 1]
 
 
 async def _log(api, process: int, version: int = 1) -> list[str]:
