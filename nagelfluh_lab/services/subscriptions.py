@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from typing_extensions import NotRequired, TypedDict
 
 from ..db.models import Process, ProcessVersion
 from ..db.session import Database
@@ -28,14 +27,6 @@ from .log_store import read_logs
 from .serialize import state_event
 
 REPLAY_PAGE = 5000
-
-
-class _Current(TypedDict):
-    """Where a subscription target is now: the state of its versions (a project's
-    newest ones) and, of a version, its row's id."""
-
-    states: list[StateEvent]
-    version_id: NotRequired[int]
 
 
 class EventSession:
@@ -74,12 +65,13 @@ class EventSession:
     async def _topic(self, target: Any) -> Topic:
         return (await self._resolve(target))[0]
 
-    async def _resolve(self, target: Any) -> tuple[Topic, _Current]:
-        """The topic of a subscription target and its current state, checked for access."""
+    async def _resolve(self, target: Any) -> tuple[Topic, int | None]:
+        """The topic of a subscription target, checked for access, and of a version its
+        row's id."""
         if not isinstance(target, dict) or not ({"process", "project"} & set(target)):
             raise field_error("/subscribe", "name a process (and version) or a project")
 
-        def query(session: Session) -> tuple[Topic, _Current]:
+        def query(session: Session) -> tuple[Topic, int | None]:
             user = access.ensure_user(session, self.user_name)
             if "process" in target:
                 process = access.get_process(session, user, target["process"])
@@ -87,38 +79,31 @@ class EventSession:
                 version = next((v for v in process.versions if v.number == number), None)
                 if version is None:
                     raise NotFound(f"process {process.id} has no version {number}")
-                return version_topic(process.id, version.number), {
-                    "states": [state_event(version)],
-                    "version_id": version.id,
-                }
+                return version_topic(process.id, version.number), version.id
             project = access.get_project(session, user, target["project"])
-            latest = session.scalars(
-                select(ProcessVersion)
-                .join(Process)
-                .where(Process.project_id == project.id)
-                .order_by(ProcessVersion.process_id, ProcessVersion.number)
-            ).all()
-            newest = {v.process_id: v for v in latest}
-            return project_topic(project.id), {"states": [state_event(v) for v in newest.values()]}
+            return project_topic(project.id), None
 
         return await self.db.run(query)
 
     async def _subscribe(self, target: Any, since: Any) -> None:
+        """Follow first, holding what is published meanwhile, then read the current
+        state: a change stored while the state is read is in the read or among the held
+        events, never in neither. Held events are sent after the state, so one stored
+        during the read may come after the state it led to (the newer one follows)."""
         if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since < access.MAX_ID:
             # read_logs asks for seq since + 1, which must fit the database's 64 bits
             raise field_error("/since", f"must be an integer from 0 to {access.MAX_ID - 1}")
-        topic, current = await self._resolve(target)
+        topic, version_id = await self._resolve(target)
         self.subscriber.unfollow(topic)
-        is_version = topic[0] == "version"
-        self.subscriber.follow(topic, hold=is_version)
+        self.subscriber.follow(topic, hold=True)
         try:
-            for state in current["states"]:
+            for state in await self.db.run(partial(_states, topic=topic, version_id=version_id)):
                 await self.subscriber.send_now(topic, state)
-            if topic[0] == "version":
+            if topic[0] == "version" and version_id is not None:
                 self.subscriber.start_at(topic, since)
-                await self._replay(topic, current["version_id"], since)
+                await self._replay(topic, version_id, since)
         finally:
-            if is_version and topic in self.subscriber.topics:
+            if topic in self.subscriber.topics:
                 self.subscriber.release(topic)
 
     async def _replay(self, topic: VersionTopic, version_id: int, since: int) -> None:
@@ -136,3 +121,16 @@ class EventSession:
 
     def close(self) -> None:
         self.subscriber.close()
+
+
+def _states(session: Session, topic: Topic, version_id: int | None) -> list[StateEvent]:
+    """The state of a version as it is now, or of each process's newest version in a project."""
+    if version_id is not None:
+        return [state_event(session.get_one(ProcessVersion, version_id))]
+    latest = session.scalars(
+        select(ProcessVersion)
+        .join(Process)
+        .where(Process.project_id == topic[1])
+        .order_by(ProcessVersion.process_id, ProcessVersion.number)
+    ).all()
+    return [state_event(v) for v in {v.process_id: v for v in latest}.values()]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
+import pytest
+
+from nagelfluh_lab.executors.base import RunKey
 from nagelfluh_lab.services.events import EventHub, LogBatch, encode_event, version_topic
 from tests.server.conftest import ws_recv
 
@@ -85,6 +89,47 @@ async def test_project_subscription_sees_states_and_datasets_of_every_process(ap
     outputs = next(m for m in seen if m["type"] == "datasets")
     assert outputs["process"] == created["id"] and outputs["datasets"][0]["mime_type"]
     ws.close()
+
+
+@pytest.mark.parametrize("target", ["version", "project"])
+@pytest.mark.parametrize("nth_read", [1, 2])
+async def test_a_state_change_stored_while_subscribing_reaches_the_subscriber(
+        api, ws_connect, jp_serverapp, monkeypatch, target, nth_read):
+    # The run is sent back to the queue (as a preempted Kubernetes run is) right after
+    # the subscription's nth database read: before, between or after whatever it reads.
+    app = next(iter(jp_serverapp.extension_manager.extension_apps["nagelfluh_lab"]))
+    created = await api.submit("sleep", {"seconds": 30})
+    await api.wait(created["id"], states=("running",))
+    key = RunKey(created["id"], 1)
+    reads, changed, original = 0, asyncio.Event(), app.database.run
+
+    async def run(fn):
+        nonlocal reads
+        result = await original(fn)
+        reads += 1
+        if reads == nth_read:
+            await app.processes.runs.run_queued(key, "preempted")
+            changed.set()
+        return result
+
+    ws = await ws_connect()
+    monkeypatch.setattr(app.database, "run", run)
+    subscribe = {"process": created["id"], "version": 1} if target == "version" else {
+        "project": created["project"]}
+    ws.write_message(json.dumps({"subscribe": subscribe}))
+    await asyncio.wait_for(changed.wait(), 20)
+    states = []
+    with contextlib.suppress(asyncio.TimeoutError):
+        while True:
+            message = await ws_recv(ws, timeout=1)
+            if message["type"] == "state":
+                states.append(message["state"])
+    monkeypatch.undo()
+    assert (await api.get(f"process/{created['id']}/versions/1"))["state"] == "queued"
+    assert states and states[-1] == "queued", states
+    ws.close()
+    await api.post(f"process/{created['id']}/versions/1/cancel", expect=200)
+    await api.wait(created["id"])
 
 
 async def test_bad_messages_get_error_events_not_a_closed_socket(api, ws_connect):
