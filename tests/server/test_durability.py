@@ -10,6 +10,7 @@ from pathlib import Path
 
 import requests
 
+from tests.server.test_notebook_types import notebook
 from tests.servers import Server, running_server
 
 RUNNING, QUEUED = 5, 20
@@ -75,3 +76,46 @@ def test_kill_9_of_the_server_loses_no_run_no_log_line_and_no_credit(tmp_path: P
                       for kind in ("HOLD", "DEBIT", "RELEASE")}
             assert ledger["HOLD"] > 0
             assert abs(ledger["DEBIT"] + ledger["RELEASE"] - ledger["HOLD"]) < 1e-9
+
+
+def _post(server: Server, path: str, body: dict) -> dict:
+    response = requests.post(server.api_url + path, json=body, headers=server.headers, timeout=60)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def _lines(server: Server, process: int) -> list[str]:
+    return [item["line"] for item in _get(server, f"process/{process}/versions/1/logs")["items"]]
+
+
+def test_kill_9_keeps_each_notebook_version_on_the_revision_it_was_submitted_with(
+        tmp_path: Path) -> None:
+    # One version runs, one waits for the quota; revision 2 is registered meanwhile; then
+    # the server dies. Both finish on revision 1 after the restart; a new version runs 2.
+    def revised(words: str) -> dict:
+        body = f"import time\nprint('{words}', scale, flush=True)\ntime.sleep(3)\n"
+        return notebook(body=body)
+
+    with running_server(tmp_path, local_quota_cpu=1.0) as first:
+        project = _get(first, "projects")["items"][0]["id"]
+        _post(first, "process-types",
+              {"project": project, "name": "slow-scale", "notebook": revised("revision one")})
+        ids = [_post(first, "process", {"type": "slow-scale", "parameters": {"scale": n},
+                                        "resources": {"cpu": 1.0}})["id"] for n in (1, 2)]
+        _wait(lambda: _states(first, ids) == ["running", "queued"], 60, "one running, one queued")
+        _wait(lambda: "revision one 1.0" in _lines(first, ids[0]), 60, "the first one's line")
+        assert _post(first, "process-types", {"project": project, "name": "slow-scale",
+                                              "notebook": revised("revision two")})["revision"] == 2
+        os.kill(first.pid, signal.SIGKILL)
+
+    with running_server(tmp_path, local_quota_cpu=1.0) as second:
+        _wait(lambda: set(_states(second, ids)) == {"completed"}, 120,
+              f"both completed (states now {_states(second, ids)})")
+        for process, scale in zip(ids, (1.0, 2.0), strict=True):
+            version = _get(second, f"process/{process}/versions/1")
+            assert version["provenance"]["process_type"]["revision"] == 1
+            assert f"revision one {scale}" in _lines(second, process)
+            assert not any(line.startswith("revision two") for line in _lines(second, process))
+        newer = _post(second, "process", {"type": "slow-scale", "parameters": {"scale": 3}})
+        _wait(lambda: _states(second, [newer["id"]]) == ["completed"], 120, "the new version")
+        assert "revision two 3.0" in _lines(second, newer["id"])
