@@ -250,8 +250,14 @@ def _nbformat() -> Any:
 
 
 def read_document(raw: bytes) -> dict[str, Any]:
-    """A notebook file's bytes as nbformat 4 reads them: sources split into lines joined."""
-    node: dict[str, Any] = _nbformat().reads(raw.decode(), as_version=4)
+    """A notebook file's bytes as nbformat 4 reads them: sources split into lines joined.
+    ValueError for what nbformat cannot read (no UTF-8, no JSON, no notebook)."""
+    nbformat = _nbformat()
+    try:
+        node: dict[str, Any] = nbformat.reads(raw.decode(), as_version=4)
+    except (ValueError, nbformat.ValidationError, AttributeError, TypeError, KeyError) as error:
+        # ValueError: NotJSONError, UnicodeDecodeError; AttributeError: JSON but no object
+        raise ValueError(f"not a notebook nbformat reads: {error}") from None
     return node
 
 

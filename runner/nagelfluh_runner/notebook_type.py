@@ -31,7 +31,6 @@ as it runs a packaged type, with the same checks and the same outputs:
 
 from __future__ import annotations
 
-import json
 import os
 
 from nagelfluh_runner import protocol
@@ -163,7 +162,7 @@ def _linked_inputs(inputs: list[InputDataset], folder: Path) -> dict[str, Path]:
 def read_notebook(storage: Storage, key: str) -> dict[str, Any]:
     """The notebook stored at ``key``, read as nbformat reads a file (sources stored as lists
     of lines, as nbformat writes them, joined again); UsageError if it is missing or no
-    JSON object."""
+    notebook."""
     from nagelfluh_runner.notebook_run import read_document
 
     try:
@@ -171,12 +170,9 @@ def read_notebook(storage: Storage, key: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise UsageError(f"the notebook {key} is not in storage") from None
     try:
-        notebook = json.loads(raw)
-    except ValueError as error:  # UnicodeDecodeError is one
-        raise UsageError(f"the notebook {key} is not JSON: {error}") from None
-    if not isinstance(notebook, dict):
-        raise UsageError(f"the notebook {key} is not a JSON object")
-    return read_document(raw)
+        return read_document(raw)
+    except ValueError as error:
+        raise UsageError(f"the notebook {key}: {error}") from None
 
 
 def store_outputs(ctx: StorageContext, output_dir: Path, executed: Path) -> list[str]:

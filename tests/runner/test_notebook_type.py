@@ -346,3 +346,16 @@ def test_a_whole_number_for_a_float_parameter_arrives_as_a_float(tmp_path: Path)
 
     assert done.returncode == 0, done.stderr
     assert "SCALE 3.0 [1.0, 2.0] 4" in done.stdout.splitlines()
+
+
+@pytest.mark.parametrize("stored", [b"not json", b"\xff\xfe", b"[1, 2]", b"{}"])
+def test_stored_bytes_that_are_no_notebook_exit_2_naming_the_key(jobs, stored):
+    key = f"{PROJECT}/types/sha256-broken.ipynb"
+    (jobs.root / key).parent.mkdir(parents=True, exist_ok=True)
+    (jobs.root / key).write_bytes(stored)
+    env = jobs.env(TYPE, {})
+    env[ENV_NOTEBOOK] = key
+    done = jobs.start(env)
+    assert done.returncode == 2
+    assert last_error(done.stderr).startswith(
+        f"{RUNNER_ERROR_PREFIX}the notebook {key}: not a notebook nbformat reads: ")
