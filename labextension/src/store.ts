@@ -199,7 +199,11 @@ export class ProjectStore implements IDisposable {
     const unseen = [...this._unseen].filter(id => !this._processes.has(id));
     this._unseen.clear();
     for (const id of unseen) {
+      this._heard.delete(id); // fetched now, after what was heard of it
       void this._fetch(id);
+    }
+    for (const id of [...this._heard.keys()]) {
+      this._reconcile(id);
     }
     await this.refreshAccount();
     this._changed.emit();
@@ -279,6 +283,7 @@ export class ProjectStore implements IDisposable {
     this._subscription = null;
     this._processes = new Map();
     this._datasets = new Map();
+    this._heard = new Map();
     if (state.project !== null) {
       this._subscription = this.events.subscribe(
         { project: state.project },
@@ -295,6 +300,11 @@ export class ProjectStore implements IDisposable {
         void this.reload();
         return;
       case 'state': {
+        if (this._loading || this._fetching.has(event.process)) {
+          const heard =
+            this._heard.get(event.process) ?? new Map<number, State>();
+          this._heard.set(event.process, heard.set(event.version, event.state));
+        }
         const version = this._version(event.process, event.version);
         if (!version) {
           this._heardOf(event.process);
@@ -373,11 +383,34 @@ export class ProjectStore implements IDisposable {
     if (running && ended === undefined) {
       return running;
     }
-    const fetch = this._fetchNow(id, ended).finally(() =>
-      this._fetching.delete(id)
-    );
+    const fetch: Promise<void> = this._fetchNow(id, ended).finally(() => {
+      if (this._fetching.get(id) === fetch) {
+        this._fetching.delete(id);
+      }
+      this._reconcile(id);
+    });
     this._fetching.set(id, fetch);
     return fetch;
+  }
+
+  /**
+   * An answer may have been read before a state change the events brought while
+   * it was on its way: then it holds an older state, over the newer one. A
+   * process whose answer disagrees with what was heard meanwhile is fetched once
+   * more — asked after the event came, the answer holds its change or a newer one.
+   */
+  private _reconcile(id: number): void {
+    const heard = this._heard.get(id);
+    if (heard === undefined || this._fetching.has(id)) {
+      return; // a fetch still on its way reconciles when it lands
+    }
+    this._heard.delete(id);
+    for (const [number, state] of heard) {
+      if (this._version(id, number)?.state !== state) {
+        void this._fetch(id);
+        return;
+      }
+    }
   }
 
   private async _fetchNow(id: number, ended?: number): Promise<void> {
@@ -409,6 +442,8 @@ export class ProjectStore implements IDisposable {
   private _announced = new Set<string>();
   private _fetching = new Map<number, Promise<void>>();
   private _unseen = new Set<number>();
+  // Per process, the state of each version heard while the process (or the project) was being fetched.
+  private _heard = new Map<number, Map<number, State>>();
   private _subscription: IDisposable | null = null;
   private _loading = false;
   private _error: string | null = null;

@@ -4,7 +4,8 @@ import {
   IBrokenType,
   NagelfluhClient,
   IProcess,
-  ITypeListing
+  ITypeListing,
+  IVersion
 } from '../src/api';
 import { NagelfluhEvent } from '../src/events';
 import { Selection } from '../src/selection';
@@ -124,6 +125,92 @@ describe('project store', () => {
     await settle();
     expect(fakes.single).toEqual([7]);
     expect(store.processes.map(p => p.id)).toEqual([7, 1]);
+  });
+
+  it('keeps a state heard while its process was fetched over the older answer', async () => {
+    const fakes = new Fakes();
+    const store = new ProjectStore(
+      fakes.client,
+      fakes.events,
+      new Selection(null)
+    );
+    store.selection.setProject(1);
+    fakes.release();
+    await settle();
+    // Process 5 appears queued; the answer to its fetch is read before it starts
+    // running but arrives after the event saying so.
+    let state: IVersion['state'] = 'queued';
+    let answer: () => void = () => undefined;
+    fakes.client.process = async (id: number) => {
+      fakes.single.push(id);
+      const read = makeProcess(id, 'sleep', [makeVersion(id, 1, { state })]);
+      await new Promise<void>(resolve => (answer = resolve));
+      return read;
+    };
+    const heard = (s: IVersion['state']) =>
+      fakes.listener?.({
+        type: 'state',
+        process: 5,
+        version: 1,
+        state: s,
+        reason: null,
+        message: null
+      });
+    heard('queued');
+    await settle();
+    state = 'running';
+    heard('running');
+    answer();
+    await settle();
+    await settle();
+    expect(fakes.single).toEqual([5, 5]); // asked again: the answer was older
+    answer();
+    await settle();
+    await settle();
+    expect(store.processes[0].versions[0].state).toBe('running');
+    expect(fakes.single).toEqual([5, 5]);
+  });
+
+  it('fetches a listed process again when a state heard while the project loaded is newer', async () => {
+    const fakes = new Fakes();
+    fakes.processes = [
+      makeProcess(3, 'sleep', [makeVersion(3, 1, { state: 'queued' })]),
+      makeProcess(4, 'sleep', [makeVersion(4, 1, { state: 'running' })])
+    ];
+    const listed = structuredClone(fakes.processes); // read before 3 started
+    let release: () => void = () => undefined;
+    fakes.client.processes = async () => {
+      await new Promise<void>(resolve => (release = resolve));
+      return listed;
+    };
+    const store = new ProjectStore(
+      fakes.client,
+      fakes.events,
+      new Selection(null)
+    );
+    store.selection.setProject(1);
+    fakes.processes[0].versions[0].state = 'running';
+    for (const [process, state] of [
+      [3, 'running'],
+      [4, 'running']
+    ] as const) {
+      fakes.listener?.({
+        type: 'state',
+        process,
+        version: 1,
+        state,
+        reason: null,
+        message: null
+      });
+    }
+    await settle();
+    release();
+    await settle();
+    await settle();
+    expect(fakes.single).toEqual([3]); // 4's listing agrees with what was heard
+    expect(store.processes.find(p => p.id === 3)?.versions[0].state).toBe(
+      'running'
+    );
   });
 
   it('takes a batch of outputs into the dataset list, keeping only the first ones on the version', async () => {
