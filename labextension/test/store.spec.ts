@@ -47,6 +47,19 @@ class Fakes {
   }
 }
 
+/** The `state` event of version 1 of `process`, as the server sends it. */
+const stateEvent = (
+  process: number,
+  state: IVersion['state']
+): NagelfluhEvent => ({
+  type: 'state',
+  process,
+  version: 1,
+  state,
+  reason: null,
+  message: null
+});
+
 const settle = () => new Promise(resolve => setTimeout(resolve, 0));
 
 /** A real client whose every request gets `answer` (a response, or a thrown network failure). */
@@ -79,14 +92,7 @@ describe('project store', () => {
     );
     store.selection.setProject(1);
     for (const process of fakes.processes) {
-      fakes.listener?.({
-        type: 'state',
-        process: process.id,
-        version: 1,
-        state: 'completed',
-        reason: null,
-        message: null
-      });
+      fakes.listener?.(stateEvent(process.id, 'completed'));
     }
     fakes.release();
     await settle();
@@ -103,22 +109,8 @@ describe('project store', () => {
       new Selection(null)
     );
     store.selection.setProject(1);
-    fakes.listener?.({
-      type: 'state',
-      process: 7,
-      version: 1,
-      state: 'queued',
-      reason: null,
-      message: null
-    });
-    fakes.listener?.({
-      type: 'state',
-      process: 7,
-      version: 1,
-      state: 'running',
-      reason: null,
-      message: null
-    });
+    fakes.listener?.(stateEvent(7, 'queued'));
+    fakes.listener?.(stateEvent(7, 'running'));
     expect(fakes.single).toEqual([]);
     fakes.release();
     await settle();
@@ -147,19 +139,11 @@ describe('project store', () => {
       await new Promise<void>(resolve => (answer = resolve));
       return read;
     };
-    const heard = (s: IVersion['state']) =>
-      fakes.listener?.({
-        type: 'state',
-        process: 5,
-        version: 1,
-        state: s,
-        reason: null,
-        message: null
-      });
+    const heard = (s: IVersion['state']) => fakes.listener?.(stateEvent(5, s));
     heard('queued');
     await settle();
     state = 'running';
-    heard('running');
+    fakes.listener?.(stateEvent(5, 'running'));
     answer();
     await settle();
     await settle();
@@ -194,14 +178,7 @@ describe('project store', () => {
       [3, 'running'],
       [4, 'running']
     ] as const) {
-      fakes.listener?.({
-        type: 'state',
-        process,
-        version: 1,
-        state,
-        reason: null,
-        message: null
-      });
+      fakes.listener?.(stateEvent(process, state));
     }
     await settle();
     release();
@@ -280,22 +257,8 @@ describe('project store', () => {
     fakes.release();
     await settle();
     fakes.processes[0].versions[0] = makeVersion(3, 1, { state: 'completed' });
-    fakes.listener?.({
-      type: 'state',
-      process: 3,
-      version: 1,
-      state: 'completed',
-      reason: null,
-      message: null
-    });
-    fakes.listener?.({
-      type: 'state',
-      process: 3,
-      version: 1,
-      state: 'completed',
-      reason: null,
-      message: null
-    });
+    fakes.listener?.(stateEvent(3, 'completed'));
+    fakes.listener?.(stateEvent(3, 'completed'));
     await settle();
     expect(finished).toEqual([1]);
   });
