@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol, TypeVar
 
 import pytest
 from hypothesis import settings
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -44,3 +48,28 @@ def started(jp_asyncio_loop: asyncio.AbstractEventLoop) -> Iterator[Callable[[S]
     yield start
     for component in running:
         jp_asyncio_loop.run_until_complete(component.stop())
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one for every browser test of a run (tests/ui, tests/hub): two
+    sync Playwrights cannot share a thread."""
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The suite runs on three xdist workers (scripts/test.sh, ``--dist loadgroup``). Tests
+    sharing what is costly to have twice stay on one worker: the browser tests (tests/ui's
+    one Lab, and one Chromium, instead of a Lab and a browser per worker loading the two
+    cores while their pages wait on timeouts) and the packaging tests (which build wheels
+    in the source tree, where two builds at once would write over each other)."""
+    for item in items:
+        if item.path.parent.name == "ui" or item.get_closest_marker("ui"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif item.path.parent.name == "packaging":
+            item.add_marker(pytest.mark.xdist_group("packaging"))

@@ -9,25 +9,14 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.hub.hub import PASSWORD, Hub
 from tests.servers import Server
-from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.ui.conftest import SCREENSHOTS
 from tests.ui.lab import Editor, LabPage
 
 pytestmark = [pytest.mark.postgres, pytest.mark.ui]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium for this module alone: two sync Playwrights cannot share a thread,
-    so this one ends with the module, before tests/ui's session-wide one starts."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -4,15 +4,14 @@ browser). Screenshots land in docs/screenshots/, which the README shows."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser
 
 from tests.servers import Server, running_server
-from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS, lab_config
+from tests.ui.browser import lab_config
 from tests.ui.lab import LabPage
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -38,21 +37,6 @@ def lab(tmp_path_factory) -> Iterator[Server]:
         starting_balance=500.0,
     ) as server:
         yield server
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium")
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.servers import Server
 
@@ -37,12 +38,28 @@ class LabPage:
         self.page.wait_for_function(
             "() => window.jupyterapp.commands.hasCommand('nagelfluh:open-panel')"
         )
+        # the layout restored (the launcher opened, focus settled): a key pressed before
+        # may go to a widget about to be replaced
+        self.page.evaluate("() => window.jupyterapp.restored.then(() => true)")
 
     def command(self, command: str, args: dict | None = None) -> None:
         """Run a command as the palette or a shortcut would."""
         self.page.evaluate(
             "([id, args]) => window.jupyterapp.commands.execute(id, args)", [command, args or {}]
         )
+
+    def open_palette(self) -> Locator:
+        """Ctrl+Shift+C, as a user presses it, and again if the palette did not open: a
+        Lab busy finishing its start (a loaded machine) may miss the first press."""
+        palette = self.page.locator("#command-palette")
+        for _ in range(5):
+            self.page.keyboard.press("Control+Shift+C")
+            try:
+                palette.locator("input").wait_for(state="visible", timeout=5000)
+                return palette
+            except PlaywrightTimeoutError:
+                continue
+        raise AssertionError("Ctrl+Shift+C did not open the command palette")
 
     def set_theme(self, dark: bool) -> None:
         theme = "JupyterLab Dark" if dark else "JupyterLab Light"
