@@ -50,10 +50,12 @@ def started(jp_asyncio_loop: asyncio.AbstractEventLoop) -> Iterator[Callable[[S]
         jp_asyncio_loop.run_until_complete(component.stop())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, one for every browser test of a run (tests/ui, tests/hub): two
-    sync Playwrights cannot share a thread."""
+    """Debian's Chromium for one module of browser tests (tests/ui, tests/hub). Sync
+    Playwright runs an event loop in the test thread while it lives, so it must end with
+    its module: two cannot share a thread, and the async tests that a worker runs next
+    (pytest-jupyter's) start loops of their own there."""
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium")
     with sync_playwright() as playwright:

@@ -51,7 +51,10 @@ def test_kill_9_of_the_server_loses_no_run_no_log_line_and_no_credit(tmp_path: P
         _wait(lambda: _states(first, ids).count("running") == RUNNING, 60, "5 running")
         time.sleep(1.5)  # some of their lines are stored, some not yet printed
         before = _states(first, ids)
-        assert before.count("running") == RUNNING and before.count("queued") == QUEUED
+        # Killed while some run and some wait. Not exactly RUNNING: a run whose process
+        # ended frees its share at once and is stored as ended a moment later, so on a
+        # loaded machine its successor may show running beside it.
+        assert "running" in before and "queued" in before, before
         first_logs = {i: _get(first, f"process/{i}/versions/1/logs")["items"] for i in ids}
         # SIGKILL: no shutdown hook runs, as when the OOM killer or a culler strikes.
         os.kill(first.pid, signal.SIGKILL)
