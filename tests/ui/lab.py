@@ -48,18 +48,19 @@ class LabPage:
             "([id, args]) => window.jupyterapp.commands.execute(id, args)", [command, args or {}]
         )
 
-    def open_palette(self) -> Locator:
-        """Ctrl+Shift+C, as a user presses it, and again if the palette did not open: a
-        Lab busy finishing its start (a loaded machine) may miss the first press."""
+    def search_palette(self, text: str) -> Locator:
+        """Ctrl+Shift+C and type ``text``, as a user does, again if the palette closed
+        before it could be typed in: the palette closes when it loses the focus, and a Lab
+        still settling (a loaded machine) may take the focus from it or miss the key."""
         palette = self.page.locator("#command-palette")
         for _ in range(5):
             self.page.keyboard.press("Control+Shift+C")
             try:
-                palette.locator("input").wait_for(state="visible", timeout=5000)
+                palette.locator("input").fill(text, timeout=5000)
                 return palette
             except PlaywrightTimeoutError:
                 continue
-        raise AssertionError("Ctrl+Shift+C did not open the command palette")
+        raise AssertionError("Ctrl+Shift+C did not open the command palette to type in")
 
     def set_theme(self, dark: bool) -> None:
         theme = "JupyterLab Dark" if dark else "JupyterLab Light"

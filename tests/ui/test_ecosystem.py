@@ -11,8 +11,7 @@ from tests.ui.lab import Editor, LabPage
 
 
 def test_the_command_palette_lists_the_nagelfluh_commands(page: LabPage):
-    palette = page.open_palette()
-    palette.locator("input").fill("Nagelfluh")
+    palette = page.search_palette("Nagelfluh")
     items = palette.locator(".lm-CommandPalette-item")
     expect(items.filter(has_text="New Nagelfluh Process")).to_have_count(1)
     expect(items.filter(has_text="Open Flow View")).to_have_count(1)
