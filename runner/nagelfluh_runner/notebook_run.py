@@ -46,6 +46,7 @@ from __future__ import annotations
 import keyword
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +56,7 @@ from nagelfluh_runner.protocol import PROGRESS_PREFIX
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
     from typing import Any
 
     from nbclient import NotebookClient
@@ -249,15 +250,23 @@ def _nbformat() -> Any:
     return nbformat
 
 
+@contextmanager
+def _unreadable_as_value_error() -> Iterator[None]:
+    """What nbformat raises for a document it cannot read or convert, as one ValueError:
+    ValueError itself (NotJSONError, UnicodeDecodeError), its schema's ValidationError,
+    and AttributeError, KeyError or TypeError for JSON that is no notebook."""
+    nbformat = _nbformat()
+    try:
+        yield
+    except (ValueError, nbformat.ValidationError, AttributeError, TypeError, KeyError) as error:
+        raise ValueError(f"not a notebook nbformat reads: {error}") from None
+
+
 def read_document(raw: bytes) -> dict[str, Any]:
     """A notebook file's bytes as nbformat 4 reads them: sources split into lines joined.
     ValueError for what nbformat cannot read (no UTF-8, no JSON, no notebook)."""
-    nbformat = _nbformat()
-    try:
-        node: dict[str, Any] = nbformat.reads(raw.decode(), as_version=4)
-    except (ValueError, nbformat.ValidationError, AttributeError, TypeError, KeyError) as error:
-        # ValueError: NotJSONError, UnicodeDecodeError; AttributeError: JSON but no object
-        raise ValueError(f"not a notebook nbformat reads: {error}") from None
+    with _unreadable_as_value_error():
+        node: dict[str, Any] = _nbformat().reads(raw.decode(), as_version=4)
     return node
 
 
@@ -266,11 +275,9 @@ def _prepared(notebook: Mapping[str, Any], source: str) -> NotebookNode:
     import copy
 
     nbformat = _nbformat()
-    try:
+    with _unreadable_as_value_error():
         nb = nbformat.v4.upgrade(nbformat.convert(nbformat.from_dict(copy.deepcopy(notebook)), 4))
         nbformat.validate(nb)
-    except (nbformat.ValidationError, KeyError, TypeError, AttributeError) as error:
-        raise ValueError(f"not a notebook nbformat reads: {error}") from None
     cells = [cell for cell in nb.cells if INJECTED_TAG not in _tags(cell)]
     tagged = [i for i, cell in enumerate(cells) if PARAMETERS_TAG in _tags(cell)]
     injected = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
