@@ -45,6 +45,20 @@ class Fakes {
   get listener(): ((event: NagelfluhEvent) => void) | null {
     return this.events.listener;
   }
+
+  /** A store over these fakes, no project selected yet. */
+  store(): ProjectStore {
+    return new ProjectStore(this.client, this.events, new Selection(null));
+  }
+
+  /** A store with project 1 selected and its listing in. */
+  async loaded(): Promise<ProjectStore> {
+    const store = this.store();
+    store.selection.setProject(1);
+    this.release();
+    await settle();
+    return store;
+  }
 }
 
 /** The `state` event of version 1 of `process`, as the server sends it. */
@@ -85,11 +99,7 @@ describe('project store', () => {
     fakes.processes = Array.from({ length: 2000 }, (_, i) =>
       makeProcess(i + 1, 'sleep', [makeVersion(i + 1, 1)])
     );
-    const store = new ProjectStore(
-      fakes.client,
-      fakes.events,
-      new Selection(null)
-    );
+    const store = fakes.store();
     store.selection.setProject(1);
     for (const process of fakes.processes) {
       fakes.listener?.(stateEvent(process.id, 'completed'));
@@ -103,11 +113,7 @@ describe('project store', () => {
   it('fetches a process the listing missed once the listing is in', async () => {
     const fakes = new Fakes();
     fakes.processes = [makeProcess(1, 'sleep', [makeVersion(1, 1)])];
-    const store = new ProjectStore(
-      fakes.client,
-      fakes.events,
-      new Selection(null)
-    );
+    const store = fakes.store();
     store.selection.setProject(1);
     fakes.listener?.(stateEvent(7, 'queued'));
     fakes.listener?.(stateEvent(7, 'running'));
@@ -121,14 +127,7 @@ describe('project store', () => {
 
   it('keeps a state heard while its process was fetched over the older answer', async () => {
     const fakes = new Fakes();
-    const store = new ProjectStore(
-      fakes.client,
-      fakes.events,
-      new Selection(null)
-    );
-    store.selection.setProject(1);
-    fakes.release();
-    await settle();
+    const store = await fakes.loaded();
     // Process 5 appears queued; the answer to its fetch is read before it starts
     // running but arrives after the event saying so.
     let state: IVersion['state'] = 'queued';
@@ -167,11 +166,7 @@ describe('project store', () => {
       await new Promise<void>(resolve => (release = resolve));
       return listed;
     };
-    const store = new ProjectStore(
-      fakes.client,
-      fakes.events,
-      new Selection(null)
-    );
+    const store = fakes.store();
     store.selection.setProject(1);
     fakes.processes[0].versions[0].state = 'running';
     for (const [process, state] of [
@@ -195,14 +190,7 @@ describe('project store', () => {
     fakes.processes = [
       makeProcess(4, 'sleep', [makeVersion(4, 1, { state: 'running' })])
     ];
-    const store = new ProjectStore(
-      fakes.client,
-      fakes.events,
-      new Selection(null)
-    );
-    store.selection.setProject(1);
-    fakes.release();
-    await settle();
+    const store = await fakes.loaded();
     const batch = Array.from({ length: 150 }, (_, i) =>
       makeDataset(100 + i, 4)
     );
@@ -228,14 +216,7 @@ describe('project store', () => {
 
   it('lists an upload of the active project at once, and not one finished after a switch', async () => {
     const fakes = new Fakes();
-    const store = new ProjectStore(
-      fakes.client,
-      fakes.events,
-      new Selection(null)
-    );
-    store.selection.setProject(1);
-    fakes.release();
-    await settle();
+    const store = await fakes.loaded();
     store.addDataset(makeDataset(8, null, { project: 1 }));
     store.addDataset(makeDataset(9, null, { project: 2 }));
     expect(store.datasets.map(d => d.id)).toEqual([8]);
@@ -246,11 +227,7 @@ describe('project store', () => {
     fakes.processes = [
       makeProcess(3, 'sleep', [makeVersion(3, 1, { state: 'running' })])
     ];
-    const store = new ProjectStore(
-      fakes.client,
-      fakes.events,
-      new Selection(null)
-    );
+    const store = fakes.store();
     const finished: number[] = [];
     store.finished.connect((_, { version }) => finished.push(version.version));
     store.selection.setProject(1);
@@ -266,11 +243,7 @@ describe('project store', () => {
   it('keeps the types that failed to load, with their errors, apart from the types', async () => {
     const fakes = new Fakes();
     fakes.types = { items: [], next: null, broken: [FFT_BROKEN] };
-    const store = new ProjectStore(
-      fakes.client,
-      fakes.events,
-      new Selection(null)
-    );
+    const store = fakes.store();
     await store.start();
     expect(store.brokenTypes).toEqual([FFT_BROKEN]);
     expect(store.types).toEqual([]);
@@ -279,11 +252,7 @@ describe('project store', () => {
 
   it('lists no broken types from a server that predates them', async () => {
     const fakes = new Fakes();
-    const store = new ProjectStore(
-      fakes.client,
-      fakes.events,
-      new Selection(null)
-    );
+    const store = fakes.store();
     await store.start();
     expect(store.brokenTypes).toEqual([]);
   });
