@@ -11,7 +11,7 @@ from typing import Protocol, TypeVar
 
 import pytest
 from hypothesis import settings
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -24,6 +24,12 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 settings.register_profile("repeatable", derandomize=True, database=None, deadline=None)
 settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
+# Playwright's assertions wait 5 s by default, its actions 30 s (set per context). A Lab
+# sharing two cores with two other test workers took longer than 5 s to render its first
+# Plotly figure (a 3.5 MB chunk loaded on first use) in CI: the assertions wait as long
+# as the actions do.
+expect.set_options(timeout=30_000)
 
 
 class Startable(Protocol):

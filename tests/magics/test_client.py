@@ -202,11 +202,17 @@ def test_a_client_that_falls_behind_resubscribes_and_misses_no_line(tmp_path):
     so lines keep coming in order, and following a version still gives each once."""
     components = [{"frequency": f, "amplitude": 1.0} for f in range(1, 41)]
     parameters = {"duration": 1, "components": components}
-    with running_server(tmp_path, ws_backlog_lines=3) as small:
+    whole_quota = {"cpu": 1.0}
+    with running_server(tmp_path, ws_backlog_lines=3, local_quota_cpu=1.0) as small:
         client = Client(small.url, small.token)
-        process = client.submit("synthetic-signal", parameters)["id"]
+        # the run waits for the quota until the stream is subscribed, so its burst of
+        # lines cannot end before the client listens
+        blocker = client.submit("sleep", {"seconds": 600}, resources=whole_quota)["id"]
+        process = client.submit("synthetic-signal", parameters, resources=whole_quota)["id"]
         events = []
-        for event in client.events({"process": process}, timeout=30):
+        for event in client.events({"process": process}, timeout=60):
+            if not events:
+                client.cancel(blocker, 1)
             events.append(event)
             if event["type"] == "state" and event["state"] == "completed":
                 break
@@ -214,6 +220,7 @@ def test_a_client_that_falls_behind_resubscribes_and_misses_no_line(tmp_path):
         followed = client.submit("synthetic-signal", parameters, cache=False)["id"]
         lines = [line["seq"] for line in client.follow_logs(followed)]
         total = client.version(followed)["log_lines"]
+    assert events[0]["type"] == "state" and events[0]["state"] == "queued"
     assert "resync" in {e["type"] for e in events}
     streamed = [line["seq"] for e in events if e["type"] == "log" for line in e["lines"]]
     assert streamed == list(range(1, len(streamed) + 1))
