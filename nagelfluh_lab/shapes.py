@@ -149,6 +149,7 @@ class ProcessType(TypedDict):
     kind: ProcessTypeKind
     revision: int | None
     source: TypeSource | None
+    retired: float | None  # a project's type that was retired: when
     revisions: NotRequired[list[TypeRevision]]
 
 

@@ -345,6 +345,15 @@ class Client:
         registered["created"] = response.status_code == 201
         return registered
 
+    def retire(self, name: str, project: int | None = None) -> dict[str, Any]:
+        """Retire ``project``'s (your first by default) own type ``name``; the type, its
+        ``retired`` set. It takes no new process or version; its processes, versions,
+        logs and datasets stay, queued versions still run, and registering its notebook
+        again brings it back. An installed type raises NagelfluhError (``conflict``)."""
+        return self.request(
+            "DELETE", f"process-types/{name}", params={"project": self.default_project(project)}
+        )
+
     def default_project(self, project: int | None = None) -> int:
         """``project``, or your first project's id when None."""
         if project is not None:

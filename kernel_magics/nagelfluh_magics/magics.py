@@ -184,6 +184,13 @@ def build_parser() -> _Parser:
     register.add_argument(
         "--environment", help="environment whose Python runs it (default: the server's)"
     )
+    retire = command(
+        "retire",
+        "Retire a project's own process type: it takes no new versions; what it made stays, "
+        "and registering its notebook again brings it back.",
+    )
+    retire.add_argument("type", metavar="TYPE", help="the project's type (see %%nagel types)")
+    retire.add_argument("--project", type=_positive, help="project (default: your first)")
     map_ = command("map", "Map a dataset's latitude/longitude points, coloured by a variable.")
     map_.add_argument("dataset", type=_dataset, metavar="DATASET")
     map_.add_argument("--color", metavar="VAR", help="variable to colour by (default: the first)")
@@ -382,6 +389,15 @@ class NagelMagics(Magics):
             path, project=project["id"], name=args.name, environment=args.environment
         )
         print(registration_text(registered))
+
+    def _retire(self, args: argparse.Namespace, _cell: str | None) -> None:
+        project = self._project(args.project, "retire")
+        retired = self.client.retire(args.type, project["id"])
+        print(
+            f"Retired process type {retired['name']} of project {project['name']!r}: it takes "
+            "no new versions; its processes, versions and datasets stay. Register its "
+            "notebook again to bring it back."
+        )
 
     def _run(self, args: argparse.Namespace, cell: str | None) -> ProcessHandle:
         parameters = _parameters(cell)

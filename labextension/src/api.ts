@@ -248,6 +248,13 @@ export class NagelfluhClient {
     return { type: data, created: status === 201 };
   }
 
+  /** Retire a project's own type: it leaves the listing and takes no new versions; what it made stays. */
+  retireType(name: string, project: number): Promise<IProcessType> {
+    return this.request('DELETE', `process-types/${encodeURIComponent(name)}`, {
+      query: { project }
+    });
+  }
+
   projects(): Promise<IPage<IProject>> {
     return this.request('GET', 'projects');
   }

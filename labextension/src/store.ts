@@ -46,6 +46,7 @@ export type StoreClient = Pick<
   | 'process'
   | 'createProject'
   | 'upload'
+  | 'retireType'
 >;
 
 export class ProjectStore implements IDisposable {
@@ -239,6 +240,26 @@ export class ProjectStore implements IDisposable {
     }
     this._types = [...this._types.filter(t => t.name !== type.name), type];
     this._changed.emit();
+  }
+
+  /**
+   * Retire the active project's own type `name` and take it out of the list,
+   * as the server's listing no longer has it; a refusal rejects, the list kept.
+   */
+  async retireType(name: string): Promise<IProcessType> {
+    const project = this.selection.project;
+    if (project === null) {
+      throw new Error('no project is open');
+    }
+    const retired = await this.client.retireType(name, project);
+    // Another project opened meanwhile has its own list, perhaps with a type of that name.
+    if (project === this.selection.project) {
+      this._types = this._types.filter(
+        t => t.name !== name || t.project !== project
+      );
+      this._changed.emit();
+    }
+    return retired;
   }
 
   /** Put a dataset this window just uploaded into the list: no event announces uploads. */

@@ -143,6 +143,7 @@ export function makeType(
     kind: 'package',
     revision: null,
     source: null,
+    retired: null,
     ...extra
   };
 }

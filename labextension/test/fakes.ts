@@ -8,6 +8,7 @@ import {
   IDataset,
   IPage,
   IProcess,
+  IProcessType,
   IProject,
   ITypeListing,
   IUploadOptions
@@ -43,6 +44,12 @@ export class FakeClient implements StoreClient {
     created: 0,
     members: []
   });
+  retireType = async (
+    name: string,
+    _project: number
+  ): Promise<IProcessType> => {
+    throw new Error(`no process type ${name} in this fake`);
+  };
   /** Never answers unless a spec says how. */
   upload = (
     _project: number,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Contents, ServerConnection } from '@jupyterlab/services';
-import { ApiError, NagelfluhClient } from '../src/api';
+import { ApiError, IProcessType, NagelfluhClient } from '../src/api';
+import { readableError } from '../src/editor/errors';
 import { provenanceFacts } from '../src/editor/provenance';
 import {
   defaultTypeName,
@@ -171,25 +172,31 @@ describe('what a registration answered', () => {
   });
 });
 
+/** A store with project 1 open, whose server lists `types`; `asked` collects the projects listed. */
+async function storeListing(
+  client: FakeClient,
+  types: IProcessType[],
+  asked: (number | null | undefined)[] = []
+): Promise<ProjectStore> {
+  client.processTypes = async (project?: number | null) => {
+    asked.push(project);
+    return { items: types, next: null, broken: [] };
+  };
+  const store = new ProjectStore(client, new FakeEvents(), new Selection(null));
+  store.selection.setProject(1);
+  await new Promise(resolve => setTimeout(resolve, 0));
+  return store;
+}
+
 describe('the project’s types in the store', () => {
   it('are fetched for the project, and a registered one is offered at once', async () => {
     const client = new FakeClient();
     const asked: (number | null | undefined)[] = [];
-    client.processTypes = async (project?: number | null) => {
-      asked.push(project);
-      return {
-        items: [makeType('fft'), makeNotebookType('damped', 1)],
-        next: null,
-        broken: []
-      };
-    };
-    const store = new ProjectStore(
+    const store = await storeListing(
       client,
-      new FakeEvents(),
-      new Selection(null)
+      [makeType('fft'), makeNotebookType('damped', 1)],
+      asked
     );
-    store.selection.setProject(1);
-    await new Promise(resolve => setTimeout(resolve, 0));
     expect(asked).toEqual([1]);
     expect(store.types.map(typeLabel)).toEqual([
       'fft',
@@ -203,6 +210,109 @@ describe('the project’s types in the store', () => {
       'damped (notebook · rev 2)'
     ]);
     store.dispose();
+  });
+});
+
+describe('retiring a project’s own type', () => {
+  /** A store of project 1 listing fft (packaged) and the notebook types damped and decay. */
+  function storeOf(client: FakeClient): Promise<ProjectStore> {
+    return storeListing(client, [
+      makeType('fft'),
+      makeNotebookType('damped', 2),
+      makeNotebookType('decay', 1)
+    ]);
+  }
+
+  it('takes it out of the list of types at once and leaves the others', async () => {
+    const client = new FakeClient();
+    const asked: [string, number][] = [];
+    client.retireType = async (name: string, project: number) => {
+      asked.push([name, project]);
+      return makeNotebookType(name, 2, undefined, { retired: 1700000000 });
+    };
+    const store = await storeOf(client);
+    let redraws = 0;
+    store.changed.connect(() => (redraws += 1));
+
+    const retired = await store.retireType('damped');
+
+    expect(asked).toEqual([['damped', 1]]);
+    expect(retired.retired).toBe(1700000000);
+    expect(store.types.map(t => t.name)).toEqual(['fft', 'decay']);
+    expect(redraws).toBe(1);
+    store.dispose();
+  });
+
+  it('keeps the list as it was and tells why when the server refuses', async () => {
+    const client = new FakeClient();
+    client.retireType = async () => {
+      throw new ApiError(
+        409,
+        'conflict',
+        'fft is an installed process type: it goes with its package or environment',
+        null
+      );
+    };
+    const store = await storeOf(client);
+
+    const refusal = await store
+      .retireType('fft')
+      .catch((error: unknown) => error);
+
+    expect(readableError(refusal)).toBe(
+      'Fft is an installed process type: it goes with its package or environment'
+    );
+    expect(store.types.map(t => t.name)).toEqual(['fft', 'damped', 'decay']);
+    store.dispose();
+  });
+
+  it('leaves the list of a project opened while the retiring was on its way', async () => {
+    const client = new FakeClient();
+    let answer: (type: IProcessType) => void = () => undefined;
+    client.retireType = () => new Promise(resolve => (answer = resolve));
+    const store = await storeOf(client);
+
+    const retiring = store.retireType('damped');
+    store.selection.setProject(2);
+    await new Promise(resolve => setTimeout(resolve, 0));
+    answer(makeNotebookType('damped', 2, undefined, { retired: 1 }));
+    await retiring;
+
+    expect(store.types.map(t => t.name)).toEqual(['fft', 'damped', 'decay']);
+    store.dispose();
+  });
+
+  it('is a DELETE of the type by its name, escaped as one path segment, in the project', async () => {
+    const requests: { method: string; url: URL }[] = [];
+    const client = new NagelfluhClient(
+      ServerConnection.makeSettings({
+        baseUrl: 'http://lab/',
+        fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+          const request = new Request(input, init);
+          requests.push({ method: request.method, url: new URL(request.url) });
+          return new Response(
+            JSON.stringify(
+              makeNotebookType('damped', 1, undefined, { retired: 5 })
+            ),
+            { status: 200 }
+          );
+        }
+      })
+    );
+
+    expect((await client.retireType('damped', 3)).retired).toBe(5);
+    await client.retireType('a/b c', 3);
+
+    expect(
+      requests.map(({ method, url }) => [
+        method,
+        url.pathname,
+        url.searchParams.get('project')
+      ])
+    ).toEqual([
+      ['DELETE', '/nagelfluh/api/process-types/damped', '3'],
+      ['DELETE', '/nagelfluh/api/process-types/a%2Fb%20c', '3']
+    ]);
   });
 });
 

@@ -153,6 +153,9 @@ class ProcessTypeRecord(Base):
     kind: Mapped[str] = mapped_column(String(16), default=PACKAGE, server_default=PACKAGE)
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
     revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # When a project's type was retired (None: in use). Retiring keeps the row and its
+    # revisions: versions and their provenance name them.
+    retired: Mapped[float | None] = mapped_column(Float, nullable=True)
     environment: Mapped[Environment] = relationship(back_populates="process_types")
     revisions: Mapped[list[ProcessTypeRevision]] = relationship(
         lazy="selectin", order_by="ProcessTypeRevision.number.desc()"

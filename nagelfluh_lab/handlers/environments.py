@@ -91,3 +91,10 @@ class ProcessTypeHandler(NagelfluhHandler):
     async def get(self, name: str) -> None:
         project = self.get_query_argument("project", None)
         self.reply(await self.environments.type(self.user_name, name, project))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        """Retire a project's own type: it takes no new work; nothing it made is deleted."""
+        project = self.get_query_argument("project", None)
+        self.reply(await self.notebook_types.retire(self.user_name, project, name))

@@ -502,7 +502,8 @@ def process_types(
     session: Session, user: User, project_id: int | None = None
 ) -> list[ProcessTypeRecord]:
     """The types ``user`` may use: the packaged ones of environments they may use, and their
-    projects' own (only ``project_id``'s, where it is given: the types usable there)."""
+    projects' own (only ``project_id``'s, where it is given: the types usable there) that
+    were not retired."""
     projects = access.project_ids(session, user)
     own = _own_projects(projects, project_id)
     return list(
@@ -515,6 +516,7 @@ def process_types(
                     ProcessTypeRecord.project_id.is_(None),
                     ProcessTypeRecord.project_id.in_(own),
                 ),
+                ProcessTypeRecord.retired.is_(None),
             )
             .order_by(ProcessTypeRecord.name, ProcessTypeRecord.project_id)
         )
@@ -552,12 +554,19 @@ def get_type(
     user: User,
     path: str | None = None,
     project_id: int | None = None,
+    *,
+    retired_too: bool = False,
 ) -> ProcessTypeRecord:
     """The type ``name`` means in project ``project_id`` (its own type of that name, else the
     installation's), if its environment is one ``user`` may use: else unknown, as if it were
     not there (a 400 naming ``path`` where a request named it, else a 404). Without a
-    project, an installation type, else the one of ``user``'s projects that has one."""
+    project, an installation type, else the one of ``user``'s projects that has one.
+
+    A retired type is found only ``retired_too`` (to show it): else it is refused as such,
+    for new work (a 400 naming ``path``, else a 409: the process is there, its type retired).
+    """
     record = None
+    retired = None
     if isinstance(name, str):
         projects = access.project_ids(session, user)
         own = _own_projects(projects, project_id)
@@ -574,7 +583,16 @@ def get_type(
             )
             .order_by(ProcessTypeRecord.project_id.is_(None), ProcessTypeRecord.project_id)
         ).all()
-        record = candidates[0] if candidates else None
+        record = next((c for c in candidates if retired_too or c.retired is None), None)
+        retired = next((c for c in candidates if c.retired is not None), None)
+    if record is None and retired is not None:
+        message = (
+            f"process type {retired.name!r} of project {retired.project_id} was retired: "
+            "register its notebook again to use it"
+        )
+        if path:
+            raise ValidationFailed(message, [{"path": path, "message": message}])
+        raise Conflict(message, {"type": retired.name, "retired": retired.retired})
     if record is None:
         message = f"unknown process type {name!r}"
         for broken in broken_types(session, user) if isinstance(name, str) else ():

@@ -75,11 +75,14 @@ class EnvironmentService:
     async def type(
         self, user_name: str, name: str, project: str | None = None
     ) -> shapes.ProcessType:
-        """The type ``name`` means (in ``project``, if given), with a project type's revisions."""
+        """The type ``name`` means (in ``project``, if given), with a project type's revisions:
+        also a retired one, which versions' provenance still names."""
         return await self._as_user(
             user_name,
             lambda s, u: type_detail_json(
-                catalog.get_type(s, name, u, project_id=_project_id(s, u, project))
+                catalog.get_type(
+                    s, name, u, project_id=_project_id(s, u, project), retired_too=True
+                )
             ),
         )
 

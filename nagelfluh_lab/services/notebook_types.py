@@ -8,6 +8,10 @@ stored content-addressed in the project's storage (outputs and execution counts 
 re-running cells in the Lab is no new code), and its digest is the type's ``version``, so
 the cache keys on exactly the notebook a version runs. Each registration with other content
 is a new revision; versions keep the revision they were submitted with.
+
+Retiring a type takes it out of use, not out of the record: its revisions stay (versions and
+their provenance name them), versions already queued run on, and registering the name again
+brings it back.
 """
 
 from __future__ import annotations
@@ -37,9 +41,10 @@ from ..db.models import (
     ProcessTypeRecord,
     ProcessTypeRevision,
     User,
+    now,
 )
 from ..db.session import Database
-from ..errors import Conflict, field_error
+from ..errors import Conflict, NotFound, field_error
 from ..storage_errors import is_storage_fault, storage_error
 from . import access, catalog
 from .serialize import type_detail_json
@@ -227,8 +232,9 @@ def _heading(node: nbformat.NotebookNode) -> str | None:
 def register(
     session: Session, user: User, request: Request, prepared: Prepared
 ) -> tuple[ProcessTypeRecord, bool]:
-    """Store ``prepared`` as the project's type (a new one, or its next revision); False
-    with the type as it is when it is identical to its current revision."""
+    """Store ``prepared`` as the project's type (a new one, or its next revision), bringing a
+    retired one back; False with the type as it is when it is identical to its current
+    revision and in use."""
     project = access.get_project(session, user, request.project)
     packaged = session.scalar(
         select(ProcessTypeRecord).where(
@@ -240,23 +246,16 @@ def register(
             f"{prepared.name!r} is the name of an installed process type: choose another name",
             [{"path": "/name", "message": "is an installed process type's name"}],
         )
-    record = session.scalar(
-        select(ProcessTypeRecord)
-        .where(
-            ProcessTypeRecord.project_id == project.id,
-            ProcessTypeRecord.name == prepared.name,
-        )
-        .with_for_update()
-        # Loaded afresh once locked: a copy loaded before (an environment's types) would
-        # hold the revisions as they were before another registration committed.
-        .execution_options(populate_existing=True)
-    )
+    record = _locked(session, project.id, prepared.name)
     environment = catalog.get_environment(session, request.environment, user)
     if record is None:
         record = ProcessTypeRecord(name=prepared.name, project_id=project.id, revision=0)
         session.add(record)
     elif _unchanged(record, prepared, environment):
-        return record, False
+        revived = record.retired is not None
+        record.retired = None
+        return record, revived
+    record.retired = None
     record.environment = environment
     record.kind = prepared.kind
     record.title, record.description = prepared.title, prepared.description
@@ -278,6 +277,43 @@ def register(
     )
     session.flush()
     return record, True
+
+
+def _locked(session: Session, project_id: int, name: str) -> ProcessTypeRecord | None:
+    """The project's type ``name``, locked until the transaction ends, as the database holds
+    it: a copy loaded before (an environment's types) would hold the revisions as they were
+    before another registration committed."""
+    return session.scalar(
+        select(ProcessTypeRecord)
+        .where(ProcessTypeRecord.project_id == project_id, ProcessTypeRecord.name == name)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def retire(session: Session, user: User, project_id: object, name: str) -> ProcessTypeRecord:
+    """Retire the project's own type ``name`` (once: retiring it again changes nothing)."""
+    project = access.get_project(session, user, project_id)
+    record = _locked(session, project.id, name)
+    if record is None:
+        installed = session.scalar(
+            select(ProcessTypeRecord.id).where(
+                ProcessTypeRecord.name == name, ProcessTypeRecord.project_id.is_(None)
+            )
+        )
+        if installed is not None:
+            raise Conflict(
+                f"{name!r} is an installed process type, not project {project.id}'s own: it "
+                "goes with its package or environment",
+                {"type": name, "project": project.id},
+            )
+        raise NotFound(
+            f"project {project.id} has no process type {name!r}",
+            {"type": name, "project": project.id},
+        )
+    if record.retired is None:
+        record.retired = now()
+    return record
 
 
 def _unchanged(record: ProcessTypeRecord, prepared: Prepared, environment: Environment) -> bool:
@@ -321,6 +357,14 @@ class NotebookTypeService:
             # Another registration of this name made the type (or that revision number)
             # first: this one, tried again, is its next revision, or identical to it.
             return await access.as_user(self.db, user_name, save)
+
+    async def retire(self, user_name: str, project: str | None, name: str) -> shapes.ProcessType:
+        """Retire project ``project``'s own type ``name``; the type as it is then."""
+        if project is None:
+            raise field_error("/project", "is required: the project whose own type it is")
+        return await access.as_user(
+            self.db, user_name, lambda s, u: type_detail_json(retire(s, u, project, name))
+        )
 
     def _store(self, key: str, data: bytes) -> None:
         try:

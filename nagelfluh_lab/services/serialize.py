@@ -68,6 +68,7 @@ def type_json(record: ProcessTypeRecord) -> shapes.ProcessType:
         "kind": cast(shapes.ProcessTypeKind, record.kind),
         "revision": record.revision if current is not None else None,
         "source": revision_source(current) if current is not None else None,
+        "retired": record.retired,
     }
 
 

@@ -238,6 +238,7 @@ def scenario(client: Client) -> None:
     registered = client.register(_notebook(), project=project, name="contract-nb")
     client.register(_notebook(), project=project, name="contract-nb")  # unchanged: 200
     client.process_type(registered["name"], project=project)
+    client.retire(registered["name"], project=project)
     client.estimate({"cpu": "500m"})
     created = client.submit("synthetic-signal", {"duration": 1}, project=project)
     process = created["id"]

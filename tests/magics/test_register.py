@@ -226,3 +226,33 @@ def test_a_function_using_an_open_file_is_refused_naming_the_global(kernel, clie
     )
     assert "create it inside the function" in error.evalue
     assert name not in [t["name"] for t in client.types(project)]
+
+
+def test_a_retired_type_takes_no_new_version_until_its_notebook_is_registered_again(
+    kernel, client, project, tmp_path
+):
+    path = write_notebook(tmp_path / "seasonal.ipynb", "greeting = 'hi'\ncount = 1\n")
+    client.register(path, project=project)
+    process = client.submit("seasonal", {"count": 2}, project=project)
+    ended(client, process["id"])
+
+    retired = kernel.run(f"%nagel retire seasonal --project {project}").stdout.strip()
+    assert retired.startswith("Retired process type seasonal of project ")
+    assert "seasonal" not in [t["name"] for t in client.types(project)]
+    refused = one_line_error(kernel.run(f"%nagel run seasonal --project {project}", fails=True))
+    assert refused.startswith("UsageError: %nagel run: ") and "retired" in refused, refused
+    with pytest.raises(NagelfluhError) as raised:
+        client.new_version(process["id"], {"count": 3})
+    assert raised.value.status == 409 and "retired" in str(raised.value)
+    assert "hi, 2 times" in log_text(client, process["id"])  # what it made stays
+
+    back = kernel.run(f"%nagel register {path} --project {project}").stdout.strip()
+    assert back.startswith("Registered process type seasonal (revision 1, ")
+    newer = client.new_version(process["id"], {"count": 3})["version"]
+    ended(client, process["id"], newer)
+    assert "hi, 3 times" in log_text(client, process["id"], newer)
+
+
+def test_retiring_an_installed_type_is_refused(kernel, project):
+    refused = one_line_error(kernel.run(f"%nagel retire fft --project {project}", fails=True))
+    assert refused.startswith("UsageError: %nagel retire: ") and "installed" in refused, refused

@@ -276,3 +276,101 @@ async def test_an_identical_submission_of_a_notebook_type_is_a_cache_hit(api):
     second = await api.submit("cached", {"scale": 2.0})
     hit = await api.wait(second["id"], timeout=30)
     assert hit["cached_from"] == {"process": first["id"], "version": 1}
+
+
+async def _retire(api, name: str, expect: int = 200, **params) -> dict:
+    params.setdefault("project", await _project(api))
+    code, body = await api.call("DELETE", f"process-types/{name}", **params)
+    assert code == expect, (code, body)
+    return body
+
+
+async def test_a_retired_type_takes_no_new_work_and_everything_it_made_stays(api):
+    await _register(api, name="retiring")
+    made = await api.submit("retiring", {"scale": 3.0})
+    done = await api.wait(made["id"], timeout=120)
+    assert done["state"] == "completed"
+
+    retired = await _retire(api, "retiring")
+    assert retired["retired"] is not None and retired["revision"] == 1
+
+    project = await _project(api)
+    listed = await api.get("process-types", project=project)
+    assert "retiring" not in [t["name"] for t in listed["items"]]
+    shown = await api.get("process-types/retiring", project=project)
+    assert shown["retired"] == retired["retired"] and shown["revisions"][0]["revision"] == 1
+
+    code, body = await api.call("POST", "process", {"type": "retiring", "parameters": {}})
+    assert code == 400 and body["error"]["details"][0]["path"] == "/type"
+    assert "retired" in body["error"]["message"]
+    for route in ("versions", "versions/1/restore", "versions/1/rerun"):
+        code, body = await api.call("POST", f"process/{made['id']}/{route}", {})
+        assert code == 409 and "retired" in body["error"]["message"], (route, body)
+
+    kept = await api.get(f"process/{made['id']}/versions/1")
+    assert kept["outputs"] == done["outputs"] and kept["state"] == "completed"
+    assert "scale is 3.0" in await _log(api, made["id"])
+    for output in done["outputs"]:
+        code, _ = await api.call("GET", f"dataset/{output['id']}")
+        assert code == 200
+
+
+@pytest.mark.parametrize("nagelfluh_config", [{"local_quota_cpu": 1.0}])
+async def test_a_version_queued_before_its_type_was_retired_still_runs(api):
+    blocker = await api.submit("sleep", {"seconds": 60}, resources={"cpu": 1})
+    await api.wait(blocker["id"], states=("running",))
+    await _register(api, name="queued-then-retired")
+    waiting = await api.submit("queued-then-retired", {"scale": 5.0}, resources={"cpu": 1})
+    await api.wait(waiting["id"], states=("queued",))
+
+    await _retire(api, "queued-then-retired")
+    await api.post(f"process/{blocker['id']}/versions/1/cancel", expect=200)
+
+    done = await api.wait(waiting["id"], timeout=120)
+    assert done["state"] == "completed", (done, await _log(api, waiting["id"]))
+    assert done["provenance"]["process_type"]["revision"] == 1
+    assert "scale is 5.0" in await _log(api, waiting["id"])
+
+
+async def test_registering_a_retired_name_brings_the_type_back(api):
+    document = notebook()  # each new one has new cell ids: other content
+    await _register(api, name="comeback", notebook=document)
+    await _retire(api, "comeback")
+
+    same = await _register(api, name="comeback", notebook=document)
+    assert (same["retired"], same["revision"]) == (None, 1)
+    assert await _register(api, expect=200, name="comeback", notebook=document) == same
+
+    await _retire(api, "comeback")
+    changed = await _register(api, name="comeback", notebook=notebook(body="print(scale)\n"))
+    assert (changed["retired"], changed["revision"]) == (None, 2)
+    ran = await api.wait((await api.submit("comeback", {"scale": 1.5}))["id"], timeout=120)
+    assert ran["provenance"]["process_type"]["revision"] == 2
+
+
+async def test_retiring_twice_keeps_the_first_retirement(api):
+    await _register(api, name="twice")
+    first = await _retire(api, "twice")
+    assert await _retire(api, "twice") == first
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "status", "user"),
+    [
+        ("fft", {}, 409, "tester"),  # an installed type is not the project's
+        ("no-such-type", {}, 404, "tester"),
+        ("mine", {}, 404, "bob"),  # another user's project, as if it were not there
+        ("mine", {"project": None}, 400, "tester"),
+        ("mine", {"project": "one"}, 400, "tester"),
+    ],
+)
+async def test_retiring_needs_a_type_of_a_project_of_ones_own(api, name, params, status, user):
+    await _register(api, name="mine")
+    params = {"project": await _project(api), **params}
+    caller = api if user == "tester" else api.as_user(user)
+    code, body = await caller.call(
+        "DELETE", f"process-types/{name}", **{k: v for k, v in params.items() if v is not None}
+    )
+    assert code == status, body
+    shown = await api.get("process-types/mine", project=await _project(api))
+    assert shown["retired"] is None

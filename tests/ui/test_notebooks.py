@@ -2,7 +2,8 @@
 notebook in the file browser, register it, find it in the type picker with the form
 its parameters cell makes, run it, watch its cells in the live log, and open the
 executed notebook, outputs and all, in the Lab. A parameters cell that does not parse
-is refused naming its line."""
+is refused naming its line. A type the project no longer wants is retired from the
+form, once the user confirms, and leaves the picker."""
 
 from __future__ import annotations
 
@@ -176,3 +177,39 @@ def test_a_parameters_cell_that_does_not_parse_is_refused_naming_its_line(page: 
     page.page.locator(".jp-Dialog").get_by_role("button", name="Cancel").click()
     expect(page.page.locator(".jp-Dialog")).to_have_count(0)
     assert notebook.stem not in project_types(page)
+
+
+def test_a_project_type_retired_from_the_form_leaves_the_picker_once_confirmed(page: LabPage):
+    notebook = write_notebook(page.server.root, "retiring")
+    name = notebook.stem
+    project = page.project()
+    page.api("POST", "process-types", json={"project": project, "path": notebook.name})
+    page.command("nagelfluh:refresh")  # registered behind the Lab's back: list it
+    editor = Editor(page).new(name, f"retiring-{name[-6:]}")
+    select = editor.by_id("nf-editor-type")
+    retire = editor.by_id("nf-retire-type")
+    expect(retire).to_have_accessible_name(f"Retire process type {name}")
+    dialog = page.page.locator(".jp-Dialog")
+
+    retire.click()
+    expect(dialog).to_contain_text(f"Retire process type {name}?")
+    expect(dialog).to_contain_text("Its processes, versions, logs and datasets stay")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    expect(select).to_have_value(name)
+    assert name in project_types(page)
+
+    retire.click()
+    dialog.get_by_role("button", name="Retire", exact=True).click()
+    expect(dialog).to_have_count(0)
+    expect(editor.by_id("nf-editor-message")).to_have_text(
+        f"Retired {name}; register its notebook again to bring it back."
+    )
+    expect(select.locator(f'option[value="{name}"]')).to_have_count(0)
+    expect(select).not_to_have_value(name)
+    assert name not in project_types(page)
+    kept = page.api("GET", f"process-types/{name}", params={"project": project})
+    assert kept["retired"] is not None
+
+    select.select_option("synthetic-signal")  # installed with its package: not the project's
+    expect(retire).to_have_count(0)

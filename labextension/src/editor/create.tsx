@@ -3,12 +3,15 @@
  * resources with the live estimate, and submit. A refusal shows on the fields
  * it names; anything else in the message area. Types whose code failed to
  * load are listed as broken with their error, so a missing type is explained.
+ * A project's own type can be retired from here, where it is chosen.
  */
 import * as React from 'react';
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { RJSFSchema } from '@rjsf/utils';
 import { IBrokenType, IEnvironment, IProcess, IProcessType } from '../api';
 import { INagelfluhContext } from '../context';
 import { sourceText, typeLabel } from '../notebooks';
+import { readableError } from './errors';
 import { useSignal } from './hooks';
 import { cacheChoice, cacheField } from './provenance';
 import { IRunDraft, RunFormFields, onCtrlEnter, useRunForm } from './runform';
@@ -97,6 +100,19 @@ function brokenOf(
   );
 }
 
+/** Whether the user confirms retiring `name`, told what retiring keeps and how to undo it. */
+async function confirmRetire(name: string): Promise<boolean> {
+  const answer = await showDialog({
+    title: `Retire process type ${name}?`,
+    body:
+      `${name} leaves the list of process types and takes no new processes or versions. ` +
+      'Its processes, versions, logs and datasets stay, and versions already queued still run. ' +
+      'Registering its notebook again brings it back.',
+    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Retire' })]
+  });
+  return answer.button.accept;
+}
+
 export function CreatePanel(props: {
   ctx: INagelfluhContext;
   draft: { current: ICreateDraft | null };
@@ -115,6 +131,7 @@ export function CreatePanel(props: {
     initial?.nameEdited ?? false
   );
   const [nameError, setNameError] = React.useState<string | null>(null);
+  const [retiring, setRetiring] = React.useState(false);
   const form = useRunForm(ctx, initial);
   const { parameters, resources, useCache, busy, setMessage } = form;
 
@@ -184,6 +201,26 @@ export function CreatePanel(props: {
       setName(defaultName(processType.name, takenNames));
     }
   }, [takenNames.join('\n'), processType?.name]);
+
+  const retire = async (type: IProcessType) => {
+    if (!(await confirmRetire(type.name))) {
+      return;
+    }
+    setRetiring(true);
+    try {
+      await ctx.store.retireType(type.name);
+      // Chosen here, not by the effect that fills an empty choice: that would clear the message.
+      chooseType(typesOf(ctx.store.types, env)[0]);
+      setMessage({
+        kind: 'info',
+        text: `Retired ${type.name}; register its notebook again to bring it back.`
+      });
+    } catch (error) {
+      setMessage({ kind: 'error', text: readableError(error) });
+    } finally {
+      setRetiring(false);
+    }
+  };
 
   const submit = async () => {
     if (busy) {
@@ -263,33 +300,48 @@ export function CreatePanel(props: {
         </div>
         <div className="nf-Field">
           <label htmlFor="nf-editor-type">Process type</label>
-          <select
-            id="nf-editor-type"
-            className="nf-Select"
-            data-testid="nf-editor-type"
-            value={typeName}
-            onChange={event =>
-              chooseType(types.find(type => type.name === event.target.value))
-            }
-          >
-            {types.length === 0 && <option value="">no process type</option>}
-            {types.map(type => (
-              <option key={type.name} value={type.name}>
-                {typeLabel(type)}
-              </option>
-            ))}
-            {env &&
-              broken.map(type => (
-                <option
-                  key={`broken:${type.name}`}
-                  value={`broken:${type.name}`}
-                  disabled
-                  title={type.error}
-                >
-                  {type.name} (broken)
+          <div className="nf-TypeRow">
+            <select
+              id="nf-editor-type"
+              className="nf-Select"
+              data-testid="nf-editor-type"
+              value={typeName}
+              onChange={event =>
+                chooseType(types.find(type => type.name === event.target.value))
+              }
+            >
+              {types.length === 0 && <option value="">no process type</option>}
+              {types.map(type => (
+                <option key={type.name} value={type.name}>
+                  {typeLabel(type)}
                 </option>
               ))}
-          </select>
+              {env &&
+                broken.map(type => (
+                  <option
+                    key={`broken:${type.name}`}
+                    value={`broken:${type.name}`}
+                    disabled
+                    title={type.error}
+                  >
+                    {type.name} (broken)
+                  </option>
+                ))}
+            </select>
+            {processType && processType.project !== null && (
+              <button
+                type="button"
+                className="jp-Button nf-Button"
+                data-testid="nf-retire-type"
+                aria-label={`Retire process type ${processType.name}`}
+                title="Take this project's type out of the list; what it made stays"
+                disabled={busy || retiring}
+                onClick={() => void retire(processType)}
+              >
+                Retire type
+              </button>
+            )}
+          </div>
         </div>
         <div className="nf-Field nf-Field-wide">
           <label htmlFor="nf-editor-name">Name</label>

@@ -93,7 +93,7 @@ export interface paths {
         put?: never;
         /**
          * Register a notebook as a process type of a project
-         * @description The schema is inferred from the notebook's cell tagged `parameters` (parsed, never run) and `metadata.nagelfluh.schema` (a JSON Merge Patch over it). The notebook is stored content-addressed in the project's storage; its digest is the type's `version`. Registering a name of the project again with other content (or another title, description or environment) makes the next revision: new versions run it, versions already made keep theirs. A bad notebook answers 400 naming `/notebook` or `/path`, the message naming the line of the parameters cell.
+         * @description The schema is inferred from the notebook's cell tagged `parameters` (parsed, never run) and `metadata.nagelfluh.schema` (a JSON Merge Patch over it). The notebook is stored content-addressed in the project's storage; its digest is the type's `version`. Registering a name of the project again with other content (or another title, description or environment) makes the next revision: new versions run it, versions already made keep theirs. A bad notebook answers 400 naming `/notebook` or `/path`, the message naming the line of the parameters cell. Registering the name of a retired type brings it back (201): the same revision if the notebook is identical, else the next.
          */
         post: operations["registerProcessType"];
         delete?: never;
@@ -131,7 +131,11 @@ export interface paths {
         get: operations["getProcessType"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Retire a project's own process type
+         * @description The type leaves `GET process-types` and takes no new process or version (submitting it, adding a version, restoring or re-running one answer with an error saying it was retired). Nothing it made is lost: its processes, versions, logs and datasets stay, its revisions and their notebooks stay (versions' provenance names them, and `GET process-types/{name}?project=` still shows it, `retired` set), and versions already queued or running run on, on the revision they were submitted with. Registering a notebook under its name again brings it back: the same revision if the notebook is identical, else the next. Retiring a retired type changes nothing. An installed (packaged) type is not the project's to retire (409): it goes with its package or environment.
+         */
+        delete: operations["retireProcessType"];
         /**
          * CORS preflight
          * @description Answered by jupyter_server's API handler for cross-origin preflight requests: `Access-Control-Allow-Methods` and `Access-Control-Allow-Headers`, no body. Needs no authentication.
@@ -997,6 +1001,8 @@ export interface components {
             source: components["schemas"]["TypeSource"] | null;
             /** @description Only from `GET process-types/{name}`, for a project's type: every revision, newest first. */
             revisions?: components["schemas"]["TypeRevision"][];
+            /** @description A project's type that was retired (`DELETE process-types/{name}`): when, in seconds since the epoch. Null for a type in use, and always for a packaged type. A retired type takes no new process or version; registering its name again brings it back. */
+            retired: number | null;
         };
         /** @description All usable process types, and the broken ones beside them. */
         ProcessTypeList: {
@@ -1752,7 +1758,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProcessType"];
                 };
             };
-            /** @description A new type, or a new revision of the project's type of that name. */
+            /** @description A new type, a new revision of the project's type of that name, or a retired type brought back. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -1773,7 +1779,7 @@ export interface operations {
     getProcessType: {
         parameters: {
             query?: {
-                /** @description Resolve the name in this project of the caller's: its own type of that name first, else the installation's. */
+                /** @description Resolve the name in this project of the caller's: its own type of that name first (also a retired one), else the installation's. */
                 project?: number;
             };
             header?: never;
@@ -1785,7 +1791,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The process type; a project's type with its `revisions`. */
+            /** @description The process type; a project's type with its `revisions` (also once retired: `retired` says when). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1797,6 +1803,38 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    retireProcessType: {
+        parameters: {
+            query: {
+                /** @description The project whose own type it is. */
+                project: number;
+            };
+            header?: never;
+            path: {
+                /** @description Name of the process type. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The type as it is now: `retired` set (also when it was retired before). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessType"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
