@@ -562,8 +562,9 @@ def get_type(
     not there (a 400 naming ``path`` where a request named it, else a 404). Without a
     project, an installation type, else the one of ``user``'s projects that has one.
 
-    A retired type is found only ``retired_too`` (to show it): else it is refused as such,
-    for new work (a 400 naming ``path``, else a 409: the process is there, its type retired).
+    A type in use comes before a retired one, which is found only ``retired_too`` (to show
+    it): else it is refused as such, for new work (a 400 naming ``path``, else a 409: the
+    process is there, its type retired).
     """
     record = None
     retired = None
@@ -583,8 +584,10 @@ def get_type(
             )
             .order_by(ProcessTypeRecord.project_id.is_(None), ProcessTypeRecord.project_id)
         ).all()
-        record = next((c for c in candidates if retired_too or c.retired is None), None)
+        record = next((c for c in candidates if c.retired is None), None)
         retired = next((c for c in candidates if c.retired is not None), None)
+        if retired_too and record is None:
+            record = retired
     if record is None and retired is not None:
         message = (
             f"process type {retired.name!r} of project {retired.project_id} was retired: "

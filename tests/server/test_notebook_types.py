@@ -374,3 +374,15 @@ async def test_retiring_needs_a_type_of_a_project_of_ones_own(api, name, params,
     assert code == status, body
     shown = await api.get("process-types/mine", project=await _project(api))
     assert shown["retired"] is None
+
+
+async def test_a_name_means_the_type_in_use_before_a_retired_one_of_another_project(api):
+    first = await _project(api)
+    second = (await api.post("projects", {"name": "second"}))["id"]
+    await _register(api, project=first, name="shared-name")
+    await _register(api, project=second, name="shared-name")
+    await _retire(api, "shared-name", project=first)
+
+    assert (await api.get("process-types/shared-name"))["project"] == second
+    created = await api.submit("shared-name", {"scale": 1.0}, project=second)
+    assert created["project"] == second

@@ -48,19 +48,23 @@ class LabPage:
             "([id, args]) => window.jupyterapp.commands.execute(id, args)", [command, args or {}]
         )
 
-    def search_palette(self, text: str) -> Locator:
-        """Ctrl+Shift+C and type ``text``, as a user does, again if the palette closed
-        before it could be typed in: the palette closes when it loses the focus, and a Lab
-        still settling (a loaded machine) may take the focus from it or miss the key."""
+    def palette_items(self, text: str) -> list[str]:
+        """What the command palette lists for ``text``, opened with Ctrl+Shift+C and typed
+        in as a user does; again if it closed before it showed its items: the palette
+        closes when it loses the focus, and a Lab still settling (a loaded machine) may
+        take the focus from it (CI saw it close after the search was typed) or miss the
+        key. The items are read while the palette shows them."""
         palette = self.page.locator("#command-palette")
+        items = palette.locator(".lm-CommandPalette-item")
         for _ in range(5):
             self.page.keyboard.press("Control+Shift+C")
             try:
                 palette.locator("input").fill(text, timeout=5000)
-                return palette
-            except PlaywrightTimeoutError:
+                expect(items.first).to_be_visible(timeout=5000)
+            except (PlaywrightTimeoutError, AssertionError):
                 continue
-        raise AssertionError("Ctrl+Shift+C did not open the command palette to type in")
+            return items.all_text_contents()
+        raise AssertionError(f"Ctrl+Shift+C did not open the command palette listing {text!r}")
 
     def set_theme(self, dark: bool) -> None:
         theme = "JupyterLab Dark" if dark else "JupyterLab Light"
