@@ -227,7 +227,7 @@ export function EditPanel(props: { ctx: INagelfluhContext }): JSX.Element {
                 The process type {process.type}{' '}
                 {brokenType
                   ? `failed to load (${brokenType.error}): its parameters cannot be edited until it is fixed.`
-                  : 'is not offered by any environment now: its parameters cannot be edited.'}
+                  : 'is not offered now (the project retired it, or no environment has it): its parameters cannot be edited. A retired type comes back when its notebook is registered again.'}
               </p>
             }
             idPrefix="nf-editor-edit"
