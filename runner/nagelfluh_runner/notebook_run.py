@@ -271,12 +271,17 @@ def read_document(raw: bytes) -> dict[str, Any]:
 
 
 def _prepared(notebook: Mapping[str, Any], source: str) -> NotebookNode:
-    """A v4.5 copy of ``notebook`` with ``source`` injected after its parameters cell."""
+    """A v4.5 copy of ``notebook`` with ``source`` injected after its parameters cell. Texts
+    split into lists of lines, as a notebook file's JSON holds them, are joined as nbformat
+    joins them when it reads a file."""
     import copy
 
     nbformat = _nbformat()
+    from nbformat.v4.rwbase import rejoin_lines
+
     with _unreadable_as_value_error():
-        nb = nbformat.v4.upgrade(nbformat.convert(nbformat.from_dict(copy.deepcopy(notebook)), 4))
+        nb = nbformat.convert(nbformat.from_dict(copy.deepcopy(notebook)), 4)
+        nb = nbformat.v4.upgrade(rejoin_lines(nb))
         nbformat.validate(nb)
     cells = [cell for cell in nb.cells if INJECTED_TAG not in _tags(cell)]
     tagged = [i for i, cell in enumerate(cells) if PARAMETERS_TAG in _tags(cell)]

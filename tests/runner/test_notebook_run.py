@@ -6,6 +6,7 @@ that read it (a kernel start costs a second or two); each failure runs its own.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -298,6 +299,19 @@ def test_the_environment_names_the_output_folder_for_interactive_notebooks(tmp_p
     run = Run()
     run.run(notebook, {}, output_dir=tmp_path / "out")
     assert str((tmp_path / "out").resolve()) in run.text()
+
+
+def test_a_notebook_as_its_file_holds_it_runs_with_its_texts_split_into_lines(tmp_path: Path):
+    """The JSON of a .ipynb file splits sources and outputs into lists of lines: given as
+    it was read from a file with ``json.load``, the notebook runs as nbformat reads it."""
+    tagged = new_code_cell("scale = 1.0\nlabel = 'a'\n", metadata={"tags": ["parameters"]})
+    cells = [tagged, new_code_cell("print(label)\nprint(scale * 2)\n")]
+    as_file = json.loads(nbformat.writes(new_notebook(cells=cells)))
+    assert isinstance(as_file["cells"][0]["source"], list)
+    run = Run()
+    run.run(as_file, {"scale": 4.0}, output_dir=tmp_path / "out")
+    assert ["a", "8.0"] == [line for line in run.text() if line in ("a", "8.0")]
+    assert "[cell 3/3] print(label)" in run.text()
 
 
 @pytest.mark.parametrize(
