@@ -281,7 +281,7 @@ def _prepared(notebook: Mapping[str, Any], source: str) -> NotebookNode:
 
     with _unreadable_as_value_error():
         nb = nbformat.convert(nbformat.from_dict(copy.deepcopy(notebook)), 4)
-        nb = nbformat.v4.upgrade(rejoin_lines(nb))
+        nb = nbformat.v4.upgrade(rejoin_lines(nb))  # type: ignore[no-untyped-call]
         nbformat.validate(nb)
     cells = [cell for cell in nb.cells if INJECTED_TAG not in _tags(cell)]
     tagged = [i for i, cell in enumerate(cells) if PARAMETERS_TAG in _tags(cell)]
