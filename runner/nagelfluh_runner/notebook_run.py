@@ -161,10 +161,26 @@ def run_notebook(
     try:
         client.execute(env=env)
     except NotebookCellError:
+        _record_kernel(nb, kernel_name)
         _write(nb, path)  # the kernel is down by now: the notebook is as it ended
         raise
+    _record_kernel(nb, kernel_name)
     _write(nb, path)
     return ExecutedNotebook(nb, path)
+
+
+def _record_kernel(nb: NotebookNode, kernel_name: str) -> None:
+    """Name the kernel that ran ``nb`` in its metadata as JupyterLab does when it starts one
+    for a notebook (nbclient records only ``language_info``): the executed notebook, opened
+    in the Lab, shows unmodified once its kernel is up."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    nb.metadata["kernelspec"] = {
+        "name": kernel_name,
+        "display_name": spec.display_name,
+        "language": spec.language,
+    }
 
 
 def _shown(path: str | os.PathLike[str], cwd: Path | None) -> str:

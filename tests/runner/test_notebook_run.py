@@ -19,6 +19,7 @@ from typing import Any
 import nbformat
 import psutil
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
 from nagelfluh_runner.notebook_run import (
     ENV_OUTPUT_DIR,
     INJECTED_TAG,
@@ -199,6 +200,15 @@ def test_the_executed_notebook_is_written_valid_with_its_outputs(shared):
         for cell in on_disk.cells
         for output in cell.get("outputs", [])
     )
+
+
+def test_the_executed_notebook_names_the_kernel_that_ran_it_as_jupyterlab_does(shared):
+    """The Lab records the kernel it starts for a notebook in its metadata: recorded the
+    same way already, an executed notebook opened there is not modified by opening it."""
+    _, executed, _ = shared
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    recorded = nbformat.read(executed.path, as_version=4).metadata.kernelspec
+    assert recorded == {"name": "python3", "display_name": spec.display_name, "language": "python"}
 
 
 def test_the_kernel_is_gone_after_a_successful_run(shared):

@@ -156,6 +156,16 @@ def test_a_notebook_registered_from_the_file_browser_runs_from_its_form_and_open
     expect(
         notebook_panel.locator(".jp-OutputArea-output", has_text="computed 300 samples")
     ).to_have_count(1)
+    # the Lab records the kernel it started in the metadata, as the run did: nothing changed
+    page.page.evaluate(
+        """async () => {
+            const session = window.jupyterapp.shell.currentWidget.sessionContext;
+            await session.ready;
+            await Promise.all([session.session.kernel.info, session.session.kernel.spec]);
+        }"""
+    )
+    page.page.wait_for_timeout(500)  # the metadata is set once those promises resolve
+    expect(tab).not_to_have_class(re.compile(r"\bjp-mod-dirty\b"))
     cells = nbformat.read(saved, as_version=4).cells
     assert cells[0].source == "# Damped oscillation"
     assert any("peak amplitude" in output.get("text", "") for output in cells[-1].outputs)
