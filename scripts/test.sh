@@ -48,6 +48,6 @@ bash scripts/install-hub-proxy.sh  # JupyterHub's proxy for tests/hub (npm, from
 
 .venv/bin/ruff check .
 .venv/bin/mypy nagelfluh_lab runner/nagelfluh_runner kernel_magics/nagelfluh_magics  # strict: [tool.mypy]
-# Three workers: most tests wait on servers, kernels and browsers (24 min on one, about 12½ on three,
-# on two cores); `scripts/test.sh -n 0 ...` runs on one.
+# Three workers: most tests wait on servers, kernels and browsers (about 14½ min on three, on
+# two cores; about twice that on one); `scripts/test.sh -n 0 ...` runs on one.
 exec .venv/bin/pytest -n 3 --dist loadgroup "$@"
