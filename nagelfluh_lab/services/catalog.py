@@ -92,15 +92,23 @@ class Identity:
         return iter((self.digest, self.runner_version))
 
 
+def packaged_type(session: Session, name: str) -> ProcessTypeRecord | None:
+    """The packaged (installation or image) type named ``name``: such a name is unique in
+    the installation, so no project's type may take it."""
+    return session.scalar(
+        select(ProcessTypeRecord).where(
+            ProcessTypeRecord.name == name, ProcessTypeRecord.project_id.is_(None)
+        )
+    )
+
+
 def _store_types(session: Session, env: Environment, types: list[Described]) -> None:
     """Make ``types`` (as ``schema`` describes them) the packaged types of ``env``, and only
     them (projects' own types running in it stay)."""
     by_name = {t.name: t for t in env.process_types if t.project_id is None}
     for described in types:
-        record = by_name.pop(described["name"], None) or session.scalar(
-            select(ProcessTypeRecord).where(
-                ProcessTypeRecord.name == described["name"], ProcessTypeRecord.project_id.is_(None)
-            )
+        record = by_name.pop(described["name"], None) or packaged_type(
+            session, described["name"]
         )
         if record is None:
             record = ProcessTypeRecord(name=described["name"])

@@ -236,12 +236,7 @@ def register(
     retired one back; False with the type as it is when it is identical to its current
     revision and in use."""
     project = access.get_project(session, user, request.project)
-    packaged = session.scalar(
-        select(ProcessTypeRecord).where(
-            ProcessTypeRecord.name == prepared.name, ProcessTypeRecord.project_id.is_(None)
-        )
-    )
-    if packaged is not None:
+    if catalog.packaged_type(session, prepared.name) is not None:
         raise Conflict(
             f"{prepared.name!r} is the name of an installed process type: choose another name",
             [{"path": "/name", "message": "is an installed process type's name"}],
@@ -296,12 +291,7 @@ def retire(session: Session, user: User, project_id: object, name: str) -> Proce
     project = access.get_project(session, user, project_id)
     record = _locked(session, project.id, name)
     if record is None:
-        installed = session.scalar(
-            select(ProcessTypeRecord.id).where(
-                ProcessTypeRecord.name == name, ProcessTypeRecord.project_id.is_(None)
-            )
-        )
-        if installed is not None:
+        if catalog.packaged_type(session, name) is not None:
             raise Conflict(
                 f"{name!r} is an installed process type, not project {project.id}'s own: it "
                 "goes with its package or environment",

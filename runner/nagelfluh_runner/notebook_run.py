@@ -161,26 +161,10 @@ def run_notebook(
     try:
         client.execute(env=env)
     except NotebookCellError:
-        _record_kernel(nb, kernel_name)
-        _write(nb, path)  # the kernel is down by now: the notebook is as it ended
+        _write_executed(nb, path, kernel_name)  # the kernel is down: the notebook as it ended
         raise
-    _record_kernel(nb, kernel_name)
-    _write(nb, path)
+    _write_executed(nb, path, kernel_name)
     return ExecutedNotebook(nb, path)
-
-
-def _record_kernel(nb: NotebookNode, kernel_name: str) -> None:
-    """Name the kernel that ran ``nb`` in its metadata as JupyterLab does when it starts one
-    for a notebook (nbclient records only ``language_info``): the executed notebook, opened
-    in the Lab, shows unmodified once its kernel is up."""
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    spec = KernelSpecManager().get_kernel_spec(kernel_name)
-    nb.metadata["kernelspec"] = {
-        "name": kernel_name,
-        "display_name": spec.display_name,
-        "language": spec.language,
-    }
 
 
 def _shown(path: str | os.PathLike[str], cwd: Path | None) -> str:
@@ -327,7 +311,18 @@ def first_line(source: str) -> str:
     return line if len(line) <= _SHOWN else line[: _SHOWN - 1] + "…"
 
 
-def _write(nb: NotebookNode, path: Path) -> None:
+def _write_executed(nb: NotebookNode, path: Path, kernel_name: str) -> None:
+    """Write the executed notebook, naming the kernel that ran it in its metadata as
+    JupyterLab does when it starts one for a notebook (nbclient records only
+    ``language_info``): opened in the Lab, it shows unmodified once its kernel is up."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    nb.metadata["kernelspec"] = {
+        "name": kernel_name,
+        "display_name": spec.display_name,
+        "language": spec.language,
+    }
     _nbformat().write(nb, str(path))
 
 
