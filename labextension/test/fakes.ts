@@ -3,6 +3,7 @@
  * the production code declares it needs (a `Pick` of the real class), answering
  * from memory, so a spec replaces only the calls it is about.
  */
+import { ServerConnection } from '@jupyterlab/services';
 import {
   IAccount,
   IDataset,
@@ -11,10 +12,28 @@ import {
   IProcessType,
   IProject,
   ITypeListing,
-  IUploadOptions
+  IUploadOptions,
+  NagelfluhClient
 } from '../src/api';
 import { EventStream, NagelfluhEvent, Target } from '../src/events';
 import { StoreClient } from '../src/store';
+
+/**
+ * A real client whose every request `serve` answers (a thrown error is a network
+ * failure): what it sends is seen as the server would see it.
+ */
+export function clientServedBy(
+  serve: (request: Request) => Response | Promise<Response>
+): NagelfluhClient {
+  return new NagelfluhClient(
+    ServerConnection.makeSettings({
+      baseUrl: 'http://lab.test/',
+      wsUrl: 'ws://lab.test/',
+      fetch: async (input: RequestInfo | URL, init?: RequestInit) =>
+        serve(new Request(input, init))
+    })
+  );
+}
 
 /** The server's REST side as the project store (and the uploads) use it: empty until told. */
 export class FakeClient implements StoreClient {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Contents, ServerConnection } from '@jupyterlab/services';
-import { ApiError, IProcessType, NagelfluhClient } from '../src/api';
+import { Contents } from '@jupyterlab/services';
+import { ApiError, IProcessType } from '../src/api';
 import { readableError } from '../src/editor/errors';
 import { provenanceFacts } from '../src/editor/provenance';
 import {
@@ -24,7 +24,7 @@ import {
   makeProvenance,
   makeType
 } from './factories';
-import { FakeClient, FakeEvents } from './fakes';
+import { FakeClient, FakeEvents, clientServedBy } from './fakes';
 
 describe('the name a notebook registers under', () => {
   it('is its file stem made a type name, as the server makes it', () => {
@@ -147,21 +147,15 @@ describe('what a registration answered', () => {
   it('tells 201 (a new revision) from 200 (identical) when registering', async () => {
     const bodies: unknown[] = [];
     let status = 201;
-    const client = new NagelfluhClient(
-      ServerConnection.makeSettings({
-        baseUrl: 'http://lab/',
-        fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
-          const request = new Request(input, init);
-          expect(new URL(request.url).pathname).toBe(
-            '/nagelfluh/api/process-types'
-          );
-          bodies.push(await request.json());
-          return new Response(JSON.stringify(makeNotebookType('damped', 1)), {
-            status
-          });
-        }
-      })
-    );
+    const client = clientServedBy(async request => {
+      expect(new URL(request.url).pathname).toBe(
+        '/nagelfluh/api/process-types'
+      );
+      bodies.push(await request.json());
+      return new Response(JSON.stringify(makeNotebookType('damped', 1)), {
+        status
+      });
+    });
     const body = { project: 1, path: 'damped.ipynb', name: 'damped' };
     expect((await client.registerNotebook(body)).created).toBe(true);
     status = 200;
@@ -284,21 +278,15 @@ describe('retiring a project’s own type', () => {
 
   it('is a DELETE of the type by its name, escaped as one path segment, in the project', async () => {
     const requests: { method: string; url: URL }[] = [];
-    const client = new NagelfluhClient(
-      ServerConnection.makeSettings({
-        baseUrl: 'http://lab/',
-        fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
-          const request = new Request(input, init);
-          requests.push({ method: request.method, url: new URL(request.url) });
-          return new Response(
-            JSON.stringify(
-              makeNotebookType('damped', 1, undefined, { retired: 5 })
-            ),
-            { status: 200 }
-          );
-        }
-      })
-    );
+    const client = clientServedBy(request => {
+      requests.push({ method: request.method, url: new URL(request.url) });
+      return new Response(
+        JSON.stringify(
+          makeNotebookType('damped', 1, undefined, { retired: 5 })
+        ),
+        { status: 200 }
+      );
+    });
 
     expect((await client.retireType('damped', 3)).retired).toBe(5);
     await client.retireType('a/b c', 3);

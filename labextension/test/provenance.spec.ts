@@ -3,8 +3,7 @@ import * as React from 'react';
 import { act } from 'react';
 import { Root, createRoot } from 'react-dom/client';
 import { RJSFSchema } from '@rjsf/utils';
-import { ServerConnection } from '@jupyterlab/services';
-import { IProvenance, IVersionRef, NagelfluhClient } from '../src/api';
+import { IProvenance, IVersionRef } from '../src/api';
 import { readableError } from '../src/editor/errors';
 import {
   cacheChoice,
@@ -17,6 +16,7 @@ import {
 } from '../src/editor/provenance';
 import { ProvenanceDetails, VersionOrigin } from '../src/editor/versiondetails';
 import { makeProvenance, makeVersion } from './factories';
+import { clientServedBy } from './fakes';
 
 const DIGEST = `sha256:${'ab12'.repeat(16)}`;
 const OTHER = `sha256:${'9f'.repeat(32)}`;
@@ -203,29 +203,23 @@ describe('re-run exactly', () => {
 
   it('posts to the version’s rerun route and shows a refusal as the server’s message', async () => {
     const requests: { method: string; path: string }[] = [];
-    const client = new NagelfluhClient(
-      ServerConnection.makeSettings({
-        baseUrl: 'http://lab/',
-        fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
-          const request = new Request(input, init);
-          requests.push({
-            method: request.method,
-            path: new URL(request.url).pathname
-          });
-          return new Response(
-            JSON.stringify({
-              error: {
-                code: 'conflict',
-                message:
-                  'version 2 has no provenance record (it ran before they were kept): restore it instead',
-                details: { state: 'completed', reason: null }
-              }
-            }),
-            { status: 409 }
-          );
-        }
-      })
-    );
+    const client = clientServedBy(request => {
+      requests.push({
+        method: request.method,
+        path: new URL(request.url).pathname
+      });
+      return new Response(
+        JSON.stringify({
+          error: {
+            code: 'conflict',
+            message:
+              'version 2 has no provenance record (it ran before they were kept): restore it instead',
+            details: { state: 'completed', reason: null }
+          }
+        }),
+        { status: 409 }
+      );
+    });
     const refusal = await client.rerun(7, 2).catch((error: unknown) => error);
     expect(requests).toEqual([
       {

@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ServerConnection } from '@jupyterlab/services';
-import {
-  IBrokenType,
-  NagelfluhClient,
-  IProcess,
-  ITypeListing,
-  IVersion
-} from '../src/api';
+import { IBrokenType, IProcess, ITypeListing, IVersion } from '../src/api';
 import { NagelfluhEvent } from '../src/events';
 import { Selection } from '../src/selection';
 import { ProjectStore } from '../src/store';
 import { makeDataset, makeProcess, makeVersion } from './factories';
-import { FakeClient, FakeEvents } from './fakes';
+import { FakeClient, FakeEvents, clientServedBy } from './fakes';
 
 /** The store's REST and event sides, answered from memory (copies, as over the wire); single fetches are counted. */
 class Fakes {
@@ -75,16 +68,6 @@ const stateEvent = (
 });
 
 const settle = () => new Promise(resolve => setTimeout(resolve, 0));
-
-/** A real client whose every request gets `answer` (a response, or a thrown network failure). */
-function clientAnswering(answer: () => Response): NagelfluhClient {
-  const settings = ServerConnection.makeSettings({
-    baseUrl: 'http://lab.test/',
-    wsUrl: 'ws://lab.test/',
-    fetch: async () => answer()
-  });
-  return new NagelfluhClient(settings);
-}
 
 const FFT_BROKEN: IBrokenType = {
   name: 'fft',
@@ -258,7 +241,7 @@ describe('project store', () => {
   });
 
   it('says the server extension is not available when its routes answer Jupyter’s 404 page', async () => {
-    const client = clientAnswering(
+    const client = clientServedBy(
       () =>
         new Response('<html><body>404 : Not Found</body></html>', {
           status: 404,
@@ -278,7 +261,7 @@ describe('project store', () => {
   });
 
   it('says the server extension is not available when the server cannot be reached', async () => {
-    const client = clientAnswering(() => {
+    const client = clientServedBy(() => {
       throw new TypeError('Failed to fetch');
     });
     const store = new ProjectStore(
@@ -297,7 +280,7 @@ describe('project store', () => {
     const body = JSON.stringify({
       error: { code: 'not_found', message: 'no such route', details: null }
     });
-    const client = clientAnswering(() => new Response(body, { status: 404 }));
+    const client = clientServedBy(() => new Response(body, { status: 404 }));
     const store = new ProjectStore(
       client,
       new Fakes().events,
